@@ -1,0 +1,1 @@
+"""Real devices: bill validators, receipt printer, hotplug."""

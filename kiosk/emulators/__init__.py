@@ -1,0 +1,1 @@
+"""Everything that pretends to be the outside world, for demo, simulation and tests."""

@@ -1,0 +1,1 @@
+"""Processing-system adapters and the router."""

@@ -1,0 +1,1 @@
+"""The durable journal and the outbox that delivers operations."""

@@ -1,0 +1,1 @@
+"""Pygame screens, widgets, themes and translations."""
