@@ -78,16 +78,16 @@ class InputField:
         """The value laid into the mask as typed so far: '+7 (912) 345-67-89'."""
         if not self.mask:
             return value
-        out, chars = [], iter(value)
+        out, placed = [], 0
         for slot in self.mask:
+            if placed == len(value):
+                break  # literals after the last typed character would suggest input that is not there
             if slot == MASK_SLOT:
-                nxt = next(chars, None)
-                if nxt is None:
-                    break
-                out.append(nxt)
+                out.append(value[placed])
+                placed += 1
             else:
                 out.append(slot)
-        return "".join(out)
+        return "".join(out) + value[placed:]
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,8 @@ class Money:
         if not isinstance(text, str):
             raise MoneyError(f"amount must be text, got {type(text).__name__} {text!r}")
         cleaned = text.strip()
+        negative = cleaned.startswith("-")
+        cleaned = cleaned.removeprefix("-").strip()
         for code, sign in CURRENCY_SIGNS.items():
             if cleaned.upper().startswith(code) or cleaned.upper().endswith(code):
                 if code != currency:
@@ -72,7 +74,9 @@ class Money:
         if not match:
             raise MoneyError(f"not an amount: {text!r} (expected digits with at most two decimals, e.g. 150.00)")
         minor = int(match["whole"]) * 100 + int((match["frac"] or "0").ljust(2, "0"))
-        return cls(-minor if match["sign"] else minor, currency)
+        if negative and match["sign"]:
+            raise MoneyError(f"not an amount: {text!r} (two minus signs)")
+        return cls(-minor if (negative or match["sign"]) else minor, currency)
 
     # -- arithmetic -----------------------------------------------------------------------------
     def _same(self, other: object) -> Money:

@@ -1,0 +1,118 @@
+"""Composition root: wires configuration, journal, validator, gateways, outbox and the session together."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kiosk import events as ev
+from kiosk.catalog import Catalog, Provider, load_catalog
+from kiosk.clock import SystemClock
+from kiosk.config import Config
+from kiosk.drivers.validator import BillValidator
+from kiosk.gateways.base import Gateway
+from kiosk.gateways.router import Router
+from kiosk.money import Money
+from kiosk.offline_queue.journal import Journal, Operation
+from kiosk.offline_queue.outbox import Outbox
+from kiosk.offline_queue.reconcile import Summary, reconcile, recover_bills
+from kiosk.registry import GATEWAYS, VALIDATORS, load
+from kiosk.session import Session, SessionDeps
+
+log = logging.getLogger(__name__)
+
+ReceiptPrinter = Callable[[Operation, str], str]
+
+
+def build_gateways(config: Config) -> dict[str, Gateway]:
+    """One adapter per configured gateway, chosen by its protocol name."""
+    return {name: load("gateway protocol", GATEWAYS, part.kind)(name, part.options)
+            for name, part in config.gateways.items()}
+
+
+def no_printer(op: Operation, kind: str) -> str:
+    """A terminal configured without a printer records that no receipt was printed."""
+    return "not_printed"
+
+
+class Terminal:
+    """One terminal process: a queue of events feeding one session, plus the outbox in the background."""
+
+    def __init__(self, config: Config, *, clock: Any = None, catalog: Catalog | None = None,
+                 gateways: Mapping[str, Gateway] | None = None, validator: BillValidator | None = None,
+                 print_receipt: ReceiptPrinter = no_printer, background_checks: bool = True) -> None:
+        self.config = config
+        self.clock = clock or SystemClock(config.timezone)
+        self.catalog = catalog or load_catalog(config.catalog_path, config.currency, set(config.gateways))
+        self.events: queue.Queue[Any] = queue.Queue()
+        self.journal = Journal(config.journal_path, config.terminal, config.currency, self.clock.now)
+        self.gateways = dict(gateways) if gateways is not None else build_gateways(config)
+        self.router = Router(self.gateways, clock=self.clock.monotonic)
+        self.outbox = Outbox(
+            self.journal, self.router, self.catalog, concurrency=config.outbox_concurrency,
+            backoff_base=config.outbox_backoff_base, backoff_max=config.outbox_backoff_max,
+            lifetime=config.outbox_lifetime,
+            on_settled=lambda number, state: self.post(ev.DeliveryDone(number, state)))
+        if validator is None:
+            options = dict(config.validator.options)
+            validator = load("validator driver", VALIDATORS, config.validator.kind)(self.post, **options)
+        self.validator = validator
+        self._background_checks = background_checks
+        self.session = Session(SessionDeps(
+            config=config, catalog=self.catalog, journal=self.journal, validator=validator, router=self.router,
+            outbox=self.outbox, clock=self.clock, run_check=self._run_check, print_receipt=print_receipt,
+            validator_name=f"{config.validator.kind}"))
+        self.summary: Summary | None = None
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def start(self, background_outbox: bool = True) -> Summary:
+        """Recover bills the device stacked before a crash, reconcile the journal, start devices and delivery."""
+        replay = getattr(self.validator, "replay", None)
+        if replay is not None:
+            recover_bills(self.journal, self.catalog, self.session.deps.validator_name, replay())
+        self.summary = reconcile(self.journal, self.catalog)
+        self.validator.start()
+        if background_outbox:
+            self.outbox.start()
+        self.pump()
+        return self.summary
+
+    def close(self) -> None:
+        """Stop delivery and devices, close the journal."""
+        self.outbox.stop()
+        try:
+            self.validator.stop()
+        finally:
+            for gateway in self.gateways.values():
+                gateway.close()
+            self.journal.close()
+
+    # -- events ---------------------------------------------------------------------------------
+    def post(self, event: Any) -> None:
+        """Queue an event for the session (any thread)."""
+        self.events.put(event)
+
+    def pump(self) -> int:
+        """Handle every queued event on this thread; returns how many."""
+        handled = 0
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return handled
+            self.session.handle(event)
+            handled += 1
+
+    def _run_check(self, ticket: int, provider: Provider, account: str, amount: Money,
+                   fields: Mapping[str, str]) -> None:
+        def work() -> None:
+            outcome, route = self.router.check(provider, account, amount, fields)
+            self.post(ev.CheckDone(ticket, outcome, route))
+
+        if self._background_checks:
+            threading.Thread(target=work, name="online-check", daemon=True).start()
+        else:
+            work()

@@ -1,0 +1,162 @@
+"""A terminal process with random payers and flaky gateways, made to be killed (crash-safety tests).
+
+`python -m kiosk.emulators.payer_process --dir D --seed N` pays forever (or --payments N) through the real
+session, journal and outbox, with the in-process validator's cassette and both gateways' ledgers in D.
+`--drain` instead starts the terminal once (reconciling), heals the gateways and delivers everything.
+`check_invariants(D)` then says whether money was lost or paid twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk import events as ev
+from kiosk.app import Terminal
+from kiosk.clock import ManualClock
+from kiosk.config import DEMO_DIR, load_config
+
+PAYERS = [("mts", "9123456789"), ("energo", "1234567890"), ("rostelecom", "123456789"),
+          ("t2", "9501234567"), ("vodokanal", "12345678"), ("charity", "9161234567")]
+BILLS_RUB = [10, 50, 100, 200, 500, 1000]
+
+
+def write_config(directory: str | Path, gateway_mode: str = "flaky", seed: int = 0) -> Path:
+    """A terminal configuration whose every file lives in directory (demo catalog)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    text = (DEMO_DIR / "terminal.toml").read_text(encoding="utf-8")
+    text = text.replace('path = "catalog.toml"', f'path = "{DEMO_DIR / "catalog.toml"}"')
+    text = text.replace("~/.local/state/kiosk/demo/", f"{directory}/")
+    text = text.replace('protocol = "virtual"\n', f'protocol = "virtual"\nmode = "{gateway_mode}"\nseed = {seed}\n')
+    # Each killed run restarts its simulated clock; a long lifetime keeps expiry out of what is tested here.
+    text = text.replace("lifetime_hours = 24", "lifetime_hours = 720")
+    path = directory / "terminal.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _pay_once(terminal: Terminal, clock: ManualClock, rng: random.Random) -> None:
+    provider, account = rng.choice(PAYERS)
+    steps: list[Any] = [ev.Touch(), ev.ChooseProvider(provider), ev.EditAccount(account), ev.SubmitAccount(),
+                        ev.Confirm()]
+    for event in steps:
+        terminal.post(event)
+        terminal.pump()
+    for _ in range(rng.randint(1, 4)):
+        terminal.validator.insert(rng.choice(BILLS_RUB) * 100)
+        terminal.pump()
+    if rng.random() < 0.2:
+        clock.advance(terminal.config.timeouts["cash_collection"] + 1)  # the payer walks away
+        terminal.post(ev.Tick())
+    else:
+        terminal.post(ev.Pay())
+    terminal.pump()
+    for _ in range(3):
+        clock.advance(terminal.config.timeouts["delivery"] + 1)
+        terminal.post(ev.Tick())
+        terminal.pump()
+    terminal.post(ev.ReceiptTaken())
+    terminal.pump()
+
+
+def run(directory: Path, seed: int, payments: int | None, drain: bool) -> int:
+    """Pay (or drain) until done or killed."""
+    config = load_config(directory / "terminal.toml")
+    clock = ManualClock(config.timezone, datetime.now(config.timezone))
+    terminal = Terminal(config, clock=clock, background_checks=False)
+    if drain:
+        for gateway in terminal.gateways.values():
+            gateway.set_mode("ok")
+    terminal.start(background_outbox=not drain)
+    print("READY", flush=True)
+    try:
+        if drain:
+            for _ in range(5000):
+                terminal.outbox.run_due(wait=True)
+                due = terminal.journal.next_due_ms()
+                if due is None:
+                    break
+                clock.advance(max(0.0, due / 1000 - clock.now().timestamp()) + 1)
+            return 0
+        rng = random.Random(seed)
+        count = 0
+        while payments is None or count < payments:
+            _pay_once(terminal, clock, rng)
+            count += 1
+    finally:
+        terminal.close()
+    return 0
+
+
+def _rows(path: Path, sql: str) -> list[tuple]:
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def check_invariants(directory: str | Path) -> list[str]:
+    """Every way money could have been lost or paid twice, as sentences; empty when all is well."""
+    directory = Path(directory)
+    journal = directory / "journal.sqlite"
+    problems: list[str] = []
+    cassette = dict(_rows(directory / "cassette.sqlite", "SELECT event_id, value FROM cassette"))
+    bills = {e: (v, op) for e, v, op in _rows(journal, "SELECT event_id, denomination, operation FROM bills")}
+    for event_id, value in cassette.items():
+        if event_id not in bills:
+            problems.append(f"bill {event_id} ({value}) is in the cassette but belongs to no operation")
+        elif bills[event_id][0] != value:
+            problems.append(f"bill {event_id}: cassette says {value}, journal says {bills[event_id][0]}")
+    for event_id in set(bills) - set(cassette):
+        problems.append(f"journal credits bill {event_id} that the cassette never received")
+    ops = _rows(journal, "SELECT operation, state, cash, credited FROM operations")
+    per_op: dict[int, int] = {}
+    for value, op in bills.values():
+        per_op[op] = per_op.get(op, 0) + value
+    for number, state, cash, _credited in ops:
+        if per_op.get(number, 0) != cash:
+            problems.append(f"operation {number}: cash {cash} but its bills add up to {per_op.get(number, 0)}")
+        if state == "collecting":
+            problems.append(f"operation {number} is still collecting after reconciliation")
+        if state == "committed":
+            problems.append(f"operation {number} was not delivered after the gateways recovered")
+    bookings: dict[int, list[tuple[str, int]]] = {}
+    for gateway in ("main", "backup"):
+        for op, amount in _rows(directory / f"gateway-{gateway}.sqlite", "SELECT operation, amount FROM bookings"):
+            bookings.setdefault(op, []).append((gateway, amount))
+    by_number = {n: (s, c, cr) for n, s, c, cr in ops}
+    for number, booked in bookings.items():
+        if len(booked) > 1:
+            problems.append(f"operation {number} was booked {len(booked)} times: {booked}")
+        if number not in by_number:
+            problems.append(f"gateway booked operation {number} that the journal does not have")
+        elif by_number[number][2] != booked[0][1]:
+            problems.append(f"operation {number}: booked {booked[0][1]}, journal credited {by_number[number][2]}")
+    for number, (state, _cash, _) in by_number.items():
+        if state == "delivered" and number not in bookings:
+            problems.append(f"operation {number} is delivered in the journal but no gateway booked it")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of the payer process."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--payments", type=int, default=None)
+    parser.add_argument("--drain", action="store_true")
+    args = parser.parse_args(argv)
+    return run(args.dir, args.seed, args.payments, args.drain)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

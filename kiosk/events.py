@@ -1,0 +1,101 @@
+"""What arrives on the session's one queue: the payer's actions, results of background work, ticks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiosk.gateways.base import CheckOutcome, Route
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """The payer touched the attract screen."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseCategory:
+    """A category tile was pressed."""
+
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseProvider:
+    """A provider tile was pressed (or picked automatically from a phone number)."""
+
+    provider: str
+
+
+@dataclass(frozen=True, slots=True)
+class EditAccount:
+    """The account field now holds this text (keypad presses are folded into it by the screen)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitAccount:
+    """'Next' on the account screen."""
+
+
+@dataclass(frozen=True, slots=True)
+class Confirm:
+    """The payer accepted the payee details and the fee; money may now be taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pay:
+    """'Pay' on the cash screen."""
+
+
+@dataclass(frozen=True, slots=True)
+class Back:
+    """'Back'."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """'Cancel' / 'Home' (refused once money is inside: the money goes to the account entered)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptTaken:
+    """The payer is done with the final screen."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLogin:
+    """A service engineer entered the PIN."""
+
+    pin: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceExit:
+    """Leave the service menu."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed; waiting states check their deadlines."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDone:
+    """The online check came back."""
+
+    ticket: int
+    outcome: CheckOutcome
+    route: Route | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryDone:
+    """The outbox finished a delivery cycle of an operation."""
+
+    operation: int
+    state: str
+
+
+UiEvent = (Touch | ChooseCategory | ChooseProvider | EditAccount | SubmitAccount | Confirm | Pay | Back | Cancel
+           | ReceiptTaken | ServiceLogin | ServiceExit)

@@ -1,0 +1,453 @@
+"""The durable journal: every operation, banknote and delivery attempt, in SQLite (WAL, synchronous=FULL)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from kiosk.errors import JournalError
+from kiosk.fees import Split
+from kiosk.gateways.base import PaymentRequest, Route
+from kiosk.money import Money
+from kiosk.offline_queue.files import read_int_file, write_atomically
+from kiosk.offline_queue.schema import migrate, refuse_newer
+
+log = logging.getLogger(__name__)
+
+COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED = (
+    "collecting", "committed", "delivered", "needs_attention", "cancelled")
+STATES = (COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED)
+RECEIPT_STATES = ("none", "printed", "failed", "incomplete", "not_printed")
+
+
+def idempotency_key(terminal: str, operation: int) -> str:
+    """The stable key every delivery attempt of one operation carries: 'T10001-0000000042'."""
+    return f"T{terminal}-{operation:010d}"
+
+
+def txn_id(terminal: str, operation: int) -> int:
+    """The same key as one integer, for protocols that want a number (OSMP txn_id)."""
+    return int(terminal) * 10**10 + operation
+
+
+@dataclass(slots=True)
+class Operation:
+    """One payment as the journal holds it."""
+
+    operation: int
+    terminal: str
+    idempotency_key: str
+    provider: str
+    account: str
+    fields: dict[str, str]
+    currency: str
+    state: str
+    cash: int
+    fee: int | None
+    credited: int | None
+    max_cash: int
+    offline: bool
+    created_at: str
+    committed_at: str | None
+    finished_at: str | None
+    commit_reason: str | None
+    pinned_gateway: str | None
+    pinned_route: str | None
+    next_attempt_ms: int | None
+    attempts: int
+    gateway: str | None
+    external_id: str | None
+    last_outcome: str | None
+    last_code: str | None
+    last_message: str | None
+    attention_reason: str | None
+    receipt_status: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Operation:
+        """Build from a journal row."""
+        row = dict(row)
+        row["fields"] = json.loads(row["fields"])
+        row["details"] = json.loads(row["details"])
+        row["offline"] = bool(row["offline"])
+        return cls(**row)
+
+    def money(self, minor: int | None) -> Money | None:
+        """An amount of this operation's currency."""
+        return None if minor is None else Money(minor, self.currency)
+
+    def route(self) -> Route | None:
+        """The route of the unresolved attempt, to resend it identically."""
+        if not self.pinned_route:
+            return None
+        data = json.loads(self.pinned_route)
+        return Route(data["gateway"], data["provider_code"], data["options"])
+
+    def request(self, route: Route, accepted_at: datetime) -> PaymentRequest:
+        """The gateway request; the same bytes of identity on every attempt."""
+        if self.fee is None or self.credited is None:
+            raise JournalError(f"operation {self.operation} is not committed; nothing to deliver")
+        return PaymentRequest(
+            terminal=self.terminal, operation=self.operation, idempotency_key=self.idempotency_key,
+            txn_id=txn_id(self.terminal, self.operation),
+            session_id=self.idempotency_key.replace("-", "N"),
+            provider=self.provider, route=route, account=self.account, fields=dict(self.fields),
+            cash=Money(self.cash, self.currency), fee=Money(self.fee, self.currency),
+            credited=Money(self.credited, self.currency), accepted_at=accepted_at,
+        )
+
+
+class Journal:
+    """The terminal's durable record; one instance per process, safe to share between threads."""
+
+    def __init__(self, path: str | Path, terminal: str, currency: str,
+                 clock: Callable[[], datetime]) -> None:
+        self.path = Path(path)
+        self.terminal, self.currency, self._clock = terminal, currency, clock
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"{self.path}: cannot open the journal: {exc}") from exc
+        try:
+            refuse_newer(self.conn, str(self.path))
+            self._configure()
+            migrate(self.conn, str(self.path))
+            self._check_terminal()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise JournalError(f"{self.path}: not a usable journal: {exc}") from exc
+        except BaseException:
+            self.conn.close()
+            raise
+        self.conn.row_factory = sqlite3.Row
+        self.db = sqlite_utils.Database(self.conn)
+        self._seq_path = self.path.with_name(self.path.name + ".opseq")
+        self._warn_if_restored()
+
+    def _configure(self) -> None:
+        mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise JournalError(f"{self.path}: SQLite refused WAL mode (got {mode})")
+        # FULL: every committed bill survives a power cut, not just a process crash.
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+
+    def _check_terminal(self) -> None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='terminal'").fetchone()
+        if row is None:
+            self.conn.execute("INSERT INTO meta (key, value) VALUES ('terminal', ?)", (self.terminal,))
+        elif row[0] != self.terminal:
+            raise JournalError(f"{self.path}: journal belongs to terminal {row[0]}, configured as {self.terminal}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self.conn.close()
+
+    # -- helpers --------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The terminal's clock (aware, in the terminal's time zone)."""
+        return self._clock()
+
+    def _stamp(self) -> str:
+        return self._clock().isoformat(timespec="microseconds")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One durable transaction; IMMEDIATE so two writers never deadlock on upgrade."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def incident(self, kind: str, detail: str, operation: int | None = None) -> None:
+        """Record something support must see (uncertain bill, events lost, late bill)."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO incidents (at, kind, operation, detail) VALUES (?, ?, ?, ?)",
+                         (self._stamp(), kind, operation, detail))
+        log.warning("incident %s (operation %s): %s", kind, operation, detail)
+
+    # -- operation numbers ----------------------------------------------------------------------
+    def _last_number(self) -> int:
+        journal_max = self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0]
+        return max(journal_max, read_int_file(self._seq_path))
+
+    def _warn_if_restored(self) -> None:
+        journal_max = self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0]
+        seen = read_int_file(self._seq_path)
+        if seen > journal_max:
+            log.error("journal %s ends at operation %d but this terminal has issued up to %d: it looks restored "
+                      "from an older copy; numbering continues after %d so no number is reused",
+                      self.path, journal_max, seen, seen)
+
+    # -- the payment lifecycle ------------------------------------------------------------------
+    def open_operation(self, provider: str, account: str, fields: dict[str, str], max_cash: int,
+                       offline: bool = False, details: dict[str, Any] | None = None) -> Operation:
+        """Create an operation in state collecting; it exists durably before any bill may be accepted."""
+        with self._lock:
+            number = self._last_number() + 1
+            # The high-water mark goes outside the database first, so even a restored older journal file
+            # can never hand out this number again.
+            write_atomically(self._seq_path, str(number).encode())
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO operations (operation, terminal, idempotency_key, provider, account, fields, "
+                    "currency, state, max_cash, offline, created_at, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (number, self.terminal, idempotency_key(self.terminal, number), provider, account,
+                     json.dumps(fields, ensure_ascii=False), self.currency, COLLECTING, max_cash, int(offline),
+                     self._stamp(), json.dumps(details or {}, ensure_ascii=False)),
+                )
+            return self.get(number)
+
+    def record_bill(self, operation: int, denomination: int, validator: str, event_id: str) -> bool:
+        """Durably credit one stacked bill to a collecting operation; False if this event was already recorded."""
+        if isinstance(denomination, bool) or not isinstance(denomination, int) or denomination <= 0:
+            raise JournalError(f"a bill must be a positive number of kopecks, got {denomination!r}")
+        with self._tx() as conn:
+            state = conn.execute("SELECT state FROM operations WHERE operation=?", (operation,)).fetchone()
+            if state is None:
+                raise JournalError(f"no operation {operation} to credit a bill to")
+            if state[0] != COLLECTING:
+                raise JournalError(f"operation {operation} is {state[0]}, not collecting; cannot add a bill")
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO bills (operation, denomination, validator, event_id, stacked_at) "
+                "VALUES (?,?,?,?,?)", (operation, denomination, validator, event_id, self._stamp()))
+            if cursor.rowcount == 0:
+                return False
+            conn.execute("UPDATE operations SET cash = cash + ? WHERE operation=?", (denomination, operation))
+        return True
+
+    def bill_recorded(self, validator: str, event_id: str) -> int | None:
+        """The operation a device event was credited to, if it was."""
+        row = self.conn.execute("SELECT operation FROM bills WHERE validator=? AND event_id=?",
+                                (validator, event_id)).fetchone()
+        return None if row is None else row[0]
+
+    def commit(self, operation: int, split: Split, reason: str) -> Operation:
+        """Fix the amount and fee and put the operation into the outbox."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT state, cash FROM operations WHERE operation=?", (operation,)).fetchone()
+            if row is None:
+                raise JournalError(f"no operation {operation} to commit")
+            if row[0] != COLLECTING:
+                raise JournalError(f"operation {operation} is {row[0]}; only a collecting operation can commit")
+            if split.cash.minor != row[1] or split.fee.minor + split.credited.minor != row[1]:
+                raise JournalError(f"operation {operation}: fee split {split} does not match the cash {row[1]}")
+            conn.execute(
+                "UPDATE operations SET state=?, fee=?, credited=?, committed_at=?, commit_reason=?, "
+                "next_attempt_ms=? WHERE operation=?",
+                (COMMITTED, split.fee.minor, split.credited.minor, self._stamp(), reason,
+                 int(self.now().timestamp() * 1000), operation))
+        return self.get(operation)
+
+    def cancel(self, operation: int, reason: str) -> None:
+        """Close an operation that took no money."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT state, cash FROM operations WHERE operation=?", (operation,)).fetchone()
+            if row is None or row[0] != COLLECTING or row[1] != 0:
+                raise JournalError(f"operation {operation} cannot be cancelled: only an empty collecting "
+                                   "operation may be (money is never dropped)")
+            conn.execute("UPDATE operations SET state=?, finished_at=?, commit_reason=? WHERE operation=?",
+                         (CANCELLED, self._stamp(), reason, operation))
+
+    # -- delivery -------------------------------------------------------------------------------
+    def begin_attempt(self, operation: int, route: Route, verb: str) -> int:
+        """Durably note that a request is about to leave, pinning the gateway until its outcome is known."""
+        route_json = json.dumps({"gateway": route.gateway, "provider_code": route.provider_code,
+                                 "options": dict(route.options)}, sort_keys=True)
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT INTO attempts (operation, gateway, route, verb, started_at) VALUES (?,?,?,?,?)",
+                (operation, route.gateway, route_json, verb, self._stamp()))
+            conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
+                         "WHERE operation=?", (route.gateway, route_json, operation))
+            return cursor.lastrowid
+
+    def finish_attempt(self, attempt: int, outcome: str, code: str = "", message: str = "",
+                       external_id: str = "") -> None:
+        """Record what one attempt came to (the operation's state is changed by settle())."""
+        with self._tx() as conn:
+            conn.execute("UPDATE attempts SET finished_at=?, outcome=?, code=?, message=?, external_id=? "
+                         "WHERE id=?", (self._stamp(), outcome, code, message, external_id or None, attempt))
+
+    def settle(self, operation: int, *, state: str | None = None, unpin: bool = False,
+               next_attempt_ms: int | None = None, **columns: Any) -> None:
+        """Update an operation after an attempt: new state, pin, schedule and outcome columns."""
+        allowed = {"gateway", "external_id", "last_outcome", "last_code", "last_message", "attention_reason"}
+        unknown = set(columns) - allowed
+        if unknown:
+            raise JournalError(f"settle cannot set {sorted(unknown)}")
+        sets, values = [], []
+        if state is not None:
+            if state not in STATES:
+                raise JournalError(f"unknown state {state!r}")
+            sets.append("state=?")
+            values.append(state)
+            if state in (DELIVERED, NEEDS_ATTENTION):
+                sets.append("finished_at=?")
+                values.append(self._stamp())
+        if unpin:
+            sets.append("pinned_gateway=NULL, pinned_route=NULL")
+        sets.append("next_attempt_ms=?")
+        values.append(next_attempt_ms)
+        for name, value in columns.items():
+            sets.append(f"{name}=?")
+            values.append(value)
+        with self._tx() as conn:
+            conn.execute(f"UPDATE operations SET {', '.join(sets)} WHERE operation=?", (*values, operation))
+
+    def requeue(self, operation: int) -> None:
+        """Support puts a needs-attention operation back into the outbox (e.g. after fixing a route)."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT state FROM operations WHERE operation=?", (operation,)).fetchone()
+            if row is None or row[0] != NEEDS_ATTENTION:
+                raise JournalError(f"operation {operation} is not in needs_attention; nothing to requeue")
+            conn.execute("UPDATE operations SET state=?, finished_at=NULL, attention_reason=NULL, "
+                         "next_attempt_ms=? WHERE operation=?",
+                         (COMMITTED, int(self.now().timestamp() * 1000), operation))
+
+    def set_receipt(self, operation: int, status: str) -> None:
+        """Record what was printed for an operation (or that printing failed)."""
+        if status not in RECEIPT_STATES:
+            raise JournalError(f"unknown receipt status {status!r}")
+        with self._tx() as conn:
+            conn.execute("UPDATE operations SET receipt_status=? WHERE operation=?", (status, operation))
+
+    # -- reading --------------------------------------------------------------------------------
+    def get(self, operation: int) -> Operation:
+        """One operation by number."""
+        with self._lock:
+            row = self.conn.execute("SELECT * FROM operations WHERE operation=?", (operation,)).fetchone()
+        if row is None:
+            raise JournalError(f"no operation {operation} in {self.path}")
+        return Operation.from_row(row)
+
+    def last_operation(self) -> Operation | None:
+        """The newest operation, if any."""
+        with self._lock:
+            row = self.conn.execute("SELECT * FROM operations ORDER BY operation DESC LIMIT 1").fetchone()
+        return None if row is None else Operation.from_row(row)
+
+    def find(self, operation: int) -> Operation | None:
+        """One operation by number, or None."""
+        try:
+            return self.get(operation)
+        except JournalError:
+            return None
+
+    def bills(self, operation: int) -> list[int]:
+        """Denominations of the bills credited to an operation, in the order stacked."""
+        with self._lock:
+            rows = self.conn.execute("SELECT denomination FROM bills WHERE operation=? ORDER BY id", (operation,))
+            return [r[0] for r in rows]
+
+    def attempts(self, operation: int) -> list[dict[str, Any]]:
+        """Every delivery attempt of an operation."""
+        with self._lock:
+            return [dict(r) for r in self.conn.execute(
+                "SELECT gateway, verb, started_at, finished_at, outcome, code, message, external_id "
+                "FROM attempts WHERE operation=? ORDER BY id", (operation,))]
+
+    def in_state(self, *states: str, limit: int | None = None) -> list[Operation]:
+        """Operations in any of these states, oldest first."""
+        marks = ",".join("?" * len(states))
+        sql = f"SELECT * FROM operations WHERE state IN ({marks}) ORDER BY operation"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            return [Operation.from_row(r) for r in self.conn.execute(sql, states)]
+
+    def due(self, now_ms: int, limit: int = 64) -> list[int]:
+        """Committed operations whose next attempt is due."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT operation FROM operations WHERE state=? AND next_attempt_ms <= ? "
+                "ORDER BY next_attempt_ms LIMIT ?", (COMMITTED, now_ms, limit))
+            return [r[0] for r in rows]
+
+    def next_due_ms(self) -> int | None:
+        """When the earliest committed operation is due."""
+        with self._lock:
+            return self.conn.execute("SELECT MIN(next_attempt_ms) FROM operations WHERE state=?",
+                                     (COMMITTED,)).fetchone()[0]
+
+    def waiting(self) -> tuple[int, int]:
+        """How many operations wait in the outbox, and their total cash in kopecks."""
+        with self._lock:
+            count, total = self.conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(cash), 0) FROM operations WHERE state=?", (COMMITTED,)).fetchone()
+        return count, total
+
+    def count(self, state: str) -> int:
+        """How many operations are in a state."""
+        with self._lock:
+            return self.conn.execute("SELECT COUNT(*) FROM operations WHERE state=?", (state,)).fetchone()[0]
+
+    def open_attempts(self) -> list[tuple[int, int]]:
+        """(attempt id, operation) of attempts that began and never got an outcome (a crash in between)."""
+        with self._lock:
+            return [(r[0], r[1]) for r in self.conn.execute(
+                "SELECT id, operation FROM attempts WHERE finished_at IS NULL")]
+
+    def unscheduled(self) -> list[int]:
+        """Committed operations with no next attempt time (a crash between two steps of one cycle)."""
+        with self._lock:
+            return [r[0] for r in self.conn.execute(
+                "SELECT operation FROM operations WHERE state=? AND next_attempt_ms IS NULL", (COMMITTED,))]
+
+    def iter_operations(self, batch: int = 1000) -> Iterator[Operation]:
+        """Every operation in number order, read in batches (for export)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self.conn.execute("SELECT * FROM operations WHERE operation > ? ORDER BY operation LIMIT ?",
+                                         (last, batch)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield Operation.from_row(row)
+            last = rows[-1]["operation"]
+
+    def bills_by_operation(self, first: int, last: int) -> dict[int, list[int]]:
+        """Bills of a range of operations at once (export without a query per operation)."""
+        out: dict[int, list[int]] = {}
+        with self._lock:
+            for op, denom in self.conn.execute(
+                    "SELECT operation, denomination FROM bills WHERE operation BETWEEN ? AND ? ORDER BY id",
+                    (first, last)):
+                out.setdefault(op, []).append(denom)
+        return out
+
+    def incidents(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest incidents."""
+        with self._lock:
+            return [dict(r) for r in self.conn.execute(
+                "SELECT at, kind, operation, detail FROM incidents ORDER BY id DESC LIMIT ?", (limit,))]
+
+    def size_bytes(self) -> int:
+        """Bytes on disk, WAL included."""
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.path.getsize(str(self.path) + suffix)
+            except OSError:
+                pass
+        return total

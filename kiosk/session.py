@@ -1,0 +1,434 @@
+"""The payment session: one payer at a time, driven by events on one queue, never dropping money.
+
+The machine itself (states, timeouts, transitions) is data in kiosk.session_model; this module holds the
+conditions and the state entry actions, and talks to the outside only through SessionDeps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from transitions import Machine
+
+from kiosk import events as ev
+from kiosk.catalog import Catalog, Provider
+from kiosk.config import Config
+from kiosk.drivers import validator as dv
+from kiosk.errors import JournalError
+from kiosk.gateways.base import Payable, Refused, Unreachable
+from kiosk.gateways.router import Router
+from kiosk.money import Money
+from kiosk.offline_queue.journal import COLLECTING, Journal, Operation
+from kiosk.offline_queue.outbox import Outbox
+from kiosk.offline_queue.reconcile import book_late_bill, commit_operation
+from kiosk.session_model import STATES, TIMEOUTS, TRANSITIONS
+
+log = logging.getLogger(__name__)
+# Stale taps and device events that do not apply in the current state are ignored on purpose;
+# transitions would log each of them as a warning.
+logging.getLogger("transitions.core").setLevel(logging.ERROR)
+
+SETTLE_SECONDS = 15  # how long Pay waits for a bill already on its way to the cassette
+FAULT_EVENTS = (dv.Failure, dv.Jammed, dv.CassetteRemoved, dv.CassetteFull, dv.Cheated, dv.Disconnected)
+
+
+@dataclass
+class SessionDeps:
+    """Everything the session talks to; the composition root (app.py, the simulator, tests) fills it."""
+
+    config: Config
+    catalog: Catalog
+    journal: Journal
+    validator: dv.BillValidator
+    router: Router
+    outbox: Outbox | None
+    clock: Any  # SystemClock | ManualClock
+    run_check: Callable[[int, Provider, str, Money, Mapping[str, str]], None]
+    print_receipt: Callable[[Operation, str], str]
+    validator_name: str = "validator"
+    service_pin_ok: Callable[[str], bool] = lambda pin: False
+
+
+@dataclass
+class SessionView:
+    """What a screen needs to draw the current moment."""
+
+    state: str
+    category: str | None = None
+    provider: str | None = None
+    account: str = ""
+    account_display: str = ""
+    account_error: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+    operation: int | None = None
+    cash: int = 0
+    fee: int = 0
+    credited: int = 0
+    min_amount: int = 0
+    max_amount: int = 0
+    offline: bool = False
+    message: str = ""
+    seconds_left: int | None = None
+    waiting: int = 0
+    fault: str | None = None
+    outcome: str = ""
+
+
+class Session:
+    """The state machine's model: conditions and actions; transitions come from session_model."""
+
+    def __init__(self, deps: SessionDeps) -> None:
+        self.deps = deps
+        self.category: str | None = None
+        self.provider: Provider | None = None
+        self.account = ""
+        self.account_error = ""
+        self.details: dict[str, str] = {}
+        self.operation: int | None = None
+        self.cash = 0
+        self.offline = False
+        self.message = ""
+        self.fault: str | None = None
+        self.outcome = ""
+        self.commit_reason = "pay"
+        self.in_transit: dv.Bill | None = None
+        self.pay_requested = False
+        self.last_operation: Operation | None = None
+        self._ticket = 0
+        self._deadline: float | None = None
+        self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="idle",
+                               queued=True, ignore_invalid_triggers=True, auto_transitions=False,
+                               after_state_change="_arm")
+
+    # -- events -----------------------------------------------------------------------------------
+    def handle(self, event: Any) -> None:
+        """Process one event from the queue."""
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is None:
+            log.debug("session ignores %r", event)
+            return
+        handler(event)
+
+    def _on_Touch(self, event: ev.Touch) -> None:
+        self.touch()
+
+    def _on_ChooseCategory(self, event: ev.ChooseCategory) -> None:
+        if self.state == "category" and any(c.id == event.category for c in self.deps.catalog.categories):
+            self.category = event.category
+            self.choose_category()
+
+    def _on_ChooseProvider(self, event: ev.ChooseProvider) -> None:
+        provider = self.deps.catalog.providers.get(event.provider)
+        if provider is not None and self.state in ("idle", "category", "provider"):
+            self.provider, self.category = provider, provider.category
+            self.account, self.account_error, self.details, self.offline = "", "", {}, False
+            self.choose_provider()
+
+    def _on_EditAccount(self, event: ev.EditAccount) -> None:
+        if self.state == "account_entry" and self.provider is not None:
+            self.account = event.text[: self.provider.account_field.max_length]
+            self.account_error = ""
+            self._arm()
+
+    def _on_SubmitAccount(self, event: ev.SubmitAccount) -> None:
+        self.submit_account()
+
+    def _on_Confirm(self, event: ev.Confirm) -> None:
+        self.confirm()
+
+    def _on_Pay(self, event: ev.Pay) -> None:
+        if self.state != "cash_collection":
+            return
+        if self.in_transit is not None:
+            # A bill is on its way to the cassette: stop taking more, commit when it lands.
+            self.pay_requested = True
+            self.deps.validator.disable()
+            self._deadline = min(self._deadline or float("inf"), self.deps.clock.monotonic() + SETTLE_SECONDS)
+            return
+        self.commit_reason = "pay"
+        if not self.enough_cash():
+            self.message = "insert_more"
+            return
+        self.pay()
+
+    def _on_Back(self, event: ev.Back) -> None:
+        self.back()
+
+    def _on_Cancel(self, event: ev.Cancel) -> None:
+        if self.state == "cash_collection" and self.has_cash():
+            self.message = "cannot_cancel_with_money"
+            return
+        self.cancel()
+
+    def _on_ReceiptTaken(self, event: ev.ReceiptTaken) -> None:
+        self.receipt_done()
+
+    def _on_ServiceLogin(self, event: ev.ServiceLogin) -> None:
+        if self.deps.service_pin_ok(event.pin):
+            self.service_login()
+        else:
+            self.message = "wrong_pin"
+
+    def _on_ServiceExit(self, event: ev.ServiceExit) -> None:
+        self.service_exit()
+
+    def _on_Tick(self, event: ev.Tick) -> None:
+        if self._deadline is not None and self.deps.clock.monotonic() >= self._deadline:
+            self._deadline = None
+            if self.state == "cash_collection":
+                self.commit_reason = "timeout"
+            self.timeout()
+
+    def _on_CheckDone(self, event: ev.CheckDone) -> None:
+        if self.state != "online_check" or event.ticket != self._ticket:
+            return  # a late reply to a check the payer already walked away from
+        outcome = event.outcome
+        if isinstance(outcome, Payable):
+            self.details = dict(outcome.details)
+            override = self.deps.catalog.providers.get(outcome.provider_override)
+            if override is not None and override.id != self.provider.id:
+                log.info("number portability: %s is served by %s", self.account, override.id)
+                self.provider = override
+            self.check_payable()
+        elif isinstance(outcome, Refused):
+            self.account_error = str(outcome.code)
+            self.message = outcome.message
+            self.check_refused()
+        elif isinstance(outcome, Unreachable):
+            self.check_unreachable()
+            if self.state == "provider":
+                self.message = "provider_unavailable"
+
+    def _on_DeliveryDone(self, event: ev.DeliveryDone) -> None:
+        if self.state == "delivery" and event.operation == self.operation:
+            self.outcome = event.state
+            self.delivered()
+
+    # -- device events ----------------------------------------------------------------------------
+    def _on_Escrow(self, event: dv.Escrow) -> None:
+        value = event.bill.value
+        if self.state != "cash_collection" or self.pay_requested or self.in_transit is not None:
+            self.deps.validator.return_bill()
+            return
+        if value not in self.acceptable():
+            self.message = "bill_over_limit" if value in self.deps.config.denominations else "bill_not_accepted"
+            self.deps.validator.return_bill()
+            return
+        self.in_transit = event.bill
+        self.deps.validator.stack()
+
+    def _on_Stacked(self, event: dv.Stacked) -> None:
+        journal, name = self.deps.journal, self.deps.validator_name
+        if journal.bill_recorded(name, event.event_id) is not None:
+            return  # a repeated report of a bill already credited
+        self.in_transit = None
+        if self.operation is not None and journal.get(self.operation).state == COLLECTING:
+            journal.record_bill(self.operation, event.bill.value, name, event.event_id)
+            self.cash = journal.get(self.operation).cash
+            self.message = ""
+            self._arm()
+            if not self.acceptable():
+                self.deps.validator.disable()
+            if self.pay_requested:
+                self._settled()
+            return
+        self._late_bill(event)
+
+    def _on_Returned(self, event: dv.Returned) -> None:
+        self.in_transit = None
+        if self.pay_requested:
+            self._settled()
+
+    _on_Rejected = _on_Returned
+
+    def _on_Uncertain(self, event: dv.Uncertain) -> None:
+        self.deps.journal.incident("uncertain_bill", event.detail, self.operation)
+
+    def _on_EventsLost(self, event: dv.EventsLost) -> None:
+        self.deps.journal.incident("events_lost", f"{event.count} device events lost: {event.detail}",
+                                   self.operation)
+
+    def _on_fault(self, event: Any) -> None:
+        self.fault = type(event).__name__
+        self.commit_reason = "device_fault"
+        self.device_fault()
+
+    def _on_recovered(self, event: Any) -> None:
+        self.fault = None
+        self.recovered()
+
+    _on_Failure = _on_Jammed = _on_CassetteRemoved = _on_CassetteFull = _on_Cheated = _on_Disconnected = _on_fault
+    _on_Ready = _on_CassetteInserted = _on_recovered
+
+    def _settled(self) -> None:
+        self.pay_requested = False
+        self.commit_reason = "pay"
+        self.pay()
+
+    def _late_bill(self, event: dv.Stacked) -> None:
+        """A bill stacked with no operation collecting: it gets an operation of its own, never dropped."""
+        book_late_bill(self.deps.journal, self.deps.catalog, self.deps.validator_name, event,
+                       "was stacked with no payment collecting")
+        if self.deps.outbox is not None:
+            self.deps.outbox.kick()
+
+    # -- conditions -------------------------------------------------------------------------------
+    def provider_available(self) -> bool:
+        """Reachable online, or payable offline within the offline limits."""
+        ok = self.deps.router.reachable(self.provider) or self.offline_possible()
+        self.message = "" if ok else "provider_unavailable"
+        return ok
+
+    def account_valid(self) -> bool:
+        """The account passes the provider's mask, pattern, length and checksum."""
+        self.account_error = self.provider.account_field.problem(self.account)
+        return not self.account_error
+
+    def wants_online_check(self) -> bool:
+        """The provider checks accounts online and a route is up."""
+        return self.provider.online_check and self.deps.router.reachable(self.provider)
+
+    def payable_without_check(self) -> bool:
+        """No online check is needed, or the payment may wait offline."""
+        if self.deps.router.reachable(self.provider):
+            return True
+        return self.offline_possible()
+
+    def offline_possible(self) -> bool:
+        """The provider allows offline payment and the offline limits leave room for its minimum."""
+        if not self.provider.offline:
+            return False
+        self.offline = True
+        return self.max_cash() >= self.min_cash()
+
+    def enough_cash(self) -> bool:
+        """At least the minimum payment is inside."""
+        return self.cash >= self.min_cash()
+
+    def bills_settled(self) -> bool:
+        """No bill is between escrow and the cassette."""
+        return self.in_transit is None
+
+    def has_cash(self) -> bool:
+        """Money is inside."""
+        return self.cash > 0
+
+    def no_cash(self) -> bool:
+        """No money is inside."""
+        return self.cash == 0
+
+    def faulty(self) -> bool:
+        """A device fault is waiting to take the terminal out of service."""
+        return self.fault is not None
+
+    # -- limits -----------------------------------------------------------------------------------
+    def min_cash(self) -> int:
+        """The smallest payment for this provider here."""
+        return max(self.provider.min_amount.minor, self.deps.config.min_operation.minor)
+
+    def max_cash(self) -> int:
+        """The largest payment for this provider here; offline also bounded by the offline exposure."""
+        config = self.deps.config
+        limit = min(self.provider.max_amount.minor, config.max_operation.minor)
+        if self.offline:
+            _, waiting_total = self.deps.journal.waiting()
+            limit = min(limit, config.offline_max_operation.minor,
+                        config.offline_max_total.minor - waiting_total + self.cash)
+        return limit
+
+    def acceptable(self) -> list[int]:
+        """Bill values that still fit under the maximum."""
+        room = self.max_cash() - self.cash
+        return [d for d in self.deps.config.denominations if d <= room]
+
+    # -- state entry actions ------------------------------------------------------------------------
+    def _arm(self) -> None:
+        """Restart the current state's timeout (after a state change or any sign of life from the payer)."""
+        key = TIMEOUTS.get(self.state)
+        self._deadline = None if key is None else self.deps.clock.monotonic() + self.deps.config.timeouts[key]
+
+    def on_enter_idle(self) -> None:
+        """Forget the payer; make sure nothing is left collecting."""
+        if self.operation is not None:
+            op = self.deps.journal.find(self.operation)
+            if op is not None and op.state == COLLECTING:
+                if op.cash:
+                    commit_operation(self.deps.journal, self.deps.catalog, op.operation, "safety_net")
+                else:
+                    self.deps.journal.cancel(op.operation, "no_money")
+            self.last_operation = self.deps.journal.find(self.operation)
+        self.deps.validator.disable()
+        self.category = self.provider = self.operation = None
+        self.account = self.account_error = self.message = self.outcome = ""
+        self.details, self.cash, self.offline = {}, 0, False
+        self.in_transit, self.pay_requested = None, False
+
+    def on_enter_online_check(self) -> None:
+        """Ask the processing system about the account, in the background."""
+        self._ticket += 1
+        amount = Money(self.min_cash(), self.deps.config.currency)
+        self.deps.run_check(self._ticket, self.provider, self.account, amount, {"account": self.account})
+
+    def on_enter_cash_collection(self) -> None:
+        """Journal the operation, then (and only then) let the validator take bills."""
+        fields = {"account": self.account}
+        try:
+            op = self.deps.journal.open_operation(
+                self.provider.id, self.account, fields, max_cash=self.max_cash(), offline=self.offline,
+                details=dict(self.details))
+        except JournalError:
+            log.exception("cannot open an operation; going out of service")
+            self.fault = "journal"
+            self.device_fault()
+            return
+        self.operation, self.cash = op.operation, 0
+        self.deps.validator.enable(self.acceptable())
+
+    def on_enter_commit(self) -> None:
+        """Fix the amount and fee; the operation enters the outbox."""
+        self.deps.validator.disable()
+        op = commit_operation(self.deps.journal, self.deps.catalog, self.operation, self.commit_reason)
+        self.last_operation = op
+        self.committed()
+
+    def on_enter_delivery(self) -> None:
+        """Try to deliver now while the payer waits a little; offline it simply waits in the outbox."""
+        if self.offline or self.deps.outbox is None:
+            self.outcome = "queued"
+            self.delivered()
+            return
+        self.deps.outbox.submit(self.operation)
+
+    def on_enter_receipt(self) -> None:
+        """Print what happened, and journal what was printed."""
+        op = self.deps.journal.get(self.operation)
+        self.last_operation = op
+        kind = {"delivered": "payment", "needs_attention": "not_completed"}.get(op.state, "queued")
+        status = self.deps.print_receipt(op, kind)
+        self.deps.journal.set_receipt(op.operation, status)
+
+    def on_enter_out_of_service(self) -> None:
+        """Take no money while something is wrong."""
+        self.deps.validator.disable()
+        log.warning("out of service: %s", self.fault)
+
+    # -- for screens ------------------------------------------------------------------------------
+    def view(self) -> SessionView:
+        """A snapshot for drawing."""
+        view = SessionView(state=self.state, category=self.category, account=self.account,
+                           account_error=self.account_error, details=dict(self.details), operation=self.operation,
+                           cash=self.cash, offline=self.offline, message=self.message, fault=self.fault,
+                           outcome=self.outcome)
+        view.waiting = self.deps.journal.waiting()[0]
+        if self._deadline is not None:
+            view.seconds_left = max(0, int(self._deadline - self.deps.clock.monotonic() + 0.999))
+        if self.provider is not None:
+            view.provider = self.provider.id
+            view.account_display = self.provider.account_field.masked(self.account)
+            split = self.provider.fee.split(Money(self.cash, self.deps.config.currency))
+            view.fee, view.credited = split.fee.minor, split.credited.minor
+            view.min_amount, view.max_amount = self.min_cash(), self.max_cash()
+        return view

@@ -1,0 +1,52 @@
+"""Shared fixtures: terminals on temporary files, leak checks."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kiosk.app import Terminal
+from kiosk.clock import ManualClock
+from kiosk.config import load_config
+from kiosk.emulators.payer_process import write_config
+
+
+@pytest.fixture(autouse=True)
+def no_thread_leaks():
+    """Fail a test that leaves threads running behind it."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    for _ in range(50):
+        extra = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+        if not extra:
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"threads left running: {[t.name for t in extra]}")
+
+
+@pytest.fixture
+def config_path(tmp_path):
+    """A terminal configuration with every file in tmp_path and well-behaved gateways."""
+    return write_config(tmp_path, gateway_mode="ok")
+
+
+@pytest.fixture
+def config(config_path):
+    """The loaded configuration."""
+    return load_config(config_path)
+
+
+@pytest.fixture
+def clock(config):
+    """A manual clock in the terminal's zone."""
+    return ManualClock(config.timezone)
+
+
+@pytest.fixture
+def terminal(config, clock):
+    """A started terminal with synchronous checks and no background delivery."""
+    term = Terminal(config, clock=clock, background_checks=False)
+    term.start(background_outbox=False)
+    yield term
+    term.close()
