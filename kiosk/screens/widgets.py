@@ -1,0 +1,621 @@
+"""Widgets drawn from the theme: buttons, labels, the masked text field, keypads, countdown, tile grid, slideshow.
+
+Widgets hold no theme and no language: they draw with whatever Painter they are given, so a theme or
+language switch is one new Painter. They never wait or poll: `touch()` answers a Touch at once, `tick(now)`
+moves time on, and `wake_at()` tells the loop when they next change by themselves so it can sleep till then.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygame
+
+from kiosk.catalog import InputField
+from kiosk.screens.text import Msg, Painter, TextLike, ellipsize
+from kiosk.screens.touch import CANCEL, DOWN, MOVE, UP, Touch, cells, fit_grid
+
+#: a press stays visible at least this long, so a quick tap still shows on the next frame
+FEEDBACK_SECONDS = 0.12
+BACKSPACE, CLEAR, SPACE, LAYOUT = "backspace", "clear", "space", "layout"
+RectLike = pygame.Rect | tuple[int, int, int, int]
+
+
+class LayoutError(ValueError):
+    """Widgets do not fit where they were put without going under the minimum touch target."""
+
+
+class Widget:
+    """A rectangle that draws itself with a Painter and may answer touches."""
+
+    def __init__(self, rect: RectLike) -> None:
+        self.rect = pygame.Rect(rect)
+        self.visible = True
+        self.dirty = True
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw onto surface."""
+        self.dirty = False
+
+    def touch(self, touch: Touch) -> str | None:
+        """Answer a touch; returns the action (a button's id, a key) when the touch activates something."""
+        return None
+
+    def tick(self, now: float) -> None:
+        """Move the widget's own clock on; sets dirty when its look changes."""
+
+    def wake_at(self) -> float | None:
+        """The monotonic time of the next change the widget makes by itself, if any."""
+        return None
+
+    def targets(self) -> list[pygame.Rect]:
+        """The rectangles a finger can activate (checked against the minimum target size)."""
+        return []
+
+
+class Group(Widget):
+    """Widgets drawn in order and given every touch; the first action wins."""
+
+    def __init__(self, children: Sequence[Widget] = ()) -> None:
+        super().__init__((0, 0, 0, 0))
+        self.children = list(children)
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the visible children."""
+        for child in self.children:
+            if child.visible:
+                child.draw(surface, painter)
+        self.dirty = False
+
+    def touch(self, touch: Touch) -> str | None:
+        """Give the touch to every visible child (each tracks its own press)."""
+        action = None
+        for child in self.children:
+            if child.visible:
+                action = child.touch(touch) or action
+        return action
+
+    def tick(self, now: float) -> None:
+        """Tick every child."""
+        for child in self.children:
+            child.tick(now)
+
+    def wake_at(self) -> float | None:
+        """The earliest wake-up of any visible child."""
+        times = [t for c in self.children if c.visible and (t := c.wake_at()) is not None]
+        return min(times, default=None)
+
+    def targets(self) -> list[pygame.Rect]:
+        """Targets of the visible children."""
+        return [r for c in self.children if c.visible for r in c.targets()]
+
+    def wait_ms(self, now: float, longest: float = 1.0) -> int:
+        """How long the loop may sleep in pygame.event.wait() before a child changes by itself (1 ms at least)."""
+        wake = self.wake_at()
+        seconds = longest if wake is None else min(longest, wake - now)
+        return max(1, math.ceil(seconds * 1000))
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything needs drawing again."""
+        return self.dirty or any(c.dirty for c in self.children)
+
+
+def _blit_lines(surface: pygame.Surface, painter: Painter, lines: list[str], rect: pygame.Rect, size: str | int,
+                colour: tuple[int, int, int], bold: bool, align: str, valign: str) -> None:
+    height = painter.font(size, bold).get_linesize()
+    y = rect.y if valign == "top" else rect.centery - height * len(lines) // 2
+    for line in lines:
+        image = painter.text(line, size, colour, bold)
+        x = {"left": rect.x, "center": rect.centerx - image.get_width() // 2,
+             "right": rect.right - image.get_width()}[align]
+        surface.blit(image, (x, y))
+        y += height
+
+
+def fit_lines(painter: Painter, text: str, size: str | int, rect: pygame.Rect, bold: bool = False,
+              max_lines: int = 0) -> list[str]:
+    """text wrapped to rect, cut with an ellipsis to the lines that fit (and to max_lines if given)."""
+    lines = painter.wrap(text, size, rect.width, bold)
+    room = max(1, rect.height // painter.font(size, bold).get_linesize())
+    room = min(room, max_lines) if max_lines else room
+    if len(lines) > room:
+        lines = lines[:room]
+        lines[-1] = ellipsize(lines[-1] + "…", painter.font(size, bold), rect.width)
+    return lines
+
+
+def fit_size(painter: Painter, text: str, size: str | int, area: pygame.Rect, bold: bool = True,
+             max_lines: int = 0) -> int:
+    """The largest size, from size down to a floor near the base size, at which text fits without breaking words."""
+    start = painter.px(size)
+    floor = min(start, max(20, painter.theme.sizes.base * 4 // 5))
+    for px in range(start, floor - 1, -2):
+        font = painter.font(px, bold)
+        room = max(1, area.height // font.get_linesize())
+        room = min(room, max_lines) if max_lines else room
+        if (all(font.size(word)[0] <= area.width for word in re.split(r"[ \n]+", text))
+                and len(painter.wrap(text, px, area.width, bold)) <= room):
+            return px
+    return floor
+
+
+class Label(Widget):
+    """Word-wrapped text in a theme colour role ('text', 'muted_text', 'danger' …)."""
+
+    def __init__(self, rect: RectLike, text: TextLike, size: str | int = "base", colour: str = "text", bold: bool = False,
+                 align: str = "left", valign: str = "top", max_lines: int = 0, shrink: bool = True) -> None:
+        super().__init__(rect)
+        self.shrink = shrink  # smaller text (down to near the base size) before cutting any off
+        self.text, self.size, self.colour, self.bold = text, size, colour, bold
+        self.align, self.valign, self.max_lines = align, valign, max_lines
+
+    def set_text(self, text: TextLike) -> None:
+        """Show other text."""
+        if text != self.text:
+            self.text, self.dirty = text, True
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the wrapped lines."""
+        text = painter.resolve(self.text)
+        size = fit_size(painter, text, self.size, self.rect, self.bold, self.max_lines) if self.shrink else self.size
+        lines = fit_lines(painter, text, size, self.rect, self.bold, self.max_lines)
+        _blit_lines(surface, painter, lines, self.rect, size, getattr(painter.colours, self.colour), self.bold,
+                    self.align, self.valign)
+        self.dirty = False
+
+
+class Picture(Widget):
+    """An image (a logo, an icon) scaled to fit and centred; nothing if it cannot be read."""
+
+    def __init__(self, rect: RectLike, path: str | Path | None) -> None:
+        super().__init__(rect)
+        self.path = path
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the image."""
+        image = painter.image(self.path, self.rect.size)
+        if image is not None:
+            surface.blit(image, image.get_rect(center=self.rect.center))
+        self.dirty = False
+
+
+class Button(Widget):
+    """A touch target that activates on release inside it; the press shows on the next frame."""
+
+    def __init__(self, rect: RectLike, label: TextLike, action: str, style: str = "primary", enabled: bool = True,
+                 size: str | int = "button") -> None:
+        super().__init__(rect)
+        self.label, self.action, self.style, self.size = label, action, style, size
+        self._enabled = enabled
+        self.held = False  # a finger is on the button now
+        self._tracking = False
+        self._feedback_until = 0.0
+        self.flashing = False  # the press is still shown after a quick release
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the button answers touches."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        if value != self._enabled:
+            self._enabled, self.dirty = value, True
+            self._release()
+
+    @property
+    def pressed(self) -> bool:
+        """Whether the button is drawn pressed."""
+        return self.held or self.flashing
+
+    def touch(self, touch: Touch) -> str | None:
+        """Track a press that started on this button; activate on release inside it."""
+        if not self._enabled:
+            return None
+        inside = self.rect.collidepoint(touch.pos)
+        if touch.kind == DOWN and inside:
+            self._tracking, self.held, self.dirty = True, True, True
+            self.flashing, self._feedback_until = True, touch.time + FEEDBACK_SECONDS
+        elif touch.kind == MOVE and self._tracking and inside != self.held:
+            # sliding off the button takes the press back, as people expect from phones
+            self.held, self.flashing, self.dirty = inside, inside and self.flashing, True
+        elif touch.kind == UP and self._tracking:
+            activated = inside
+            self._tracking = self.held = False
+            self.flashing = activated and touch.time < self._feedback_until
+            self.dirty = True
+            return self.action if activated else None
+        elif touch.kind == CANCEL and self._tracking:
+            self._release()
+        return None
+
+    def _release(self) -> None:
+        self._tracking = self.held = self.flashing = False
+        self.dirty = True
+
+    def tick(self, now: float) -> None:
+        """End the after-release feedback when its time is up."""
+        if self.flashing and not self.held and now >= self._feedback_until:
+            self.flashing, self.dirty = False, True
+
+    def wake_at(self) -> float | None:
+        """When the after-release feedback ends."""
+        return self._feedback_until if self.flashing and not self.held else None
+
+    def targets(self) -> list[pygame.Rect]:
+        """The button itself."""
+        return [self.rect] if self._enabled else []
+
+    def colours(self, painter: Painter) -> tuple[tuple, tuple, tuple | None]:
+        """(fill, text, border) for the current state."""
+        c = painter.colours
+        if not self._enabled:
+            return c.surface, c.muted_text, c.muted_text
+        if self.pressed:
+            return c.pressed, c.accent_text, c.focus
+        if self.style == "secondary":
+            return c.surface, c.text, c.accent
+        return c.accent, c.accent_text, None
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the face and its label."""
+        fill, ink, border = self.colours(painter)
+        radius = max(6, self.rect.height // 8)
+        face = self.rect.inflate(-4, -4).move(0, 2) if self.pressed else self.rect
+        pygame.draw.rect(surface, fill, face, border_radius=radius)
+        if border is not None:
+            width = 2 if not self._enabled else max(3, painter.theme.spacing // 3)
+            pygame.draw.rect(surface, border, face, width=width, border_radius=radius)
+        self.draw_content(surface, painter, face.inflate(-painter.theme.spacing, -painter.theme.spacing // 2), ink)
+        self.dirty = False
+
+    def draw_content(self, surface: pygame.Surface, painter: Painter, area: pygame.Rect, ink: tuple) -> None:
+        """Draw the label inside area (subclasses add icons)."""
+        text = painter.resolve(self.label)
+        # a long label gets somewhat smaller text rather than broken words
+        size = fit_size(painter, text, self.size, area)
+        lines = fit_lines(painter, text, size, area, bold=True, max_lines=2)
+        _blit_lines(surface, painter, lines, area, size, ink, True, "center", "middle")
+
+
+class TextField(Widget):
+    """What the payer typed, laid into the field's mask as they type; the rest of the mask shown faintly."""
+
+    def __init__(self, rect: RectLike, field: InputField, label: TextLike | None = None, value: str = "") -> None:
+        super().__init__(rect)
+        self.field, self.label = field, field.label if label is None else label
+        self.value, self.problem = value, ""
+
+    def press(self, key: str) -> bool:
+        """Apply a keypad key (a character, BACKSPACE, CLEAR or SPACE); returns whether the value changed."""
+        before = self.value
+        if key == BACKSPACE:
+            self.value = self.value[:-1]
+        elif key == CLEAR:
+            self.value = ""
+        elif len(self.value) < self.field.max_length:
+            char = " " if key == SPACE else key
+            if len(char) == 1 and (char.isdigit() or self.field.keyboard == "text"):
+                self.value += char
+        if self.value != before:
+            self.problem, self.dirty = "", True
+        return self.value != before
+
+    def validate(self) -> str:
+        """Check the value; the problem key ('' if none) is kept and shown under the field."""
+        self.problem, self.dirty = self.field.problem(self.value), True
+        return self.problem
+
+    def display(self) -> tuple[str, str]:
+        """(typed part with the mask's literals, the mask still to fill)."""
+        shown = self.field.masked(self.value)
+        return shown, self.field.mask[len(shown):] if self.field.mask else ""
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw label, box, masked value, caret and any problem."""
+        c, gap = painter.colours, painter.theme.spacing
+        label_h = painter.font("base").get_linesize()
+        box_h = painter.font("numbers", True).get_linesize() + gap
+        box = pygame.Rect(self.rect.x, self.rect.y + label_h + gap // 2, self.rect.width, box_h)
+        surface.blit(painter.text(painter.resolve(self.label), "base", c.muted_text), self.rect.topleft)
+        pygame.draw.rect(surface, c.surface, box, border_radius=8)
+        pygame.draw.rect(surface, c.danger if self.problem else c.accent, box, width=3, border_radius=8)
+        typed, rest = self.display()
+        inner = box.inflate(-gap, 0)
+        size = painter.px("numbers")
+        # shrink towards the base size so the whole mask stays in view; only then cut the start off
+        while size > painter.px("base") and painter.font(size, True).size(typed + rest)[0] > inner.width:
+            size -= 2
+        font = painter.font(size, True)
+        if font.size(typed + rest)[0] > inner.width:
+            rest = ""
+            if font.size(typed)[0] > inner.width:
+                while len(typed) > 1 and font.size("…" + typed)[0] > inner.width:
+                    typed = typed[1:]
+                typed = "…" + typed
+        first = painter.text(typed, size, c.text, True)
+        y = box.centery - font.get_height() // 2
+        surface.blit(first, (inner.x, y))
+        caret_x = inner.x + first.get_width() + 1
+        pygame.draw.rect(surface, c.accent, (caret_x, y + 4, 3, font.get_height() - 8))
+        if rest:
+            surface.blit(painter.text(rest, size, c.muted_text, True), (caret_x + 4, y))
+        if self.problem:
+            below = pygame.Rect(self.rect.x, box.bottom + gap // 2, self.rect.width, self.rect.bottom - box.bottom)
+            Label(below, painter.t.problem(self.problem), colour="danger", max_lines=2).draw(surface, painter)
+        self.dirty = False
+
+
+DIGIT_ROWS = ("123", "456", "789")
+TEXT_LAYOUTS = {
+    "ru": ("1234567890", "ЙЦУКЕНГШЩЗХЪ", "ФЫВАПРОЛДЖЭ", "ЯЧСМИТЬБЮЁ"),
+    "en": ("1234567890", "QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM"),
+}
+#: what the layout key says: the layout it switches to, named in that layout's own letters
+LAYOUT_NAMES = {"ru": "АБВ", "en": "ABC"}
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One key: what it sends, what it shows and how many units wide it is."""
+
+    id: str
+    label: TextLike
+    units: int = 1
+
+
+def keypad_rows(kind: str) -> list[list[Key]]:
+    """The key rows of a keypad: 'digits', or a text layout 'ru' / 'en'."""
+    if kind == "digits":
+        rows = [[Key(ch, ch) for ch in row] for row in DIGIT_ROWS]
+        return rows + [[Key(CLEAR, Msg("Clear")), Key("0", "0"), Key(BACKSPACE, "⌫")]]
+    letters = TEXT_LAYOUTS[kind]
+    other = next(lang for lang in TEXT_LAYOUTS if lang != kind)
+    rows = [[Key(ch, ch) for ch in row] for row in letters]
+    width = max(len(row) for row in letters)
+    space = width - 6
+    return rows + [[Key(LAYOUT, LAYOUT_NAMES[other], 2), Key(SPACE, Msg("Space"), space), Key(BACKSPACE, "⌫", 2),
+                    Key(CLEAR, Msg("Clear"), 2)]]
+
+
+class Keypad(Group):
+    """A digit pad or a Russian/English text keyboard filling rect; keys are never under min_px."""
+
+    def __init__(self, rect: RectLike, min_px: int, gap: int, kind: str = "digits") -> None:
+        super().__init__()
+        self.rect, self.min_px, self.gap = pygame.Rect(rect), min_px, gap
+        self.layout(kind)
+
+    def layout(self, kind: str) -> None:
+        """Build the keys of a layout ('digits', 'ru', 'en') inside the rect."""
+        if kind != "digits" and kind not in TEXT_LAYOUTS:
+            raise ValueError(f"unknown keypad kind {kind!r}; expected 'digits' or one of {sorted(TEXT_LAYOUTS)}")
+        self.kind, rows = kind, keypad_rows(kind)
+        units = max(sum(k.units for k in row) for row in rows)
+        unit = (self.rect.width - self.gap * (units - 1)) // units
+        height = (self.rect.height - self.gap * (len(rows) - 1)) // len(rows)
+        if min(unit, height) < self.min_px:
+            raise LayoutError(f"{kind} keypad in {self.rect.size} gives {unit}×{height} px keys; "
+                              f"at least {self.min_px} px needed: give it more room")
+        self.children = []
+        for r, row in enumerate(rows):
+            row_width = sum(k.units for k in row) * (unit + self.gap) - self.gap
+            x = self.rect.x + (self.rect.width - row_width) // 2  # shorter rows are centred, as on a keyboard
+            y = self.rect.y + r * (height + self.gap)
+            for key in row:
+                width = key.units * (unit + self.gap) - self.gap
+                style = "secondary" if key.id in (BACKSPACE, CLEAR, LAYOUT) else "primary"
+                size = "numbers" if kind == "digits" and key.id.isdigit() else "button"
+                self.children.append(Button((x, y, width, height), key.label, key.id, style, size=size))
+                x += width + self.gap
+        self.dirty = True
+
+    def touch(self, touch: Touch) -> str | None:
+        """The key pressed; the layout key switches between Russian and English here."""
+        key = super().touch(touch)
+        if key == LAYOUT:
+            self.layout(next(lang for lang in TEXT_LAYOUTS if lang != self.kind))
+            return None
+        return key
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """One grid entry: a category or a provider."""
+
+    id: str
+    label: TextLike
+    icon: str | Path | None = None
+    enabled: bool = True
+    note: TextLike | None = None  # why it is disabled ("Unavailable now")
+
+
+class TileButton(Button):
+    """A button with an icon above its label; a missing icon becomes the label's first letter."""
+
+    def __init__(self, rect: RectLike, tile: Tile) -> None:
+        super().__init__(rect, tile.label, tile.id, "secondary", tile.enabled, size="base")
+        self.tile = tile
+
+    def draw_content(self, surface: pygame.Surface, painter: Painter, area: pygame.Rect, ink: tuple) -> None:
+        """Icon on top, label (and note) below."""
+        note = not self.enabled and self.tile.note is not None
+        text_h = painter.font("base", True).get_linesize() * (3 if note else 2)
+        icon_box = pygame.Rect(area.x, area.y, area.width, max(0, area.height - text_h)).inflate(0, -6).move(0, 3)
+        image = painter.image(self.tile.icon, icon_box.size) if icon_box.height >= 16 else None
+        if image is not None:
+            surface.blit(image, image.get_rect(center=icon_box.center))
+        elif icon_box.height >= 16:
+            side = min(icon_box.size)
+            badge = pygame.Rect(0, 0, side, side)
+            badge.center = icon_box.center
+            pygame.draw.ellipse(surface, painter.colours.accent if self.enabled else painter.colours.muted_text, badge)
+            letter = painter.resolve(self.label)[:1].upper()
+            glyph = painter.text(letter, max(12, side * 6 // 10), painter.colours.accent_text, True)
+            surface.blit(glyph, glyph.get_rect(center=badge.center))
+        text = painter.resolve(self.label)
+        if note:
+            text = f"{text}\n{painter.resolve(self.tile.note)}"
+        below = pygame.Rect(area.x, area.bottom - text_h, area.width, text_h)
+        size = fit_size(painter, text, "base", below)
+        _blit_lines(surface, painter, fit_lines(painter, text, size, below, True, 3 if note else 2), below, size, ink,
+                    True, "center", "middle")
+
+
+class Grid(Group):
+    """Tiles in pages, each tile at least min_size (and never under min_px a side), shaped near aspect."""
+
+    def __init__(self, rect: RectLike, tiles: Sequence[Tile], min_px: int, gap: int, min_size: tuple[int, int] | None = None,
+                 max_columns: int = 4, aspect: float = 1.4) -> None:
+        super().__init__()
+        self.rect, self.tiles, self.gap = pygame.Rect(rect), list(tiles), gap
+        width, height = min_size or (3 * min_px, 2 * min_px)
+        width, height = max(width, min_px), max(height, min_px)
+        columns, rows = fit_grid(self.rect, width, height, gap)
+        columns = min(columns, max_columns)
+        if not columns or not rows:
+            raise LayoutError(f"a {self.rect.size} grid has no room for one {width}×{height} px tile")
+        self.per_page = columns * rows
+        self.pages = max(1, math.ceil(len(self.tiles) / self.per_page))
+        self.columns, self.rows = columns, rows
+        if len(self.tiles) < self.per_page:
+            # few tiles: make them big rather than leave most of the grid empty
+            self.columns, self.rows = self._shape(len(self.tiles), columns, rows, aspect)
+        self.page = 0
+        self.show(0)
+
+    def _shape(self, count: int, columns: int, rows: int, aspect: float) -> tuple[int, int]:
+        options = [(c, math.ceil(count / c)) for c in range(1, columns + 1) if math.ceil(count / c) <= rows]
+
+        def badness(option: tuple[int, int]) -> tuple[float, int]:
+            c, r = option
+            cell_w = (self.rect.width - self.gap * (c - 1)) / c
+            cell_h = (self.rect.height - self.gap * (r - 1)) / r
+            # shape first, but an empty cell costs about as much as a tenth off the wanted shape
+            return abs(math.log(cell_w / cell_h / aspect)) + 0.1 * (c * r - count), c * r - count
+
+        return min(options, key=badness) if options else (columns, rows)
+
+    def show(self, page: int) -> None:
+        """Lay out the tiles of one page (clamped to the pages there are)."""
+        self.page = max(0, min(page, self.pages - 1))
+        first = self.page * self.per_page
+        shown = self.tiles[first:first + self.per_page]
+        rects = cells(self.rect, self.columns, self.rows, self.gap)
+        self.children = [TileButton(r, tile) for r, tile in zip(rects, shown, strict=False)]
+        self.dirty = True
+
+
+class Countdown(Widget):
+    """A ring emptying as the seconds run out, with the seconds inside and an optional line of text."""
+
+    def __init__(self, rect: RectLike, deadline: float, total: float, text: TextLike | None = None) -> None:
+        super().__init__(rect)
+        self.text = Msg("Returning to the start in {seconds} s") if text is None else text
+        self.restart(deadline, total)
+
+    def restart(self, deadline: float, total: float) -> None:
+        """Count down afresh (the payer touched the screen)."""
+        self.deadline, self.total = deadline, max(total, 1e-9)
+        self.seconds = math.ceil(total)
+        self.dirty = True
+
+    def tick(self, now: float) -> None:
+        """Update the whole seconds left."""
+        seconds = max(0, math.ceil(self.deadline - now))
+        if seconds != self.seconds:
+            self.seconds, self.dirty = seconds, True
+
+    def wake_at(self) -> float | None:
+        """When the shown second next changes."""
+        return self.deadline - (self.seconds - 1) if self.seconds > 0 else None
+
+    @property
+    def expired(self) -> bool:
+        """Whether the time is up."""
+        return self.seconds == 0
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the ring, the number and the text."""
+        c = painter.colours
+        side = self.rect.height
+        ring = pygame.Rect(self.rect.x, self.rect.y, side, side)
+        thickness = max(4, side // 9)
+        pygame.draw.circle(surface, c.surface, ring.center, side // 2)
+        pygame.draw.circle(surface, c.muted_text, ring.center, side // 2, width=2)
+        share = min(1.0, self.seconds / self.total)
+        colour = c.danger if self.seconds <= 5 else c.accent
+        if share > 0:
+            pygame.draw.polygon(surface, colour, _arc_points(ring.center, side // 2 - 1, side // 2 - thickness, share))
+        number = painter.text(str(self.seconds), max(12, side * 4 // 10), c.text, True)
+        surface.blit(number, number.get_rect(center=ring.center))
+        if self.text and self.rect.width > side * 2:
+            words = Msg(self.text.msgid, **{**self.text.values, "seconds": self.seconds}) \
+                if isinstance(self.text, Msg) else self.text
+            area = pygame.Rect(ring.right + painter.theme.spacing, self.rect.y, self.rect.right - ring.right, side)
+            Label(area.inflate(-painter.theme.spacing, 0), words, colour="text", valign="middle").draw(surface, painter)
+        self.dirty = False
+
+
+def _arc_points(centre: tuple[int, int], outer: int, inner: int, share: float) -> list[tuple[float, float]]:
+    """A filled ring segment from twelve o'clock clockwise; pygame's own arc leaves gaps when thick."""
+    steps = max(2, int(90 * share))
+    angles = [-math.pi / 2 + 2 * math.pi * share * i / steps for i in range(steps + 1)]
+    cx, cy = centre
+    outside = [(cx + outer * math.cos(a), cy + outer * math.sin(a)) for a in angles]
+    inside = [(cx + inner * math.cos(a), cy + inner * math.sin(a)) for a in reversed(angles)]
+    return outside + inside
+
+
+class Slideshow(Widget):
+    """The attract screen's ads, one every `seconds`; any press on it returns the action."""
+
+    def __init__(self, rect: RectLike, images: Sequence[str | Path], seconds: float, start: float, action: str = "start") -> None:
+        super().__init__(rect)
+        self.images, self.seconds, self.start, self.action = list(images), seconds, start, action
+        self.index, self._now = 0, start
+        self._down = False
+
+    def tick(self, now: float) -> None:
+        """Show the image due now."""
+        if self.images:
+            index = int((now - self.start) // self.seconds) % len(self.images)
+            if index != self.index:
+                self.index, self.dirty = index, True
+            self._now = now
+
+    def wake_at(self) -> float | None:
+        """When the next image is due."""
+        if len(self.images) < 2:
+            return None
+        return self.start + (math.floor((self._now - self.start) / self.seconds) + 1) * self.seconds
+
+    def touch(self, touch: Touch) -> str | None:
+        """A press anywhere on the slideshow."""
+        inside = self.rect.collidepoint(touch.pos)
+        if touch.kind == DOWN:
+            self._down = inside
+        elif touch.kind == UP and self._down:
+            self._down = False
+            return self.action if inside else None
+        elif touch.kind == CANCEL:
+            self._down = False
+        return None
+
+    def targets(self) -> list[pygame.Rect]:
+        """The whole slideshow is one target."""
+        return [self.rect]
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the current image letterboxed on the background."""
+        surface.fill(painter.colours.background, self.rect)
+        if self.images:
+            image = painter.image(self.images[self.index], self.rect.size)
+            if image is not None:
+                surface.blit(image, image.get_rect(center=self.rect.center))
+        self.dirty = False
