@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import queue
 import threading
@@ -19,6 +21,7 @@ from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal, Operation
 from kiosk.offline_queue.outbox import Outbox
 from kiosk.offline_queue.reconcile import Summary, reconcile, recover_bills
+from kiosk.receipt_port import ReceiptDesk
 from kiosk.registry import GATEWAYS, VALIDATORS, load
 from kiosk.session import Session, SessionDeps
 
@@ -33,17 +36,12 @@ def build_gateways(config: Config) -> dict[str, Gateway]:
             for name, part in config.gateways.items()}
 
 
-def no_printer(op: Operation, kind: str) -> str:
-    """A terminal configured without a printer records that no receipt was printed."""
-    return "not_printed"
-
-
 class Terminal:
     """One terminal process: a queue of events feeding one session, plus the outbox in the background."""
 
     def __init__(self, config: Config, *, clock: Any = None, catalog: Catalog | None = None,
                  gateways: Mapping[str, Gateway] | None = None, validator: BillValidator | None = None,
-                 print_receipt: ReceiptPrinter = no_printer, background_checks: bool = True) -> None:
+                 print_receipt: ReceiptPrinter | None = None, background_checks: bool = True) -> None:
         self.config = config
         self.clock = clock or SystemClock(config.timezone)
         self.catalog = catalog or load_catalog(config.catalog_path, config.currency, set(config.gateways))
@@ -61,10 +59,13 @@ class Terminal:
             validator = load("validator driver", VALIDATORS, config.validator.kind)(self.post, **options)
         self.validator = validator
         self._background_checks = background_checks
+        self.receipts = ReceiptDesk.from_config(config, self.catalog)
+        printer_ready = self.receipts.ready if self.receipts.printer is not None else (lambda: False)
         self.session = Session(SessionDeps(
             config=config, catalog=self.catalog, journal=self.journal, validator=validator, router=self.router,
-            outbox=self.outbox, clock=self.clock, run_check=self._run_check, print_receipt=print_receipt,
-            validator_name=f"{config.validator.kind}"))
+            outbox=self.outbox, clock=self.clock, run_check=self._run_check,
+            print_receipt=print_receipt or self.receipts.print_operation, printer_ready=printer_ready,
+            validator_name=f"{config.validator.kind}", service_pin_ok=self._pin_ok))
         self.summary: Summary | None = None
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -105,6 +106,11 @@ class Terminal:
                 return handled
             self.session.handle(event)
             handled += 1
+
+    def _pin_ok(self, pin: str) -> bool:
+        expected = self.config.service_pin_sha256
+        given = hashlib.sha256(pin.encode()).hexdigest()
+        return bool(expected) and hmac.compare_digest(expected, given)
 
     def _run_check(self, ticket: int, provider: Provider, account: str, amount: Money,
                    fields: Mapping[str, str]) -> None:

@@ -76,6 +76,21 @@ class Config:
     outbox_lifetime: int
     receipt_required: bool
     denominations: tuple[int, ...]
+    screen: Screen
+    service_pin_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """The display: theme, default language, physical density (for 15 mm touch targets), window size."""
+
+    theme: str = "default"
+    language: str = "ru"
+    dpi: int = 96
+    width: int = 1280
+    height: int = 1024
+    fullscreen: bool = False
+    themes_dir: Path | None = None
 
 
 def _part(doc: Doc, name: str, kind_key: str) -> Part:
@@ -95,7 +110,7 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     root = Doc(path, load_toml(path, "terminal configuration"))
     root.unknown_keys({"version", "terminal", "agent", "limits", "offline", "devices", "gateways", "catalog",
-                       "journal", "session", "outbox", "receipts"})
+                       "journal", "session", "outbox", "receipts", "screen", "service"})
     version = root.int("version")
     if version != CONFIG_VERSION:
         raise root.error("version", f"expected {CONFIG_VERSION} (this kiosk understands version {CONFIG_VERSION}), "
@@ -165,6 +180,20 @@ def load_config(path: str | Path) -> Config:
 
     receipts = root.table("receipts", {})
     receipts.unknown_keys({"directory"})
+    screen_doc = root.table("screen", {})
+    screen_doc.unknown_keys({"theme", "language", "dpi", "width", "height", "fullscreen", "themes_dir"})
+    screen = Screen(
+        theme=screen_doc.str("theme", "default", pattern=r"[a-z0-9][a-z0-9_-]*", what="a theme folder name"),
+        language=screen_doc.str("language", languages[0], pattern="|".join(languages),
+                                what=f"one of the terminal's languages {languages}"),
+        dpi=screen_doc.int("dpi", 96, minimum=50, maximum=600),
+        width=screen_doc.int("width", 1280, minimum=320, maximum=7680),
+        height=screen_doc.int("height", 1024, minimum=240, maximum=4320),
+        fullscreen=screen_doc.bool("fullscreen", False),
+        themes_dir=_path(base, screen_doc, "themes_dir", "") if screen_doc.has("themes_dir") else None,
+    )
+    service = root.table("service", {})
+    service.unknown_keys({"pin_sha256"})
     return Config(
         file=path,
         terminal=number,
@@ -191,6 +220,9 @@ def load_config(path: str | Path) -> Config:
         outbox_lifetime=outbox.int("lifetime_hours", 24, minimum=1, maximum=24 * 30) * 3600,
         receipt_required=session.bool("receipt_required", False),
         denominations=denominations,
+        screen=screen,
+        # The PIN itself never sits in the file (configs get copied and logged): only its SHA-256.
+        service_pin_sha256=service.str("pin_sha256", "", pattern=r"|[0-9a-f]{64}", what="64 hex digits"),
     )
 
 

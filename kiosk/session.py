@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("transitions.core").setLevel(logging.ERROR)
 
 SETTLE_SECONDS = 15  # how long Pay waits for a bill already on its way to the cassette
-FAULT_EVENTS = (dv.Failure, dv.Jammed, dv.CassetteRemoved, dv.CassetteFull, dv.Cheated, dv.Disconnected)
+PRINTER_RECHECK_SECONDS = 10
 
 
 @dataclass
@@ -50,6 +50,7 @@ class SessionDeps:
     print_receipt: Callable[[Operation, str], str]
     validator_name: str = "validator"
     service_pin_ok: Callable[[str], bool] = lambda pin: False
+    printer_ready: Callable[[], bool] = lambda: True
 
 
 @dataclass
@@ -75,6 +76,7 @@ class SessionView:
     waiting: int = 0
     fault: str | None = None
     outcome: str = ""
+    no_receipt: bool = False
 
 
 class Session:
@@ -93,6 +95,8 @@ class Session:
         self.message = ""
         self.fault: str | None = None
         self.outcome = ""
+        self.no_receipt = False
+        self._printer_checked = 0.0
         self.commit_reason = "pay"
         self.in_transit: dv.Bill | None = None
         self.pay_requested = False
@@ -113,6 +117,13 @@ class Session:
         handler(event)
 
     def _on_Touch(self, event: ev.Touch) -> None:
+        if self.state == "idle" and not self.deps.printer_ready():
+            if self.deps.config.receipt_required:
+                self.fault = "printer"
+                self.device_fault()
+                return
+            # Told before any money is taken: the confirmation screen says no receipt will be printed.
+            self.no_receipt = True
         self.touch()
 
     def _on_ChooseCategory(self, event: ev.ChooseCategory) -> None:
@@ -176,6 +187,13 @@ class Session:
         self.service_exit()
 
     def _on_Tick(self, event: ev.Tick) -> None:
+        if self.state == "out_of_service" and self.fault == "printer":
+            now = self.deps.clock.monotonic()
+            if now - self._printer_checked >= PRINTER_RECHECK_SECONDS:
+                self._printer_checked = now
+                if self.deps.printer_ready():
+                    self._on_recovered(event)
+            return
         if self._deadline is not None and self.deps.clock.monotonic() >= self._deadline:
             self._deadline = None
             if self.state == "cash_collection":
@@ -363,7 +381,7 @@ class Session:
         self.deps.validator.disable()
         self.category = self.provider = self.operation = None
         self.account = self.account_error = self.message = self.outcome = ""
-        self.details, self.cash, self.offline = {}, 0, False
+        self.details, self.cash, self.offline, self.no_receipt = {}, 0, False, False
         self.in_transit, self.pay_requested = None, False
 
     def on_enter_online_check(self) -> None:
@@ -421,7 +439,7 @@ class Session:
         view = SessionView(state=self.state, category=self.category, account=self.account,
                            account_error=self.account_error, details=dict(self.details), operation=self.operation,
                            cash=self.cash, offline=self.offline, message=self.message, fault=self.fault,
-                           outcome=self.outcome)
+                           outcome=self.outcome, no_receipt=self.no_receipt)
         view.waiting = self.deps.journal.waiting()[0]
         if self._deadline is not None:
             view.seconds_left = max(0, int(self._deadline - self.deps.clock.monotonic() + 0.999))

@@ -1,0 +1,100 @@
+"""From a journaled operation to a printed receipt; the session only learns what was printed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from kiosk.catalog import Catalog, InputField
+from kiosk.config import Config
+from kiosk.drivers.printer import ReceiptPrinter
+from kiosk.money import Money
+from kiosk.offline_queue.journal import Operation
+from kiosk.receipt import AgentInfo, PaymentReceiptData, ProviderInfo, Receipt, build_payment
+
+log = logging.getLogger(__name__)
+
+#: session receipt kind → what the receipt says happened to the money
+STATUS = {"payment": "delivered", "queued": "queued", "not_completed": "not_completed"}
+#: printer outcome → journal receipt status
+JOURNAL_STATUS = {"printed": "printed", "failed": "failed", "incomplete": "incomplete"}
+
+
+def masking(field: InputField | None) -> str:
+    """How the account shows on paper: a phone in full, a card-like number partly hidden."""
+    if field is None:
+        return "plain"
+    if field.mask.startswith("+7"):
+        return "phone"
+    if field.checksum == "luhn" or field.min_length >= 16:
+        return "card"
+    return "plain"
+
+
+def receipt_data(config: Config, catalog: Catalog, op: Operation, kind: str, lang: str) -> PaymentReceiptData:
+    """The receipt model's input for one operation."""
+    provider = catalog.providers.get(op.provider)
+    field = provider.account_field if provider else None
+    return PaymentReceiptData(
+        terminal=op.terminal, operation=op.operation,
+        when=datetime.fromisoformat(op.committed_at or op.created_at), timezone=config.timezone.key,
+        terminal_address=config.address, agent=AgentInfo.from_agent(config.agent),
+        provider=ProviderInfo.from_provider(provider) if provider else ProviderInfo(
+            {"ru": op.provider, "en": op.provider}, "", ""),
+        account=op.account, cash=Money(op.cash, op.currency), fee=Money(op.fee or 0, op.currency),
+        credited=Money(op.credited if op.credited is not None else op.cash, op.currency),
+        status=STATUS.get(kind, "queued"), support_phone=config.support_phone, lang=lang,
+        account_masking=masking(field), account_label=dict(field.label) if field else {},
+        external_id=op.external_id or "", reason=op.attention_reason or "",
+        restored=op.commit_reason == "reconciled",
+    )
+
+
+class ReceiptDesk:
+    """Prints payment receipts and remembers the last one for the service menu's reprint."""
+
+    def __init__(self, config: Config, catalog: Catalog, printer: ReceiptPrinter | None) -> None:
+        self.config, self.catalog, self.printer = config, catalog, printer
+        self.language = config.screen.language
+        self.last: Receipt | None = None
+        self._lock = threading.Lock()  # one receipt at a time through one printer
+
+    @classmethod
+    def from_config(cls, config: Config, catalog: Catalog) -> ReceiptDesk:
+        """A desk with the configured printer, or none when the link is 'none'."""
+        part = config.printer
+        printer = None if part.kind == "none" else ReceiptPrinter.from_config(part.kind, part.options,
+                                                                              str(config.file))
+        return cls(config, catalog, printer)
+
+    def ready(self) -> bool:
+        """Whether a receipt can be printed now (unknown counts as ready: one-way links cannot tell)."""
+        if self.printer is None:
+            return False
+        return self.printer.status().summary in ("ok", "near_end", "unknown")
+
+    def print_operation(self, op: Operation, kind: str) -> str:
+        """Print the receipt of an operation; returns the journal's receipt status."""
+        receipt = build_payment(receipt_data(self.config, self.catalog, op, kind, self.language))
+        return self._print(receipt)
+
+    def reprint_last(self) -> str:
+        """Print the last receipt again."""
+        if self.last is None:
+            return "none"
+        return self._print(self.last)
+
+    def _print(self, receipt: Receipt) -> str:
+        self.last = receipt
+        if self.printer is None:
+            return "not_printed"
+        with self._lock:
+            try:
+                result = self.printer.print_receipt(receipt)
+            except Exception:  # a printer fault must never stop the payment flow
+                log.exception("printing failed")
+                return "failed"
+        if result.outcome != "printed":
+            log.warning("receipt %s: %s", result.outcome, result.reason)
+        return JOURNAL_STATUS[result.outcome]
