@@ -13,7 +13,7 @@ from kiosk import events as ev
 from kiosk.app import Terminal
 from kiosk.clock import ManualClock
 from kiosk.config import DEMO_DIR, Config
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, KioskError
 from kiosk.money import Money, MoneyError
 from kiosk.offline_queue.journal import Operation
 from kiosk.schema import Doc, load_toml
@@ -93,7 +93,7 @@ def load_scenario(path: str | Path) -> list[Script]:
     return scripts
 
 
-class SimulationError(Exception):
+class SimulationError(KioskError):
     """A scenario step could not be carried out (e.g. an expect that did not hold)."""
 
 

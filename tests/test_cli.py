@@ -1,0 +1,109 @@
+"""The `kiosk` command as a person runs it: simulate, journal show/lookup/export, session diagram."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kiosk.cli import main
+
+
+def kiosk(*args, home, check=True):
+    env = dict(os.environ, HOME=str(home))
+    result = subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True, env=env,
+                            timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    """A home directory in which `kiosk simulate` with no arguments has run once."""
+    home = tmp_path_factory.mktemp("home")
+    result = kiosk("simulate", home=home)
+    return home, result.stdout
+
+
+def test_simulate_with_no_arguments_runs_the_demo_and_prints_a_summary(demo_home):
+    home, out = demo_home
+    assert "A phone top-up: MTS, two bills, Pay" in out
+    assert "restart: reconciled: 1 committed with money" in out
+    assert "total  8 operations" in out
+    assert "waiting in the outbox: 0" in out
+    assert (home / ".local/state/kiosk/demo/journal.sqlite").exists()
+
+
+def test_journal_commands_read_the_demo_journal(demo_home):
+    home, _ = demo_home
+    show = kiosk("journal", "show", home=home).stdout
+    assert "terminal 10001" in show and "delivered" in show and "needs attention" in show
+    lookup = json.loads(kiosk("journal", "lookup", "--operation", "1", home=home).stdout)
+    assert lookup["operation"] == 1 and lookup["terminal"] == "10001"
+    assert lookup["bills"] == [10000, 5000] and lookup["cash"] == 15000
+    assert lookup["delivery_attempts"][0]["outcome"] == "approved"
+    missing = kiosk("journal", "lookup", "--operation", "999999", home=home, check=False)
+    assert missing.returncode == 1 and "no operation 999999" in missing.stdout
+
+
+def test_export_is_one_json_object_per_operation_with_integer_kopecks(demo_home):
+    home, _ = demo_home
+    lines = kiosk("journal", "export", "--format", "jsonl", home=home).stdout.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 8
+    required = {"terminal", "operation", "state", "provider", "account", "cash", "fee", "credited", "bills",
+                "created_at", "committed_at"}
+    for record in records:
+        assert required <= set(record)
+        assert all(isinstance(record[k], int) for k in ("cash", "fee", "credited"))
+        assert record["fee"] + record["credited"] == record["cash"] == sum(record["bills"])
+        assert record["created_at"].endswith("+03:00")
+    lost_reply = [r for r in records if r["provider"] == "t2"][0]
+    assert lost_reply["state"] == "delivered"
+
+
+def test_a_second_simulation_continues_the_numbering(demo_home, tmp_path):
+    home, _ = demo_home
+    out = kiosk("simulate", home=home).stdout
+    assert "    9  mts" in out
+
+
+def test_bad_scenario_is_named_with_its_step(tmp_path, capsys):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('version = 1\n[[script]]\ntitle = "x"\nsteps = ["touch", "fly away"]\n')
+    assert main(["simulate", "--scenario", str(scenario), "--config", str(tmp_path / "none.toml")]) == 2
+    assert "none.toml: terminal configuration file not found" in capsys.readouterr().err
+
+
+def test_bad_scenario_step_is_named(tmp_path, capsys, config_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('version = 1\n[[script]]\ntitle = "x"\nsteps = ["touch", "fly away"]\n')
+    assert main(["simulate", "--scenario", str(scenario), "--config", str(config_path)]) == 2
+    err = capsys.readouterr().err
+    assert "s.toml: script[0].steps[1]: unknown step 'fly away'" in err
+
+
+def test_a_failed_expectation_stops_the_simulation_with_the_step(tmp_path, capsys, config_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('version = 1\n[[script]]\ntitle = "x"\nsteps = ["touch", "expect receipt"]\n')
+    assert main(["simulate", "--scenario", str(scenario), "--config", str(config_path)]) == 2
+    assert "expected state receipt, the session is in category" in capsys.readouterr().err
+
+
+def test_journal_of_a_newer_schema_is_refused_clearly(tmp_path, capsys, config_path):
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "journal.sqlite")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    assert main(["journal", "show", "--config", str(config_path)]) == 2
+    assert "written by a newer kiosk" in capsys.readouterr().err
+
+
+def test_session_diagram(capsys):
+    assert main(["session", "diagram"]) == 0
+    assert "digraph session" in capsys.readouterr().out
+    assert main(["session", "diagram", "--format", "mermaid"]) == 0
+    assert "stateDiagram-v2" in capsys.readouterr().out
