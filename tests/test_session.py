@@ -195,3 +195,13 @@ def test_timeouts_before_money_return_to_idle(terminal, clock, state):
     assert terminal.session.state == state
     walk_away(terminal, clock)
     assert terminal.session.state == "idle"
+
+
+def test_an_unknown_denomination_is_returned_not_credited(terminal):
+    number = to_cash(terminal)
+    returned = []
+    terminal.validator.return_bill = lambda: returned.append(True)
+    act(terminal, Escrow(Bill(30000)))  # a 300-rouble note does not exist
+    assert returned == [True]
+    assert terminal.session.message == "bill_not_accepted"
+    assert terminal.journal.get(number).cash == 0

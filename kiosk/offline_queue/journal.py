@@ -331,6 +331,48 @@ class Journal:
         with self._tx() as conn:
             conn.execute("UPDATE operations SET receipt_status=? WHERE operation=?", (status, operation))
 
+    # -- cash collection ------------------------------------------------------------------------
+    def encash(self, reason: str, cassette: dict[int, int] | None = None) -> dict[str, Any]:
+        """Close an encashment: counts by denomination of every bill since the previous one.
+
+        With the cassette's own counts (from the device or the person emptying it), any difference from the
+        journal is recorded and returned — reported, never hidden.
+        """
+        with self._tx() as conn:
+            counts = {d: n for d, n in conn.execute(
+                "SELECT denomination, COUNT(*) FROM bills WHERE encashment IS NULL GROUP BY denomination")}
+            difference = {}
+            if cassette is not None:
+                for value in sorted(set(counts) | set(cassette)):
+                    delta = cassette.get(value, 0) - counts.get(value, 0)
+                    if delta:
+                        difference[value] = delta
+            cursor = conn.execute(
+                "INSERT INTO encashments (closed_at, reason, counts, total, bill_count, cassette_counts, difference) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (self._stamp(), reason, json.dumps(counts), sum(d * n for d, n in counts.items()),
+                 sum(counts.values()), None if cassette is None else json.dumps(cassette),
+                 json.dumps(difference) if cassette is not None else None))
+            number = cursor.lastrowid
+            conn.execute("UPDATE bills SET encashment=? WHERE encashment IS NULL", (number,))
+        if difference:
+            self.incident("encashment_difference", f"encashment {number}: cassette minus journal by "
+                                                   f"denomination (kopecks → bills): {difference}")
+        return self.encashments(1)[0]
+
+    def encashments(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest encashments, counts keyed by denomination in kopecks."""
+        with self._lock:
+            rows = self.conn.execute("SELECT * FROM encashments ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        out = []
+        for row in rows:
+            record = dict(row)
+            for key in ("counts", "cassette_counts", "difference"):
+                if record[key] is not None:
+                    record[key] = {int(k): v for k, v in json.loads(record[key]).items()}
+            out.append(record)
+        return out
+
     # -- reading --------------------------------------------------------------------------------
     def get(self, operation: int) -> Operation:
         """One operation by number."""

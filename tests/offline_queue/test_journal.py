@@ -128,3 +128,18 @@ def test_waiting_counts_committed_operations(journal):
         journal.record_bill(op.operation, 5000, "v", f"e{op.operation}")
         journal.commit(op.operation, NoFee().split(Money(5000)), "pay")
     assert journal.waiting() == (3, 15000)
+
+
+def test_encashment_counts_bills_since_the_previous_one_and_reports_differences(journal):
+    op = open_op(journal)
+    for index, value in enumerate([10000, 10000, 50000]):
+        journal.record_bill(op.operation, value, "ccnet", f"b{index}")
+    first = journal.encash("cassette removed")
+    assert first["counts"] == {10000: 2, 50000: 1} and first["total"] == 70000 and first["bill_count"] == 3
+    assert first["difference"] is None
+    journal.record_bill(op.operation, 5000, "ccnet", "b3")
+    second = journal.encash("service menu", cassette={5000: 1, 100000: 1})
+    assert second["counts"] == {5000: 1}
+    assert second["difference"] == {100000: 1}  # a bill in the cassette the journal never credited: reported
+    assert journal.incidents()[0]["kind"] == "encashment_difference"
+    assert journal.encash("empty")["bill_count"] == 0
