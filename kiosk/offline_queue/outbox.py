@@ -137,7 +137,8 @@ class Outbox:
         if provider is None:
             return self._attention(op, f"provider {op.provider} is no longer in the catalog")
         last: PayOutcome | None = None
-        for route in self.router.plan(provider):
+        # The amount lets the router skip a gateway whose dealer balance cannot cover this payment.
+        for route in self.router.plan(provider, amount=op.money(op.credited)):
             outcome = self._attempt(op, route, "pay")
             if isinstance(outcome, Approved):
                 return self._approved(op, route, outcome)

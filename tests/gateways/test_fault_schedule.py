@@ -1,0 +1,214 @@
+"""Random fault schedules against two real emulators: nothing is booked twice, everything once after recovery.
+
+The delivery loop here follows the outbox's rules: the gateway is pinned before a pay leaves; a pinned payment is
+resolved there by status (which may resend the identical request); only RetryLater(not_executed=True) or a decline
+about the route unpins it and lets another gateway be tried; the idempotency key and txn_id never change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from kiosk.catalog import Provider
+from kiosk.emulators.processing.jsonapi import JsonApiEmulator
+from kiosk.emulators.processing.osmp import OsmpEmulator
+from kiosk.fees import NoFee
+from kiosk.gateways.base import (
+    Approved,
+    Code,
+    Declined,
+    PaymentRequest,
+    PayOutcome,
+    RetryLater,
+    Route,
+)
+from kiosk.gateways.jsonapi import JsonApiGateway
+from kiosk.gateways.osmp import OsmpGateway
+from kiosk.gateways.router import Router
+from kiosk.money import Money
+
+from .support import make_request
+
+FAILOVER_CODES = frozenset({Code.DEALER_BALANCE_LOW, Code.PROVIDER_UNAVAILABLE, Code.AUTH_FAILED, Code.TEMPORARY})
+FAULTS = ["drop-before-booking", "drop-after-booking", "http-500", "http-503", "malformed", "billion-laughs",
+          "external-entity", "bad-signature"]
+PROVIDER = Provider(id="mts", name={"en": "MTS"}, category="mobile", inn="7740000076", phone="", logo="",
+                    fields=(), min_amount=Money(100), max_amount=Money(1_500_000), fee=NoFee(), offline=True,
+                    online_check=True, routes=(Route("main", "1"), Route("backup", "1")))
+SERVERS: dict[str, OsmpEmulator | JsonApiEmulator] = {}
+
+
+class Switch(httpx.BaseTransport):
+    """A real HTTP transport that can be switched off: then every connection is refused before sending."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.down = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("connection refused (switched off)", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Op:
+    """One committed operation as the journal holds it."""
+
+    base: PaymentRequest
+    pinned: str | None = None
+    final: PayOutcome | None = None
+    final_gateway: str = ""
+    history: list[str] = field(default_factory=list)
+
+    def request(self, route: Route) -> PaymentRequest:
+        """The identical request for a route: same txn_id, session and key everywhere."""
+        base = self.base
+        return PaymentRequest(base.terminal, base.operation, base.idempotency_key, base.txn_id, base.session_id,
+                              base.provider, route, base.account, base.fields, base.cash, base.fee, base.credited,
+                              base.accepted_at)
+
+
+def booked(op: Op) -> dict[str, int]:
+    """Where this operation is booked, per gateway."""
+    return {"main": int(SERVERS["main"].ledger.find(f"txn:{op.base.txn_id}") is not None),
+            "backup": int(SERVERS["backup"].ledger.find(op.base.idempotency_key) is not None)}
+
+
+class Delivery(RuleBasedStateMachine):
+    """Payments, faults, outages and delivery steps in any order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for server in SERVERS.values():
+            server.control("reset")
+        self.switches = {"main": Switch(), "backup": Switch()}
+        options = {"timeout": 2, "breaker_failures": 3, "breaker_reset_seconds": 2, "balance_ttl_seconds": 0}
+        self.gateways = {
+            "main": OsmpGateway("main", {**options, "url": SERVERS["main"].base_url + "/osmp"},
+                                transport=self.switches["main"]),
+            "backup": JsonApiGateway("backup", {**options, "url": SERVERS["backup"].base_url, "key_id": "demo",
+                                                "hmac_secret": "property-secret"}, transport=self.switches["backup"]),
+        }
+        self.clock = Clock()
+        self.router = Router(self.gateways, clock=self.clock)
+        self.ops: list[Op] = []
+
+    @rule(missing=st.booleans(), kopecks=st.integers(100, 1_000_000))
+    def new_payment(self, missing: bool, kopecks: int) -> None:
+        number = len(self.ops) + 1
+        account = "9160000000" if missing else f"916{number:07d}"
+        self.ops.append(Op(make_request(operation=number, account=account, kopecks=kopecks)))
+
+    @rule(gateway=st.sampled_from(["main", "backup"]), fault=st.sampled_from(FAULTS),
+          command=st.sampled_from([None, "pay", "status"]), count=st.integers(1, 3))
+    def inject_fault(self, gateway: str, fault: str, command: str | None, count: int) -> None:
+        SERVERS[gateway].faults.add(fault, count, command)
+
+    @rule(gateway=st.sampled_from(["main", "backup"]), down=st.booleans())
+    def outage(self, gateway: str, down: bool) -> None:
+        self.switches[gateway].down = down
+
+    @rule()
+    def deliver(self) -> None:
+        self.clock.now += 1
+        for op in self.ops:
+            if op.final is None:
+                self.step(op)
+
+    def step(self, op: Op) -> None:
+        """One delivery cycle for one operation, by the outbox's rules."""
+        if op.pinned:
+            gateway = op.pinned
+            outcome = self.gateways[gateway].status(op.request(Route(gateway, "1")))
+            self.router.record(gateway, outcome)
+            op.history.append(f"status@{gateway}:{outcome}")
+            if isinstance(outcome, Approved | Declined):
+                op.final, op.final_gateway = outcome, gateway
+                return
+            if not (isinstance(outcome, RetryLater) and outcome.not_executed):
+                return
+            op.pinned = None
+        for route in self.router.plan(PROVIDER, amount=op.base.credited):
+            op.pinned = route.gateway  # journaled before the request leaves
+            outcome = self.gateways[route.gateway].pay(op.request(route))
+            self.router.record(route.gateway, outcome)
+            op.history.append(f"pay@{route.gateway}:{outcome}")
+            if isinstance(outcome, Approved):
+                op.final, op.final_gateway, op.pinned = outcome, route.gateway, None
+                return
+            if isinstance(outcome, Declined):
+                op.pinned = None
+                if outcome.code in FAILOVER_CODES:
+                    continue
+                op.final, op.final_gateway = outcome, route.gateway
+                return
+            if not (isinstance(outcome, RetryLater) and outcome.not_executed):
+                return
+            op.pinned = None
+
+    @invariant()
+    def never_booked_twice(self) -> None:
+        for op in self.ops:
+            where = booked(op)
+            assert sum(where.values()) <= 1, (where, op.history)
+            if isinstance(op.final, Approved):
+                assert where[op.final_gateway] == 1, (where, op.history)
+            if isinstance(op.final, Declined):
+                assert sum(where.values()) == 0, (where, op.history)
+
+    def teardown(self) -> None:
+        try:
+            for server in SERVERS.values():
+                server.faults.clear()
+            for switch in self.switches.values():
+                switch.down = False
+            for _ in range(20):
+                if all(op.final is not None for op in self.ops):
+                    break
+                self.clock.now += 5  # past every breaker's cool-down
+                self.deliver()
+            for op in self.ops:
+                where = booked(op)
+                if op.base.account.endswith("0000"):
+                    assert isinstance(op.final, Declined) and sum(where.values()) == 0, (where, op.history)
+                else:
+                    assert isinstance(op.final, Approved) and sum(where.values()) == 1, (where, op.history)
+                    assert where[op.final_gateway] == 1
+        finally:
+            for gateway in self.gateways.values():
+                gateway.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def servers():
+    SERVERS["main"] = OsmpEmulator()
+    SERVERS["backup"] = JsonApiEmulator(secret="property-secret")
+    for server in SERVERS.values():
+        server.start()
+    yield
+    for server in SERVERS.values():
+        server.stop()
+    SERVERS.clear()
+
+
+Delivery.TestCase.settings = settings(max_examples=80, stateful_step_count=25, deadline=None, derandomize=True,
+                                      database=None, suppress_health_check=[HealthCheck.too_slow])
+TestFaultSchedules = Delivery.TestCase
