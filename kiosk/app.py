@@ -16,6 +16,7 @@ from kiosk.clock import SystemClock
 from kiosk.config import Config
 from kiosk.drivers.validator import BillValidator
 from kiosk.gateways.base import Gateway
+from kiosk.gateways.operators import OperatorDetector, national
 from kiosk.gateways.router import Router
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal, Operation
@@ -65,7 +66,9 @@ class Terminal:
             config=config, catalog=self.catalog, journal=self.journal, validator=validator, router=self.router,
             outbox=self.outbox, clock=self.clock, run_check=self._run_check,
             print_receipt=print_receipt or self.receipts.print_operation, printer_ready=printer_ready,
-            validator_name=f"{config.validator.kind}", service_pin_ok=self._pin_ok))
+            validator_name=f"{config.validator.kind}", service_pin_ok=self._pin_ok,
+            detect_operator=self._detect_operator))
+        self._detector: OperatorDetector | None = None
         self.summary: Summary | None = None
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -106,6 +109,11 @@ class Terminal:
                 return handled
             self.session.handle(event)
             handled += 1
+
+    def _detect_operator(self, number: str) -> tuple[str | None, str]:
+        if self._detector is None:  # the numbering table is read on first use, not at start-up
+            self._detector = OperatorDetector(providers=self.catalog.providers)
+        return self._detector.provider_for(number), national(number) or number
 
     def _pin_ok(self, pin: str) -> bool:
         expected = self.config.service_pin_sha256

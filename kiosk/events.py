@@ -27,6 +27,13 @@ class ChooseProvider:
 
 
 @dataclass(frozen=True, slots=True)
+class EnterPhone:
+    """A phone number typed before choosing an operator: the terminal finds the operator itself."""
+
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class EditAccount:
     """The account field now holds this text (keypad presses are folded into it by the screen)."""
 
@@ -97,5 +104,5 @@ class DeliveryDone:
     state: str
 
 
-UiEvent = (Touch | ChooseCategory | ChooseProvider | EditAccount | SubmitAccount | Confirm | Pay | Back | Cancel
+UiEvent = (Touch | ChooseCategory | ChooseProvider | EnterPhone | EditAccount | SubmitAccount | Confirm | Pay | Back | Cancel
            | ReceiptTaken | ServiceLogin | ServiceExit)

@@ -51,6 +51,7 @@ class SessionDeps:
     validator_name: str = "validator"
     service_pin_ok: Callable[[str], bool] = lambda pin: False
     printer_ready: Callable[[], bool] = lambda: True
+    detect_operator: Callable[[str], tuple[str | None, str]] = lambda number: (None, number)
 
 
 @dataclass
@@ -137,6 +138,21 @@ class Session:
             self.provider, self.category = provider, provider.category
             self.account, self.account_error, self.details, self.offline = "", "", {}, False
             self.choose_provider()
+
+    def _on_EnterPhone(self, event: ev.EnterPhone) -> None:
+        if self.state not in ("category", "provider"):
+            return
+        provider_id, national = self.deps.detect_operator(event.number)
+        if provider_id is None:
+            # Nobody knows the operator: the payer chooses it; a guess could send money to a stranger.
+            if self.state == "category":
+                self.category = "mobile"
+                self.choose_category()
+            self.message = "choose_operator"
+            return
+        self._on_ChooseProvider(ev.ChooseProvider(provider_id))
+        if self.state == "account_entry":
+            self.account = national
 
     def _on_EditAccount(self, event: ev.EditAccount) -> None:
         if self.state == "account_entry" and self.provider is not None:

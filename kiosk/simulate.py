@@ -47,6 +47,7 @@ VERBS: dict[str, tuple[int, int, str]] = {
     "category": (1, 1, "category ID"),
     "provider": (1, 1, "provider ID"),
     "type": (1, 1, "type TEXT"),
+    "phone": (1, 1, "phone NUMBER"),
     "next": (0, 0, "next"),
     "confirm": (0, 0, "confirm"),
     "insert": (1, 1, "insert ROUBLES"),
@@ -168,6 +169,8 @@ class Simulator:
             post(ev.ChooseCategory(args[0]))
         elif verb == "provider":
             post(ev.ChooseProvider(args[0]))
+        elif verb == "phone":
+            post(ev.EnterPhone(args[0]))
         elif verb == "type":
             post(ev.EditAccount(args[0]))
         elif verb == "insert":

@@ -31,7 +31,7 @@ def test_simulate_with_no_arguments_runs_the_demo_and_prints_a_summary(demo_home
     home, out = demo_home
     assert "A phone top-up: MTS, two bills, Pay" in out
     assert "restart: reconciled: 1 committed with money" in out
-    assert "total  8 operations" in out
+    assert "total  9 operations" in out
     assert "waiting in the outbox: 0" in out
     assert (home / ".local/state/kiosk/demo/journal.sqlite").exists()
 
@@ -52,7 +52,7 @@ def test_export_is_one_json_object_per_operation_with_integer_kopecks(demo_home)
     home, _ = demo_home
     lines = kiosk("journal", "export", "--format", "jsonl", home=home).stdout.splitlines()
     records = [json.loads(line) for line in lines]
-    assert len(records) == 8
+    assert len(records) == 9
     required = {"terminal", "operation", "state", "provider", "account", "cash", "fee", "credited", "bills",
                 "created_at", "committed_at"}
     for record in records:
@@ -67,7 +67,7 @@ def test_export_is_one_json_object_per_operation_with_integer_kopecks(demo_home)
 def test_a_second_simulation_continues_the_numbering(demo_home, tmp_path):
     home, _ = demo_home
     out = kiosk("simulate", home=home).stdout
-    assert "    9  mts" in out
+    assert "   10  mts" in out
 
 
 def test_bad_scenario_is_named_with_its_step(tmp_path, capsys):

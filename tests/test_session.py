@@ -205,3 +205,16 @@ def test_an_unknown_denomination_is_returned_not_credited(terminal):
     assert returned == [True]
     assert terminal.session.message == "bill_not_accepted"
     assert terminal.journal.get(number).cash == 0
+
+
+def test_a_phone_number_picks_its_operator(terminal):
+    act(terminal, ev.Touch(), ev.EnterPhone("+7 903 123-45-67"))
+    assert terminal.session.state == "account_entry"
+    assert terminal.session.provider.id == "beeline" and terminal.session.account == "9031234567"
+
+
+def test_an_unknown_operator_is_chosen_by_the_payer_never_guessed(terminal, monkeypatch):
+    monkeypatch.setattr(terminal.session.deps, "detect_operator", lambda number: (None, number))
+    act(terminal, ev.Touch(), ev.EnterPhone("9001234567"))
+    assert terminal.session.state == "provider" and terminal.session.category == "mobile"
+    assert terminal.session.message == "choose_operator"
