@@ -252,6 +252,7 @@ class Session:
             self.deps.validator.return_bill()
             return
         self.in_transit = event.bill
+        self.deps.journal.stack_commanded(self.operation, value, self.deps.validator_name)
         self.deps.validator.stack()
 
     def _on_Stacked(self, event: dv.Stacked) -> None:
@@ -272,6 +273,8 @@ class Session:
         self._late_bill(event)
 
     def _on_Returned(self, event: dv.Returned) -> None:
+        if self.in_transit is not None:
+            self.deps.journal.stack_settled(self.deps.validator_name)
         self.in_transit = None
         if self.pay_requested:
             self._settled()

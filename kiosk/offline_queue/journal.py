@@ -178,11 +178,11 @@ class Journal:
                 raise
             self.conn.execute("COMMIT")
 
-    def incident(self, kind: str, detail: str, operation: int | None = None) -> None:
+    def incident(self, kind: str, detail: str, operation: int | None = None, amount: int | None = None) -> None:
         """Record something support must see (uncertain bill, events lost, late bill)."""
         with self._tx() as conn:
-            conn.execute("INSERT INTO incidents (at, kind, operation, detail) VALUES (?, ?, ?, ?)",
-                         (self._stamp(), kind, operation, detail))
+            conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?, ?, ?, ?, ?)",
+                         (self._stamp(), kind, operation, detail, amount))
         log.warning("incident %s (operation %s): %s", kind, operation, detail)
 
     # -- operation numbers ----------------------------------------------------------------------
@@ -233,7 +233,28 @@ class Journal:
             if cursor.rowcount == 0:
                 return False
             conn.execute("UPDATE operations SET cash = cash + ? WHERE operation=?", (denomination, operation))
+            conn.execute("DELETE FROM pending_stacks WHERE id = (SELECT MIN(id) FROM pending_stacks "
+                         "WHERE validator=? AND denomination=?)", (validator, denomination))
         return True
+
+    def stack_commanded(self, operation: int, denomination: int, validator: str) -> None:
+        """Durably note that STACK is about to be sent for a bill in escrow (its fate is now the device's)."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO pending_stacks (operation, denomination, validator, commanded_at) "
+                         "VALUES (?,?,?,?)", (operation, denomination, validator, self._stamp()))
+
+    def stack_settled(self, validator: str) -> None:
+        """The bill in escrow was returned or rejected: nothing is pending any more."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM pending_stacks WHERE validator=?", (validator,))
+
+    def take_pending_stacks(self) -> list[tuple[int, int, str, str]]:
+        """(operation, denomination, validator, commanded at) of STACKs never answered; clears them."""
+        with self._tx() as conn:
+            rows = [tuple(r) for r in conn.execute(
+                "SELECT operation, denomination, validator, commanded_at FROM pending_stacks ORDER BY id")]
+            conn.execute("DELETE FROM pending_stacks")
+        return rows
 
     def bill_recorded(self, validator: str, event_id: str) -> int | None:
         """The operation a device event was credited to, if it was."""
@@ -482,7 +503,7 @@ class Journal:
         """The newest incidents."""
         with self._lock:
             return [dict(r) for r in self.conn.execute(
-                "SELECT at, kind, operation, detail FROM incidents ORDER BY id DESC LIMIT ?", (limit,))]
+                "SELECT at, kind, operation, detail, amount FROM incidents ORDER BY id DESC LIMIT ?", (limit,))]
 
     def size_bytes(self) -> int:
         """Bytes on disk, WAL included."""

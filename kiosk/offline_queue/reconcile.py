@@ -31,6 +31,7 @@ class Summary:
     cancelled: list[int] = field(default_factory=list)
     interrupted_attempts: list[int] = field(default_factory=list)
     rescheduled: list[int] = field(default_factory=list)
+    uncertain_bills: list[int] = field(default_factory=list)
     waiting: int = 0
     waiting_total: int = 0
     needs_attention: int = 0
@@ -39,7 +40,8 @@ class Summary:
         """One line for the log."""
         return (f"reconciled: {len(self.committed)} committed with money, {len(self.cancelled)} empty cancelled, "
                 f"{len(self.interrupted_attempts)} interrupted attempts to resolve, {self.waiting} waiting "
-                f"({Money(self.waiting_total).decimal_text()}), {self.needs_attention} need attention")
+                f"({Money(self.waiting_total).decimal_text()}), {self.needs_attention} need attention, "
+                f"{len(self.uncertain_bills)} uncertain bills listed")
 
 
 def book_late_bill(journal: Journal, catalog: Catalog, validator: str, event: Stacked, why: str) -> int:
@@ -80,6 +82,13 @@ def recover_bills(journal: Journal, catalog: Catalog, validator: str, stacked: l
 def reconcile(journal: Journal, catalog: Catalog) -> Summary:
     """Commit operations caught collecting with money, cancel empty ones, mark interrupted attempts unknown."""
     summary = Summary()
+    for operation, denomination, validator, commanded_at in journal.take_pending_stacks():
+        # STACK was sent and no answer was journaled: the bill may be in the cassette or back with the payer.
+        # It is listed for support (the encashment count settles it), never credited on a guess.
+        journal.incident("uncertain_bill", f"STACK of a {Money(denomination).decimal_text()} bill was sent to "
+                                           f"{validator} at {commanded_at} and the outcome was lost in a restart",
+                         operation, denomination)
+        summary.uncertain_bills.append(operation)
     for op in journal.in_state(COLLECTING):
         if op.cash > 0:
             commit_operation(journal, catalog, op.operation, "reconciled")

@@ -87,6 +87,18 @@ MIGRATIONS: list[tuple[str, ...]] = [
             detail TEXT NOT NULL
         )""",
     ),
+    (
+        # v2: a STACK command is journaled before it is sent, so a crash between it and the "stacked" report
+        # leaves a record that this bill's fate is uncertain instead of silence.
+        """CREATE TABLE pending_stacks (
+            id INTEGER PRIMARY KEY,
+            operation INTEGER NOT NULL REFERENCES operations (operation),
+            denomination INTEGER NOT NULL,
+            validator TEXT NOT NULL,
+            commanded_at TEXT NOT NULL
+        )""",
+        "ALTER TABLE incidents ADD COLUMN amount INTEGER",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

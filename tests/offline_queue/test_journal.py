@@ -143,3 +143,34 @@ def test_encashment_counts_bills_since_the_previous_one_and_reports_differences(
     assert second["difference"] == {100000: 1}  # a bill in the cassette the journal never credited: reported
     assert journal.incidents()[0]["kind"] == "encashment_difference"
     assert journal.encash("empty")["bill_count"] == 0
+
+
+def test_a_version_1_journal_is_migrated_in_place_keeping_its_money(tmp_path):
+    from kiosk.offline_queue.schema import MIGRATIONS
+
+    path = tmp_path / "journal.sqlite"
+    conn = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO meta VALUES ('terminal', '10001')")
+    conn.execute("INSERT INTO operations (operation, terminal, idempotency_key, provider, account, currency, state, "
+                 "cash, max_cash, created_at) VALUES (7, '10001', 'T10001-0000000007', 'mts', '9123456789', 'RUB', "
+                 "'collecting', 5000, 100000, '2026-01-01T00:00:00+03:00')")
+    conn.commit()
+    conn.close()
+    journal = Journal(path, "10001", "RUB", ManualClock(TZ).now)
+    assert journal.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert journal.get(7).cash == 5000
+    journal.stack_commanded(7, 1000, "ccnet")  # the v2 table is there
+    assert journal.open_operation("mts", "9123456789", {}, max_cash=1).operation == 8
+    journal.close()
+
+
+def test_a_commanded_stack_is_cleared_by_its_stacked_bill_or_by_a_return(journal):
+    op = open_op(journal)
+    journal.stack_commanded(op.operation, 10000, "ccnet")
+    journal.record_bill(op.operation, 10000, "ccnet", "e1")
+    journal.stack_commanded(op.operation, 5000, "ccnet")
+    journal.stack_settled("ccnet")
+    assert journal.take_pending_stacks() == []

@@ -67,3 +67,17 @@ def test_a_missed_bill_with_nothing_collecting_gets_its_own_operation(tmp_path):
     assert (op.account, op.cash, op.state, op.commit_reason) == ("9123456789", 5000, "committed", "late_bill")
     assert journal.incidents()[0]["kind"] == "late_bill"
     journal.close()
+
+
+def test_a_stack_whose_answer_was_lost_is_listed_as_uncertain_not_credited(tmp_path):
+    journal = make(tmp_path)
+    number = journal.open_operation("mts", "9123456789", {}, max_cash=10**7).operation
+    journal.record_bill(number, 10000, "ccnet", "e1")
+    journal.stack_commanded(number, 50000, "ccnet")  # the power went out before "stacked" came back
+    summary = reconcile(journal, CATALOG)
+    assert summary.uncertain_bills == [number]
+    assert journal.get(number).cash == 10000  # never credited on a guess
+    incident = journal.incidents()[0]
+    assert incident["kind"] == "uncertain_bill" and incident["amount"] == 50000 and incident["operation"] == number
+    assert reconcile(journal, CATALOG).uncertain_bills == []  # listed once
+    journal.close()
