@@ -1,0 +1,350 @@
+"""ccTalk bill validator driver.
+
+Money rules kept here: events come from the buffered event counter, so re-reading the buffer never counts an
+event twice; the counter wraps 255 → 1, and a drop to 0 is a device reset (not a wrap); more than five new
+events since the last read means some were lost — EventsLost is emitted and logged at error, because money
+may be owed. Stacked.event_id = serial + this driver's nonce + the device's reset epoch + the event's index
+since that reset (lap × 255 + counter), so a repeated report carries the same id and distinct ones differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+
+from kiosk.drivers import cctalk_frame as cc
+from kiosk.drivers.serial_link import PollingValidator
+from kiosk.drivers.validator import (
+    Bill,
+    CassetteFull,
+    CassetteInserted,
+    CassetteRemoved,
+    Cheated,
+    Escrow,
+    EventSink,
+    EventsLost,
+    Failure,
+    Identity,
+    Jammed,
+    Rejected,
+    Returned,
+    Stacked,
+    Uncertain,
+    ValidatorStatus,
+)
+from kiosk.errors import DeviceError, DeviceInitializationError, DeviceOperationError, DeviceTimeoutError
+
+log = logging.getLogger(__name__)
+
+BUFFER_DEPTH = 5
+STATUS_EVENTS = {  # A = 0: B → (event factory, text)
+    0: (None, "master inhibit active"), 1: (Returned, "bill returned from escrow"),
+    2: (Rejected, "invalid bill (validation fail)"), 3: (Rejected, "invalid bill (transport problem)"),
+    4: (Rejected, "inhibited bill (serial)"), 5: (Rejected, "inhibited bill (DIP switches)"),
+    6: (Jammed, "validator"), 7: (Jammed, "cassette"), 8: (Cheated, "bill pulled backwards"),
+    9: (Cheated, "bill tamper"), 10: (None, "stacker OK"), 11: (CassetteRemoved, "stacker removed"),
+    12: (CassetteInserted, "stacker inserted"), 13: (Failure, "stacker faulty"), 14: (CassetteFull, "stacker full"),
+    15: (Jammed, "cassette"), 16: (Jammed, "validator"), 17: (Cheated, "opto fraud"),
+    18: (Cheated, "string fraud"), 19: (Failure, "anti-string fault"), 20: (Rejected, "barcode detected"),
+}
+
+
+def new_events(last: int, counter: int) -> int:
+    """How many events happened between two counter readings (1..255 wrapping to 1; 0 only after reset)."""
+    if counter == last:
+        return 0
+    if last == 0:
+        return counter
+    return (counter - last) % 255
+
+
+class CctalkValidator(PollingValidator):
+    """A ccTalk bill validator on a serial port, polled by reading its event buffer."""
+
+    protocol = "cctalk"
+    DEFAULTS = {
+        "address": cc.BILL_VALIDATOR,
+        "host_address": cc.HOST,
+        "checksum": "simple",
+        "crc_placement": "lo_in_source",
+        "echo": False,  # True on a shared data line: our own bytes come back first and are checked
+        "init_timeout": 5.0,
+        "hold_interval": 5.0,
+        "escrow_max_hold": 60.0,
+        "auto_hold": True,
+    }
+
+    def __init__(self, on_event: EventSink, port: str, **options: object) -> None:
+        super().__init__(on_event, port, options)
+        try:
+            self._codec = cc.Codec(str(self.options["checksum"]), str(self.options["crc_placement"]))
+        except ValueError as exc:
+            raise DeviceInitializationError(f"cctalk: {exc}") from exc
+        self._address, self._host = int(self.options["address"]), int(self.options["host_address"])
+        self._parser = cc.PacketParser(self._codec)
+        self._nonce = secrets.token_hex(4)
+        self._identity = Identity("cctalk")
+        self._bills: dict[int, Bill] = {}
+        self._types: set[int] = set()
+        self._counter = 0  # last counter processed
+        self._epoch = 0  # device resets seen by this driver
+        self._index = 0  # events since the device's last reset: lap × 255 + counter
+        self._escrow: Bill | None = None
+        self._routed = False
+        self._escrow_since = self._last_hold = 0.0
+        self.counters = {"timeouts": 0, "echo_mismatch": 0, "busy": 0, "events_lost": 0}
+
+    # -- the wire ---------------------------------------------------------------------------------
+    def _feed(self, chunk: bytes) -> cc.Packet | None:
+        for packet in self._parser.feed(chunk):
+            # Our own echoed request is addressed to the device; anything not for us is not our reply.
+            if packet.destination == self._host and packet.source in (self._address, None):
+                return packet
+        return None
+
+    def _transact(self, header: int, data: bytes = b"") -> bytes:
+        """Send a request, return the reply data; NAK is a DeviceOperationError, silence a DeviceTimeoutError."""
+        wire = self._codec.encode(cc.Packet(self._address, self._host, header, data))
+        problem = "no answer"
+        for _ in range(int(self.options["retries"])):
+            self._link.discard_input()
+            self._parser.reset()
+            self._link.write(wire)
+            deadline = time.monotonic() + float(self.options["response_timeout"])
+            reply = self._read_reply(wire, deadline)
+            if isinstance(reply, str):
+                problem = reply
+                continue
+            if reply.header == cc.BUSY:
+                self.counters["busy"] += 1
+                problem = "device busy"
+                time.sleep(0.05)
+                continue
+            if reply.header == cc.NAK:
+                raise DeviceOperationError(f"{self.port}: device NAKed header {header}")
+            return reply.data
+        self.counters["timeouts"] += 1
+        raise DeviceTimeoutError(f"{self.port}: header {header}: {problem} after {self.options['retries']} tries")
+
+    def _read_reply(self, wire: bytes, deadline: float) -> cc.Packet | str:
+        pending = b""
+        if self.options["echo"]:
+            while len(pending) < len(wire):
+                chunk = self._link.read(deadline)
+                if not chunk:
+                    return "no echo of our own request (is echo really on for this line?)"
+                pending += chunk
+            if pending[:len(wire)] != wire:
+                self.counters["echo_mismatch"] += 1
+                return "echo differs from what we sent (collision or noise on the line)"
+            pending = pending[len(wire):]
+        found = self._feed(pending) if pending else None
+        while found is None:
+            chunk = self._link.read(deadline)
+            if not chunk:
+                return "no answer"
+            found = self._feed(chunk)
+        return found
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def _initialise(self, first: bool) -> None:
+        if first:
+            self._start_device()
+        else:
+            self._transact(cc.SIMPLE_POLL)
+            self._process(self._transact(cc.READ_BUFFERED_BILL_EVENTS))  # what happened while away
+        self._transact(cc.MODIFY_BILL_OPERATING_MODE, b"\x03")  # use stacker and escrow
+        self._send_inhibits()
+        self._state = "idle"
+
+    def _start_device(self) -> None:
+        try:
+            self._transact(cc.SIMPLE_POLL)
+        except DeviceError:
+            # A unit left in an unclean state may answer only after a reset.
+            self._link.write(self._codec.encode(cc.Packet(self._address, self._host, cc.RESET)))
+            time.sleep(0.2)
+            try:
+                self._transact(cc.SIMPLE_POLL)
+            except DeviceTimeoutError as exc:
+                raise DeviceInitializationError(
+                    f"{self.port}: no ccTalk answer from address {self._address} ({self.options['checksum']} "
+                    f"checksum, echo {'on' if self.options['echo'] else 'off'}, {self.options['baudrate']} baud): "
+                    "check the address, checksum mode and echo setting") from exc
+        self._transact(cc.RESET)
+        deadline = time.monotonic() + float(self.options["init_timeout"])
+        while True:
+            try:
+                self._transact(cc.SIMPLE_POLL)
+                break
+            except DeviceTimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+        text = lambda h: self._transact(h).decode("ascii", "replace").strip(" \x00")  # noqa: E731
+        serial = str(int.from_bytes(self._transact(cc.SERIAL_NUMBER)[:3], "little"))
+        self._identity = Identity("cctalk", model=f"{text(cc.MANUFACTURER_ID)} {text(cc.PRODUCT_CODE)}",
+                                  serial=serial, firmware=text(cc.SOFTWARE_REVISION))
+        self._bills = self._read_bill_table()
+        if not self._bills:
+            raise DeviceInitializationError(f"{self.port}: the validator has no programmed bill types")
+        self._counter = self._index = self._transact(cc.READ_BUFFERED_BILL_EVENTS)[0]
+
+    def _read_bill_table(self) -> dict[int, Bill]:
+        bills, scaling = {}, {}
+        for bill_type in range(1, 17):
+            bill_id = self._transact(cc.REQUEST_BILL_ID, bytes((bill_type,))).decode("ascii", "replace")
+            if len(bill_id) < 7 or not bill_id[2:6].isdigit():
+                continue  # "......." is an unprogrammed slot
+            country = bill_id[:2]
+            if country not in scaling:
+                raw = self._transact(cc.REQUEST_COUNTRY_SCALING, country.encode("ascii"))
+                scaling[country] = ((raw[0] | raw[1] << 8) or 1, raw[2]) if len(raw) >= 3 else (1, 0)
+            factor, decimals = scaling[country]
+            bills[bill_type] = Bill(int(bill_id[2:6]) * factor * 100 // 10**decimals, bill_type, country)
+        return bills
+
+    def _send_inhibits(self) -> None:
+        mask = sum(1 << (t - 1) for t in self._types)
+        self._transact(cc.MODIFY_INHIBIT_STATUS, bytes((mask & 0xFF, mask >> 8)))
+        self._transact(cc.MODIFY_MASTER_INHIBIT, b"\x01" if self._types else b"\x00")
+
+    # -- polling ----------------------------------------------------------------------------------
+    def _poll(self) -> None:
+        self._process(self._transact(cc.READ_BUFFERED_BILL_EVENTS))
+        if self._escrow and not self._routed and self.options["auto_hold"]:
+            now = time.monotonic()
+            if now - self._escrow_since >= float(self.options["escrow_max_hold"]):
+                log.warning("%s: host did not decide on escrowed bill in time; returning it", self.port)
+                self._route(0)
+            elif now - self._last_hold >= float(self.options["hold_interval"]):
+                self._last_hold = now
+                self._route(255)
+
+    def _process(self, data: bytes) -> None:
+        """Turn a 159 reply into events, each exactly once."""
+        if len(data) != 1 + 2 * BUFFER_DEPTH:
+            raise DeviceOperationError(f"{self.port}: event buffer reply of {len(data)} bytes, expected 11")
+        counter = data[0]
+        if counter == 0 and self._counter != 0:
+            self._device_reset()
+            return
+        count = new_events(self._counter, counter)
+        if not count:
+            return
+        if count > BUFFER_DEPTH:
+            lost = count - BUFFER_DEPTH
+            self.counters["events_lost"] += lost
+            detail = (f"{lost} validator event(s) lost between reads (counter {self._counter} → {counter}): "
+                      "a bill may have been stacked without a report — money may be owed")
+            log.error("%s: %s", self.port, detail)
+            self.emit(EventsLost(lost, detail))
+            count = BUFFER_DEPTH
+            self._index += lost
+        for age in reversed(range(count)):  # oldest first
+            self._index += 1
+            self._event(data[1 + 2 * age], data[2 + 2 * age])
+        self._counter = counter
+
+    def _device_reset(self) -> None:
+        log.warning("%s: event counter dropped to 0: the validator reset (power cut?)", self.port)
+        self._epoch += 1
+        self._counter = self._index = 0
+        if self._escrow:
+            if self._routed:
+                self.emit(Uncertain("validator reset after the bill was sent to the stacker and before it "
+                                    "reported credit: it may be in the cassette — reconcile", self._escrow))
+            else:
+                self.emit(Returned(self._escrow))
+        self._escrow, self._routed = None, False
+        self._reinit = True  # inhibits and master inhibit are lost on reset: restore them
+
+    def _event(self, a: int, b: int) -> None:
+        if a:
+            bill = self._bills.get(a)
+            if b == 1:
+                self._escrow, self._routed = bill or Bill(0, a), False
+                self._escrow_since = self._last_hold = time.monotonic()
+                self.emit(Escrow(self._escrow))
+                return
+            self._escrow, self._routed = None, False
+            if bill is None:
+                self.emit(Uncertain(f"stacked a bill of unknown type {a}: value unknown"))
+                return
+            event_id = f"cctalk:{self._identity.serial}:{self._nonce}:{self._epoch}:{self._index}"
+            self.emit(Stacked(bill, event_id))
+            return
+        kind, text = STATUS_EVENTS.get(b, (Failure, f"status code {b}"))
+        self._state = text
+        if b == 21:
+            self.emit(Uncertain("a bill of unknown type was stacked: value unknown"))
+        elif kind is Returned:
+            self.emit(Returned(self._escrow))
+            self._escrow, self._routed = None, False
+        elif kind is Rejected:
+            self.emit(Rejected(text))
+        elif kind is Jammed:
+            self.emit(Jammed(text))
+        elif kind is Failure:
+            self.emit(Failure(b, text))
+        elif kind is not None:
+            self.emit(kind())
+        if kind is Jammed and self._escrow:
+            self.emit(Uncertain("a bill jammed while in escrow: it is neither stacked nor returned", self._escrow))
+            self._escrow, self._routed = None, False
+
+    def _route(self, code: int) -> None:
+        if code in (0, 1):
+            self._routed = True
+        reply = self._transact(cc.ROUTE_BILL, bytes((code,)))
+        if reply:
+            problem = {254: "escrow empty", 255: "failed"}.get(reply[0], f"error {reply[0]}")
+            raise DeviceOperationError(f"{self.port}: route bill {code}: {problem}")
+
+    # -- host commands ----------------------------------------------------------------------------
+    def enable(self, denominations: Iterable[int]) -> None:
+        """Accept only these bill values (kopecks)."""
+        wanted = set(denominations)
+        self._types = {b.bill_type for b in self._bills.values() if b.value in wanted}
+        unknown = wanted - {b.value for b in self._bills.values()}
+        if unknown:
+            log.warning("%s: this validator has no bills worth %s kopecks; ignored", self.port, sorted(unknown))
+        self._queue("enable", self._send_inhibits)
+
+    def disable(self) -> None:
+        """Accept nothing."""
+        self._types = set()
+        self._queue("disable", self._send_inhibits)
+
+    def stack(self) -> None:
+        """Send the bill in escrow to the cassette."""
+        self._queue("stack", lambda: self._route(1))
+
+    def return_bill(self) -> None:
+        """Hand the bill in escrow back."""
+        self._queue("return", lambda: self._route(0))
+
+    def hold(self) -> None:
+        """Extend the escrow timeout (the driver also extends it by itself)."""
+        def extend() -> None:
+            self._last_hold = time.monotonic()
+            self._route(255)
+        self._queue("hold", extend)
+
+    def _shutdown(self) -> None:
+        self._types = set()
+        self._send_inhibits()
+
+    def identity(self) -> Identity:
+        """Manufacturer + product code, serial number and software revision."""
+        return self._identity
+
+    def bill_table(self) -> list[Bill]:
+        """The bills this unit knows, values in kopecks."""
+        return sorted(self._bills.values(), key=lambda b: b.bill_type)
+
+    def status(self) -> ValidatorStatus:
+        """Current state."""
+        return self._status(bool(self._types), {"protocol": "cctalk", "event_counter": self._counter,
+                                                "reset_epoch": self._epoch, **self.counters})

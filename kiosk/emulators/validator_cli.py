@@ -1,0 +1,168 @@
+"""`emulate validator`: a CCNET or ccTalk bill validator on a pseudo-terminal, driven by commands on stdin.
+
+The first line printed is `PORT=<tty path>`; then each command line gets exactly one answer line,
+`ok …` or `error: …`. End of input is `quit`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Callable
+
+from kiosk.emulators.cassette import Cassette
+from kiosk.emulators.ccnet import CcnetEmulator
+from kiosk.emulators.cctalk import CctalkEmulator
+
+HELP = ("commands: insert <roubles> | counterfeit | jam [validator|cassette] | unjam | cassette out|in|empty | "
+        "power-cycle | silent on|off | corrupt-next | drop <bytes> | delay <ms> | repeat-stacked on|off | "
+        "lose-ack <n> | fail <code> | echo on|off | status | help | quit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
+    parser = argparse.ArgumentParser(prog="kiosk emulate validator", description=__doc__.splitlines()[0])
+    parser.add_argument("--protocol", choices=("ccnet", "cctalk"), required=True)
+    parser.add_argument("--state-file", help="JSON file holding the cassette contents (kopecks → count)")
+    parser.add_argument("--bills", default="10,50,100,200,500,1000,2000,5000",
+                        help="bill table in roubles, comma separated (default: %(default)s)")
+    parser.add_argument("--capacity", type=int, default=1000, help="cassette capacity in bills")
+    parser.add_argument("--link", help="also reach the pty through this stable path (a symlink)")
+    parser.add_argument("--address", type=lambda s: int(s, 0), help="device address (ccnet 3, cctalk 40)")
+    parser.add_argument("--checksum", choices=("simple", "crc16"), default="simple", help="ccTalk check")
+    parser.add_argument("--crc-placement", choices=("lo_in_source", "hi_in_source"), default="lo_in_source")
+    parser.add_argument("--mask-order", choices=("y3_first", "y1_first"), default="y3_first", help="CCNET")
+    parser.add_argument("--step", type=float, default=0.3, help="seconds a bill spends in each phase")
+    parser.add_argument("--escrow-timeout", type=float, default=10.0, help="seconds before escrow returns")
+    parser.add_argument("--echo", action="store_true", help="ccTalk: echo the host's bytes (shared line)")
+    return parser
+
+
+def _bills(text: str) -> list[int]:
+    try:
+        bills = [int(part) for part in text.replace(" ", ",").split(",") if part]
+    except ValueError:
+        raise SystemExit(f"--bills: expected whole roubles separated by commas, got {text!r}") from None
+    if not bills or any(b <= 0 for b in bills):
+        raise SystemExit(f"--bills: expected positive whole roubles, got {text!r}")
+    return bills
+
+
+def make_emulator(args: argparse.Namespace) -> CcnetEmulator | CctalkEmulator:
+    """The emulator the options describe."""
+    cassette = Cassette(args.capacity, args.state_file)
+    common = {"bills_rub": _bills(args.bills), "cassette": cassette, "link": args.link,
+              "step_seconds": args.step, "escrow_timeout": args.escrow_timeout}
+    if args.protocol == "ccnet":
+        emu = CcnetEmulator(mask_order=args.mask_order, **common)
+        if args.address is not None:
+            emu.address = args.address
+        return emu
+    emu = CctalkEmulator(checksum=args.checksum, crc_placement=args.crc_placement, **common)
+    if args.address is not None:
+        emu.address = args.address
+    emu.echo = args.echo
+    return emu
+
+
+def _switch(word: str) -> bool:
+    if word not in ("on", "off"):
+        raise ValueError("expected on or off")
+    return word == "on"
+
+
+def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
+    """Run one control command and return its one-line answer."""
+    words = line.split()
+    if not words:
+        return "error: empty command; " + HELP
+    verb, args = words[0].lower(), words[1:]
+    ccnet = isinstance(emu, CcnetEmulator)
+    wire = emu.wire
+
+    def setter(name: str, value: object) -> Callable[[], str]:
+        def apply() -> str:
+            setattr(wire if hasattr(wire, name) else emu, name, value)
+            return f"ok {verb} {' '.join(args)}".rstrip()
+        return apply
+
+    try:
+        if verb == "insert" and len(args) == 1:
+            return emu.insert(int(args[0]))
+        if verb == "counterfeit" and not args:
+            return emu.counterfeit()
+        if verb == "jam" and len(args) <= 1:
+            where = args[0] if args else "validator"
+            if where not in ("validator", "cassette"):
+                return "error: jam where? validator or cassette"
+            return emu.jam(where)
+        if verb == "unjam" and not args and ccnet:
+            return emu.unjam()
+        if verb == "cassette" and args in (["out"], ["in"], ["empty"]):
+            return {"out": emu.cassette_out, "in": emu.cassette_in, "empty": emu.empty_cassette}[args[0]]()
+        if verb == "power-cycle" and not args:
+            return emu.power_cycle()
+        if verb == "silent" and len(args) == 1:
+            return setter("silent", _switch(args[0]))()
+        if verb == "corrupt-next" and not args:
+            return setter("corrupt_next", True)()
+        if verb == "drop" and len(args) == 1 and int(args[0]) >= 0:
+            return setter("drop_incoming", int(args[0]))()
+        if verb == "delay" and len(args) == 1 and int(args[0]) >= 0:
+            return setter("delay", int(args[0]) / 1000)()
+        if verb == "repeat-stacked" and len(args) == 1:
+            if not ccnet:
+                return "error: repeat-stacked is a CCNET quirk; this is ccTalk"
+            return setter("repeat_stacked", _switch(args[0]))()
+        if verb == "lose-ack" and len(args) == 1 and ccnet:
+            return setter("lose_acks", int(args[0]))()
+        if verb == "fail" and len(args) == 1 and ccnet:
+            return emu.fail(int(args[0], 0))
+        if verb == "echo" and len(args) == 1:
+            if ccnet:
+                return "error: echo is a ccTalk line property; this is CCNET (RS-232)"
+            return setter("echo", _switch(args[0]))()
+        if verb == "status" and not args:
+            return "ok " + json.dumps(emu.status(), separators=(",", ":"))
+        if verb == "help":
+            return "ok " + HELP
+    except ValueError as exc:
+        return f"error: {line.strip()!r}: {exc}"
+    return f"error: unknown or malformed command {line.strip()!r}; {HELP}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until `quit` or end of input; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        emu = make_emulator(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    emu.start()
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        # SIGTERM ends the loop like `quit`, so the pty and its link are removed.
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    except ValueError:
+        previous = None  # not the main thread (a test calling main); no handler to install
+    try:
+        print(f"PORT={emu.path}", flush=True)
+        for line in sys.stdin:
+            if line.strip().lower() in ("quit", "exit"):
+                print("ok bye", flush=True)
+                break
+            print(execute(emu, line), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
