@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", default=str(DEMO_CONFIG), help="terminal configuration (default: the demo)")
     sim.add_argument("--scenario", default=None, help="scenario file (default: the demo scenario)")
     sim.add_argument("--lang", default="en", choices=("ru", "en"), help="language of the summary")
+    sim.add_argument("--validator-protocol", choices=("ccnet", "cctalk"),
+                     help="use the real driver against an emulator in a separate process (started for you "
+                          "unless --validator-port is given)")
+    sim.add_argument("--validator-port", help="tty of an emulator you started (`kiosk emulate validator`)")
+    sim.add_argument("--validator-control", help="a FIFO the emulator you started reads its commands from")
 
     journal = sub.add_parser("journal", help="read the journal: show, lookup, export, requeue")
     jsub = journal.add_subparsers(dest="journal_command", required=True)
@@ -68,7 +73,23 @@ def _simulate(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     scripts = load_scenario(args.scenario or DEMO_SCENARIO)
-    sim = Simulator(config, args.scenario or DEMO_SCENARIO)
+    external = None
+    if args.validator_port and not args.validator_protocol:
+        raise KioskError("--validator-port needs --validator-protocol ccnet|cctalk")
+    if args.validator_protocol:
+        from kiosk.external_validator import ExternalValidator
+
+        if args.validator_port:
+            external = ExternalValidator.attach(args.validator_protocol, args.validator_port, args.validator_control)
+        else:
+            state = config.journal_path.parent / f"cassette-{args.validator_protocol}.json"
+            external = ExternalValidator.spawn(args.validator_protocol, state, "--step", "0.05")
+    try:
+        sim = Simulator(config, args.scenario or DEMO_SCENARIO, external=external)
+    except BaseException:
+        if external is not None:
+            external.close()
+        raise
     try:
         ops = sim.run(scripts)
         print()

@@ -101,6 +101,7 @@ class Session:
         self.commit_reason = "pay"
         self.in_transit: dv.Bill | None = None
         self.pay_requested = False
+        self.bill_events = 0  # bills that reached an end (stacked, returned, rejected, uncertain): for scripts
         self.last_operation: Operation | None = None
         self._ticket = 0
         self._deadline: float | None = None
@@ -256,6 +257,7 @@ class Session:
         self.deps.validator.stack()
 
     def _on_Stacked(self, event: dv.Stacked) -> None:
+        self.bill_events += 1
         journal, name = self.deps.journal, self.deps.validator_name
         if journal.bill_recorded(name, event.event_id) is not None:
             return  # a repeated report of a bill already credited
@@ -273,6 +275,7 @@ class Session:
         self._late_bill(event)
 
     def _on_Returned(self, event: dv.Returned) -> None:
+        self.bill_events += 1
         if self.in_transit is not None:
             self.deps.journal.stack_settled(self.deps.validator_name)
         self.in_transit = None
@@ -282,7 +285,15 @@ class Session:
     _on_Rejected = _on_Returned
 
     def _on_Uncertain(self, event: dv.Uncertain) -> None:
-        self.deps.journal.incident("uncertain_bill", event.detail, self.operation)
+        # Listed for support with its value when the device knows it; settled by the encashment count.
+        self.bill_events += 1
+        amount = event.bill.value if event.bill is not None else None
+        self.deps.journal.incident("uncertain_bill", event.detail, self.operation, amount)
+        if self.in_transit is not None:
+            self.deps.journal.stack_settled(self.deps.validator_name)
+            self.in_transit = None
+            if self.pay_requested:
+                self._settled()
 
     def _on_EventsLost(self, event: dv.EventsLost) -> None:
         self.deps.journal.incident("events_lost", f"{event.count} device events lost: {event.detail}",

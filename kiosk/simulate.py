@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from kiosk.app import Terminal
 from kiosk.clock import ManualClock
 from kiosk.config import DEMO_DIR, Config
 from kiosk.errors import ConfigError, KioskError
+from kiosk.external_validator import ExternalValidator
 from kiosk.money import Money, MoneyError
 from kiosk.offline_queue.journal import Operation
 from kiosk.schema import Doc, load_toml
@@ -22,6 +24,7 @@ from kiosk.session_model import STATES, TIMEOUTS
 log = logging.getLogger(__name__)
 
 DEMO_SCENARIO = DEMO_DIR / "scenario.toml"
+EXTERNAL_BILL_SECONDS = 10.0  # a real driver needs real time: escrow, stack, poll, report
 DELIVERY_HORIZON = 6 * 3600  # simulated seconds "deliver" keeps retrying before it gives up for now
 
 
@@ -103,7 +106,10 @@ class Simulator:
 
     def __init__(self, config: Config, scenario_file: str | Path,
                  terminal_factory: Callable[[Config, ManualClock], Terminal] | None = None,
-                 out: Callable[[str], None] = print) -> None:
+                 out: Callable[[str], None] = print, external: ExternalValidator | None = None) -> None:
+        self.external = external
+        if external is not None:
+            config = external.configure(config)
         self.config, self.scenario_file, self.out = config, str(scenario_file), out
         self.clock = ManualClock(config.timezone, _now(config))
         self._factory = terminal_factory or (
@@ -201,10 +207,38 @@ class Simulator:
             value = Money.parse(text, self.config.currency)
         except MoneyError as exc:
             raise SimulationError(f"{self.scenario_file}: {step.where}: {exc}") from None
+        if self.external is not None:
+            self._insert_external(value, step)
+            return
         insert = getattr(self.terminal.validator, "insert", None)
         if insert is None:
             raise SimulationError("the configured validator cannot be fed from a scenario")
         insert(value.minor)
+
+    def _insert_external(self, value: Money, step: Step) -> None:
+        """Push the bill into the emulator and wait (real time) until the device says how it ended."""
+        before = self.terminal.session.bill_events
+        # A payer waits for the slot to light up: the driver enables the device a poll or two after confirm.
+        retry_until = time.monotonic() + 2.0
+        while True:
+            answer = self.external.insert(str(value.minor // 100))
+            waiting = "refused" in answer or "busy" in answer  # still finishing the last bill, or not enabled yet
+            if answer.startswith("error") and not waiting:
+                raise SimulationError(f"{self.scenario_file}: {step.where}: the emulator said {answer!r}")
+            if not waiting:
+                break
+            if time.monotonic() > retry_until:
+                self.out(f"  the validator does not take the bill ({answer})")
+                return
+            time.sleep(0.05)
+            self.settle()
+        deadline = time.monotonic() + EXTERNAL_BILL_SECONDS
+        while self.terminal.session.bill_events == before:
+            if time.monotonic() > deadline:
+                raise SimulationError(f"{self.scenario_file}: {step.where}: the validator reported nothing about "
+                                      f"the bill within {EXTERNAL_BILL_SECONDS} s")
+            time.sleep(0.02)
+            self.settle()
 
     def run(self, scripts: list[Script]) -> list[Operation]:
         """Run every script, deliver what waits, and return the operations this run created."""
@@ -224,8 +258,10 @@ class Simulator:
         return [op for n in range(self.first_operation, last.operation + 1) if (op := journal.find(n))]
 
     def close(self) -> None:
-        """Shut the terminal down."""
+        """Shut the terminal down (and an emulator process we started)."""
         self.terminal.close()
+        if self.external is not None:
+            self.external.close()
 
 
 class _NoOp:

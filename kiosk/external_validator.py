@@ -1,0 +1,82 @@
+"""A bill validator emulator in another process, fed by scripts: the simulator and crash tests use the real
+driver on its pseudo-terminal, and push bills in through the emulator's control commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import IO
+
+from kiosk.config import Config, Part
+from kiosk.errors import KioskError
+
+
+class ExternalValidator:
+    """An emulator process we started (control through its stdin) or one somebody else started (a FIFO)."""
+
+    def __init__(self, protocol: str, port: str, control: IO[str] | None,
+                 process: subprocess.Popen | None = None) -> None:
+        self.protocol, self.port, self._control, self._process = protocol, port, control, process
+
+    @classmethod
+    def spawn(cls, protocol: str, state_file: str | Path, *extra: str) -> ExternalValidator:
+        """Start `kiosk emulate validator` as a separate process and wait for its PORT= line."""
+        Path(state_file).parent.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kiosk.emulators.validator_cli", "--protocol", protocol,
+             "--state-file", str(state_file), *extra],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        first = process.stdout.readline().strip()
+        if not first.startswith("PORT="):
+            process.kill()
+            process.wait()
+            raise KioskError(f"the {protocol} emulator did not start (said {first!r})")
+        return cls(protocol, first.removeprefix("PORT="), process.stdin, process)
+
+    @classmethod
+    def attach(cls, protocol: str, port: str, control_fifo: str | None) -> ExternalValidator:
+        """Use an emulator already running on port; bills go in through its control FIFO, if given."""
+        control = open(control_fifo, "w", buffering=1, encoding="utf-8") if control_fifo else None  # noqa: SIM115
+        return cls(protocol, port, control)
+
+    def configure(self, config: Config, poll_interval: float = 0.05) -> Config:
+        """The configuration with its validator replaced by the real driver on this port."""
+        part = Part("validator", self.protocol, {"port": self.port, "poll_interval": poll_interval})
+        return replace(config, validator=part)
+
+    def command(self, line: str) -> str:
+        """Send one control command; with our own process, return its one-line answer."""
+        if self._control is None:
+            raise KioskError("no way to reach the validator emulator: start it yourself with its stdin on a FIFO "
+                             "and pass --validator-control FIFO, or let the simulator start it")
+        self._control.write(line + "\n")
+        self._control.flush()
+        if self._process is not None:
+            return self._process.stdout.readline().strip()
+        return ""
+
+    def insert(self, roubles: str) -> str:
+        """A payer pushes a banknote in."""
+        return self.command(f"insert {roubles}")
+
+    def close(self) -> None:
+        """Stop our emulator process (its cassette file stays), or let go of the FIFO."""
+        if self._process is not None:
+            try:
+                self.command("quit")
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process.stdout.close()
+        if self._control is not None and not self._control.closed:
+            try:
+                self._control.close()
+            except BrokenPipeError:
+                pass
