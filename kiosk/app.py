@@ -67,7 +67,7 @@ class Terminal:
             outbox=self.outbox, clock=self.clock, run_check=self._run_check,
             print_receipt=print_receipt or self.receipts.print_operation, printer_ready=printer_ready,
             validator_name=f"{config.validator.kind}", service_pin_ok=self._pin_ok,
-            detect_operator=self._detect_operator))
+            detect_operator=self._detect_operator, encash=self.encash))
         self._detector: OperatorDetector | None = None
         self.summary: Summary | None = None
 
@@ -109,6 +109,12 @@ class Terminal:
                 return handled
             self.session.handle(event)
             handled += 1
+
+    def encash(self, reason: str, counted: dict[int, int] | None = None) -> dict[str, Any]:
+        """Close an encashment (cassette removed, or the service menu) and print its receipt."""
+        record = self.journal.encash(reason, counted)
+        record["receipt"] = self.receipts.print_encashment(record)
+        return record
 
     def _detect_operator(self, number: str) -> tuple[str | None, str]:
         if self._detector is None:  # the numbering table is read on first use, not at start-up

@@ -42,13 +42,17 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("show", "newest operations, the outbox and the needs-attention list"),
                        ("lookup", "everything about one operation (support)"),
                        ("export", "every operation as JSON Lines"),
-                       ("requeue", "put a needs-attention operation back into the outbox")):
+                       ("requeue", "put a needs-attention operation back into the outbox"),
+                       ("encash", "close an encashment: bills by denomination since the last one")):
         cmd = jsub.add_parser(name, help=text)
         cmd.add_argument("--config", default=str(DEMO_CONFIG), help="terminal configuration (default: the demo)")
         if name in ("lookup", "requeue"):
             cmd.add_argument("--operation", type=int, required=True, help="operation number from the receipt")
         if name == "show":
             cmd.add_argument("--limit", type=int, default=20, help="how many of the newest operations")
+        if name == "encash":
+            cmd.add_argument("--counted", help="what the collector counted, e.g. 100x3,500x2 (roubles x bills); "
+                                               "a difference from the journal is reported and exits 1")
         if name == "export":
             cmd.add_argument("--format", default="jsonl", choices=("jsonl",))
             cmd.add_argument("--output", default=None, help="file to write (default: standard output)")
@@ -118,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return journal_cli.main(load_config(args.config), args.journal_command,
                                     operation=getattr(args, "operation", None), limit=getattr(args, "limit", 20),
-                                    fmt=getattr(args, "format", "jsonl"), output=getattr(args, "output", None))
+                                    fmt=getattr(args, "format", "jsonl"), output=getattr(args, "output", None),
+                                    counted=getattr(args, "counted", None))
         if args.command == "session":
             from kiosk.session_model import diagram_dot, diagram_mermaid
 

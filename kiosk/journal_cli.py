@@ -102,8 +102,19 @@ def lookup(journal: Journal, number: int, out: TextIO) -> bool:
     return True
 
 
+def parse_counts(text: str, currency: str) -> dict[int, int]:
+    """'100x3,500x2' (roubles × bills, as counted by the collector) → {10000: 3, 50000: 2}."""
+    counts: dict[int, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        value, sep, count = part.partition("x")
+        if not sep or not count.strip().isdigit():
+            raise ValueError(f"--counted: expected ROUBLESxBILLS like 100x3, got {part!r}")
+        counts[Money.parse(value.strip(), currency).minor] = int(count)
+    return counts
+
+
 def main(config: Config, command: str, operation: int | None = None, limit: int = 20,
-         fmt: str = "jsonl", output: str | None = None) -> int:
+         fmt: str = "jsonl", output: str | None = None, counted: str | None = None) -> int:
     """Dispatch one journal sub-command; returns the exit status."""
     journal = open_journal(config)
     try:
@@ -120,6 +131,11 @@ def main(config: Config, command: str, operation: int | None = None, limit: int 
                 print(f"exported {count} operations to {output}", file=sys.stderr)
             else:
                 export(journal, sys.stdout)
+        elif command == "encash":
+            record = journal.encash("service command", parse_counts(counted, journal.currency) if counted else None)
+            json.dump(record, sys.stdout, ensure_ascii=False, indent=2)
+            sys.stdout.write("\n")
+            return 1 if record["difference"] else 0
         elif command == "requeue":
             journal.requeue(operation)
             print(f"operation {operation} is back in the outbox")

@@ -11,7 +11,15 @@ from kiosk.config import Config
 from kiosk.drivers.printer import ReceiptPrinter
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Operation
-from kiosk.receipt import AgentInfo, PaymentReceiptData, ProviderInfo, Receipt, build_payment
+from kiosk.receipt import (
+    AgentInfo,
+    EncashmentReceiptData,
+    PaymentReceiptData,
+    ProviderInfo,
+    Receipt,
+    build_encashment,
+    build_payment,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,18 @@ class ReceiptDesk:
         """Print the receipt of an operation; returns the journal's receipt status."""
         receipt = build_payment(receipt_data(self.config, self.catalog, op, kind, self.language))
         return self._print(receipt)
+
+    def print_encashment(self, record: dict) -> str:
+        """Print the receipt the collector takes away with the cassette."""
+        currency = self.config.currency
+        data = EncashmentReceiptData(
+            terminal=self.config.terminal, number=record["id"], when=datetime.fromisoformat(record["closed_at"]),
+            timezone=self.config.timezone.key, terminal_address=self.config.address,
+            agent=AgentInfo.from_agent(self.config.agent),
+            counts={Money(value, currency): count for value, count in sorted(record["counts"].items())},
+            since=datetime.fromisoformat(record["since"]) if record.get("since") else None,
+            operations=record.get("operations", 0), support_phone=self.config.support_phone, lang=self.language)
+        return self._print(build_encashment(data))
 
     def reprint_last(self) -> str:
         """Print the last receipt again."""

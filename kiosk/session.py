@@ -51,6 +51,7 @@ class SessionDeps:
     validator_name: str = "validator"
     service_pin_ok: Callable[[str], bool] = lambda pin: False
     printer_ready: Callable[[], bool] = lambda: True
+    encash: Callable[[str], Any] = lambda reason: None
     detect_operator: Callable[[str], tuple[str | None, str]] = lambda number: (None, number)
 
 
@@ -308,7 +309,12 @@ class Session:
         self.fault = None
         self.recovered()
 
-    _on_Failure = _on_Jammed = _on_CassetteRemoved = _on_CassetteFull = _on_Cheated = _on_Disconnected = _on_fault
+    def _on_CassetteRemoved(self, event: dv.CassetteRemoved) -> None:
+        # The bills left with the cassette: close the encashment now, whatever else is going on.
+        self.deps.encash("cassette removed")
+        self._on_fault(event)
+
+    _on_Failure = _on_Jammed = _on_CassetteFull = _on_Cheated = _on_Disconnected = _on_fault
     _on_Ready = _on_CassetteInserted = _on_recovered
 
     def _settled(self) -> None:

@@ -64,6 +64,7 @@ VERBS: dict[str, tuple[int, int, str]] = {
     "restart": (0, 0, "restart"),
     "deliver": (0, 0, "deliver"),
     "expect": (1, 1, "expect STATE"),
+    "cassette": (1, 1, "cassette out|in"),
 }
 
 
@@ -195,6 +196,8 @@ class Simulator:
             self.restart()
         elif verb == "deliver":
             self.deliver()
+        elif verb == "cassette":
+            self._cassette(args[0], step)
         elif verb == "expect":
             self.settle()
             if self.terminal.session.state != args[0]:
@@ -214,6 +217,20 @@ class Simulator:
         if insert is None:
             raise SimulationError("the configured validator cannot be fed from a scenario")
         insert(value.minor)
+
+    def _cassette(self, where: str, step: Step) -> None:
+        if where not in ("out", "in"):
+            raise SimulationError(f"{self.scenario_file}: {step.where}: expected 'cassette out' or 'cassette in'")
+        if self.external is not None:
+            before = self.terminal.session.state
+            self.external.command(f"cassette {where}")
+            deadline = time.monotonic() + EXTERNAL_BILL_SECONDS
+            while self.terminal.session.state == before and time.monotonic() < deadline:
+                time.sleep(0.02)
+                self.settle()
+            return
+        validator = self.terminal.validator
+        validator.remove_cassette() if where == "out" else validator.insert_cassette()
 
     def _insert_external(self, value: Money, step: Step) -> None:
         """Push the bill into the emulator and wait (real time) until the device says how it ended."""

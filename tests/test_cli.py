@@ -107,3 +107,18 @@ def test_session_diagram(capsys):
     assert "digraph session" in capsys.readouterr().out
     assert main(["session", "diagram", "--format", "mermaid"]) == 0
     assert "stateDiagram-v2" in capsys.readouterr().out
+
+
+def test_service_encashment_reports_a_difference_from_what_was_counted(tmp_path, capsys, config_path):
+    from kiosk.config import load_config
+    from kiosk.journal_cli import open_journal
+
+    journal = open_journal(load_config(config_path))
+    op = journal.open_operation("mts", "9123456789", {}, max_cash=10**7)
+    journal.record_bill(op.operation, 10000, "virtual", "a")
+    journal.close()
+    assert main(["journal", "encash", "--config", str(config_path), "--counted", "100x1,500x1"]) == 1
+    record = json.loads(capsys.readouterr().out)
+    assert record["counts"] == {"10000": 1} and record["difference"] == {"50000": 1}
+    assert main(["journal", "encash", "--config", str(config_path), "--counted", "lots"]) == 2
+    assert "expected ROUBLESxBILLS" in capsys.readouterr().err

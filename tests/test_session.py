@@ -138,7 +138,8 @@ def test_a_repeated_stacked_report_is_credited_once(terminal):
 def test_a_bill_stacked_after_commit_gets_its_own_operation(terminal):
     number = to_cash(terminal)
     insert(terminal, 100)
-    act(terminal, ev.Pay(), ev.ReceiptTaken())
+    act(terminal, ev.Pay())
+    act(terminal, ev.ReceiptTaken())
     act(terminal, Stacked(Bill(5000), "late-1"))
     late = terminal.journal.last_operation()
     assert late.operation == number + 1 and late.cash == 5000 and late.account == "9123456789"
@@ -218,3 +219,20 @@ def test_an_unknown_operator_is_chosen_by_the_payer_never_guessed(terminal, monk
     act(terminal, ev.Touch(), ev.EnterPhone("9001234567"))
     assert terminal.session.state == "provider" and terminal.session.category == "mobile"
     assert terminal.session.message == "choose_operator"
+
+
+def test_removing_the_cassette_closes_an_encashment(terminal):
+    number = to_cash(terminal)
+    insert(terminal, 100)
+    insert(terminal, 500)
+    act(terminal, ev.Pay())
+    act(terminal, ev.ReceiptTaken())
+    terminal.validator.remove_cassette()
+    act(terminal)
+    assert terminal.session.state == "out_of_service"
+    [record] = terminal.journal.encashments()
+    assert record["counts"] == {10000: 1, 50000: 1} and record["total"] == 60000
+    assert terminal.journal.get(number).state == "delivered"
+    terminal.validator.insert_cassette()
+    act(terminal)
+    assert terminal.session.state == "idle"

@@ -15,6 +15,8 @@ from pathlib import Path
 from kiosk.drivers.validator import (
     Bill,
     BillValidator,
+    CassetteInserted,
+    CassetteRemoved,
     Escrow,
     EventSink,
     Identity,
@@ -125,6 +127,15 @@ class VirtualValidator(BillValidator):
             return False
         self.emit(Escrow(self._escrow))
         return True
+
+    def remove_cassette(self) -> None:
+        """The collector takes the cassette out (its bills go with it)."""
+        self.emit(CassetteRemoved())
+
+    def insert_cassette(self) -> None:
+        """An empty cassette goes back in."""
+        self._db.execute("DELETE FROM cassette")
+        self.emit(CassetteInserted())
 
     # -- what a host restarting after a crash can ask -------------------------------------------
     def replay(self) -> list[Stacked]:

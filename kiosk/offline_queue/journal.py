@@ -362,6 +362,9 @@ class Journal:
         with self._tx() as conn:
             counts = {d: n for d, n in conn.execute(
                 "SELECT denomination, COUNT(*) FROM bills WHERE encashment IS NULL GROUP BY denomination")}
+            operations = conn.execute(
+                "SELECT COUNT(DISTINCT operation) FROM bills WHERE encashment IS NULL").fetchone()[0]
+            previous = conn.execute("SELECT closed_at FROM encashments ORDER BY id DESC LIMIT 1").fetchone()
             difference = {}
             if cassette is not None:
                 for value in sorted(set(counts) | set(cassette)):
@@ -379,7 +382,9 @@ class Journal:
         if difference:
             self.incident("encashment_difference", f"encashment {number}: cassette minus journal by "
                                                    f"denomination (kopecks → bills): {difference}")
-        return self.encashments(1)[0]
+        record = self.encashments(1)[0]
+        record["operations"], record["since"] = operations, previous[0] if previous else None
+        return record
 
     def encashments(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest encashments, counts keyed by denomination in kopecks."""
