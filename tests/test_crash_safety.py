@@ -1,6 +1,8 @@
 """SIGKILL at random points of the whole flow: every bill belongs to one operation, nothing is booked twice."""
 
-from kiosk.emulators.kill_trials import run_trials
+import pytest
+
+from kiosk.emulators.kill_trials import run_device_trials, run_trials
 from kiosk.emulators.payer_process import check_invariants, run, write_config
 
 
@@ -36,3 +38,11 @@ def test_the_invariant_checker_catches_a_bill_nobody_owns(tmp_path):
     conn.commit()
     conn.close()
     assert any("belongs to no operation" in p for p in check_invariants(tmp_path))
+
+
+@pytest.mark.parametrize("protocol, kills", [("ccnet", 4), ("cctalk", 3)])
+def test_kills_with_real_bytes_keep_cassette_and_journal_in_step(tmp_path, protocol, kills):
+    """The emulator process keeps its cassette while the kiosk dies; every bill is credited or listed."""
+    report = run_device_trials(tmp_path, kills=kills, protocol=protocol, seed=3, max_delay=2.0)
+    assert report.problems == []
+    assert report.kills == kills and report.bills > 0

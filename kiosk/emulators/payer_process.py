@@ -9,9 +9,12 @@ session, journal and outbox, with the in-process validator's cassette and both g
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sqlite3
 import sys
+import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from typing import Any
 from kiosk import events as ev
 from kiosk.app import Terminal
 from kiosk.clock import ManualClock
-from kiosk.config import DEMO_DIR, load_config
+from kiosk.config import DEMO_DIR, Part, load_config
 
 PAYERS = [("mts", "9123456789"), ("energo", "1234567890"), ("rostelecom", "123456789"),
           ("t2", "9501234567"), ("vodokanal", "12345678"), ("charity", "9161234567")]
@@ -65,9 +68,39 @@ def _pay_once(terminal: Terminal, clock: ManualClock, rng: random.Random) -> Non
     terminal.pump()
 
 
-def run(directory: Path, seed: int, payments: int | None, drain: bool) -> int:
-    """Pay (or drain) until done or killed."""
+def _pay_with_device(terminal: Terminal, clock: ManualClock, rng: random.Random) -> None:
+    """One payer at a real validator: bills arrive from the device (fed from outside) for a random while."""
+    provider, account = rng.choice(PAYERS)
+    for event in (ev.Touch(), ev.ChooseProvider(provider), ev.EditAccount(account), ev.SubmitAccount(),
+                  ev.Confirm()):
+        terminal.post(event)
+        terminal.pump()
+    deadline = time.monotonic() + rng.uniform(0.3, 2.0)
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        terminal.pump()
+    if rng.random() < 0.2:
+        clock.advance(terminal.config.timeouts["cash_collection"] + 1)  # walks away
+        terminal.post(ev.Tick())
+    else:
+        terminal.post(ev.Pay())
+    for _ in range(100):  # Pay may wait for a bill still on its way to the cassette
+        terminal.pump()
+        if terminal.session.state != "cash_collection":
+            break
+        time.sleep(0.02)
+    clock.advance(terminal.config.timeouts["delivery"] + 1)
+    terminal.post(ev.Tick())
+    terminal.pump()
+    terminal.post(ev.ReceiptTaken())
+    terminal.pump()
+
+
+def run(directory: Path, seed: int, payments: int | None, drain: bool, device: tuple[str, str] | None = None) -> int:
+    """Pay (or drain) until done or killed; with device=(protocol, port) through the real driver."""
     config = load_config(directory / "terminal.toml")
+    if device is not None:
+        config = replace(config, validator=Part("validator", device[0], {"port": device[1], "poll_interval": 0.05}))
     clock = ManualClock(config.timezone, datetime.now(config.timezone))
     terminal = Terminal(config, clock=clock, background_checks=False)
     if drain:
@@ -86,8 +119,9 @@ def run(directory: Path, seed: int, payments: int | None, drain: bool) -> int:
             return 0
         rng = random.Random(seed)
         count = 0
+        pay = _pay_once if device is None else _pay_with_device
         while payments is None or count < payments:
-            _pay_once(terminal, clock, rng)
+            pay(terminal, clock, rng)
             count += 1
     finally:
         terminal.close()
@@ -111,6 +145,8 @@ def check_invariants(directory: str | Path) -> list[str]:
     problems: list[str] = []
     cassette = dict(_rows(directory / "cassette.sqlite", "SELECT event_id, value FROM cassette"))
     bills = {e: (v, op) for e, v, op in _rows(journal, "SELECT event_id, denomination, operation FROM bills")}
+    if not cassette:
+        return ["the cassette is empty: nothing was tested"]
     for event_id, value in cassette.items():
         if event_id not in bills:
             problems.append(f"bill {event_id} ({value}) is in the cassette but belongs to no operation")
@@ -118,6 +154,45 @@ def check_invariants(directory: str | Path) -> list[str]:
             problems.append(f"bill {event_id}: cassette says {value}, journal says {bills[event_id][0]}")
     for event_id in set(bills) - set(cassette):
         problems.append(f"journal credits bill {event_id} that the cassette never received")
+    return problems + check_operations(directory)
+
+
+def check_device_cassette(directory: str | Path, cassette_file: str | Path) -> list[str]:
+    """A real device's cassette (counts by denomination) against the journal and its uncertain bills.
+
+    Every bill in the cassette must be credited once or listed as uncertain; the journal may never credit a
+    bill the cassette does not hold.
+    """
+    directory = Path(directory)
+    journal = directory / "journal.sqlite"
+    counts = {int(k): v for k, v in json.loads(Path(cassette_file).read_text())["counts"].items()}
+    credited: dict[int, int] = {}
+    for (value,) in _rows(journal, "SELECT denomination FROM bills"):
+        credited[value] = credited.get(value, 0) + 1
+    uncertain: dict[int | None, int] = {}
+    for (amount,) in _rows(journal, "SELECT amount FROM incidents WHERE kind='uncertain_bill'"):
+        uncertain[amount] = uncertain.get(amount, 0) + 1
+    problems = []
+    unexplained = 0
+    for value in sorted(set(counts) | set(credited)):
+        extra = counts.get(value, 0) - credited.get(value, 0)
+        if extra < 0:
+            problems.append(f"journal credits {-extra} more {value} bills than the cassette holds")
+        elif extra > uncertain.get(value, 0):
+            unexplained += extra - uncertain.get(value, 0)
+    if unexplained > uncertain.get(None, 0):
+        problems.append(f"{unexplained} bills in the cassette are neither credited nor listed as uncertain "
+                        f"(cassette {counts}, journal {credited}, uncertain {uncertain})")
+    if not counts:
+        problems.append("the cassette is empty: nothing was tested")
+    return problems + check_operations(directory)
+
+
+def check_operations(directory: Path) -> list[str]:
+    """Operations against their bills and the gateways' bookings."""
+    journal = directory / "journal.sqlite"
+    problems: list[str] = []
+    bills = {e: (v, op) for e, v, op in _rows(journal, "SELECT event_id, denomination, operation FROM bills")}
     ops = _rows(journal, "SELECT operation, state, cash, credited FROM operations")
     per_op: dict[int, int] = {}
     for value, op in bills.values():
@@ -154,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--payments", type=int, default=None)
     parser.add_argument("--drain", action="store_true")
+    parser.add_argument("--validator-protocol", choices=("ccnet", "cctalk"))
+    parser.add_argument("--validator-port")
     args = parser.parse_args(argv)
-    return run(args.dir, args.seed, args.payments, args.drain)
+    device = (args.validator_protocol, args.validator_port) if args.validator_protocol else None
+    return run(args.dir, args.seed, args.payments, args.drain, device)
 
 
 if __name__ == "__main__":
