@@ -1,0 +1,161 @@
+"""Everything the journal answers without changing anything: lookups, lists, counts, exports."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kiosk.errors import JournalError
+from kiosk.offline_queue.operation import COMMITTED, Operation
+
+
+class JournalQueries:
+    """The reading half of the Journal (mixed into it); needs conn, _lock and path."""
+
+    conn: sqlite3.Connection
+    _lock: threading.RLock
+    path: Path
+
+    def bill_recorded(self, validator: str, event_id: str) -> int | None:
+        """The operation a device event was credited to, if it was."""
+        row = self.conn.execute("SELECT operation FROM bills WHERE validator=? AND event_id=?",
+                                (validator, event_id)).fetchone()
+        return None if row is None else row[0]
+
+    def encashments(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest encashments, counts keyed by denomination in kopecks."""
+        with self._lock:
+            rows = self.conn.execute("SELECT * FROM encashments ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        out = []
+        for row in rows:
+            record = dict(row)
+            for key in ("counts", "cassette_counts", "difference"):
+                if record[key] is not None:
+                    record[key] = {int(k): v for k, v in json.loads(record[key]).items()}
+            out.append(record)
+        return out
+
+    def get(self, operation: int) -> Operation:
+        """One operation by number."""
+        with self._lock:
+            row = self.conn.execute("SELECT * FROM operations WHERE operation=?", (operation,)).fetchone()
+        if row is None:
+            raise JournalError(f"no operation {operation} in {self.path}")
+        return Operation.from_row(row)
+
+    def last_operation(self) -> Operation | None:
+        """The newest operation, if any."""
+        with self._lock:
+            row = self.conn.execute("SELECT * FROM operations ORDER BY operation DESC LIMIT 1").fetchone()
+        return None if row is None else Operation.from_row(row)
+
+    def find(self, operation: int) -> Operation | None:
+        """One operation by number, or None."""
+        try:
+            return self.get(operation)
+        except JournalError:
+            return None
+
+    def bills(self, operation: int) -> list[int]:
+        """Denominations of the bills credited to an operation, in the order stacked."""
+        with self._lock:
+            rows = self.conn.execute("SELECT denomination FROM bills WHERE operation=? ORDER BY id", (operation,))
+            return [r[0] for r in rows]
+
+    def attempts(self, operation: int) -> list[dict[str, Any]]:
+        """Every delivery attempt of an operation."""
+        with self._lock:
+            return [dict(r) for r in self.conn.execute(
+                "SELECT gateway, verb, started_at, finished_at, outcome, code, message, external_id "
+                "FROM attempts WHERE operation=? ORDER BY id", (operation,))]
+
+    def in_state(self, *states: str, limit: int | None = None) -> list[Operation]:
+        """Operations in any of these states, oldest first."""
+        marks = ",".join("?" * len(states))
+        sql = f"SELECT * FROM operations WHERE state IN ({marks}) ORDER BY operation"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            return [Operation.from_row(r) for r in self.conn.execute(sql, states)]
+
+    def due(self, now_ms: int, limit: int = 64) -> list[int]:
+        """Committed operations whose next attempt is due."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT operation FROM operations WHERE state=? AND next_attempt_ms <= ? "
+                "ORDER BY next_attempt_ms LIMIT ?", (COMMITTED, now_ms, limit))
+            return [r[0] for r in rows]
+
+    def next_due_ms(self) -> int | None:
+        """When the earliest committed operation is due."""
+        with self._lock:
+            return self.conn.execute("SELECT MIN(next_attempt_ms) FROM operations WHERE state=?",
+                                     (COMMITTED,)).fetchone()[0]
+
+    def waiting(self) -> tuple[int, int]:
+        """How many operations wait in the outbox, and their total cash in kopecks."""
+        with self._lock:
+            count, total = self.conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(cash), 0) FROM operations WHERE state=?", (COMMITTED,)).fetchone()
+        return count, total
+
+    def count(self, state: str) -> int:
+        """How many operations are in a state."""
+        with self._lock:
+            return self.conn.execute("SELECT COUNT(*) FROM operations WHERE state=?", (state,)).fetchone()[0]
+
+    def open_attempts(self) -> list[tuple[int, int]]:
+        """(attempt id, operation) of attempts that began and never got an outcome (a crash in between)."""
+        with self._lock:
+            return [(r[0], r[1]) for r in self.conn.execute(
+                "SELECT id, operation FROM attempts WHERE finished_at IS NULL")]
+
+    def unscheduled(self) -> list[int]:
+        """Committed operations with no next attempt time (a crash between two steps of one cycle)."""
+        with self._lock:
+            return [r[0] for r in self.conn.execute(
+                "SELECT operation FROM operations WHERE state=? AND next_attempt_ms IS NULL", (COMMITTED,))]
+
+    def iter_operations(self, batch: int = 1000) -> Iterator[Operation]:
+        """Every operation in number order, read in batches (for export)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self.conn.execute("SELECT * FROM operations WHERE operation > ? ORDER BY operation LIMIT ?",
+                                         (last, batch)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield Operation.from_row(row)
+            last = rows[-1]["operation"]
+
+    def bills_by_operation(self, first: int, last: int) -> dict[int, list[int]]:
+        """Bills of a range of operations at once (export without a query per operation)."""
+        out: dict[int, list[int]] = {}
+        with self._lock:
+            for op, denom in self.conn.execute(
+                    "SELECT operation, denomination FROM bills WHERE operation BETWEEN ? AND ? ORDER BY id",
+                    (first, last)):
+                out.setdefault(op, []).append(denom)
+        return out
+
+    def incidents(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest incidents."""
+        with self._lock:
+            return [dict(r) for r in self.conn.execute(
+                "SELECT at, kind, operation, detail, amount FROM incidents ORDER BY id DESC LIMIT ?", (limit,))]
+
+    def size_bytes(self) -> int:
+        """Bytes on disk, WAL included."""
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.path.getsize(str(self.path) + suffix)
+            except OSError:
+                pass
+        return total

@@ -1,0 +1,94 @@
+"""One payment as the journal holds it, its states, and the keys that identify it to the outside world."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kiosk.errors import JournalError
+from kiosk.gateways.base import PaymentRequest, Route
+from kiosk.money import Money
+
+COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED = (
+    "collecting", "committed", "delivered", "needs_attention", "cancelled")
+STATES = (COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED)
+RECEIPT_STATES = ("none", "printed", "failed", "incomplete", "not_printed")
+
+
+def idempotency_key(terminal: str, operation: int) -> str:
+    """The stable key every delivery attempt of one operation carries: 'T10001-0000000042'."""
+    return f"T{terminal}-{operation:010d}"
+
+
+def txn_id(terminal: str, operation: int) -> int:
+    """The same key as one integer, for protocols that want a number (OSMP txn_id)."""
+    return int(terminal) * 10**10 + operation
+
+@dataclass(slots=True)
+class Operation:
+    """One payment as the journal holds it."""
+
+    operation: int
+    terminal: str
+    idempotency_key: str
+    provider: str
+    account: str
+    fields: dict[str, str]
+    currency: str
+    state: str
+    cash: int
+    fee: int | None
+    credited: int | None
+    max_cash: int
+    offline: bool
+    created_at: str
+    committed_at: str | None
+    finished_at: str | None
+    commit_reason: str | None
+    pinned_gateway: str | None
+    pinned_route: str | None
+    next_attempt_ms: int | None
+    attempts: int
+    gateway: str | None
+    external_id: str | None
+    last_outcome: str | None
+    last_code: str | None
+    last_message: str | None
+    attention_reason: str | None
+    receipt_status: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Operation:
+        """Build from a journal row."""
+        row = dict(row)
+        row["fields"] = json.loads(row["fields"])
+        row["details"] = json.loads(row["details"])
+        row["offline"] = bool(row["offline"])
+        return cls(**row)
+
+    def money(self, minor: int | None) -> Money | None:
+        """An amount of this operation's currency."""
+        return None if minor is None else Money(minor, self.currency)
+
+    def route(self) -> Route | None:
+        """The route of the unresolved attempt, to resend it identically."""
+        if not self.pinned_route:
+            return None
+        data = json.loads(self.pinned_route)
+        return Route(data["gateway"], data["provider_code"], data["options"])
+
+    def request(self, route: Route, accepted_at: datetime) -> PaymentRequest:
+        """The gateway request; the same bytes of identity on every attempt."""
+        if self.fee is None or self.credited is None:
+            raise JournalError(f"operation {self.operation} is not committed; nothing to deliver")
+        return PaymentRequest(
+            terminal=self.terminal, operation=self.operation, idempotency_key=self.idempotency_key,
+            txn_id=txn_id(self.terminal, self.operation),
+            session_id=self.idempotency_key.replace("-", "N"),
+            provider=self.provider, route=route, account=self.account, fields=dict(self.fields),
+            cash=Money(self.cash, self.currency), fee=Money(self.fee, self.currency),
+            credited=Money(self.credited, self.currency), accepted_at=accepted_at,
+        )
