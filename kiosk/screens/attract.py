@@ -1,0 +1,123 @@
+"""The attract screen (idle): the dealer's advertising slideshow; a touch anywhere starts a payment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pygame
+
+from kiosk import events as ev
+from kiosk.screens.base import Screen, phone
+from kiosk.screens.frame import header
+from kiosk.screens.panels import Panel
+from kiosk.screens.pin import SERVICE_TAP, PinEntry
+from kiosk.screens.text import Msg, Painter
+from kiosk.screens.theme import Theme
+from kiosk.screens.widgets import Group, Label, Slideshow, Widget
+from kiosk.session import SessionView
+
+START = "start"
+
+
+class TapArea(Widget):
+    """An invisible target: a press and release inside it returns its action."""
+
+    def __init__(self, rect: pygame.Rect | tuple[int, int, int, int], action: str) -> None:
+        super().__init__(rect)
+        self.action, self._down = action, False
+        self.dirty = False
+
+    def touch(self, touch: Any) -> str | None:
+        """Activate on release inside, like a button."""
+        inside = self.rect.collidepoint(touch.pos)
+        if touch.kind == "down":
+            self._down = inside
+        elif touch.kind == "up" and self._down:
+            self._down = False
+            return self.action if inside else None
+        elif touch.kind == "cancel":
+            self._down = False
+        return None
+
+    def targets(self) -> list[pygame.Rect]:
+        """The area itself."""
+        return [self.rect]
+
+
+def service_corner(screen: Screen, painter: Painter, rect: pygame.Rect) -> list[Widget]:
+    """The terminal number at the bottom right, which is also the hidden service entry."""
+    gap, m = painter.theme.spacing, screen.ctx.min_px
+    config = screen.ctx.terminal.config
+    text = Msg("Terminal {terminal}", terminal=config.terminal)
+    width = max(2 * m, painter.font("base").size(painter.resolve(text))[0] + gap)
+    area = pygame.Rect(rect.right - width - gap, rect.bottom - m - gap // 2, width, m)
+    return [Label(area, text, "base", "muted_text", align="right", valign="middle", max_lines=1),
+            TapArea(area, SERVICE_TAP)]
+
+
+class AttractScreen(Screen):
+    """Ads, an invitation to touch, the terminal number and the support phone."""
+
+    states = ("idle",)
+    name = "attract"
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.pin = PinEntry(self)
+        self.started = ctx.clock()  # the slideshow restarts from its first picture on each return here
+
+    def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
+        """Header, slideshow, an accent band with the invitation, then a line of small print."""
+        gap, m = theme.spacing, self.ctx.min_px
+        config = self.ctx.terminal.config
+        widgets, head_h = header(self, painter, rect, Msg("Pay in cash: mobile, utilities, internet and more"))
+        small_h = m + gap
+        band_h = painter.font("title", True).get_linesize() * 2 + 2 * gap
+        band = pygame.Rect(rect.x, rect.bottom - small_h - band_h, rect.width, band_h)
+        show = pygame.Rect(rect.x, rect.y + head_h, rect.width, band.y - rect.y - head_h)
+        small = pygame.Rect(rect.x + gap, band.bottom, rect.width - 2 * gap, small_h)
+        # the slideshow first: the tap area and the service corner drawn later win the touch
+        # with the PIN pad open, a tap beside its keys must not start a payment
+        start = "" if self.pin.open else START
+        widgets.insert(0, Slideshow(show, theme.ads, theme.ad_seconds, self.started, start))
+        widgets.append(Panel(band, "accent"))
+        widgets.append(Label(band.inflate(-2 * gap, -gap), Msg("Touch the screen to pay"), "title", "accent_text",
+                             bold=True, align="center", valign="middle", max_lines=2))
+        half = (small.width - gap) * 2 // 5
+        notes = pygame.Rect(small.x, small.y, half, small.height)
+        widgets.append(Label(notes, Msg("The terminal gives no change"), "base", "muted_text", valign="middle",
+                             max_lines=2))
+        support = pygame.Rect(small.x + half + gap, small.y, small.width * 7 // 20, small.height)
+        widgets.append(Label(support, Msg("Support: {phone}", phone=phone(config.support_phone)), "base", "muted_text",
+                             valign="middle", max_lines=2))
+        if self.pin.open:
+            widgets += self.pin.widgets(view, painter, rect)
+        else:
+            widgets.append(TapArea(pygame.Rect(rect.x, show.y, rect.width, rect.bottom - show.y), START))
+            widgets += service_corner(self, painter, rect)
+        return Group(widgets)
+
+    def key(self, view: SessionView) -> Any:
+        """The PIN pad shows the wrong-PIN message; nothing else of the view matters here."""
+        return view.state, view.message
+
+    def handle(self, action: str, view: SessionView) -> list[Any]:
+        """A touch starts the payment; the pad's keys go to the pad."""
+        pad = self.pin.handle(action, view)
+        if pad is not None:
+            return pad
+        if action == START:
+            return [ev.Touch()]
+        return super().handle(action, view)
+
+    def key_down(self, key: int, unicode: str, view: SessionView) -> list[Any]:
+        """Digits typed on a service keyboard go to an open PIN pad."""
+        return self.pin.key_down(key, unicode, view)
+
+    def tick(self, now: float) -> None:
+        """Close an unused PIN pad."""
+        self.pin.tick(now)
+
+    def wake_at(self) -> float | None:
+        """When the PIN pad closes by itself."""
+        return self.pin.wake_at()

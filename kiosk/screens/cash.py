@@ -1,0 +1,103 @@
+"""Cash insertion: live cash, fee, amount to be credited and the maximum, with the Pay button."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pygame
+
+from kiosk import events as ev
+from kiosk.screens.base import HOME, Screen, provider_name
+from kiosk.screens.frame import Nav, heading, standard, take_top
+from kiosk.screens.panels import Amount, Banner, Panel, amount_height, banner_height
+from kiosk.screens.text import Msg, Painter
+from kiosk.screens.theme import Theme
+from kiosk.screens.widgets import Button, Group, Label
+from kiosk.session import SessionView
+
+PAY = "pay"
+#: session message → what the payer reads, and in which tone
+MESSAGES: dict[str, tuple[Msg, str]] = {
+    "bill_over_limit": (Msg("Banknote returned: the payment would exceed the maximum"), "danger"),
+    "bill_not_accepted": (Msg("Banknote not accepted. Take it and try another one"), "danger"),
+    "cannot_cancel_with_money": (Msg("The money is inside: it will be paid to the account you entered. "
+                                     "Press Pay or insert more"), "focus"),
+}
+
+
+class CashScreen(Screen):
+    """Insert banknotes; the figures follow each stacked bill; Pay when at least the minimum is in."""
+
+    states = ("cash_collection",)
+    name = "cash"
+
+    def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
+        """Figures at the left, instructions at the right (stacked on narrow screens)."""
+        ctx, gap = self.ctx, theme.spacing
+        enough = view.cash >= view.min_amount > 0
+        wide = rect.width >= rect.height * 1.2
+        buttons = [] if wide else [Nav(Msg("Pay"), PAY, "primary", enough)]
+        if view.cash == 0:
+            buttons.insert(0, Nav(Msg("Cancel"), HOME))  # once money is inside there is no cancel
+        countdown = (Msg("The payment will be made automatically in {seconds} s") if view.cash
+                     else Msg("Returning to the start in {seconds} s"))
+        widgets, body = standard(self, view, painter, rect, provider_name(ctx, view.provider), buttons, countdown)
+        figures_w = (body.width - gap) // 2 if wide else body.width
+        figure_h = amount_height(painter)
+        small_h = amount_height(painter, "title")
+        figures_h = figure_h + 3 * small_h + 4 * gap
+        figures = pygame.Rect(body.x, body.y, figures_w, min(figures_h, body.height))
+        widgets.append(Panel(figures, "surface"))
+        inner = figures.inflate(-2 * gap, -2 * gap)
+        box, inner = take_top(inner, figure_h, gap)
+        widgets.append(Amount(box, Msg("Inserted"), ctx.money(view.cash)))
+        for caption, minor, colour in ((Msg("Fee"), view.fee, "text"),
+                                       (Msg("To be credited"), view.credited, "success"),
+                                       (Msg("Maximum"), view.max_amount, "text")):
+            box, inner = take_top(inner, small_h, gap)
+            widgets.append(Amount(box, caption, ctx.money(minor), "title", colour))
+        if wide:
+            # the button that ends the payment: big, right under the figures it pays
+            pay_h = min(int(1.5 * ctx.min_px), body.bottom - figures.bottom - gap)
+            widgets.append(Button((figures.x, body.bottom - pay_h, figures.width, pay_h), Msg("Pay"), PAY, "primary",
+                                  enough, size="title"))
+            side = pygame.Rect(figures.right + gap, body.y, body.right - figures.right - gap, body.height)
+        else:
+            side = pygame.Rect(body.x, figures.bottom + gap, body.width, body.bottom - figures.bottom - gap)
+        title, side = heading(painter, side, Msg("Insert banknotes"))
+        widgets.append(title)
+        line = painter.font("base").get_linesize()
+        room = view.max_amount - view.cash
+        accepted = [d for d in ctx.terminal.config.denominations if d <= room]
+        # banknotes are whole roubles: "500 ₽", not "500,00 ₽"
+        names = ", ".join(re.sub(r"[.,]00(?=\D*$)", "", ctx.money(d)) for d in accepted)
+        texts: list[Msg] = []
+        if view.cash < view.min_amount:
+            texts.append(Msg("Insert at least {amount}", amount=ctx.money(view.min_amount - view.cash)))
+        if room > 0:
+            texts.append(Msg("You can insert up to {amount} more", amount=ctx.money(room)))
+        if accepted:
+            texts.append(Msg("Accepted banknotes: {denominations}", denominations=names))
+        texts.append(Msg("Account: {account}", account=view.account_display))
+        for text in texts:
+            lines = min(3, len(painter.wrap(painter.resolve(text), "base", side.width)))
+            strip, side = take_top(side, line * lines, gap // 2)
+            widgets.append(Label(strip, text, "base", "text", max_lines=3))
+        message = MESSAGES.get(view.message)
+        if view.message == "insert_more":
+            message = (Msg("Insert at least {amount}", amount=ctx.money(view.min_amount - view.cash)), "danger")
+        if message is not None:
+            strip, side = take_top(side, banner_height(painter), gap)
+            widgets.append(Banner(strip, *message))
+        if ctx.demo:
+            strip, side = take_top(side, line * 2, gap)
+            widgets.append(Label(strip, Msg("Demo: keys 1 to 8 insert banknotes of 10 to 5000"), "base", "muted_text",
+                                 max_lines=2))
+        return Group(widgets)
+
+    def handle(self, action: str, view: SessionView) -> list[Any]:
+        """Pay commits what is inside; Cancel works only while nothing is."""
+        if action == PAY:
+            return [ev.Pay()]
+        return super().handle(action, view)

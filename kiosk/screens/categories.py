@@ -1,0 +1,72 @@
+"""The categories screen: big tiles (mobile, utilities, internet …), paged if the dealer has many."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pygame
+
+from kiosk import events as ev
+from kiosk.screens.base import BACK, Screen
+from kiosk.screens.frame import Nav, button_width, standard
+from kiosk.screens.text import Msg, Painter
+from kiosk.screens.theme import Theme
+from kiosk.screens.widgets import Button, Grid, Group, Label, Tile, Widget
+from kiosk.session import SessionView
+
+CATEGORY = "category:"
+PREV, NEXT = "page-prev", "page-next"
+
+
+def paged_grid(screen: Screen, painter: Painter, body: pygame.Rect, tiles: list[Tile], page: int,
+               min_size: tuple[int, int] | None = None) -> tuple[list[Widget], int]:
+    """A grid of tiles with page buttons under it when they do not all fit; returns widgets and the page shown."""
+    gap, m = painter.theme.spacing, screen.ctx.min_px
+    grid = Grid(body, tiles, m, gap, min_size=min_size)
+    if grid.pages == 1:
+        return [grid], 0
+    # not all fit: give the page buttons a row of their own and lay the grid out again above it
+    area = pygame.Rect(body.x, body.y, body.width, body.height - m - gap)
+    grid = Grid(area, tiles, m, gap, min_size=min_size)
+    grid.show(page)
+    row_y = area.bottom + gap
+    prev_w = button_width(painter, Msg("Previous page"), m)
+    next_w = button_width(painter, Msg("Next page"), m)
+    widgets: list[Widget] = [
+        grid,
+        Button((body.x, row_y, prev_w, m), Msg("Previous page"), PREV, "secondary", grid.page > 0),
+        Button((body.right - next_w, row_y, next_w, m), Msg("Next page"), NEXT, "secondary",
+               grid.page < grid.pages - 1),
+        Label((body.x + prev_w + gap, row_y, body.width - prev_w - next_w - 2 * gap, m),
+              Msg("Page {page} of {pages}", page=grid.page + 1, pages=grid.pages), "base", "muted_text",
+              align="center", valign="middle", max_lines=1),
+    ]
+    return widgets, grid.page
+
+
+class CategoriesScreen(Screen):
+    """Choose a service."""
+
+    states = ("category",)
+    name = "categories"
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.page = 0
+
+    def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
+        """Header, category tiles, Back and the countdown."""
+        widgets, body = standard(self, view, painter, rect, Msg("Choose a service"), [Nav(Msg("Back"), BACK)])
+        tiles = [Tile(CATEGORY + c.id, c.name, self.ctx.asset(c.icon)) for c in self.ctx.terminal.catalog.categories]
+        grid, self.page = paged_grid(self, painter, body, tiles, self.page)
+        return Group(widgets + grid)
+
+    def handle(self, action: str, view: SessionView) -> list[Any]:
+        """A tile chooses its category; the page buttons turn pages."""
+        if action.startswith(CATEGORY):
+            return [ev.ChooseCategory(action[len(CATEGORY):])]
+        if action in (PREV, NEXT):
+            self.page += 1 if action == NEXT else -1
+            self.stale = True
+            return []
+        return super().handle(action, view)

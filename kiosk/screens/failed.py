@@ -1,0 +1,57 @@
+"""Declined or failed: the payment did not go through; says plainly where the money is and what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pygame
+
+from kiosk import events as ev
+from kiosk.screens.base import Screen, phone
+from kiosk.screens.done import FINISH, operation_of, receipt_note, receipt_rows
+from kiosk.screens.frame import Nav, heading, standard, take_top
+from kiosk.screens.panels import Banner, banner_fit, tables
+from kiosk.screens.text import Msg, Painter
+from kiosk.screens.theme import Theme
+from kiosk.screens.widgets import Group
+from kiosk.session import SessionView
+
+
+class FailedScreen(Screen):
+    """The operation needs attention: the money is recorded under its number; support sorts it out."""
+
+    states = ("receipt",)
+    name = "failed"
+
+    def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
+        """Heading, why, where the money is, whom to call and with which numbers."""
+        gap = theme.spacing
+        config = self.ctx.terminal.config
+        widgets, body = standard(self, view, painter, rect, Msg("Payment not completed"),
+                                 [Nav(Msg("To the start"), FINISH, "primary")])
+        op = operation_of(self, view)
+        declined = op is not None and op.last_outcome == "declined"
+        why = Msg("The provider declined the payment") if declined else Msg("The payment could not be delivered")
+        title, rest = heading(painter, body, why, colour="danger")
+        widgets.append(title)
+        notes = [
+            (Msg("Your money is not lost: it is recorded in the terminal under this operation number"), "focus"),
+            (Msg("Payment not completed: keep the receipt and call support {phone}", phone=phone(config.support_phone)),
+             "danger"),
+            (Msg("Give support the terminal number {terminal} and the operation number {operation}",
+                 terminal=config.terminal, operation=view.operation or ""), "focus"),
+        ]
+        text, tone = receipt_note(view, op)
+        if tone == "danger":
+            notes.append((text, tone))
+        for message, tone in notes:
+            strip, rest = take_top(rest, banner_fit(painter, message, rest.width), gap)
+            widgets.append(Banner(strip, message, tone))
+        widgets += tables(rest, receipt_rows(self, view)[:5], gap)
+        return Group(widgets)
+
+    def handle(self, action: str, view: SessionView) -> list[Any]:
+        """The payer is done."""
+        if action == FINISH:
+            return [ev.ReceiptTaken()]
+        return super().handle(action, view)

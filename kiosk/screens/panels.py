@@ -1,0 +1,162 @@
+"""Drawing-only pieces the screens share: a panel, a message banner, a label/value table, big amounts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pygame
+
+from kiosk.screens.text import Painter, TextLike
+from kiosk.screens.widgets import Label, RectLike, Widget, fit_lines
+
+log = logging.getLogger(__name__)
+
+
+class Panel(Widget):
+    """A rounded rectangle in a colour role, with an optional border in another."""
+
+    def __init__(self, rect: RectLike, fill: str = "surface", border: str | None = None, width: int = 3) -> None:
+        super().__init__(rect)
+        self.fill, self.border, self.width = fill, border, width
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the panel."""
+        radius = max(6, painter.theme.spacing // 2)
+        pygame.draw.rect(surface, getattr(painter.colours, self.fill), self.rect, border_radius=radius)
+        if self.border:
+            pygame.draw.rect(surface, getattr(painter.colours, self.border), self.rect, width=self.width,
+                             border_radius=radius)
+        self.dirty = False
+
+
+class Banner(Widget):
+    """A message that must be seen: a surface panel with a thick bar in the message's colour role."""
+
+    def __init__(self, rect: RectLike, text: TextLike, tone: str = "danger", size: str | int = "base") -> None:
+        super().__init__(rect)
+        self.text, self.tone, self.size = text, tone, size
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the bar, the panel and the wrapped text."""
+        gap = painter.theme.spacing
+        Panel(self.rect, "surface", self.tone, width=2).draw(surface, painter)
+        bar = pygame.Rect(self.rect.x, self.rect.y, max(8, gap // 2), self.rect.height)
+        pygame.draw.rect(surface, getattr(painter.colours, self.tone), bar, border_radius=4)
+        inner = pygame.Rect(bar.right + gap, self.rect.y + gap // 3, self.rect.right - bar.right - 2 * gap,
+                            self.rect.height - 2 * (gap // 3))
+        colour = "text" if self.tone in ("accent", "focus") else self.tone
+        Label(inner, self.text, self.size, colour, bold=True, valign="middle").draw(surface, painter)
+        self.dirty = False
+
+
+def banner_height(painter: Painter, lines: int = 2, size: str = "base") -> int:
+    """The height of a banner holding this many lines of text."""
+    return painter.font(size, True).get_linesize() * lines + painter.theme.spacing
+
+
+def banner_fit(painter: Painter, text: TextLike, width: int, size: str = "base", most: int = 3) -> int:
+    """The height of a banner as wide as width that shows text whole (up to `most` lines)."""
+    gap = painter.theme.spacing
+    inner = width - max(8, gap // 2) - 2 * gap
+    lines = len(painter.wrap(painter.resolve(text), size, inner, bold=True))
+    return banner_height(painter, max(1, min(most, lines)), size)
+
+
+def tables(rect: RectLike, rows: Sequence[tuple[TextLike, TextLike]], gap: int, wide: int = 960,
+           size: str | int = "base") -> list[Widget]:
+    """One table, or two side by side on a wide screen (half the rows each, so both fit in less height)."""
+    rect = pygame.Rect(rect)
+    if rect.width < wide or len(rows) < 4:
+        return [Table(rect, rows, size)]
+    half = (len(rows) + 1) // 2
+    width = (rect.width - 2 * gap) // 2
+    return [Table((rect.x, rect.y, width, rect.height), rows[:half], size, label_share=0.45),
+            Table((rect.right - width, rect.y, width, rect.height), rows[half:], size, label_share=0.45)]
+
+
+class Table(Widget):
+    """Rows of label and value; values wrap, and the text shrinks (to near the base size) to fit the height."""
+
+    def __init__(self, rect: RectLike, rows: Sequence[tuple[TextLike, TextLike]], size: str | int = "base",
+                 label_share: float = 0.36) -> None:
+        super().__init__(rect)
+        self.rows, self.size, self.label_share = list(rows), size, label_share
+
+    def _layout(self, painter: Painter, px: int, spacing: int,
+                force: bool = False) -> list[tuple[list[str], list[str], int]] | None:
+        gap = painter.theme.spacing
+        label_w = int(self.rect.width * self.label_share)
+        value_w = self.rect.width - label_w - gap
+        line = painter.font(px).get_linesize()
+        out, height = [], 0
+        for label, value in self.rows:
+            left = painter.wrap(painter.resolve(label), px, label_w)
+            right = painter.wrap(painter.resolve(value), px, value_w, bold=True)
+            rows_h = max(len(left), len(right)) * line + spacing
+            out.append((left, right, rows_h))
+            height += rows_h
+        return out if force or height <= self.rect.height else None
+
+    def fit(self, painter: Painter) -> tuple[int, int, bool]:
+        """(text size, space between rows, whether every row fits): roomy spacing first, then smaller text,
+        then tight spacing."""
+        gap = painter.theme.spacing
+        start = painter.px(self.size)
+        floor = max(16, painter.theme.sizes.base * 3 // 4)
+        for spacing in (gap, max(4, gap // 3)):
+            for px in range(start, floor - 1, -2):
+                if self._layout(painter, px, spacing) is not None:
+                    return px, spacing, True
+        return floor, max(4, gap // 3), False
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the rows with a thin rule between them."""
+        c, gap = painter.colours, painter.theme.spacing
+        px, spacing, fits = self.fit(painter)
+        if not fits:
+            log.warning("table of %d rows does not fit %s even at %d px", len(self.rows), self.rect.size, px)
+        # rows that do not fit run past the bottom rather than vanish (the test suite keeps this from happening)
+        rows = self._layout(painter, px, spacing, force=True) or []
+        label_x = self.rect.x
+        value_x = self.rect.x + int(self.rect.width * self.label_share) + gap
+        line = painter.font(px).get_linesize()
+        y = self.rect.y
+        for index, (left, right, rows_h) in enumerate(rows):
+            top = y + spacing // 2  # the rule sits halfway between two rows
+            for n, text in enumerate(left):
+                surface.blit(painter.text(text, px, c.muted_text), (label_x, top + n * line))
+            for n, text in enumerate(right):
+                surface.blit(painter.text(text, px, c.text, True), (value_x, top + n * line))
+            y += rows_h
+            if index < len(rows) - 1:
+                pygame.draw.line(surface, c.muted_text, (self.rect.x, y), (self.rect.right, y), 1)
+        self.dirty = False
+
+
+class Amount(Widget):
+    """A caption and a large amount under it (the cash screen's figures)."""
+
+    def __init__(self, rect: RectLike, caption: TextLike, amount: str, size: str | int = "numbers",
+                 colour: str = "text") -> None:
+        super().__init__(rect)
+        self.caption, self.amount, self.size, self.colour = caption, amount, size, colour
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the caption and the amount, the amount shrunk to the width if it must be."""
+        c = painter.colours
+        caption_h = painter.font("base").get_linesize()
+        lines = fit_lines(painter, painter.resolve(self.caption), "base", pygame.Rect(self.rect.x, self.rect.y,
+                                                                                        self.rect.width, caption_h))
+        surface.blit(painter.text(lines[0], "base", c.muted_text), self.rect.topleft)
+        px = painter.px(self.size)
+        while px > painter.px("base") and painter.font(px, True).size(self.amount)[0] > self.rect.width:
+            px -= 2
+        image = painter.text(self.amount, px, getattr(c, self.colour), True)
+        surface.blit(image, (self.rect.x, self.rect.y + caption_h))
+        self.dirty = False
+
+
+def amount_height(painter: Painter, size: str = "numbers") -> int:
+    """The height an Amount needs."""
+    return painter.font("base").get_linesize() + painter.font(size, True).get_linesize()

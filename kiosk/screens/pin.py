@@ -1,0 +1,121 @@
+"""The hidden way into the service menu: five quick taps on the terminal number, then a PIN pad."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pygame
+
+from kiosk import events as ev
+from kiosk.screens.base import Screen
+from kiosk.screens.frame import button_width
+from kiosk.screens.panels import Panel
+from kiosk.screens.text import Msg, Painter
+from kiosk.screens.widgets import BACKSPACE, CLEAR, Button, Countdown, Keypad, Label, Widget
+from kiosk.session import SessionView
+
+SECRET_TAPS = 5
+SECRET_SECONDS = 3.0
+PIN_SECONDS = 30  # an open PIN pad nobody uses closes by itself, so the public never meets it
+PIN_LENGTH = 8
+SERVICE_TAP, PIN_OK, PIN_CANCEL = "service-tap", "pin-ok", "pin-cancel"
+
+
+class PinEntry:
+    """Counts the secret taps, holds the PIN being typed, and draws the pad over a screen."""
+
+    def __init__(self, screen: Screen) -> None:
+        self.screen = screen
+        self.taps: list[float] = []
+        self.open = False
+        self.pin = ""
+        self.deadline = 0.0
+        self.tried = False  # a PIN was sent: a 'wrong_pin' message now belongs to this pad
+
+    def handle(self, action: str, view: SessionView) -> list[Any] | None:
+        """Events for a pad action, or None if the action is not the pad's."""
+        now = self.screen.ctx.clock()
+        if action == SERVICE_TAP:
+            self.taps = [t for t in self.taps if now - t <= SECRET_SECONDS] + [now]
+            if len(self.taps) >= SECRET_TAPS:
+                self.taps, self.open, self.pin, self.tried = [], True, "", False
+                self.deadline = now + PIN_SECONDS
+                self.screen.stale = True
+            return []
+        if not self.open:
+            return None
+        if action == PIN_CANCEL:
+            self.close()
+            return []
+        if action == PIN_OK:
+            pin, self.pin, self.tried = self.pin, "", True
+            self.deadline = now + PIN_SECONDS
+            self.screen.stale = True
+            return [ev.ServiceLogin(pin)]
+        return self.press(action)
+
+    def press(self, key: str) -> list[Any] | None:
+        """A digit, backspace or clear on the pad."""
+        if key == BACKSPACE:
+            self.pin = self.pin[:-1]
+        elif key == CLEAR:
+            self.pin = ""
+        elif len(key) == 1 and key.isdigit():
+            self.pin = (self.pin + key)[:PIN_LENGTH]
+        else:
+            return None
+        self.deadline = self.screen.ctx.clock() + PIN_SECONDS
+        self.screen.stale = True
+        return []
+
+    def key_down(self, key: int, unicode: str, view: SessionView) -> list[Any]:
+        """Digits, Backspace and Enter from a service keyboard, while the pad is open."""
+        if not self.open:
+            return []
+        if key in (pygame.K_RETURN, pygame.K_KP_ENTER):
+            return self.handle(PIN_OK, view) or []
+        if key == pygame.K_BACKSPACE:
+            return self.press(BACKSPACE) or []
+        return self.press(unicode) or []
+
+    def close(self) -> None:
+        """Hide the pad and forget the digits."""
+        self.open, self.pin, self.tried = False, "", False
+        self.screen.stale = True
+
+    def tick(self, now: float) -> None:
+        """Close the pad when nobody used it for a while."""
+        if self.open and now >= self.deadline:
+            self.close()
+
+    def wake_at(self) -> float | None:
+        """When the pad closes by itself."""
+        return self.deadline if self.open else None
+
+    def widgets(self, view: SessionView, painter: Painter, rect: pygame.Rect) -> list[Widget]:
+        """The pad drawn over rect: title, the digits as dots, keys, OK and Cancel, its own countdown."""
+        gap, m = painter.theme.spacing, self.screen.ctx.min_px
+        line = painter.font("title", True).get_linesize()
+        width = min(rect.width, 3 * int(1.8 * m) + 4 * gap)
+        keys_h = 4 * m + 3 * gap
+        height = min(rect.height, line * 2 + keys_h + 2 * m + 6 * gap)
+        box = pygame.Rect(0, 0, width, height)
+        box.center = rect.center
+        inner = box.inflate(-2 * gap, -2 * gap)
+        out: list[Widget] = [Panel(box, "surface", "accent")]
+        out.append(Label((inner.x, inner.y, inner.width, line), Msg("Service menu"), "title", bold=True))
+        wrong = self.tried and view.message == "wrong_pin" and not self.pin
+        status = Msg("Wrong PIN") if wrong else ("●" * len(self.pin) or Msg("Enter the PIN"))
+        out.append(Label((inner.x, inner.y + line, inner.width, line), status, "title",
+                         "danger" if wrong else "text", bold=True))
+        pad = pygame.Rect(inner.x, inner.y + 2 * line + gap, inner.width, keys_h)
+        out.append(Keypad(pad, m, gap, "digits"))
+        row_y = pad.bottom + gap
+        cancel_w = max(button_width(painter, Msg("Cancel"), m), (inner.width - gap) // 2)
+        cancel_w = min(cancel_w, inner.width - 2 * m - gap)
+        out.append(Button((inner.x, row_y, cancel_w, m), Msg("Cancel"), PIN_CANCEL, "secondary"))
+        out.append(Button((inner.x + cancel_w + gap, row_y, inner.right - inner.x - cancel_w - gap, m), Msg("OK"), PIN_OK))
+        side = min(m, inner.bottom - row_y - m - gap)
+        # a ring with the seconds only: words would crowd the pad, and the engineer knows what it means
+        out.append(Countdown((inner.centerx - side // 2, row_y + m + gap, side, side), self.deadline, PIN_SECONDS))
+        return out

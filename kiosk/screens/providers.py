@@ -1,0 +1,188 @@
+"""The provider grid of a category, and a search by name across every provider with an on-screen keyboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pygame
+
+from kiosk import events as ev
+from kiosk.catalog import Provider
+from kiosk.screens.base import BACK, Screen
+from kiosk.screens.categories import NEXT, PREV, paged_grid
+from kiosk.screens.frame import Nav, standard, take_top
+from kiosk.screens.panels import Banner, banner_height
+from kiosk.screens.text import Msg, Painter, TextLike, ellipsize
+from kiosk.screens.theme import Theme
+from kiosk.screens.widgets import (
+    BACKSPACE,
+    CLEAR,
+    SPACE,
+    TEXT_LAYOUTS,
+    Button,
+    Group,
+    Keypad,
+    Label,
+    Tile,
+    Widget,
+)
+from kiosk.session import SessionView
+
+PROVIDER = "provider:"
+SEARCH, SEARCH_CLOSE = "search", "search-close"
+MAX_QUERY = 24
+
+
+def _fold(text: str) -> str:
+    # people type "е" for "ё" and do not care about case
+    return text.casefold().replace("ё", "е")
+
+
+def matches(providers: list[Provider], query: str) -> list[Provider]:
+    """Providers whose name in any language contains the query (case and ё/е ignored)."""
+    words = _fold(query).split()
+    if not words:
+        return []
+    return [p for p in providers
+            if all(any(w in _fold(name) for name in p.name.values()) for w in words)]
+
+
+class SearchBox(Widget):
+    """What was typed, with a caret; a faint hint while empty."""
+
+    def __init__(self, rect: pygame.Rect, query: str) -> None:
+        super().__init__(rect)
+        self.query = query
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the box, the text and the caret."""
+        c, gap = painter.colours, painter.theme.spacing
+        pygame.draw.rect(surface, c.surface, self.rect, border_radius=8)
+        pygame.draw.rect(surface, c.accent, self.rect, width=3, border_radius=8)
+        inner = self.rect.inflate(-2 * gap, 0)
+        size = "numbers" if self.query else "base"
+        font = painter.font(size, bool(self.query))
+        text = self.query or painter.resolve(Msg("Type the name of the provider"))
+        if self.query:
+            # the end of a long query is what the payer is typing: keep it in view
+            shown = text
+            while len(shown) > 1 and font.size("…" + shown)[0] > inner.width - 8:
+                shown = shown[1:]
+            text = shown if shown == self.query else "…" + shown
+        else:
+            text = ellipsize(text, font, inner.width)
+        image = painter.text(text, size, c.text if self.query else c.muted_text, bool(self.query))
+        y = self.rect.centery - image.get_height() // 2
+        surface.blit(image, (inner.x, y))
+        caret_x = inner.x + (image.get_width() + 2 if self.query else 0)
+        pygame.draw.rect(surface, c.accent, (caret_x, y + 4, 3, image.get_height() - 8))
+        self.dirty = False
+
+
+class ProvidersScreen(Screen):
+    """Choose a provider from the category, or find one by name."""
+
+    states = ("provider",)
+    name = "providers"
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.page = 0
+        self.searching = False
+        self.query = ""
+        self.layout = ctx.lang if ctx.lang in TEXT_LAYOUTS else next(iter(TEXT_LAYOUTS))
+        self.keypad: Keypad | None = None
+
+    def key(self, view: SessionView) -> Any:
+        """The category and a message decide the look."""
+        return view.state, view.category, view.message
+
+    def _tile(self, provider: Provider) -> Tile:
+        available = provider.offline or self.ctx.terminal.router.reachable(provider)
+        return Tile(PROVIDER + provider.id, provider.name, self.ctx.asset(provider.logo), available,
+                    Msg("Unavailable now"))
+
+    def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
+        """The grid, or the search keyboard with the first matches above it."""
+        if self.searching:
+            return self._build_search(view, painter, rect)
+        catalog = self.ctx.terminal.catalog
+        category = next((c for c in catalog.categories if c.id == view.category), None)
+        title: TextLike = category.name if category is not None else Msg("Choose a provider")
+        widgets, body = standard(self, view, painter, rect, title,
+                                 [Nav(Msg("Back"), BACK), Nav(Msg("Search by name"), SEARCH)])
+        if view.message == "provider_unavailable":
+            strip, body = take_top(body, banner_height(painter), theme.spacing)
+            widgets.append(Banner(strip, Msg("The provider cannot be reached now. Please try again later")))
+        tiles = [self._tile(p) for p in catalog.in_category(view.category or "")]
+        grid, self.page = paged_grid(self, painter, body, tiles, self.page)
+        return Group(widgets + grid)
+
+    def _build_search(self, view: SessionView, painter: Painter, rect: pygame.Rect) -> Group:
+        gap, m = painter.theme.spacing, self.ctx.min_px
+        if self.keypad is not None:
+            self.layout = self.keypad.kind  # the keyboard may have switched its own layout
+        widgets, body = standard(self, view, painter, rect, Msg("Search by name"), [Nav(Msg("Back"), SEARCH_CLOSE)])
+        box_h = painter.font("numbers", True).get_linesize() + gap
+        box, rest = take_top(body, box_h, gap)
+        widgets.append(SearchBox(box, self.query))
+        info, rest = take_top(rest, painter.font("base").get_linesize(), gap // 2)
+        found = matches(list(self.ctx.terminal.catalog.providers.values()), self.query)
+        # as many result buttons as fit one row at two finger widths each
+        columns = max(1, min(4, (rest.width + gap) // (3 * m + gap)))
+        row, keys = take_top(rest, m, gap)
+        keys.height = min(keys.height, 5 * (m + gap) + 2 * m)
+        if self.query and not found:
+            info_text: TextLike = Msg("Nothing found. Check the spelling or choose from the list")
+        elif self.query:
+            info_text = painter.t.ngettext("{count} provider found", "{count} providers found", len(found))
+        else:
+            info_text = Msg("Type the name of the provider")
+        widgets.append(Label(info, info_text, "base", "muted_text", max_lines=1))
+        width = (row.width - gap * (columns - 1)) // columns
+        for index, provider in enumerate(found[:columns]):
+            tile = self._tile(provider)
+            widgets.append(Button((row.x + index * (width + gap), row.y, width, m), provider.name, tile.id,
+                                  "primary", tile.enabled, size="base"))
+        self.keypad = Keypad(keys, m, gap, self.layout)
+        widgets.append(self.keypad)
+        return Group(widgets)
+
+    def handle(self, action: str, view: SessionView) -> list[Any]:
+        """A tile or result chooses the provider; keys edit the search; page buttons turn pages."""
+        if self.keypad is not None:
+            self.layout = self.keypad.kind
+        if action.startswith(PROVIDER):
+            return [ev.ChooseProvider(action[len(PROVIDER):])]
+        if action in (PREV, NEXT):
+            self.page += 1 if action == NEXT else -1
+        elif action == SEARCH:
+            self.searching, self.query = True, ""
+        elif action == SEARCH_CLOSE:
+            self.searching, self.keypad = False, None
+        elif self.searching and (action in (BACKSPACE, CLEAR, SPACE) or len(action) == 1):
+            self.query = self._edit(self.query, action)
+        else:
+            return super().handle(action, view)
+        self.stale = True
+        return []
+
+    def key_down(self, key: int, unicode: str, view: SessionView) -> list[Any]:
+        """Letters from a hardware keyboard type into the search."""
+        if self.searching:
+            if key == pygame.K_BACKSPACE:
+                self.query = self._edit(self.query, BACKSPACE)
+            elif unicode and unicode.isprintable():
+                self.query = self._edit(self.query, unicode.upper())
+            self.stale = True
+        return []
+
+    @staticmethod
+    def _edit(query: str, key: str) -> str:
+        if key == BACKSPACE:
+            return query[:-1]
+        if key == CLEAR:
+            return ""
+        if key == SPACE:
+            return (query + " ")[:MAX_QUERY] if query and not query.endswith(" ") else query
+        return (query + key)[:MAX_QUERY]

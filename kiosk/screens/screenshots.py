@@ -1,0 +1,175 @@
+"""Every screen in every theme and language, headless, by walking a real Terminal through real payments.
+
+The terminal runs on a ManualClock with its files in a temporary folder, the in-process virtual validator and
+gateways, and a file printer (so receipts count as printed). Each moment worth seeing is saved as
+`<screen>-<theme>-<lang>.png`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from kiosk import events as ev
+from kiosk.clock import ManualClock
+from kiosk.config import Config, Part
+from kiosk.drivers import validator as dv
+
+#: the moments saved, in the order the walk reaches them
+SHOTS = ("attract", "service_pin", "categories", "providers", "provider_search", "account", "account_error",
+         "checking", "confirmation", "cash_empty", "cash", "processing", "done", "failed", "done_queued",
+         "out_of_service", "service", "service_cassette")
+LANGUAGES = ("ru", "en")
+START = datetime(2026, 1, 15, 12, 0, 0)
+
+
+@contextmanager
+def terminal_in(folder: Path, base: Config | None = None, gateway_mode: str = "ok") -> Iterator[tuple]:
+    """A started demo Terminal on a ManualClock with every file in folder; yields (terminal, clock)."""
+    from kiosk.app import Terminal
+    from kiosk.ui_main import demo_config
+
+    config = demo_config(folder, base=base)
+    config = dataclasses.replace(config, printer=Part("printer", "file", {"path": str(folder / "printer.bin")}))
+    config = dataclasses.replace(config, gateways={
+        name: dataclasses.replace(part, options={**part.options, "mode": gateway_mode})
+        for name, part in config.gateways.items()})
+    clock = ManualClock(config.timezone, START.replace(tzinfo=config.timezone))
+    terminal = Terminal(config, clock=clock, background_checks=False)
+    terminal.start(background_outbox=False)
+    try:
+        yield terminal, clock
+    finally:
+        terminal.close()
+
+
+def settle(terminal) -> None:  # noqa: ANN001 - a kiosk.app.Terminal
+    """Let queued events and in-flight deliveries finish."""
+    for _ in range(20):
+        terminal.pump()
+        terminal.outbox.wait_idle()
+        if terminal.events.empty():
+            return
+
+
+def handle_one(terminal, event) -> None:  # noqa: ANN001
+    """Post an event and handle only it, leaving what it caused queued (to see the state in between)."""
+    terminal.post(event)
+    terminal.session.handle(terminal.events.get_nowait())
+
+
+def walk(ui, terminal, shot: Callable[[str], None]) -> None:  # noqa: ANN001 - KioskUI, Terminal
+    """Drive the terminal through every screen, calling shot(name) at each moment in SHOTS."""
+    def act(*actions: str) -> None:
+        for action in actions:
+            ui.act(action)
+        settle(terminal)
+        ui.refresh()
+
+    def post(*events: object) -> None:
+        for event in events:
+            terminal.post(event)
+        settle(terminal)
+        ui.refresh()
+
+    shot("attract")
+    act(*["service-tap"] * 5)
+    shot("service_pin")
+    act("pin-cancel", "start")
+    shot("categories")
+    act("category:mobile")
+    shot("providers")
+    act("search", *(("М", "Т") if ui.lang == "ru" else ("M", "T")))
+    shot("provider_search")
+    act("search-close", "provider:mts", *"912345")
+    shot("account")
+    act("submit")
+    shot("account_error")
+    act(*"6789")
+    handle_one(terminal, ev.SubmitAccount())  # the check's answer stays queued: the check is on screen
+    ui.refresh()
+    shot("checking")
+    settle(terminal)
+    ui.refresh()
+    shot("confirmation")
+    act("confirm")
+    shot("cash_empty")
+    for value in (50000, 10000):
+        terminal.validator.insert(value)
+        settle(terminal)
+    ui.refresh()
+    shot("cash")
+    handle_one(terminal, ev.Pay())  # delivery starts; its result stays queued
+    ui.refresh()
+    shot("processing")
+    settle(terminal)
+    ui.refresh()
+    shot("done")
+    act("finish")
+    _pay_with_gateways(terminal, post, "decline", "9161112233")
+    shot("failed")
+    act("finish")
+    _pay_with_gateways(terminal, post, "down", "9165554433")
+    shot("done_queued")
+    act("finish")
+    post(dv.Failure(50, "demo fault"))
+    shot("out_of_service")
+    post(dv.Ready(), ev.ServiceLogin("1234"))
+    shot("service")
+    act("section:cassette")
+    shot("service_cassette")
+    act("service-exit")
+
+
+def _pay_with_gateways(terminal, post, mode: str, account: str) -> None:  # noqa: ANN001
+    for gateway in terminal.gateways.values():
+        gateway.set_mode(mode)
+    # one at a time: the check's answer must arrive before Confirm is pressed, as it would for a person
+    for event in (ev.Touch(), ev.ChooseProvider("mts"), ev.EditAccount(account), ev.SubmitAccount(), ev.Confirm()):
+        post(event)
+    terminal.validator.insert(10000)
+    post(ev.Pay())
+
+
+def render_theme_language(out_dir: Path, theme: str, lang: str, size: tuple[int, int] | None = None,
+                          keep: Callable[[str, object], None] | None = None) -> list[Path]:
+    """Walk one theme and language, saving each moment to out_dir (and handing the surface to keep)."""
+    from kiosk.screens.ui import KioskUI
+
+    paths: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as temp, terminal_in(Path(temp)) as (terminal, _clock):
+        ui = KioskUI(terminal, size=size, theme=theme, lang=lang, clock=lambda: 0.0)
+
+        def shot(name: str) -> None:
+            ui.widgets.tick(0.0)
+            path = ui.save(out_dir / f"{name}-{theme}-{lang}.png")
+            paths.append(path)
+            if keep is not None:
+                keep(name, ui.surface)
+
+        walk(ui, terminal, shot)
+    return paths
+
+
+def render_all(out_dir: str | Path, size: tuple[int, int] | None = None, themes: list[str] | None = None,
+               languages: list[str] | None = None) -> list[Path]:
+    """Every screen × theme × language as PNG files in out_dir; returns their paths."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    from kiosk.screens.theme import THEMES_DIR, theme_names
+
+    out = Path(out_dir)
+    paths: list[Path] = []
+    try:
+        for theme in themes or theme_names(THEMES_DIR):
+            for lang in languages or LANGUAGES:
+                paths += render_theme_language(out, theme, lang, size)
+    finally:
+        pygame.quit()
+    return paths

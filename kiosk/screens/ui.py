@@ -1,0 +1,292 @@
+"""The pygame loop: one thread, event-driven, sleeping in pygame.event.wait until something can change.
+
+Each turn: take the window's events (touches become Touch values, then widget actions, then session events),
+post a Tick about once a second, pump the terminal's queue, rebuild the screen if the session's view changed,
+and draw only if something looks different. The loop sleeps until the next Tick, the next widget change, or
+(in states where devices and gateways report from other threads) a short poll interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pygame
+
+from kiosk import events as ev
+from kiosk.screens.base import Screen, ScreenContext
+from kiosk.screens.i18n import translations
+from kiosk.screens.registry import screen_for
+from kiosk.screens.text import Msg, Painter
+from kiosk.screens.theme import THEMES_DIR, ThemeManager, theme_names
+from kiosk.screens.touch import DOWN, TouchInput, min_target_px
+from kiosk.screens.widgets import Group, Label, Widget
+from kiosk.session import SessionView
+
+if TYPE_CHECKING:
+    from kiosk.app import Terminal
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+#: states in which bills, check results and deliveries arrive from other threads: look at the queue often
+BUSY_STATES = ("online_check", "cash_collection", "commit", "delivery")
+BUSY_POLL_SECONDS = 0.05
+#: after a screen changes, a second tap of a hurried double tap must not press what appeared under the finger
+SCREEN_GUARD_SECONDS = 0.4
+RESTART_EXIT = 75  # EX_TEMPFAIL: systemd (Restart=always) or the demo starts the terminal afresh
+#: demo keys 1 … 8: the banknotes a payer could push in, in kopecks
+DEMO_BILLS = {pygame.K_1 + i: value for i, value in enumerate(
+    (1000, 5000, 10000, 20000, 50000, 100000, 200000, 500000))}
+DEMO_BILLS.update({pygame.K_KP1 + i: value for i, value in enumerate(DEMO_BILLS.values())})
+ALLOWED_EVENTS = (pygame.QUIT, pygame.WINDOWCLOSE, pygame.KEYDOWN, pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP,
+                  pygame.MOUSEMOTION, pygame.FINGERDOWN, pygame.FINGERUP, pygame.FINGERMOTION,
+                  pygame.WINDOWFOCUSLOST, pygame.WINDOWLEAVE, pygame.WINDOWEXPOSED, pygame.WINDOWRESTORED,
+                  pygame.VIDEOEXPOSE, pygame.USEREVENT)
+
+
+def changed(widget: Widget) -> bool:
+    """Whether a widget or anything inside it needs drawing again."""
+    if widget.dirty:
+        return True
+    return isinstance(widget, Group) and any(changed(c) for c in widget.children if c.visible)
+
+
+class KioskUI:
+    """The terminal's face: draws the session's screens and turns touches into session events."""
+
+    def __init__(self, terminal: Terminal, *, demo: bool = False, size: tuple[int, int] | None = None,
+                 fullscreen: bool = False, theme: str | None = None, lang: str | None = None,
+                 themes_dir: str | Path | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        config = terminal.config
+        self.terminal, self.demo, self.clock = terminal, demo, clock
+        pygame.display.init()
+        pygame.font.init()
+        size = size or (config.screen.width, config.screen.height)
+        flags = pygame.FULLSCREEN if fullscreen else 0
+        self.surface = pygame.display.set_mode((0, 0) if fullscreen else size, flags)
+        pygame.display.set_caption("kiosk" + (" (demo)" if demo else ""))
+        pygame.event.set_blocked(None)
+        pygame.event.set_allowed(list(ALLOWED_EVENTS))
+        if not demo:
+            pygame.mouse.set_visible(False)  # a touchscreen shows no pointer; a demo on a desktop does
+        self.size = self.surface.get_size()
+        self.themes = ThemeManager(themes_dir or config.screen.themes_dir or THEMES_DIR, theme or config.screen.theme)
+        self.themes.subscribe(lambda _theme: self._restyle())
+        self.default_lang = lang if lang in config.languages else config.screen.language
+        self.lang = self.default_lang
+        self.touch = TouchInput(self.size, clock=clock)
+        self.exit_code: int | None = None
+        self.screen: Screen | None = None
+        self.view: SessionView | None = None
+        self.widgets = Group()
+        self._key: Any = None
+        self._painters: dict[tuple[str, str], Painter] = {}
+        self._needs_draw = True
+        self._guard_until = 0.0
+        now = clock()
+        self.next_tick = now + TICK_SECONDS
+        self.ctx = ScreenContext(terminal, self._min_px(), self.lang, demo, clock,
+                                 theme_names(self.themes.themes_dir), self.themes.current.id, self._request)
+        self._set_receipt_language()
+        self.refresh()
+
+    # -- look -----------------------------------------------------------------------------------
+    @property
+    def painter(self) -> Painter:
+        """The painter of the current theme and language."""
+        key = (self.themes.current.id, self.lang)
+        if key not in self._painters:
+            # only the current one is kept: each holds its rendered texts and scaled ads (~15 MB at 1080p),
+            # and re-rendering after a switch costs one slower frame
+            self._painters = {key: Painter(self.themes.current, translations(self.lang))}
+        return self._painters[key]
+
+    def _min_px(self) -> int:
+        return min_target_px(self.terminal.config.screen.dpi, self.themes.current.target_mm)
+
+    def _restyle(self) -> None:
+        self.ctx.min_px, self.ctx.theme, self.ctx.lang = self._min_px(), self.themes.current.id, self.lang
+        self._rebuild()
+
+    def _set_receipt_language(self) -> None:
+        # the payer reads the receipt in the language they chose on screen
+        self.terminal.receipts.language = self.lang
+
+    def set_language(self, lang: str) -> None:
+        """Show every text in another language."""
+        if lang != self.lang and lang in self.terminal.config.languages:
+            self.lang = lang
+            self._set_receipt_language()
+            self._restyle()
+
+    def _request(self, what: str) -> None:
+        if what == "language":
+            self.set_language(self.ctx.other_language())
+        elif what.startswith("theme:"):
+            self.themes.switch(what.split(":", 1)[1])
+        elif what == "restart":
+            self.exit_code = RESTART_EXIT
+
+    # -- the session's view ---------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the session's view; change or rebuild the screen if it changed, else move the countdown on."""
+        view = self.terminal.session.view()
+        cls = screen_for(view)
+        if self.screen is None or type(self.screen) is not cls:
+            if view.state == "idle" and self.view is not None and self.view.state != "idle":
+                self.set_language(self.default_lang)  # the next payer starts in the terminal's language
+            self.touch.cancel()
+            self._guard_until = self.clock() + SCREEN_GUARD_SECONDS if self.screen is not None else 0.0
+            self.screen = cls(self.ctx)
+            self.view = view
+            self._rebuild()
+            return
+        self.view = view
+        if self.screen.stale or self.screen.key(view) != self._key:
+            self._rebuild()
+        else:
+            self.screen.update(view)
+
+    def _rebuild(self) -> None:
+        if self.screen is None or self.view is None:
+            return
+        self.screen.stale = False
+        self._key = self.screen.key(self.view)
+        rect = pygame.Rect((0, 0), self.size)
+        try:
+            self.widgets = self.screen.build(self.view, self.painter, self.themes.current, rect)
+        except Exception:
+            # a screen that cannot lay itself out must not stop the terminal: the session goes on underneath
+            log.exception("screen %s cannot be built", type(self.screen).__name__)
+            self.widgets = Group([Label(rect.inflate(-40, -40), Msg("Temporarily out of service"), "title",
+                                        bold=True, align="center", valign="middle")])
+        self.widgets.tick(self.clock())
+        self._needs_draw = True
+
+    # -- input ----------------------------------------------------------------------------------
+    def handle_events(self, events: Iterable[pygame.event.Event]) -> None:
+        """Turn window events into actions and session events."""
+        for event in events:
+            if event.type in (pygame.QUIT, pygame.WINDOWCLOSE):
+                if self.demo:
+                    self.exit_code = 0  # production ignores it: there is no way out of the kiosk from the UI
+            elif event.type in (pygame.WINDOWEXPOSED, pygame.WINDOWRESTORED, pygame.VIDEOEXPOSE):
+                self._needs_draw = True
+            elif event.type == pygame.KEYDOWN:
+                self._key_down(event)
+            for touch in self.touch.feed(event, self.clock()):
+                if touch.kind == DOWN and touch.time < self._guard_until:
+                    continue
+                action = self.widgets.touch(touch)
+                if action:
+                    self.act(action)
+
+    def _key_down(self, event: pygame.event.Event) -> None:
+        if not self.demo:
+            events = self.screen.key_down(event.key, event.unicode, self.view) if self.screen else []
+            self._post(events)
+            return
+        if event.key == pygame.K_ESCAPE:
+            self.exit_code = 0
+        elif event.key in DEMO_BILLS and self.view is not None and self.view.state == "cash_collection":
+            insert = getattr(self.terminal.validator, "insert", None)
+            if insert is not None:
+                insert(DEMO_BILLS[event.key])
+                self.terminal.pump()
+                self.refresh()
+        elif self.screen is not None and self.view is not None:
+            self._post(self.screen.key_down(event.key, event.unicode, self.view))
+
+    def act(self, action: str) -> None:
+        """Carry out a widget's action: the screen says which session events it stands for."""
+        if self.screen is None or self.view is None:
+            return
+        self._post(self.screen.handle(action, self.view))
+        if self.screen.stale:
+            self._rebuild()
+
+    def _post(self, events: list[Any]) -> None:
+        if not events:
+            return
+        for event in events:
+            self.terminal.post(event)
+        self.terminal.pump()
+        self.refresh()
+
+    # -- time and drawing -----------------------------------------------------------------------
+    def wait_ms(self) -> int:
+        """How long the loop may sleep before anything can change by itself."""
+        now = self.clock()
+        wakes = [self.next_tick, self.widgets.wake_at(), self.screen.wake_at() if self.screen else None]
+        if self.view is not None and self.view.state in BUSY_STATES:
+            wakes.append(now + BUSY_POLL_SECONDS)
+        soonest = min(w for w in wakes if w is not None)
+        return max(1, min(1000, math.ceil((soonest - now) * 1000)))
+
+    def step(self, events: Iterable[pygame.event.Event] = ()) -> None:
+        """One turn of the loop without waiting: input, time, the session's queue, drawing."""
+        self.handle_events(events)
+        now = self.clock()
+        if now >= self.next_tick:
+            self.terminal.post(ev.Tick())
+            self.next_tick = max(self.next_tick + TICK_SECONDS, now + TICK_SECONDS / 2)
+        self.terminal.pump()
+        self.refresh()
+        if self.screen is not None:
+            self.screen.tick(now)
+            if self.screen.stale:
+                self._rebuild()
+        self.widgets.tick(now)
+        self.draw()
+
+    def draw(self, force: bool = False) -> bool:
+        """Redraw the whole screen if anything changed; returns whether it did."""
+        if not (force or self._needs_draw or changed(self.widgets)):
+            return False
+        self.surface.fill(self.themes.current.colours.background)
+        self.widgets.draw(self.surface, self.painter)
+        self._needs_draw = False
+        pygame.display.flip()
+        return True
+
+    def run(self) -> int:
+        """Serve the payer until asked to stop; returns the exit code (RESTART_EXIT to be started again)."""
+        self.draw(force=True)
+        while self.exit_code is None:
+            first = pygame.event.wait(self.wait_ms())
+            events = pygame.event.get()
+            if first.type != pygame.NOEVENT:
+                events.insert(0, first)
+            self.step(events)
+        return self.exit_code
+
+    # -- for tests and screenshots --------------------------------------------------------------
+    def targets(self) -> dict[str, pygame.Rect]:
+        """Every enabled action on screen and where it is."""
+        found: dict[str, pygame.Rect] = {}
+
+        def walk(widget: Widget) -> None:
+            if not widget.visible:
+                return
+            if isinstance(widget, Group):
+                for child in widget.children:
+                    walk(child)
+            action = getattr(widget, "action", None)
+            if action and widget.targets():
+                found.setdefault(action, widget.rect)
+
+        walk(self.widgets)
+        return found
+
+    def save(self, path: str | Path) -> Path:
+        """Draw the current screen and write it as a PNG."""
+        self.draw(force=True)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(self.surface, str(path))
+        return path

@@ -1,0 +1,148 @@
+"""`kiosk demo` and `kiosk run`: the terminal with its screens, as a demo on a desktop or in production.
+
+The demo is the demo configuration with every durable file (journal, cassette, gateway ledgers, receipts)
+in a per-run state folder, an in-process virtual validator fed from the keyboard, in-process virtual
+gateways, and a virtual network printer that writes each receipt as PNG. Production (`run`) is exactly the
+configuration given, full screen as configured, with no way out of the UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import DEMO_CONFIG, Config, Part, load_config
+
+log = logging.getLogger(__name__)
+
+DEMO_STATE_DIR = Path("~/.local/state/kiosk/demo-ui")
+
+
+def demo_config(state_dir: Path, printer_port: int | None = None, base: Config | None = None) -> Config:
+    """The demo configuration with every durable file inside state_dir and, given a port, a network printer."""
+    config = base or load_config(DEMO_CONFIG)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    validator = Part("validator", "virtual", {**config.validator.options, "cassette": str(state_dir / "cassette.sqlite")})
+    gateways = {name: dataclasses.replace(part, options={**part.options, "ledger": str(state_dir / f"gateway-{name}.sqlite")})
+                for name, part in config.gateways.items()}
+    printer = (Part("printer", "network", {"host": "127.0.0.1", "port": printer_port}) if printer_port
+               else config.printer)
+    return dataclasses.replace(config, journal_path=state_dir / "journal.sqlite", receipts_dir=state_dir / "receipts",
+                               validator=validator, gateways=gateways, printer=printer)
+
+
+def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog)
+    if demo:
+        parser.add_argument("--state-dir", type=Path, default=DEMO_STATE_DIR,
+                            help="where the demo keeps its journal, cassette, ledgers and receipts")
+        parser.add_argument("--fullscreen", action="store_true", help="full screen instead of a window")
+        parser.add_argument("--screenshots", type=Path, default=None,
+                            help="render every screen in every theme and language to PNG files here, then exit")
+        parser.add_argument("--size", default=None, help="window size WxH (default: the configuration's)")
+    else:
+        parser.add_argument("--config", required=True, type=Path, help="terminal configuration")
+    parser.add_argument("--theme", default=None, help="theme folder name (default: the configuration's)")
+    parser.add_argument("--lang", default=None, help="language to start in (default: the configuration's)")
+    return parser
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    width, _, height = text.lower().partition("x")
+    return int(width), int(height)
+
+
+class _Stop:
+    """SIGTERM / SIGINT end the loop cleanly (systemd stops the kiosk this way)."""
+
+    def __init__(self) -> None:
+        self.ui: Any = None
+        self.previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def _stop(self, _signum: int, _frame: object) -> None:
+        if self.ui is not None:
+            self.ui.exit_code = 0
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int] | None, theme: str | None,
+           lang: str | None) -> int:
+    """Start the terminal and its screens; start both afresh when the service menu asks for a restart."""
+    import pygame
+
+    from kiosk.app import Terminal
+    from kiosk.screens.ui import RESTART_EXIT, KioskUI
+
+    stop = _Stop()
+    try:
+        while True:
+            terminal = Terminal(config)
+            try:
+                summary = terminal.start()
+                log.info("terminal %s started: %s", config.terminal, summary.text())
+                ui = KioskUI(terminal, demo=demo, fullscreen=fullscreen, size=size, theme=theme, lang=lang)
+                stop.ui = ui
+                code = ui.run()
+            finally:
+                stop.ui = None
+                terminal.close()
+            if code != RESTART_EXIT or not demo:
+                return code
+            log.warning("restarting the terminal from the service menu")
+    finally:
+        stop.restore()
+        pygame.quit()
+
+
+def demo_main(argv: Sequence[str] | None = None) -> int:
+    """`kiosk demo`: emulators and the kiosk in a window; keys 1–8 insert banknotes; receipts become PNGs."""
+    args = _parser("kiosk demo", demo=True).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.screenshots is not None:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+        from kiosk.screens.screenshots import render_all
+
+        paths = render_all(args.screenshots, size=_size(args.size), themes=[args.theme] if args.theme else None,
+                           languages=[args.lang] if args.lang else None)
+        print(f"{len(paths)} screenshots written to {args.screenshots}")
+        return 0
+    from kiosk.emulators.virtual_printer import VirtualPrinter
+
+    state_dir = args.state_dir.expanduser()
+    printer = VirtualPrinter(state_dir / "receipts", port=0).start()
+    try:
+        config = demo_config(state_dir, printer.port)
+        print(f"kiosk demo: state in {state_dir}; receipts as PNG in {printer.out_dir}")
+        print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
+              "five times, PIN 1234; Esc or closing the window quits")
+        return _serve(config, demo=True, fullscreen=args.fullscreen, size=_size(args.size), theme=args.theme,
+                      lang=args.lang)
+    finally:
+        printer.stop()
+
+
+def run_main(argv: Sequence[str] | None = None) -> int:
+    """`kiosk run --config C`: production, full screen as configured, no way out from the UI."""
+    args = _parser("kiosk run", demo=False).parse_args(argv)
+    config = load_config(args.config)
+    return _serve(config, demo=False, fullscreen=config.screen.fullscreen, size=None, theme=args.theme,
+                  lang=args.lang)
+
+
+if __name__ == "__main__":
+    which = sys.argv[1] if len(sys.argv) > 1 else ""
+    if which not in ("demo", "run"):
+        sys.exit("usage: python -m kiosk.ui_main demo|run [options]")
+    sys.exit((demo_main if which == "demo" else run_main)(sys.argv[2:]))

@@ -1,0 +1,239 @@
+"""Real payments driven headless by injected touches through the real UI, session, journal and gateways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygame
+import pytest
+from kiosk_ui import Driver, driven_ui
+
+from kiosk.drivers import validator as dv
+from kiosk.screens.ui import RESTART_EXIT
+
+
+@pytest.fixture
+def kiosk(tmp_path: Path):
+    with driven_ui(tmp_path) as driver:
+        yield driver
+
+
+def _bookings(driver: Driver) -> list[dict]:
+    return [b for g in driver.terminal.gateways.values() for b in g.bookings()]
+
+
+def test_payment_by_touch_from_attract_screen_to_receipt_and_back(kiosk: Driver) -> None:
+    assert kiosk.ui.screen.name == "attract"
+    kiosk.to_cash()
+    kiosk.insert(500)
+    kiosk.insert(100)
+    assert kiosk.terminal.session.view().cash == 60000
+    kiosk.tap("pay")
+    kiosk.settle()
+    assert kiosk.ui.screen.name == "done"
+    op = kiosk.terminal.journal.last_operation()
+    assert (op.state, op.cash, op.account, op.receipt_status) == ("delivered", 60000, "9123456789", "printed")
+    assert len(_bookings(kiosk)) == 1
+    kiosk.tap("finish")
+    assert kiosk.ui.screen.name == "attract"
+
+
+def test_fingers_pay_too_and_a_finger_with_its_mouse_copy_types_one_digit(kiosk: Driver) -> None:
+    for action in ("start", "category:mobile", "provider:mts"):
+        kiosk.tap(action, finger=True)
+    x, y = kiosk.where("9")
+    width, height = kiosk.ui.size
+    kiosk.ui_clock.advance(0.5)
+    # SDL reports one touch twice: the finger event and a mouse event flagged as coming from touch
+    for event in (pygame.event.Event(pygame.FINGERDOWN, touch_id=7, finger_id=0, x=x / width, y=y / height,
+                                     dx=0.0, dy=0.0, pressure=1.0),
+                  pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(x, y), button=1, touch=True),
+                  pygame.event.Event(pygame.FINGERUP, touch_id=7, finger_id=0, x=x / width, y=y / height,
+                                     dx=0.0, dy=0.0, pressure=1.0),
+                  pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(x, y), button=1, touch=True)):
+        pygame.event.post(event)
+    kiosk.ui.step(pygame.event.get())
+    assert kiosk.terminal.session.account == "9"
+
+
+def test_account_field_shows_the_live_mask(kiosk: Driver) -> None:
+    for action in ("start", "category:mobile", "provider:mts"):
+        kiosk.tap(action)
+    kiosk.type("912345")
+    assert kiosk.terminal.session.view().account_display == "+7 (912) 345"
+    kiosk.tap("backspace")
+    assert kiosk.terminal.session.account == "91234"
+    kiosk.tap("submit")
+    assert kiosk.state == "account_entry" and kiosk.terminal.session.view().account_error == "too_short"
+
+
+def test_hurried_double_tap_on_next_does_not_confirm_the_unread_details(kiosk: Driver) -> None:
+    for action in ("start", "category:mobile", "provider:mts"):
+        kiosk.tap(action)
+    kiosk.type("9123456789")
+    spot = kiosk.where("submit")
+    kiosk.tap("submit")
+    assert kiosk.state == "confirmation"
+    kiosk.ui_clock.advance(0.25)  # past the 150 ms debounce: a deliberate second tap, on what is now Confirm
+    kiosk.tap_at(spot)
+    assert kiosk.state == "confirmation"
+    assert kiosk.terminal.journal.last_operation() is None
+
+
+def test_with_money_inside_there_is_no_cancel_and_walking_away_pays(kiosk: Driver) -> None:
+    kiosk.to_cash()
+    assert "home" in kiosk.ui.targets()
+    kiosk.insert(100)
+    assert "home" not in kiosk.ui.targets()
+    assert kiosk.ui.screen.countdown.seconds == kiosk.terminal.config.timeouts["cash_collection"]
+    kiosk.wait(kiosk.terminal.config.timeouts["cash_collection"] + 1)
+    op = kiosk.terminal.journal.last_operation()
+    assert op.cash == 10000 and op.commit_reason == "timeout" and op.state == "delivered"
+    assert kiosk.ui.screen.name == "done"
+
+
+def test_pay_is_disabled_below_the_minimum_and_the_maximum_holds(kiosk: Driver) -> None:
+    kiosk.to_cash()
+    assert "pay" not in kiosk.ui.targets()  # a disabled button offers no target
+    for _ in range(3):
+        kiosk.insert(5000)
+    kiosk.insert(5000)  # 20 000 would pass the 15 000 maximum: the validator no longer takes it
+    assert kiosk.terminal.session.view().cash == 1500000
+    assert "pay" in kiosk.ui.targets()
+
+
+def test_countdown_runs_and_idle_returns_to_the_attract_screen(kiosk: Driver) -> None:
+    kiosk.tap("start")
+    assert kiosk.ui.screen.name == "categories"
+    timeout = kiosk.terminal.config.timeouts["category"]
+    kiosk.wait(10)
+    assert kiosk.ui.screen.countdown.seconds == timeout - 10
+    kiosk.wait(timeout - 9)
+    assert kiosk.ui.screen.name == "attract"
+
+
+def test_language_switch_everywhere_and_back_to_the_default_for_the_next_payer(kiosk: Driver) -> None:
+    kiosk.tap("lang")
+    assert kiosk.ui.lang == "en" and kiosk.terminal.receipts.language == "en"
+    for action in ("start", "category:mobile"):
+        kiosk.tap(action)
+        assert "lang" in kiosk.ui.targets()
+    kiosk.tap("lang")
+    assert kiosk.ui.lang == "ru"
+    kiosk.tap("lang")
+    kiosk.tap("back")
+    kiosk.tap("back")
+    assert kiosk.ui.screen.name == "attract" and kiosk.ui.lang == "ru"
+
+
+def test_provider_search_by_name_chooses_the_provider(kiosk: Driver) -> None:
+    kiosk.tap("start")
+    kiosk.tap("category:utilities")
+    kiosk.tap("search")
+    kiosk.type("ВОДО")
+    kiosk.tap("provider:vodokanal")
+    assert kiosk.state == "account_entry" and kiosk.terminal.session.provider.id == "vodokanal"
+
+
+def test_declined_payment_says_plainly_where_the_money_is(tmp_path: Path) -> None:
+    with driven_ui(tmp_path, gateway_mode="decline") as kiosk:
+        kiosk.to_cash("9161112233")
+        kiosk.insert(100)
+        kiosk.tap("pay")
+        kiosk.settle()
+        assert kiosk.ui.screen.name == "failed"
+        assert kiosk.terminal.journal.last_operation().state == "needs_attention"
+
+
+def test_device_fault_takes_the_terminal_out_of_service_and_back(kiosk: Driver) -> None:
+    kiosk.post(dv.Failure(50, "test"))
+    assert kiosk.ui.screen.name == "out_of_service"
+    kiosk.post(dv.Ready())
+    assert kiosk.ui.screen.name == "attract"
+
+
+def test_service_menu_behind_the_pin_switches_the_theme_at_run_time(kiosk: Driver) -> None:
+    kiosk.login("0000")
+    assert kiosk.state == "idle" and kiosk.terminal.session.view().message == "wrong_pin"
+    kiosk.tap("pin-cancel")
+    kiosk.login("1234")
+    assert kiosk.ui.screen.name == "service"
+    for section in ("status", "cassette", "waiting", "attention", "gateways", "validator", "encashment"):
+        kiosk.tap(f"section:{section}")
+        kiosk.tap("service-menu")
+    kiosk.tap("section:print")
+    kiosk.tap("do:print")
+    assert kiosk.terminal.config.printer.options["path"]
+    assert Path(kiosk.terminal.config.printer.options["path"]).stat().st_size > 0
+    kiosk.tap("service-menu")
+    kiosk.tap("section:theme")
+    kiosk.tap("do:theme:dark")
+    assert kiosk.ui.themes.current.id == "dark"
+    assert kiosk.ui.surface.get_at((2, kiosk.ui.size[1] // 2))[:3] == kiosk.ui.themes.current.colours.background
+    kiosk.tap("service-menu")
+    kiosk.tap("section:restart")
+    kiosk.tap("do:restart")
+    assert kiosk.ui.exit_code is None  # one press only asks "are you sure?"
+    kiosk.tap("do:restart-yes")
+    assert kiosk.ui.exit_code == RESTART_EXIT
+    kiosk.ui.exit_code = None
+    kiosk.tap("service-exit")
+    assert kiosk.state == "idle"
+
+
+def test_no_way_out_of_the_kiosk_in_production(kiosk: Driver) -> None:
+    for event in (pygame.event.Event(pygame.QUIT), pygame.event.Event(pygame.WINDOWCLOSE)):
+        pygame.event.post(event)
+    kiosk.ui.step(pygame.event.get())
+    kiosk.key(pygame.K_ESCAPE)
+    assert kiosk.ui.exit_code is None
+
+
+def test_demo_keys_insert_banknotes_and_escape_quits(tmp_path: Path) -> None:
+    with driven_ui(tmp_path, demo=True) as kiosk:
+        kiosk.to_cash()
+        kiosk.key(pygame.K_5, "5")
+        kiosk.key(pygame.K_1, "1")
+        assert kiosk.terminal.session.view().cash == 50000 + 1000
+        kiosk.key(pygame.K_ESCAPE)
+        assert kiosk.ui.exit_code == 0
+
+
+def test_the_loop_sleeps_when_nothing_happens(kiosk: Driver) -> None:
+    assert kiosk.ui.wait_ms() >= 500
+    assert not kiosk.ui.draw()  # nothing changed: nothing is drawn
+    kiosk.to_cash()
+    assert 1 <= kiosk.ui.wait_ms() <= 50  # bills and replies arrive from other threads
+
+
+def test_press_shows_on_the_very_next_frame(kiosk: Driver) -> None:
+    kiosk.tap("start")
+    tile = kiosk.ui.targets()["category:mobile"]
+    spot = (tile.x + 12, tile.centery)  # the tile's face, beside its icon
+    before = kiosk.ui.surface.get_at(spot)
+    kiosk.ui_clock.advance(0.5)
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=tile.center, button=1, touch=False))
+    kiosk.ui.step(pygame.event.get())
+    after = kiosk.ui.surface.get_at(spot)
+    assert before != after
+
+
+def test_encashment_from_the_service_menu_empties_the_counted_cassette(kiosk: Driver) -> None:
+    kiosk.to_cash()
+    kiosk.insert(500)
+    kiosk.tap("pay")
+    kiosk.settle()
+    kiosk.tap("finish")
+    kiosk.login()
+    kiosk.tap("section:cassette")
+    assert any(value == "1" for _, value in kiosk.ui.screen.rows)  # one banknote since the last encashment
+    kiosk.tap("service-menu")
+    kiosk.tap("section:encashment")
+    kiosk.tap("do:encash")
+    assert kiosk.terminal.journal.encashments() == []  # asked "are you sure?" first
+    kiosk.tap("do:encash-yes")
+    (record,) = kiosk.terminal.journal.encashments()
+    assert (record["total"], record["bill_count"]) == (50000, 1)
+    kiosk.tap("service-menu")
+    kiosk.tap("section:cassette")
+    assert any(value == "0" for _, value in kiosk.ui.screen.rows)

@@ -1,0 +1,67 @@
+"""Every screen × theme × language compared with committed golden images, within a tolerance.
+
+The screens render at the demo's configured 1280×1024 (the real layout) and are compared at a quarter of
+the width, which keeps the goldens small and forgives anti-aliasing. After a deliberate change of look,
+regenerate them with `KIOSK_UPDATE_GOLDENS=1 pytest tests/screens/test_screenshots.py` and look at them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pygame
+import pytest
+from PIL import Image, ImageChops
+
+from kiosk.screens.screenshots import SHOTS, render_theme_language
+
+GOLDEN = Path(__file__).parent / "golden"
+SIZE = (320, 256)
+PIXEL_TOLERANCE = 48  # a channel may differ this much (font hinting, smoothing) and still count as the same
+MAX_DIFFERENT = 0.005  # the share of pixels allowed to differ by more: a moved button or a new word is more
+UPDATE = os.environ.get("KIOSK_UPDATE_GOLDENS") == "1"
+
+
+def small(surface: pygame.Surface) -> Image.Image:
+    """The screen as a small RGB image, averaged down (deterministic, unlike scaling with filters)."""
+    image = Image.frombytes("RGB", surface.get_size(), pygame.image.tobytes(surface, "RGB"))
+    return image.resize(SIZE, Image.Resampling.BOX)
+
+
+def different_share(first: Image.Image, second: Image.Image) -> float:
+    """The share of pixels whose largest channel difference passes the tolerance."""
+    diff = ImageChops.difference(first, second).convert("RGB")
+    worst = ImageChops.lighter(ImageChops.lighter(*diff.split()[:2]), diff.split()[2])
+    over = worst.point(lambda v: 255 if v > PIXEL_TOLERANCE else 0)
+    return over.histogram()[255] / (SIZE[0] * SIZE[1])
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+@pytest.mark.parametrize("theme", ["default", "dark", "high-contrast"])
+def test_screens_match_the_golden_images(theme: str, lang: str, tmp_path: Path) -> None:
+    rendered: dict[str, Image.Image] = {}
+    render_theme_language(tmp_path, theme, lang, keep=lambda name, surface: rendered.update({name: small(surface)}))
+    assert sorted(rendered) == sorted(SHOTS)
+    failures = []
+    for name, image in rendered.items():
+        golden = GOLDEN / f"{name}-{theme}-{lang}.png"
+        if UPDATE:
+            GOLDEN.mkdir(exist_ok=True)
+            # a 256-colour palette keeps the files small; screens have few colours besides text edges
+            image.quantize(256, dither=Image.Dither.NONE).save(golden, optimize=True)
+            continue
+        assert golden.is_file(), f"no golden image {golden.name}; see this module's docstring"
+        share = different_share(image, Image.open(golden).convert("RGB"))
+        if share > MAX_DIFFERENT:
+            image.save(tmp_path / f"actual-{golden.name}")
+            failures.append(f"{golden.name}: {share:.2%} of pixels differ (actual in {tmp_path})")
+    assert not failures, "\n".join(failures)
+
+
+def test_a_changed_screen_is_caught() -> None:
+    base = Image.new("RGB", SIZE, (240, 240, 240))
+    moved = base.copy()
+    moved.paste((11, 87, 208), (10, 200, 110, 240))  # a button of about a tenth of the width appeared
+    assert different_share(base, base) == 0
+    assert different_share(base, moved) > MAX_DIFFERENT
