@@ -65,11 +65,14 @@ class Terminal:
         self.session = Session(SessionDeps(
             config=config, catalog=self.catalog, journal=self.journal, validator=validator, router=self.router,
             outbox=self.outbox, clock=self.clock, run_check=self._run_check,
-            print_receipt=print_receipt or self.receipts.print_operation, printer_ready=printer_ready,
+            print_receipt=print_receipt or self._print_receipt, printer_ready=printer_ready,
             validator_name=f"{config.validator.kind}", service_pin_ok=self._pin_ok,
             detect_operator=self._detect_operator, encash=self.encash))
         self._detector: OperatorDetector | None = None
         self.summary: Summary | None = None
+        #: called after every post (from any thread): a screen loop uses it to wake up at once
+        self.on_post: Callable[[], None] | None = None
+        self._printing: list[threading.Thread] = []
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, background_outbox: bool = True) -> Summary:
@@ -81,12 +84,17 @@ class Terminal:
         self.validator.start()
         if background_outbox:
             self.outbox.start()
+        if self._background_checks:
+            self.receipts.monitor()
         self.pump()
         return self.summary
 
     def close(self) -> None:
         """Stop delivery and devices, close the journal."""
         self.outbox.stop()
+        for thread in self._printing:
+            thread.join(timeout=30)
+        self.receipts.close()
         try:
             self.validator.stop()
         finally:
@@ -98,6 +106,8 @@ class Terminal:
     def post(self, event: Any) -> None:
         """Queue an event for the session (any thread)."""
         self.events.put(event)
+        if self.on_post is not None:
+            self.on_post()
 
     def pump(self) -> int:
         """Handle every queued event on this thread; returns how many."""
@@ -115,6 +125,22 @@ class Terminal:
         record = self.journal.encash(reason, counted)
         record["receipt"] = self.receipts.print_encashment(record)
         return record
+
+    def _print_receipt(self, op: Operation, kind: str) -> str | None:
+        """Print on a worker thread when the terminal has a screen to keep alive; the result is journaled."""
+        if not self._background_checks:
+            return self.receipts.print_operation(op, kind)
+
+        def work() -> None:
+            status = self.receipts.print_operation(op, kind)
+            self.journal.set_receipt(op.operation, status)
+            self.post(ev.ReceiptPrinted(op.operation, status))
+
+        self._printing = [t for t in self._printing if t.is_alive()]
+        thread = threading.Thread(target=work, name=f"receipt-{op.operation}", daemon=True)
+        self._printing.append(thread)
+        thread.start()
+        return None
 
     def _detect_operator(self, number: str) -> tuple[str | None, str]:
         if self._detector is None:  # the numbering table is read on first use, not at start-up

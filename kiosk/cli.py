@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    demo = sub.add_parser("demo", help="the kiosk in a window on emulated hardware (keys 1-8 insert banknotes)",
+                          add_help=False)
+    demo.add_argument("rest", nargs=argparse.REMAINDER, help="options of the demo (see kiosk demo --help)")
+    run = sub.add_parser("run", help="production: the kiosk on real devices (kiosk run --config C)", add_help=False)
+    run.add_argument("rest", nargs=argparse.REMAINDER, help="options (see kiosk run --help)")
+
     sim = sub.add_parser("simulate", help="run scripted payments headless on the real session and journal")
     sim.add_argument("--config", default=str(DEMO_CONFIG), help="terminal configuration (default: the demo)")
     sim.add_argument("--scenario", default=None, help="scenario file (default: the demo scenario)")
@@ -109,8 +115,23 @@ def _delegate(group: str, args: argparse.Namespace) -> int:
     return int(module.main(list(args.rest)) or 0)
 
 
+def _direct(argv: list[str]) -> int | None:
+    """Sub-commands that parse their own options (so `kiosk demo --help` shows the demo's help)."""
+    if argv and argv[0] in ("demo", "run"):
+        from kiosk import ui_main
+
+        return (ui_main.demo_main if argv[0] == "demo" else ui_main.run_main)(argv[1:])
+    if len(argv) >= 2 and (argv[0], argv[1]) in DELEGATED:
+        return int(importlib.import_module(DELEGATED[(argv[0], argv[1])]).main(argv[2:]) or 0)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kiosk` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    direct = _direct(argv)
+    if direct is not None:
+        return direct
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -104,5 +104,13 @@ class DeliveryDone:
     state: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptPrinted:
+    """A receipt printed in the background came out (or did not): status as journaled."""
+
+    operation: int
+    status: str
+
+
 UiEvent = (Touch | ChooseCategory | ChooseProvider | EnterPhone | EditAccount | SubmitAccount | Confirm | Pay | Back | Cancel
            | ReceiptTaken | ServiceLogin | ServiceExit)

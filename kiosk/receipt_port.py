@@ -67,6 +67,9 @@ class ReceiptDesk:
         self.language = config.screen.language
         self.last: Receipt | None = None
         self._lock = threading.Lock()  # one receipt at a time through one printer
+        self._known_ready: bool | None = None  # kept fresh by monitor(), so asking never blocks the screen
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
 
     @classmethod
     def from_config(cls, config: Config, catalog: Catalog) -> ReceiptDesk:
@@ -80,7 +83,39 @@ class ReceiptDesk:
         """Whether a receipt can be printed now (unknown counts as ready: one-way links cannot tell)."""
         if self.printer is None:
             return False
-        return self.printer.status().summary in ("ok", "near_end", "unknown")
+        if self._monitor is not None and self._known_ready is not None:
+            return self._known_ready
+        return self._ask()
+
+    def _ask(self) -> bool:
+        with self._lock:
+            try:
+                ready = self.printer.status().summary in ("ok", "near_end", "unknown")
+            except Exception:  # a status query that fails is a printer that cannot print
+                log.exception("printer status query failed")
+                ready = False
+        self._known_ready = ready
+        return ready
+
+    def monitor(self, interval: float = 5.0) -> None:
+        """Ask the printer for its status every interval seconds in the background."""
+        if self.printer is None or self._monitor is not None:
+            return
+        self._ask()
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self._ask()
+
+        self._monitor = threading.Thread(target=loop, name="printer-monitor", daemon=True)
+        self._monitor.start()
+
+    def close(self) -> None:
+        """Stop the status monitor."""
+        self._stop.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout=10)
+            self._monitor = None
 
     def print_operation(self, op: Operation, kind: str) -> str:
         """Print the receipt of an operation; returns the journal's receipt status."""
@@ -114,7 +149,10 @@ class ReceiptDesk:
                 result = self.printer.print_receipt(receipt)
             except Exception:  # a printer fault must never stop the payment flow
                 log.exception("printing failed")
+                self._known_ready = False
                 return "failed"
+        if result.outcome != "printed":
+            self._known_ready = False  # the next payer is told before paying, not after
         if result.outcome != "printed":
             log.warning("receipt %s: %s", result.outcome, result.reason)
         return JOURNAL_STATUS[result.outcome]

@@ -48,7 +48,7 @@ class SessionDeps:
     outbox: Outbox | None
     clock: Any  # SystemClock | ManualClock
     run_check: Callable[[int, Provider, str, Money, Mapping[str, str]], None]
-    print_receipt: Callable[[Operation, str], str]
+    print_receipt: Callable[[Operation, str], str | None]
     validator_name: str = "validator"
     service_pin_ok: Callable[[str], bool] = lambda pin: False
     printer_ready: Callable[[], bool] = lambda: True
@@ -377,7 +377,8 @@ class Session(DeviceEvents):
         self.last_operation = op
         kind = {"delivered": "payment", "needs_attention": "not_completed"}.get(op.state, "queued")
         status = self.deps.print_receipt(op, kind)
-        self.deps.journal.set_receipt(op.operation, status)
+        if status is not None:  # None: printing goes on in the background and journals its own outcome
+            self.deps.journal.set_receipt(op.operation, status)
 
     def on_enter_out_of_service(self) -> None:
         """Take no money while something is wrong."""

@@ -47,6 +47,8 @@ def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
         parser.add_argument("--screenshots", type=Path, default=None,
                             help="render every screen in every theme and language to PNG files here, then exit")
         parser.add_argument("--size", default=None, help="window size WxH (default: the configuration's)")
+        parser.add_argument("--in-process", action="store_true",
+                            help="in-process validator and gateways instead of the wire-level emulators")
     else:
         parser.add_argument("--config", required=True, type=Path, help="terminal configuration")
     parser.add_argument("--theme", default=None, help="theme folder name (default: the configuration's)")
@@ -78,7 +80,7 @@ class _Stop:
 
 
 def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int] | None, theme: str | None,
-           lang: str | None) -> int:
+           lang: str | None, insert_bill: Any = None) -> int:
     """Start the terminal and its screens; start both afresh when the service menu asks for a restart."""
     import pygame
 
@@ -92,7 +94,8 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
             try:
                 summary = terminal.start()
                 log.info("terminal %s started: %s", config.terminal, summary.text())
-                ui = KioskUI(terminal, demo=demo, fullscreen=fullscreen, size=size, theme=theme, lang=lang)
+                ui = KioskUI(terminal, demo=demo, fullscreen=fullscreen, size=size, theme=theme, lang=lang,
+                             insert_bill=insert_bill)
                 stop.ui = ui
                 code = ui.run()
             finally:
@@ -118,19 +121,15 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
                            languages=[args.lang] if args.lang else None)
         print(f"{len(paths)} screenshots written to {args.screenshots}")
         return 0
-    from kiosk.emulators.virtual_printer import VirtualPrinter
+    from kiosk.demo_stack import DemoStack
 
     state_dir = args.state_dir.expanduser()
-    printer = VirtualPrinter(state_dir / "receipts", port=0).start()
-    try:
-        config = demo_config(state_dir, printer.port)
-        print(f"kiosk demo: state in {state_dir}; receipts as PNG in {printer.out_dir}")
+    with DemoStack(state_dir, in_process=args.in_process) as stack:
+        print(stack.describe())
         print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
               "five times, PIN 1234; Esc or closing the window quits")
-        return _serve(config, demo=True, fullscreen=args.fullscreen, size=_size(args.size), theme=args.theme,
-                      lang=args.lang)
-    finally:
-        printer.stop()
+        return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=_size(args.size),
+                      theme=args.theme, lang=args.lang, insert_bill=stack.insert_bill)
 
 
 def run_main(argv: Sequence[str] | None = None) -> int:

@@ -61,9 +61,12 @@ class KioskUI:
 
     def __init__(self, terminal: Terminal, *, demo: bool = False, size: tuple[int, int] | None = None,
                  fullscreen: bool = False, theme: str | None = None, lang: str | None = None,
-                 themes_dir: str | Path | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 themes_dir: str | Path | None = None, clock: Callable[[], float] = time.monotonic,
+                 insert_bill: Callable[[int], Any] | None = None) -> None:
         config = terminal.config
         self.terminal, self.demo, self.clock = terminal, demo, clock
+        # Demo keys push banknotes into whatever plays the validator: an emulator process, or the in-process one.
+        self.insert_bill = insert_bill or getattr(terminal.validator, "insert", None)
         pygame.display.init()
         pygame.font.init()
         size = size or (config.screen.width, config.screen.height)
@@ -93,6 +96,8 @@ class KioskUI:
         self.ctx = ScreenContext(terminal, self._min_px(), self.lang, demo, clock,
                                  theme_names(self.themes.themes_dir), self.themes.current.id, self._request)
         self._set_receipt_language()
+        # Events posted by other threads (the validator, checks, deliveries) wake the loop at once.
+        terminal.on_post = lambda: pygame.event.post(pygame.event.Event(pygame.USEREVENT))
         self.refresh()
 
     # -- look -----------------------------------------------------------------------------------
@@ -194,9 +199,8 @@ class KioskUI:
         if event.key == pygame.K_ESCAPE:
             self.exit_code = 0
         elif event.key in DEMO_BILLS and self.view is not None and self.view.state == "cash_collection":
-            insert = getattr(self.terminal.validator, "insert", None)
-            if insert is not None:
-                insert(DEMO_BILLS[event.key])
+            if self.insert_bill is not None:
+                self.insert_bill(DEMO_BILLS[event.key])
                 self.terminal.pump()
                 self.refresh()
         elif self.screen is not None and self.view is not None:

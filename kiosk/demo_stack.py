@@ -1,0 +1,84 @@
+"""Everything `kiosk demo` pretends: a CCNET validator emulator in its own process on a pseudo-terminal, a
+virtual network printer writing receipts as PNG, and OSMP and JSON processing emulators on loopback."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import Config, Part
+from kiosk.emulators.processing.jsonapi import JsonApiEmulator
+from kiosk.emulators.processing.osmp import OsmpEmulator
+from kiosk.emulators.virtual_printer import VirtualPrinter
+from kiosk.external_validator import ExternalValidator
+from kiosk.ui_main import demo_config
+
+JSON_KEY_ID, JSON_SECRET = "demo", "demo-secret"  # the JSON emulator's demo credentials, loopback only
+
+
+class DemoStack:
+    """Starts the emulators, yields a configuration wired to them, and stops them again."""
+
+    def __init__(self, state_dir: Path, in_process: bool = False) -> None:
+        self.state_dir, self.in_process = state_dir, in_process
+        self.printer: VirtualPrinter | None = None
+        self.validator: ExternalValidator | None = None
+        self.gateways: list[Any] = []
+        self.config: Config | None = None
+
+    def __enter__(self) -> DemoStack:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        self.printer = VirtualPrinter(self.state_dir / "receipts", port=0).start()
+        config = demo_config(self.state_dir, self.printer.port)
+        if self.in_process:
+            self.config = config
+            return
+        self.validator = ExternalValidator.spawn("ccnet", self.state_dir / "cassette-ccnet.json", "--step", "0.15")
+        osmp = OsmpEmulator(state_file=self.state_dir / "osmp-emulator.json")
+        json_api = JsonApiEmulator(state_file=self.state_dir / "json-emulator.json")
+        for emulator in (osmp, json_api):
+            emulator.start()
+            self.gateways.append(emulator)
+        gateways = {
+            "main": Part("main", "osmp", {"url": f"{osmp.base_url}/osmp", "timeout": 10}),
+            "backup": Part("backup", "json", {"url": json_api.base_url, "key_id": JSON_KEY_ID,
+                                              "hmac_secret": JSON_SECRET, "timeout": 10}),
+        }
+        validator = Part("validator", "ccnet", {"port": self.validator.port})
+        self.config = dataclasses.replace(config, validator=validator, gateways=gateways)
+
+    def insert_bill(self, kopecks: int) -> None:
+        """A demo key: a payer pushes a banknote into the validator."""
+        if self.validator is not None:
+            self.validator.insert(str(kopecks // 100))
+
+    def describe(self) -> str:
+        """What runs where, for the person starting the demo."""
+        if self.in_process:
+            return f"kiosk demo (in-process devices): state in {self.state_dir}; receipts in {self.printer.out_dir}"
+        gateways = ", ".join(f"{g.protocol} on {g.base_url}" for g in self.gateways)
+        return (f"kiosk demo: CCNET validator emulator on {self.validator.port}; processing emulators: {gateways}; "
+                f"receipts as PNG in {self.printer.out_dir}; state in {self.state_dir}")
+
+    def close(self) -> None:
+        """Stop every emulator (their state files stay)."""
+        if self.validator is not None:
+            self.validator.close()
+            self.validator = None
+        for emulator in self.gateways:
+            emulator.stop()
+        self.gateways = []
+        if self.printer is not None:
+            self.printer.stop()
+            self.printer = None

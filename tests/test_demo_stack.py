@@ -1,0 +1,45 @@
+"""The demo's wiring: the terminal against a CCNET emulator process, OSMP/JSON emulators and the virtual printer."""
+
+import time
+
+from kiosk import events as ev
+from kiosk.app import Terminal
+from kiosk.demo_stack import DemoStack
+
+
+def wait_for(predicate, terminal, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        terminal.pump()
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_demo_payment_goes_through_real_bytes_http_and_escpos(tmp_path):
+    with DemoStack(tmp_path) as stack:
+        terminal = Terminal(stack.config)
+        terminal.start()
+        try:
+            assert wait_for(lambda: terminal.validator.status().online, terminal)
+            for event in (ev.Touch(), ev.ChooseProvider("mts"), ev.EditAccount("9123456789"), ev.SubmitAccount()):
+                terminal.post(event)
+            assert wait_for(lambda: terminal.session.state == "confirmation", terminal)
+            assert terminal.session.details  # payee details from the OSMP check, shown before money
+            terminal.post(ev.Confirm())
+            assert wait_for(lambda: terminal.session.state == "cash_collection", terminal)
+            time.sleep(0.3)  # the payer waits for the slot to light up
+            stack.insert_bill(10000)
+            assert wait_for(lambda: terminal.session.cash == 10000, terminal)
+            terminal.post(ev.Pay())
+            assert wait_for(lambda: terminal.session.state == "receipt", terminal)
+            number = terminal.session.operation
+            assert wait_for(lambda: terminal.journal.get(number).receipt_status == "printed", terminal)
+            op = terminal.journal.get(number)
+            assert op.state == "delivered" and op.gateway == "main"
+            [osmp, _] = stack.gateways
+            assert len(osmp.ledger.bookings) == 1
+            assert stack.printer.wait_for_receipts(1)[0].with_suffix(".png").exists()
+        finally:
+            terminal.close()
