@@ -80,6 +80,7 @@ class SessionView:
     fault: str | None = None
     outcome: str = ""
     no_receipt: bool = False
+    receipt: str = ""  # "printing" while a receipt is on its way out, then the journaled receipt status
 
 
 class Session(DeviceEvents):
@@ -99,6 +100,7 @@ class Session(DeviceEvents):
         self.fault: str | None = None
         self.outcome = ""
         self.no_receipt = False
+        self.receipt_status = ""
         self._printer_checked = 0.0
         self.commit_reason = "pay"
         self.in_transit: dv.Bill | None = None
@@ -239,6 +241,10 @@ class Session(DeviceEvents):
             if self.state == "provider":
                 self.message = "provider_unavailable"
 
+    def _on_ReceiptPrinted(self, event: ev.ReceiptPrinted) -> None:
+        if event.operation == self.operation:
+            self.receipt_status = event.status
+
     def _on_DeliveryDone(self, event: ev.DeliveryDone) -> None:
         if self.state == "delivery" and event.operation == self.operation:
             self.outcome = event.state
@@ -333,6 +339,7 @@ class Session(DeviceEvents):
         self.category = self.provider = self.operation = None
         self.account = self.account_error = self.message = self.outcome = ""
         self.details, self.cash, self.offline, self.no_receipt = {}, 0, False, False
+        self.receipt_status = ""
         self.in_transit, self.pay_requested = None, False
 
     def on_enter_online_check(self) -> None:
@@ -379,6 +386,7 @@ class Session(DeviceEvents):
         status = self.deps.print_receipt(op, kind)
         if status is not None:  # None: printing goes on in the background and journals its own outcome
             self.deps.journal.set_receipt(op.operation, status)
+        self.receipt_status = status or "printing"
 
     def on_enter_out_of_service(self) -> None:
         """Take no money while something is wrong."""
@@ -391,7 +399,8 @@ class Session(DeviceEvents):
         view = SessionView(state=self.state, category=self.category, account=self.account,
                            account_error=self.account_error, details=dict(self.details), operation=self.operation,
                            cash=self.cash, offline=self.offline, message=self.message, fault=self.fault,
-                           outcome=self.outcome, no_receipt=self.no_receipt)
+                           outcome=self.outcome, no_receipt=self.no_receipt,
+                           receipt=self.receipt_status)
         view.waiting = self.deps.journal.waiting()[0]
         if self._deadline is not None:
             view.seconds_left = max(0, int(self._deadline - self.deps.clock.monotonic() + 0.999))

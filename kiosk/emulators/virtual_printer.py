@@ -59,6 +59,9 @@ class VirtualPrinter:
     def start(self) -> VirtualPrinter:
         """Open the port and/or pty and serve them from one background thread."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        # Continue the numbering of an earlier run: a new printout must never overwrite an old one.
+        numbers = [int(p.name[:4]) for p in self.out_dir.glob("[0-9][0-9][0-9][0-9]*.txt")]
+        self._count = max(numbers, default=0)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         if self._want_port is not None:

@@ -39,7 +39,9 @@ def receipt_rows(screen: Screen, view: SessionView) -> list[tuple[TextLike, Text
 
 def receipt_note(view: SessionView, op: Operation | None) -> tuple[Msg, str]:
     """Whether the payer has a receipt to take, as a banner text and tone."""
-    if not view.no_receipt and op is not None and op.receipt_status in PRINTED:
+    if view.receipt == "printing":
+        return Msg("Printing your receipt…"), "focus"
+    if view.receipt in PRINTED:
         return Msg("Take your receipt"), "success"
     return Msg("The receipt could not be printed. Write down the terminal and operation numbers"), "danger"
 

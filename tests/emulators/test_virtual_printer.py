@@ -133,3 +133,15 @@ def test_command_line_serves_tcp_and_pty_until_told_to_stop(tmp_path, stop):
             proc.wait()
         proc.stdin.close()
         proc.stdout.close()
+
+
+def test_a_restarted_printer_never_overwrites_earlier_printouts(tmp_path):
+    from kiosk.emulators.virtual_printer import VirtualPrinter
+
+    (tmp_path / "0007.txt").write_text("an earlier receipt")
+    printer = VirtualPrinter(tmp_path, port=0).start()
+    try:
+        assert printer._count == 7
+    finally:
+        printer.stop()
+    assert (tmp_path / "0007.txt").read_text() == "an earlier receipt"
