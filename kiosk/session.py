@@ -34,6 +34,7 @@ logging.getLogger("transitions.core").setLevel(logging.ERROR)
 
 SETTLE_SECONDS = 15  # how long Pay waits for a bill already on its way to the cassette
 PRINTER_RECHECK_SECONDS = 10
+PIN_ATTEMPTS, PIN_LOCK_SECONDS = 3, 300
 
 
 @dataclass
@@ -102,6 +103,8 @@ class Session(DeviceEvents):
         self.no_receipt = False
         self.receipt_status = ""
         self._printer_checked = 0.0
+        self._pin_failures = 0
+        self._pin_locked_until = 0.0
         self.commit_reason = "pay"
         self.in_transit: dv.Bill | None = None
         self.pay_requested = False
@@ -199,10 +202,22 @@ class Session(DeviceEvents):
         self.receipt_done()
 
     def _on_ServiceLogin(self, event: ev.ServiceLogin) -> None:
+        now = self.deps.clock.monotonic()
+        if now < self._pin_locked_until:
+            # A four-digit PIN falls to guessing in minutes without this; the street has all the time it wants.
+            self.message = "pin_locked"
+            return
         if self.deps.service_pin_ok(event.pin):
+            self._pin_failures = 0
             self.service_login()
-        else:
-            self.message = "wrong_pin"
+            return
+        self._pin_failures += 1
+        self.message = "wrong_pin"
+        if self._pin_failures >= PIN_ATTEMPTS:
+            self._pin_failures = 0
+            self._pin_locked_until = now + PIN_LOCK_SECONDS
+            self.message = "pin_locked"
+            log.warning("service PIN entered wrongly %d times: locked for %d s", PIN_ATTEMPTS, PIN_LOCK_SECONDS)
 
     def _on_ServiceExit(self, event: ev.ServiceExit) -> None:
         self.service_exit()
