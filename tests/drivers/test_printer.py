@@ -158,3 +158,14 @@ def test_unanswered_end_check_falls_back_to_real_time_status(after, outcome, rea
     result = printer.print_receipt(sample("payment"))
     assert (result.outcome, result.reason, result.verified) == (outcome, reason, False)
     assert b"\x1dr\x01" in link.sent
+
+
+def test_a_usb_printer_that_is_not_there_is_offline_and_fails_clearly_not_silently():
+    from kiosk.drivers.printer import ReceiptPrinter
+    from kiosk.emulators.sample_receipts import sample
+
+    printer = ReceiptPrinter.from_config("usb", {"vendor_id": 0xFFFF, "product_id": 0xFFFE}, "terminal.toml")
+    status = printer.status()
+    assert status.online is False and not status.can_print
+    result = printer.print_receipt(sample("payment"))
+    assert result.outcome == "failed" and result.reason
