@@ -99,8 +99,6 @@ class CcnetValidator(PollingValidator):
         self._sent = b""
         self._nonce = secrets.token_hex(4)
         self._seq = 0
-        self._identity = Identity("ccnet")
-        self._bills: dict[int, Bill] = {}
         self._types: set[int] = set()  # what the host wants accepted; restored after every re-init
         self._last: bytes | None = None  # last valid POLL reply
         self._cycle: Bill | None = None  # bill in an open escrow/stacking cycle
@@ -343,14 +341,6 @@ class CcnetValidator(PollingValidator):
         self._send_mask()
 
     # -- what the host can read -------------------------------------------------------------------
-    def identity(self) -> Identity:
-        """Model (part number), serial and firmware as read at initialisation."""
-        return self._identity
-
-    def bill_table(self) -> list[Bill]:
-        """The bills this unit knows, values in kopecks."""
-        return sorted(self._bills.values(), key=lambda b: b.bill_type)
-
     def status(self) -> ValidatorStatus:
         """Current state."""
         return self._status(bool(self._types), {"protocol": "ccnet", **self.counters})

@@ -85,8 +85,6 @@ class CctalkValidator(PollingValidator):
         self._address, self._host = int(self.options["address"]), int(self.options["host_address"])
         self._parser = cc.PacketParser(self._codec)
         self._nonce = secrets.token_hex(4)
-        self._identity = Identity("cctalk")
-        self._bills: dict[int, Bill] = {}
         self._types: set[int] = set()
         self._counter = 0  # last counter processed
         self._epoch = 0  # device resets seen by this driver
@@ -335,14 +333,6 @@ class CctalkValidator(PollingValidator):
     def _shutdown(self) -> None:
         self._types = set()
         self._send_inhibits()
-
-    def identity(self) -> Identity:
-        """Manufacturer + product code, serial number and software revision."""
-        return self._identity
-
-    def bill_table(self) -> list[Bill]:
-        """The bills this unit knows, values in kopecks."""
-        return sorted(self._bills.values(), key=lambda b: b.bill_type)
 
     def status(self) -> ValidatorStatus:
         """Current state."""

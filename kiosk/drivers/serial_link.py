@@ -20,7 +20,15 @@ from collections.abc import Callable, Mapping
 
 import serial
 
-from kiosk.drivers.validator import BillValidator, Disconnected, EventSink, Ready, ValidatorStatus
+from kiosk.drivers.validator import (
+    Bill,
+    BillValidator,
+    Disconnected,
+    EventSink,
+    Identity,
+    Ready,
+    ValidatorStatus,
+)
 from kiosk.errors import DeviceError, DeviceInitializationError, DeviceOperationError
 
 log = logging.getLogger(__name__)
@@ -153,6 +161,17 @@ class PollingValidator(BillValidator):
         self._last_ok = 0.0
         self._state = "stopped"
         self._detail = ""
+        self._identity = Identity(self.protocol)  # filled in by _initialise
+        self._bills: dict[int, Bill] = {}  # bill type → bill, read from the device by _initialise
+
+    # -- what the host can read -------------------------------------------------------------------
+    def identity(self) -> Identity:
+        """Model, serial and firmware as read at initialisation."""
+        return self._identity
+
+    def bill_table(self) -> list[Bill]:
+        """The bills this unit knows, values in kopecks."""
+        return sorted(self._bills.values(), key=lambda b: b.bill_type)
 
     # -- hooks ------------------------------------------------------------------------------------
     @abstractmethod
