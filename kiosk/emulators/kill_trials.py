@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,19 +68,8 @@ def run_device_trials(directory: str | Path, kills: int, protocol: str = "ccnet"
     feeder = Feeder(device, random.Random(seed + 1))
     feeder.start()
     try:
-        for trial in range(kills):
-            child = _child(directory, "--seed", str(seed * 100_000 + trial), "--validator-protocol", protocol,
-                           "--validator-port", device.port)
-            if child.stdout.readline().strip() != "READY":
-                child.kill()
-                child.wait()
-                report.problems.append(f"trial {trial}: the terminal did not start")
-                continue
-            time.sleep(rng.uniform(0.2, max_delay))
-            child.send_signal(signal.SIGKILL)
-            child.wait()
-            child.stdout.close()
-            report.kills += 1
+        _kill_repeatedly(directory, report, kills, seed, lambda: rng.uniform(0.2, max_delay),
+                         "--validator-protocol", protocol, "--validator-port", device.port)
     finally:
         feeder.stop()
         # With no host renewing HOLD, a bill left in escrow goes back to the payer; let the device settle.
@@ -90,6 +80,23 @@ def run_device_trials(directory: str | Path, kills: int, protocol: str = "ccnet"
     _count(directory, report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _kill_repeatedly(directory: Path, report: TrialReport, kills: int, seed: int, delay: Callable[[], float],
+                     *args: str) -> None:
+    """Start the paying terminal, let it run for delay() seconds, SIGKILL it; kills times."""
+    for trial in range(kills):
+        child = _child(directory, "--seed", str(seed * 100_000 + trial), *args)
+        if child.stdout.readline().strip() != "READY":
+            child.kill()
+            child.wait()
+            report.problems.append(f"trial {trial}: the terminal did not start")
+            continue
+        time.sleep(delay())
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        report.kills += 1
 
 
 def _drain(directory: Path, report: TrialReport) -> None:
@@ -114,18 +121,7 @@ def run_trials(directory: str | Path, kills: int, seed: int = 0, max_delay: floa
     rng = random.Random(seed)
     report = TrialReport()
     started = time.monotonic()
-    for trial in range(kills):
-        child = _child(directory, "--seed", str(seed * 100_000 + trial))
-        if child.stdout.readline().strip() != "READY":
-            child.kill()
-            child.wait()
-            report.problems.append(f"trial {trial}: the terminal did not start")
-            continue
-        time.sleep(rng.uniform(0.0, max_delay))
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-        report.kills += 1
+    _kill_repeatedly(directory, report, kills, seed, lambda: rng.uniform(0.0, max_delay))
     _drain(directory, report)
     report.problems.extend(check_invariants(directory))
     _count(directory, report)
