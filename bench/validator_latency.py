@@ -1,6 +1,7 @@
-"""Latency from "stacked" on the device to the host's event callback, CCNET and ccTalk at 100 ms polling.
+"""Latency from "stacked" on the device to the durable journal record, CCNET and ccTalk at 100 ms polling.
 
-The emulator stamps the moment a bill reaches the cassette; the driver's callback stamps its arrival.
+The emulator stamps the moment a bill reaches the cassette; the host's callback writes the bill to a real
+journal (SQLite WAL, synchronous=FULL, one fsync'd transaction) and stamps when that commit returns.
 A pseudo-terminal moves bytes instantly, so the wire's own time at 9600 baud (frame bytes × 10 bits ÷ baud,
 8N1) is computed and added to give the estimate for a real line. Run: .venv/bin/python bench/validator_latency.py
 """
@@ -10,17 +11,21 @@ from __future__ import annotations
 import random
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kiosk.clock import SystemClock  # noqa: E402
 from kiosk.drivers.ccnet import CcnetValidator  # noqa: E402
 from kiosk.drivers.cctalk import CctalkValidator  # noqa: E402
 from kiosk.drivers.validator import Escrow, Stacked  # noqa: E402
 from kiosk.emulators.ccnet import CcnetEmulator  # noqa: E402
 from kiosk.emulators.cctalk import CctalkEmulator  # noqa: E402
+from kiosk.offline_queue.journal import Journal  # noqa: E402
 
 BAUD, POLL, BILLS = 9600, 0.1, 25
 # Bytes on the wire for the report that carries the credit: request + reply (+ the host's ACK for CCNET).
@@ -45,9 +50,13 @@ def measure(protocol: str) -> list[float]:
     seen: list[float] = []
     done = threading.Event()
     driver = None
+    tmp = tempfile.TemporaryDirectory()
+    journal = Journal(Path(tmp.name) / "journal.sqlite", "10001", "RUB", SystemClock(ZoneInfo("Europe/Moscow")).now)
+    operation = journal.open_operation("mts", "9123456789", {}, max_cash=10**12).operation
 
     def on_event(event):
         if isinstance(event, Stacked):
+            journal.record_bill(operation, event.bill.value, protocol, event.event_id)  # durable before we stamp
             seen.append(time.perf_counter())
             done.set()
         elif isinstance(event, Escrow):
@@ -71,12 +80,14 @@ def measure(protocol: str) -> list[float]:
     finally:
         driver.stop()
         emu.stop()
+        journal.close()
+        tmp.cleanup()
     return [b - a for a, b in zip(stacked_at, seen, strict=True)]
 
 
 def main() -> int:
     """Print the figures."""
-    print(f"validator latency: stacked on device → host callback; {BAUD} baud, poll {POLL * 1000:.0f} ms, "
+    print(f"validator latency: stacked on device → durable journal record; {BAUD} baud, poll {POLL * 1000:.0f} ms, "
           f"{BILLS} bills each")
     for protocol in ("ccnet", "cctalk"):
         lat = sorted(measure(protocol))
