@@ -56,6 +56,11 @@ class Pay:
 
 
 @dataclass(frozen=True, slots=True)
+class MoreTime:
+    """The payer asked for more time: the waiting state's countdown starts afresh."""
+
+
+@dataclass(frozen=True, slots=True)
 class Back:
     """'Back'."""
 
@@ -112,5 +117,5 @@ class ReceiptPrinted:
     status: str
 
 
-UiEvent = (Touch | ChooseCategory | ChooseProvider | EnterPhone | EditAccount | SubmitAccount | Confirm | Pay | Back | Cancel
-           | ReceiptTaken | ServiceLogin | ServiceExit)
+UiEvent = (Touch | ChooseCategory | ChooseProvider | EnterPhone | EditAccount | SubmitAccount | Confirm | Pay
+           | MoreTime | Back | Cancel | ReceiptTaken | ServiceLogin | ServiceExit)

@@ -102,6 +102,7 @@ class Session(DeviceEvents):
         self.outcome = ""
         self.no_receipt = False
         self.receipt_status = ""
+        self.typed_phone = ""
         self._printer_checked = 0.0
         self._pin_failures = 0
         self._pin_locked_until = 0.0
@@ -114,7 +115,7 @@ class Session(DeviceEvents):
         self._deadline: float | None = None
         self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="idle",
                                queued=True, ignore_invalid_triggers=True, auto_transitions=False,
-                               after_state_change="_arm")
+                               after_state_change="_entered")
 
     # -- events -----------------------------------------------------------------------------------
     def handle(self, event: Any) -> None:
@@ -146,6 +147,9 @@ class Session(DeviceEvents):
             self.provider, self.category = provider, provider.category
             self.account, self.account_error, self.details, self.offline = "", "", {}, False
             self.choose_provider()
+            if self.state == "account_entry" and self.typed_phone and provider.category == "mobile":
+                # The payer typed the number before we knew the operator: do not make them type it again.
+                self.account, self.typed_phone = self.typed_phone, ""
 
     def _on_EnterPhone(self, event: ev.EnterPhone) -> None:
         if self.state not in ("category", "provider"):
@@ -156,7 +160,7 @@ class Session(DeviceEvents):
             if self.state == "category":
                 self.category = "mobile"
                 self.choose_category()
-            self.message = "choose_operator"
+            self.message, self.typed_phone = "choose_operator", national
             return
         self._on_ChooseProvider(ev.ChooseProvider(provider_id))
         if self.state == "account_entry":
@@ -188,6 +192,13 @@ class Session(DeviceEvents):
             self.message = "insert_more"
             return
         self.pay()
+
+    def _on_MoreTime(self, event: ev.MoreTime) -> None:
+        # Only where the payer is awaited (not a check's reply or a delivery), and never the short wait
+        # after Pay for a bill on its way to the cassette: that wait must end in the commit it promises.
+        if self.state in ("category", "provider", "account_entry", "confirmation", "cash_collection") \
+                and not self.pay_requested:
+            self._arm()
 
     def _on_Back(self, event: ev.Back) -> None:
         self.back()
@@ -249,8 +260,8 @@ class Session(DeviceEvents):
             self.check_payable()
         elif isinstance(outcome, Refused):
             self.account_error = str(outcome.code)
-            self.message = outcome.message
             self.check_refused()
+            self.message = outcome.message
         elif isinstance(outcome, Unreachable):
             self.check_unreachable()
             if self.state == "provider":
@@ -335,6 +346,13 @@ class Session(DeviceEvents):
         return [d for d in self.deps.config.denominations if d <= room]
 
     # -- state entry actions ------------------------------------------------------------------------
+    def _entered(self) -> None:
+        """A new state: messages about the last one no longer apply; its timeout starts."""
+        self.message = ""
+        if self.state not in ("provider", "account_entry"):
+            self.typed_phone = ""  # the payer walked away from choosing an operator for that number
+        self._arm()
+
     def _arm(self) -> None:
         """Restart the current state's timeout (after a state change or any sign of life from the payer)."""
         key = TIMEOUTS.get(self.state)
@@ -354,7 +372,7 @@ class Session(DeviceEvents):
         self.category = self.provider = self.operation = None
         self.account = self.account_error = self.message = self.outcome = ""
         self.details, self.cash, self.offline, self.no_receipt = {}, 0, False, False
-        self.receipt_status = ""
+        self.receipt_status = self.typed_phone = ""
         self.in_transit, self.pay_requested = None, False
 
     def on_enter_online_check(self) -> None:

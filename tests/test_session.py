@@ -219,6 +219,15 @@ def test_an_unknown_operator_is_chosen_by_the_payer_never_guessed(terminal, monk
     act(terminal, ev.Touch(), ev.EnterPhone("9001234567"))
     assert terminal.session.state == "provider" and terminal.session.category == "mobile"
     assert terminal.session.message == "choose_operator"
+    act(terminal, ev.ChooseProvider("megafon"))
+    assert terminal.session.account == "9001234567"  # typed once is enough
+    assert terminal.session.message == ""
+
+
+def test_a_message_about_one_screen_does_not_follow_the_payer_to_the_next(terminal, monkeypatch):
+    monkeypatch.setattr(terminal.session.deps, "detect_operator", lambda number: (None, number))
+    act(terminal, ev.Touch(), ev.EnterPhone("9001234567"), ev.Back())
+    assert terminal.session.state == "category" and terminal.session.message == ""
 
 
 def test_removing_the_cassette_closes_an_encashment(terminal):

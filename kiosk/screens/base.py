@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 #: a language's own name, shown on the switch in that language whatever language is on screen now
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
 LANG, BACK, HOME = "lang", "back", "home"
+MORE_TIME = "more-time"
+#: states that wait for the payer (not for a reply or a device): near their end they offer more time
+MORE_TIME_STATES = ("category", "provider", "account_entry", "confirmation", "cash_collection")
+#: from this many seconds left the offer shows: long enough to read the question and reach the button
+MORE_TIME_SECONDS = 15
 
 
 @dataclass
@@ -119,6 +124,7 @@ class Screen:
         self.ctx = ctx
         self.stale = False  # local state changed: the UI rebuilds the widgets
         self.countdown: SessionCountdown | None = None
+        self.offering_more_time = False  # whether the widgets built last hold the "more time?" offer
 
     # -- building ---------------------------------------------------------------------------------
     def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
@@ -129,8 +135,14 @@ class Screen:
         """What of the view the widgets depend on; a change rebuilds them (the countdown updates by itself)."""
         return dataclasses.replace(view, seconds_left=None)
 
+    def offers_more_time(self, view: SessionView) -> bool:
+        """Whether the payer's time is nearly up in a state where they may ask for more."""
+        return (view.state in MORE_TIME_STATES and view.seconds_left is not None
+                and view.seconds_left <= MORE_TIME_SECONDS)
+
     def countdown_widget(self, view: SessionView, rect: pygame.Rect, text: TextLike | None = None) -> Widget | None:
         """The session's countdown for this state, if the state has a timeout."""
+        self.offering_more_time = self.offers_more_time(view)
         key = TIMEOUTS.get(view.state)
         if key is None or view.seconds_left is None:
             self.countdown = None
@@ -140,9 +152,11 @@ class Screen:
         return self.countdown
 
     def update(self, view: SessionView) -> None:
-        """A new view with the same key: only the seconds moved on."""
+        """A new view with the same key: only the seconds moved on (past the offer of more time: rebuild)."""
         if self.countdown is not None and view.seconds_left is not None:
             self.countdown.show(view.seconds_left)
+        if self.countdown is not None and self.offers_more_time(view) != self.offering_more_time:
+            self.stale = True
 
     def wake_at(self) -> float | None:
         """When local state (an open PIN pad, say) changes by itself."""
@@ -161,6 +175,8 @@ class Screen:
             return [ev.Back()]
         if action == HOME:
             return [ev.Cancel()]
+        if action == MORE_TIME:
+            return [ev.MoreTime()]
         return []
 
     def key_down(self, key: int, unicode: str, view: SessionView) -> list[Any]:

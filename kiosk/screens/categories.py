@@ -9,6 +9,7 @@ import pygame
 from kiosk import events as ev
 from kiosk.screens.base import BACK, Screen
 from kiosk.screens.frame import Nav, button_width, standard
+from kiosk.screens.phone import MOBILE, PhoneScreen, phone_tile
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Button, Grid, Group, Label, Tile, Widget
@@ -44,8 +45,8 @@ def paged_grid(screen: Screen, painter: Painter, body: pygame.Rect, tiles: list[
     return widgets, grid.page
 
 
-class CategoriesScreen(Screen):
-    """Choose a service."""
+class CategoriesScreen(PhoneScreen):
+    """Choose a service, or pay a phone number straight away."""
 
     states = ("category",)
     name = "categories"
@@ -55,14 +56,22 @@ class CategoriesScreen(Screen):
         self.page = 0
 
     def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
-        """Header, category tiles, Back and the countdown."""
+        """Header, the phone tile and the category tiles, Back and the countdown (or the phone entry)."""
+        if self.phone is not None:
+            return self.phone.build(self, view, painter, rect)
         widgets, body = standard(self, view, painter, rect, Msg("Choose a service"), [Nav(Msg("Back"), BACK)])
-        tiles = [Tile(CATEGORY + c.id, c.name, self.ctx.asset(c.icon)) for c in self.ctx.terminal.catalog.categories]
+        categories = self.ctx.terminal.catalog.categories
+        # most people at a street terminal top up a phone: that goes first, without choosing an operator
+        tiles = [phone_tile()] if any(c.id == MOBILE for c in categories) else []
+        tiles += [Tile(CATEGORY + c.id, c.name, self.ctx.asset(c.icon)) for c in categories]
         grid, self.page = paged_grid(self, painter, body, tiles, self.page)
         return Group(widgets + grid)
 
     def handle(self, action: str, view: SessionView) -> list[Any]:
-        """A tile chooses its category; the page buttons turn pages."""
+        """A tile chooses its category; the page buttons turn pages; the phone tile opens the phone entry."""
+        events = self.phone_action(action)
+        if events is not None:
+            return events
         if action.startswith(CATEGORY):
             return [ev.ChooseCategory(action[len(CATEGORY):])]
         if action in (PREV, NEXT):
@@ -70,3 +79,7 @@ class CategoriesScreen(Screen):
             self.stale = True
             return []
         return super().handle(action, view)
+
+    def key_down(self, key: int, unicode: str, view: SessionView) -> list[Any]:
+        """Digits from a hardware keyboard type into the phone entry when it is open."""
+        return self.phone_key(key, unicode) or []

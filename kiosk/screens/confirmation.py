@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 import pygame
 
 from kiosk import events as ev
-from kiosk.screens.base import BACK, HOME, Screen, phone, provider_name
+from kiosk.screens.base import BACK, HOME, Screen, ScreenContext, phone, provider_name
 from kiosk.screens.frame import Nav, standard, take_top
 from kiosk.screens.panels import Banner, Table, banner_fit
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
-from kiosk.screens.widgets import Group
+from kiosk.screens.widgets import Group, Label
 from kiosk.session import SessionView
 
 CONFIRM = "confirm"
-#: what the check's detail keys mean to the payer; other keys are shown as the gateway names them
+#: what a check's detail names mean to the payer (OSMP <fields>, CyberPlat ADDINFO), by name in lower case;
+#: names not here are shown as the gateway spells them
 DETAIL_LABELS: dict[str, Msg] = {
-    "name": Msg("Account holder"),
-    "address": Msg("Address"),
+    "fio": Msg("Name"),
+    "name": Msg("Name"),
     "balance": Msg("Balance"),
-    "debt": Msg("Amount due"),
+    "debt": Msg("Debt"),
+    "address": Msg("Address"),
 }
+#: numbered free-text lines some gateways send (disp1, disp2 …)
+DISPLAY_LINE = re.compile(r"disp\d+")
+#: a value that is an amount in roubles as gateways write them: '2216.44', '-15.5', '2216,44'
+DECIMAL = re.compile(r"[-+]?\d{1,12}[.,]\d{1,2}")
+
+
+def detail_label(name: str) -> TextLike:
+    """The label of a check's detail: a translated one for the names gateways agree on, else the name."""
+    key = name.strip().casefold()
+    if DISPLAY_LINE.fullmatch(key):
+        return Msg("Details")
+    return DETAIL_LABELS.get(key, name)
+
+
+def detail_value(ctx: ScreenContext, value: str) -> str:
+    """A detail's value; a decimal amount is written as money in the screen's language."""
+    text = value.strip()
+    if DECIMAL.fullmatch(text):
+        return ctx.money(int(Decimal(text.replace(",", ".")) * 100))
+    return text
 
 
 class ConfirmationScreen(Screen):
@@ -36,7 +60,7 @@ class ConfirmationScreen(Screen):
         ctx, config = self.ctx, self.ctx.terminal.config
         provider = ctx.terminal.catalog.providers.get(view.provider or "")
         rows: list[tuple[TextLike, TextLike]] = [(Msg("Payee"), provider_name(ctx, view.provider))]
-        rows += [(DETAIL_LABELS.get(k, k), str(v)) for k, v in view.details.items() if str(v)]
+        rows += [(detail_label(k), detail_value(ctx, str(v))) for k, v in view.details.items() if str(v).strip()]
         rows.append((Msg("Account"), phone(view.account_display)))
         if provider is not None:
             rows.append((Msg("Fee"), provider.fee.describe(ctx.lang)))
@@ -65,8 +89,18 @@ class ConfirmationScreen(Screen):
                           "focus"))
         notes.append((Msg("Once a banknote is inserted, the payment cannot be cancelled"), "focus"))
         heights = [banner_fit(painter, text, body.width) for text, _ in notes]
-        table, rest = take_top(body, body.height - sum(h + gap for h in heights), gap)
-        widgets.append(Table(table, self.rows(view), size="button"))
+        # how to file a claim is part of what must be shown before money is taken (receipts.md)
+        claims = Msg("Claims: call support at {phone}", phone=phone(self.ctx.terminal.config.support_phone))
+        claims_h = painter.font("base").get_linesize() * min(2, len(painter.wrap(painter.resolve(claims), "base",
+                                                                                  body.width)))
+        area, rest = take_top(body, body.height - claims_h - gap - sum(h + gap for h in heights), gap)
+        _, rest = take_top(rest, claims_h, gap)  # room kept for the claims line, which sits right under the rows
+        table = Table(area, self.rows(view), size="button")
+        table.rect.height = table.used_height(painter)
+        widgets.append(table)
+        # the claims line reads as the table's last word; the warnings stay at the bottom, above the buttons
+        widgets.append(Label((area.x, table.rect.bottom + gap // 2, area.width, claims_h), claims, "base", "text",
+                             max_lines=2))
         for (text, tone), height in zip(notes, heights, strict=True):
             strip, rest = take_top(rest, height, gap)
             widgets.append(Banner(strip, text, tone))

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pygame
 
-from kiosk.screens.base import LANG, LANGUAGE_NAMES, Screen
+from kiosk.screens.base import LANG, LANGUAGE_NAMES, MORE_TIME, Screen
 from kiosk.screens.panels import Panel
-from kiosk.screens.text import Painter, TextLike
-from kiosk.screens.widgets import Button, Label, Picture, Widget, fit_size
+from kiosk.screens.text import Msg, Painter, TextLike
+from kiosk.screens.widgets import Button, Group, Label, Picture, Widget, fit_size
 from kiosk.session import SessionView
 
 
@@ -72,6 +72,73 @@ def footer(screen: Screen, view: SessionView, painter: Painter, rect: pygame.Rec
     if countdown is not None:
         widgets.insert(0, countdown)
     return widgets, top - gap
+
+
+class MoreTimePrompt(Group):
+    """'Do you need more time?' and its answer, over the bottom of the body just above the countdown.
+
+    It is drawn over the screen rather than making room for itself: fifteen seconds before a timeout is no
+    time to reflow a keypad or a table under the payer's finger. A press that lands on it goes to it alone.
+    """
+
+    covers = True
+
+    def __init__(self, rect: pygame.Rect, question: TextLike, text: pygame.Rect, button: Button) -> None:
+        super().__init__([button])
+        self.rect, self.question, self.text_rect = pygame.Rect(rect), question, text
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Draw the panel, the question and the button."""
+        surface.fill(painter.colours.background, self.rect)  # what it covers must not show at its round corners
+        Panel(self.rect, "surface", "accent").draw(surface, painter)
+        Label(self.text_rect, self.question, "base", "text", bold=True, valign="middle", max_lines=2).draw(
+            surface, painter)
+        super().draw(surface, painter)
+
+
+def more_time_prompt(screen: Screen, view: SessionView, painter: Painter, rect: pygame.Rect,
+                     under: Sequence[Widget] = ()) -> Widget | None:
+    """The offer of more time, if the screen's countdown (in the standard footer) is nearly out.
+
+    `under` is what the screen drew. The offer goes beside a button it would otherwise hide (the cash
+    screen's Pay) when there is room for it there, with the question above the answer if need be; and a
+    short widget (a warning banner) it would cut through is covered whole, so no stray edge shows above it.
+    """
+    if screen.countdown is None or not screen.offering_more_time:
+        return None
+    gap, m = painter.theme.spacing, screen.ctx.min_px
+    question, answer = Msg("Do you need more time?"), Msg("Yes, continue")
+    words, button_w = painter.resolve(question), button_width(painter, answer, m)
+    bottom = screen.countdown.rect.top - gap
+    # as wide as the body: whatever it covers is covered whole, not peeking out at one end
+    panel = pygame.Rect(rect.x + gap, bottom - m - gap, rect.width - 2 * gap, m + gap)
+    blocked = sorted((r.left, r.right) for w in under for r in w.targets() if r.colliderect(panel))
+    if blocked:
+        spans, left = [], panel.left
+        for start, end in [*blocked, (panel.right + gap, panel.right + gap)]:
+            spans.append((left, start - gap))
+            left = max(left, end + gap)
+        start, end = max(spans, key=lambda span: span[1] - span[0])
+        if end - start >= button_w + 2 * gap:
+            panel.left, panel.width = start, end - start
+    stacked = painter.font("base", True).size(words)[0] > panel.width - button_w - 3 * gap
+    if stacked:
+        lines = min(2, len(painter.wrap(words, "base", panel.width - 2 * gap, bold=True)))
+        panel.height = lines * painter.font("base", True).get_linesize() + m + 2 * gap
+        panel.bottom = bottom
+    for widget in under:
+        cut = widget.rect.colliderect(panel) and widget.rect.top < panel.top
+        if cut and panel.bottom - widget.rect.top <= panel.height + m + gap:
+            panel.top = min(panel.top, widget.rect.top)
+    panel.height = bottom - panel.top
+    button = pygame.Rect(panel.right - gap // 2 - button_w, 0, button_w, m)
+    if stacked:
+        button.bottom = panel.bottom - gap // 2
+        text = pygame.Rect(panel.x + gap, panel.y, panel.width - 2 * gap, button.top - panel.y)
+    else:
+        button.centery = panel.centery
+        text = pygame.Rect(panel.x + gap, panel.y, button.x - panel.x - 2 * gap, panel.height)
+    return MoreTimePrompt(panel, question, text, Button(button, answer, MORE_TIME, "primary"))
 
 
 def standard(screen: Screen, view: SessionView, painter: Painter, rect: pygame.Rect, title: TextLike,

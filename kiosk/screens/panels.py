@@ -110,6 +110,11 @@ class Table(Widget):
                     return px, spacing, True
         return floor, max(4, gap // 3), False
 
+    def used_height(self, painter: Painter) -> int:
+        """How much of the rect the rows take at the size they are drawn at (to put something right under them)."""
+        px, spacing, _ = self.fit(painter)
+        return min(self.rect.height, sum(h for _, _, h in self._layout(painter, px, spacing, force=True) or []))
+
     def draw(self, surface: pygame.Surface, painter: Painter) -> None:
         """Draw the rows with a thin rule between them."""
         c, gap = painter.colours, painter.theme.spacing

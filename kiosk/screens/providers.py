@@ -8,10 +8,11 @@ import pygame
 
 from kiosk import events as ev
 from kiosk.catalog import Provider
-from kiosk.screens.base import BACK, Screen
+from kiosk.screens.base import BACK
 from kiosk.screens.categories import NEXT, PREV, paged_grid
 from kiosk.screens.frame import Nav, standard, take_top
-from kiosk.screens.panels import Banner, banner_height
+from kiosk.screens.panels import Banner, banner_fit, banner_height
+from kiosk.screens.phone import MOBILE, PhoneScreen, phone_tile
 from kiosk.screens.text import Msg, Painter, TextLike, ellipsize
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import (
@@ -79,8 +80,8 @@ class SearchBox(Widget):
         self.dirty = False
 
 
-class ProvidersScreen(Screen):
-    """Choose a provider from the category, or find one by name."""
+class ProvidersScreen(PhoneScreen):
+    """Choose a provider from the category, find one by name, or (for mobile) pay by phone number."""
 
     states = ("provider",)
     name = "providers"
@@ -103,9 +104,11 @@ class ProvidersScreen(Screen):
                     Msg("Unavailable now"))
 
     def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
-        """The grid, or the search keyboard with the first matches above it."""
+        """The grid, the search keyboard with the first matches above it, or the phone entry."""
         if self.searching:
             return self._build_search(view, painter, rect)
+        if self.phone is not None:
+            return self.phone.build(self, view, painter, rect)
         catalog = self.ctx.terminal.catalog
         category = next((c for c in catalog.categories if c.id == view.category), None)
         title: TextLike = category.name if category is not None else Msg("Choose a provider")
@@ -114,7 +117,12 @@ class ProvidersScreen(Screen):
         if view.message == "provider_unavailable":
             strip, body = take_top(body, banner_height(painter), theme.spacing)
             widgets.append(Banner(strip, Msg("The provider cannot be reached now. Please try again later")))
-        tiles = [self._tile(p) for p in catalog.in_category(view.category or "")]
+        elif view.message == "choose_operator":
+            text = Msg("We could not tell the operator of this number: please choose it")
+            strip, body = take_top(body, banner_fit(painter, text, body.width), theme.spacing)
+            widgets.append(Banner(strip, text, "focus"))
+        tiles = [phone_tile()] if view.category == MOBILE else []
+        tiles += [self._tile(p) for p in catalog.in_category(view.category or "")]
         grid, self.page = paged_grid(self, painter, body, tiles, self.page)
         return Group(widgets + grid)
 
@@ -152,6 +160,9 @@ class ProvidersScreen(Screen):
         """A tile or result chooses the provider; keys edit the search; page buttons turn pages."""
         if self.keypad is not None:
             self.layout = self.keypad.kind
+        events = self.phone_action(action)
+        if events is not None:
+            return events
         if action.startswith(PROVIDER):
             return [ev.ChooseProvider(action[len(PROVIDER):])]
         if action in (PREV, NEXT):
@@ -162,13 +173,18 @@ class ProvidersScreen(Screen):
             self.searching, self.keypad = False, None
         elif self.searching and (action in (BACKSPACE, CLEAR, SPACE) or len(action) == 1):
             self.query = self._edit(self.query, action)
+            self.stale = True
+            return [ev.MoreTime()]  # someone typing a name must not be sent back to the start
         else:
             return super().handle(action, view)
         self.stale = True
         return []
 
     def key_down(self, key: int, unicode: str, view: SessionView) -> list[Any]:
-        """Letters from a hardware keyboard type into the search."""
+        """Letters from a hardware keyboard type into the search, digits into the phone entry."""
+        events = self.phone_key(key, unicode)
+        if events is not None:
+            return events
         if self.searching:
             if key == pygame.K_BACKSPACE:
                 self.query = self._edit(self.query, BACKSPACE)

@@ -21,9 +21,11 @@ from kiosk.config import Config, Part
 from kiosk.drivers import validator as dv
 
 #: the moments saved, in the order the walk reaches them
-SHOTS = ("attract", "service_pin", "categories", "providers", "provider_search", "account", "account_error",
-         "checking", "confirmation", "cash_empty", "cash", "processing", "done", "failed", "done_queued",
-         "out_of_service", "service", "service_cassette")
+SHOTS = ("attract", "service_pin", "categories", "providers", "phone", "choose_operator", "provider_search",
+         "account", "account_error", "checking", "confirmation", "more_time", "cash_empty", "cash", "processing",
+         "done", "failed", "done_queued", "out_of_service", "service", "service_cassette")
+#: a number no operator is known for (in the demo's DEF table or phonenumbers): the payer is asked to choose
+UNKNOWN_OPERATOR_NUMBER = "9551234567"
 LANGUAGES = ("ru", "en")
 START = datetime(2026, 1, 15, 12, 0, 0)
 
@@ -84,9 +86,14 @@ def walk(ui, terminal, shot: Callable[[str], None]) -> None:  # noqa: ANN001 - K
     shot("categories")
     act("category:mobile")
     shot("providers")
+    act("phone", *"903123")
+    shot("phone")
+    act("phone-close", "phone", *UNKNOWN_OPERATOR_NUMBER, "phone-next")
+    shot("choose_operator")
     act("search", *(("М", "Т") if ui.lang == "ru" else ("M", "T")))
     shot("provider_search")
-    act("search-close", "provider:mts", *"912345")
+    # The number typed for the unknown operator is carried over; clear it to show typing from scratch.
+    act("search-close", "provider:mts", "clear", *"912345")
     shot("account")
     act("submit")
     shot("account_error")
@@ -97,7 +104,10 @@ def walk(ui, terminal, shot: Callable[[str], None]) -> None:  # noqa: ANN001 - K
     settle(terminal)
     ui.refresh()
     shot("confirmation")
-    act("confirm")
+    terminal.clock.advance(terminal.config.timeouts["confirmation"] - 10)
+    post(ev.Tick())
+    shot("more_time")
+    act("more-time", "confirm")
     shot("cash_empty")
     for value in (50000, 10000):
         terminal.validator.insert(value)

@@ -19,6 +19,7 @@ import pygame
 
 from kiosk import events as ev
 from kiosk.screens.base import Screen, ScreenContext
+from kiosk.screens.frame import more_time_prompt
 from kiosk.screens.i18n import translations
 from kiosk.screens.registry import screen_for
 from kiosk.screens.text import Msg, Painter
@@ -156,6 +157,8 @@ class KioskUI:
             self._rebuild()
         else:
             self.screen.update(view)
+            if self.screen.stale:  # the seconds crossed a line the look depends on (the offer of more time)
+                self._rebuild()
 
     def _rebuild(self) -> None:
         if self.screen is None or self.view is None:
@@ -165,6 +168,9 @@ class KioskUI:
         rect = pygame.Rect((0, 0), self.size)
         try:
             self.widgets = self.screen.build(self.view, self.painter, self.themes.current, rect)
+            prompt = more_time_prompt(self.screen, self.view, self.painter, rect, self.widgets.children)
+            if prompt is not None:
+                self.widgets.children.append(prompt)  # last: drawn over the screen, first to take its presses
         except Exception:
             # a screen that cannot lay itself out must not stop the terminal: the session goes on underneath
             log.exception("screen %s cannot be built", type(self.screen).__name__)

@@ -32,6 +32,9 @@ class LayoutError(ValueError):
 class Widget:
     """A rectangle that draws itself with a Painter and may answer touches."""
 
+    #: drawn over other widgets: a press landing on it is not given to what it covers
+    covers = False
+
     def __init__(self, rect: RectLike) -> None:
         self.rect = pygame.Rect(rect)
         self.visible = True
@@ -72,11 +75,18 @@ class Group(Widget):
         self.dirty = False
 
     def touch(self, touch: Touch) -> str | None:
-        """Give the touch to every visible child (each tracks its own press)."""
+        """Give the touch to every visible child (each tracks its own press), except what a press is covered from."""
+        children = [c for c in self.children if c.visible]
+        if touch.kind == DOWN:
+            # a press on a widget drawn over others (a prompt) is for it and what is drawn after it alone;
+            # the buttons it covers never see the press, so they cannot act on its release either
+            for index in range(len(children) - 1, -1, -1):
+                if children[index].covers and children[index].rect.collidepoint(touch.pos):
+                    children = children[index:]
+                    break
         action = None
-        for child in self.children:
-            if child.visible:
-                action = child.touch(touch) or action
+        for child in children:
+            action = child.touch(touch) or action
         return action
 
     def tick(self, now: float) -> None:
@@ -433,6 +443,7 @@ class Tile:
     icon: str | Path | None = None
     enabled: bool = True
     note: TextLike | None = None  # why it is disabled ("Unavailable now")
+    badge: str = ""  # drawn in the round badge when there is no icon (else the label's first letter)
 
 
 class TileButton(Button):
@@ -444,19 +455,33 @@ class TileButton(Button):
 
     def draw_content(self, surface: pygame.Surface, painter: Painter, area: pygame.Rect, ink: tuple) -> None:
         """Icon on top, label (and note) below."""
+        # keep clear of the thick border a large-density theme draws: a long label would otherwise touch it
+        border = max(3, painter.theme.spacing // 3)
+        area = area.inflate(-2 * border, -2 * border)
         note = not self.enabled and self.tile.note is not None
         text_h = painter.font("base", True).get_linesize() * (3 if note else 2)
         icon_box = pygame.Rect(area.x, area.y, area.width, max(0, area.height - text_h)).inflate(0, -6).move(0, 3)
+        # an icon filling its whole box crowds the tile's edge and its label: leave it some air
+        centre, side = icon_box.center, min(icon_box.size) * 4 // 5
+        icon_box = pygame.Rect(0, 0, side, side) if icon_box.height >= 20 else icon_box
+        icon_box.center = centre
         image = painter.image(self.tile.icon, icon_box.size) if icon_box.height >= 16 else None
         if image is not None:
+            if not self.enabled:
+                # a brand's full colours would say "press me" louder than the note says it cannot be pressed
+                image = image.copy()
+                image.set_alpha(90)
             surface.blit(image, image.get_rect(center=icon_box.center))
         elif icon_box.height >= 16:
             side = min(icon_box.size)
             badge = pygame.Rect(0, 0, side, side)
             badge.center = icon_box.center
             pygame.draw.ellipse(surface, painter.colours.accent if self.enabled else painter.colours.muted_text, badge)
-            letter = painter.resolve(self.label)[:1].upper()
-            glyph = painter.text(letter, max(12, side * 6 // 10), painter.colours.accent_text, True)
+            letter = self.tile.badge or painter.resolve(self.label)[:1].upper()
+            px = max(12, side * 6 // 10)
+            while px > 12 and painter.font(px, True).size(letter)[0] > side * 3 // 4:
+                px -= 2
+            glyph = painter.text(letter, px, painter.colours.accent_text, True)
             surface.blit(glyph, glyph.get_rect(center=badge.center))
         text = painter.resolve(self.label)
         if note:

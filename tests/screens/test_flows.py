@@ -9,6 +9,9 @@ import pytest
 from kiosk_ui import Driver, driven_ui
 
 from kiosk.drivers import validator as dv
+from kiosk.screens.base import MORE_TIME_SECONDS
+from kiosk.screens.screenshots import UNKNOWN_OPERATOR_NUMBER
+from kiosk.screens.text import Msg
 from kiosk.screens.ui import RESTART_EXIT
 
 
@@ -237,3 +240,106 @@ def test_encashment_from_the_service_menu_empties_the_counted_cassette(kiosk: Dr
     kiosk.tap("service-menu")
     kiosk.tap("section:cassette")
     assert any(value == "0" for _, value in kiosk.ui.screen.rows)
+
+
+def _shows(widget, msgid: str) -> bool:
+    """Whether a widget or anything inside it shows this msgid (a banner, a label, a prompt)."""
+    text = getattr(widget, "text", None) or getattr(widget, "question", None)
+    if isinstance(text, Msg) and text.msgid == msgid:
+        return True
+    return any(_shows(child, msgid) for child in getattr(widget, "children", ()) if child.visible)
+
+
+@pytest.mark.parametrize("way_in", [("start", "phone"), ("start", "category:mobile", "phone")])
+def test_pay_by_phone_number_finds_the_operator_and_fills_in_the_number(kiosk: Driver, way_in: tuple) -> None:
+    for action in way_in:
+        kiosk.tap(action)
+    assert kiosk.ui.screen.phone is not None
+    kiosk.type("903123456")
+    assert "phone-next" not in kiosk.ui.targets()  # nine digits are not a number yet
+    kiosk.type("7")
+    kiosk.tap("phone-next")
+    view = kiosk.terminal.session.view()
+    assert (kiosk.ui.screen.name, view.provider, view.account) == ("account", "beeline", "9031234567")
+    assert view.account_display == "+7 (903) 123-45-67"
+    kiosk.tap("submit")
+    assert kiosk.state == "confirmation"
+
+
+def test_a_number_of_an_unknown_operator_asks_the_payer_to_choose_it(kiosk: Driver) -> None:
+    kiosk.tap("start")
+    kiosk.tap("phone")
+    kiosk.type(UNKNOWN_OPERATOR_NUMBER)
+    kiosk.tap("phone-next")
+    view = kiosk.terminal.session.view()
+    assert (kiosk.ui.screen.name, view.category, view.message) == ("providers", "mobile", "choose_operator")
+    assert _shows(kiosk.ui.widgets, "We could not tell the operator of this number: please choose it")
+    assert {"provider:mts", "provider:beeline", "phone"} <= set(kiosk.ui.targets())
+    kiosk.tap("phone")  # from the operators' own grid the number can be tried again: still unknown
+    kiosk.type(UNKNOWN_OPERATOR_NUMBER)
+    kiosk.tap("phone-next")
+    assert kiosk.ui.screen.phone is None and kiosk.state == "provider"
+    kiosk.tap("provider:megafon")
+    assert kiosk.state == "account_entry" and kiosk.terminal.session.provider.id == "megafon"
+
+
+def test_phone_entry_back_returns_to_the_tiles_and_a_wrong_number_is_explained(kiosk: Driver) -> None:
+    kiosk.tap("start")
+    kiosk.tap("phone")
+    kiosk.type("8123456789")  # a landline-style number: the field asks for a mobile one
+    kiosk.tap("phone-next")
+    assert kiosk.state == "category" and kiosk.ui.screen.phone.problem == "wrong_format"
+    kiosk.tap("phone-close")
+    assert kiosk.ui.screen.phone is None and "category:mobile" in kiosk.ui.targets()
+
+
+def test_typing_a_phone_number_keeps_the_countdown_from_running_out(kiosk: Driver) -> None:
+    kiosk.tap("start")
+    kiosk.tap("phone")
+    timeout = kiosk.terminal.config.timeouts["category"]
+    kiosk.wait(timeout - 5)
+    kiosk.type("9")
+    assert kiosk.ui.screen.countdown.seconds == timeout
+
+
+def test_near_the_timeout_the_payer_is_asked_if_they_need_more_time(kiosk: Driver) -> None:
+    kiosk.tap("start")
+    timeout = kiosk.terminal.config.timeouts["category"]
+    kiosk.wait(timeout - MORE_TIME_SECONDS - 1)
+    assert "more-time" not in kiosk.ui.targets()
+    kiosk.wait(1)
+    assert "more-time" in kiosk.ui.targets()
+    assert _shows(kiosk.ui.widgets, "Do you need more time?")
+    kiosk.tap("more-time")
+    assert kiosk.state == "category" and kiosk.ui.screen.countdown.seconds == timeout
+    assert "more-time" not in kiosk.ui.targets()
+
+
+def test_with_money_inside_more_time_postpones_the_automatic_payment_and_leaves_pay_in_reach(kiosk: Driver) -> None:
+    kiosk.to_cash()
+    kiosk.insert(100)
+    timeout = kiosk.terminal.config.timeouts["cash_collection"]
+    kiosk.wait(timeout - 5)
+    prompt = kiosk.ui.widgets.children[-1]
+    assert not prompt.rect.colliderect(kiosk.ui.targets()["pay"])  # the offer sits beside Pay, not over it
+    kiosk.tap("more-time")
+    kiosk.wait(timeout - 1)
+    assert kiosk.state == "cash_collection"
+    kiosk.wait(2)
+    op = kiosk.terminal.journal.last_operation()
+    assert (op.cash, op.commit_reason, op.state) == (10000, "timeout", "delivered")
+
+
+def test_a_press_on_the_more_time_prompt_does_not_reach_what_it_covers(kiosk: Driver) -> None:
+    kiosk.tap("start")
+    kiosk.tap("category:mobile")  # a full grid: no room beside the tiles, so the offer goes over their feet
+    kiosk.wait(kiosk.terminal.config.timeouts["provider"] - 10)
+    prompt = kiosk.ui.widgets.children[-1]
+    covered = [rect for action, rect in kiosk.ui.targets().items()
+               if action.startswith("provider:") and prompt.rect.colliderect(rect)]
+    assert covered, "the prompt covers no tile here: the test needs a screen where it does"
+    spot = covered[0].clip(prompt.rect).center
+    assert not kiosk.ui.targets()["more-time"].collidepoint(spot)
+    kiosk.ui_clock.advance(0.5)
+    kiosk.tap_at(spot)
+    assert kiosk.state == "provider"  # the tile under the prompt was not pressed

@@ -12,6 +12,7 @@ import pygame
 import pytest
 
 from kiosk.catalog import InputField
+from kiosk.config import DEMO_DIR
 from kiosk.screens.i18n import translations
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import THEMES_DIR, read_theme
@@ -29,6 +30,7 @@ from kiosk.screens.widgets import (
     Slideshow,
     TextField,
     Tile,
+    TileButton,
 )
 
 SCREEN = (1280, 1024)
@@ -332,3 +334,20 @@ def test_group_sleeps_until_the_earliest_widget_needs_it(painter: Painter) -> No
     assert not group.changed
     assert group.wait_ms(45.2) == 800
     assert Group([Label((0, 0, 10, 10), "idle")]).wait_ms(45.2, longest=2.0) == 2000  # nothing moves: sleep long
+
+
+def test_tile_icons_fade_when_the_tile_is_unavailable_and_a_badge_replaces_a_missing_icon(painter: Painter) -> None:
+    logo = DEMO_DIR / "logos" / "mts.png"
+    looks = []
+    for tile in (Tile("a", "MTS", logo), Tile("b", "MTS", logo, enabled=False, note="Unavailable now")):
+        surface = pygame.Surface((400, 300))
+        button = TileButton((0, 0, 400, 300), tile)
+        button.draw(surface, painter)
+        icon = pygame.Rect(0, 0, 1, 1)
+        icon.center = (200, 80)
+        looks.append(surface.get_at(icon.center)[:3])
+    assert looks[0][0] > 200 and looks[0][1] < 40  # MTS red
+    assert looks[1][1] > 120  # faded towards the tile's face
+    surface = pygame.Surface((400, 300))
+    TileButton((0, 0, 400, 300), Tile("c", "Pay by phone number", badge="+7")).draw(surface, painter)
+    assert surface.get_at((200, 110))[:3] != painter.colours.surface  # the badge, not an empty face
