@@ -104,8 +104,10 @@ class PinEntry:
         inner = box.inflate(-2 * gap, -2 * gap)
         out: list[Widget] = [Panel(box, "surface", "accent")]
         out.append(Label((inner.x, inner.y, inner.width, line), Msg("Service menu"), "title", bold=True))
-        wrong = self.tried and view.message == "wrong_pin" and not self.pin
-        status = Msg("Wrong PIN") if wrong else ("●" * len(self.pin) or Msg("Enter the PIN"))
+        wrong = self.tried and view.message in ("wrong_pin", "pin_locked") and not self.pin
+        refusal = Msg("Locked for 5 minutes") if view.message == "pin_locked" else Msg(
+            "Wrong PIN")
+        status = refusal if wrong else ("●" * len(self.pin) or Msg("Enter the PIN"))
         out.append(Label((inner.x, inner.y + line, inner.width, line), status, "title",
                          "danger" if wrong else "text", bold=True))
         pad = pygame.Rect(inner.x, inner.y + 2 * line + gap, inner.width, keys_h)
