@@ -110,11 +110,6 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delegate(group: str, args: argparse.Namespace) -> int:
-    module = importlib.import_module(DELEGATED[(group, args.what)])
-    return int(module.main(list(args.rest)) or 0)
-
-
 def _direct(argv: list[str]) -> int | None:
     """Sub-commands that parse their own options (so `kiosk demo --help` shows the demo's help)."""
     if argv and argv[0] in ("demo", "run"):
@@ -150,8 +145,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(diagram_dot() if args.format == "dot" else diagram_mermaid())
             return 0
-        if args.command in ("emulate", "devices"):
-            return _delegate(args.command, args)
     except KioskError as exc:
         print(f"kiosk: error: {exc}", file=sys.stderr)
         return 2

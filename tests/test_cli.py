@@ -122,3 +122,14 @@ def test_service_encashment_reports_a_difference_from_what_was_counted(tmp_path,
     assert record["counts"] == {"10000": 1} and record["difference"] == {"50000": 1}
     assert main(["journal", "encash", "--config", str(config_path), "--counted", "lots"]) == 2
     assert "expected ROUBLESxBILLS" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["emulate", "gateway", "--protocol", "json", "--port", "0"],
+                                  ["emulate", "validator", "--protocol", "cctalk"],
+                                  ["emulate", "printer", "--port", "0", "--out", "{tmp}"]])
+def test_emulators_start_from_the_kiosk_command_and_print_their_port_first(args, tmp_path):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = subprocess.run([sys.executable, "-m", "kiosk.cli", *args], input="quit\n", capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith(("PORT=", "TTY="))
