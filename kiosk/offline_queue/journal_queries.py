@@ -10,14 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
 from kiosk.errors import JournalError
 from kiosk.offline_queue.operation import COMMITTED, Operation
 
 
 class JournalQueries:
-    """The reading half of the Journal (mixed into it); needs conn, _lock and path."""
+    """The reading half of the Journal (mixed into it); needs conn, db, _lock and path."""
 
     conn: sqlite3.Connection
+    db: sqlite_utils.Database  # the same connection, for table reads that come back as dicts
     _lock: threading.RLock
     path: Path
 
@@ -30,7 +33,7 @@ class JournalQueries:
     def encashments(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest encashments, counts keyed by denomination in kopecks."""
         with self._lock:
-            rows = self.conn.execute("SELECT * FROM encashments ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+            rows = list(self.db["encashments"].rows_where(order_by="id desc", limit=limit))
         out = []
         for row in rows:
             record = dict(row)
@@ -70,18 +73,16 @@ class JournalQueries:
     def attempts(self, operation: int) -> list[dict[str, Any]]:
         """Every delivery attempt of an operation."""
         with self._lock:
-            return [dict(r) for r in self.conn.execute(
-                "SELECT gateway, verb, started_at, finished_at, outcome, code, message, external_id "
-                "FROM attempts WHERE operation=? ORDER BY id", (operation,))]
+            return list(self.db["attempts"].rows_where(
+                "operation = ?", [operation], order_by="id",
+                select="gateway, verb, started_at, finished_at, outcome, code, message, external_id"))
 
     def in_state(self, *states: str, limit: int | None = None) -> list[Operation]:
         """Operations in any of these states, oldest first."""
         marks = ",".join("?" * len(states))
-        sql = f"SELECT * FROM operations WHERE state IN ({marks}) ORDER BY operation"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
         with self._lock:
-            return [Operation.from_row(r) for r in self.conn.execute(sql, states)]
+            return [Operation.from_row(r) for r in self.db["operations"].rows_where(
+                f"state in ({marks})", list(states), order_by="operation", limit=limit)]
 
     def due(self, now_ms: int, limit: int = 64) -> list[int]:
         """Committed operations whose next attempt is due."""
@@ -126,8 +127,8 @@ class JournalQueries:
         last = 0
         while True:
             with self._lock:
-                rows = self.conn.execute("SELECT * FROM operations WHERE operation > ? ORDER BY operation LIMIT ?",
-                                         (last, batch)).fetchall()
+                rows = list(self.db["operations"].rows_where("operation > ?", [last], order_by="operation",
+                                                              limit=batch))
             if not rows:
                 return
             for row in rows:
@@ -147,8 +148,8 @@ class JournalQueries:
     def incidents(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest incidents."""
         with self._lock:
-            return [dict(r) for r in self.conn.execute(
-                "SELECT at, kind, operation, detail, amount FROM incidents ORDER BY id DESC LIMIT ?", (limit,))]
+            return list(self.db["incidents"].rows_where(select="at, kind, operation, detail, amount",
+                                                        order_by="id desc", limit=limit))
 
     def size_bytes(self) -> int:
         """Bytes on disk, WAL included."""
