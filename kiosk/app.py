@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kiosk import events as ev
+from kiosk import housekeeping
 from kiosk.catalog import Catalog, Provider, load_catalog
 from kiosk.clock import SystemClock
 from kiosk.config import Config
@@ -18,6 +19,7 @@ from kiosk.drivers.validator import BillValidator
 from kiosk.gateways.base import Gateway
 from kiosk.gateways.operators import OperatorDetector, national
 from kiosk.gateways.router import Router
+from kiosk.housekeeping import Chore
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal, Operation
 from kiosk.offline_queue.outbox import Outbox
@@ -73,6 +75,7 @@ class Terminal:
         #: called after every post (from any thread): a screen loop uses it to wake up at once
         self.on_post: Callable[[], None] | None = None
         self._printing: list[threading.Thread] = []
+        self._scheduler: Any = None
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, background_outbox: bool = True) -> Summary:
@@ -85,7 +88,7 @@ class Terminal:
         if background_outbox:
             self.outbox.start()
         if self._background_checks:
-            self.receipts.monitor()
+            self._start_housekeeping(background_outbox)
         self.pump()
         return self.summary
 
@@ -94,7 +97,9 @@ class Terminal:
         self.outbox.stop()
         for thread in self._printing:
             thread.join(timeout=30)
-        self.receipts.close()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
         try:
             self.validator.stop()
         finally:
@@ -125,6 +130,16 @@ class Terminal:
         record = self.journal.encash(reason, counted)
         record["receipt"] = self.receipts.print_encashment(record)
         return record
+
+    def _start_housekeeping(self, background_outbox: bool) -> None:
+        chores = [Chore("journal checkpoint", 900, self.journal.checkpoint)]
+        if self.receipts.printer is not None:
+            self.receipts.refresh()
+            self.receipts.monitored = True
+            chores.append(Chore("printer status", 5, self.receipts.refresh))
+        if background_outbox:
+            chores.append(Chore("outbox nudge", 30, self.outbox.kick))  # in case a wake-up was missed
+        self._scheduler = housekeeping.start(chores, self.config.timezone)
 
     def _print_receipt(self, op: Operation, kind: str) -> str | None:
         """Print on a worker thread when the terminal has a screen to keep alive; the result is journaled."""

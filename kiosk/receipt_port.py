@@ -67,9 +67,8 @@ class ReceiptDesk:
         self.language = config.screen.language
         self.last: Receipt | None = None
         self._lock = threading.Lock()  # one receipt at a time through one printer
-        self._known_ready: bool | None = None  # kept fresh by monitor(), so asking never blocks the screen
-        self._stop = threading.Event()
-        self._monitor: threading.Thread | None = None
+        self._known_ready: bool | None = None  # kept fresh by refresh(), so asking never blocks the screen
+        self.monitored = False  # a scheduler calls refresh(): ready() answers from the last status
 
     @classmethod
     def from_config(cls, config: Config, catalog: Catalog) -> ReceiptDesk:
@@ -83,11 +82,14 @@ class ReceiptDesk:
         """Whether a receipt can be printed now (unknown counts as ready: one-way links cannot tell)."""
         if self.printer is None:
             return False
-        if self._monitor is not None and self._known_ready is not None:
+        if self.monitored and self._known_ready is not None:
             return self._known_ready
-        return self._ask()
+        return self.refresh()
 
-    def _ask(self) -> bool:
+    def refresh(self) -> bool:
+        """Ask the printer for its status now and remember the answer."""
+        if self.printer is None:
+            return False
         with self._lock:
             try:
                 ready = self.printer.status().summary in ("ok", "near_end", "unknown")
@@ -96,26 +98,6 @@ class ReceiptDesk:
                 ready = False
         self._known_ready = ready
         return ready
-
-    def monitor(self, interval: float = 5.0) -> None:
-        """Ask the printer for its status every interval seconds in the background."""
-        if self.printer is None or self._monitor is not None:
-            return
-        self._ask()
-
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                self._ask()
-
-        self._monitor = threading.Thread(target=loop, name="printer-monitor", daemon=True)
-        self._monitor.start()
-
-    def close(self) -> None:
-        """Stop the status monitor."""
-        self._stop.set()
-        if self._monitor is not None:
-            self._monitor.join(timeout=10)
-            self._monitor = None
 
     def print_operation(self, op: Operation, kind: str) -> str:
         """Print the receipt of an operation; returns the journal's receipt status."""

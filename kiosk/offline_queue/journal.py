@@ -80,6 +80,11 @@ class Journal(JournalQueries):
         elif row[0] != self.terminal:
             raise JournalError(f"{self.path}: journal belongs to terminal {row[0]}, configured as {self.terminal}")
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file and truncate it (bounded disk use on a busy day)."""
+        with self._lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
