@@ -10,7 +10,7 @@ from kiosk import events as ev
 from kiosk.screens.base import Screen, phone
 from kiosk.screens.frame import header
 from kiosk.screens.panels import Panel
-from kiosk.screens.pin import SERVICE_TAP, PinEntry
+from kiosk.screens.pin import SERVICE_TAP, PinEntry, PinPadScreen
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Group, Label, Slideshow, Widget
@@ -55,7 +55,7 @@ def service_corner(screen: Screen, painter: Painter, rect: pygame.Rect) -> list[
             TapArea(area, SERVICE_TAP)]
 
 
-class AttractScreen(Screen):
+class AttractScreen(PinPadScreen):
     """Ads, an invitation to touch, the terminal number and the support phone."""
 
     states = ("idle",)
@@ -109,15 +109,3 @@ class AttractScreen(Screen):
         if action == START:
             return [ev.Touch()]
         return super().handle(action, view)
-
-    def key_down(self, key: int, unicode: str, view: SessionView) -> list[Any]:
-        """Digits typed on a service keyboard go to an open PIN pad."""
-        return self.pin.key_down(key, unicode, view)
-
-    def tick(self, now: float) -> None:
-        """Close an unused PIN pad."""
-        self.pin.tick(now)
-
-    def wake_at(self) -> float | None:
-        """When the PIN pad closes by itself."""
-        return self.pin.wake_at()

@@ -7,10 +7,10 @@ from typing import Any
 import pygame
 
 from kiosk.screens.attract import service_corner
-from kiosk.screens.base import Screen, phone
+from kiosk.screens.base import phone
 from kiosk.screens.frame import header, heading, take_top
 from kiosk.screens.panels import Banner, banner_height
-from kiosk.screens.pin import PinEntry
+from kiosk.screens.pin import PinEntry, PinPadScreen
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Group, Label
@@ -28,7 +28,7 @@ def fault_text(fault: str | None) -> Msg:
     return Msg("Banknotes are not accepted at the moment")
 
 
-class OutOfServiceScreen(Screen):
+class OutOfServiceScreen(PinPadScreen):
     """Temporarily out of service; the hidden service entry stays (engineers fix it from here)."""
 
     states = ("out_of_service",)
@@ -71,15 +71,3 @@ class OutOfServiceScreen(Screen):
         """Only the language and the hidden service entry answer here."""
         pad = self.pin.handle(action, view)
         return pad if pad is not None else super().handle(action, view)
-
-    def key_down(self, key: int, unicode: str, view: SessionView) -> list[Any]:
-        """Digits typed on a service keyboard go to an open PIN pad."""
-        return self.pin.key_down(key, unicode, view)
-
-    def tick(self, now: float) -> None:
-        """Close an unused PIN pad."""
-        self.pin.tick(now)
-
-    def wake_at(self) -> float | None:
-        """When the PIN pad closes by itself."""
-        return self.pin.wake_at()

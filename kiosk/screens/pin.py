@@ -121,3 +121,21 @@ class PinEntry:
         # a ring with the seconds only: words would crowd the pad, and the engineer knows what it means
         out.append(Countdown((inner.centerx - side // 2, row_y + m + gap, side, side), self.deadline, PIN_SECONDS))
         return out
+
+
+class PinPadScreen(Screen):
+    """A screen that hides the service entry: keys, ticks and wake-ups go to its PIN pad."""
+
+    pin: PinEntry
+
+    def key_down(self, key: int, unicode: str, view: SessionView) -> list[Any]:
+        """Digits typed on a service keyboard go to an open PIN pad."""
+        return self.pin.key_down(key, unicode, view)
+
+    def tick(self, now: float) -> None:
+        """Close an unused PIN pad."""
+        self.pin.tick(now)
+
+    def wake_at(self) -> float | None:
+        """When the PIN pad closes by itself."""
+        return self.pin.wake_at()
