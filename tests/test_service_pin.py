@@ -1,12 +1,8 @@
 """The service PIN: right opens the menu, three wrong lock it for five minutes."""
 
+from terminal_steps import act
+
 from kiosk import events as ev
-
-
-def act(terminal, *events):
-    for event in events:
-        terminal.post(event)
-        terminal.pump()
 
 
 def test_the_right_pin_opens_the_service_menu(terminal):

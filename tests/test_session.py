@@ -1,18 +1,11 @@
 """The payment session driven through the real terminal: journal first, money never dropped."""
 
 import pytest
+from terminal_steps import act
 
 from kiosk import events as ev
 from kiosk.drivers.validator import Bill, CassetteRemoved, Escrow, Ready, Stacked
 from kiosk.session_model import STATES, TRANSITIONS, diagram_dot, diagram_mermaid
-
-
-def act(terminal, *events):
-    for event in events:
-        terminal.post(event)
-        terminal.pump()
-    terminal.outbox.wait_idle()
-    terminal.pump()
 
 
 def to_cash(terminal, provider="mts", account="9123456789"):

@@ -1,15 +1,9 @@
 """'Do you need more time?': the payer restarts a waiting state's countdown; nothing else about the session moves."""
 
+from terminal_steps import act
+
 from kiosk import events as ev
 from kiosk.drivers.validator import Bill, Stacked
-
-
-def act(terminal, *events):
-    for event in events:
-        terminal.post(event)
-        terminal.pump()
-    terminal.outbox.wait_idle()
-    terminal.pump()
 
 
 def to_cash(terminal, provider="mts", account="9123456789"):

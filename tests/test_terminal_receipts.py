@@ -3,6 +3,7 @@
 import dataclasses
 
 import pytest
+from terminal_steps import act
 
 from kiosk import events as ev
 from kiosk.app import Terminal
@@ -27,14 +28,6 @@ def make_terminal(tmp_path, printer, receipt_required=False):
     term = Terminal(config, clock=ManualClock(config.timezone), background_checks=False)
     term.start(background_outbox=False)
     return term
-
-
-def act(terminal, *events):
-    for event in events:
-        terminal.post(event)
-        terminal.pump()
-    terminal.outbox.wait_idle()
-    terminal.pump()
 
 
 def pay(terminal):
