@@ -42,6 +42,11 @@ class ExternalValidator:
         control = open(control_fifo, "w", buffering=1, encoding="utf-8") if control_fifo else None  # noqa: SIM115
         return cls(protocol, port, control)
 
+    @property
+    def answers(self) -> bool:
+        """Whether the emulator's one-line answers can be read (only from a process we started)."""
+        return self._process is not None
+
     def configure(self, config: Config, poll_interval: float = 0.05) -> Config:
         """The configuration with its validator replaced by the real driver on this port."""
         part = Part("validator", self.protocol, {"port": self.port, "poll_interval": poll_interval})

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEMO_SCENARIO = DEMO_DIR / "scenario.toml"
 EXTERNAL_BILL_SECONDS = 10.0  # a real driver needs real time: escrow, stack, poll, report
+ATTACHED_PAYER_PAUSE = 1.0  # seconds between bills at an emulator we cannot hear (a person's pace)
 DELIVERY_HORIZON = 6 * 3600  # simulated seconds "deliver" keeps retrying before it gives up for now
 
 
@@ -235,6 +236,8 @@ class Simulator:
     def _insert_external(self, value: Money, step: Step) -> None:
         """Push the bill into the emulator and wait (real time) until the device says how it ended."""
         before = self.terminal.session.bill_events
+        if not self.external.answers:
+            self._wait_until_accepting()
         # A payer waits for the slot to light up: the driver enables the device a poll or two after confirm.
         retry_until = time.monotonic() + 2.0
         while True:
@@ -256,6 +259,15 @@ class Simulator:
                                       f"the bill within {EXTERNAL_BILL_SECONDS} s")
             time.sleep(0.02)
             self.settle()
+
+    def _wait_until_accepting(self) -> None:
+        """Without the emulator's answers (it reads a FIFO), pace the payer as a person would: wait until the
+        driver has enabled the device and the last bill has finished its travel."""
+        deadline = time.monotonic() + 3.0
+        while not self.terminal.validator.status().enabled and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.settle()
+        time.sleep(ATTACHED_PAYER_PAUSE)
 
     def run(self, scripts: list[Script]) -> list[Operation]:
         """Run every script, deliver what waits, and return the operations this run created."""
