@@ -122,7 +122,11 @@ class Terminal:
                 event = self.events.get_nowait()
             except queue.Empty:
                 return handled
-            self.session.handle(event)
+            try:
+                self.session.handle(event)
+            except Exception as exc:  # a fault (disk, journal) must stop the money, not the process
+                log.exception("handling %r failed", event)
+                self.session.fail_safe(f"{type(exc).__name__}: {exc}")
             handled += 1
 
     def encash(self, reason: str, counted: dict[int, int] | None = None) -> dict[str, Any]:

@@ -426,6 +426,22 @@ class Session(DeviceEvents):
         self.deps.validator.disable()
         log.warning("out of service: %s", self.fault)
 
+    def fail_safe(self, reason: str) -> None:
+        """Something failed inside the terminal: take no more money and show out of service.
+
+        Deliberately no transition callbacks: they may need the very thing that just failed (the journal).
+        Whatever was journaled stays; start-up reconciliation finishes it after the restart.
+        """
+        try:
+            self.deps.validator.disable()
+            self.deps.validator.return_bill()  # a bill still in escrow is not yet taken: hand it back
+        except Exception:
+            log.exception("could not stop the validator")
+        self.fault = reason
+        self.machine.set_state("out_of_service")
+        self._deadline = None
+        log.critical("out of service after an internal fault: %s", reason)
+
     # -- for screens ------------------------------------------------------------------------------
     def view(self) -> SessionView:
         """A snapshot for drawing."""

@@ -238,3 +238,23 @@ def test_removing_the_cassette_closes_an_encashment(terminal):
     terminal.validator.insert_cassette()
     act(terminal)
     assert terminal.session.state == "idle"
+
+
+def test_a_journal_fault_stops_the_money_and_not_the_terminal(terminal, monkeypatch):
+    import sqlite3
+
+    to_cash(terminal)
+    disabled, returned = [], []
+    monkeypatch.setattr(terminal.validator, "disable", lambda: disabled.append(True))
+    monkeypatch.setattr(terminal.validator, "return_bill", lambda: returned.append(True))
+
+    def disk_full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(terminal.journal, "stack_commanded", disk_full)
+    act(terminal, Escrow(Bill(10000)))  # no exception escapes the event loop
+    assert terminal.session.state == "out_of_service"
+    assert "disk is full" in terminal.session.fault and disabled
+    assert returned  # the bill in escrow was never stacked: it goes back to the payer
+    act(terminal, ev.Touch())
+    assert terminal.session.state == "out_of_service"
