@@ -19,7 +19,7 @@ from kiosk import events as ev
 from kiosk.money import Money
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
-from kiosk.screens.widgets import Countdown, Group, Label, Widget, _arc_points
+from kiosk.screens.widgets import Countdown, Group, Label, Widget, arc_points
 from kiosk.session import SessionView
 from kiosk.session_model import TIMEOUTS
 
@@ -97,7 +97,7 @@ class SessionCountdown(Countdown):
         share = min(1.0, self.seconds / self.total)
         if share > 0:
             colour = c.danger if self.seconds <= 5 else c.accent
-            pygame.draw.polygon(surface, colour, _arc_points(ring.center, side // 2 - 1, side // 2 - thickness, share))
+            pygame.draw.polygon(surface, colour, arc_points(ring.center, side // 2 - 1, side // 2 - thickness, share))
         text = str(self.seconds)
         px = max(12, side * 4 // 10)
         while px > 12 and painter.font(px, True).size(text)[0] > side - 2 * thickness - 6:

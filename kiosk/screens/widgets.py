@@ -10,14 +10,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pygame
 
-from kiosk.catalog import InputField
 from kiosk.screens.text import Msg, Painter, TextLike, ellipsize
-from kiosk.screens.touch import CANCEL, DOWN, MOVE, UP, Touch, cells, fit_grid
+from kiosk.screens.touch import CANCEL, DOWN, MOVE, UP, Touch
 
 #: a press stays visible at least this long, so a quick tap still shows on the next frame
 FEEDBACK_SECONDS = 0.12
@@ -115,7 +113,7 @@ class Group(Widget):
         return self.dirty or any(c.dirty for c in self.children)
 
 
-def _blit_lines(surface: pygame.Surface, painter: Painter, lines: list[str], rect: pygame.Rect, size: str | int,
+def blit_lines(surface: pygame.Surface, painter: Painter, lines: list[str], rect: pygame.Rect, size: str | int,
                 colour: tuple[int, int, int], bold: bool, align: str, valign: str) -> None:
     height = painter.font(size, bold).get_linesize()
     y = rect.y if valign == "top" else rect.centery - height * len(lines) // 2
@@ -174,7 +172,7 @@ class Label(Widget):
         text = painter.resolve(self.text)
         size = fit_size(painter, text, self.size, self.rect, self.bold, self.max_lines) if self.shrink else self.size
         lines = fit_lines(painter, text, size, self.rect, self.bold, self.max_lines)
-        _blit_lines(surface, painter, lines, self.rect, size, getattr(painter.colours, self.colour), self.bold,
+        blit_lines(surface, painter, lines, self.rect, size, getattr(painter.colours, self.colour), self.bold,
                     self.align, self.valign)
         self.dirty = False
 
@@ -290,250 +288,7 @@ class Button(Widget):
         # a long label gets somewhat smaller text rather than broken words
         size = fit_size(painter, text, self.size, area)
         lines = fit_lines(painter, text, size, area, bold=True, max_lines=2)
-        _blit_lines(surface, painter, lines, area, size, ink, True, "center", "middle")
-
-
-class TextField(Widget):
-    """What the payer typed, laid into the field's mask as they type; the rest of the mask shown faintly."""
-
-    def __init__(self, rect: RectLike, field: InputField, label: TextLike | None = None, value: str = "") -> None:
-        super().__init__(rect)
-        self.field, self.label = field, field.label if label is None else label
-        self.value, self.problem = value, ""
-
-    def press(self, key: str) -> bool:
-        """Apply a keypad key (a character, BACKSPACE, CLEAR or SPACE); returns whether the value changed."""
-        before = self.value
-        if key == BACKSPACE:
-            self.value = self.value[:-1]
-        elif key == CLEAR:
-            self.value = ""
-        elif len(self.value) < self.field.max_length:
-            char = " " if key == SPACE else key
-            if len(char) == 1 and (char.isdigit() or self.field.keyboard == "text"):
-                self.value += char
-        if self.value != before:
-            self.problem, self.dirty = "", True
-        return self.value != before
-
-    def validate(self) -> str:
-        """Check the value; the problem key ('' if none) is kept and shown under the field."""
-        self.problem, self.dirty = self.field.problem(self.value), True
-        return self.problem
-
-    def display(self) -> tuple[str, str]:
-        """(typed part with the mask's literals, the mask still to fill)."""
-        shown = self.field.masked(self.value)
-        return shown, self.field.mask[len(shown):] if self.field.mask else ""
-
-    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
-        """Draw label, box, masked value, caret and any problem."""
-        c, gap = painter.colours, painter.theme.spacing
-        label_h = painter.font("base").get_linesize()
-        box_h = painter.font("numbers", True).get_linesize() + gap
-        box = pygame.Rect(self.rect.x, self.rect.y + label_h + gap // 2, self.rect.width, box_h)
-        surface.blit(painter.text(painter.resolve(self.label), "base", c.muted_text), self.rect.topleft)
-        pygame.draw.rect(surface, c.surface, box, border_radius=8)
-        pygame.draw.rect(surface, c.danger if self.problem else c.accent, box, width=3, border_radius=8)
-        typed, rest = self.display()
-        inner = box.inflate(-gap, 0)
-        size = painter.px("numbers")
-        # shrink towards the base size so the whole mask stays in view; only then cut the start off
-        while size > painter.px("base") and painter.font(size, True).size(typed + rest)[0] > inner.width:
-            size -= 2
-        font = painter.font(size, True)
-        if font.size(typed + rest)[0] > inner.width:
-            rest = ""
-            if font.size(typed)[0] > inner.width:
-                while len(typed) > 1 and font.size("…" + typed)[0] > inner.width:
-                    typed = typed[1:]
-                typed = "…" + typed
-        first = painter.text(typed, size, c.text, True)
-        y = box.centery - font.get_height() // 2
-        surface.blit(first, (inner.x, y))
-        caret_x = inner.x + first.get_width() + 1
-        pygame.draw.rect(surface, c.accent, (caret_x, y + 4, 3, font.get_height() - 8))
-        if rest:
-            surface.blit(painter.text(rest, size, c.muted_text, True), (caret_x + 4, y))
-        if self.problem:
-            below = pygame.Rect(self.rect.x, box.bottom + gap // 2, self.rect.width, self.rect.bottom - box.bottom)
-            Label(below, painter.t.problem(self.problem), colour="danger", max_lines=2).draw(surface, painter)
-        self.dirty = False
-
-
-DIGIT_ROWS = ("123", "456", "789")
-TEXT_LAYOUTS = {
-    "ru": ("1234567890", "ЙЦУКЕНГШЩЗХЪ", "ФЫВАПРОЛДЖЭ", "ЯЧСМИТЬБЮЁ"),
-    "en": ("1234567890", "QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM"),
-}
-#: what the layout key says: the layout it switches to, named in that layout's own letters
-LAYOUT_NAMES = {"ru": "АБВ", "en": "ABC"}
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """One key: what it sends, what it shows and how many units wide it is."""
-
-    id: str
-    label: TextLike
-    units: int = 1
-
-
-def keypad_rows(kind: str) -> list[list[Key]]:
-    """The key rows of a keypad: 'digits', or a text layout 'ru' / 'en'."""
-    if kind == "digits":
-        rows = [[Key(ch, ch) for ch in row] for row in DIGIT_ROWS]
-        return rows + [[Key(CLEAR, Msg("Clear")), Key("0", "0"), Key(BACKSPACE, "⌫")]]
-    letters = TEXT_LAYOUTS[kind]
-    other = next(lang for lang in TEXT_LAYOUTS if lang != kind)
-    rows = [[Key(ch, ch) for ch in row] for row in letters]
-    width = max(len(row) for row in letters)
-    space = width - 6
-    return rows + [[Key(LAYOUT, LAYOUT_NAMES[other], 2), Key(SPACE, Msg("Space"), space), Key(BACKSPACE, "⌫", 2),
-                    Key(CLEAR, Msg("Clear"), 2)]]
-
-
-class Keypad(Group):
-    """A digit pad or a Russian/English text keyboard filling rect; keys are never under min_px."""
-
-    def __init__(self, rect: RectLike, min_px: int, gap: int, kind: str = "digits") -> None:
-        super().__init__()
-        self.rect, self.min_px, self.gap = pygame.Rect(rect), min_px, gap
-        self.layout(kind)
-
-    def layout(self, kind: str) -> None:
-        """Build the keys of a layout ('digits', 'ru', 'en') inside the rect."""
-        if kind != "digits" and kind not in TEXT_LAYOUTS:
-            raise ValueError(f"unknown keypad kind {kind!r}; expected 'digits' or one of {sorted(TEXT_LAYOUTS)}")
-        self.kind, rows = kind, keypad_rows(kind)
-        units = max(sum(k.units for k in row) for row in rows)
-        unit = (self.rect.width - self.gap * (units - 1)) // units
-        height = (self.rect.height - self.gap * (len(rows) - 1)) // len(rows)
-        if min(unit, height) < self.min_px:
-            raise LayoutError(f"{kind} keypad in {self.rect.size} gives {unit}×{height} px keys; "
-                              f"at least {self.min_px} px needed: give it more room")
-        self.children = []
-        for r, row in enumerate(rows):
-            row_width = sum(k.units for k in row) * (unit + self.gap) - self.gap
-            x = self.rect.x + (self.rect.width - row_width) // 2  # shorter rows are centred, as on a keyboard
-            y = self.rect.y + r * (height + self.gap)
-            for key in row:
-                width = key.units * (unit + self.gap) - self.gap
-                style = "secondary" if key.id in (BACKSPACE, CLEAR, LAYOUT) else "primary"
-                size = "numbers" if kind == "digits" and key.id.isdigit() else "button"
-                self.children.append(Button((x, y, width, height), key.label, key.id, style, size=size))
-                x += width + self.gap
-        self.dirty = True
-
-    def touch(self, touch: Touch) -> str | None:
-        """The key pressed; the layout key switches between Russian and English here."""
-        key = super().touch(touch)
-        if key == LAYOUT:
-            self.layout(next(lang for lang in TEXT_LAYOUTS if lang != self.kind))
-            return None
-        return key
-
-
-@dataclass(frozen=True, slots=True)
-class Tile:
-    """One grid entry: a category or a provider."""
-
-    id: str
-    label: TextLike
-    icon: str | Path | None = None
-    enabled: bool = True
-    note: TextLike | None = None  # why it is disabled ("Unavailable now")
-    badge: str = ""  # drawn in the round badge when there is no icon (else the label's first letter)
-
-
-class TileButton(Button):
-    """A button with an icon above its label; a missing icon becomes the label's first letter."""
-
-    def __init__(self, rect: RectLike, tile: Tile) -> None:
-        super().__init__(rect, tile.label, tile.id, "secondary", tile.enabled, size="base")
-        self.tile = tile
-
-    def draw_content(self, surface: pygame.Surface, painter: Painter, area: pygame.Rect, ink: tuple) -> None:
-        """Icon on top, label (and note) below."""
-        # keep clear of the thick border a large-density theme draws: a long label would otherwise touch it
-        border = max(3, painter.theme.spacing // 3)
-        area = area.inflate(-2 * border, -2 * border)
-        note = not self.enabled and self.tile.note is not None
-        text_h = painter.font("base", True).get_linesize() * (3 if note else 2)
-        icon_box = pygame.Rect(area.x, area.y, area.width, max(0, area.height - text_h)).inflate(0, -6).move(0, 3)
-        # an icon filling its whole box crowds the tile's edge and its label: leave it some air
-        centre, side = icon_box.center, min(icon_box.size) * 4 // 5
-        icon_box = pygame.Rect(0, 0, side, side) if icon_box.height >= 20 else icon_box
-        icon_box.center = centre
-        image = painter.image(self.tile.icon, icon_box.size) if icon_box.height >= 16 else None
-        if image is not None:
-            if not self.enabled:
-                # a brand's full colours would say "press me" louder than the note says it cannot be pressed
-                image = image.copy()
-                image.set_alpha(90)
-            surface.blit(image, image.get_rect(center=icon_box.center))
-        elif icon_box.height >= 16:
-            side = min(icon_box.size)
-            badge = pygame.Rect(0, 0, side, side)
-            badge.center = icon_box.center
-            pygame.draw.ellipse(surface, painter.colours.accent if self.enabled else painter.colours.muted_text, badge)
-            letter = self.tile.badge or painter.resolve(self.label)[:1].upper()
-            px = max(12, side * 6 // 10)
-            while px > 12 and painter.font(px, True).size(letter)[0] > side * 3 // 4:
-                px -= 2
-            glyph = painter.text(letter, px, painter.colours.accent_text, True)
-            surface.blit(glyph, glyph.get_rect(center=badge.center))
-        text = painter.resolve(self.label)
-        if note:
-            text = f"{text}\n{painter.resolve(self.tile.note)}"
-        below = pygame.Rect(area.x, area.bottom - text_h, area.width, text_h)
-        size = fit_size(painter, text, "base", below)
-        _blit_lines(surface, painter, fit_lines(painter, text, size, below, True, 3 if note else 2), below, size, ink,
-                    True, "center", "middle")
-
-
-class Grid(Group):
-    """Tiles in pages, each tile at least min_size (and never under min_px a side), shaped near aspect."""
-
-    def __init__(self, rect: RectLike, tiles: Sequence[Tile], min_px: int, gap: int, min_size: tuple[int, int] | None = None,
-                 max_columns: int = 4, aspect: float = 1.4) -> None:
-        super().__init__()
-        self.rect, self.tiles, self.gap = pygame.Rect(rect), list(tiles), gap
-        width, height = min_size or (3 * min_px, 2 * min_px)
-        width, height = max(width, min_px), max(height, min_px)
-        columns, rows = fit_grid(self.rect, width, height, gap)
-        columns = min(columns, max_columns)
-        if not columns or not rows:
-            raise LayoutError(f"a {self.rect.size} grid has no room for one {width}×{height} px tile")
-        self.per_page = columns * rows
-        self.pages = max(1, math.ceil(len(self.tiles) / self.per_page))
-        self.columns, self.rows = columns, rows
-        if len(self.tiles) < self.per_page:
-            # few tiles: make them big rather than leave most of the grid empty
-            self.columns, self.rows = self._shape(len(self.tiles), columns, rows, aspect)
-        self.page = 0
-        self.show(0)
-
-    def _shape(self, count: int, columns: int, rows: int, aspect: float) -> tuple[int, int]:
-        options = [(c, math.ceil(count / c)) for c in range(1, columns + 1) if math.ceil(count / c) <= rows]
-
-        def badness(option: tuple[int, int]) -> tuple[float, int]:
-            c, r = option
-            cell_w = (self.rect.width - self.gap * (c - 1)) / c
-            cell_h = (self.rect.height - self.gap * (r - 1)) / r
-            # shape first, but an empty cell costs about as much as a tenth off the wanted shape
-            return abs(math.log(cell_w / cell_h / aspect)) + 0.1 * (c * r - count), c * r - count
-
-        return min(options, key=badness) if options else (columns, rows)
-
-    def show(self, page: int) -> None:
-        """Lay out the tiles of one page (clamped to the pages there are)."""
-        self.page = max(0, min(page, self.pages - 1))
-        first = self.page * self.per_page
-        shown = self.tiles[first:first + self.per_page]
-        rects = cells(self.rect, self.columns, self.rows, self.gap)
-        self.children = [TileButton(r, tile) for r, tile in zip(rects, shown, strict=False)]
-        self.dirty = True
+        blit_lines(surface, painter, lines, area, size, ink, True, "center", "middle")
 
 
 class Countdown(Widget):
@@ -576,7 +331,7 @@ class Countdown(Widget):
         share = min(1.0, self.seconds / self.total)
         colour = c.danger if self.seconds <= 5 else c.accent
         if share > 0:
-            pygame.draw.polygon(surface, colour, _arc_points(ring.center, side // 2 - 1, side // 2 - thickness, share))
+            pygame.draw.polygon(surface, colour, arc_points(ring.center, side // 2 - 1, side // 2 - thickness, share))
         number = painter.text(str(self.seconds), max(12, side * 4 // 10), c.text, True)
         surface.blit(number, number.get_rect(center=ring.center))
         if self.text and self.rect.width > side * 2:
@@ -587,7 +342,7 @@ class Countdown(Widget):
         self.dirty = False
 
 
-def _arc_points(centre: tuple[int, int], outer: int, inner: int, share: float) -> list[tuple[float, float]]:
+def arc_points(centre: tuple[int, int], outer: int, inner: int, share: float) -> list[tuple[float, float]]:
     """A filled ring segment from twelve o'clock clockwise; pygame's own arc leaves gaps when thick."""
     steps = max(2, int(90 * share))
     angles = [-math.pi / 2 + 2 * math.pi * share * i / steps for i in range(steps + 1)]
@@ -644,3 +399,8 @@ class Slideshow(Widget):
             if image is not None:
                 surface.blit(image, image.get_rect(center=self.rect.center))
         self.dirty = False
+
+
+# Entry and grid widgets live in their own modules; their names stay importable from here.
+from kiosk.screens.entry import DIGIT_ROWS, LAYOUT_NAMES, TEXT_LAYOUTS, Key, Keypad, TextField, keypad_rows  # noqa: E402, F401, I001
+from kiosk.screens.grid import Grid, Tile, TileButton  # noqa: E402, F401, I001
