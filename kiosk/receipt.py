@@ -21,107 +21,12 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.money import Money
+from kiosk.receipt_texts import TEXTS
 
 Align = Literal["left", "center", "right"]
 Size = Literal["normal", "tall", "large"]  # tall: double height; large: double width and height
 LANGS = ("ru", "en")
 QR_VERSION = "KIOSK1"
-
-# Texts per language; the keys are stable, the words can be tuned without touching the layout.
-TEXTS: dict[str, dict[str, str]] = {
-    "ru": {
-        "title_payment": "ЧЕК ОПЛАТЫ",
-        "title_not_completed": "ПЛАТЁЖ НЕ ПРОВЕДЁН",
-        "title_restored": "ЧЕК ОПЛАТЫ (ВОССТАНОВЛЕН ПОСЛЕ СБОЯ ПИТАНИЯ)",
-        "title_encashment": "ИНКАССАЦИЯ",
-        "title_test": "ТЕСТ ПРИНТЕРА",
-        "terminal": "Терминал",
-        "operation": "Операция №",
-        "encashment_no": "Инкассация №",
-        "address": "Адрес терминала",
-        "agent": "Платёжный агент:",
-        "inn": "ИНН",
-        "phone": "Тел.",
-        "provider": "Получатель платежа:",
-        "account": "Счёт",
-        "cash": "Принято",
-        "fee": "Комиссия",
-        "credited": "К зачислению",
-        "status_delivered": "Платёж проведён",
-        "status_queued": "Платёж принят и будет проведён",
-        "status_not_completed": "ПЛАТЁЖ НЕ ПРОВЕДЁН",
-        "restored_note": "Операция завершена после перезапуска терминала",
-        "not_completed_note": "Деньги приняты терминалом и не потеряны. Сохраните этот чек и позвоните "
-                              "в службу поддержки: назовите номер терминала и номер операции.",
-        "reason": "Причина",
-        "external_id": "Номер платежа",
-        "support": "Служба поддержки",
-        "keep": "Сохраните чек до зачисления платежа",
-        "period": "Период:",
-        "from": "с",
-        "to": "по",
-        "first": "первая инкассация",
-        "denomination": "Номинал",
-        "count_sum": "шт. = сумма",
-        "bills_total": "Всего купюр",
-        "amount_total": "Итого",
-        "operations": "Операций",
-        "collector": "Инкассатор",
-        "signature": "Подпись инкассатора: ___________",
-        "sample_normal": "Обычный текст",
-        "sample_bold": "Жирный текст",
-        "sample_tall": "Высокий текст",
-        "sample_large": "Крупный",
-        "sample_right": "Справа",
-        "test_ok": "Если всё читается, принтер исправен",
-    },
-    "en": {
-        "title_payment": "PAYMENT RECEIPT",
-        "title_not_completed": "PAYMENT NOT COMPLETED",
-        "title_restored": "PAYMENT RECEIPT (RESTORED AFTER POWER LOSS)",
-        "title_encashment": "ENCASHMENT",
-        "title_test": "PRINTER TEST",
-        "terminal": "Terminal",
-        "operation": "Operation No.",
-        "encashment_no": "Encashment No.",
-        "address": "Terminal address",
-        "agent": "Payment agent:",
-        "inn": "INN (tax id)",
-        "phone": "Phone",
-        "provider": "Payee:",
-        "account": "Account",
-        "cash": "Cash accepted",
-        "fee": "Fee",
-        "credited": "Amount credited",
-        "status_delivered": "Payment delivered",
-        "status_queued": "Accepted, will be delivered",
-        "status_not_completed": "PAYMENT NOT COMPLETED",
-        "restored_note": "Operation completed after the terminal restarted",
-        "not_completed_note": "Your cash was accepted and is not lost. Keep this receipt and call support: "
-                              "give them the terminal number and the operation number.",
-        "reason": "Reason",
-        "external_id": "Payment id",
-        "support": "Support",
-        "keep": "Keep this receipt until the payment is credited",
-        "period": "Period:",
-        "from": "from",
-        "to": "to",
-        "first": "first encashment",
-        "denomination": "Note",
-        "count_sum": "count = sum",
-        "bills_total": "Banknotes",
-        "amount_total": "Total",
-        "operations": "Operations",
-        "collector": "Collector",
-        "signature": "Collector's signature: _________",
-        "sample_normal": "Normal text",
-        "sample_bold": "Bold text",
-        "sample_tall": "Tall text",
-        "sample_large": "Large",
-        "sample_right": "Right",
-        "test_ok": "If all of this reads well, the printer works",
-    },
-}
 
 
 # -- the model: typed lines -------------------------------------------------------------------------------
