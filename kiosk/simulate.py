@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import time
 from collections.abc import Callable
@@ -92,6 +93,13 @@ def load_scenario(path: str | Path) -> list[Script]:
                 raise ConfigError(str(path), where, f"step {text!r}: expected '{usage}'")
             if words[0] == "expect" and words[1] not in STATES:
                 raise ConfigError(str(path), where, f"unknown state {words[1]!r}; expected one of {STATES}")
+            if words[0] == "wait" and not re.fullmatch(r"\d+(\.\d+)?", words[1]):
+                raise ConfigError(str(path), where, f"step {text!r}: expected a number of seconds")
+            if words[0] == "insert":
+                try:
+                    Money.parse(words[1])
+                except MoneyError as exc:
+                    raise ConfigError(str(path), where, f"step {text!r}: {exc}") from None
             script.steps.append(Step(words, where))
         scripts.append(script)
     if not scripts:

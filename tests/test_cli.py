@@ -133,3 +133,14 @@ def test_emulators_start_from_the_kiosk_command_and_print_their_port_first(args,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith(("PORT=", "TTY="))
+
+
+@pytest.mark.parametrize("step, expected", [("wait soon", "expected a number of seconds"),
+                                            ("insert 12.345", "not an amount"),
+                                            ("expect flying", "unknown state 'flying'")])
+def test_bad_step_arguments_are_named_before_anything_runs(tmp_path, capsys, config_path, step, expected):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(f'version = 1\n[[script]]\ntitle = "x"\nsteps = ["touch", "{step}"]\n')
+    assert main(["simulate", "--scenario", str(scenario), "--config", str(config_path)]) == 2
+    err = capsys.readouterr().err
+    assert "s.toml: script[0].steps[1]" in err and expected in err
