@@ -1,6 +1,6 @@
 """Touch to visible feedback: from a finger going down to the frame that shows the button pressed (target < 50 ms).
 
-The real loop runs (KioskUI.run, sleeping in pygame.event.wait); another thread puts a press into SDL's
+The real loop runs (KioskUI.run, sleeping between looks at the queue); another thread puts a press into SDL's
 queue the way the touch driver does and waits for the next flip. Each press is released off the button, so
 nothing is activated and the screen stays the same.
 
