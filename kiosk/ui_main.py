@@ -109,12 +109,24 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
         pygame.quit()
 
 
+def _display_available() -> bool:
+    """Whether a window can be shown: an X or Wayland display, or a video driver chosen on purpose."""
+    return any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"))
+
+
 def demo_main(argv: Sequence[str] | None = None) -> int:
     """`kiosk demo`: emulators and the kiosk in a window; keys 1–8 insert banknotes; receipts become PNGs."""
     args = _parser("kiosk demo", demo=True).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.screenshots is None and not _display_available():
+        # A window nobody can see is no demo: show every screen as pictures instead, and say so.
+        args.screenshots = args.state_dir.expanduser() / "screenshots"
+        print("kiosk demo: no display here (neither DISPLAY nor WAYLAND_DISPLAY is set), so instead of a window "
+              f"every screen is rendered to {args.screenshots}. For the payment flow without a display: "
+              "kiosk simulate.")
     if args.screenshots is not None:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
+        logging.getLogger().setLevel(logging.CRITICAL)  # the walk stages faults and declines on purpose
         from kiosk.screens.screenshots import render_all
 
         paths = render_all(args.screenshots, size=_size(args.size), themes=[args.theme] if args.theme else None,

@@ -27,3 +27,12 @@ def test_kiosk_run_starts_and_stops_on_sigterm(tmp_path):
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+def test_demo_without_a_display_renders_the_screens_instead(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    result = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--state-dir", str(tmp_path)],
+                            capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "no display here" in result.stdout
+    assert len(list((tmp_path / "screenshots").glob("*.png"))) >= 100
