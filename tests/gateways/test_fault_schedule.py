@@ -9,55 +9,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from kiosk.catalog import Provider
-from kiosk.emulators.processing.jsonapi import JsonApiEmulator
-from kiosk.emulators.processing.osmp import OsmpEmulator
-from kiosk.fees import NoFee
 from kiosk.gateways.base import (
     Approved,
-    Code,
     Declined,
     PaymentRequest,
     PayOutcome,
     RetryLater,
     Route,
 )
-from kiosk.gateways.jsonapi import JsonApiGateway
-from kiosk.gateways.osmp import OsmpGateway
 from kiosk.gateways.router import Router
-from kiosk.money import Money
+from kiosk.offline_queue.outbox import FAILOVER_CODES
 
+from .fault_rig import FAULTS, PROVIDER, Servers, heal, running_servers, switched_gateways
 from .support import make_request
 
-FAILOVER_CODES = frozenset({Code.DEALER_BALANCE_LOW, Code.PROVIDER_UNAVAILABLE, Code.AUTH_FAILED, Code.TEMPORARY})
-FAULTS = ["drop-before-booking", "drop-after-booking", "http-500", "http-503", "malformed", "billion-laughs",
-          "external-entity", "bad-signature"]
-PROVIDER = Provider(id="mts", name={"en": "MTS"}, category="mobile", inn="7740000076", phone="", logo="",
-                    fields=(), min_amount=Money(100), max_amount=Money(1_500_000), fee=NoFee(), offline=True,
-                    online_check=True, routes=(Route("main", "1"), Route("backup", "1")))
-SERVERS: dict[str, OsmpEmulator | JsonApiEmulator] = {}
-
-
-class Switch(httpx.BaseTransport):
-    """A real HTTP transport that can be switched off: then every connection is refused before sending."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.down = False
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self.down:
-            raise httpx.ConnectError("connection refused (switched off)", request=request)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
+SERVERS: Servers = {}
+SECRET = "property-secret"
 
 
 class Clock:
@@ -97,16 +69,7 @@ class Delivery(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        for server in SERVERS.values():
-            server.control("reset")
-        self.switches = {"main": Switch(), "backup": Switch()}
-        options = {"timeout": 2, "breaker_failures": 3, "breaker_reset_seconds": 2, "balance_ttl_seconds": 0}
-        self.gateways = {
-            "main": OsmpGateway("main", {**options, "url": SERVERS["main"].base_url + "/osmp"},
-                                transport=self.switches["main"]),
-            "backup": JsonApiGateway("backup", {**options, "url": SERVERS["backup"].base_url, "key_id": "demo",
-                                                "hmac_secret": "property-secret"}, transport=self.switches["backup"]),
-        }
+        self.switches, self.gateways = switched_gateways(SERVERS, SECRET)
         self.clock = Clock()
         self.router = Router(self.gateways, clock=self.clock)
         self.ops: list[Op] = []
@@ -176,10 +139,7 @@ class Delivery(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            for server in SERVERS.values():
-                server.faults.clear()
-            for switch in self.switches.values():
-                switch.down = False
+            heal(SERVERS, self.switches)
             for _ in range(20):
                 if all(op.final is not None for op in self.ops):
                     break
@@ -199,14 +159,8 @@ class Delivery(RuleBasedStateMachine):
 
 @pytest.fixture(scope="module", autouse=True)
 def servers():
-    SERVERS["main"] = OsmpEmulator()
-    SERVERS["backup"] = JsonApiEmulator(secret="property-secret")
-    for server in SERVERS.values():
-        server.start()
-    yield
-    for server in SERVERS.values():
-        server.stop()
-    SERVERS.clear()
+    with running_servers(SERVERS, SECRET):
+        yield
 
 
 Delivery.TestCase.settings = settings(max_examples=80, stateful_step_count=25, deadline=None, derandomize=True,

@@ -22,18 +22,15 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from kiosk.catalog import Catalog, Category
 from kiosk.clock import ManualClock
-from kiosk.emulators.processing.jsonapi import JsonApiEmulator
-from kiosk.emulators.processing.osmp import OsmpEmulator
-from kiosk.gateways.jsonapi import JsonApiGateway
-from kiosk.gateways.osmp import OsmpGateway
 from kiosk.gateways.router import Router
 from kiosk.offline_queue.journal import DELIVERED, NEEDS_ATTENTION, Journal, idempotency_key, txn_id
 from kiosk.offline_queue.outbox import Outbox
 from kiosk.offline_queue.reconcile import commit_operation
 
-from .test_fault_schedule import FAULTS, PROVIDER, Switch
+from .fault_rig import FAULTS, PROVIDER, Servers, heal, running_servers, switched_gateways
 
-SERVERS: dict[str, OsmpEmulator | JsonApiEmulator] = {}
+SERVERS: Servers = {}
+SECRET = "outbox-secret"
 CATALOG = Catalog(1, (Category("mobile", {"ru": "Связь", "en": "Mobile"}),), {"mts": PROVIDER})
 TERMINAL = "10001"
 
@@ -49,16 +46,7 @@ class OutboxDelivery(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        for server in SERVERS.values():
-            server.control("reset")
-        self.switches = {"main": Switch(), "backup": Switch()}
-        options = {"timeout": 2, "breaker_failures": 3, "breaker_reset_seconds": 2, "balance_ttl_seconds": 0}
-        self.gateways = {
-            "main": OsmpGateway("main", {**options, "url": SERVERS["main"].base_url + "/osmp"},
-                                transport=self.switches["main"]),
-            "backup": JsonApiGateway("backup", {**options, "url": SERVERS["backup"].base_url, "key_id": "demo",
-                                                "hmac_secret": "outbox-secret"}, transport=self.switches["backup"]),
-        }
+        self.switches, self.gateways = switched_gateways(SERVERS, SECRET)
         self.clock = ManualClock(ZoneInfo("Europe/Moscow"))
         self.folder = Path(tempfile.mkdtemp(prefix="kiosk-outbox-"))
         self.journal = Journal(self.folder / "journal.sqlite", TERMINAL, "RUB", self.clock.now)
@@ -102,10 +90,7 @@ class OutboxDelivery(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            for server in SERVERS.values():
-                server.faults.clear()
-            for switch in self.switches.values():
-                switch.down = False
+            heal(SERVERS, self.switches)
             for _ in range(20):
                 if not self.journal.in_state("committed"):
                     break
@@ -127,14 +112,8 @@ class OutboxDelivery(RuleBasedStateMachine):
 
 @pytest.fixture(scope="module", autouse=True)
 def servers():
-    SERVERS["main"] = OsmpEmulator()
-    SERVERS["backup"] = JsonApiEmulator(secret="outbox-secret")
-    for server in SERVERS.values():
-        server.start()
-    yield
-    for server in SERVERS.values():
-        server.stop()
-    SERVERS.clear()
+    with running_servers(SERVERS, SECRET):
+        yield
 
 
 OutboxDelivery.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None,
