@@ -1,5 +1,6 @@
 """`kiosk run --config C`: production starts on the configured devices and stops cleanly on SIGTERM."""
 
+import contextlib
 import json
 import os
 import signal
@@ -100,16 +101,28 @@ def configure_devices(config_path, validator_port: str, printer_port: int) -> No
     config_path.write_text("\n".join(lines[:start] + devices + lines[end:]), encoding="utf-8")
 
 
+@contextlib.contextmanager
+def kiosk_run(config):
+    """`kiosk run --config` as systemd starts it, on a dummy display; killed if a test leaves it running."""
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
 @pytest.mark.slow
 def test_kiosk_run_starts_on_the_configured_devices_and_stops_on_sigterm(tmp_path, validator, printer):
     emulator, tty = validator
     config = write_config(tmp_path, gateway_mode="ok")
     configure_devices(config, tty, printer.port)
     assert validator_status(emulator)["phase"] == "power_up"
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
-    process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--config", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    try:
+    with kiosk_run(config) as process:
         deadline = time.monotonic() + 30
         # The configured validator was reset and is polled (disabled until a payer confirms), and the
         # configured printer is asked for its status by the terminal's housekeeping.
@@ -122,11 +135,6 @@ def test_kiosk_run_starts_on_the_configured_devices_and_stops_on_sigterm(tmp_pat
         assert process.poll() is None, process.stdout.read()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
 
 
 def test_demo_without_a_display_renders_the_screens_instead(tmp_path):
@@ -141,17 +149,9 @@ def test_demo_without_a_display_renders_the_screens_instead(tmp_path):
 def test_sigterm_while_the_terminal_is_still_starting_stops_it(tmp_path):
     # systemd may stop the kiosk at any moment; a stop before the screen loop existed used to be ignored.
     config = write_config(tmp_path, gateway_mode="ok")
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
-    process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--config", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    try:
+    with kiosk_run(config) as process:
         deadline = time.monotonic() + 30
         while not (tmp_path / "journal.sqlite").exists() and time.monotonic() < deadline:
             time.sleep(0.01)
         process.send_signal(signal.SIGTERM)  # the journal exists: the terminal is starting, no screen yet
         assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
