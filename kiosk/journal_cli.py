@@ -113,6 +113,13 @@ def parse_counts(text: str, currency: str) -> dict[int, int]:
     return counts
 
 
+def _operation(operation: int | None, command: str) -> int:
+    """The operation number a sub-command needs (the command line makes --operation required for it)."""
+    if operation is None:
+        raise ValueError(f"journal {command} needs --operation N")
+    return operation
+
+
 def main(config: Config, command: str, operation: int | None = None, limit: int = 20,
          fmt: str = "jsonl", output: str | None = None, counted: str | None = None) -> int:
     """Dispatch one journal sub-command; returns the exit status."""
@@ -121,7 +128,7 @@ def main(config: Config, command: str, operation: int | None = None, limit: int 
         if command == "show":
             show(journal, sys.stdout, limit)
         elif command == "lookup":
-            return 0 if lookup(journal, operation, sys.stdout) else 1
+            return 0 if lookup(journal, _operation(operation, command), sys.stdout) else 1
         elif command == "export":
             if fmt != "jsonl":
                 raise ValueError(f"unsupported export format {fmt!r}; expected jsonl")
@@ -137,7 +144,7 @@ def main(config: Config, command: str, operation: int | None = None, limit: int 
             sys.stdout.write("\n")
             return 1 if record["difference"] else 0
         elif command == "requeue":
-            journal.requeue(operation)
+            journal.requeue(_operation(operation, command))
             print(f"operation {operation} is back in the outbox")
         return 0
     finally:

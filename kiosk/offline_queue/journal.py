@@ -122,7 +122,7 @@ class Journal(JournalQueries):
 
     # -- operation numbers ----------------------------------------------------------------------
     def _last_number(self) -> int:
-        journal_max = self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0]
+        journal_max: int = self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0]
         return max(journal_max, read_int_file(self._seq_path))
 
     def _warn_if_restored(self) -> None:
@@ -229,6 +229,8 @@ class Journal(JournalQueries):
                 (operation, route.gateway, route_json, verb, self._stamp()))
             conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
                          "WHERE operation=?", (route.gateway, route_json, operation))
+            if cursor.lastrowid is None:  # an INSERT always sets it; say so rather than return None as an id
+                raise JournalError(f"operation {operation}: the attempt was not recorded")
             return cursor.lastrowid
 
     def finish_attempt(self, attempt: int, outcome: str, code: str = "", message: str = "",
@@ -245,7 +247,8 @@ class Journal(JournalQueries):
         unknown = set(columns) - allowed
         if unknown:
             raise JournalError(f"settle cannot set {sorted(unknown)}")
-        sets, values = [], []
+        sets: list[str] = []
+        values: list[object] = []
         if state is not None:
             if state not in STATES:
                 raise JournalError(f"unknown state {state!r}")

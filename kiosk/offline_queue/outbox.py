@@ -66,7 +66,7 @@ class Outbox:
     # -- policy ---------------------------------------------------------------------------------
     def backoff(self, attempts: int) -> float:
         """Seconds until the next attempt: exponential, capped, with 'equal jitter' against thundering herds."""
-        delay = min(self.backoff_max, self.backoff_base * 2 ** max(0, attempts - 1))
+        delay = min(self.backoff_max, self.backoff_base * float(2 ** max(0, attempts - 1)))
         return delay / 2 + self.rng.uniform(0, delay / 2)
 
     def _now_ms(self) -> int:
