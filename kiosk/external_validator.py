@@ -1,5 +1,9 @@
 """A bill validator emulator in another process, fed by scripts: the simulator and crash tests use the real
-driver on its pseudo-terminal, and push bills in through the emulator's control commands."""
+driver on its pseudo-terminal, and push bills in through the emulator's control commands.
+
+The emulator runs as the `kiosk emulate validator` command in its own process: this module only speaks to it
+through a pipe and never imports the emulators (production code must not).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ class ExternalValidator:
         """Start `kiosk emulate validator` as a separate process and wait for its PORT= line."""
         Path(state_file).parent.mkdir(parents=True, exist_ok=True)
         process = subprocess.Popen(
-            [sys.executable, "-m", "kiosk.emulators.validator_cli", "--protocol", protocol,
+            [sys.executable, "-m", "kiosk.cli", "emulate", "validator", "--protocol", protocol,
              "--state-file", str(state_file), *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
         first = process.stdout.readline().strip()

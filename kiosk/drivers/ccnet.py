@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable
 
 from kiosk.drivers import ccnet_frame as cf
-from kiosk.drivers.serial_link import PollingValidator, wait_reply
+from kiosk.drivers.polling import PollingValidator
+from kiosk.drivers.serial_port import wait_reply
 from kiosk.drivers.validator import (
     Bill,
     CassetteFull,
     CassetteInserted,
     CassetteRemoved,
     Cheated,
+    Decision,
     Escrow,
     EventSink,
     Failure,
@@ -31,7 +32,6 @@ from kiosk.drivers.validator import (
     Returned,
     Stacked,
     Uncertain,
-    ValidatorStatus,
 )
 from kiosk.errors import DeviceInitializationError, DeviceOperationError, DeviceTimeoutError
 
@@ -99,7 +99,6 @@ class CcnetValidator(PollingValidator):
         self._sent = b""
         self._nonce = secrets.token_hex(4)
         self._seq = 0
-        self._types: set[int] = set()  # what the host wants accepted; restored after every re-init
         self._last: bytes | None = None  # last valid POLL reply
         self._cycle: Bill | None = None  # bill in an open escrow/stacking cycle
         self._cycle_open = False
@@ -182,7 +181,7 @@ class CcnetValidator(PollingValidator):
         if not table:
             raise DeviceInitializationError(f"{self.port}: the validator's bill table is empty")
         self._bills = {b.bill_type: b for b in table}
-        self._send_mask()
+        self._send_acceptance()  # what the host wants accepted, restored after every re-init
         self._state = STATES.get(state, f"0x{state:02X}")
         self._handle(bytes((state,)))  # a cassette out or a jam right after start is news too
 
@@ -211,7 +210,7 @@ class CcnetValidator(PollingValidator):
         elif self._cycle_open:
             self._end_cycle_unknown(code)
 
-    def _send_mask(self) -> None:
+    def _send_acceptance(self) -> None:
         order = "big" if self.options["mask_order"] == "y3_first" else "little"
         mask = sum(1 << t for t in self._types).to_bytes(3, order)
         self._command(cf.ENABLE_BILL_TYPES, mask + mask)  # every enabled bill stops in escrow for the host
@@ -302,45 +301,10 @@ class CcnetValidator(PollingValidator):
         self._close_cycle()
 
     # -- host commands (run by the polling thread) ------------------------------------------------
-    def enable(self, denominations: Iterable[int]) -> None:
-        """Accept only these bill values (kopecks)."""
-        wanted = set(denominations)
-        types = {b.bill_type for b in self._bills.values() if b.value in wanted}
-        unknown = wanted - {b.value for b in self._bills.values()}
-        if unknown:
-            log.warning("%s: this validator has no bills worth %s kopecks; ignored", self.port, sorted(unknown))
-        self._types = types
-        self._queue("enable", self._send_mask)
-
-    def disable(self) -> None:
-        """Accept nothing."""
-        self._types = set()
-        self._queue("disable", self._send_mask)
-
-    def _decide(self, code: int) -> None:
-        self._decided = True
-        self._command(code)
-
-    def stack(self) -> None:
-        """Send the bill in escrow to the cassette."""
-        self._queue("stack", lambda: self._decide(cf.STACK))
-
-    def return_bill(self) -> None:
-        """Hand the bill in escrow back."""
-        self._queue("return", lambda: self._decide(cf.RETURN))
-
-    def hold(self) -> None:
-        """Keep the bill in escrow a while longer (the driver also renews HOLD by itself)."""
-        def renew() -> None:
+    def _send_decision(self, decision: Decision) -> None:
+        if decision == "hold":
             self._last_hold = time.monotonic()
             self._command(cf.HOLD)
-        self._queue("hold", renew)
-
-    def _shutdown(self) -> None:
-        self._types = set()
-        self._send_mask()
-
-    # -- what the host can read -------------------------------------------------------------------
-    def status(self) -> ValidatorStatus:
-        """Current state."""
-        return self._status(bool(self._types), {"protocol": "ccnet", **self.counters})
+            return
+        self._decided = True
+        self._command(cf.STACK if decision == "stack" else cf.RETURN)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kiosk.drivers.escpos_render import MODELS, EscposRenderer, PrinterModel, printer_model
-from kiosk.drivers.printer_links import FileLink, NetworkLink, PrinterLink, SerialLink, UsbLink
+from kiosk.drivers.escpos_render import EscposRenderer, PrinterModel, printer_model
+from kiosk.drivers.printer_links import PrinterLink
 from kiosk.errors import ConfigError, DeviceError, KioskError
 from kiosk.receipt import Receipt
 
@@ -88,12 +88,7 @@ def _is_dle_reply(byte: int) -> bool:
 def _is_gs_r_reply(byte: int) -> bool:
     return byte & 0x90 == 0  # bit 4 clear: cannot be mistaken for a late DLE EOT reply
 
-FilePrinterLink = FileLink  # the name kiosk.registry used first
-__all__ = ["LINKS", "MODELS", "FileLink", "FilePrinterLink", "NetworkLink", "PrinterLink", "PrinterStatus", "PrintResult",
-           "ReceiptPrinter", "SerialLink", "UsbLink"]
 
-LINKS: dict[str, type[PrinterLink]] = {"serial": SerialLink, "network": NetworkLink, "usb": UsbLink,
-                                       "file": FileLink}
 _MODEL_OPTIONS = {"columns", "dots", "code_page", "code_page_number", "qr", "qr_module", "cut"}
 
 
@@ -115,7 +110,7 @@ class ReceiptPrinter:
     @classmethod
     def from_config(cls, link_name: str, options: Mapping[str, Any], file: str = "") -> ReceiptPrinter:
         """From config.printer (Part.kind, Part.options): link options plus model and model overrides."""
-        from kiosk.registry import PRINTERS, load
+        from kiosk.registry import PRINTER_LINKS, load
 
         where = "devices.printer"
         opts = dict(options)
@@ -127,8 +122,7 @@ class ReceiptPrinter:
         except ValueError as exc:
             raise ConfigError(file, f"{where}.model", str(exc)) from exc
         try:
-            # The four python-escpos links are built in; kiosk.registry.PRINTERS may add others by name.
-            link_cls = LINKS.get(link_name) or load("printer link", PRINTERS, link_name)
+            link_cls = load("printer link", PRINTER_LINKS, link_name)
         except KioskError as exc:
             raise ConfigError(file, f"{where}.link", str(exc)) from exc
         try:
