@@ -22,7 +22,7 @@ class ExternalValidator:
     """An emulator process we started (control through its stdin) or one somebody else started (a FIFO)."""
 
     def __init__(self, protocol: str, port: str, control: IO[str] | None,
-                 process: subprocess.Popen | None = None) -> None:
+                 process: subprocess.Popen[str] | None = None) -> None:
         self.protocol, self.port, self._control, self._process = protocol, port, control, process
 
     @classmethod
@@ -33,6 +33,7 @@ class ExternalValidator:
             [sys.executable, "-m", "kiosk.cli", "emulate", "validator", "--protocol", protocol,
              "--state-file", str(state_file), *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        assert process.stdout is not None and process.stdin is not None  # both are pipes, as asked above
         first = process.stdout.readline().strip()
         if not first.startswith("PORT="):
             process.kill()
@@ -64,8 +65,12 @@ class ExternalValidator:
         self._control.write(line + "\n")
         self._control.flush()
         if self._process is not None:
-            return self._process.stdout.readline().strip()
+            return self._answer()
         return ""
+
+    def _answer(self) -> str:
+        stdout = self._process.stdout if self._process is not None else None
+        return stdout.readline().strip() if stdout is not None else ""
 
     def insert(self, roubles: str) -> str:
         """A payer pushes a banknote in."""
@@ -83,7 +88,8 @@ class ExternalValidator:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-            self._process.stdout.close()
+            if self._process.stdout is not None:
+                self._process.stdout.close()
         if self._control is not None and not self._control.closed:
             try:
                 self._control.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from typing import Literal
 
 from kiosk.drivers import ccnet_frame as cf
 from kiosk.drivers.polling import PollingValidator
@@ -125,7 +126,7 @@ class CcnetValidator(PollingValidator):
             self._parser.reset()
             self._link.write(frame)
             deadline = time.monotonic() + float(self.options["response_timeout"])
-            reply = wait_reply(deadline, self._link, self._feed)
+            reply: cf.Frame | cf.BadFrame | None = wait_reply(deadline, self._link, self._feed)
             if reply is None:
                 self.counters["timeouts"] += 1
                 problem = "no answer"
@@ -211,7 +212,7 @@ class CcnetValidator(PollingValidator):
             self._end_cycle_unknown(code)
 
     def _send_acceptance(self) -> None:
-        order = "big" if self.options["mask_order"] == "y3_first" else "little"
+        order: Literal["big", "little"] = "big" if self.options["mask_order"] == "y3_first" else "little"
         mask = sum(1 << t for t in self._types).to_bytes(3, order)
         self._command(cf.ENABLE_BILL_TYPES, mask + mask)  # every enabled bill stops in escrow for the host
 
@@ -256,16 +257,16 @@ class CcnetValidator(PollingValidator):
             self._end_cycle_unknown(code)
         if code == 0x80:
             if not self._cycle_open:
-                self._cycle, self._cycle_open, self._decided = self._bills.get(arg), True, False
+                self._cycle, self._cycle_open, self._decided = self._known(arg), True, False
                 self._escrow_since = self._last_hold = time.monotonic()
                 self.emit(Escrow(self._bill(arg)))
         elif code == 0x17 and not self._cycle_open:
             self._cycle, self._cycle_open, self._decided = None, True, True  # stacking without escrow
         elif code == 0x82:
-            self.emit(Returned(self._bills.get(arg, self._cycle)))
+            self.emit(Returned(self._known(arg) or self._cycle))
             self._close_cycle()
         elif code == 0x1C:
-            self.emit(Rejected(REJECT_REASONS.get(arg, f"code 0x{(arg or 0):02X}")))
+            self.emit(Rejected(REJECT_REASONS.get(arg or 0, f"code 0x{(arg or 0):02X}")))
             self._close_cycle()
         elif code == 0x41:
             self.emit(CassetteFull())
@@ -277,13 +278,16 @@ class CcnetValidator(PollingValidator):
         elif code == 0x45:
             self.emit(Cheated())
         elif code == 0x47:
-            self.emit(Failure(arg or 0, FAILURES.get(arg, "generic failure")))
+            self.emit(Failure(arg or 0, FAILURES.get(arg or 0, "generic failure")))
+
+    def _known(self, bill_type: int | None) -> Bill | None:
+        return None if bill_type is None else self._bills.get(bill_type)
 
     def _bill(self, bill_type: int | None) -> Bill:
-        return self._bills.get(bill_type, Bill(0, -1 if bill_type is None else bill_type))
+        return self._known(bill_type) or Bill(0, -1 if bill_type is None else bill_type)
 
     def _credit(self, bill_type: int | None) -> None:
-        bill = self._bills.get(bill_type)
+        bill = self._known(bill_type)
         if bill is None:
             self.emit(Uncertain(f"stacked a bill of unknown type {bill_type}: value unknown", None))
             return

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
+from typing import cast
 
 from kiosk.drivers import cctalk_frame as cc
 from kiosk.drivers.polling import PollingValidator
@@ -32,6 +34,7 @@ from kiosk.drivers.validator import (
     Returned,
     Stacked,
     Uncertain,
+    ValidatorEvent,
 )
 from kiosk.errors import DeviceError, DeviceInitializationError, DeviceOperationError, DeviceTimeoutError
 
@@ -178,7 +181,9 @@ class CctalkValidator(PollingValidator):
             except DeviceTimeoutError:
                 if time.monotonic() > deadline:
                     raise
-        text = lambda h: self._transact(h).decode("ascii", "replace").strip(" \x00")  # noqa: E731
+        def text(header: int) -> str:
+            return self._transact(header).decode("ascii", "replace").strip(" \x00")
+
         serial = str(int.from_bytes(self._transact(cc.SERIAL_NUMBER)[:3], "little"))
         self._identity = Identity("cctalk", model=f"{text(cc.MANUFACTURER_ID)} {text(cc.PRODUCT_CODE)}",
                                   serial=serial, firmware=text(cc.SOFTWARE_REVISION))
@@ -284,8 +289,8 @@ class CctalkValidator(PollingValidator):
             self.emit(Jammed(text))
         elif kind is Failure:
             self.emit(Failure(b, text))
-        elif kind is not None:
-            self.emit(kind())
+        elif kind is not None:  # the events that carry nothing: cheated, cassette in/out/full
+            self.emit(cast(Callable[[], ValidatorEvent], kind)())
         if kind is Jammed and self._escrow:
             self.emit(Uncertain("a bill jammed while in escrow: it is neither stacked nor returned", self._escrow))
             self._escrow, self._routed = None, False

@@ -45,7 +45,7 @@ def parse_options(protocol: str, given: Mapping[str, object], defaults: Mapping[
             f"{protocol}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(defaults))}")
     out = dict(defaults)
     for name, value in given.items():
-        kind = type(defaults[name])
+        kind: type[Any] = type(defaults[name])
         try:
             if kind is bool and isinstance(value, str):
                 if value.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):

@@ -89,6 +89,8 @@ def _is_gs_r_reply(byte: int) -> bool:
     return byte & 0x90 == 0  # bit 4 clear: cannot be mistaken for a late DLE EOT reply
 
 
+JOB_TIMEOUT = 20.0  # seconds a whole receipt may take before the printer must confirm its end
+STATUS_TIMEOUT = 1.0  # seconds for one real-time status answer
 _MODEL_OPTIONS = {"columns", "dots", "code_page", "code_page_number", "qr", "qr_module", "cut"}
 
 
@@ -100,7 +102,8 @@ class ReceiptPrinter:
     """
 
     def __init__(self, link: PrinterLink, model: PrinterModel | str = "generic-80-42", *,
-                 job_timeout: float = 20.0, status_timeout: float = 1.0, blocks_per_check: int = 8) -> None:
+                 job_timeout: float = JOB_TIMEOUT, status_timeout: float = STATUS_TIMEOUT,
+                 blocks_per_check: int = 8) -> None:
         self.link = link
         self.model = printer_model(model) if isinstance(model, str) else model
         self.renderer = EscposRenderer(self.model)
@@ -116,7 +119,8 @@ class ReceiptPrinter:
         opts = dict(options)
         model_name = str(opts.pop("model", "generic-80-42"))
         overrides = {k: opts.pop(k) for k in list(opts) if k in _MODEL_OPTIONS}
-        timing = {k: float(opts.pop(k)) for k in ("job_timeout", "status_timeout") if k in opts}
+        job_timeout = float(opts.pop("job_timeout", JOB_TIMEOUT))
+        status_timeout = float(opts.pop("status_timeout", STATUS_TIMEOUT))
         try:
             model = printer_model(model_name, **overrides)
         except ValueError as exc:
@@ -129,7 +133,7 @@ class ReceiptPrinter:
             link = link_cls(**opts)
         except (TypeError, ValueError) as exc:
             raise ConfigError(file, where, f"bad options for the {link_name!r} link: {exc}") from exc
-        return cls(link, model, **timing)
+        return cls(link, model, job_timeout=job_timeout, status_timeout=status_timeout)
 
     def render(self, receipt: Receipt) -> bytes:
         """The exact bytes print_receipt sends (for journaling or a golden test)."""

@@ -22,7 +22,7 @@ DEFAULT_GLOBS = ("/dev/serial/by-id/*", "/dev/ttyUSB*", "/dev/ttyACM*")
 CCTALK_MODES = (("simple", "lo_in_source"), ("crc16", "lo_in_source"), ("crc16", "hi_in_source"))
 
 
-def _exchange(link: SerialPort, frame: bytes, timeout: float, accept: Callable[[bytes], Reply | None]) -> Reply | None:
+def _exchange(link: SerialPort, frame: bytes, timeout: float, accept: Callable[[bytes], Reply]) -> Reply | None:
     link.discard_input()
     link.write(frame)
     return wait_reply(time.monotonic() + timeout, link, accept)

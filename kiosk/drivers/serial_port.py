@@ -93,7 +93,7 @@ class SerialPort:
         return data
 
 
-def wait_reply(deadline: float, port: SerialPort, feed: Callable[[bytes], Reply | None]) -> Reply | None:
+def wait_reply(deadline: float, port: SerialPort, feed: Callable[[bytes], Reply]) -> Reply | None:
     """Read until feed() returns something or the deadline passes."""
     while True:
         chunk = port.read(deadline)
