@@ -274,3 +274,22 @@ def test_contract_get_with_inputmessage_and_operator_suffix(server, keys):
     replies = [decode_fields(verify(r.content, ring)[0]) for r in (checked, paid_elsewhere, paid)]
     assert [(r["RESULT"], r["ERROR"]) for r in replies] == [("0", "0"), ("1", "37"), ("0", "0")]
     assert len(server.ledger.bookings) == 1
+
+
+def test_pem_keys_remain_an_extra_and_speak_the_same_envelope(keys, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    dealer = load_secret_key(keys[0] / "terminal" / "secret.key", DEMO_PASSWORD).key
+    centre = load_secret_key(keys[0] / "centre" / "secret.key", DEMO_PASSWORD).key
+    (tmp_path / "dealer.pem").write_bytes(dealer.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pem")))
+    (tmp_path / "centre.pem").write_bytes(centre.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    pem = {"url": "https://cp.example/cgi-bin", "sd": "17031", "ap": "17032", "op": "17034", "key_serial": 17040,
+           "private_key": str(tmp_path / "dealer.pem"), "private_key_password": "pem",
+           "server_public_key": str(tmp_path / "centre.pem"), "server_key_serial": 64200}
+    fake = Processing(keys, {"ERROR": "0", "RESULT": "0", "ADDINFO": "Иванов И."})
+    gw = CyberplatGateway("cp", pem, transport=fake.transport)
+    assert gw.check(Route("cp", "mts"), "9161234567", Money(100), {}) == Payable({"ADDINFO": "Иванов И."}, "")
+    assert fake.seen[0][2].split(b"\r\n")[1] == b"17031               00017040"  # key name defaults to SD
+    assert "private_key_password" not in gw.options

@@ -1,0 +1,71 @@
+"""The CyberPlat emulator as a process with the vendor's test keys, and the terminal's adapter against it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from kiosk.gateways.base import Approved, Payable, Route
+from kiosk.gateways.cyberplat import CyberplatGateway
+from kiosk.money import Money
+from tests.gateways.support import make_request
+
+ROOT = Path(__file__).resolve().parents[2]
+VECTORS = ROOT / "tests" / "gateways" / "data" / "cyberplat"
+EMULATOR = [sys.executable, "-m", "kiosk.emulators.processing.cli", "gateway", "--protocol", "cyberplat",
+            "--port", "0"]
+
+
+def centre_keys(tmp_path: Path) -> Path:
+    """The centre's directory: the vendor's secret.key (serial 17033) and the ring with the dealer's key."""
+    directory = tmp_path / "centre"
+    directory.mkdir()
+    for name in ("secret.key", "pubkeys.key"):
+        shutil.copy(VECTORS / name, directory / name)
+    return directory
+
+
+def test_adapter_checks_pays_and_confirms_against_the_emulator_process_with_vendor_keys(tmp_path):
+    command = [*EMULATOR, "--keys", str(centre_keys(tmp_path)), "--key-password-env", "CP_KEY_PASSWORD",
+               "--state-file", str(tmp_path / "state.json")]
+    env = {"CP_KEY_PASSWORD": "1111111111", "PATH": "/usr/bin:/bin"}
+    with subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=env) as proc:
+        try:
+            port = int(proc.stdout.readline().strip().removeprefix("PORT="))
+            gw = CyberplatGateway("cp", {
+                "url": f"http://127.0.0.1:{port}/cgi-bin", "sd": "17031", "ap": "17032", "op": "17034",
+                "secret_key": str(VECTORS / "secret.key"), "secret_key_password": "1111111111",
+                "public_keys": str(VECTORS / "pubkeys.key"), "server_key_serial": 17033,
+                "status_interval_seconds": 0, "timeout": 10})
+            try:
+                checked = gw.check(Route("cp", "mts"), "9161234567", Money(100_00), {})
+                assert isinstance(checked, Payable) and checked.details["OPNAME"] == "MTS"
+                request = make_request(code="mts")
+                paid = gw.pay(request)
+                assert isinstance(paid, Approved) and len(paid.external_id) == 13
+                assert gw.status(request) == paid
+            finally:
+                gw.close()
+            proc.stdin.write("status\nquit\n")
+            proc.stdin.flush()
+            assert "bookings=1" in proc.stdout.readline()
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_emulator_refuses_to_start_with_a_wrong_password_and_says_why(tmp_path):
+    result = subprocess.run([*EMULATOR, "--keys", str(centre_keys(tmp_path)), "--key-password", "0000000000"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "secret.key: wrong password" in result.stderr and "0000000000" not in result.stderr
+
+
+def test_emulator_refuses_a_keys_directory_without_key_files(tmp_path):
+    result = subprocess.run([*EMULATOR, "--keys", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and f"{tmp_path}: no secret.key" in result.stderr
