@@ -293,3 +293,21 @@ def test_pem_keys_remain_an_extra_and_speak_the_same_envelope(keys, tmp_path):
     assert gw.check(Route("cp", "mts"), "9161234567", Money(100), {}) == Payable({"ADDINFO": "Иванов И."}, "")
     assert fake.seen[0][2].split(b"\r\n")[1] == b"17031               00017040"  # key name defaults to SD
     assert "private_key_password" not in gw.options
+
+
+def test_contract_request_by_a_serial_missing_from_the_ring_gets_error_6_and_books_nothing(server, keys):
+    from kiosk.gateways.ipriv_keygen import generate_key
+
+    server.control("reset")
+    stranger = generate_key("STRANGER", 99999, 1024).secret
+    fields = {"SD": "17031", "SESSION": "S1", "NUMBER": "9161234567", "AMOUNT": "10.00", "AMOUNT_ALL": "10.00"}
+    ring = load_public_ring(keys[0] / "terminal" / "pubkeys.key")
+    with httpx.Client(base_url=server.base_url) as client:
+        for step in ("pay_check", "pay"):
+            reply = client.post(f"/cgi-bin/mts/mts_{step}.cgi",
+                                content="inputmessage=" + quote_plus(sign(encode_fields(fields), stranger)),
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+            answer = decode_fields(verify(reply.content, ring)[0])  # the refusal itself is signed by the centre
+            assert (answer["RESULT"], answer["ERROR"]) == ("1", "6")
+            assert "99999" in answer["ERRMSG"]
+    assert not server.ledger.bookings
