@@ -30,7 +30,14 @@ from kiosk.gateways.ipriv_envelope import (
     read_signature,
     signature_holds,
 )
-from kiosk.gateways.ipriv_keys import KeyFileError, SecretKey, load_public_ring, load_secret_key
+from kiosk.gateways.ipriv_keys import (
+    KeyFileError,
+    PublicKeyRing,
+    SecretKey,
+    UnknownKeyError,
+    load_public_ring,
+    load_secret_key,
+)
 
 __all__ = ["KeyFileError", "KeyId", "SecretKey", "SignatureError", "decode_fields", "encode_fields",
            "load_server_keys", "load_signing_key", "sign", "verify"]
@@ -63,6 +70,13 @@ def verify(document: bytes, keys: Mapping[int, rsa.RSAPublicKey]) -> tuple[bytes
     if signature.sig_class != CLASS_MESSAGE or signature.serial != signer.serial:
         raise SignatureError(f"the signature (class {signature.sig_class}, key {signature.serial}) is not a "
                              f"message signature by the signer line's key {signer.serial}")
+    if isinstance(keys, PublicKeyRing):
+        try:  # the ring knows why a key it holds back cannot be used
+            keys.entry(signer.serial)
+        except UnknownKeyError:
+            pass
+        except KeyFileError as exc:
+            raise SignatureError(f"signed by key serial {signer.serial}, which the ring refuses: {exc}") from exc
     key = keys.get(signer.serial)
     if key is None:
         raise SignatureError(f"signed by key serial {signer.serial} ({signer.name!r}), which is not in our key ring")
@@ -105,9 +119,10 @@ def password_from(options: MutableMapping[str, Any], prefix: str, what: str) -> 
         return os.environ[variable]
     path = Path(str(options[sources[0]])).expanduser()
     try:
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ValueError(f"{what}: cannot read {sources[0]} {path} ({exc.strerror})") from exc
+    return lines[0] if lines else ""
 
 
 def load_signing_key(options: MutableMapping[str, Any], what: str) -> SecretKey:

@@ -113,10 +113,11 @@ def _user_id(packets: list[Packet]) -> bytes:
 
 
 class PublicKeyRing(Mapping[int, rsa.RSAPublicKey]):
-    """The keys of a pubkeys.key ring by serial, each checked against its CA's certificate when loaded."""
+    """The keys of a pubkeys.key ring by serial; a key whose certificate failed is held back with the reason."""
 
-    def __init__(self, keys: Mapping[int, PublicKey], source: str) -> None:
-        self._keys = dict(keys)
+    def __init__(self, keys: Mapping[int, PublicKey], refused: Mapping[int, str], source: str) -> None:
+        self._keys = {serial: key for serial, key in keys.items() if serial not in refused}
+        self._refused = dict(refused)
         self.source = source
 
     def __getitem__(self, serial: int) -> rsa.RSAPublicKey:
@@ -129,7 +130,9 @@ class PublicKeyRing(Mapping[int, rsa.RSAPublicKey]):
         return len(self._keys)
 
     def entry(self, serial: int) -> PublicKey:
-        """The key with this serial, or UnknownKeyError naming the file and the serials it holds."""
+        """The key with this serial, or a KeyFileError naming the file and why it cannot be used."""
+        if serial in self._refused:
+            raise KeyFileError(self._refused[serial])
         if serial not in self._keys:
             held = ", ".join(str(s) for s in sorted(self._keys)) or "none"
             raise UnknownKeyError(f"{self.source}: no key with serial {serial} (the ring holds {held})")
@@ -137,7 +140,11 @@ class PublicKeyRing(Mapping[int, rsa.RSAPublicKey]):
 
 
 def load_public_ring(path: str | Path) -> PublicKeyRing:
-    """Every key in a pubkeys.key file; a key whose certificate does not verify refuses the whole file."""
+    """Every key in a pubkeys.key file, each checked against its CA's certificate in the same file.
+
+    A damaged file is refused whole; a key whose certificate does not verify (or whose CA was refused) is
+    held back with the reason, as the vendor's library refuses only the key asked for.
+    """
     path = Path(path)
     what = str(path)
     try:
@@ -147,6 +154,8 @@ def load_public_ring(path: str | Path) -> PublicKeyRing:
         raw: dict[int, tuple[Document, KeyPacket, bytes]] = {}
         for doc in documents:
             where = f"{what}, key {doc.subject.serial}"
+            if doc.subject.serial in raw:
+                raise KeyFileError(f"{where}: the serial appears twice in the ring")
             packets = _key_packets(doc, where)
             key_packet = next((p for p in packets if p.tag == TAG_PUBLIC_KEY), None)
             if key_packet is None:
@@ -157,26 +166,34 @@ def load_public_ring(path: str | Path) -> PublicKeyRing:
             raw[doc.subject.serial] = (doc, parsed, _user_id(packets))
         keys = {serial: PublicKey(doc.subject, rsa.RSAPublicNumbers(kp.e, kp.n).public_key(), doc.ca.serial)
                 for serial, (doc, kp, _uid) in raw.items()}
-        for serial, (doc, kp, uid) in raw.items():
-            _check_certificate(doc, kp, uid, keys, f"{what}, key {serial}")
+        refused = {serial: problem for serial, (doc, kp, uid) in raw.items()
+                   if (problem := _certificate_problem(doc, kp, uid, keys, f"{what}, key {serial}"))}
     except (EnvelopeError, PacketError, ValueError) as exc:
         if isinstance(exc, KeyFileError):
             raise
         raise KeyFileError(f"{what}: {exc}") from exc
-    return PublicKeyRing(keys, what)
+    while True:  # a key certified by a refused CA is refused too
+        tainted = {serial: f"{what}, key {serial}: its CA key {key.certified_by} is refused"
+                   for serial, key in keys.items()
+                   if serial not in refused and key.certified_by in refused and key.certified_by != serial}
+        if not tainted:
+            return PublicKeyRing(keys, refused, what)
+        refused.update(tainted)
 
 
-def _check_certificate(doc: Document, kp: KeyPacket, user_id: bytes, keys: Mapping[int, PublicKey],
-                       what: str) -> None:
+def _certificate_problem(doc: Document, kp: KeyPacket, user_id: bytes, keys: Mapping[int, PublicKey],
+                         what: str) -> str:
+    """Why the key's certificate does not hold, or "" when it does."""
     signature = read_signature(doc.signature, what)
     if signature.sig_class != CLASS_KEY_CERTIFICATE or signature.serial != doc.ca.serial:
-        raise KeyFileError(f"{what}: the certificate is not a key certificate by CA {doc.ca.serial}")
+        return f"{what}: the certificate is not a key certificate by CA {doc.ca.serial}"
     ca = keys.get(doc.ca.serial)
     if ca is None:
-        raise KeyFileError(f"{what}: certified by key {doc.ca.serial}, which is not in the ring")
+        return f"{what}: certified by key {doc.ca.serial}, which is not in the ring"
     signed = b"\x99" + len(kp.public_body).to_bytes(2, "big") + kp.public_body + user_id
     if not signature_holds(signature, signed, ca.key):
-        raise KeyFileError(f"{what}: the certificate by key {doc.ca.serial} does not verify (altered key?)")
+        return f"{what}: the certificate by key {doc.ca.serial} does not verify (altered key?)"
+    return ""
 
 
 def load_secret_key(path: str | Path, password: str | None) -> SecretKey:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -94,15 +95,30 @@ def test_unknown_serial_is_a_clear_error(ring, vendor_secret):
         verify(SAMPLE, {64182: ring[64182]})
 
 
-def test_a_ring_whose_key_was_altered_is_refused(tmp_path):
+def altered_ring(tmp_path: Path, index: int, alter: Callable[[bytes], bytes]) -> Path:
+    """The vendor ring with one key's packets altered, re-armoured so only its certificate can tell."""
     documents = parse_documents((VECTORS / "pubkeys.key").read_bytes(), "ring")
-    packets = bytearray(dearmour(documents[1].body, "key"))
-    packets[40] ^= 0x01  # a bit of the modulus of key 64182; re-armoured so only its certificate can tell
-    forged = Document("NS", documents[1].subject, documents[1].ca, armour(bytes(packets)), len(packets),
-                      documents[1].signature)
-    (tmp_path / "pubkeys.key").write_bytes(documents[0].render() + forged.render())
+    packets = alter(dearmour(documents[index].body, "key"))
+    documents[index] = Document("NS", documents[index].subject, documents[index].ca, armour(bytes(packets)),
+                                len(packets), documents[index].signature)
+    (tmp_path / "pubkeys.key").write_bytes(b"".join(d.render() for d in documents))
+    return tmp_path / "pubkeys.key"
+
+
+def test_a_key_altered_in_the_ring_is_refused_with_the_reason_and_the_others_still_work(tmp_path):
+    ring = load_public_ring(altered_ring(tmp_path, 1, lambda p: p[:40] + bytes([p[40] ^ 1]) + p[41:]))  # modulus
     with pytest.raises(KeyFileError, match="key 64182: the certificate by key 17033 does not verify"):
-        load_public_ring(tmp_path / "pubkeys.key")
+        ring.entry(64182)
+    assert list(ring) == [17033] and verify(SAMPLE, ring)[1].serial == 17033
+
+
+def test_keys_certified_by_a_ca_whose_own_certificate_fails_are_refused_too(tmp_path):
+    # the CA's user id is changed: its modulus (which certifies 64182) is intact, its self-certificate is not
+    ring = load_public_ring(altered_ring(tmp_path, 0, lambda p: p.replace(b"api17032", b"api17033")))
+    with pytest.raises(KeyFileError, match="key 64182: its CA key 17033 is refused"):
+        ring.entry(64182)
+    with pytest.raises(SignatureError, match="17033, which the ring refuses: .* does not verify"):
+        verify(SAMPLE, ring)
 
 
 @pytest.mark.parametrize("content, message", [
