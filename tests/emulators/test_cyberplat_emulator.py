@@ -67,14 +67,23 @@ def test_adapter_checks_pays_and_confirms_against_the_emulator_process_with_vend
         assert proc.wait(timeout=10) == 0
 
 
+def refused_start(*arguments: str) -> str:
+    """Start the emulator expecting it to refuse (exit 2); what it said on stderr."""
+    result = subprocess.run([*EMULATOR, *arguments], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2, result
+    return result.stderr
+
+
 def test_emulator_refuses_to_start_with_a_wrong_password_and_says_why(tmp_path):
-    result = subprocess.run([*EMULATOR, "--keys", str(centre_keys(tmp_path)), "--key-password", "0000000000"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert result.returncode == 2
-    assert "secret.key: wrong password" in result.stderr and "0000000000" not in result.stderr
+    said = refused_start("--keys", str(centre_keys(tmp_path)), "--key-password", "0000000000")
+    assert "secret.key: wrong password" in said and "0000000000" not in said
 
 
 def test_emulator_refuses_a_keys_directory_without_key_files(tmp_path):
-    result = subprocess.run([*EMULATOR, "--keys", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, stdin=subprocess.DEVNULL)
-    assert result.returncode == 2 and f"{tmp_path}: no secret.key" in result.stderr
+    assert f"{tmp_path}: no secret.key" in refused_start("--keys", str(tmp_path))
+
+
+def test_emulator_names_an_unset_password_variable(tmp_path):
+    said = refused_start("--keys", str(centre_keys(tmp_path)), "--key-password-env", "CP_NOT_SET")
+    assert "CP_NOT_SET (--key-password-env) is not set" in said

@@ -48,7 +48,11 @@ def build(args: argparse.Namespace) -> ProcessingEmulator:
         demo = Path(DEMO_KEYS).expanduser()
         write_demo_keys(demo)
         return CyberplatEmulator(demo / "centre", key_password=DEMO_PASSWORD, **common)
-    password = os.environ.get(args.key_password_env, "") if args.key_password_env else args.key_password
+    password = args.key_password
+    if args.key_password_env:
+        if args.key_password_env not in os.environ:
+            raise ValueError(f"environment variable {args.key_password_env} (--key-password-env) is not set")
+        password = os.environ[args.key_password_env]
     return CyberplatEmulator(Path(args.keys).expanduser(), key_password=password, **common)
 
 
