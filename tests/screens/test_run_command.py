@@ -137,6 +137,7 @@ def test_kiosk_run_starts_on_the_configured_devices_and_stops_on_sigterm(tmp_pat
         assert process.wait(timeout=20) == 0
 
 
+@pytest.mark.slow
 def test_demo_without_a_display_renders_the_screens_instead(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
     result = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--state-dir", str(tmp_path)],
