@@ -65,11 +65,13 @@ class DemoStack:
 
     def describe(self) -> str:
         """What runs where, for the person starting the demo."""
+        receipts = self.printer.out_dir if self.printer is not None else "(no printer started)"
         if self.in_process:
-            return f"kiosk demo (in-process devices): state in {self.state_dir}; receipts in {self.printer.out_dir}"
+            return f"kiosk demo (in-process devices): state in {self.state_dir}; receipts in {receipts}"
         gateways = ", ".join(f"{g.protocol} on {g.base_url}" for g in self.gateways)
-        return (f"kiosk demo: CCNET validator emulator on {self.validator.port}; processing emulators: {gateways}; "
-                f"receipts as PNG in {self.printer.out_dir}; state in {self.state_dir}")
+        port = self.validator.port if self.validator is not None else "(not started)"
+        return (f"kiosk demo: CCNET validator emulator on {port}; processing emulators: {gateways}; "
+                f"receipts as PNG in {receipts}; state in {self.state_dir}")
 
     def close(self) -> None:
         """Stop every emulator (their state files stay)."""

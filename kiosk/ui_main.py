@@ -141,6 +141,8 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
 
     state_dir = args.state_dir.expanduser()
     with DemoStack(state_dir, in_process=args.in_process) as stack:
+        if stack.config is None:
+            raise RuntimeError("the demo stack started without a configuration")
         print(stack.describe())
         print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
               "five times, PIN 1234; Esc or closing the window quits")

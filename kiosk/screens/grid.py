@@ -64,7 +64,7 @@ class TileButton(Button):
             glyph = painter.text(letter, px, painter.colours.accent_text, True)
             surface.blit(glyph, glyph.get_rect(center=badge.center))
         text = painter.resolve(self.label)
-        if note:
+        if note and self.tile.note is not None:
             text = f"{text}\n{painter.resolve(self.tile.note)}"
         below = pygame.Rect(area.x, area.bottom - text_h, area.width, text_h)
         size = fit_size(painter, text, "base", below)

@@ -205,7 +205,8 @@ class KioskUI:
 
     def _key_down(self, event: pygame.event.Event) -> None:
         if not self.demo:
-            events = self.screen.key_down(event.key, event.unicode, self.view) if self.screen else []
+            events = (self.screen.key_down(event.key, event.unicode, self.view)
+                      if self.screen is not None and self.view is not None else [])
             self._post(events)
             return
         if event.key == pygame.K_ESCAPE:
