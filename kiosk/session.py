@@ -306,8 +306,10 @@ class Session(DeviceEvents):
         return self.max_cash() >= self.min_cash()
 
     def enough_cash(self) -> bool:
-        """At least the minimum payment is inside."""
-        return self.cash >= self.min_cash()
+        """At least the minimum payment is inside, and the fee leaves something to credit."""
+        if self.cash < self.min_cash():
+            return False
+        return self.provider.fee.split(Money(self.cash, self.deps.config.currency)).credited.minor > 0
 
     def bills_settled(self) -> bool:
         """No bill is between escrow and the cassette."""

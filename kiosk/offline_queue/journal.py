@@ -27,6 +27,7 @@ from kiosk.offline_queue.operation import (  # noqa: F401 - re-exported: the jou
     COMMITTED,
     DELIVERED,
     NEEDS_ATTENTION,
+    NOT_SENT,
     RECEIPT_STATES,
     STATES,
     Operation,
@@ -258,10 +259,15 @@ class Journal(JournalQueries):
 
     # -- the payment lifecycle ------------------------------------------------------------------
     def open_operation(self, provider: str, account: str, fields: dict[str, str], max_cash: int,
-                       offline: bool = False, details: dict[str, Any] | None = None) -> Operation:
-        """Create an operation in state collecting; it exists durably before any bill may be accepted."""
+                       offline: bool = False, details: dict[str, Any] | None = None,
+                       found_cash: bool = False) -> Operation:
+        """Create an operation in state collecting; it exists durably before any bill may be accepted.
+
+        found_cash: an operation to hold a bill that is already in the cassette; allowed even while the
+        terminal refuses to take money (that bill is taken already and must be journaled).
+        """
         refusal = self.refusal()
-        if refusal is not None:
+        if refusal is not None and not found_cash:
             raise JournalError(f"not taking money: {refusal}")
         with self._lock:
             high_water = HighWater.read(self._seq_path)
@@ -315,6 +321,27 @@ class Journal(JournalQueries):
         with self._tx() as conn:
             conn.execute("DELETE FROM pending_stacks WHERE validator=?", (validator,))
 
+    def pending_stacks(self) -> list[tuple[int, int, str, str]]:
+        """(operation, denomination, validator, commanded at) of STACKs never answered, oldest first."""
+        with self._lock:
+            return [tuple(r) for r in self.conn.execute(
+                "SELECT operation, denomination, validator, commanded_at FROM pending_stacks ORDER BY id")]
+
+    def pending_stack_for(self, validator: str, denomination: int) -> int | None:
+        """The collecting operation whose STACK of this value at this validator is pending, if any."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT p.operation FROM pending_stacks p JOIN operations o ON o.operation = p.operation "
+                "WHERE p.validator=? AND p.denomination=? AND o.state=? ORDER BY p.id LIMIT 1",
+                (validator, denomination, COLLECTING)).fetchone()
+        return None if row is None else row[0]
+
+    def pending_stack_id(self, operation: int) -> int:
+        """The id of the oldest pending stack of an operation (makes a synthetic event id unique)."""
+        with self._lock:
+            row = self.conn.execute("SELECT MIN(id) FROM pending_stacks WHERE operation=?", (operation,)).fetchone()
+        return int(row[0] or 0)
+
     def take_pending_stacks(self) -> list[tuple[int, int, str, str]]:
         """(operation, denomination, validator, commanded at) of STACKs never answered; clears them."""
         with self._tx() as conn:
@@ -323,8 +350,12 @@ class Journal(JournalQueries):
             conn.execute("DELETE FROM pending_stacks")
         return rows
 
-    def commit(self, operation: int, split: Split, reason: str) -> Operation:
-        """Fix the amount and fee and put the operation into the outbox."""
+    def commit(self, operation: int, split: Split, reason: str, hold: str | None = None) -> Operation:
+        """Fix the amount and fee and put the operation into the outbox.
+
+        With `hold`, the money is kept as owed to the payer instead (never sent: e.g. below what the provider
+        accepts): the operation goes straight to needs_attention with that reason, in the same transaction.
+        """
         with self._tx() as conn:
             row = conn.execute("SELECT state, cash FROM operations WHERE operation=?", (operation,)).fetchone()
             if row is None:
@@ -338,6 +369,31 @@ class Journal(JournalQueries):
                 "next_attempt_ms=? WHERE operation=?",
                 (COMMITTED, split.fee.minor, split.credited.minor, self._stamp(), reason,
                  int(self.now().timestamp() * 1000), operation))
+            if hold is not None:
+                conn.execute("UPDATE operations SET state=?, finished_at=?, attention_reason=?, last_outcome=?, "
+                             "next_attempt_ms=NULL WHERE operation=?",
+                             (NEEDS_ATTENTION, self._stamp(), hold, NOT_SENT, operation))
+        if hold is not None:
+            self.incident("owed_cash", hold, operation, split.cash.minor)
+        return self.get(operation)
+
+    def pay_on(self, operation: int, provider: str, account: str, split: Split) -> Operation:
+        """Support sends money held as owed (never sent) on to an account: it re-enters the outbox."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT state, cash, last_outcome FROM operations WHERE operation=?",
+                               (operation,)).fetchone()
+            if row is None or row[0] != NEEDS_ATTENTION or row[2] != NOT_SENT:
+                raise JournalError(f"operation {operation} is not money held as owed (never sent); only such "
+                                   "an operation can be paid on to another account")
+            if split.cash.minor != row[1] or split.fee.minor + split.credited.minor != row[1]:
+                raise JournalError(f"operation {operation}: fee split {split} does not match the cash {row[1]}")
+            conn.execute("UPDATE operations SET state=?, provider=?, account=?, fields=?, fee=?, credited=?, "
+                         "finished_at=NULL, attention_reason=NULL, last_outcome=NULL, next_attempt_ms=?, "
+                         "lifetime_from=? WHERE operation=?",
+                         (COMMITTED, provider, account, json.dumps({"account": account}, ensure_ascii=False),
+                          split.fee.minor, split.credited.minor, int(self.now().timestamp() * 1000),
+                          self._stamp(), operation))
+        self.incident("paid_on", f"owed money paid on to {provider} account {account}", operation, split.cash.minor)
         return self.get(operation)
 
     def cancel(self, operation: int, reason: str) -> None:

@@ -14,6 +14,8 @@ from kiosk.money import Money
 COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED = (
     "collecting", "committed", "delivered", "needs_attention", "cancelled")
 STATES = (COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED)
+# last_outcome of money kept on the terminal as owed to the payer: provably never sent anywhere
+NOT_SENT = "not_sent"
 RECEIPT_STATES = ("none", "printed", "failed", "incomplete", "not_printed")
 
 
@@ -114,6 +116,17 @@ class Operation:
             return None
         data = json.loads(self.pinned_route)
         return Route(data["gateway"], data["provider_code"], data["options"])
+
+    def booked(self) -> str:
+        """What support must know first: 'booked', 'not booked' (provably), or 'booked: unknown'."""
+        if self.state == DELIVERED:
+            return "booked"
+        if self.state in (COLLECTING, CANCELLED) or self.attempts == 0 or self.last_outcome == NOT_SENT:
+            return "not sent"
+        if self.pinned_gateway or self.last_outcome in ("unknown", "retry"):
+            # an attempt whose outcome nobody knows: the money may be on the account already
+            return "booked: unknown"
+        return "not booked"
 
     def request_ids(self) -> tuple[str, int, str]:
         """(idempotency key, OSMP txn_id, CyberPlat SESSION): every id a processing system sees, derived here only."""
