@@ -2,19 +2,12 @@
 
 import sqlite3
 
-from terminal_steps import act
+from terminal_steps import act, to_cash
 
 from kiosk import events as ev
 from kiosk.app import Terminal
 from kiosk.drivers.validator import Uncertain
 from kiosk.offline_queue.reconcile import pay_on
-
-
-def to_cash(terminal, provider="mts", account="9123456789"):
-    act(terminal, ev.Touch(), ev.ChooseProvider(provider), ev.EditAccount(account), ev.SubmitAccount(),
-        ev.Confirm())
-    assert terminal.session.state == "cash_collection"
-    return terminal.session.operation
 
 
 def bookings(config):

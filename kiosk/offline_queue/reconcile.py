@@ -156,15 +156,7 @@ def reconcile(journal: Journal, catalog: Catalog, keep_pending: bool = False) ->
     waiting = {row[0] for row in journal.pending_stacks()} if keep_pending else set()
     if not keep_pending:
         _list_uncertain(journal, summary)
-    for op in journal.in_state(COLLECTING):
-        if op.operation in waiting:
-            continue
-        if op.cash > 0:
-            commit_operation(journal, catalog, op.operation, "reconciled")
-            summary.committed.append(op.operation)
-        else:
-            journal.cancel(op.operation, "reconciled_empty")
-            summary.cancelled.append(op.operation)
+    _finish_collecting(journal, catalog, summary, skip=waiting)
     for attempt, operation in journal.open_attempts():
         # The request may have left before the crash: its outcome is unknown, and the pin stays,
         # so the next delivery asks that gateway's status before anything else.
@@ -180,6 +172,19 @@ def reconcile(journal: Journal, catalog: Catalog, keep_pending: bool = False) ->
     return summary
 
 
+def _finish_collecting(journal: Journal, catalog: Catalog, summary: Summary, skip: set[int] = frozenset()) -> None:
+    """Operations caught collecting: with money they are committed (never dropped), empty ones cancelled."""
+    for op in journal.in_state(COLLECTING):
+        if op.operation in skip:
+            continue
+        if op.cash > 0:
+            commit_operation(journal, catalog, op.operation, "reconciled")
+            summary.committed.append(op.operation)
+        else:
+            journal.cancel(op.operation, "reconciled_empty")
+            summary.cancelled.append(op.operation)
+
+
 def _list_uncertain(journal: Journal, summary: Summary) -> None:
     for operation, denomination, validator, commanded_at in journal.take_pending_stacks():
         # STACK was sent and nothing (no journaled bill, no device report) says where the bill went: it may be
@@ -193,13 +198,7 @@ def _list_uncertain(journal: Journal, summary: Summary) -> None:
 def settle_start_up(journal: Journal, catalog: Catalog, summary: Summary) -> Summary:
     """After the device's start-up reports: what is still pending is uncertain; finish what was left collecting."""
     _list_uncertain(journal, summary)
-    for op in journal.in_state(COLLECTING):
-        if op.cash > 0:
-            commit_operation(journal, catalog, op.operation, "reconciled")
-            summary.committed.append(op.operation)
-        else:
-            journal.cancel(op.operation, "reconciled_empty")
-            summary.cancelled.append(op.operation)
+    _finish_collecting(journal, catalog, summary)
     summary.waiting, summary.waiting_total = journal.waiting()
     summary.needs_attention = journal.count(NEEDS_ATTENTION)
     return summary
