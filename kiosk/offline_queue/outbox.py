@@ -129,16 +129,9 @@ class Outbox:
             return self._expire(op)
 
         if op.pinned_gateway:
-            route = op.route() or Route(op.pinned_gateway)
-            if route.gateway not in self.router.gateways:
-                return self._attention(op, f"gateway {route.gateway} left the configuration while an attempt "
-                                           "there is unresolved", unpin=False)
-            outcome = self._attempt(op, route, "status")
-            if isinstance(outcome, Approved):
-                return self._approved(op, route, outcome)
-            if isinstance(outcome, Declined):
-                return self._attention(op, f"declined by {route.gateway}: {outcome.message or outcome.code}",
-                                       outcome)
+            route, outcome, final = self._ask_pinned(op, "")
+            if final is not None:
+                return final
             if not (isinstance(outcome, RetryLater) and outcome.not_executed):
                 return self._schedule(self.journal.get(number), unpin=False, outcome=outcome)
             self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms)
@@ -171,27 +164,33 @@ class Outbox:
         start = datetime.fromisoformat(op.lifetime_from or op.committed_at or op.created_at)
         return (self.journal.now() - start).total_seconds() > self.lifetime
 
-    def _expire(self, op: Operation) -> str:
-        """The lifetime is over; an outcome nobody knows is first asked about at the gateway that has it."""
-        hours = f"{self.lifetime / 3600:g} h"
-        if not op.pinned_gateway:
-            return self._attention(op, f"not delivered within {hours}; nothing was booked", unpin=False)
-        route = op.route() or Route(op.pinned_gateway)
+    def _ask_pinned(self, op: Operation, why: str) -> tuple[Route, PayOutcome | None, str | None]:
+        """A status query at the gateway an unresolved attempt is pinned to: (route, outcome, final state or None)."""
+        route = op.route() or Route(op.pinned_gateway or "")
         if route.gateway not in self.router.gateways:
-            return self._attention(op, f"not delivered within {hours}; booked: unknown — gateway {route.gateway} "
-                                       "left the configuration with an attempt there unresolved", unpin=False)
-        # The clock may simply be ahead: the payment may well be booked. Ask before giving up.
+            return route, None, self._attention(op, f"{why}booked: unknown — gateway {route.gateway} left the "
+                                                    "configuration with an attempt there unresolved", unpin=False)
         outcome = self._attempt(op, route, "status")
         if isinstance(outcome, Approved):
-            return self._approved(op, route, outcome)
+            return route, outcome, self._approved(op, route, outcome)
         if isinstance(outcome, Declined):
-            return self._attention(op, f"declined by {route.gateway}: {outcome.message or outcome.code}", outcome)
+            return route, outcome, self._attention(
+                op, f"declined by {route.gateway}: {outcome.message or outcome.code}", outcome)
+        return route, outcome, None
+
+    def _expire(self, op: Operation) -> str:
+        """The lifetime is over; an outcome nobody knows is first asked about at the gateway that has it."""
+        why = f"not delivered within {self.lifetime / 3600:g} h; "
+        if not op.pinned_gateway:
+            return self._attention(op, why + "nothing was booked", unpin=False)
+        # The clock may simply be ahead: the payment may well be booked. Ask before giving up.
+        route, outcome, final = self._ask_pinned(op, why)
+        if final is not None or outcome is None:
+            return final or NEEDS_ATTENTION
         if isinstance(outcome, RetryLater) and outcome.not_executed:
-            return self._attention(op, f"not delivered within {hours}; {route.gateway} confirms nothing was "
-                                       "booked", outcome, unpin=True)
-        return self._attention(op, f"not delivered within {hours}; booked: unknown — the status query at "
-                                   f"{route.gateway} got no answer ({_describe(outcome)[2]}); requeue to ask again",
-                               outcome, unpin=False)
+            return self._attention(op, why + f"{route.gateway} confirms nothing was booked", outcome, unpin=True)
+        return self._attention(op, why + f"booked: unknown — the status query at {route.gateway} got no answer "
+                                          f"({_describe(outcome)[2]}); requeue to ask again", outcome, unpin=False)
 
     # -- clocks -----------------------------------------------------------------------------------
     def _note_clock(self) -> float | None:

@@ -22,17 +22,13 @@ from kiosk.offline_queue.journal import Journal
 from kiosk.offline_queue.outbox import Outbox
 from kiosk.offline_queue.reconcile import commit_operation
 
-from .test_outbox import CATALOG, Harness
+from . import test_outbox
+
+CATALOG = test_outbox.CATALOG
+harness = test_outbox.harness  # the same fixture: a journal, two virtual gateways, an outbox
 
 TZ = ZoneInfo("Europe/Moscow")
 SECRET = "clock-secret"
-
-
-@pytest.fixture
-def harness(tmp_path):
-    h = Harness(tmp_path)
-    yield h
-    h.close()
 
 
 def test_a_lost_reply_past_its_lifetime_is_asked_about_and_found_booked(harness):
