@@ -48,7 +48,8 @@ def test_a_deleted_journal_starts_the_terminal_out_of_service(config, clock):
     to_cash(terminal)
     terminal.validator.insert(10000)
     act(terminal)
-    act(terminal, ev.Pay(), ev.ReceiptTaken())
+    act(terminal, ev.Pay())
+    act(terminal, ev.ReceiptTaken())
     terminal.close()
     for suffix in ("", "-wal", "-shm"):
         config.journal_path.with_name(config.journal_path.name + suffix).unlink(missing_ok=True)
