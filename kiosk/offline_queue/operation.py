@@ -40,7 +40,10 @@ def txn_id(terminal: str, operation: int, nonce: int | None = None) -> int:
     """
     if nonce is None:
         return int(terminal) * 10**10 + operation
-    return int(f"{int(terminal)}{nonce:0{NONCE_DIGITS}d}{operation:08d}")
+    number = str(int(terminal))
+    # Terminal numbers longer than 6 digits keep fewer nonce digits so the id still fits 20 digits.
+    digits = max(2, min(NONCE_DIGITS, 12 - len(number)))
+    return int(f"{number}{nonce % 10**digits:0{digits}d}{operation:08d}")
 
 
 def session_id(terminal: str, operation: int, nonce: int | None = None) -> str:

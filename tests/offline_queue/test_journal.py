@@ -10,7 +10,7 @@ from kiosk.clock import ManualClock
 from kiosk.errors import JournalError, SchemaTooNewError
 from kiosk.fees import NoFee, PercentFee
 from kiosk.money import Money
-from kiosk.offline_queue.journal import Journal, idempotency_key, txn_id
+from kiosk.offline_queue.journal import Journal, idempotency_key, session_id, txn_id
 from kiosk.offline_queue.schema import SCHEMA_VERSION
 
 TZ = ZoneInfo("Europe/Moscow")
@@ -40,6 +40,8 @@ def test_operation_carries_stable_keys_and_aware_times(journal):
     assert 0 <= op.nonce < 10**6
     assert op.idempotency_key == idempotency_key("10001", 1, op.nonce) == f"T10001-0000000001-{op.nonce:06d}"
     assert txn_id("10001", 1, 42) == 1000100004200000001
+    assert len(str(txn_id("1234567890", 99_999_999, 999_999))) == 20  # the OSMP limit, whatever the terminal
+    assert len(session_id("1234567", 2_000_000_000, 999_999)) <= 20  # the CyberPlat SESSION limit
     assert idempotency_key("10001", 1) == "T10001-0000000001" and txn_id("10001", 1) == 100010000000001  # legacy
     assert op.created_at.endswith("+03:00")
 
