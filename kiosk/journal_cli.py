@@ -168,7 +168,8 @@ class Query:
 
 def find(journal: JournalReader, query: Query, limit: int = 200) -> list[Operation]:
     """Operations by account or phone, date range (local dates) and amount (cash or credited), oldest first."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[str | int] = []
     if query.account:
         where.append("account = ?")
         args.append(query.account)

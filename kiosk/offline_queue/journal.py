@@ -21,7 +21,7 @@ from kiosk.fees import Split
 from kiosk.gateways.base import Route
 from kiosk.offline_queue.files import HighWater
 from kiosk.offline_queue.journal_queries import JournalQueries
-from kiosk.offline_queue.operation import (  # noqa: F401 - re-exported: the journal's vocabulary
+from kiosk.offline_queue.operation import (  # re-exported (__all__): the journal's vocabulary
     CANCELLED,
     COLLECTING,
     COMMITTED,
@@ -32,10 +32,12 @@ from kiosk.offline_queue.operation import (  # noqa: F401 - re-exported: the jou
     STATES,
     Operation,
     idempotency_key,
-    session_id,
     txn_id,
 )
 from kiosk.offline_queue.schema import migrate, refuse_newer
+
+__all__ = ["CANCELLED", "COLLECTING", "COMMITTED", "DELIVERED", "NEEDS_ATTENTION", "RECEIPT_STATES", "STATES",
+           "Journal", "Operation", "idempotency_key", "txn_id"]
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +149,7 @@ class Journal(JournalQueries):
     # -- operation numbers ----------------------------------------------------------------------
     def _journal_max(self) -> int:
         """The highest number this journal accounts for: its operations, or a floor set by a restore jump."""
-        journal_max = self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0]
+        journal_max = int(self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0])
         return max(journal_max, int(self.meta("number_floor") or 0))
 
     def _last_number(self) -> int:
@@ -417,7 +419,7 @@ class Journal(JournalQueries):
                 (operation, route.gateway, route_json, verb, self._stamp()))
             conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
                          "WHERE operation=?", (route.gateway, route_json, operation))
-            return cursor.lastrowid
+            return int(cursor.lastrowid or 0)
 
     def finish_attempt(self, attempt: int, outcome: str, code: str = "", message: str = "",
                        external_id: str = "") -> None:
@@ -433,7 +435,8 @@ class Journal(JournalQueries):
         unknown = set(columns) - allowed
         if unknown:
             raise JournalError(f"settle cannot set {sorted(unknown)}")
-        sets, values = [], []
+        sets: list[str] = []
+        values: list[Any] = []
         if state is not None:
             if state not in STATES:
                 raise JournalError(f"unknown state {state!r}")

@@ -70,7 +70,7 @@ class Outbox:
     def backoff(self, attempts: int) -> float:
         """Seconds until the next attempt: exponential, capped, with 'equal jitter' against thundering herds."""
         delay = min(self.backoff_max, self.backoff_base * 2 ** max(0, attempts - 1))
-        return delay / 2 + self.rng.uniform(0, delay / 2)
+        return float(delay / 2 + self.rng.uniform(0, delay / 2))
 
     def _now_ms(self) -> int:
         return int(self.journal.now().timestamp() * 1000)
@@ -130,8 +130,8 @@ class Outbox:
 
         if op.pinned_gateway:
             route, outcome, final = self._ask_pinned(op, "")
-            if final is not None:
-                return final
+            if final is not None or outcome is None:
+                return final or NEEDS_ATTENTION
             if not (isinstance(outcome, RetryLater) and outcome.not_executed):
                 return self._schedule(self.journal.get(number), unpin=False, outcome=outcome)
             self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms)

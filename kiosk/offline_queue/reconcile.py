@@ -172,7 +172,7 @@ def reconcile(journal: Journal, catalog: Catalog, keep_pending: bool = False) ->
     return summary
 
 
-def _finish_collecting(journal: Journal, catalog: Catalog, summary: Summary, skip: set[int] = frozenset()) -> None:
+def _finish_collecting(journal: Journal, catalog: Catalog, summary: Summary, skip: frozenset[int] | set[int] = frozenset()) -> None:
     """Operations caught collecting: with money they are committed (never dropped), empty ones cancelled."""
     for op in journal.in_state(COLLECTING):
         if op.operation in skip:

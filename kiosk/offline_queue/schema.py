@@ -114,7 +114,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def refuse_newer(conn: sqlite3.Connection, path: str) -> int:
     """The journal's schema version; a newer one than we know is refused before anything is written."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise SchemaTooNewError(
             f"{path}: journal schema version {version} was written by a newer kiosk "

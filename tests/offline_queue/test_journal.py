@@ -10,7 +10,8 @@ from kiosk.clock import ManualClock
 from kiosk.errors import JournalError, SchemaTooNewError
 from kiosk.fees import NoFee, PercentFee
 from kiosk.money import Money
-from kiosk.offline_queue.journal import Journal, idempotency_key, session_id, txn_id
+from kiosk.offline_queue.journal import Journal, idempotency_key, txn_id
+from kiosk.offline_queue.operation import session_id
 from kiosk.offline_queue.schema import SCHEMA_VERSION
 
 TZ = ZoneInfo("Europe/Moscow")
