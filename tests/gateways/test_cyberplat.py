@@ -245,6 +245,7 @@ def test_contract_refusals_and_portability(cp, server):
 
 
 def test_contract_request_signed_by_a_key_the_centre_does_not_know_gets_error_6(server, keys):
+    server.control("reset")
     with tempfile.TemporaryDirectory() as other:
         stranger = write_demo_keys(other, bits=1024)  # same serials, different keys: the signature fails
         own_ring = {"public_keys": keys[1]["public_keys"]}
