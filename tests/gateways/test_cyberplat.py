@@ -272,8 +272,9 @@ def test_contract_get_with_inputmessage_and_operator_suffix(server, keys):
         paid_elsewhere = client.post("/cgi-bin/mm/mm_pay.cgi/206", content=form,
                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
         paid = client.get("/cgi-bin/mm/mm_pay.cgi/205?" + form)
-    replies = [decode_fields(verify(r.content, ring)[0]) for r in (checked, paid_elsewhere, paid)]
-    assert [(r["RESULT"], r["ERROR"]) for r in replies] == [("0", "0"), ("1", "37"), ("0", "0")]
+        status = client.post("/cgi-bin/mm/mm_pay_status.cgi", files={"inputmessage": (None, document)})  # multipart
+    replies = [decode_fields(verify(r.content, ring)[0]) for r in (checked, paid_elsewhere, paid, status)]
+    assert [(r["RESULT"], r["ERROR"]) for r in replies] == [("0", "0"), ("1", "37"), ("0", "0"), ("7", "0")]
     assert len(server.ledger.bookings) == 1
 
 
