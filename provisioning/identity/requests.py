@@ -77,7 +77,7 @@ def _unknown_key_reason(ca: CertificateAuthority, headers: dict[str, str], key_i
     cert = _presented_certificate(headers)
     if cert is not None and not ca.issued(cert):
         return f"certificate not issued by this service's CA (issuer {cert.issuer.rfc4514_string()})"
-    return f"unknown key id {key_id[:16]}…: no certificate from this CA has it" if key_id else "signature has no key id"
+    return f"unknown key id {key_id[:16]}…: no certificate from this CA has it"
 
 
 def verify_terminal_request(session: Session, ca: CertificateAuthority, *, method: str, url: str,
@@ -92,7 +92,7 @@ def verify_terminal_request(session: Session, ca: CertificateAuthority, *, metho
         results = verifier.verify(Message(method, url, headers), max_age=timedelta(seconds=max_age), body=body,
                                   expect_tag=TAG, require_components=COVERED)
     except InvalidSignature as exc:
-        if keys.row is None:
+        if keys.key_id and keys.row is None:
             raise RequestRefused(_unknown_key_reason(ca, headers, keys.key_id), keys.key_id) from exc
         text = str(exc)
         if "maximum allowable age" in text:

@@ -178,7 +178,7 @@ def switch_dealer(request: Request, dealer_id: Annotated[int, Form()], csrf: Ann
 
 def _terminal_rows(session: Session, dealer_id: int, now: datetime, offline_after: int) -> list[dict[str, Any]]:
     groups = dict(session.execute(select(TerminalGroup.id, TerminalGroup.name)
-                                  .where(TerminalGroup.dealer_id == dealer_id)).tuples().all())
+                                  .where(TerminalGroup.dealer_id == dealer_id)).all())
     rows = []
     for terminal in session.scalars(select(Terminal).where(Terminal.dealer_id == dealer_id).order_by(Terminal.number)):
         rows.append({"terminal": terminal, "group": groups.get(terminal.group_id or 0, ""),

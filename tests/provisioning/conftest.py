@@ -5,6 +5,8 @@ With CI=true, PostgreSQL must be reachable and its tests must have run, or the s
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -31,6 +33,40 @@ def _pg_reachable() -> str:
             return ""
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable", with its reason
         return str(exc)
+
+
+SERVER_POOL_THREAD = "AnyIO worker thread"  # a module-scoped server's request workers; they end with its loop
+
+
+@pytest.fixture(autouse=True)
+def no_thread_leaks() -> Iterator[None]:
+    """Like the suite's check, except for the worker threads of this module's shared server (checked below)."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    deadline = time.monotonic() + 2.5
+    while True:
+        extra = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()
+                 and not t.name.startswith(SERVER_POOL_THREAD)]
+        if not extra:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"threads left running: {extra}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_thread_leaks_per_module() -> Iterator[None]:
+    """After a module (and its shared server) is torn down, no thread it started may remain."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    deadline = time.monotonic() + 15
+    while True:
+        extra = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+        if not extra:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"threads left running after the module: {extra}")
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
