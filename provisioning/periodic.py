@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from provisioning import audit
@@ -50,25 +51,43 @@ JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
 }
 
 
+def _ensure_row(db: Database, name: str, now: datetime) -> None:
+    with db.session() as session:
+        if session.get(PeriodicJob, name) is not None:
+            return
+    try:
+        with db.session() as session:
+            session.add(PeriodicJob(name=name, next_run_at=now))
+    except IntegrityError:
+        pass  # another server created it at the same moment
+
+
 def claim_and_run(db: Database, name: str, job: Job, period: float, settings: Settings, worker: str,
                   now: datetime | None = None) -> bool:
-    """Run a job if it is due and no other server holds it; True if this call ran it."""
+    """Run a job if it is due and no other server holds it; True if this call ran it.
+
+    The claim and the job's work commit together, so a server that dies mid-job leaves the job due again."""
     now = now or utcnow()
+    _ensure_row(db, name, now)
+    claim = {"next_run_at": now + timedelta(seconds=period), "last_run_at": now, "last_run_by": worker}
     with db.session() as session:
-        row = session.scalar(select(PeriodicJob).where(PeriodicJob.name == name)
-                             .with_for_update(skip_locked=True))
-        if row is None:
-            if session.get(PeriodicJob, name) is not None:
-                return False  # another server holds it right now
-            # first server ever: create the row; a concurrent creator makes this commit fail, harmlessly
-            row = PeriodicJob(name=name, next_run_at=now)
-            session.add(row)
-            session.flush()
-        if row.next_run_at > now:
-            return False
+        if db.is_postgresql:
+            # Row lock; a server that finds it held moves on at once instead of waiting for the holder.
+            row = session.scalar(select(PeriodicJob).where(PeriodicJob.name == name, PeriodicJob.next_run_at <= now)
+                                 .with_for_update(skip_locked=True))
+            if row is None:
+                return False
+            for key, value in claim.items():
+                setattr(row, key, value)
+            row.runs += 1
+        else:
+            # SQLite has one writer: the conditional update takes the write lock, later servers find it not due.
+            claimed = session.execute(update(PeriodicJob).where(PeriodicJob.name == name,
+                                                                PeriodicJob.next_run_at <= now)
+                                      .values(runs=PeriodicJob.runs + 1, **claim)).rowcount
+            if not claimed:
+                return False
         job(session, now, settings)
-        row.last_run_at, row.last_run_by, row.runs = now, worker, row.runs + 1
-        row.next_run_at = now + timedelta(seconds=period)
     return True
 
 
