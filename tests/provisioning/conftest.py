@@ -35,7 +35,9 @@ def _pg_reachable() -> str:
         return str(exc)
 
 
-SERVER_POOL_THREAD = "AnyIO worker thread"  # a module-scoped server's request workers; they end with its loop
+# Worker threads of a module-scoped server's or browser's event loop (request workers, the loop's executor):
+# they end with their loop, which the per-module check below waits for.
+SHARED_LOOP_THREADS = ("AnyIO worker thread", "asyncio_")
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +48,7 @@ def no_thread_leaks() -> Iterator[None]:
     deadline = time.monotonic() + 2.5
     while True:
         extra = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()
-                 and not t.name.startswith(SERVER_POOL_THREAD)]
+                 and not t.name.startswith(SHARED_LOOP_THREADS)]
         if not extra:
             return
         if time.monotonic() > deadline:
