@@ -79,7 +79,8 @@ class CertificateResponse(BaseModel):
 
 def services(request: Request) -> Services:
     """The process's services (set by the app factory)."""
-    return request.app.state.services  # type: ignore[no-any-return]
+    services: Services = request.app.state.services
+    return services
 
 
 ServicesDep = Annotated[Services, Depends(services)]

@@ -9,9 +9,11 @@ import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import select
 
+from kiosk.dealer_link.identity import write_private
 from provisioning import db as dbmod
 from provisioning import tenants
 from provisioning.db.models import Terminal, utcnow
@@ -19,7 +21,7 @@ from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
 from provisioning.settings import Settings, SettingsError, default_state_dir
 
-DEV_DEALER, DEV_ADMIN = "demo", "admin@demo.local"
+DEV_DEALER, DEV_ADMIN, DEV_SIGN_IN = "demo", "admin@demo.local", "demo-sign-in"
 
 
 class CliError(Exception):
@@ -88,7 +90,7 @@ def _database(settings: Settings) -> dbmod.Database:
     return database
 
 
-def init(state: Path, db_url: str | None, dev: bool, hosts: list[str] | None, out: object = sys.stdout) -> Settings:
+def init(state: Path, db_url: str | None, dev: bool, hosts: list[str] | None, out: TextIO = sys.stdout) -> Settings:
     """Create settings, CA (encrypted key, 0600), server certificate and schema; --dev adds a demo dealer+admin."""
     settings = Settings(state_dir=state, db_url=db_url or "", dev=dev,
                         hosts=hosts or ["127.0.0.1", "localhost"])
@@ -112,6 +114,8 @@ def init(state: Path, db_url: str | None, dev: bool, hosts: list[str] | None, ou
             with database.session() as session:
                 dealer = tenants.create_dealer(session, DEV_DEALER, "Demo dealer", actor="init --dev")
                 tenants.add_user(session, dealer, DEV_ADMIN, password, "admin", "init --dev", name="Demo admin")
+            # loopback demo only: kept (0600) so the demo can show the sign-in every time it starts
+            write_private(state / DEV_SIGN_IN, f"{DEV_ADMIN} {password}\n".encode())
             print(f"demo sign-in: {DEV_ADMIN} / {password}", file=out)
     finally:
         database.close()

@@ -82,9 +82,10 @@ def claim_and_run(db: Database, name: str, job: Job, period: float, settings: Se
             row.runs += 1
         else:
             # SQLite has one writer: the conditional update takes the write lock, later servers find it not due.
-            claimed = session.execute(update(PeriodicJob).where(PeriodicJob.name == name,
-                                                                PeriodicJob.next_run_at <= now)
-                                      .values(runs=PeriodicJob.runs + 1, **claim)).rowcount
+            result = session.execute(update(PeriodicJob).where(PeriodicJob.name == name,
+                                                               PeriodicJob.next_run_at <= now)
+                                     .values(runs=PeriodicJob.runs + 1, **claim))
+            claimed = getattr(result, "rowcount", 0)
             if not claimed:
                 return False
         job(session, now, settings)

@@ -13,6 +13,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -66,15 +67,15 @@ class DealerServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
 
-    def _tls(self, client_certs: bool) -> dict[str, object]:
-        options: dict[str, object] = {"ssl_certfile": str(self.ca_files.server_cert),
+    def _tls(self, client_certs: bool) -> dict[str, Any]:
+        options: dict[str, Any] = {"ssl_certfile": str(self.ca_files.server_cert),
                                       "ssl_keyfile": str(self.ca_files.server_key)}
         if client_certs:
             options |= {"ssl_ca_certs": str(self.ca_files.cert), "ssl_cert_reqs": ssl.CERT_REQUIRED}
         return options
 
     def _make_servers(self) -> list[_QuietServer]:
-        common: dict[str, object] = {"log_level": "warning", "access_log": False, "lifespan": "off",
+        common: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "off",
                                      "timeout_keep_alive": 30}
         portal = uvicorn.Config(PathGate(self.app, deny=("/api/v1/terminals/",)), **common,
                                 **(self._tls(False) if self.portal_tls else {}))

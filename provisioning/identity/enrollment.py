@@ -157,4 +157,4 @@ def certificate_revocation_list(session: Session, ca: CertificateAuthority) -> b
     """The CRL in PEM: every revoked certificate this CA issued."""
     rows = session.execute(select(Certificate.serial, Certificate.revoked_at)
                            .where(Certificate.revoked_at.is_not(None))).all()
-    return ca.crl([(int(serial, 16), when) for serial, when in rows])
+    return ca.crl([(int(serial, 16), when) for serial, when in rows if when is not None])

@@ -129,4 +129,5 @@ def verify_terminal_request(session: Session, ca: CertificateAuthority, *, metho
 def forget_old_nonces(session: Session, now: datetime, max_age: int) -> int:
     """Drop nonces older than the freshness window (a request that old is refused as stale anyway)."""
     cutoff = now - timedelta(seconds=max_age + 60)
-    return session.execute(delete(SeenNonce).where(SeenNonce.seen_at < cutoff)).rowcount or 0
+    result = session.execute(delete(SeenNonce).where(SeenNonce.seen_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

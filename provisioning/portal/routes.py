@@ -56,7 +56,8 @@ def page(method: str, path: str, permission: str) -> Callable[[Any], Any]:
 
 
 def _svc(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    services: Services = request.app.state.services
+    return services
 
 
 def language(request: Request) -> str:
