@@ -90,8 +90,9 @@ def _database(settings: Settings) -> dbmod.Database:
     return database
 
 
-def init(state: Path, db_url: str | None, dev: bool, hosts: list[str] | None, out: TextIO = sys.stdout) -> Settings:
+def init(state: Path, db_url: str | None, dev: bool, hosts: list[str] | None, out: TextIO | None = None) -> Settings:
     """Create settings, CA (encrypted key, 0600), server certificate and schema; --dev adds a demo dealer+admin."""
+    out = out or sys.stdout
     settings = Settings(state_dir=state, db_url=db_url or "", dev=dev,
                         hosts=hosts or ["127.0.0.1", "localhost"])
     state.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,11 @@ def heartbeat_main(argv: Sequence[str]) -> int:
     parser.add_argument("--interval", type=float, default=None, help="seconds (default: what the service said)")
     parser.add_argument("--once", action="store_true", help="send one heartbeat and exit (1 if refused)")
     args = parser.parse_args(list(argv))
-    loop = HeartbeatLoop(Path(args.identity).expanduser(), interval=args.interval)
+    try:
+        loop = HeartbeatLoop(Path(args.identity).expanduser(), interval=args.interval)
+    except LinkError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
     if args.once:
         ok = loop.beat()
         loop.close()

@@ -257,3 +257,20 @@ def test_listeners_serve_only_their_paths(server, database, ca, tmp_path):
 def test_openapi_documents_the_terminal_api(server):
     paths = json.loads(TestClient(server.app).get("/api/openapi.json").content)["paths"]
     assert {"/api/v1/enroll", "/api/v1/terminals/{dealer}/{number}/heartbeat", "/api/v1/crl"} <= set(paths)
+
+
+def test_heartbeat_loop_reports_an_outage_and_resumes(server, database, ca, tmp_path):
+    from kiosk.dealer_link.client import HeartbeatLoop
+
+    _enrolled(server, database, ca, tmp_path, "1050").close()
+    loop = HeartbeatLoop(tmp_path / "1050")
+    try:
+        reachable = loop.link.settings.link_url
+        loop.link.settings.link_url = "https://127.0.0.1:9"  # the service is away
+        loop.link._load()
+        assert loop.beat() is False and "unreachable" in loop.last_error
+        loop.link.settings.link_url = reachable
+        loop.link._load()
+        assert loop.beat() is True and loop.sent == 1 and loop.last_error == ""
+    finally:
+        loop.close()
