@@ -60,6 +60,11 @@ def _refusals(database, needle: str) -> list[AuditEntry]:
                 if needle in e.reason]
 
 
+def _trust(server: DealerServer) -> ssl.SSLContext:
+    """TLS that trusts the service's CA (and presents no client certificate)."""
+    return ssl.create_default_context(cafile=str(server.ca_files.cert))
+
+
 def _raw_client(link: DealerLink) -> httpx.Client:
     return httpx.Client(base_url=link.settings.link_url, verify=link.identity.tls_context(), timeout=10)
 
@@ -161,7 +166,7 @@ def test_revoked_terminal_is_refused_at_once_and_on_the_crl(server, database, ca
             link.heartbeat()
         serial = link.cert.serial_number
     assert _refusals(database, "revoked: stolen")
-    published = httpx.get(f"{server.portal_url}/api/v1/crl", verify=str(server.ca_files.cert))
+    published = httpx.get(f"{server.portal_url}/api/v1/crl", verify=_trust(server))
     crl = x509.load_pem_x509_crl(published.content)
     assert crl.is_signature_valid(ca.cert.public_key())
     assert crl.get_revoked_certificate_by_serial_number(serial) is not None
@@ -222,8 +227,7 @@ def test_foreign_ca_certificate_is_refused_by_tls_and_by_the_app(server, databas
 
 def test_link_without_client_certificate_is_refused_by_tls(server):
     with pytest.raises(httpx.HTTPError):
-        httpx.post(f"{server.link_url}/api/v1/terminals/acme/1001/heartbeat", content=b"{}",
-                   verify=str(server.ca_files.cert))
+        httpx.post(f"{server.link_url}/api/v1/terminals/acme/1001/heartbeat", content=b"{}", verify=_trust(server))
 
 
 def test_certificate_renews_and_the_new_key_signs(server, database, ca, tmp_path):
@@ -247,7 +251,7 @@ def test_heartbeat_tells_a_terminal_near_expiry_to_renew(server, database, ca, t
 
 
 def test_listeners_serve_only_their_paths(server, database, ca, tmp_path):
-    portal_tls = str(server.ca_files.cert)
+    portal_tls = _trust(server)
     assert httpx.post(f"{server.portal_url}/api/v1/terminals/acme/1/heartbeat", verify=portal_tls).status_code == 404
     with _enrolled(server, database, ca, tmp_path, "1040") as link, _raw_client(link) as client:
         assert client.get("/login").status_code == 404
@@ -274,3 +278,20 @@ def test_heartbeat_loop_reports_an_outage_and_resumes(server, database, ca, tmp_
         assert loop.beat() is True and loop.sent == 1 and loop.last_error == ""
     finally:
         loop.close()
+
+
+def test_code_is_kept_only_as_a_hash(server, database):
+    code = _code(database, "1060")
+    with database.session() as session:
+        row = session.scalar(select(EnrollmentCode).where(EnrollmentCode.lookup == code.split("-")[0]))
+        stored = " ".join(str(getattr(row, c.name)) for c in EnrollmentCode.__table__.columns)
+    assert code.replace("-", "")[5:] not in stored and row.expires_at - row.created_at == dt.timedelta(hours=24)
+
+
+def test_enrollment_attempts_from_one_address_are_rate_limited(server, database):
+    client = TestClient(server.app)  # its own client address, so other tests' attempts do not count
+    for _ in range(enrollment.ENROLL_ATTEMPTS_PER_REMOTE):
+        reply = client.post("/api/v1/enroll", json={"code": "ZZZZZ-AAAAA-AAAAA-AAAAA-AAAAA", "csr": "x"})
+        assert reply.status_code == 403 and reply.json()["detail"] == "unknown enrollment code"
+    reply = client.post("/api/v1/enroll", json={"code": _code(database, "1061"), "csr": "x"})
+    assert reply.status_code == 429 and "too many refused enrollment attempts" in reply.json()["detail"]
