@@ -42,7 +42,7 @@ def test_journal_commands_read_the_demo_journal(demo_home):
     home, _ = demo_home
     show = kiosk("journal", "show", home=home).stdout
     assert "terminal 10001" in show and "delivered" in show and "needs attention" in show
-    lookup = json.loads(kiosk("journal", "lookup", "--operation", "1", home=home).stdout)
+    lookup = json.loads(kiosk("journal", "lookup", "--operation", "1", "--format", "json", home=home).stdout)
     assert lookup["operation"] == 1 and lookup["terminal"] == "10001"
     assert lookup["bills"] == [10000, 5000] and lookup["cash"] == 15000
     assert lookup["delivery_attempts"][0]["outcome"] == "approved"
