@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from kiosk import events as ev
 from kiosk.app import Terminal
 from kiosk.demo_stack import DemoStack
@@ -17,6 +19,7 @@ def wait_for(predicate, terminal, seconds=10.0):
     return False
 
 
+@pytest.mark.slow
 def test_a_demo_payment_goes_through_real_bytes_http_and_escpos(tmp_path):
     with DemoStack(tmp_path) as stack:
         terminal = Terminal(stack.config)
