@@ -135,6 +135,24 @@ class Terminal:
                 self.session.fail_safe(f"{type(exc).__name__}: {exc}")
             handled += 1
 
+    def service_facts(self) -> list[tuple[str, str]]:
+        """What the service menu shows about the journal and the clock (English; for technicians)."""
+        facts = []
+        refusal = self.journal.refusal()
+        if refusal:
+            facts.append(("Journal", f"NOT TAKING MONEY until accepted: {refusal}"))
+        skew = self.journal.clock_skew()
+        facts.append(("Clock", "skew unknown (no processing system answered yet)" if skew is None else
+                      f"{skew['seconds']:+.0f} s against {skew['source']}"))
+        return facts
+
+    def accept_new_journal(self, who: str = "service menu") -> str | None:
+        """A person confirms a lost journal's history is handled: money may be taken again after service."""
+        reason = self.journal.accept_new(who)
+        if reason is not None and (self.session.fault or "").startswith("journal_lost"):
+            self.session.fault = None  # leaving the service menu now returns to idle, not out of service
+        return reason
+
     def encash(self, reason: str, counted: dict[int, int] | None = None) -> dict[str, Any]:
         """Close an encashment (cassette removed, or the service menu) and print its receipt."""
         record = self.journal.encash(reason, counted)

@@ -80,3 +80,23 @@ def test_a_stack_the_device_reports_after_a_restart_is_credited_to_its_operation
         assert "uncertain_bill" not in [i["kind"] for i in terminal.journal.incidents()]
     finally:
         terminal.close()
+
+
+def test_a_person_accepts_the_new_journal_in_the_service_menu_and_money_is_taken_again(config, clock):
+    config.journal_path.parent.mkdir(parents=True, exist_ok=True)
+    config.journal_path.with_name(config.journal_path.name + ".opseq").write_text("7 7\n")  # history existed
+    terminal = Terminal(config, clock=clock, background_checks=False)
+    try:
+        terminal.start(background_outbox=False)
+        assert terminal.session.state == "out_of_service"
+        act(terminal, ev.ServiceLogin("1234"))
+        assert terminal.session.state == "service"
+        assert any("NOT TAKING MONEY" in value for _, value in terminal.service_facts())
+        assert "history is gone" in terminal.accept_new_journal("technician 12")
+        act(terminal, ev.ServiceExit())
+        assert terminal.session.state == "idle"
+        assert terminal.journal.refusal() is None
+        assert not any(label == "Journal" for label, _ in terminal.service_facts())
+        assert to_cash(terminal) == 8  # numbering continues past the lost history
+    finally:
+        terminal.close()
