@@ -23,7 +23,7 @@ from kiosk.housekeeping import Chore
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal, Operation
 from kiosk.offline_queue.outbox import Outbox
-from kiosk.offline_queue.reconcile import Summary, reconcile, recover_bills, settle_start_up
+from kiosk.offline_queue.reconcile import Summary, check_cassette, reconcile, recover_bills, settle_start_up
 from kiosk.receipt_port import ReceiptDesk
 from kiosk.registry import GATEWAYS, VALIDATORS, load
 from kiosk.session import Session, SessionDeps
@@ -88,6 +88,9 @@ class Terminal:
         self.validator.start()
         self.pump()  # the device's start-up reports (a bill it stacked before the restart) are handled first
         self.summary = settle_start_up(self.journal, self.catalog, summary)
+        contents = getattr(self.validator, "contents", None)  # a device that can list its cassette's bills
+        if contents is not None:
+            check_cassette(self.journal, self.session.deps.validator_name, contents())
         refusal = self.journal.refusal()
         if refusal is not None:
             self.session.fail_safe(f"journal_lost: {refusal}")
