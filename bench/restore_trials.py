@@ -19,7 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiosk.emulators.payer_process import _rows, run, write_config  # _rows: one query on a file that may be absent
+from kiosk.emulators.payer_process import (  # _rows: one query on a file that may be absent
+    _rows,
+    run,
+    write_config,
+)
 
 History = dict[tuple[str, str], dict[str, object]]  # (idempotency key, created at) → what a journal said
 
