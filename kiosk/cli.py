@@ -18,6 +18,7 @@ DELEGATED = {
     ("emulate", "printer"): "kiosk.emulators.virtual_printer",
     ("emulate", "gateway"): "kiosk.emulators.processing.cli",
     ("devices", "probe"): "kiosk.drivers.probe",
+    ("link", "heartbeat"): "kiosk.dealer_link.cli:heartbeat_main",
 }
 
 
@@ -101,6 +102,16 @@ def _parser() -> argparse.ArgumentParser:
     devices = sub.add_parser("devices", help="find devices on serial ports")
     devices.add_argument("what", choices=("probe",))
     devices.add_argument("rest", nargs=argparse.REMAINDER, help="ports to probe")
+
+    enroll = sub.add_parser("enroll", help="enroll this terminal with its dealer service (one-time code)")
+    enroll.add_argument("--dealer", required=True, help="the dealer service's address, e.g. https://dealer:8440")
+    enroll.add_argument("--code", required=True, help="the one-time enrollment code the dealer showed")
+    enroll.add_argument("--ca-fingerprint", required=True, help="SHA256:… shown with the code")
+    enroll.add_argument("--config", default=str(DEMO_CONFIG), help="terminal configuration (default: the demo)")
+    enroll.add_argument("--identity", default=None, help="identity folder (default: dealer-link/ by the journal)")
+    link = sub.add_parser("link", help="the dealer link: `kiosk link heartbeat --identity DIR [--once]`")
+    link.add_argument("what", choices=("heartbeat",))
+    link.add_argument("rest", nargs=argparse.REMAINDER, help="options (see kiosk link heartbeat --help)")
     return parser
 
 
@@ -143,7 +154,8 @@ def _direct(argv: list[str]) -> int | None:
 
         return (ui_main.demo_main if argv[0] == "demo" else ui_main.run_main)(argv[1:])
     if len(argv) >= 2 and (argv[0], argv[1]) in DELEGATED:
-        return int(importlib.import_module(DELEGATED[(argv[0], argv[1])]).main(argv[2:]) or 0)
+        module, _, function = DELEGATED[(argv[0], argv[1])].partition(":")
+        return int(getattr(importlib.import_module(module), function or "main")(argv[2:]) or 0)
     return None
 
 
@@ -173,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(diagram_dot() if args.format == "dot" else diagram_mermaid())
             return 0
+        if args.command == "enroll":
+            from kiosk.dealer_link.cli import enroll_command
+
+            return enroll_command(args)
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except (KioskError, ValueError, OSError, RecursionError) as exc:

@@ -73,9 +73,11 @@ class _Stop:
 
     def __init__(self) -> None:
         self.ui: Any = None
+        self.requested = False  # a stop that came while the terminal was starting, before there was a loop
         self.previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def _stop(self, _signum: int, _frame: object) -> None:
+        self.requested = True
         if self.ui is not None:
             self.ui.exit_code = 0
 
@@ -108,6 +110,8 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
                 ui = KioskUI(terminal, demo=demo, fullscreen=fullscreen, size=size, theme=theme, lang=lang,
                              insert_bill=insert_bill)
                 stop.ui = ui
+                if stop.requested:
+                    ui.exit_code = 0
                 code = ui.run()
             finally:
                 stop.ui = None

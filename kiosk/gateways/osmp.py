@@ -260,7 +260,7 @@ class OsmpGateway(Gateway):
         if reply.status != 200:
             raise HttpStatus(reply.status)
         try:
-            root = fromstring(reply.body, forbid_dtd=True)
+            root: Element = fromstring(reply.body, forbid_dtd=True)
         except (DefusedXmlException, ParseError, ValueError) as exc:
             log.warning("osmp %s: refused reply: %s", self.name, type(exc).__name__)
             raise Lost(f"unusable XML reply ({type(exc).__name__})") from exc

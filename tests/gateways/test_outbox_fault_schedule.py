@@ -120,4 +120,4 @@ def servers():
 OutboxDelivery.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None,
                                             derandomize=True, database=None,
                                             suppress_health_check=[HealthCheck.too_slow])
-TestOutboxFaultSchedules = OutboxDelivery.TestCase
+TestOutboxFaultSchedules = pytest.mark.slow(OutboxDelivery.TestCase)
