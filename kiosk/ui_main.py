@@ -24,6 +24,7 @@ from kiosk.errors import KioskError
 log = logging.getLogger(__name__)
 
 DEMO_STATE_DIR = Path("~/.local/state/kiosk/demo-ui")
+DEMO_UI_TERMINAL = "10002"  # the simulator (`kiosk simulate`) uses the demo configuration's 10001
 
 
 def demo_config(state_dir: Path, printer_port: int | None = None, base: Config | None = None) -> Config:
@@ -35,8 +36,11 @@ def demo_config(state_dir: Path, printer_port: int | None = None, base: Config |
                 for name, part in config.gateways.items()}
     printer = (Part("printer", "network", {"host": "127.0.0.1", "port": printer_port}) if printer_port
                else config.printer)
-    return dataclasses.replace(config, journal_path=state_dir / "journal.sqlite", receipts_dir=state_dir / "receipts",
-                               validator=validator, gateways=gateways, printer=printer)
+    # The window demo is a terminal of its own: its receipts must never be looked up in the simulator's journal
+    # (the demo configuration's number, 10001) and show another payment.
+    return dataclasses.replace(config, terminal=DEMO_UI_TERMINAL, journal_path=state_dir / "journal.sqlite",
+                               receipts_dir=state_dir / "receipts", validator=validator, gateways=gateways,
+                               printer=printer)
 
 
 def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
