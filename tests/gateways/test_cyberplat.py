@@ -313,3 +313,13 @@ def test_contract_request_by_a_serial_missing_from_the_ring_gets_error_6_and_boo
             assert (answer["RESULT"], answer["ERROR"]) == ("1", "6")
             assert "99999" in answer["ERRMSG"]
     assert not server.ledger.bookings
+
+
+def test_pem_key_problems_are_named_not_raised_raw(keys, tmp_path):
+    base = {"url": "https://cp.example/cgi-bin", "sd": "1", "ap": "2", "op": "3", "key_serial": 1,
+            "server_public_key": str(tmp_path / "none.pem"), "server_key_serial": 2}
+    (tmp_path / "plain.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(ValueError, match=r"missing\.pem: cannot read the private key"):
+        CyberplatGateway("cp", {**base, "private_key": str(tmp_path / "missing.pem")})
+    with pytest.raises(ValueError, match=r"plain\.pem: cannot load the PEM private key"):
+        CyberplatGateway("cp", {**base, "private_key": str(tmp_path / "plain.pem"), "private_key_password": "x"})
