@@ -148,4 +148,4 @@ def centre():
 Delivery.TestCase.settings = settings(max_examples=30, stateful_step_count=20, deadline=None, derandomize=True,
                                       database=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
                                       suppress_health_check=[HealthCheck.too_slow])
-TestCyberplatFaultSchedules = Delivery.TestCase
+TestCyberplatFaultSchedules = pytest.mark.slow(Delivery.TestCase)
