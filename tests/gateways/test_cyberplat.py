@@ -187,7 +187,6 @@ def server(keys):
 @pytest.fixture
 def cp(server, keys):
     server.control("reset")
-    server.pending_polls = 0
     gw = CyberplatGateway("cp", {**options(keys), "url": server.base_url + "/cgi-bin", "timeout": 2})
     yield gw
     gw.close()
@@ -232,6 +231,13 @@ def test_contract_in_progress_is_polled_to_final(cp, server):
 def test_contract_bad_replies_on_pay_are_unknown(cp, server, fault):
     server.control(f"fault {fault} 1 pay")
     assert isinstance(cp.pay(make_request(operation=5, code="mts")), Unknown)
+
+
+def test_reset_forgets_pending_polls_and_ported_numbers(server):
+    server.control("pending-polls 4")
+    server.control("port 9161111111 beeline-gw")
+    server.control("reset")
+    assert (server.pending_polls, server.ported) == (0, {})
 
 
 def test_contract_refusals_and_portability(cp, server):
