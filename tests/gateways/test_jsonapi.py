@@ -151,7 +151,8 @@ def test_contract_not_found_status_voids_an_older_request_but_not_a_new_one(own,
     request = make_request(operation=2)
     assert own.status(request).not_executed
     key = request.idempotency_key
-    assert server.pay(key, 1, b'{"provider":"1","account":"9161234567","amount":"100.00"}')[0] == 409
+    assert server.pay(key, 1, b'{"provider":"1","account":"9161234567","amount":"100.00",'
+                      b'"currency":"RUB"}')[0] == 409
     assert isinstance(own.pay(request), Approved)
 
 

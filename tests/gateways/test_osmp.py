@@ -119,9 +119,9 @@ def test_duplicate_looking_300_is_unknown():
 def test_any_300_on_a_resend_is_unknown_and_technical_codes_do_not_end_it():
     gw = gateway(Canned(reply(300, "error"), reply(8), reply(0, "OK", "5")))
     request = make_request()
-    assert isinstance(gw.status(request), Unknown)
-    assert isinstance(gw.status(request), RetryLater)
-    assert gw.status(request) == Approved("5", "OK")
+    assert isinstance(gw.resend(request), Unknown)
+    assert isinstance(gw.resend(request), RetryLater)
+    assert gw.resend(request) == Approved("5", "OK")
 
 
 def test_reply_for_another_txn_id_is_unknown():
@@ -150,7 +150,7 @@ def test_reply_larger_than_the_limit_is_unknown():
 def test_connection_refused_is_not_executed_only_on_first_pay():
     gw = gateway(Canned(httpx.ConnectError("refused")))
     assert gw.pay(make_request()) == RetryLater("ConnectError: refused", not_executed=True, gateway_code="not-sent")
-    resend = gw.status(make_request())
+    resend = gw.resend(make_request())
     assert isinstance(resend, RetryLater) and not resend.not_executed
 
 
@@ -163,7 +163,7 @@ def test_fault_after_sending_is_unknown(fault):
 def test_auth_refused_is_a_failover_decline_on_pay_but_not_on_a_resend():
     gw = gateway(Canned(401))
     assert gw.pay(make_request()) == Declined(Code.AUTH_FAILED, "HTTP 401", "http-401")
-    assert isinstance(gw.status(make_request()), RetryLater)
+    assert isinstance(gw.resend(make_request()), RetryLater)
 
 
 def test_secrets_never_reach_the_logs(caplog):
@@ -206,7 +206,7 @@ def test_contract_pay_then_resend_books_once(osmp, server):
     request = make_request()
     first = osmp.pay(request)
     assert isinstance(first, Approved)
-    assert osmp.status(request) == Approved(first.external_id, "OK (repeated)")
+    assert osmp.resend(request) == Approved(first.external_id, "OK (repeated)")
     assert len(server.ledger.bookings) == 1
 
 
@@ -215,7 +215,7 @@ def test_contract_lost_reply_after_booking_resolves_by_identical_resend(osmp, se
     request = make_request(operation=2)
     assert isinstance(osmp.pay(request), Unknown)
     assert len(server.ledger.bookings) == 1
-    assert isinstance(osmp.status(request), Approved)
+    assert isinstance(osmp.resend(request), Approved)
     assert len(server.ledger.bookings) == 1
 
 
@@ -224,7 +224,7 @@ def test_contract_broken_duplicate_server_gives_unknown_not_declined(osmp, serve
     server.control("fault drop-after-booking 1 pay")
     request = make_request(operation=3)
     assert isinstance(osmp.pay(request), Unknown)
-    assert isinstance(osmp.status(request), Unknown)
+    assert isinstance(osmp.resend(request), Unknown)
     assert len(server.ledger.bookings) == 1
 
 
@@ -234,7 +234,7 @@ def test_contract_faults_are_unknown_then_resolved(osmp, server, fault):
     server.control(f"fault {fault} 1 pay")
     request = make_request(operation=4)
     assert isinstance(osmp.pay(request), Unknown)
-    assert isinstance(osmp.status(request), Approved)
+    assert isinstance(osmp.resend(request), Approved)
     assert len(server.ledger.bookings) == 1
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kiosk.emulators.processing.core import BalanceLow, ProcessingEmulator, drop_connection
+from kiosk.emulators.processing.core import BalanceLow, ProcessingEmulator
 from kiosk.gateways.cyberplat_sign import (
     KeyId,
     SignatureError,
@@ -31,6 +30,8 @@ from kiosk.gateways.cyberplat_sign import (
 
 AMOUNT = re.compile(r"\d{1,9}\.\d{2}")
 STEPS = {"pay_check": "check", "pay": "pay", "pay_status": "status"}
+# same length, altered data: the signature no longer verifies
+MANGLES = {"bad-signature": lambda document: document.replace(b"ERROR=", b"ERRXR=", 1)}
 
 
 def write_keys(directory: str | Path, dealer_serial: int = 17033, server_serial: int = 64182) -> dict[str, Any]:
@@ -98,11 +99,9 @@ class CyberplatEmulator(ProcessingEmulator):
             key, _, value = part.partition(b"=")
             if key == b"inputmessage":
                 message = unquote_to_bytes(value.replace(b"+", b" "))
-        if fault == "drop-before-booking":
-            await drop_connection(request)
-            return Response(b"")
-        if fault in ("http-500", "http-503"):
-            return Response(b"server error", int(fault[-3:]))
+        early = await self.fault_before(request, fault)
+        if early is not None:
+            return early
         try:
             data, _signer = verify(message, self.dealer_keys, self.hash)
             fields = decode_fields(data)
@@ -112,18 +111,10 @@ class CyberplatEmulator(ProcessingEmulator):
         reply = {"DATE": datetime.now().strftime("%d.%m.%Y %H:%M:%S"), "SESSION": fields.get("SESSION", ""),
                  **reply}
         document = sign(encode_fields(reply), self.server_key, self.server_id, KeyId("DEALER", 0), self.hash)
-        if fault == "drop-after-booking":
-            await drop_connection(request)
+        spoiled = await self.fault_after(request, fault, document, MANGLES)
+        if spoiled is None:
             return Response(b"")
-        if fault == "timeout":
-            await asyncio.sleep(self.faults.hang_seconds)
-        elif fault == "malformed":
-            document = document[: len(document) // 2]
-        elif fault == "huge":
-            document = document + b"x" * (4 << 20)
-        elif fault == "bad-signature":
-            document = document.replace(b"ERROR=", b"ERRXR=", 1)  # same length, altered data
-        return Response(document, 200, media_type="text/plain; charset=windows-1251")
+        return Response(spoiled, 200, media_type="text/plain; charset=windows-1251")
 
     def process(self, step: str, gw: str, fields: dict[str, str]) -> dict[str, str]:
         """The protocol itself."""
