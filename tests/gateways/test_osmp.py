@@ -143,6 +143,50 @@ def test_hostile_or_malformed_xml_is_refused_never_declined(body):
     assert isinstance(gw.check(Route("main"), "9161234567", Money(100), {}), Unreachable)
 
 
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>", "HTML page ('502 Bad Gateway')"),
+    (b"\n<?xml version='1.0'?><response><result>0</result></response>", "blank line before the <?xml"),
+    ("<?xml version='1.0'?><response><result>5</result><comment>Нет такого</comment></response>".encode("cp1251"),
+     "not UTF-8 and declares no encoding"),
+])
+def test_replies_real_frontends_send_with_http_200_stay_unknown_with_the_reason(body, reason):
+    outcome = gateway(Canned(body)).pay(make_request())
+    assert isinstance(outcome, Unknown) and reason in outcome.reason  # never Declined, even for a result 5 inside
+    check = gateway(Canned(body)).check(Route("main"), "9161234567", Money(100), {})
+    assert isinstance(check, Unreachable) and reason in check.reason
+
+
+def test_windows_1251_with_its_declaration_is_read():
+    body = ('<?xml version="1.0" encoding="windows-1251"?><response><osmp_txn_id>10001000001</osmp_txn_id>'
+            "<result>5</result><comment>Нет такого</comment></response>").encode("cp1251")
+    assert gateway(Canned(body)).pay(make_request()) == Declined(Code.ACCOUNT_NOT_FOUND, "Нет такого", "5")
+
+
+def test_the_providers_comment_reaches_the_payer_unless_it_only_says_ok():
+    named = gateway(Canned(reply(0, "Иванов Иван, долг 150.00"))).check(Route("main"), "1", Money(100), {})
+    assert named == Payable({"comment": "Иванов Иван, долг 150.00"})
+    for plain in ("OK", "ok.", "Success", "OK (repeated)"):
+        assert gateway(Canned(reply(0, plain))).check(Route("main"), "1", Money(100), {}) == Payable({})
+
+
+def test_get_info_asks_by_account_without_a_txn_id():
+    canned = Canned(reply(0, "OK", extra='<fields><field1 name="FIO">Петров П.</field1></fields>'))
+    assert gateway(canned).info(Route("main", "3"), "ab.12") == Payable({"FIO": "Петров П."})
+    assert dict(canned.seen[0].url.params) == {"command": "getInfo", "account": "ab.12", "prv_id": "3"}
+
+
+def test_status_sends_the_txn_id_and_reads_the_booking():
+    canned = Canned(reply(0, "OK", "55"))
+    assert gateway(canned, profile="osmp-status").status(make_request()) == Approved("55", "OK")
+    params = dict(canned.seen[0].url.params)
+    assert params["command"] == "status" and params["txn_id"] == "10001000001"
+
+
+def test_unknown_profile_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="option 'profile' must be one of .*ubilling"):
+        gateway(Canned(reply(0)), profile="qiwi-ish")
+
+
 def test_reply_larger_than_the_limit_is_unknown():
     assert isinstance(gateway(Canned(reply(0, "x" * 5000)), max_reply_bytes=1000).pay(make_request()), Unknown)
 

@@ -10,7 +10,7 @@ from kiosk.catalog import load_catalog
 from kiosk.clock import ManualClock
 from kiosk.config import DEMO_DIR
 from kiosk.emulators.virtual_gateway import VirtualGateway
-from kiosk.gateways.base import Code, Declined, RetryLater, Unknown
+from kiosk.gateways.base import Code, Declined, Unknown
 from kiosk.gateways.router import Router
 from kiosk.offline_queue.journal import Journal
 from kiosk.offline_queue.outbox import Outbox
@@ -207,7 +207,3 @@ def test_background_loop_delivers_and_stops(harness):
         time.sleep(0.01)
     harness.outbox.stop()
     assert harness.journal.get(number).state == "delivered"
-
-
-def test_outcome_values_are_plain_data():
-    assert RetryLater("x", not_executed=True).kind == "retry" and Unknown().kind == "unknown"
