@@ -44,7 +44,7 @@ def parse(body: bytes) -> Element:
     if reason:
         raise Lost(reason)
     try:
-        root = fromstring(body, forbid_dtd=True)
+        root: Element = fromstring(body, forbid_dtd=True)
     except (DefusedXmlException, ParseError, ValueError) as exc:
         raise Lost(f"unusable XML reply ({type(exc).__name__}: {str(exc)[:80]})") from exc
     if root.tag != "response" or not (root.findtext("result") or "").strip().isdigit():

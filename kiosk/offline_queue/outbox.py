@@ -27,12 +27,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 from kiosk.catalog import Catalog
 from kiosk.gateways.base import Approved, Code, Declined, PayOutcome, RetryLater, Route, Unknown
+from kiosk.gateways.deadline import SERVER_DATES
 from kiosk.gateways.profiles import Resolution
 from kiosk.gateways.router import Router
 from kiosk.offline_queue.journal import COMMITTED, DELIVERED, NEEDS_ATTENTION, Journal, Operation
@@ -42,6 +44,10 @@ log = logging.getLogger(__name__)
 # (attempt id, outcome kind, code, message, external id): an attempt's record, written with the operation's settle
 Finish = tuple[int, str, str, str, str]
 # Declines that speak about the route, not the payment: another gateway may well book it.
+# Beyond this, a signature refused by a server is blamed on the terminal's clock (seconds).
+CLOCK_SKEW_LIMIT = 60.0
+# A skew that has not moved is journaled again after this long (seconds).
+CLOCK_NOTE_SECONDS = 60.0
 FAILOVER_CODES = frozenset({Code.DEALER_BALANCE_LOW, Code.PROVIDER_UNAVAILABLE, Code.AUTH_FAILED, Code.TEMPORARY})
 
 
@@ -75,6 +81,7 @@ class Outbox:
         self._capacity = 2 * sum(self.limits.values()) or concurrency
         self._pool = ThreadPoolExecutor(max_workers=self._capacity, thread_name_prefix="outbox")
         self._busy: set[int] = set()
+        self._clock_noted: tuple[float, float] | None = None  # (monotonic, skew) last journaled
         self._futures: set[Future[str]] = set()
         self._busy_lock = threading.Lock()
         self._wake = threading.Event()
@@ -85,7 +92,7 @@ class Outbox:
     def backoff(self, attempts: int) -> float:
         """Seconds until the next attempt: exponential, capped, with 'equal jitter' against thundering herds."""
         delay = min(self.backoff_max, self.backoff_base * 2 ** max(0, attempts - 1))
-        return delay / 2 + self.rng.uniform(0, delay / 2)
+        return float(delay / 2 + self.rng.uniform(0, delay / 2))
 
     def _now_ms(self) -> int:
         return int(self.journal.now().timestamp() * 1000)
@@ -145,7 +152,17 @@ class Outbox:
                 log.exception("gateway %s raised during %s of operation %d", route.gateway, verb, op.operation)
                 outcome = Unknown(f"adapter error: {exc.__class__.__name__}: {exc}")
         self.router.record(route.gateway, outcome)
-        return outcome, (attempt, *_describe(outcome))
+        finish: Finish = (attempt, *_describe(outcome))  # the attempt's own outcome, whatever it is taken for
+        if self._auth_time_fault(outcome):
+            # Signatures carry the time: a server refusing them while our clock is off will accept the very
+            # same payment once the clock is right. Retry later (nothing was processed); never a decline.
+            why = finish[3] or finish[2]
+            self.journal.incident("clock", f"{route.gateway} refused authentication ({why}) and the terminal "
+                                           "clock is off or unknown; retrying later", op.operation)
+            return RetryLater(f"authentication refused, clock suspected: {why}", not_executed=True,
+                              gateway_code="clock"), finish
+        self._note_clock()
+        return outcome, finish
 
     def _approved(self, op: Operation, route: Route, outcome: Approved, finish: Finish) -> str:
         self.journal.settle(op.operation, state=DELIVERED, unpin=True, gateway=route.gateway, finish=finish,
@@ -160,43 +177,23 @@ class Outbox:
                                    "repeated pay again and has no status query, so it is not resent: ask the "
                                    "provider whether it was booked", outcome, unpin=False, finish=finish)
 
-    def _resolve_pinned(self, op: Operation) -> tuple[str | None, Operation]:
-        """Settle the pinned attempt by the gateway's profile; (final state or None to go on paying, operation)."""
-        route = op.route() or Route(op.pinned_gateway or "")
-        gateway = self.router.gateways.get(route.gateway)
-        if gateway is None:
-            return self._attention(op, f"gateway {route.gateway} left the configuration while an attempt "
-                                       "there is unresolved", unpin=False), op
-        attempts = self.journal.attempts(op.operation)
-        last = str(attempts[-1]["outcome"] or "unknown") if attempts else "unknown"
-        how = gateway.profile.resolution(last)
-        if how is Resolution.ATTENTION:
-            return self._unresolvable(op, route.gateway, f"last attempt: {last}"), op
-        outcome, finish = self._attempt(op, route, "status" if how is Resolution.STATUS else "resend")
-        if isinstance(outcome, Approved):
-            return self._approved(op, route, outcome, finish), op
-        if isinstance(outcome, Declined):
-            return self._attention(op, f"declined by {route.gateway}: {outcome.message or outcome.code}",
-                                   outcome, finish=finish), op
-        if not (isinstance(outcome, RetryLater) and outcome.not_executed):
-            return self._schedule(self.journal.get(op.operation), unpin=False, outcome=outcome, finish=finish), op
-        self.journal.settle(op.operation, unpin=True, next_attempt_ms=op.next_attempt_ms, finish=finish)
-        return None, self.journal.get(op.operation)
-
     def deliver(self, number: int, snapshot: Operation | None = None) -> str:
         """One delivery cycle for one operation; returns its state afterwards (`snapshot`: it, just read)."""
         op = snapshot if snapshot is not None else self.journal.get(number)
         if op.state != COMMITTED:
             return op.state
         provider = self.catalog.providers.get(op.provider)
-        committed = datetime.fromisoformat(op.committed_at or op.created_at)
-        if (self.journal.now() - committed).total_seconds() > self.lifetime:
-            return self._attention(op, f"not delivered within {self.lifetime // 3600} h", unpin=False)
+        if self._expired(op):
+            return self._expire(op)
 
         if op.pinned_gateway:
-            state, op = self._resolve_pinned(op)
-            if state is not None:
-                return state
+            route, outcome, final, finish = self._ask_pinned(op, "")
+            if final is not None or outcome is None:
+                return final or NEEDS_ATTENTION
+            if not (isinstance(outcome, RetryLater) and outcome.not_executed):
+                return self._schedule(self.journal.get(number), unpin=False, outcome=outcome, finish=finish)
+            self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms, finish=finish)
+            op = self.journal.get(number)
 
         if provider is None:
             return self._attention(op, f"provider {op.provider} is no longer in the catalog")
@@ -221,6 +218,79 @@ class Outbox:
         if isinstance(last, Declined):
             return self._attention(op, f"declined by every route: {last.message or last.code}", last)
         return self._schedule(op, unpin=True, outcome=last or RetryLater("no route reachable", not_executed=True))
+
+    # -- lifetime -------------------------------------------------------------------------------
+    def _expired(self, op: Operation) -> bool:
+        # A requeue restarts the lifetime: support asked for a fresh try, not an immediate bounce.
+        start = datetime.fromisoformat(op.lifetime_from or op.committed_at or op.created_at)
+        return (self.journal.now() - start).total_seconds() > self.lifetime
+
+    def _ask_pinned(self, op: Operation, why: str) -> tuple[Route, PayOutcome | None, str | None, Finish | None]:
+        """Resolve the attempt an operation is pinned to, the way its gateway's profile allows: a status query,
+        an identical resend, or a person. (route, outcome, final state or None, the attempt's record)."""
+        route = op.route() or Route(op.pinned_gateway or "")
+        gateway = self.router.gateways.get(route.gateway)
+        if gateway is None:
+            return route, None, self._attention(op, f"{why}booked: unknown — gateway {route.gateway} left the "
+                                                    "configuration with an attempt there unresolved",
+                                                unpin=False), None
+        attempts = self.journal.attempts(op.operation)
+        last = str(attempts[-1]["outcome"] or "unknown") if attempts else "unknown"
+        how = gateway.profile.resolution(last)
+        if how is Resolution.ATTENTION:
+            return route, None, self._unresolvable(op, route.gateway, f"{why}last attempt: {last}"), None
+        outcome, finish = self._attempt(op, route, "status" if how is Resolution.STATUS else "resend")
+        if isinstance(outcome, Approved):
+            return route, outcome, self._approved(op, route, outcome, finish), finish
+        if isinstance(outcome, Declined):
+            return route, outcome, self._attention(
+                op, f"declined by {route.gateway}: {outcome.message or outcome.code}", outcome, finish=finish), finish
+        return route, outcome, None, finish
+
+    def _expire(self, op: Operation) -> str:
+        """The lifetime is over; an outcome nobody knows is first asked about at the gateway that has it."""
+        why = f"not delivered within {self.lifetime / 3600:g} h; "
+        if not op.pinned_gateway:
+            return self._attention(op, why + "nothing was booked", unpin=False)
+        # The clock may simply be ahead: the payment may well be booked. Ask before giving up.
+        route, outcome, final, finish = self._ask_pinned(op, why)
+        if final is not None or outcome is None:
+            return final or NEEDS_ATTENTION
+        if isinstance(outcome, RetryLater) and outcome.not_executed:
+            return self._attention(op, why + f"{route.gateway} confirms nothing was booked", outcome, unpin=True,
+                                   finish=finish)
+        return self._attention(op, why + f"booked: unknown — the status query at {route.gateway} got no answer "
+                                          f"({_describe(outcome)[2]}); requeue to ask again", outcome, unpin=False,
+                               finish=finish)
+
+    # -- clocks -----------------------------------------------------------------------------------
+    def _note_clock(self) -> float | None:
+        """Journal the skew the newest reply's Date shows; returns it (terminal minus server, seconds).
+
+        Journaled when it moved by a second or more, crossed the limit, or a minute has passed: a durable write
+        after every reply would cost the drain a disk sync per payment for a figure that rarely changes.
+        """
+        measured = SERVER_DATES.skew_seconds(self.journal.now())
+        if measured is None:
+            return None
+        source, skew = measured
+        now = time.monotonic()
+        with self._busy_lock:
+            last = self._clock_noted
+            due = (last is None or now - last[0] >= CLOCK_NOTE_SECONDS or abs(skew - last[1]) >= 1.0
+                   or (abs(skew) > CLOCK_SKEW_LIMIT) != (abs(last[1]) > CLOCK_SKEW_LIMIT))
+            if due:
+                self._clock_noted = (now, skew)
+        if due:
+            self.journal.record_clock_skew(source, skew, CLOCK_SKEW_LIMIT)
+        return skew
+
+    def _auth_time_fault(self, outcome: PayOutcome) -> bool:
+        """An authentication refusal while the clock is off is the clock's fault, not the payment's."""
+        if not (isinstance(outcome, Declined) and outcome.code == Code.AUTH_FAILED):
+            return False
+        skew = self._note_clock()
+        return skew is None or abs(skew) > CLOCK_SKEW_LIMIT
 
     # -- many operations ------------------------------------------------------------------------
     def _run(self, number: int, gateway: str | None, snapshot: Operation | None) -> str:

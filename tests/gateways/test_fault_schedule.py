@@ -206,7 +206,7 @@ def schedules_for(profile: str) -> type:
     machine = type(f"Delivery_{profile.replace('-', '_')}", (Delivery,), {"PROFILE": profile})
     machine.TestCase.settings = settings(max_examples=16, stateful_step_count=25, deadline=None, derandomize=True,
                                          database=None, suppress_health_check=[HealthCheck.too_slow])
-    return machine.TestCase
+    return pytest.mark.slow(machine.TestCase)
 
 
 TestScheduleOsmp, TestScheduleOsmpStatus, TestScheduleUbilling, TestScheduleAbillsOld, TestScheduleRebooking = (

@@ -189,7 +189,7 @@ class FaultPlan:
                     entry[1] -= 1
                     if entry[1] <= 0:
                         self._queue.remove(entry)
-                    return entry[0]
+                    return str(entry[0])
         return None
 
     def clear(self) -> None:
