@@ -15,7 +15,7 @@ from kiosk import housekeeping
 from kiosk.catalog import Catalog, Provider, load_catalog
 from kiosk.clock import SystemClock
 from kiosk.config import Config
-from kiosk.drivers.validator import BillValidator
+from kiosk.drivers.validator import BillValidator, StackedAtStart
 from kiosk.gateways.base import Gateway
 from kiosk.gateways.operators import OperatorDetector, national
 from kiosk.gateways.router import Router
@@ -23,7 +23,7 @@ from kiosk.housekeeping import Chore
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal, Operation
 from kiosk.offline_queue.outbox import Outbox
-from kiosk.offline_queue.reconcile import Summary, reconcile, recover_bills
+from kiosk.offline_queue.reconcile import Summary, credit_stacked_at_start, reconcile, recover_bills
 from kiosk.receipt_port import ReceiptDesk
 from kiosk.registry import GATEWAYS, VALIDATORS, load
 from kiosk.session import Session, SessionDeps
@@ -80,17 +80,40 @@ class Terminal:
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, background_outbox: bool = True) -> Summary:
         """Recover bills the device stacked before a crash, reconcile the journal, start devices and delivery."""
+        name = self.session.deps.validator_name
         replay = getattr(self.validator, "replay", None)
         if replay is not None:
-            recover_bills(self.journal, self.catalog, self.session.deps.validator_name, replay())
-        self.summary = reconcile(self.journal, self.catalog)
-        self.validator.start()
+            recover_bills(self.journal, self.catalog, name, replay())
+        try:
+            # Started before reconciliation: what the device says at start settles STACKs a crash left pending.
+            self.validator.start()
+        finally:
+            credit_stacked_at_start(self.journal, self.catalog, name, self._take_start_reports())
+            self.summary = reconcile(self.journal, self.catalog)
         if background_outbox:
             self.outbox.start()
         if self._background_checks:
             self._start_housekeeping(background_outbox)
         self.pump()
         return self.summary
+
+    def _take_start_reports(self) -> list[StackedAtStart]:
+        """The validator's reports of bills stacked before this start, taken off the queue (they are settled
+        against the journal here, not by the session)."""
+        reports: list[StackedAtStart] = []
+        others: list[Any] = []
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(event, StackedAtStart):
+                reports.append(event)
+            else:
+                others.append(event)
+        for event in others:
+            self.events.put(event)
+        return reports
 
     def close(self) -> None:
         """Stop delivery and devices, close the journal."""

@@ -33,6 +33,7 @@ from kiosk.drivers.validator import (
     Rejected,
     Returned,
     Stacked,
+    StackedAtStart,
     Uncertain,
     ValidatorEvent,
 )
@@ -60,6 +61,21 @@ def new_events(last: int, counter: int) -> int:
     if last == 0:
         return counter
     return (counter - last) % 255
+
+
+def last_bill_stacked(reply: bytes) -> int | None:
+    """From a 159 reply: the bill type of the newest bill event if it is "stacked", else None.
+
+    Only the newest bill event can belong to a bill a host is still waiting on: any later bill would have
+    left its own escrow event behind it.
+    """
+    if len(reply) != 1 + 2 * BUFFER_DEPTH or reply[0] == 0:
+        return None
+    for age in range(min(reply[0], BUFFER_DEPTH)):  # newest first
+        a, b = reply[1 + 2 * age], reply[2 + 2 * age]
+        if a:
+            return a if b == 0 else None
+    return None
 
 
 class CctalkValidator(PollingValidator):
@@ -159,8 +175,11 @@ class CctalkValidator(PollingValidator):
         self._state = "idle"
 
     def _start_device(self) -> None:
+        stacked_type = None
         try:
             self._transact(cc.SIMPLE_POLL)
+            # Before RESET clears it: did the device's last bill go into the cassette (a host before us died)?
+            stacked_type = last_bill_stacked(self._transact(cc.READ_BUFFERED_BILL_EVENTS))
         except DeviceError:
             # A unit left in an unclean state may answer only after a reset.
             self._link.write(self._codec.encode(cc.Packet(self._address, self._host, cc.RESET)))
@@ -191,6 +210,13 @@ class CctalkValidator(PollingValidator):
         if not self._bills:
             raise DeviceInitializationError(f"{self.port}: the validator has no programmed bill types")
         self._counter = self._index = self._transact(cc.READ_BUFFERED_BILL_EVENTS)[0]
+        if stacked_type is not None:
+            bill = self._bills.get(stacked_type)
+            if bill is None:
+                self.emit(Uncertain(f"at start-up the buffer shows a bill of unknown type {stacked_type} stacked"))
+            else:
+                # A host before us may have credited it, or died first: its journal decides.
+                self.emit(StackedAtStart(bill, f"cctalk:{self._identity.serial}:{self._nonce}:start"))
 
     def _read_bill_table(self) -> dict[int, Bill]:
         bills, scaling = {}, {}

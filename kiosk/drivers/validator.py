@@ -48,6 +48,19 @@ class Stacked:
 
 
 @dataclass(frozen=True, slots=True)
+class StackedAtStart:
+    """At start the device says a bill reached the cassette before this driver ran (the kiosk restarted).
+
+    Whether it was credited only the host's journal knows: a STACK it sent and never saw answered means not.
+    `maybe_credited` is False when no host can have seen the report (the device was still stacking at start).
+    """
+
+    bill: Bill
+    event_id: str
+    maybe_credited: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Returned:
     """A bill was handed back to the payer."""
 
@@ -125,8 +138,8 @@ class Ready:
 
 
 ValidatorEvent = (
-    Escrow | Stacked | Returned | Rejected | CassetteRemoved | CassetteInserted | CassetteFull | Jammed | Cheated
-    | Failure | EventsLost | Uncertain | Disconnected | Ready
+    Escrow | Stacked | StackedAtStart | Returned | Rejected | CassetteRemoved | CassetteInserted | CassetteFull
+    | Jammed | Cheated | Failure | EventsLost | Uncertain | Disconnected | Ready
 )
 
 

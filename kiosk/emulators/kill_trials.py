@@ -29,8 +29,13 @@ class TrialReport:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def uncertain_share(self) -> float:
+        """Bills listed as uncertain per bill credited (support settles them by the encashment count)."""
+        return self.uncertain / self.bills if self.bills else 0.0
 
-def _child(directory: Path, *args: str) -> subprocess.Popen:
+
+def _child(directory: Path, *args: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "kiosk.emulators.payer_process", "--dir", str(directory), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
@@ -87,6 +92,7 @@ def _kill_repeatedly(directory: Path, report: TrialReport, kills: int, seed: int
     """Start the paying terminal, let it run for delay() seconds, SIGKILL it; kills times."""
     for trial in range(kills):
         child = _child(directory, "--seed", str(seed * 100_000 + trial), *args)
+        assert child.stdout is not None  # a pipe, as asked
         if child.stdout.readline().strip() != "READY":
             child.kill()
             child.wait()

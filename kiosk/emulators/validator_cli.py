@@ -56,15 +56,15 @@ def make_emulator(args: argparse.Namespace) -> CcnetEmulator | CctalkEmulator:
     common = {"bills_rub": _bills(args.bills), "cassette": cassette, "link": args.link,
               "step_seconds": args.step, "escrow_timeout": args.escrow_timeout}
     if args.protocol == "ccnet":
-        emu = CcnetEmulator(mask_order=args.mask_order, **common)
+        ccnet = CcnetEmulator(mask_order=args.mask_order, **common)
         if args.address is not None:
-            emu.address = args.address
-        return emu
-    emu = CctalkEmulator(checksum=args.checksum, crc_placement=args.crc_placement, **common)
+            ccnet.address = args.address
+        return ccnet
+    cctalk = CctalkEmulator(checksum=args.checksum, crc_placement=args.crc_placement, **common)
     if args.address is not None:
-        emu.address = args.address
-    emu.echo = args.echo
-    return emu
+        cctalk.address = args.address
+    cctalk.echo = args.echo
+    return cctalk
 
 
 def _switch(word: str) -> bool:
@@ -79,7 +79,7 @@ def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
     if not words:
         return "error: empty command; " + HELP
     verb, args = words[0].lower(), words[1:]
-    ccnet = isinstance(emu, CcnetEmulator)
+    ccnet = emu if isinstance(emu, CcnetEmulator) else None
     wire = emu.wire
 
     def setter(name: str, value: object) -> Callable[[], str]:
@@ -99,7 +99,7 @@ def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
                 return "error: jam where? validator or cassette"
             return emu.jam(where)
         if verb == "unjam" and not args and ccnet:
-            return emu.unjam()
+            return ccnet.unjam()
         if verb == "cassette" and args in (["out"], ["in"], ["empty"]):
             return {"out": emu.cassette_out, "in": emu.cassette_in, "empty": emu.empty_cassette}[args[0]]()
         if verb == "power-cycle" and not args:
@@ -119,7 +119,7 @@ def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
         if verb == "lose-ack" and len(args) == 1 and ccnet:
             return setter("lose_acks", int(args[0]))()
         if verb == "fail" and len(args) == 1 and ccnet:
-            return emu.fail(int(args[0], 0))
+            return ccnet.fail(int(args[0], 0))
         if verb == "echo" and len(args) == 1:
             if ccnet:
                 return "error: echo is a ccTalk line property; this is CCNET (RS-232)"

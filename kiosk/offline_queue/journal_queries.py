@@ -30,6 +30,13 @@ class JournalQueries:
                                 (validator, event_id)).fetchone()
         return None if row is None else row[0]
 
+    def pending_stack(self, validator: str, denomination: int) -> int | None:
+        """The operation of the oldest STACK sent for a bill of this value and never answered, if any."""
+        with self._lock:
+            row = self.conn.execute("SELECT operation FROM pending_stacks WHERE validator=? AND denomination=? "
+                                    "ORDER BY id LIMIT 1", (validator, denomination)).fetchone()
+        return None if row is None else int(row[0])
+
     def encashments(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest encashments, counts keyed by denomination in kopecks."""
         with self._lock:

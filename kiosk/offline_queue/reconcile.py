@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from kiosk.catalog import Catalog
-from kiosk.drivers.validator import Stacked
+from kiosk.drivers.validator import Stacked, StackedAtStart
 from kiosk.fees import NoFee
 from kiosk.money import Money
 from kiosk.offline_queue.journal import COLLECTING, NEEDS_ATTENTION, Journal, Operation
@@ -76,6 +76,32 @@ def recover_bills(journal: Journal, catalog: Catalog, validator: str, stacked: l
         journal.incident("recovered_bill", f"bill {event.event_id} of {event.bill.value} kopecks was stacked "
                                            "but not journaled before a restart; credited now", target)
         credited.append(target)
+    return credited
+
+
+def credit_stacked_at_start(journal: Journal, catalog: Catalog, validator: str,
+                            reports: list[StackedAtStart]) -> list[int]:
+    """Credit, exactly once, the bills the device said at start it had stacked before the restart.
+
+    A STACK still pending for the bill's value means the crash came between that STACK and the bill's record
+    (record_bill clears the pending STACK in the same transaction): the bill belongs to that operation. With
+    none pending the bill was credited before the crash, unless no host can have seen it stacked.
+    Runs before reconcile(), which lists the STACKs still pending as uncertain.
+    """
+    credited = []
+    for report in reports:
+        operation = journal.pending_stack(validator, report.bill.value)
+        if operation is None and report.maybe_credited:
+            log.info("bill %s reported stacked at start was credited before the restart", report.event_id)
+            continue
+        as_stacked = Stacked(report.bill, report.event_id)
+        if operation is None or journal.get(operation).state != COLLECTING:
+            credited.append(book_late_bill(journal, catalog, validator, as_stacked, "was stacked before a restart"))
+            continue
+        journal.record_bill(operation, report.bill.value, validator, report.event_id)
+        journal.incident("recovered_bill", f"bill {report.event_id} of {report.bill.value} kopecks was stacked "
+                                           "before a restart but not journaled; credited now", operation)
+        credited.append(operation)
     return credited
 
 
