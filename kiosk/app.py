@@ -15,7 +15,7 @@ from kiosk import housekeeping
 from kiosk.catalog import Catalog, Provider, load_catalog
 from kiosk.clock import SystemClock
 from kiosk.config import Config
-from kiosk.drivers.validator import BillValidator, StackedAtStart
+from kiosk.drivers.validator import BillValidator
 from kiosk.gateways.base import Gateway
 from kiosk.gateways.operators import OperatorDetector, national
 from kiosk.gateways.router import Router
@@ -23,7 +23,7 @@ from kiosk.housekeeping import Chore
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal, Operation
 from kiosk.offline_queue.outbox import Outbox
-from kiosk.offline_queue.reconcile import Summary, credit_stacked_at_start, reconcile, recover_bills
+from kiosk.offline_queue.reconcile import Summary, reconcile, recover_bills, settle_start_up
 from kiosk.receipt_port import ReceiptDesk
 from kiosk.registry import GATEWAYS, VALIDATORS, load
 from kiosk.session import Session, SessionDeps
@@ -80,40 +80,23 @@ class Terminal:
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, background_outbox: bool = True) -> Summary:
         """Recover bills the device stacked before a crash, reconcile the journal, start devices and delivery."""
-        name = self.session.deps.validator_name
         replay = getattr(self.validator, "replay", None)
         if replay is not None:
-            recover_bills(self.journal, self.catalog, name, replay())
-        try:
-            # Started before reconciliation: what the device says at start settles STACKs a crash left pending.
-            self.validator.start()
-        finally:
-            credit_stacked_at_start(self.journal, self.catalog, name, self._take_start_reports())
-            self.summary = reconcile(self.journal, self.catalog)
+            recover_bills(self.journal, self.catalog, self.session.deps.validator_name, replay())
+        # Operations with a STACK pending wait for the device's own start-up report before being settled.
+        summary = reconcile(self.journal, self.catalog, keep_pending=True)
+        self.validator.start()
+        self.pump()  # the device's start-up reports (a bill it stacked before the restart) are handled first
+        self.summary = settle_start_up(self.journal, self.catalog, summary)
+        refusal = self.journal.refusal()
+        if refusal is not None:
+            self.session.fail_safe(f"journal_lost: {refusal}")
         if background_outbox:
             self.outbox.start()
         if self._background_checks:
             self._start_housekeeping(background_outbox)
         self.pump()
         return self.summary
-
-    def _take_start_reports(self) -> list[StackedAtStart]:
-        """The validator's reports of bills stacked before this start, taken off the queue (they are settled
-        against the journal here, not by the session)."""
-        reports: list[StackedAtStart] = []
-        others: list[Any] = []
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(event, StackedAtStart):
-                reports.append(event)
-            else:
-                others.append(event)
-        for event in others:
-            self.events.put(event)
-        return reports
 
     def close(self) -> None:
         """Stop delivery and devices, close the journal."""

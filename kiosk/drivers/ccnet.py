@@ -32,7 +32,6 @@ from kiosk.drivers.validator import (
     Rejected,
     Returned,
     Stacked,
-    StackedAtStart,
     Uncertain,
 )
 from kiosk.errors import DeviceInitializationError, DeviceOperationError, DeviceTimeoutError
@@ -192,8 +191,8 @@ class CcnetValidator(PollingValidator):
     def _settle_before_reset(self, before: bytes, first: bool) -> tuple[int, bool] | None:
         """What the state before our RESET says about a bill the host may be waiting on.
 
-        At the first start, a bill the device reports stacked is returned as (bill type, maybe credited) for
-        `_initialise` to report once the bill table is known.
+        At the first start, a bill the device reports stacked is returned as (bill type, whether a host may have
+        seen the report) for `_initialise` to report once the bill table says what it was worth.
         """
         still_stacking = before[0] == 0x17
         if still_stacking:
@@ -209,7 +208,8 @@ class CcnetValidator(PollingValidator):
             self._close_cycle()
         elif code == 0x12 or code == 0x17:
             self.emit(Uncertain(f"{STATES[code]} before reset: the bill is probably in the cassette but no "
-                                "'stacked' was reported — reconcile by policy", self._cycle))
+                                "'stacked' was reported — reconcile by policy", self._cycle or bill,
+                                stacked=code == 0x12))
             self._close_cycle()
         elif code in (0x11, 0x15, 0x18, 0x1A, 0x80, 0x82):
             # The reset hands a bill in the head back to the payer.
@@ -307,19 +307,20 @@ class CcnetValidator(PollingValidator):
         if bill is None:
             self.emit(Uncertain(f"stacked a bill of unknown type {bill_type}: value unknown", None))
             return
-        self.emit(Stacked(bill, self._next_event_id()))
-
-    def _report_stacked_at_start(self, bill_type: int | None, maybe_credited: bool) -> None:
-        bill = self._known(bill_type)
-        if bill is None:
-            self.emit(Uncertain(f"at start-up the validator reports a bill of unknown type {bill_type} stacked",
-                                None))
-            return
-        self.emit(StackedAtStart(bill, self._next_event_id(), maybe_credited))
-
-    def _next_event_id(self) -> str:
         self._seq += 1
-        return f"ccnet:{self._identity.serial or self.port}:{self._nonce}:{self._seq}"
+        self.emit(Stacked(bill, f"ccnet:{self._identity.serial or self.port}:{self._nonce}:{self._seq}"))
+
+    def _report_stacked_at_start(self, bill_type: int | None, seen_before: bool) -> None:
+        # The bill is in the cassette; whether a host before us credited it only the journal knows (a STACK
+        # still pending there means it did not). stacked=True lets the host credit it on that evidence.
+        bill = self._known(bill_type)
+        if seen_before:
+            detail = ("at start-up the validator reports a bill stacked that this driver did not see (kiosk "
+                      "restarted mid-report?): it may already be credited — reconcile with the journal")
+        else:
+            detail = ("at start-up the validator was still stacking a bill and has now reported it stacked: no "
+                      "host saw that report — credit it against the STACK the journal has pending")
+        self.emit(Uncertain(detail, bill, stacked=True))
 
     def _close_cycle(self) -> None:
         self._cycle, self._cycle_open, self._decided = None, False, False

@@ -33,7 +33,6 @@ from kiosk.drivers.validator import (
     Rejected,
     Returned,
     Stacked,
-    StackedAtStart,
     Uncertain,
     ValidatorEvent,
 )
@@ -211,12 +210,10 @@ class CctalkValidator(PollingValidator):
             raise DeviceInitializationError(f"{self.port}: the validator has no programmed bill types")
         self._counter = self._index = self._transact(cc.READ_BUFFERED_BILL_EVENTS)[0]
         if stacked_type is not None:
-            bill = self._bills.get(stacked_type)
-            if bill is None:
-                self.emit(Uncertain(f"at start-up the buffer shows a bill of unknown type {stacked_type} stacked"))
-            else:
-                # A host before us may have credited it, or died first: its journal decides.
-                self.emit(StackedAtStart(bill, f"cctalk:{self._identity.serial}:{self._nonce}:start"))
+            # A host before us may have credited it, or died first: its journal (a STACK pending) decides.
+            self.emit(Uncertain("at start-up the validator's event buffer shows its last bill stacked before this "
+                                "driver ran: it may already be credited — reconcile with the journal",
+                                self._bills.get(stacked_type), stacked=True))
 
     def _read_bill_table(self) -> dict[int, Bill]:
         bills, scaling = {}, {}

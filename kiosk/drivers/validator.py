@@ -48,19 +48,6 @@ class Stacked:
 
 
 @dataclass(frozen=True, slots=True)
-class StackedAtStart:
-    """At start the device says a bill reached the cassette before this driver ran (the kiosk restarted).
-
-    Whether it was credited only the host's journal knows: a STACK it sent and never saw answered means not.
-    `maybe_credited` is False when no host can have seen the report (the device was still stacking at start).
-    """
-
-    bill: Bill
-    event_id: str
-    maybe_credited: bool = True
-
-
-@dataclass(frozen=True, slots=True)
 class Returned:
     """A bill was handed back to the payer."""
 
@@ -123,6 +110,9 @@ class Uncertain:
 
     detail: str
     bill: Bill | None = None
+    #: the device itself reported this bill in the cassette (e.g. "stacked" or "power up with bill in stacker"
+    #: at start-up), only not to this host: with a STACK pending in the journal it is credited, not guessed
+    stacked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +128,7 @@ class Ready:
 
 
 ValidatorEvent = (
-    Escrow | Stacked | StackedAtStart | Returned | Rejected | CassetteRemoved | CassetteInserted | CassetteFull
+    Escrow | Stacked | Returned | Rejected | CassetteRemoved | CassetteInserted | CassetteFull
     | Jammed | Cheated | Failure | EventsLost | Uncertain | Disconnected | Ready
 )
 

@@ -79,7 +79,7 @@ def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
     if not words:
         return "error: empty command; " + HELP
     verb, args = words[0].lower(), words[1:]
-    ccnet = emu if isinstance(emu, CcnetEmulator) else None
+    ccnet = isinstance(emu, CcnetEmulator)
     wire = emu.wire
 
     def setter(name: str, value: object) -> Callable[[], str]:
@@ -98,8 +98,8 @@ def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
             if where not in ("validator", "cassette"):
                 return "error: jam where? validator or cassette"
             return emu.jam(where)
-        if verb == "unjam" and not args and ccnet:
-            return ccnet.unjam()
+        if verb == "unjam" and not args and isinstance(emu, CcnetEmulator):
+            return emu.unjam()
         if verb == "cassette" and args in (["out"], ["in"], ["empty"]):
             return {"out": emu.cassette_out, "in": emu.cassette_in, "empty": emu.empty_cassette}[args[0]]()
         if verb == "power-cycle" and not args:
@@ -118,8 +118,8 @@ def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
             return setter("repeat_stacked", _switch(args[0]))()
         if verb == "lose-ack" and len(args) == 1 and ccnet:
             return setter("lose_acks", int(args[0]))()
-        if verb == "fail" and len(args) == 1 and ccnet:
-            return ccnet.fail(int(args[0], 0))
+        if verb == "fail" and len(args) == 1 and isinstance(emu, CcnetEmulator):
+            return emu.fail(int(args[0], 0))
         if verb == "echo" and len(args) == 1:
             if ccnet:
                 return "error: echo is a ccTalk line property; this is CCNET (RS-232)"

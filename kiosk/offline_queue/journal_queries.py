@@ -30,13 +30,6 @@ class JournalQueries:
                                 (validator, event_id)).fetchone()
         return None if row is None else row[0]
 
-    def pending_stack(self, validator: str, denomination: int) -> int | None:
-        """The operation of the oldest STACK sent for a bill of this value and never answered, if any."""
-        with self._lock:
-            row = self.conn.execute("SELECT operation FROM pending_stacks WHERE validator=? AND denomination=? "
-                                    "ORDER BY id LIMIT 1", (validator, denomination)).fetchone()
-        return None if row is None else int(row[0])
-
     def encashments(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest encashments, counts keyed by denomination in kopecks."""
         with self._lock:
@@ -102,8 +95,9 @@ class JournalQueries:
     def next_due_ms(self) -> int | None:
         """When the earliest committed operation is due."""
         with self._lock:
-            return self.conn.execute("SELECT MIN(next_attempt_ms) FROM operations WHERE state=?",
-                                     (COMMITTED,)).fetchone()[0]
+            due = self.conn.execute("SELECT MIN(next_attempt_ms) FROM operations WHERE state=?",
+                                    (COMMITTED,)).fetchone()[0]
+        return None if due is None else int(due)
 
     def waiting(self) -> tuple[int, int]:
         """How many operations wait in the outbox, and their total cash in kopecks."""
@@ -115,7 +109,7 @@ class JournalQueries:
     def count(self, state: str) -> int:
         """How many operations are in a state."""
         with self._lock:
-            return self.conn.execute("SELECT COUNT(*) FROM operations WHERE state=?", (state,)).fetchone()[0]
+            return int(self.conn.execute("SELECT COUNT(*) FROM operations WHERE state=?", (state,)).fetchone()[0])
 
     def open_attempts(self) -> list[tuple[int, int]]:
         """(attempt id, operation) of attempts that began and never got an outcome (a crash in between)."""

@@ -74,7 +74,7 @@ def test_a_bill_journaled_before_the_crash_is_not_credited_again(config: Config,
     terminal, incidents = _restart(config, emulator)
     try:
         assert terminal.journal.get(op).cash == 0
-        assert "uncertain_bill" not in incidents and "late_bill" not in incidents
+        assert "recovered_bill" not in incidents and "late_bill" not in incidents
     finally:
         terminal.close()
 
