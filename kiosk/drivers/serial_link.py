@@ -79,8 +79,10 @@ def parse_options(protocol: str, given: Mapping[str, object], defaults: Mapping[
 class SerialLink:
     """A pyserial port that reports every failure as PortLost and reads up to a deadline."""
 
-    def __init__(self, port: str, baudrate: int) -> None:
+    def __init__(self, port: str, baudrate: int, parity: str = serial.PARITY_NONE,
+                 stopbits: float = serial.STOPBITS_ONE) -> None:
         self.port, self.baudrate = port, baudrate
+        self.parity, self.stopbits = parity, stopbits  # ID003 wants 8E1, SSP 8N2; CCNET and ccTalk 8N1
         self._serial: serial.Serial | None = None
 
     @property
@@ -89,9 +91,10 @@ class SerialLink:
         return self._serial is not None
 
     def open(self) -> None:
-        """Open 8N1 at the configured speed; DeviceInitializationError if the port is not there."""
+        """Open at the configured speed and line format; DeviceInitializationError if the port is not there."""
         try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=1, exclusive=True)
+            self._serial = serial.Serial(self.port, self.baudrate, parity=self.parity, stopbits=self.stopbits,
+                                         timeout=0, write_timeout=1, exclusive=True)
         except PORT_ERRORS as exc:
             raise DeviceInitializationError(f"cannot open {self.port}: {exc}") from exc
 
