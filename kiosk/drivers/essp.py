@@ -1,10 +1,9 @@
 """ITL eSSP note validator driver (NV9, NV10, NV200): encrypted SSP over a serial port (8N2).
 
 Money rules kept here: credit only on "credit note" (0xEE). Events are read with POLL WITH ACK, so the unit
-repeats them until our EVENT ACK, which goes out one poll later, after the events were handed to the host: a
-kiosk killed in between finds the credit still waiting at its next start and reports it Uncertain instead of
-losing it; a driver that re-initialises after a link loss acknowledges its last batch first, so nothing is
-credited twice. The next POLL after an escrow report accepts the note, so while the host decides the driver
+repeats them until our EVENT ACK, sent only after the events were handed to the host: a kiosk killed in
+between finds the credit still waiting at its next start and reports it Uncertain instead of losing it; a
+driver that re-initialises after a link loss acknowledges its last batch first, so nothing is credited twice. The next POLL after an escrow report accepts the note, so while the host decides the driver
 sends HOLD instead of polling. A note cleared into the cashbox at power-up (0xE2), a jam with a note in the
 unit and a cycle that ends without a credit or a return are Uncertain, never guessed. Resends keep the
 sequence flag and the very same encrypted bytes, so the unit answers them from its last reply.
@@ -97,8 +96,10 @@ class EsspValidator(PollingValidator):
         "host_protocol": 6,
         "init_timeout": 5.0,
         "hold_interval": 1.0,  # the unit returns a note after 5 s without a command
+        "unit_escrow_timeout": 5.0,  # without auto_hold: after this long unheld the note is back; poll again
         "escrow_max_hold": 60.0,
         "auto_hold": True,
+        "busy_poll_interval": 0.01,  # poll period while an accepted note is on its way
     }
 
     def __init__(self, on_event: EventSink, port: str, **options: object) -> None:
@@ -206,6 +207,9 @@ class EsspValidator(PollingValidator):
             self._read_events()  # what the unit holds from before: at first start, an earlier host's
         finally:
             self._starting = False
+        if self._ack_due:
+            self._transact(bytes((ef.EVENT_ACK,)))
+            self._ack_due = False
         self._send_inhibits()
 
     def _negotiate_key(self) -> None:
@@ -237,24 +241,36 @@ class EsspValidator(PollingValidator):
         self._reenabled = False
 
     # -- polling ----------------------------------------------------------------------------------
+    def _sleep(self, seconds: float) -> None:
+        # While a bill travels to the cassette, poll faster: its credit reaches the journal sooner, which
+        # narrows the window in which a crash leaves it uncertain; idle polling stays as configured.
+        if self.online and self._cycle_open and self._decided:
+            seconds = min(seconds, float(self.options["busy_poll_interval"]))
+        super()._sleep(seconds)
+
     def _poll(self) -> None:
-        if self._ack_due:
+        if self._ack_due:  # our EVENT ACK did not get through: the next poll would hand us the same batch
             self._transact(bytes((ef.EVENT_ACK,)))
             self._ack_due = False
         if self._cycle_open and self._escrowed and not self._decided:
-            self._keep_in_escrow()  # a POLL now would accept the note the host has not decided on
-            return
+            if self._keep_in_escrow():  # a POLL now would accept the note the host has not decided on
+                return
         self._read_events()
 
-    def _keep_in_escrow(self) -> None:
+    def _keep_in_escrow(self) -> bool:
+        """HOLD or REJECT as due; False once an unheld note must be back with the payer (polling is safe)."""
         now = time.monotonic()
         if now - self._escrow_since >= float(self.options["escrow_max_hold"]):
             log.warning("%s: host did not decide on the escrowed note in time; returning it", self.port)
             self._decided = True
             self._transact(bytes((ef.REJECT,)))
-        elif self.options["auto_hold"] and now - self._last_hold >= float(self.options["hold_interval"]):
-            self._last_hold = now
-            self._transact(bytes((ef.HOLD,)))
+        elif self.options["auto_hold"]:
+            if now - self._last_hold >= float(self.options["hold_interval"]):
+                self._last_hold = now
+                self._transact(bytes((ef.HOLD,)))
+        elif now - self._last_hold >= float(self.options["unit_escrow_timeout"]):
+            return False
+        return True
 
     def _read_events(self) -> None:
         with_ack = self._crypto is not None
@@ -271,6 +287,9 @@ class EsspValidator(PollingValidator):
             size = EVENTS[code][1]
             self._event(code, events[pos + 1] if size else 0)
             pos += 1 + size
+        if self._ack_due and not self._starting:
+            self._transact(bytes((ef.EVENT_ACK,)))  # the host has them now; the unit may forget them
+            self._ack_due = False
 
     def _event(self, code: int, channel: int) -> None:
         self._state = EVENTS[code][0]

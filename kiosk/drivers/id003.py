@@ -1,9 +1,9 @@
 """JCM ID003 bill validator driver.
 
-Money rules kept here: credit exactly once per escrow cycle, at VEND VALID (0x15) — never at escrow. The ACK
-to VEND VALID goes out one poll later, after the credit has been handed to the host, so a kiosk killed in
-between finds VEND VALID still waiting at its next start and reports the bill Uncertain instead of losing it.
-A repeated VEND VALID (our ACK lost) is recognised by the open cycle and ACKed again without a second credit.
+Money rules kept here: credit exactly once per escrow cycle, at VEND VALID (0x15) — never at escrow — and ACK
+it only after the credit has been handed to the host, so a kiosk killed in between finds VEND VALID still
+waiting at its next start and reports the bill Uncertain instead of losing it. A repeated VEND VALID (our ACK
+lost) is recognised by the open cycle and ACKed again without a second credit.
 A cycle that ends without VEND VALID or a return (garbled replies, a jam, a power cut) and a power-up with a
 bill in the stacker (0x42) are reported Uncertain, never guessed.
 """
@@ -81,6 +81,7 @@ class Id003Validator(PollingValidator):
         "hold_interval": 5.0,  # HOLD is renewed this often while the host decides
         "escrow_max_hold": 60.0,  # a host that never decides gets the bill returned, not kept forever
         "auto_hold": True,
+        "busy_poll_interval": 0.01,  # poll period while a stacked bill is on its way
     }
 
     def __init__(self, on_event: EventSink, port: str, **options: object) -> None:
@@ -96,7 +97,6 @@ class Id003Validator(PollingValidator):
         self._last: jf.Frame | None = None
         self._cycle: Bill | None = None  # bill in an open escrow/stacking cycle
         self._cycle_open = self._credited = self._decided = False
-        self._ack_due = False  # VEND VALID credited; the ACK goes out at the next poll
         self._escrow_since = self._last_hold = 0.0
         self._cassette_out = False
         self.counters = {"bad_crc": 0, "timeouts": 0, "repeated_vend_valid": 0, "echo_mismatch": 0}
@@ -156,7 +156,7 @@ class Id003Validator(PollingValidator):
                 "the baud rate (9600 or 19200) and that the unit is set to ID003, not pulse mode") from exc
         self._settle_before_reset(before, first)
         self._command(jf.RESET)
-        self._last, self._ack_due = None, False
+        self._last = None
         deadline = time.monotonic() + float(self.options["init_timeout"])
         status = self._transact(jf.STATUS_REQUEST)
         while status.code in (jf.INITIALIZING, *POWER_UP):
@@ -202,10 +202,14 @@ class Id003Validator(PollingValidator):
         self._setting(jf.SET_INHIBIT, b"\x00" if self._codes else b"\x01")
 
     # -- polling ----------------------------------------------------------------------------------
+    def _sleep(self, seconds: float) -> None:
+        # While a bill travels to the cassette, poll faster: its credit reaches the journal sooner, which
+        # narrows the window in which a crash leaves it uncertain; idle polling stays as configured.
+        if self.online and self._cycle_open and self._decided:
+            seconds = min(seconds, float(self.options["busy_poll_interval"]))
+        super()._sleep(seconds)
+
     def _poll(self) -> None:
-        if self._ack_due:
-            self._ack_due = False
-            self._ack()
         self._handle(self._transact(jf.STATUS_REQUEST))
         if self._cycle_open and not self._decided and self.options["auto_hold"] and self._last and \
                 self._last.code in (jf.ESCROW, jf.HOLDING):
@@ -228,7 +232,7 @@ class Id003Validator(PollingValidator):
                 self.counters["repeated_vend_valid"] += int(repeated)
             else:
                 self._credit()
-            self._ack_due = True  # again for a repeat: our first ACK was lost
+            self._ack()  # again for a repeat: our first ACK was lost
             return
         if repeated:
             return
@@ -328,8 +332,6 @@ class Id003Validator(PollingValidator):
         self._queue("hold", go)
 
     def _shutdown(self) -> None:
-        if self._ack_due:
-            self._ack()
         self._setting(jf.SET_INHIBIT, b"\x01")
 
     def status(self) -> ValidatorStatus:

@@ -9,6 +9,7 @@ device and emits Ready.
 
 from __future__ import annotations
 
+import errno
 import logging
 import select
 import termios
@@ -93,8 +94,16 @@ class SerialLink:
     def open(self) -> None:
         """Open at the configured speed and line format; DeviceInitializationError if the port is not there."""
         try:
-            self._serial = serial.Serial(self.port, self.baudrate, parity=self.parity, stopbits=self.stopbits,
-                                         timeout=0, write_timeout=1, exclusive=True)
+            try:
+                self._serial = serial.Serial(self.port, self.baudrate, parity=self.parity, stopbits=self.stopbits,
+                                             timeout=0, write_timeout=1, exclusive=True)
+            except termios.error as exc:
+                if self.parity == serial.PARITY_NONE or exc.args[0] != errno.EINVAL:
+                    raise
+                # A pseudo-terminal has no parity to set (Linux refuses it once set before); no UART does that.
+                log.warning("%s refuses parity %s; opening it without parity", self.port, self.parity)
+                self._serial = serial.Serial(self.port, self.baudrate, stopbits=self.stopbits, timeout=0,
+                                             write_timeout=1, exclusive=True)
         except PORT_ERRORS as exc:
             raise DeviceInitializationError(f"cannot open {self.port}: {exc}") from exc
 

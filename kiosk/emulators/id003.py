@@ -299,6 +299,11 @@ class Id003Emulator:
             if now >= self._until:
                 self._go("returning", keep_bill=True)
             return
+        if phase == "stacking" and now >= self._until:
+            # The transport runs on whether or not anybody polls; the cassette file is written before VEND
+            # VALID is ever reported: it is the authority.
+            self._go("vend_valid", keep_bill=True) if self._into_cassette() else self._go("stacker_full")
+            return
         if not self._reported or now < self._until:
             return
         if phase == "initializing":
@@ -312,9 +317,6 @@ class Id003Emulator:
                 self._go("rejecting", sub=REJECT_OPERATION)
             else:
                 self._go("escrow", keep_bill=True)
-        elif phase == "stacking":
-            # The cassette file is written before VEND VALID is ever reported: it is the authority.
-            self._go("vend_valid", keep_bill=True) if self._into_cassette() else self._go("stacker_full")
         elif phase == "vend_valid":
             if not self.repeat_vend_valid:
                 self._go("stacked", keep_bill=True)
