@@ -101,7 +101,7 @@ class SerialLink:
                 if self.parity == serial.PARITY_NONE or exc.args[0] != errno.EINVAL:
                     raise
                 # A pseudo-terminal has no parity to set (Linux refuses it once set before); no UART does that.
-                log.warning("%s refuses parity %s; opening it without parity", self.port, self.parity)
+                log.info("%s refuses parity %s; opening it without parity", self.port, self.parity)
                 self._serial = serial.Serial(self.port, self.baudrate, stopbits=self.stopbits, timeout=0,
                                              write_timeout=1, exclusive=True)
         except PORT_ERRORS as exc:

@@ -101,7 +101,7 @@ class EsspEmulator:
             self._channel = 0 if counterfeit else channels[0]
             self._go("reading")
             self._events.append(bytes((READ, 0)))
-            return f"ok reading {roubles} RUB"
+            return f"ok accepting {roubles} RUB"
 
     def counterfeit(self) -> str:
         """A fake note is pushed in and rejected."""
