@@ -10,7 +10,6 @@ cycles with the note where it was.
 
 from __future__ import annotations
 
-import threading
 import time
 
 from kiosk.drivers import essp_frame as ef
@@ -22,8 +21,8 @@ from kiosk.drivers.essp_crypto import (
     random_exponent,
     session_key,
 )
-from kiosk.emulators.cassette import Cassette, CassetteFullError
-from kiosk.emulators.pty_port import WireDevice
+from kiosk.emulators.cassette import Cassette
+from kiosk.emulators.wire_emulator import WireEmulator
 
 DEFAULT_BILLS_RUB = (10, 50, 100, 200, 500, 1000, 2000, 5000)
 _KEY_EXCHANGE = (ef.SET_GENERATOR, ef.SET_MODULUS, ef.REQUEST_KEY_EXCHANGE)
@@ -34,7 +33,7 @@ REJECT_NOT_RECOGNISED, REJECT_INHIBITED, REJECT_TIMEOUT = 0x03, 0x06, 0x0C  # la
 REAL_VALUE_MULTIPLIER = 100  # channel values are whole roubles; × 100 gives kopecks
 
 
-class EsspEmulator:
+class EsspEmulator(WireEmulator):
     """The device side of an eSSP note validator on a pty; control methods return a one-line outcome."""
 
     def __init__(self, bills_rub=DEFAULT_BILLS_RUB, cassette: Cassette | None = None, link: str | None = None,
@@ -45,15 +44,13 @@ class EsspEmulator:
             raise ValueError(f"at most 16 channels, got {len(bills_rub)} bills")
         if ecount_step not in (1, 2):
             raise ValueError(f"ecount_step must be 1 or 2, got {ecount_step}")
-        self.lock = threading.RLock()
+        super().__init__(cassette, link)
         self.table = {ch: rub * 100 for ch, rub in enumerate(bills_rub, start=1)}  # channel → kopecks
-        self.cassette = cassette or Cassette()
         self.step_seconds, self.escrow_timeout = step_seconds, escrow_timeout
         self.fixed_key, self.require_encryption, self.ecount_step = fixed_key, require_encryption, ecount_step
         self.serial, self.address, self.firmware = serial, address, firmware
-        self.wire = WireDevice(self, self.lock, link)
         self.refused = 0  # encrypted packets refused (bad eCRC or eCOUNT)
-        self.stacked_total = 0
+        self.repeated = 0  # packets answered from the last reply (same sequence flag)
         self._parser = ef.PacketParser()
         self._cassette_present = True
         self._power_up([])
@@ -71,21 +68,6 @@ class EsspEmulator:
         self._escrow_reported = False
         self._last_reject = 0
         self._reset_pending = False
-
-    # -- lifecycle --------------------------------------------------------------------------------
-    @property
-    def path(self) -> str:
-        """The tty path a driver opens."""
-        return self.wire.path
-
-    def start(self) -> EsspEmulator:
-        """Start answering on the pty."""
-        self.wire.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop and remove the pty."""
-        self.wire.stop()
 
     # -- controls ---------------------------------------------------------------------------------
     def insert(self, roubles: int, counterfeit: bool = False) -> str:
@@ -163,6 +145,7 @@ class EsspEmulator:
             return {"protocol": "essp", "note": self._note or "none", "enabled": self._enabled,
                     "inhibits": self._inhibits, "encrypted": self._crypto is not None,
                     "ecount": self._crypto.count if self._crypto else None, "refused": self.refused,
+                    "repeated": self.repeated,
                     "queued_events": len(self._events), "cassette_present": self._cassette_present,
                     "cassette": {str(k): n for k, n in sorted(self.cassette.counts().items())},
                     "bills": self.cassette.count, "total": self.cassette.total}
@@ -179,6 +162,7 @@ class EsspEmulator:
                 replies.append(self._last_reply)
                 continue
             if packet.seq == self._last_seq and self._last_reply:
+                self.repeated += 1
                 replies.append(self._last_reply)  # the host did not hear us: same answer, not a second execution
                 continue
             reply = self._execute(packet.data)
@@ -310,12 +294,7 @@ class EsspEmulator:
         self._go("rejecting")
 
     def _into_cassette(self) -> bool:
-        try:
-            self.cassette.add(self.table[self._channel])
-        except (CassetteFullError, KeyError):
-            return False
-        self.stacked_total += 1
-        return True
+        return self.land(self.table.get(self._channel))
 
     def tick(self) -> None:
         """Advance time-driven behaviour."""

@@ -8,12 +8,11 @@ was, jams, cassette out/full, counterfeits, cheating, failure codes; line faults
 
 from __future__ import annotations
 
-import threading
 import time
 
 from kiosk.drivers import id003_frame as jf
-from kiosk.emulators.cassette import Cassette, CassetteFullError
-from kiosk.emulators.pty_port import WireDevice
+from kiosk.emulators.cassette import Cassette
+from kiosk.emulators.wire_emulator import WireEmulator
 
 DEFAULT_BILLS_RUB = (10, 50, 100, 200, 500, 1000, 2000, 5000)
 
@@ -51,43 +50,25 @@ def currency_table_for(bills_rub: tuple[int, ...] | list[int]) -> list[jf.Curren
     return records
 
 
-class Id003Emulator:
+class Id003Emulator(WireEmulator):
     """The device side of an ID003 validator on a pty; control methods return a one-line outcome."""
 
     def __init__(self, bills_rub=DEFAULT_BILLS_RUB, cassette: Cassette | None = None, link: str | None = None,
                  step_seconds: float = 0.05, escrow_timeout: float = 10.0,
                  version: str = "i(RUS)-100-SS ID003-05V270-22 01JAN24") -> None:
-        self.lock = threading.RLock()
+        super().__init__(cassette, link)
         self.records = currency_table_for(bills_rub)
         self.table = {r.escrow_code: r.units * 100 for r in self.records}  # escrow code → kopecks
-        self.cassette = cassette or Cassette()
         self.step_seconds, self.escrow_timeout = step_seconds, escrow_timeout
         self.version = version
         self.repeat_vend_valid = True  # unverified: VEND VALID stays until the host ACKs it (switch)
         self.lose_acks = 0  # fault: this many ACKs to VEND VALID vanish on the wire
-        self.wire = WireDevice(self, self.lock, link)
         self._parser = jf.FrameParser()
         self._settings = dict(_DEFAULT_SETTINGS)
         self._cassette_present, self._jam, self._failure = True, "", 0
         self._phase, self._sub, self._code = "power_up", 0, 0
         self._until, self._reported = 0.0, False
         self._counterfeit = False
-        self.stacked_total = 0
-
-    # -- lifecycle --------------------------------------------------------------------------------
-    @property
-    def path(self) -> str:
-        """The tty path a driver opens."""
-        return self.wire.path
-
-    def start(self) -> Id003Emulator:
-        """Start answering on the pty."""
-        self.wire.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop and remove the pty."""
-        self.wire.stop()
 
     # -- controls ---------------------------------------------------------------------------------
     def insert(self, roubles: int, counterfeit: bool = False) -> str:
@@ -285,12 +266,7 @@ class Id003Emulator:
         return self._sub == 1  # set when VEND VALID wrote the cassette and the unit then lost power
 
     def _into_cassette(self) -> bool:
-        try:
-            self.cassette.add(self.table[self._code])
-        except (CassetteFullError, KeyError):
-            return False
-        self.stacked_total += 1
-        return True
+        return self.land(self.table.get(self._code))
 
     def _advance(self) -> None:
         now = time.monotonic()

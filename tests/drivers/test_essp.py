@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from validator_support import wait_until
+from validator_support import start_recorded_pair, wait_until
 
 from kiosk.drivers import essp_frame as ef
 from kiosk.drivers.essp import EsspValidator, parse_setup
@@ -40,17 +40,9 @@ def wire():
 @pytest.fixture
 def pair(make_pair, events, wire):
     """A started emulator + driver accepting every note, with a host that stacks every escrow."""
-    def make(emulator=None, stack=True, enable=True, **options):
-        emu = emulator or EsspEmulator(step_seconds=0.01)
-        parsers = {"rx": ef.PacketParser(), "tx": ef.PacketParser()}
-        emu.wire.on_wire = lambda way, data: wire.extend((way, p) for p in parsers[way].feed(data))
-        emu, drv = make_pair(emu, EsspValidator, **options)
-        if stack:
-            events.on_escrow = lambda _e: drv.stack()
-        if enable:
-            drv.enable(b.value for b in drv.bill_table())
-            wait_until(lambda: emu.status()["enabled"], what="enabled")
-        return emu, drv
+    def make(emulator=None, **options):
+        return start_recorded_pair(make_pair, events, wire, emulator or EsspEmulator(step_seconds=0.01),
+                                   EsspValidator, ef.PacketParser, lambda e: e.status()["enabled"], **options)
     return make
 
 
@@ -126,15 +118,17 @@ def test_inhibited_channel_is_rejected_with_the_last_reject_code(pair, events):
 
 def test_lost_reply_is_resent_with_the_same_flag_and_answered_without_a_second_execution(pair, events):
     emu, drv = pair()
+    into = emu._into_cassette
+
+    def and_corrupt():
+        emu.wire.corrupt_next = True  # the reply carrying the credit is garbled on the wire
+        return into()
+    emu._into_cassette = and_corrupt
     emu.insert(200)
-    deadline = time.monotonic() + 3
-    while emu.status()["queued_events"] == 0 or emu.status()["note"] != "credited":
-        assert time.monotonic() < deadline, "no credit queued"
-        time.sleep(0.002)
-    emu.wire.corrupt_next = True  # the reply carrying the credit is garbled on the wire
     events.wait_for(Stacked)
     time.sleep(0.2)
     assert len(events.of(Stacked)) == 1 and emu.cassette.count == 1 and drv.status().extra["bad_crc"] >= 1
+    assert emu.status()["repeated"] >= 1
 
 
 @pytest.mark.parametrize("step", [1, 2])

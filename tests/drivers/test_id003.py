@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from validator_support import wait_until
+from validator_support import start_recorded_pair, wait_until
 
 from kiosk.drivers import id003_frame as jf
 from kiosk.drivers.id003 import Id003Validator
@@ -41,17 +41,10 @@ def wire():
 @pytest.fixture
 def pair(make_pair, events, wire):
     """A started emulator + driver accepting every bill, with a host that stacks every escrow."""
-    def make(emulator=None, stack=True, enable=True, **options):
-        emu = emulator or Id003Emulator(step_seconds=0.01)
-        parsers = {"rx": jf.FrameParser(), "tx": jf.FrameParser()}
-        emu.wire.on_wire = lambda way, data: wire.extend((way, f) for f in parsers[way].feed(data))
-        emu, drv = make_pair(emu, Id003Validator, **options)
-        if stack:
-            events.on_escrow = lambda _e: drv.stack()
-        if enable:
-            drv.enable(b.value for b in drv.bill_table())
-            wait_until(lambda: emu.status()["phase"] == "idling", what="idling")
-        return emu, drv
+    def make(emulator=None, **options):
+        return start_recorded_pair(make_pair, events, wire, emulator or Id003Emulator(step_seconds=0.01),
+                                   Id003Validator, jf.FrameParser, lambda e: e.status()["phase"] == "idling",
+                                   **options)
     return make
 
 
