@@ -107,12 +107,14 @@ def test_undecided_escrow_returned_by_the_unit_which_is_then_re_enabled(pair, ev
 def test_inhibited_channel_is_rejected_with_the_last_reject_code(pair, events):
     emu, drv = pair(enable=False)
     drv.enable([100 * RUB])
-    wait_until(lambda: emu.status()["inhibits"] == 0b100)
-    emu.insert(50)
+    wait_until(lambda: emu.status()["inhibits"] == 0b100 and emu.status()["enabled"])
+    assert emu.insert(50) == "ok accepting 50 RUB"
     assert events.wait_for(Rejected)[0].reason == "channel inhibited"
-    emu.counterfeit()
+    wait_until(lambda: emu.status()["note"] == "none")
+    assert emu.counterfeit() == "ok accepting 100 RUB"
     assert events.wait_for(Rejected, count=2)[1].reason == "coastline fail"
-    emu.insert(100)
+    wait_until(lambda: emu.status()["note"] == "none")
+    assert emu.insert(100) == "ok accepting 100 RUB"
     assert events.wait_for(Stacked)[0].bill.value == 100 * RUB
 
 
