@@ -64,7 +64,7 @@ class Doc:
             raise self.error(name, "required key is missing")
         return default
 
-    def str(self, name: str, default: Any = _MISSING, pattern: str | None = None, what: str = "") -> str:
+    def string(self, name: str, default: Any = _MISSING, pattern: str | None = None, what: str = "") -> str:
         """A string, optionally matching a regular expression."""
         value = self._get(name, default)
         if not isinstance(value, str):
@@ -73,7 +73,7 @@ class Doc:
             raise self.error(name, f"expected {what or 'a value matching ' + pattern}, got {value!r}")
         return value
 
-    def int(self, name: str, default: Any = _MISSING, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(self, name: str, default: Any = _MISSING, minimum: int | None = None, maximum: int | None = None) -> int:
         """An integer within bounds."""
         value = self._get(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -84,7 +84,7 @@ class Doc:
             raise self.error(name, f"expected at most {maximum}, got {value}")
         return value
 
-    def bool(self, name: str, default: Any = _MISSING) -> bool:
+    def boolean(self, name: str, default: Any = _MISSING) -> bool:
         """A boolean."""
         value = self._get(name, default)
         if not isinstance(value, bool):

@@ -14,19 +14,20 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable
 
 import serial
 
 from kiosk.drivers import essp_crypto as ec
 from kiosk.drivers import essp_frame as ef
-from kiosk.drivers.serial_link import PollingValidator, SerialLink, wait_reply
+from kiosk.drivers.polling import PollingValidator
+from kiosk.drivers.serial_port import SerialPort, wait_reply
 from kiosk.drivers.validator import (
     Bill,
     CassetteFull,
     CassetteInserted,
     CassetteRemoved,
     Cheated,
+    Decision,
     Escrow,
     EventSink,
     Identity,
@@ -35,7 +36,6 @@ from kiosk.drivers.validator import (
     Returned,
     Stacked,
     Uncertain,
-    ValidatorStatus,
 )
 from kiosk.errors import DeviceInitializationError, DeviceOperationError, DeviceTimeoutError
 
@@ -110,14 +110,13 @@ class EsspValidator(PollingValidator):
             raise DeviceInitializationError(f"essp: {exc}") from exc
         if self.options["ecount_step"] not in (1, 2):
             raise DeviceInitializationError(f"essp: ecount_step must be 1 or 2, got {self.options['ecount_step']}")
-        self._link = SerialLink(port, int(self.options["baudrate"]), stopbits=serial.STOPBITS_TWO)
+        self._link = SerialPort(port, int(self.options["baudrate"]), stopbits=serial.STOPBITS_TWO)
         self._address = int(self.options["address"])
         self._parser = ef.PacketParser()
         self._crypto: ec.Channel | None = None
         self._next_seq = False
         self._nonce = secrets.token_hex(4)
         self._seq = 0
-        self._channels: set[int] = set()  # what the host wants accepted; restored after every re-init
         self._ack_due = False
         self._starting = False  # events read at start-up belong to an earlier host
         self._cycle: Bill | None = None
@@ -210,7 +209,7 @@ class EsspValidator(PollingValidator):
         if self._ack_due:
             self._transact(bytes((ef.EVENT_ACK,)))
             self._ack_due = False
-        self._send_inhibits()
+        self._send_acceptance()
 
     def _negotiate_key(self) -> None:
         generator, modulus = ec.dh_primes()
@@ -234,10 +233,11 @@ class EsspValidator(PollingValidator):
                     raise
         raise DeviceInitializationError(f"{self.port}: the unit accepts no host protocol version 4..6")
 
-    def _send_inhibits(self) -> None:
-        mask = sum(1 << (ch - 1) for ch in self._channels)
+    def _send_acceptance(self) -> None:
+        """Bill types are channels: their inhibit bits set (1 = accepted), then enable or disable."""
+        mask = sum(1 << (ch - 1) for ch in self._types)
         self._transact(bytes((ef.SET_INHIBITS,)) + mask.to_bytes(2, "little"))
-        self._transact(bytes((ef.ENABLE if self._channels else ef.DISABLE,)))
+        self._transact(bytes((ef.ENABLE if self._types else ef.DISABLE,)))
         self._reenabled = False
 
     # -- polling ----------------------------------------------------------------------------------
@@ -331,9 +331,9 @@ class EsspValidator(PollingValidator):
         elif code == 0xF1 and not self._starting:
             log.warning("%s: the validator reset itself; re-initialising", self.port)
             self._reinit = True  # after the rest of this reply (a cleared note follows the reset event)
-        elif code == 0xE8 and self._channels and not self._reenabled and not self._starting:
+        elif code == 0xE8 and self._types and not self._reenabled and not self._starting:
             self._reenabled = True  # it disables itself after an escrow timeout; the host still wants notes
-            self._queue("re-enable", self._send_inhibits)
+            self._queue("re-enable", self._send_acceptance)
         else:
             self._simple_event(code)
 
@@ -376,39 +376,14 @@ class EsspValidator(PollingValidator):
         self._cycle, self._cycle_open, self._escrowed, self._credited, self._decided = None, False, False, False, False
 
     # -- host commands (run by the polling thread) ------------------------------------------------
-    def enable(self, denominations: Iterable[int]) -> None:
-        """Accept only these bill values (kopecks)."""
-        wanted = set(denominations)
-        self._channels = {ch for ch, bill in self._bills.items() if bill.value in wanted}
-        unknown = wanted - {b.value for b in self._bills.values()}
-        if unknown:
-            log.warning("%s: this validator has no notes worth %s kopecks; ignored", self.port, sorted(unknown))
-        self._queue("enable", self._send_inhibits)
-
-    def disable(self) -> None:
-        """Accept nothing."""
-        self._channels = set()
-        self._queue("disable", self._send_inhibits)
-
-    def stack(self) -> None:
-        """Send the note in escrow to the cashbox (the next poll accepts it)."""
-        def go() -> None:
-            self._decided = True
-        self._queue("stack", go)
-
-    def return_bill(self) -> None:
-        """Hand the note in escrow back."""
-        def go() -> None:
-            self._decided = True
-            self._transact(bytes((ef.REJECT,)))
-        self._queue("return", go)
-
-    def hold(self) -> None:
-        """Keep the note in escrow a while longer (the driver also renews it by itself)."""
-        def go() -> None:
+    def _send_decision(self, decision: Decision) -> None:
+        if decision == "hold":
             self._last_hold = time.monotonic()
             self._transact(bytes((ef.HOLD,)))
-        self._queue("hold", go)
+            return
+        self._decided = True  # "stack": the next poll accepts the note
+        if decision == "return":
+            self._transact(bytes((ef.REJECT,)))
 
     def _shutdown(self) -> None:
         if self._ack_due:
@@ -416,7 +391,5 @@ class EsspValidator(PollingValidator):
             self._ack_due = False
         self._transact(bytes((ef.DISABLE,)))
 
-    def status(self) -> ValidatorStatus:
-        """Current state."""
-        return self._status(bool(self._channels), {"protocol": "essp", "encrypted": self._crypto is not None,
-                                                   **self.counters})
+    def _status_extra(self) -> dict[str, object]:
+        return {**super()._status_extra(), "encrypted": self._crypto is not None}

@@ -13,18 +13,19 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable
 
 import serial
 
 from kiosk.drivers import id003_frame as jf
-from kiosk.drivers.serial_link import PollingValidator, SerialLink, wait_reply
+from kiosk.drivers.polling import PollingValidator
+from kiosk.drivers.serial_port import SerialPort, wait_reply
 from kiosk.drivers.validator import (
     Bill,
     CassetteFull,
     CassetteInserted,
     CassetteRemoved,
     Cheated,
+    Decision,
     Escrow,
     EventSink,
     Failure,
@@ -34,7 +35,6 @@ from kiosk.drivers.validator import (
     Returned,
     Stacked,
     Uncertain,
-    ValidatorStatus,
 )
 from kiosk.errors import DeviceInitializationError, DeviceOperationError, DeviceTimeoutError
 
@@ -89,11 +89,10 @@ class Id003Validator(PollingValidator):
         if self.options["stack_command"] not in (1, 2):
             raise DeviceInitializationError(
                 f"id003: stack_command must be 1 or 2, got {self.options['stack_command']!r}")
-        self._link = SerialLink(port, int(self.options["baudrate"]), parity=serial.PARITY_EVEN)
+        self._link = SerialPort(port, int(self.options["baudrate"]), parity=serial.PARITY_EVEN)
         self._parser = jf.FrameParser()
         self._nonce = secrets.token_hex(4)
         self._seq = 0
-        self._codes: set[int] = set()  # escrow codes the host wants accepted; restored after every re-init
         self._last: jf.Frame | None = None
         self._cycle: Bill | None = None  # bill in an open escrow/stacking cycle
         self._cycle_open = self._credited = self._decided = False
@@ -169,7 +168,7 @@ class Id003Validator(PollingValidator):
         self._bills = bills_from_currency_table(self._transact(jf.GET_CURRENCY_ASSIGNMENT).data)
         if not self._bills:
             raise DeviceInitializationError(f"{self.port}: the validator's currency table (0x8A) is empty")
-        self._send_settings()
+        self._send_acceptance()
         self._handle(status)  # a cassette out or a jam right after start is news too
 
     def _settle_before_reset(self, before: jf.Frame, first: bool) -> None:
@@ -192,14 +191,15 @@ class Id003Validator(PollingValidator):
             self._end_cycle_unknown(code)
         self._close_cycle()
 
-    def _send_settings(self) -> None:
-        inhibited = set(self._bills) - self._codes
+    def _send_acceptance(self) -> None:
+        """Every setting, each echo checked; bill types are escrow codes, and the host's ones are not inhibited."""
+        inhibited = set(self._bills) - self._types
         self._setting(jf.SET_DENOMINATION, jf.denomination_mask(inhibited))
         self._setting(jf.SET_SECURITY, b"\x00\x00")
         self._setting(jf.SET_COMMUNICATION_MODE, b"\x00")  # polling
         self._setting(jf.SET_DIRECTION, b"\x00")  # every direction accepted
         self._setting(jf.SET_OPTIONAL_FUNCTION, b"\x00\x00")
-        self._setting(jf.SET_INHIBIT, b"\x00" if self._codes else b"\x01")
+        self._setting(jf.SET_INHIBIT, b"\x00" if self._types else b"\x01")
 
     # -- polling ----------------------------------------------------------------------------------
     def _sleep(self, seconds: float) -> None:
@@ -296,44 +296,16 @@ class Id003Validator(PollingValidator):
         self.emit(Uncertain(detail, self._cycle))
 
     # -- host commands (run by the polling thread) ------------------------------------------------
-    def enable(self, denominations: Iterable[int]) -> None:
-        """Accept only these bill values (kopecks)."""
-        wanted = set(denominations)
-        self._codes = {code for code, bill in self._bills.items() if bill.value in wanted}
-        unknown = wanted - {b.value for b in self._bills.values()}
-        if unknown:
-            log.warning("%s: this validator has no bills worth %s kopecks; ignored", self.port, sorted(unknown))
-        self._queue("enable", self._send_settings)
-
-    def disable(self) -> None:
-        """Accept nothing."""
-        self._codes = set()
-        self._queue("disable", lambda: self._setting(jf.SET_INHIBIT, b"\x01"))
-
-    def stack(self) -> None:
-        """Send the bill in escrow to the cassette."""
-        def go() -> None:
-            self._decided = True
-            self._command(jf.STACK_1 if self.options["stack_command"] == 1 else jf.STACK_2)
-        self._queue("stack", go)
-
-    def return_bill(self) -> None:
-        """Hand the bill in escrow back."""
-        def go() -> None:
-            self._decided = True
-            self._command(jf.RETURN)
-        self._queue("return", go)
-
-    def hold(self) -> None:
-        """Keep the bill in escrow a while longer (the driver also renews it by itself)."""
-        def go() -> None:
+    def _send_decision(self, decision: Decision) -> None:
+        if decision == "hold":
             self._last_hold = time.monotonic()
             self._command(jf.HOLD)
-        self._queue("hold", go)
+            return
+        self._decided = True
+        if decision == "return":
+            self._command(jf.RETURN)
+        else:
+            self._command(jf.STACK_1 if self.options["stack_command"] == 1 else jf.STACK_2)
 
     def _shutdown(self) -> None:
         self._setting(jf.SET_INHIBIT, b"\x01")
-
-    def status(self) -> ValidatorStatus:
-        """Current state."""
-        return self._status(bool(self._codes), {"protocol": "id003", **self.counters})

@@ -15,17 +15,17 @@ from kiosk.drivers import essp_frame as ef
 from kiosk.drivers import id003_frame as jf
 from kiosk.drivers.essp import parse_setup
 from kiosk.drivers.id003 import STATES
-from kiosk.drivers.serial_link import SerialLink, wait_reply
+from kiosk.drivers.serial_port import SerialPort, wait_reply
 from kiosk.errors import DeviceError
 
 
-def _ask(link: SerialLink, wire: bytes, timeout: float, feed):  # noqa: ANN001, ANN202 - feed's type is per parser
+def _ask(link: SerialPort, wire: bytes, timeout: float, feed):  # noqa: ANN001, ANN202 - feed's type is per parser
     link.discard_input()
     link.write(wire)
     return wait_reply(time.monotonic() + timeout, link, feed)
 
 
-def _id003(link: SerialLink, code: int, timeout: float) -> jf.Frame | None:
+def _id003(link: SerialPort, code: int, timeout: float) -> jf.Frame | None:
     parser, echo = jf.FrameParser(), [jf.Frame(code)]
 
     def frame(chunk: bytes) -> jf.Frame | None:
@@ -38,7 +38,7 @@ def _id003(link: SerialLink, code: int, timeout: float) -> jf.Frame | None:
     return _ask(link, jf.encode(code), timeout, frame)
 
 
-def probe_id003(link: SerialLink, timeout: float) -> dict | None:
+def probe_id003(link: SerialPort, timeout: float) -> dict | None:
     """An ID003 answer to STATUS REQUEST, with the version string."""
     status = _id003(link, jf.STATUS_REQUEST, timeout)
     if status is None:
@@ -52,8 +52,9 @@ def probe_id003(link: SerialLink, timeout: float) -> dict | None:
 class _SspAsker:
     """SSP questions with the sequence flag kept, optionally encrypted."""
 
-    def __init__(self, link: SerialLink, timeout: float) -> None:
-        self.link, self.timeout, self.seq, self.crypto = link, timeout, True, None
+    def __init__(self, link: SerialPort, timeout: float) -> None:
+        self.link, self.timeout, self.seq = link, timeout, True
+        self.crypto: ec.Channel | None = None
         self.parser = ef.PacketParser()
 
     def ask(self, command: bytes) -> bytes | None:
@@ -75,7 +76,7 @@ class _SspAsker:
         return reply.data
 
 
-def probe_essp(link: SerialLink, timeout: float) -> dict | None:
+def probe_essp(link: SerialPort, timeout: float) -> dict | None:
     """An SSP answer to SYNC, with serial number and channel table (encrypted if the unit wants it)."""
     asker = _SspAsker(link, timeout)
     if asker.ask(bytes((ef.SYNC,))) != bytes((ef.OK,)):
@@ -86,10 +87,10 @@ def probe_essp(link: SerialLink, timeout: float) -> dict | None:
         found["encryption_required"] = True
         generator, modulus = ec.dh_primes()
         secret = ec.random_exponent()
-        answers = [asker.ask(bytes((ef.SET_GENERATOR,)) + ef.le(generator)),
-                   asker.ask(bytes((ef.SET_MODULUS,)) + ef.le(modulus)),
-                   asker.ask(bytes((ef.REQUEST_KEY_EXCHANGE,)) + ef.le(pow(generator, secret, modulus)))]
-        if any(a is None or a[:1] != bytes((ef.OK,)) for a in answers) or len(answers[2]) < 9:
+        answers = [asker.ask(bytes((ef.SET_GENERATOR,)) + ef.le(generator)) or b"",
+                   asker.ask(bytes((ef.SET_MODULUS,)) + ef.le(modulus)) or b"",
+                   asker.ask(bytes((ef.REQUEST_KEY_EXCHANGE,)) + ef.le(pow(generator, secret, modulus))) or b""]
+        if any(a[:1] != bytes((ef.OK,)) for a in answers) or len(answers[2]) < 9:
             found["note"] = "the unit wants encryption and refused the key exchange (not the default fixed key?)"
             return found
         negotiated = pow(int.from_bytes(answers[2][1:9], "little"), secret, modulus)
@@ -110,7 +111,7 @@ def probe(port: str, baud: int, timeout: float) -> dict | None:
     """ID003 on 8E1, then SSP on 8N2, at one baud rate; None if neither answers."""
     for line, ask in (((serial.PARITY_EVEN, serial.STOPBITS_ONE), probe_id003),
                       ((serial.PARITY_NONE, serial.STOPBITS_TWO), probe_essp)):
-        link = SerialLink(port, baud, parity=line[0], stopbits=line[1])
+        link = SerialPort(port, baud, parity=line[0], stopbits=line[1])
         link.open()
         try:
             found = ask(link, timeout)

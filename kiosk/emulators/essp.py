@@ -44,7 +44,7 @@ class EsspEmulator(WireEmulator):
             raise ValueError(f"at most 16 channels, got {len(bills_rub)} bills")
         if ecount_step not in (1, 2):
             raise ValueError(f"ecount_step must be 1 or 2, got {ecount_step}")
-        super().__init__(cassette, link)
+        super().__init__(cassette, link, bits_per_byte=11)  # 8N2
         self.table = {ch: rub * 100 for ch, rub in enumerate(bills_rub, start=1)}  # channel → kopecks
         self.step_seconds, self.escrow_timeout = step_seconds, escrow_timeout
         self.fixed_key, self.require_encryption, self.ecount_step = fixed_key, require_encryption, ecount_step

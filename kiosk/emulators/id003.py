@@ -56,7 +56,7 @@ class Id003Emulator(WireEmulator):
     def __init__(self, bills_rub=DEFAULT_BILLS_RUB, cassette: Cassette | None = None, link: str | None = None,
                  step_seconds: float = 0.05, escrow_timeout: float = 10.0,
                  version: str = "i(RUS)-100-SS ID003-05V270-22 01JAN24") -> None:
-        super().__init__(cassette, link)
+        super().__init__(cassette, link, bits_per_byte=11)  # 8E1
         self.records = currency_table_for(bills_rub)
         self.table = {r.escrow_code: r.units * 100 for r in self.records}  # escrow code → kopecks
         self.step_seconds, self.escrow_timeout = step_seconds, escrow_timeout

@@ -12,10 +12,11 @@ from kiosk.emulators.pty_port import WireDevice
 class WireEmulator:
     """A base for protocol emulators: subclasses answer bytes in receive() and let time pass in tick()."""
 
-    def __init__(self, cassette: Cassette | None, link: str | None) -> None:
+    def __init__(self, cassette: Cassette | None, link: str | None, bits_per_byte: int = 10) -> None:
         self.lock = threading.RLock()
         self.cassette = cassette or Cassette()
         self.wire = WireDevice(self, self.lock, link)  # type: ignore[arg-type]  # receive/tick are the subclass's
+        self.wire.bits_per_byte = bits_per_byte  # what a paced wire costs per byte: 10 for 8N1, 11 for 8E1/8N2
         self.stacked_total = 0  # bills this device has put in the cassette since start (tests compare)
 
     @property

@@ -19,7 +19,7 @@ from kiosk.fees import Split
 from kiosk.gateways.base import Route
 from kiosk.offline_queue.files import read_int_file, write_atomically
 from kiosk.offline_queue.journal_queries import JournalQueries
-from kiosk.offline_queue.operation import (  # noqa: F401 - re-exported: the journal's vocabulary
+from kiosk.offline_queue.operation import (  # re-exported (__all__): the journal's vocabulary
     CANCELLED,
     COLLECTING,
     COMMITTED,
@@ -32,6 +32,9 @@ from kiosk.offline_queue.operation import (  # noqa: F401 - re-exported: the jou
     txn_id,
 )
 from kiosk.offline_queue.schema import migrate, refuse_newer
+
+__all__ = ["CANCELLED", "COLLECTING", "COMMITTED", "DELIVERED", "NEEDS_ATTENTION", "RECEIPT_STATES", "STATES",
+           "Journal", "Operation", "idempotency_key", "txn_id"]
 
 log = logging.getLogger(__name__)
 

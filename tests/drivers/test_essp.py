@@ -87,14 +87,6 @@ def test_escrow_is_held_not_polled_while_the_host_decides(pair, events, wire):
     events.wait_for(Stacked)
 
 
-def test_return_from_escrow_does_not_credit(pair, events):
-    emu, drv = pair(stack=False)
-    events.on_escrow = lambda _e: drv.return_bill()
-    emu.insert(1000)
-    (returned,) = events.wait_for(Returned)
-    assert returned.bill.value == 1000 * RUB and not events.of(Stacked) and emu.cassette.count == 0
-
-
 def test_undecided_escrow_returned_by_the_unit_which_is_then_re_enabled(pair, events):
     emu, drv = pair(EsspEmulator(step_seconds=0.01, escrow_timeout=0.2), stack=False, auto_hold=False,
                     unit_escrow_timeout=0.3)

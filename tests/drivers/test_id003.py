@@ -12,8 +12,6 @@ from kiosk.drivers.id003 import Id003Validator
 from kiosk.drivers.validator import (
     Bill,
     CassetteFull,
-    CassetteInserted,
-    CassetteRemoved,
     Cheated,
     Disconnected,
     Escrow,
@@ -101,14 +99,6 @@ def test_stack_2_is_sent_when_configured(pair, events, wire):
     emu.insert(100)
     events.wait_for(Stacked)
     assert ("rx", jf.STACK_2) in [(way, f.code) for way, f in wire]
-
-
-def test_return_from_escrow_does_not_credit(pair, events):
-    emu, drv = pair(stack=False)
-    events.on_escrow = lambda _e: drv.return_bill()
-    emu.insert(1000)
-    (returned,) = events.wait_for(Returned)
-    assert returned.bill.value == 1000 * RUB and not events.of(Stacked) and emu.cassette.count == 0
 
 
 def test_hold_keeps_bill_in_escrow_past_device_timeout(pair, events):
@@ -219,18 +209,6 @@ def test_power_cut_after_vend_valid_credits_once_and_never_stacks_twice(pair, ev
     events.wait_for(Ready, count=2)
     wait_until(lambda: emu.status()["phase"] == "idling")
     assert len(events.of(Stacked)) == 1 and emu.cassette.count == 1 and not events.of(Uncertain)
-
-
-def test_cassette_removed_and_inserted(pair, events):
-    emu, drv = pair()
-    emu.cassette_out()
-    events.wait_for(CassetteRemoved)
-    assert emu.insert(100).startswith("error")
-    emu.cassette_in()
-    events.wait_for(CassetteInserted)
-    wait_until(lambda: emu.status()["phase"] == "idling")
-    emu.insert(100)
-    events.wait_for(Stacked)
 
 
 def test_cassette_full(pair, events, scratch):

@@ -9,9 +9,9 @@ import pytest
 from kiosk.catalog import load_catalog
 from kiosk.clock import ManualClock
 from kiosk.config import DEMO_DIR
-from kiosk.emulators.virtual_gateway import VirtualGateway
 from kiosk.gateways.base import Code, Declined, RetryLater, Unknown
 from kiosk.gateways.router import Router
+from kiosk.gateways.virtual import VirtualGateway
 from kiosk.offline_queue.journal import Journal
 from kiosk.offline_queue.outbox import Outbox
 from kiosk.offline_queue.reconcile import commit_operation
