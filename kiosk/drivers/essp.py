@@ -322,7 +322,8 @@ class EsspValidator(PollingValidator):
                                 self._cycle)
             self._close_cycle()
         elif code == 0xE2:
-            self._uncertain("a note was cleared into the cashbox at power-up without a credit note", bill)
+            self._uncertain("a note was cleared into the cashbox at power-up without a credit note", bill,
+                            stacked=True)
             self._close_cycle()
         elif code == 0xE1:
             if owed:
@@ -356,8 +357,10 @@ class EsspValidator(PollingValidator):
 
     def _credit(self, bill: Bill | None, channel: int) -> None:
         if self._starting:
+            # The unit says the note is secured: with its STACK pending the journal credits it, else it is listed.
             self._uncertain("a credit note from before this driver started (kiosk restarted before it was "
-                            "acknowledged?): it may already be credited — reconcile with the journal", bill)
+                            "acknowledged?): it may already be credited — reconcile with the journal", bill,
+                            stacked=True)
         elif self._credited:
             log.error("%s: a second credit note in one cycle ignored", self.port)
             return
@@ -368,9 +371,9 @@ class EsspValidator(PollingValidator):
             self.emit(Stacked(bill, f"essp:{self._identity.serial}:{self._nonce}:{self._seq}"))
         self._cycle, self._cycle_open, self._credited = bill, True, True
 
-    def _uncertain(self, detail: str, bill: Bill | None) -> None:
+    def _uncertain(self, detail: str, bill: Bill | None, stacked: bool = False) -> None:
         log.error("%s: %s", self.port, detail)
-        self.emit(Uncertain(detail, bill))
+        self.emit(Uncertain(detail, bill, stacked=stacked))
 
     def _close_cycle(self) -> None:
         self._cycle, self._cycle_open, self._escrowed, self._credited, self._decided = None, False, False, False, False

@@ -178,13 +178,15 @@ class Id003Validator(PollingValidator):
         if code in (jf.VEND_VALID, jf.STACKED) and owed and not first:
             self._credit()
         elif code == jf.VEND_VALID and first:
+            # VEND VALID means the bill is in the cassette: with its STACK pending the journal credits it.
             self.emit(Uncertain("at start-up the validator still reports VEND VALID that this driver did not see "
                                 "(kiosk restarted before acknowledging?): it may already be credited — reconcile "
-                                "with the journal"))
+                                "with the journal", stacked=True))
             self._ack()
         elif code in (jf.STACKING, jf.POWER_UP_BILL_IN_STACKER) and (owed or first):
             self.emit(Uncertain(f"'{STATES[code]}' before reset: the bill is probably in the cassette but no VEND "
-                                "VALID was seen — reconcile", self._cycle))
+                                "VALID was seen — reconcile", self._cycle,
+                                stacked=code == jf.POWER_UP_BILL_IN_STACKER))
         elif code in _BILL_IN_HEAD and self._cycle_open:
             self.emit(Returned(self._cycle))  # the reset hands a bill in the head back to the payer
         elif owed:
