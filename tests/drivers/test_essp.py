@@ -179,6 +179,7 @@ def test_unacknowledged_credit_at_startup_is_uncertain_not_credited(make_pair, e
     make_pair(emu, EsspValidator)
     (uncertain,) = events.wait_for(Uncertain)
     assert "before this driver started" in uncertain.detail and uncertain.bill.value == 100 * RUB
+    assert uncertain.stacked  # the unit says the note is secured: a pending STACK in the journal is credited
     assert not events.of(Stacked)
     wait_until(lambda: emu._batch is None, what="the old batch acknowledged")
 
@@ -193,7 +194,7 @@ def test_power_cycle_while_stacking_is_uncertain_and_the_driver_recovers(pair, e
     emu.power_cycle()
     emu.step_seconds = 0.01
     (uncertain,) = events.wait_for(Uncertain)
-    assert "cashbox at power-up" in uncertain.detail and uncertain.bill.value == 100 * RUB
+    assert "cashbox at power-up" in uncertain.detail and uncertain.bill.value == 100 * RUB and uncertain.stacked
     events.wait_for(Ready, count=2)
     wait_until(lambda: emu.status()["enabled"] and emu.status()["encrypted"], what="keys and enable restored")
     assert not events.of(Stacked) and emu.cassette.count == 1
