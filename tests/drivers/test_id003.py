@@ -56,6 +56,8 @@ def test_start_reads_version_and_currency_table_in_kopecks(pair, events):
 
 def test_start_sends_reset_then_every_setting_and_checks_each_echo(pair, wire):
     emu, drv = pair()
+    # The unit is idling once it has taken C3 00; its echo goes out a moment later.
+    wait_until(lambda: ("tx", jf.Frame(0xC3, b"\x00")) in wire, what="the echo of C3 00")
     sent = [f.code for way, f in wire if way == "rx" and f.code != jf.STATUS_REQUEST]
     assert sent[:3] == [jf.RESET, jf.GET_VERSION, jf.GET_CURRENCY_ASSIGNMENT]
     assert sent[3:9] == [0xC0, 0xC1, 0xC2, 0xC4, 0xC5, 0xC3]
