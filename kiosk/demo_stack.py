@@ -1,5 +1,6 @@
-"""Everything `kiosk demo` pretends: a CCNET validator emulator in its own process on a pseudo-terminal, a
-virtual network printer writing receipts as PNG, and OSMP and JSON processing emulators on loopback."""
+"""Everything `kiosk demo` pretends: a bill validator emulator (CCNET unless another protocol is asked for) in
+its own process on a pseudo-terminal, a virtual network printer writing receipts as PNG, and OSMP and JSON
+processing emulators on loopback."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ JSON_KEY_ID, JSON_SECRET = "demo", "demo-secret"  # the JSON emulator's demo cre
 class DemoStack:
     """Starts the emulators, yields a configuration wired to them, and stops them again."""
 
-    def __init__(self, state_dir: Path, in_process: bool = False) -> None:
-        self.state_dir, self.in_process = state_dir, in_process
+    def __init__(self, state_dir: Path, in_process: bool = False, protocol: str = "ccnet") -> None:
+        self.state_dir, self.in_process, self.protocol = state_dir, in_process, protocol
         self.printer: VirtualPrinter | None = None
         self.validator: ExternalValidator | None = None
         self.gateways: list[Any] = []
@@ -46,7 +47,8 @@ class DemoStack:
         if self.in_process:
             self.config = config
             return
-        self.validator = ExternalValidator.spawn("ccnet", self.state_dir / "cassette-ccnet.json", "--step", "0.15")
+        self.validator = ExternalValidator.spawn(self.protocol, self.state_dir / f"cassette-{self.protocol}.json",
+                                                 "--step", "0.15")
         osmp = OsmpEmulator(state_file=self.state_dir / "osmp-emulator.json")
         json_api = JsonApiEmulator(state_file=self.state_dir / "json-emulator.json")
         for emulator in (osmp, json_api):
@@ -57,7 +59,7 @@ class DemoStack:
             "backup": Part("backup", "json", {"url": json_api.base_url, "key_id": JSON_KEY_ID,
                                               "hmac_secret": JSON_SECRET, "timeout": 10}),
         }
-        validator = Part("validator", "ccnet", {"port": self.validator.port})
+        validator = Part("validator", self.protocol, {"port": self.validator.port})
         self.config = dataclasses.replace(config, validator=validator, gateways=gateways)
         self._start_dealer(self.config)
 
@@ -83,7 +85,7 @@ class DemoStack:
             return f"kiosk demo (in-process devices): state in {self.state_dir}; receipts in {receipts}"
         gateways = ", ".join(f"{g.protocol} on {g.base_url}" for g in self.gateways)
         port = self.validator.port if self.validator is not None else "(not started)"
-        text = (f"kiosk demo: CCNET validator emulator on {port}; processing emulators: {gateways}; "
+        text = (f"kiosk demo: {self.protocol} validator emulator on {port}; processing emulators: {gateways}; "
                 f"receipts as PNG in {receipts}; state in {self.state_dir}")
         if self.dealer is not None:
             text += "\n" + self.dealer.describe()

@@ -20,6 +20,7 @@ from typing import Any
 
 from kiosk.config import DEMO_CONFIG, Config, Part, load_config
 from kiosk.errors import KioskError
+from kiosk.registry import WIRE_VALIDATORS
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
         parser.add_argument("--size", default=None, help="window size WxH (default: the configuration's)")
         parser.add_argument("--in-process", action="store_true",
                             help="in-process validator and gateways instead of the wire-level emulators")
+        parser.add_argument("--validator-protocol", choices=WIRE_VALIDATORS, default="ccnet",
+                            help="which validator emulator the demo drives through its real driver "
+                                 "(default: %(default)s)")
     else:
         parser.add_argument("--config", required=True, type=Path, help="terminal configuration")
     parser.add_argument("--theme", default=None, help="theme folder name (default: the configuration's)")
@@ -151,7 +155,7 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
     from kiosk.demo_stack import DemoStack
 
     state_dir = args.state_dir.expanduser()
-    with DemoStack(state_dir, in_process=args.in_process) as stack:
+    with DemoStack(state_dir, in_process=args.in_process, protocol=args.validator_protocol) as stack:
         if stack.config is None:
             raise RuntimeError("the demo stack started without a configuration")
         print(stack.describe())
