@@ -9,22 +9,13 @@ import pygame
 from kiosk import events as ev
 from kiosk.catalog import InputField
 from kiosk.screens.base import BACK, Screen, problem_text, provider_name
+from kiosk.screens.entry import TEXT_LAYOUTS, Keypad, TextField
 from kiosk.screens.frame import Nav, standard, take_top
 from kiosk.screens.i18n import PROBLEMS
 from kiosk.screens.panels import Banner, banner_height
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
-from kiosk.screens.widgets import (
-    BACKSPACE,
-    CLEAR,
-    SPACE,
-    TEXT_LAYOUTS,
-    Group,
-    Keypad,
-    Label,
-    TextField,
-    Widget,
-)
+from kiosk.screens.widgets import BACKSPACE, CLEAR, SPACE, Group, Label, Widget
 from kiosk.session import SessionView
 
 SUBMIT = "submit"

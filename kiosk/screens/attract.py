@@ -44,12 +44,17 @@ class TapArea(Widget):
         return [self.rect]
 
 
+def corner_width(screen: Screen, painter: Painter) -> int:
+    """How wide the terminal number at the bottom right is."""
+    text = Msg("Terminal {terminal}", terminal=screen.ctx.terminal.config.terminal)
+    return max(2 * screen.ctx.min_px, painter.font("base").size(painter.resolve(text))[0] + painter.theme.spacing)
+
+
 def service_corner(screen: Screen, painter: Painter, rect: pygame.Rect) -> list[Widget]:
     """The terminal number at the bottom right, which is also the hidden service entry."""
     gap, m = painter.theme.spacing, screen.ctx.min_px
-    config = screen.ctx.terminal.config
-    text = Msg("Terminal {terminal}", terminal=config.terminal)
-    width = max(2 * m, painter.font("base").size(painter.resolve(text))[0] + gap)
+    text = Msg("Terminal {terminal}", terminal=screen.ctx.terminal.config.terminal)
+    width = corner_width(screen, painter)
     area = pygame.Rect(rect.right - width - gap, rect.bottom - m - gap // 2, width, m)
     return [Label(area, text, "base", "muted_text", align="right", valign="middle", max_lines=1),
             TapArea(area, SERVICE_TAP)]
@@ -71,11 +76,18 @@ class AttractScreen(PinPadScreen):
         gap, m = theme.spacing, self.ctx.min_px
         config = self.ctx.terminal.config
         widgets, head_h = header(self, painter, rect, Msg("Pay in cash: mobile, utilities, internet and more"))
-        small_h = m + gap
+        notes = Msg("The terminal gives no change")
+        support = Msg("Support: {phone}", phone=phone(config.support_phone))
+        # the small print shares the bottom line with the terminal number, each as wide as its words need
+        room = rect.width - 4 * gap - corner_width(self, painter) - gap
+        natural = [painter.font("base").size(painter.resolve(t))[0] for t in (notes, support)]
+        line = painter.font("base").get_linesize()
+        one_row = sum(natural) + gap <= room
+        small_h = m + gap if one_row else max(m + gap, 2 * line + gap)
         band_h = painter.font("title", True).get_linesize() * 2 + 2 * gap
         band = pygame.Rect(rect.x, rect.bottom - small_h - band_h, rect.width, band_h)
         show = pygame.Rect(rect.x, rect.y + head_h, rect.width, band.y - rect.y - head_h)
-        small = pygame.Rect(rect.x + gap, band.bottom, rect.width - 2 * gap, small_h)
+        small = pygame.Rect(rect.x + gap, band.bottom, room, small_h)
         # the slideshow first: the tap area and the service corner drawn later win the touch
         # with the PIN pad open, a tap beside its keys must not start a payment
         start = "" if self.pin.open else START
@@ -83,13 +95,11 @@ class AttractScreen(PinPadScreen):
         widgets.append(Panel(band, "accent"))
         widgets.append(Label(band.inflate(-2 * gap, -gap), Msg("Touch the screen to pay"), "title", "accent_text",
                              bold=True, align="center", valign="middle", max_lines=2))
-        half = (small.width - gap) * 2 // 5
-        notes = pygame.Rect(small.x, small.y, half, small.height)
-        widgets.append(Label(notes, Msg("The terminal gives no change"), "base", "muted_text", valign="middle",
+        first = natural[0] if one_row else (small.width - gap) * natural[0] // sum(natural)
+        widgets.append(Label((small.x, small.y, first, small.height), notes, "base", "muted_text", valign="middle",
                              max_lines=2))
-        support = pygame.Rect(small.x + half + gap, small.y, small.width * 7 // 20, small.height)
-        widgets.append(Label(support, Msg("Support: {phone}", phone=phone(config.support_phone)), "base", "muted_text",
-                             valign="middle", max_lines=2))
+        widgets.append(Label((small.x + first + gap, small.y, small.width - first - gap, small.height), support,
+                             "base", "muted_text", valign="middle", max_lines=2))
         if self.pin.open:
             widgets += self.pin.widgets(view, painter, rect)
         else:

@@ -75,7 +75,7 @@ class DoneScreen(Screen):
         for text, tone in notes:
             strip, rest = take_top(rest, banner_fit(painter, text, rest.width), gap)
             widgets.append(Banner(strip, text, tone))
-        widgets += tables(rest, receipt_rows(self, view), gap)
+        widgets += tables(rest, receipt_rows(self, view), gap, painter=painter)
         return Group(widgets)
 
     def handle(self, action: str, view: SessionView) -> list[Any]:

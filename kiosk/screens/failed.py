@@ -47,7 +47,8 @@ class FailedScreen(Screen):
         for message, tone in notes:
             strip, rest = take_top(rest, banner_fit(painter, message, rest.width), gap)
             widgets.append(Banner(strip, message, tone))
-        widgets += tables(rest, receipt_rows(self, view)[:5], gap)
+        # payee, account and cash: the terminal and operation numbers are in the banner above, whole
+        widgets += tables(rest, receipt_rows(self, view)[2:5], gap, painter=painter)
         return Group(widgets)
 
     def handle(self, action: str, view: SessionView) -> list[Any]:

@@ -247,7 +247,7 @@ class ServiceScreen(Screen):
         widgets, body = standard(self, view, painter, rect, Msg("Service menu"), [Nav(Msg("Exit"), EXIT, "primary")],
                                  Msg("The service menu closes in {seconds} s"))
         # no label may have to break inside a word: the widest word decides how narrow a cell can be
-        small = painter.font(painter.theme.sizes.base * 4 // 5, True)
+        small = painter.font(max(painter.theme.sizes.minimum, painter.theme.sizes.base * 4 // 5), True)
         widest = max(small.size(word)[0] for label in SECTIONS.values() for word in painter.resolve(label).split())
         cell_w = max(int(3.2 * m), widest + 2 * gap + 12)
         columns = max(1, min(len(SECTIONS), (body.width + gap) // (cell_w + gap)))

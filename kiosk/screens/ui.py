@@ -22,10 +22,11 @@ from kiosk import events as ev
 from kiosk.screens.base import Screen, ScreenContext
 from kiosk.screens.frame import more_time_prompt
 from kiosk.screens.i18n import translations
+from kiosk.screens.layout import display_scale, scaled_target, scaled_theme
 from kiosk.screens.registry import screen_for
 from kiosk.screens.text import Msg, Painter
-from kiosk.screens.theme import THEMES_DIR, ThemeManager, theme_names
-from kiosk.screens.touch import DOWN, TouchInput, min_target_px
+from kiosk.screens.theme import THEMES_DIR, Theme, ThemeManager, theme_names
+from kiosk.screens.touch import DOWN, MIN_TARGET_MM, TouchInput, min_target_px
 from kiosk.screens.widgets import Group, Label, Widget
 from kiosk.session import SessionView
 
@@ -101,6 +102,7 @@ class KioskUI:
         self.next_tick = now + TICK_SECONDS
         self.ctx = ScreenContext(terminal, self._min_px(), self.lang, demo, clock,
                                  theme_names(self.themes.themes_dir), self.themes.current.id, self._request)
+        self.ctx.finger_px = self._min_px(mm=MIN_TARGET_MM)
         self._set_receipt_language()
         # Events posted by other threads (the validator, checks, deliveries) wake the loop at once.
         self._woken = threading.Event()
@@ -109,20 +111,29 @@ class KioskUI:
 
     # -- look -----------------------------------------------------------------------------------
     @property
+    def style(self) -> Theme:
+        """The current theme with its sizes scaled to this display."""
+        return self.painter.theme
+
+    @property
     def painter(self) -> Painter:
-        """The painter of the current theme and language."""
-        key = (self.themes.current.id, self.lang)
+        """The painter of the current theme and language at this display's size."""
+        key = (self.themes.current.id, self.lang, self.size)
         if key not in self._painters:
             # only the current one is kept: each holds its rendered texts and scaled ads (~15 MB at 1080p),
             # and re-rendering after a switch costs one slower frame
-            self._painters = {key: Painter(self.themes.current, translations(self.lang))}
+            theme = scaled_theme(self.themes.current, display_scale(self.size))
+            self._painters = {key: Painter(theme, translations(self.lang))}
         return self._painters[key]
 
-    def _min_px(self) -> int:
-        return min_target_px(self.terminal.config.screen.dpi, self.themes.current.target_mm)
+    def _min_px(self, theme: Theme | None = None, size: tuple[int, int] | None = None, mm: float = 0.0) -> int:
+        theme, size = theme or self.themes.current, size or self.size
+        mm = mm or theme.target_mm
+        return scaled_target(min_target_px(self.terminal.config.screen.dpi, mm), display_scale(size))
 
     def _restyle(self) -> None:
         self.ctx.min_px, self.ctx.theme, self.ctx.lang = self._min_px(), self.themes.current.id, self.lang
+        self.ctx.finger_px = self._min_px(mm=MIN_TARGET_MM)
         self._rebuild()
 
     def _set_receipt_language(self) -> None:
@@ -173,10 +184,7 @@ class KioskUI:
         self._key = self.screen.key(self.view)
         rect = pygame.Rect((0, 0), self.size)
         try:
-            self.widgets = self.screen.build(self.view, self.painter, self.themes.current, rect)
-            prompt = more_time_prompt(self.screen, self.view, self.painter, rect, self.widgets.children)
-            if prompt is not None:
-                self.widgets.children.append(prompt)  # last: drawn over the screen, first to take its presses
+            self.widgets = self.compose(self.painter, rect)
         except Exception:
             # a screen that cannot lay itself out must not stop the terminal: the session goes on underneath
             log.exception("screen %s cannot be built", type(self.screen).__name__)
@@ -184,6 +192,31 @@ class KioskUI:
                                         bold=True, align="center", valign="middle")])
         self.widgets.tick(self.clock())
         self._needs_draw = True
+
+    def compose(self, painter: Painter, rect: pygame.Rect) -> Group:
+        """The current screen's widgets (and the offer of more time over them) laid out in rect."""
+        assert self.screen is not None and self.view is not None
+        widgets = self.screen.build(self.view, painter, painter.theme, rect)
+        prompt = more_time_prompt(self.screen, self.view, painter, rect, widgets.children)
+        if prompt is not None:
+            widgets.children.append(prompt)  # last: drawn over the screen, first to take its presses
+        return widgets
+
+    def layout_at(self, size: tuple[int, int], theme: Theme) -> tuple[Group, Painter, int]:
+        """The current screen laid out for another display and theme, without touching the window.
+
+        Returns the widgets, the painter they draw with, and the finger size they were laid out for; the
+        screen's own state is what it is now. The window's own layout is rebuilt afterwards.
+        """
+        painter = Painter(scaled_theme(theme, display_scale(size)), translations(self.lang))
+        saved = self.ctx.min_px, self.ctx.finger_px
+        self.ctx.min_px, self.ctx.finger_px = self._min_px(theme, size), self._min_px(theme, size, MIN_TARGET_MM)
+        try:
+            widgets = self.compose(painter, pygame.Rect((0, 0), size))
+            return widgets, painter, self.ctx.min_px
+        finally:
+            self.ctx.min_px, self.ctx.finger_px = saved
+            self._rebuild()
 
     # -- input ----------------------------------------------------------------------------------
     def handle_events(self, events: Iterable[pygame.event.Event]) -> None:

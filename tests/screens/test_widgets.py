@@ -13,25 +13,13 @@ import pytest
 
 from kiosk.catalog import InputField
 from kiosk.config import DEMO_DIR
+from kiosk.screens.entry import Keypad, TextField
+from kiosk.screens.grid import Grid, Tile, TileButton
 from kiosk.screens.i18n import translations
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import THEMES_DIR, read_theme
 from kiosk.screens.touch import CANCEL, DOWN, UP, Touch, TouchInput, min_target_px, too_small
-from kiosk.screens.widgets import (
-    BACKSPACE,
-    CLEAR,
-    Button,
-    Countdown,
-    Grid,
-    Group,
-    Keypad,
-    Label,
-    LayoutError,
-    Slideshow,
-    TextField,
-    Tile,
-    TileButton,
-)
+from kiosk.screens.widgets import BACKSPACE, CLEAR, Button, Countdown, Group, Label, LayoutError, Slideshow
 
 SCREEN = (1280, 1024)
 PHONE = InputField("account", {"ru": "Номер телефона", "en": "Phone number"}, re.compile(r"9\d{9}"),
