@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -46,7 +47,9 @@ def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
         parser.add_argument("--fullscreen", action="store_true", help="full screen instead of a window")
         parser.add_argument("--screenshots", type=Path, default=None,
                             help="render every screen in every theme and language to PNG files here, then exit")
-        parser.add_argument("--size", default=None, help="window size WxH (default: the configuration's)")
+        parser.add_argument("--size", default=None, type=parse_size,
+                            help="window size WxH, e.g. 1366x768 (default: the configuration's, shrunk to fit "
+                                 "the display with its shape kept)")
         parser.add_argument("--in-process", action="store_true",
                             help="in-process validator and gateways instead of the wire-level emulators")
     else:
@@ -56,11 +59,32 @@ def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
     return parser
 
 
-def _size(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    width, _, height = text.lower().partition("x")
-    return int(width), int(height)
+#: the smallest window the layout is checked at (tests/screens/test_layout.py) and the largest sensible one
+MIN_SIZE, MAX_SIZE = (640, 480), (7680, 4320)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A window size 'WxH' (e.g. '1366x768'); argparse shows the ValueError's words to the person."""
+    match = re.fullmatch(r"\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected a size like 1366x768 (width x height in pixels), got {text!r}")
+    width, height = int(match[1]), int(match[2])
+    if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
+        raise argparse.ArgumentTypeError(f"expected a size from {MIN_SIZE[0]}x{MIN_SIZE[1]} to "
+                                         f"{MAX_SIZE[0]}x{MAX_SIZE[1]}, got {width}x{height}")
+    return width, height
+
+
+def check_choices(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config) -> None:
+    """A --theme or --lang the terminal does not have stops here with the ones it has, not later in silence."""
+    from kiosk.screens.theme import THEMES_DIR, theme_names
+
+    themes = theme_names(config.screen.themes_dir or THEMES_DIR)
+    if args.theme is not None and args.theme not in themes:
+        parser.error(f"argument --theme: no theme {args.theme!r}; expected one of {', '.join(themes)}")
+    if args.lang is not None and args.lang not in config.languages:
+        parser.error(f"argument --lang: no language {args.lang!r} on this terminal; "
+                     f"expected one of {', '.join(config.languages)}")
 
 
 class _Stop:
@@ -116,7 +140,9 @@ def _display_available() -> bool:
 
 def demo_main(argv: Sequence[str] | None = None) -> int:
     """`kiosk demo`: emulators and the kiosk in a window; keys 1–8 insert banknotes; receipts become PNGs."""
-    args = _parser("kiosk demo", demo=True).parse_args(argv)
+    parser = _parser("kiosk demo", demo=True)
+    args = parser.parse_args(argv)
+    check_choices(parser, args, load_config(DEMO_CONFIG))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.screenshots is None and not _display_available():
         # A window nobody can see is no demo: show every screen as pictures instead, and say so.
@@ -129,7 +155,7 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.CRITICAL)  # the walk stages faults and declines on purpose
         from kiosk.screens.screenshots import render_all
 
-        paths = render_all(args.screenshots, size=_size(args.size), themes=[args.theme] if args.theme else None,
+        paths = render_all(args.screenshots, size=args.size, themes=[args.theme] if args.theme else None,
                            languages=[args.lang] if args.lang else None)
         print(f"{len(paths)} screenshots written to {args.screenshots}")
         return 0
@@ -140,14 +166,16 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
         print(stack.describe())
         print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
               "five times, PIN 1234; Esc or closing the window quits")
-        return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=_size(args.size),
+        return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=args.size,
                       theme=args.theme, lang=args.lang, insert_bill=stack.insert_bill)
 
 
 def run_main(argv: Sequence[str] | None = None) -> int:
     """`kiosk run --config C`: production, full screen as configured, no way out from the UI."""
-    args = _parser("kiosk run", demo=False).parse_args(argv)
+    parser = _parser("kiosk run", demo=False)
+    args = parser.parse_args(argv)
     config = load_config(args.config)
+    check_choices(parser, args, config)
     return _serve(config, demo=False, fullscreen=config.screen.fullscreen, size=None, theme=args.theme,
                   lang=args.lang)
 

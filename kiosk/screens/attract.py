@@ -7,13 +7,14 @@ from typing import Any
 import pygame
 
 from kiosk import events as ev
+from kiosk.screens.ads import MOST_PROVIDERS, CatalogSlideshow, Slide
 from kiosk.screens.base import Screen, phone
 from kiosk.screens.frame import header
 from kiosk.screens.panels import Panel
 from kiosk.screens.pin import SERVICE_TAP, PinEntry, PinPadScreen
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import Theme
-from kiosk.screens.widgets import Group, Label, Slideshow, Widget
+from kiosk.screens.widgets import Group, Label, Widget
 from kiosk.session import SessionView
 
 START = "start"
@@ -91,7 +92,7 @@ class AttractScreen(PinPadScreen):
         # the slideshow first: the tap area and the service corner drawn later win the touch
         # with the PIN pad open, a tap beside its keys must not start a payment
         start = "" if self.pin.open else START
-        widgets.insert(0, Slideshow(show, theme.ads, theme.ad_seconds, self.started, start))
+        widgets.insert(0, CatalogSlideshow(show, self.slides(painter), theme.ad_seconds, self.started, start))
         widgets.append(Panel(band, "accent"))
         widgets.append(Label(band.inflate(-2 * gap, -gap), Msg("Touch the screen to pay"), "title", "accent_text",
                              bold=True, align="center", valign="middle", max_lines=2))
@@ -106,6 +107,24 @@ class AttractScreen(PinPadScreen):
             widgets.append(TapArea(pygame.Rect(rect.x, show.y, rect.width, rect.bottom - show.y), START))
             widgets += service_corner(self, painter, rect)
         return Group(widgets)
+
+    def slides(self, painter: Painter) -> list[Slide]:
+        """One slide per category that has providers: its name, its providers with their fees, a picture."""
+        ctx, out = self.ctx, []
+        catalog = ctx.terminal.catalog
+        # the theme's picture for a category is named after it (ad-mobile.png); else the catalog's icon
+        pictures = {path.stem.removeprefix("ad-"): path for path in painter.theme.ads}
+        for category in catalog.categories:
+            providers = catalog.in_category(category.id)
+            if not providers:
+                continue
+            lines = [f"{painter.resolve(p.name)} — {p.fee.describe(ctx.lang)}" for p in providers[:MOST_PROVIDERS]]
+            if len(providers) > MOST_PROVIDERS:
+                lines.append(painter.t.ngettext("and {count} more", "and {count} more",
+                                                len(providers) - MOST_PROVIDERS))
+            picture = pictures.get(category.id) or ctx.asset(category.icon)
+            out.append(Slide(picture, category.name, tuple(lines)))
+        return out
 
     def key(self, view: SessionView) -> Any:
         """The PIN pad shows the wrong-PIN message; nothing else of the view matters here."""

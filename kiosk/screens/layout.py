@@ -53,6 +53,12 @@ def display_scale(size: tuple[int, int]) -> float:
     return min(by_area, by_side)
 
 
+def fit_window(size: tuple[int, int], display: tuple[int, int], margin: float = 0.9) -> tuple[int, int]:
+    """size shrunk (its shape kept) to fit inside margin of the display, leaving room for the desktop's panels."""
+    factor = min(1.0, display[0] * margin / size[0], display[1] * margin / size[1])
+    return max(1, math.floor(size[0] * factor)), max(1, math.floor(size[1] * factor))
+
+
 def scaled_theme(theme: Theme, factor: float) -> Theme:
     """The theme with its text sizes scaled by factor, none under its minimum."""
     s = theme.sizes

@@ -83,6 +83,10 @@ def tables(rect: RectLike, rows: Sequence[tuple[TextLike, TextLike]], gap: int, 
     if fits and px == painter.px(size):
         return one  # a tall (portrait) display: one table at full size reads best
     if all(t.fit(painter)[2] for t in two):  # type: ignore[attr-defined]
+        # side by side at one size: the smaller of what each needs
+        px = min(t.fit(painter)[0] for t in two)  # type: ignore[attr-defined]
+        for table in two:
+            table.size = px  # type: ignore[attr-defined]
         return two
     return one if one[0].fit(painter)[2] else two  # type: ignore[attr-defined]
 

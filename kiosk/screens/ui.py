@@ -22,7 +22,7 @@ from kiosk import events as ev
 from kiosk.screens.base import Screen, ScreenContext
 from kiosk.screens.frame import more_time_prompt
 from kiosk.screens.i18n import translations
-from kiosk.screens.layout import display_scale, scaled_target, scaled_theme
+from kiosk.screens.layout import display_scale, fit_window, scaled_target, scaled_theme
 from kiosk.screens.registry import screen_for
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import THEMES_DIR, Theme, ThemeManager, theme_names
@@ -56,6 +56,23 @@ ALLOWED_EVENTS = (pygame.QUIT, pygame.WINDOWCLOSE, pygame.KEYDOWN, pygame.MOUSEB
                   pygame.VIDEOEXPOSE, pygame.USEREVENT)
 
 
+def window_size(wanted: tuple[int, int]) -> tuple[int, int]:
+    """The window for a wanted size on this display: shrunk with its shape kept when the display is smaller
+    (a 1280×1024 demo on a 1366×768 laptop would open with its header and footer off screen)."""
+    if pygame.display.get_driver() in ("dummy", "offscreen"):
+        return wanted  # no display to fit (the dummy driver makes up a 1024×768 desktop)
+    try:
+        desktops = pygame.display.get_desktop_sizes()
+    except pygame.error:
+        desktops = []
+    if not desktops:
+        return wanted
+    fitted = fit_window(wanted, desktops[0])
+    if fitted != wanted:
+        log.info("window %dx%d does not fit the %dx%d display: opening at %dx%d", *wanted, *desktops[0], *fitted)
+    return fitted
+
+
 def changed(widget: Widget) -> bool:
     """Whether a widget or anything inside it needs drawing again."""
     if widget.dirty:
@@ -77,6 +94,8 @@ class KioskUI:
         pygame.display.init()
         pygame.font.init()
         size = size or (config.screen.width, config.screen.height)
+        if not fullscreen:
+            size = window_size(size)
         flags = pygame.FULLSCREEN if fullscreen else 0
         self.surface = pygame.display.set_mode((0, 0) if fullscreen else size, flags)
         pygame.display.set_caption("kiosk" + (" (demo)" if demo else ""))

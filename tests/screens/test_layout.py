@@ -113,3 +113,12 @@ def test_the_check_reports_what_does_not_fit(painter) -> None:  # noqa: ANN001
     assert "under the theme's minimum" in found and "is (120, 60), under 57 px" not in found
     assert "'ok' button is (120, 60)" not in found
     assert not problems(Group([Label((0, 0, 700, 100), "Готово", "base")]), painter, (800, 600), 96)
+
+
+def test_a_window_too_big_for_the_display_shrinks_with_its_shape_kept() -> None:
+    from kiosk.screens.layout import fit_window
+
+    assert fit_window((1280, 1024), (1366, 768)) == (864, 691)  # 90 % of 768 high, 5:4 kept
+    assert fit_window((1280, 1024), (1920, 1080)) == (1215, 972)
+    assert fit_window((1024, 768), (3840, 2160)) == (1024, 768)  # never blown up
+    assert fit_window((1080, 1920), (1920, 1080)) == (546, 972)
