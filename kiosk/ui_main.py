@@ -9,34 +9,24 @@ configuration given, full screen as configured, with no way out of the UI.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiosk.config import DEMO_CONFIG, Config, Part, load_config
+from kiosk.config import DEMO_CONFIG, Config, load_config
+
+if TYPE_CHECKING:
+    from kiosk.app import Terminal
+    from kiosk.session_view import DemoPort
 
 log = logging.getLogger(__name__)
 
 DEMO_STATE_DIR = Path("~/.local/state/kiosk/demo-ui")
-
-
-def demo_config(state_dir: Path, printer_port: int | None = None, base: Config | None = None) -> Config:
-    """The demo configuration with every durable file inside state_dir and, given a port, a network printer."""
-    config = base or load_config(DEMO_CONFIG)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    validator = Part("validator", "virtual", {**config.validator.options, "cassette": str(state_dir / "cassette.sqlite")})
-    gateways = {name: dataclasses.replace(part, options={**part.options, "ledger": str(state_dir / f"gateway-{name}.sqlite")})
-                for name, part in config.gateways.items()}
-    printer = (Part("printer", "network", {"host": "127.0.0.1", "port": printer_port}) if printer_port
-               else config.printer)
-    return dataclasses.replace(config, journal_path=state_dir / "journal.sqlite", receipts_dir=state_dir / "receipts",
-                               validator=validator, gateways=gateways, printer=printer)
 
 
 def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
@@ -104,7 +94,7 @@ class _Stop:
 
 
 def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int] | None, theme: str | None,
-           lang: str | None, insert_bill: Any = None) -> int:
+           lang: str | None, demo_port: Callable[[Terminal], DemoPort] | None = None) -> int:
     """Start the terminal and its screens; start both afresh when the service menu asks for a restart."""
     import pygame
 
@@ -119,7 +109,7 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
                 summary = terminal.start()
                 log.info("terminal %s started: %s", config.terminal, summary.text())
                 ui = KioskUI(terminal, demo=demo, fullscreen=fullscreen, size=size, theme=theme, lang=lang,
-                             insert_bill=insert_bill)
+                             insert_bill=demo_port(terminal) if demo_port is not None else None)
                 stop.ui = ui
                 code = ui.run()
             finally:
@@ -167,7 +157,7 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
         print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
               "five times, PIN 1234; Esc or closing the window quits")
         return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=args.size,
-                      theme=args.theme, lang=args.lang, insert_bill=stack.insert_bill)
+                      theme=args.theme, lang=args.lang, demo_port=stack.bill_port)
 
 
 def run_main(argv: Sequence[str] | None = None) -> int:

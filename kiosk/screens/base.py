@@ -21,26 +21,24 @@ from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Countdown, Group, Label, Widget, arc_points
 from kiosk.session import SessionView
-from kiosk.session_model import TIMEOUTS
+from kiosk.session_model import MORE_TIME_STATES, TIMEOUTS
 
 if TYPE_CHECKING:
-    from kiosk.app import Terminal
+    from kiosk.session_view import ScreenPort
 
 #: a language's own name, shown on the switch in that language whatever language is on screen now
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
 LANG, BACK, HOME = "lang", "back", "home"
 MORE_TIME = "more-time"
-#: states that wait for the payer (not for a reply or a device): near their end they offer more time
-MORE_TIME_STATES = ("category", "provider", "account_entry", "confirmation", "cash_collection")
 #: from this many seconds left the offer shows: long enough to read the question and reach the button
 MORE_TIME_SECONDS = 15
 
 
 @dataclass
 class ScreenContext:
-    """What every screen may read: the terminal, the finger size in pixels, the language, the mode."""
+    """What every screen may read: the terminal's screen port, the finger size in pixels, the language, the mode."""
 
-    terminal: Terminal
+    terminal: ScreenPort
     min_px: int
     lang: str
     demo: bool = False

@@ -96,7 +96,7 @@ class CashScreen(Screen):
         widgets.append(title)
         line = painter.font("base").get_linesize()
         room = view.max_amount - view.cash
-        accepted = [d for d in ctx.terminal.config.denominations if d <= room]
+        accepted = ctx.terminal.acceptable()  # the session decides what still fits, not the screen
         # banknotes are whole roubles: "500 ₽", not "500,00 ₽"
         names = ", ".join(re.sub(r"[.,]00(?=\D*$)", "", ctx.money(d)) for d in accepted)
         texts: list[Msg] = []

@@ -91,7 +91,7 @@ class ProvidersScreen(PhoneScreen):
         return view.state, view.category, view.message
 
     def _tile(self, provider: Provider) -> Tile:
-        available = provider.offline or self.ctx.terminal.router.reachable(provider)
+        available = self.ctx.terminal.reachable(provider)
         return Tile(PROVIDER + provider.id, provider.name, self.ctx.asset(provider.logo), available,
                     Msg("Unavailable now"))
 

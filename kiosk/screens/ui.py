@@ -31,7 +31,7 @@ from kiosk.screens.widgets import Group, Label, Widget
 from kiosk.session import SessionView
 
 if TYPE_CHECKING:
-    from kiosk.app import Terminal
+    from kiosk.session_view import DemoPort, HasScreenPort, ScreenPort
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +83,16 @@ def changed(widget: Widget) -> bool:
 class KioskUI:
     """The terminal's face: draws the session's screens and turns touches into session events."""
 
-    def __init__(self, terminal: Terminal, *, demo: bool = False, size: tuple[int, int] | None = None,
+    def __init__(self, terminal: HasScreenPort | ScreenPort, *, demo: bool = False, size: tuple[int, int] | None = None,
                  fullscreen: bool = False, theme: str | None = None, lang: str | None = None,
                  themes_dir: str | Path | None = None, clock: Callable[[], float] = time.monotonic,
-                 insert_bill: Callable[[int], Any] | None = None) -> None:
-        config = terminal.config
-        self.terminal, self.demo, self.clock = terminal, demo, clock
-        # Demo keys push banknotes into whatever plays the validator: an emulator process, or the in-process one.
-        self.insert_bill = insert_bill or getattr(terminal.validator, "insert", None)
+                 insert_bill: DemoPort | None = None) -> None:
+        # the screens see the terminal through its screen port only (kiosk/session_view.py)
+        port = terminal.screen_port() if hasattr(terminal, "screen_port") else terminal
+        config = port.config
+        self.terminal, self.demo, self.clock = port, demo, clock
+        # Demo keys push banknotes through the demo's port: an emulator process, or the in-process validator.
+        self.insert_bill = insert_bill
         pygame.display.init()
         pygame.font.init()
         size = size or (config.screen.width, config.screen.height)
@@ -119,13 +121,13 @@ class KioskUI:
         self._guard_until = 0.0
         now = clock()
         self.next_tick = now + TICK_SECONDS
-        self.ctx = ScreenContext(terminal, self._min_px(), self.lang, demo, clock,
+        self.ctx = ScreenContext(port, self._min_px(), self.lang, demo, clock,
                                  theme_names(self.themes.themes_dir), self.themes.current.id, self._request)
         self.ctx.finger_px = self._min_px(mm=MIN_TARGET_MM)
         self._set_receipt_language()
         # Events posted by other threads (the validator, checks, deliveries) wake the loop at once.
         self._woken = threading.Event()
-        terminal.on_post = self._woken.set
+        port.on_post(self._woken.set)
         self.refresh()
 
     # -- look -----------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ class KioskUI:
 
     def _set_receipt_language(self) -> None:
         # the payer reads the receipt in the language they chose on screen
-        self.terminal.receipts.language = self.lang
+        self.terminal.set_receipt_language(self.lang)
 
     def set_language(self, lang: str) -> None:
         """Show every text in another language."""
@@ -177,7 +179,7 @@ class KioskUI:
     # -- the session's view ---------------------------------------------------------------------
     def refresh(self) -> None:
         """Read the session's view; change or rebuild the screen if it changed, else move the countdown on."""
-        view = self.terminal.session.view()
+        view = self.terminal.view()
         cls = screen_for(view)
         if self.screen is None or type(self.screen) is not cls:
             if view.state == "idle" and self.view is not None and self.view.state != "idle":
