@@ -26,6 +26,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
+def _escpos_cache() -> None:
+    """Give python-escpos a lasting place for its parsed printer profiles.
+
+    Without one it parses its capabilities file with YAML on every start (measured: over a second of a
+    cold start on a busy two-core box, bench/ui_xvfb.py) and leaves a new temporary folder behind each time.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kiosk" / "escpos"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # a read-only home: escpos falls back to its own temporary folder
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(base))
+
+
+_escpos_cache()
+
 DEMO_STATE_DIR = Path("~/.local/state/kiosk/demo-ui")
 
 

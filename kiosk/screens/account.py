@@ -91,9 +91,11 @@ class AccountScreen(Screen):
 
     def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
         """Field, hint or problem, keypad; Back and Next in the footer."""
-        widgets, body = standard(self, view, painter, rect, provider_name(self.ctx, view.provider),
-                                 [Nav(Msg("Back"), BACK), Nav(Msg("Next"), SUBMIT, "primary", bool(view.account))])
         field = self._field(view)
+        # Next only for a number the field accepts: a press that can only fail is a trap for a hurried payer
+        valid = field is not None and bool(view.account) and not field.problem(view.account)
+        widgets, body = standard(self, view, painter, rect, provider_name(self.ctx, view.provider),
+                                 [Nav(Msg("Back"), BACK), Nav(Msg("Next"), SUBMIT, "primary", valid)])
         if field is None:
             return Group(widgets)
         if self.keypad is not None:
@@ -105,6 +107,9 @@ class AccountScreen(Screen):
             note = (problem_text(problem) or "", "danger")
         elif view.message == "provider_unavailable":
             note = (Msg("The provider cannot be reached now. Please try again later"), "danger")
+        elif not problem and len(view.account) >= field.min_length and field.problem(view.account):
+            # typed in full but not a valid number (a checksum, a pattern): say why Next stays grey
+            problem = field.problem(view.account)
         entry, self.keypad = entry_widgets(painter, body, self.ctx.min_px, field, view.account, kind, self.keypad,
                                            problem=problem, note=note)
         return Group(widgets + entry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -73,6 +74,25 @@ def window_size(wanted: tuple[int, int]) -> tuple[int, int]:
     return fitted
 
 
+def dirty_area(widget: Widget) -> pygame.Rect | None:
+    """The rectangle covering every widget that needs drawing again (None: redraw everything)."""
+    rects: list[pygame.Rect] = []
+
+    def walk(w: Widget) -> bool:
+        if not w.visible:
+            return True
+        children = w.children if isinstance(w, Group) else []
+        if w.dirty:
+            if w.rect.width <= 0 or w.rect.height <= 0:
+                return False  # a group without a rect of its own: its extent is unknown
+            rects.append(w.rect)
+        return all(walk(c) for c in children)
+
+    if not walk(widget) or not rects:
+        return None
+    return rects[0].unionall(rects[1:])
+
+
 def changed(widget: Widget) -> bool:
     """Whether a widget or anything inside it needs drawing again."""
     if widget.dirty:
@@ -93,6 +113,9 @@ class KioskUI:
         self.terminal, self.demo, self.clock = port, demo, clock
         # Demo keys push banknotes through the demo's port: an emulator process, or the in-process validator.
         self.insert_bill = insert_bill
+        # SDL's accelerated window framebuffer loads a GL stack (Mesa's llvmpipe on a terminal without a GPU
+        # driver): about 100 MB more resident memory for nothing a 2D kiosk draws (measured, bench/ui_xvfb.py)
+        os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
         pygame.display.init()
         pygame.font.init()
         size = size or (config.screen.width, config.screen.height)
@@ -315,9 +338,20 @@ class KioskUI:
         self.draw()
 
     def draw(self, force: bool = False) -> bool:
-        """Redraw the whole screen if anything changed; returns whether it did."""
+        """Redraw what changed (a pressed button, a countdown) or the whole screen; returns whether it drew."""
         if not (force or self._needs_draw or changed(self.widgets)):
             return False
+        area = None if force or self._needs_draw else dirty_area(self.widgets)
+        screen = self.surface.get_rect()
+        if area is not None and area.width * area.height * 3 < screen.width * screen.height:
+            # only the changed part is drawn and sent to the display: a press shows a frame sooner, and a
+            # countdown ticking on an idle screen costs little (everything is drawn, clipped to the area)
+            self.surface.set_clip(area)
+            self.surface.fill(self.themes.current.colours.background, area)
+            self.widgets.draw(self.surface, self.painter)
+            self.surface.set_clip(None)
+            pygame.display.update(area)
+            return True
         self.surface.fill(self.themes.current.colours.background)
         self.widgets.draw(self.surface, self.painter)
         self._needs_draw = False
