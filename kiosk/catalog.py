@@ -144,7 +144,7 @@ class Catalog:
 
 
 def _fee(doc: Doc, currency: str) -> FeeRule:
-    kind = doc.str("kind", pattern="none|fixed|percent|tiered", what="one of none, fixed, percent, tiered")
+    kind = doc.string("kind", pattern="none|fixed|percent|tiered", what="one of none, fixed, percent, tiered")
     if kind == "none":
         doc.unknown_keys({"kind"})
         return NoFee()
@@ -154,14 +154,14 @@ def _fee(doc: Doc, currency: str) -> FeeRule:
     if kind == "percent":
         doc.unknown_keys({"kind", "percent", "min", "max", "rounding"})
         try:
-            ppm = parse_percent(doc.str("percent"))
+            ppm = parse_percent(doc.string("percent"))
         except ValueError as exc:
             raise doc.error("percent", str(exc)) from None
         minimum = doc.money("min", currency) if doc.has("min") else None
         maximum = doc.money("max", currency) if doc.has("max") else None
         if minimum is not None and maximum is not None and maximum < minimum:
             raise doc.error("max", f"must not be below min ({minimum.decimal_text()})")
-        rounding = doc.str("rounding", "half_up", pattern="|".join(ROUNDINGS), what=f"one of {ROUNDINGS}")
+        rounding = doc.string("rounding", "half_up", pattern="|".join(ROUNDINGS), what=f"one of {ROUNDINGS}")
         return PercentFee(ppm, minimum, maximum, rounding)
     doc.unknown_keys({"kind", "tiers"})
     tiers: list[Tier] = []
@@ -173,12 +173,10 @@ def _fee(doc: Doc, currency: str) -> FeeRule:
         last = index == len(docs) - 1
         if last and tier_doc.has("upto"):
             raise tier_doc.error("upto", "the last tier must be open-ended (no upto)")
-        if not last:
-            upto = tier_doc.money("upto", currency, allow_zero=False)
-            if tiers and upto <= tiers[-1].upto:
-                raise tier_doc.error("upto", "tiers must be in increasing order of upto")
-        else:
-            upto = None
+        upto = None if last else tier_doc.money("upto", currency, allow_zero=False)
+        previous = tiers[-1].upto if tiers else None
+        if upto is not None and previous is not None and upto <= previous:
+            raise tier_doc.error("upto", "tiers must be in increasing order of upto")
         tiers.append(Tier(upto, _fee(tier_doc.table("fee"), currency)))
     rule = TieredFee(tuple(tiers))
     falls = rule.falls_at()
@@ -192,32 +190,32 @@ def _fee(doc: Doc, currency: str) -> FeeRule:
 
 def _field(doc: Doc) -> InputField:
     doc.unknown_keys({"id", "label", "regex", "mask", "min_length", "max_length", "checksum", "keyboard"})
-    source = doc.str("regex")
+    source = doc.string("regex")
     try:
         pattern = re.compile(source)
     except re.error as exc:
         raise doc.error("regex", f"not a valid regular expression: {exc}") from None
-    min_length = doc.int("min_length", 1, minimum=1, maximum=200)
-    max_length = doc.int("max_length", 200, minimum=min_length, maximum=200)
-    mask = doc.str("mask", "")
+    min_length = doc.integer("min_length", 1, minimum=1, maximum=200)
+    max_length = doc.integer("max_length", 200, minimum=min_length, maximum=200)
+    mask = doc.string("mask", "")
     if mask and mask.count(MASK_SLOT) < max_length:
         raise doc.error("mask", f"has {mask.count(MASK_SLOT)} '{MASK_SLOT}' slots but max_length is {max_length}")
     return InputField(
-        id=doc.str("id", "account", pattern=r"[a-z][a-z0-9_]*", what="a lower-case identifier"),
+        id=doc.string("id", "account", pattern=r"[a-z][a-z0-9_]*", what="a lower-case identifier"),
         label=doc.texts("label"),
         pattern=pattern,
         mask=mask,
         min_length=min_length,
         max_length=max_length,
-        checksum=doc.str("checksum", "", pattern="|".join(("",) + CHECKSUMS), what=f"one of {CHECKSUMS}"),
-        keyboard=doc.str("keyboard", "digits", pattern="digits|text", what="digits or text"),
+        checksum=doc.string("checksum", "", pattern="|".join(("",) + CHECKSUMS), what=f"one of {CHECKSUMS}"),
+        keyboard=doc.string("keyboard", "digits", pattern="digits|text", what="digits or text"),
     )
 
 
 def _provider(doc: Doc, currency: str, categories: set[str], gateways: set[str] | None) -> Provider:
     doc.unknown_keys({"id", "name", "category", "inn", "phone", "logo", "fields", "min", "max", "fee", "offline",
                       "online_check", "routes"})
-    category = doc.str("category")
+    category = doc.string("category")
     if category not in categories:
         raise doc.error("category", f"unknown category {category!r}; expected one of {sorted(categories)}")
     fields = tuple(_field(f) for f in doc.tables("fields"))
@@ -234,26 +232,26 @@ def _provider(doc: Doc, currency: str, categories: set[str], gateways: set[str] 
     routes = []
     for route_doc in doc.tables("routes"):
         route_doc.unknown_keys({"gateway", "code", "options"})
-        gateway = route_doc.str("gateway")
+        gateway = route_doc.string("gateway")
         if gateways is not None and gateway not in gateways:
             raise route_doc.error("gateway", f"no gateway named {gateway!r} in the terminal configuration; "
                                              f"expected one of {sorted(gateways)}")
-        routes.append(Route(gateway, route_doc.str("code", ""), dict(route_doc.table("options", {}).data)))
+        routes.append(Route(gateway, route_doc.string("code", ""), dict(route_doc.table("options", {}).data)))
     if not routes:
         raise doc.error("routes", "expected at least one route to a gateway")
     return Provider(
-        id=doc.str("id", pattern=r"[a-z0-9][a-z0-9_-]*", what="a lower-case identifier"),
+        id=doc.string("id", pattern=r"[a-z0-9][a-z0-9_-]*", what="a lower-case identifier"),
         name=doc.texts("name"),
         category=category,
-        inn=doc.str("inn", pattern=r"\d{10}|\d{12}", what="an INN of 10 or 12 digits"),
-        phone=doc.str("phone"),
-        logo=doc.str("logo", ""),
+        inn=doc.string("inn", pattern=r"\d{10}|\d{12}", what="an INN of 10 or 12 digits"),
+        phone=doc.string("phone"),
+        logo=doc.string("logo", ""),
         fields=fields,
         min_amount=min_amount,
         max_amount=max_amount,
         fee=fee,
-        offline=doc.bool("offline", False),
-        online_check=doc.bool("online_check", True),
+        offline=doc.boolean("offline", False),
+        online_check=doc.boolean("online_check", True),
         routes=tuple(routes),
     )
 
@@ -262,14 +260,14 @@ def load_catalog(path: str | Path, currency: str = "RUB", gateways: set[str] | N
     """Load and validate a catalog; with gateways given, every route must name one of them."""
     root = Doc(path, load_toml(path, "catalog"))
     root.unknown_keys({"version", "categories", "providers"})
-    version = root.int("version")
+    version = root.integer("version")
     if version != CATALOG_VERSION:
         raise root.error("version", f"expected {CATALOG_VERSION}, got {version}")
     categories = []
     for cat in root.tables("categories"):
         cat.unknown_keys({"id", "name", "icon"})
-        categories.append(Category(cat.str("id", pattern=r"[a-z][a-z0-9_-]*", what="a lower-case identifier"),
-                                   cat.texts("name"), cat.str("icon", "")))
+        categories.append(Category(cat.string("id", pattern=r"[a-z][a-z0-9_-]*", what="a lower-case identifier"),
+                                   cat.texts("name"), cat.string("icon", "")))
     ids = {c.id for c in categories}
     if len(ids) != len(categories):
         raise root.error("categories", "category ids must be unique")

@@ -95,13 +95,13 @@ class Screen:
 
 def _part(doc: Doc, name: str, kind_key: str) -> Part:
     options = dict(doc.data)
-    kind = doc.str(kind_key, pattern=r"[a-z][a-z0-9_-]*", what="an adapter name like 'ccnet'")
+    kind = doc.string(kind_key, pattern=r"[a-z][a-z0-9_-]*", what="an adapter name like 'ccnet'")
     options.pop(kind_key)
     return Part(name=name, kind=kind, options=options)
 
 
 def _path(base: Path, doc: Doc, key: str, default: str) -> Path:
-    raw = Path(doc.str(key, default)).expanduser()
+    raw = Path(doc.string(key, default)).expanduser()
     return raw if raw.is_absolute() else (base / raw)
 
 
@@ -111,7 +111,7 @@ def load_config(path: str | Path) -> Config:
     root = Doc(path, load_toml(path, "terminal configuration"))
     root.unknown_keys({"version", "terminal", "agent", "limits", "offline", "devices", "gateways", "catalog",
                        "journal", "session", "outbox", "receipts", "screen", "service"})
-    version = root.int("version")
+    version = root.integer("version")
     if version != CONFIG_VERSION:
         raise root.error("version", f"expected {CONFIG_VERSION} (this kiosk understands version {CONFIG_VERSION}), "
                                     f"got {version}")
@@ -119,23 +119,23 @@ def load_config(path: str | Path) -> Config:
 
     term = root.table("terminal")
     term.unknown_keys({"number", "address", "support_phone", "timezone", "currency", "languages", "denominations"})
-    number = term.str("number", pattern=r"[1-9][0-9]{0,9}", what="1 to 10 digits, not starting with 0")
-    tz_name = term.str("timezone")
+    number = term.string("number", pattern=r"[1-9][0-9]{0,9}", what="1 to 10 digits, not starting with 0")
+    tz_name = term.string("timezone")
     try:
         timezone = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise term.error("timezone", f"expected an IANA time zone like 'Europe/Moscow', got {tz_name!r}") from None
-    currency = term.str("currency", "RUB", pattern=r"[A-Z]{3}", what="an ISO 4217 code like 'RUB'")
+    currency = term.string("currency", "RUB", pattern=r"[A-Z]{3}", what="an ISO 4217 code like 'RUB'")
     languages = tuple(term.strings("languages", ["ru", "en"]))
     denominations = _denominations(term, currency)
 
     agent = root.table("agent")
     agent.unknown_keys({"name", "inn", "address", "phone"})
     agent_value = Agent(
-        name=agent.str("name"),
-        inn=agent.str("inn", pattern=r"\d{10}|\d{12}", what="an INN of 10 or 12 digits"),
-        address=agent.str("address"),
-        phone=agent.str("phone"),
+        name=agent.string("name"),
+        inn=agent.string("inn", pattern=r"\d{10}|\d{12}", what="an INN of 10 or 12 digits"),
+        address=agent.string("address"),
+        phone=agent.string("phone"),
     )
 
     limits = root.table("limits")
@@ -157,7 +157,7 @@ def load_config(path: str | Path) -> Config:
 
     gateways: dict[str, Part] = {}
     for gw in root.tables("gateways"):
-        name = gw.str("name", pattern=r"[a-z][a-z0-9_-]*", what="a lower-case name like 'osmp-main'")
+        name = gw.string("name", pattern=r"[a-z][a-z0-9_-]*", what="a lower-case name like 'osmp-main'")
         if name in gateways:
             raise gw.error("name", f"gateway {name!r} is defined twice")
         part = _part(gw, name, "protocol")
@@ -172,7 +172,7 @@ def load_config(path: str | Path) -> Config:
     timeout_doc.unknown_keys(set(DEFAULT_TIMEOUTS))
     for state in DEFAULT_TIMEOUTS:
         if timeout_doc.has(state):
-            timeouts[state] = timeout_doc.int(state, minimum=1, maximum=3600)
+            timeouts[state] = timeout_doc.integer(state, minimum=1, maximum=3600)
     session.unknown_keys({"timeouts", "receipt_required"})
 
     outbox = root.table("outbox", {})
@@ -183,13 +183,13 @@ def load_config(path: str | Path) -> Config:
     screen_doc = root.table("screen", {})
     screen_doc.unknown_keys({"theme", "language", "dpi", "width", "height", "fullscreen", "themes_dir"})
     screen = Screen(
-        theme=screen_doc.str("theme", "default", pattern=r"[a-z0-9][a-z0-9_-]*", what="a theme folder name"),
-        language=screen_doc.str("language", languages[0], pattern="|".join(languages),
+        theme=screen_doc.string("theme", "default", pattern=r"[a-z0-9][a-z0-9_-]*", what="a theme folder name"),
+        language=screen_doc.string("language", languages[0], pattern="|".join(languages),
                                 what=f"one of the terminal's languages {languages}"),
-        dpi=screen_doc.int("dpi", 96, minimum=50, maximum=600),
-        width=screen_doc.int("width", 1280, minimum=320, maximum=7680),
-        height=screen_doc.int("height", 1024, minimum=240, maximum=4320),
-        fullscreen=screen_doc.bool("fullscreen", False),
+        dpi=screen_doc.integer("dpi", 96, minimum=50, maximum=600),
+        width=screen_doc.integer("width", 1280, minimum=320, maximum=7680),
+        height=screen_doc.integer("height", 1024, minimum=240, maximum=4320),
+        fullscreen=screen_doc.boolean("fullscreen", False),
         themes_dir=_path(base, screen_doc, "themes_dir", "") if screen_doc.has("themes_dir") else None,
     )
     service = root.table("service", {})
@@ -197,8 +197,8 @@ def load_config(path: str | Path) -> Config:
     return Config(
         file=path,
         terminal=number,
-        address=term.str("address"),
-        support_phone=term.str("support_phone"),
+        address=term.string("address"),
+        support_phone=term.string("support_phone"),
         timezone=timezone,
         currency=currency,
         languages=languages,
@@ -214,15 +214,15 @@ def load_config(path: str | Path) -> Config:
         journal_path=_path(base, root.table("journal", {}), "path", "var/journal.sqlite"),
         receipts_dir=_path(base, receipts, "directory", "var/receipts"),
         timeouts=timeouts,
-        outbox_concurrency=outbox.int("concurrency", 4, minimum=1, maximum=64),
-        outbox_backoff_base=float(outbox.int("backoff_base_seconds", 5, minimum=1, maximum=3600)),
-        outbox_backoff_max=float(outbox.int("backoff_max_seconds", 900, minimum=1, maximum=86400)),
-        outbox_lifetime=outbox.int("lifetime_hours", 24, minimum=1, maximum=24 * 30) * 3600,
-        receipt_required=session.bool("receipt_required", False),
+        outbox_concurrency=outbox.integer("concurrency", 4, minimum=1, maximum=64),
+        outbox_backoff_base=float(outbox.integer("backoff_base_seconds", 5, minimum=1, maximum=3600)),
+        outbox_backoff_max=float(outbox.integer("backoff_max_seconds", 900, minimum=1, maximum=86400)),
+        outbox_lifetime=outbox.integer("lifetime_hours", 24, minimum=1, maximum=24 * 30) * 3600,
+        receipt_required=session.boolean("receipt_required", False),
         denominations=denominations,
         screen=screen,
         # The PIN itself never sits in the file (configs get copied and logged): only its SHA-256.
-        service_pin_sha256=service.str("pin_sha256", "", pattern=r"|[0-9a-f]{64}", what="64 hex digits"),
+        service_pin_sha256=service.string("pin_sha256", "", pattern=r"|[0-9a-f]{64}", what="64 hex digits"),
     )
 
 

@@ -48,6 +48,8 @@ class DemoStack:
         self.validator: ExternalValidator | None = None
         self.gateways: list[Any] = []
         self.config: Config | None = None
+        self.dealer: Any = None  # provisioning.demo.DemoDealer: the dealer service and this terminal's link
+        self.dealer_problem = ""
 
     def __enter__(self) -> DemoStack:
         try:
@@ -79,6 +81,17 @@ class DemoStack:
         }
         validator = Part("validator", "ccnet", {"port": self.validator.port})
         self.config = dataclasses.replace(config, validator=validator, gateways=gateways)
+        self._start_dealer(self.config)
+
+    def _start_dealer(self, config: Config) -> None:
+        """The dealer service on loopback and this terminal enrolled with it; the demo runs on without it."""
+        from provisioning.demo import DemoDealer
+
+        try:
+            self.dealer = DemoDealer(self.state_dir / "dealer", config.terminal, config.address,
+                                     str(config.timezone)).start()
+        except Exception as exc:  # payments never depend on the dealer service
+            self.dealer_problem = f"dealer service not started: {exc}"
 
     def bill_port(self, terminal: Terminal) -> DemoPort:
         """The demo keys' port for a terminal: the emulator process, or the terminal's in-process validator."""
@@ -94,11 +107,19 @@ class DemoStack:
         if self.in_process:
             return f"kiosk demo (in-process devices): state in {self.state_dir}; receipts in {self.printer.out_dir}"
         gateways = ", ".join(f"{g.protocol} on {g.base_url}" for g in self.gateways)
-        return (f"kiosk demo: CCNET validator emulator on {self.validator.port}; processing emulators: {gateways}; "
+        text = (f"kiosk demo: CCNET validator emulator on {self.validator.port}; processing emulators: {gateways}; "
                 f"receipts as PNG in {self.printer.out_dir}; state in {self.state_dir}")
+        if self.dealer is not None:
+            text += "\n" + self.dealer.describe()
+        elif self.dealer_problem:
+            text += "\n" + self.dealer_problem
+        return text
 
     def close(self) -> None:
         """Stop every emulator (their state files stay)."""
+        if self.dealer is not None:
+            self.dealer.close()
+            self.dealer = None
         if self.validator is not None:
             self.validator.close()
             self.validator = None

@@ -1,5 +1,9 @@
 """A bill validator emulator in another process, fed by scripts: the simulator and crash tests use the real
-driver on its pseudo-terminal, and push bills in through the emulator's control commands."""
+driver on its pseudo-terminal, and push bills in through the emulator's control commands.
+
+The emulator runs as the `kiosk emulate validator` command in its own process: this module only speaks to it
+through a pipe and never imports the emulators (production code must not).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ class ExternalValidator:
     """An emulator process we started (control through its stdin) or one somebody else started (a FIFO)."""
 
     def __init__(self, protocol: str, port: str, control: IO[str] | None,
-                 process: subprocess.Popen | None = None) -> None:
+                 process: subprocess.Popen[str] | None = None) -> None:
         self.protocol, self.port, self._control, self._process = protocol, port, control, process
 
     @classmethod
@@ -26,9 +30,10 @@ class ExternalValidator:
         """Start `kiosk emulate validator` as a separate process and wait for its PORT= line."""
         Path(state_file).parent.mkdir(parents=True, exist_ok=True)
         process = subprocess.Popen(
-            [sys.executable, "-m", "kiosk.emulators.validator_cli", "--protocol", protocol,
+            [sys.executable, "-m", "kiosk.cli", "emulate", "validator", "--protocol", protocol,
              "--state-file", str(state_file), *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        assert process.stdout is not None and process.stdin is not None  # both are pipes, as asked above
         first = process.stdout.readline().strip()
         if not first.startswith("PORT="):
             process.kill()
@@ -60,8 +65,12 @@ class ExternalValidator:
         self._control.write(line + "\n")
         self._control.flush()
         if self._process is not None:
-            return self._process.stdout.readline().strip()
+            return self._answer()
         return ""
+
+    def _answer(self) -> str:
+        stdout = self._process.stdout if self._process is not None else None
+        return stdout.readline().strip() if stdout is not None else ""
 
     def insert(self, roubles: str) -> str:
         """A payer pushes a banknote in."""
@@ -79,7 +88,8 @@ class ExternalValidator:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-            self._process.stdout.close()
+            if self._process.stdout is not None:
+                self._process.stdout.close()
         if self._control is not None and not self._control.closed:
             try:
                 self._control.close()

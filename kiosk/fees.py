@@ -154,7 +154,9 @@ class TieredFee(FeeRule):
 
     def falls_at(self) -> tuple[int, int, int] | None:
         """The first tier boundary where the fee would drop: (boundary, fee below, fee above), or None."""
-        for tier in self.tiers[:-1]:
+        for tier in self.tiers:
+            if tier.upto is None:  # the open-ended last tier has no boundary above it
+                continue
             edge = tier.upto.minor
             below, above = self.raw_fee(edge), self.raw_fee(edge + 1)
             if above < below:

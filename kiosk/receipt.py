@@ -1,14 +1,7 @@
 """What a receipt says: typed lines built from plain data, independent of how (or whether) it is printed.
 
 A receipt is the payer's only proof. Support finds the payment by terminal number + operation number, so both
-are printed large on every payment receipt and carried in a QR code whose payload is documented below.
-
-QR payload (ASCII, fields in this order, '|' separated)::
-
-    KIOSK1|T=<terminal>|N=<operation>|S=<cash accepted, integer minor units>|D=<local time YYYYMMDDTHHMMSS±HHMM>
-    KIOSK1|T=10001|N=42|S=150000|D=20261121T140509+0300
-
-`KIOSK1` is the format version; a reader rejects anything else rather than guess.
+are printed large on every payment receipt and carried in a QR code (its payload: kiosk.receipt_format).
 """
 
 from __future__ import annotations
@@ -18,15 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.money import Money
+from kiosk.receipt_format import format_account, format_time, qr_payload, time_zone
 from kiosk.receipt_texts import TEXTS
 
 Align = Literal["left", "center", "right"]
 Size = Literal["normal", "tall", "large"]  # tall: double height; large: double width and height
+PaymentStatus = Literal["delivered", "queued", "not_completed"]
+AccountMasking = Literal["phone", "card", "plain"]
 LANGS = ("ru", "en")
-QR_VERSION = "KIOSK1"
 
 
 # -- the model: typed lines -------------------------------------------------------------------------------
@@ -146,10 +140,10 @@ class PaymentReceiptData:
     cash: Money
     fee: Money
     credited: Money
-    status: Literal["delivered", "queued", "not_completed"]
+    status: PaymentStatus
     support_phone: str
     lang: str = "ru"
-    account_masking: Literal["phone", "card", "plain"] = "plain"
+    account_masking: AccountMasking = "plain"
     account_label: Mapping[str, str] = field(default_factory=dict)
     external_id: str = ""  # the gateway's id for the payment, once known
     reason: str = ""  # why not completed, in the payer's language, if known
@@ -217,75 +211,9 @@ def _check_common(terminal: str, when: datetime, timezone: str, lang: str) -> No
         raise ValueError(f"terminal number must be 1 to 10 digits, got {terminal!r}")
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError("receipt time must be timezone-aware")
-    _zone(timezone)
+    time_zone(timezone)
     if lang not in LANGS:
         raise ValueError(f"receipt language must be one of {LANGS}, got {lang!r}")
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"expected an IANA time zone like 'Europe/Moscow', got {name!r}") from None
-
-
-# -- formatting helpers -------------------------------------------------------------------------------
-def format_time(when: datetime, timezone: str, lang: str) -> str:
-    """'21.11.2026 14:05:09 MSK (UTC+03:00)'; English uses ISO date order, which no reader misreads."""
-    local = when.astimezone(_zone(timezone))
-    offset = local.strftime("%z")
-    utc = f"UTC{offset[:3]}:{offset[3:]}"
-    abbrev = local.tzname() or ""
-    # Zones without a letter abbreviation report '+05'; printing it twice says nothing.
-    zone = f"{abbrev} ({utc})" if abbrev and abbrev[0].isalpha() else utc
-    stamp = local.strftime("%d.%m.%Y %H:%M:%S" if lang == "ru" else "%Y-%m-%d %H:%M:%S")
-    return f"{stamp} {zone}"
-
-
-def format_account(account: str, masking: str) -> str:
-    """A phone in full (+7 (912) 345-67-89), a card-like number masked (4276 **** **** 1234), else as typed."""
-    digits = re.sub(r"\D", "", account)
-    if masking == "phone":
-        if len(digits) == 11 and digits[0] in "78":
-            digits = digits[1:]
-        if len(digits) == 10:
-            return f"+7 ({digits[:3]}) {digits[3:6]}-{digits[6:8]}-{digits[8:]}"
-        return account
-    if masking == "card":
-        if len(digits) < 10:
-            return "*" * max(len(digits) - 4, 0) + digits[-4:]
-        # First 4 and last 4 stay readable, as on card slips; every other digit becomes '*'.
-        hidden = digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
-        return " ".join(hidden[i:i + 4] for i in range(0, len(hidden), 4))
-    return account
-
-
-def qr_payload(terminal: str, operation: int, cash: Money, when: datetime) -> str:
-    """The support QR payload (see the module docstring)."""
-    stamp = when.strftime("%Y%m%dT%H%M%S%z")
-    return f"{QR_VERSION}|T={terminal}|N={operation}|S={cash.minor}|D={stamp}"
-
-
-@dataclass(frozen=True, slots=True)
-class QrFields:
-    """A parsed support QR payload."""
-
-    terminal: str
-    operation: int
-    cash_minor: int
-    when: datetime
-
-
-_QR_RE = re.compile(rf"{QR_VERSION}\|T=(\d{{1,10}})\|N=(\d+)\|S=(\d+)\|D=(\d{{8}}T\d{{6}}[+-]\d{{4}})")
-
-
-def parse_qr_payload(text: str) -> QrFields:
-    """Read a support QR payload back; ValueError for anything that is not exactly our format."""
-    match = _QR_RE.fullmatch(text)
-    if not match:
-        raise ValueError(f"not a {QR_VERSION} receipt payload: {text!r}")
-    when = datetime.strptime(match[4], "%Y%m%dT%H%M%S%z")
-    return QrFields(match[1], int(match[2]), int(match[3]), when)
 
 
 def _pick(names: Mapping[str, str], lang: str) -> str:
@@ -323,7 +251,7 @@ def build_payment(data: PaymentReceiptData) -> Receipt:
         kind, title = "restored", t["title_restored"]
     else:
         kind, title = "payment", t["title_payment"]
-    local_when = data.when.astimezone(_zone(data.timezone))
+    local_when = data.when.astimezone(time_zone(data.timezone))
     blocks = _header(t, title, data.terminal, t["operation"], data.operation)
     blocks += [
         Text(format_time(data.when, data.timezone, data.lang), align="center"),
@@ -423,7 +351,7 @@ def build_test_page(data: TestPageData) -> Receipt:
         Text(t["sample_large"], size="large"),
         Text(t["sample_right"], align="right"),
         Separator(),
-        Qr(qr_payload(data.terminal, 0, Money.zero(), data.when.astimezone(_zone(data.timezone)))),
+        Qr(qr_payload(data.terminal, 0, Money.zero(), data.when.astimezone(time_zone(data.timezone)))),
         Text(t["test_ok"], align="center"),
         Cut(),
     ]

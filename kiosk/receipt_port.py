@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
+from typing import Any
 
 from kiosk.catalog import Catalog, InputField
 from kiosk.config import Config
@@ -12,9 +13,11 @@ from kiosk.drivers.printer import ReceiptPrinter
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Operation
 from kiosk.receipt import (
+    AccountMasking,
     AgentInfo,
     EncashmentReceiptData,
     PaymentReceiptData,
+    PaymentStatus,
     ProviderInfo,
     Receipt,
     build_encashment,
@@ -24,12 +27,12 @@ from kiosk.receipt import (
 log = logging.getLogger(__name__)
 
 #: session receipt kind → what the receipt says happened to the money
-STATUS = {"payment": "delivered", "queued": "queued", "not_completed": "not_completed"}
+STATUS: dict[str, PaymentStatus] = {"payment": "delivered", "queued": "queued", "not_completed": "not_completed"}
 #: printer outcome → journal receipt status
 JOURNAL_STATUS = {"printed": "printed", "failed": "failed", "incomplete": "incomplete"}
 
 
-def masking(field: InputField | None) -> str:
+def masking(field: InputField | None) -> AccountMasking:
     """How the account shows on paper: a phone in full, a card-like number partly hidden."""
     if field is None:
         return "plain"
@@ -104,7 +107,7 @@ class ReceiptDesk:
         receipt = build_payment(receipt_data(self.config, self.catalog, op, kind, self.language))
         return self._print(receipt)
 
-    def print_encashment(self, record: dict) -> str:
+    def print_encashment(self, record: dict[str, Any]) -> str:
         """Print the receipt the collector takes away with the cassette."""
         currency = self.config.currency
         data = EncashmentReceiptData(

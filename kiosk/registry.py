@@ -1,4 +1,9 @@
-"""Pluggable parts by name: name → "module:Class", imported only when asked for."""
+"""The one registry of pluggable parts: name → "module:Class", imported only when asked for.
+
+Like python-can's BACKENDS: configuration names a part (`driver = "ccnet"`, `protocol = "osmp"`,
+`link = "serial"`), `load` imports its module on first use; a new part is one line in its table. Only product
+modules are named here: emulators are never reachable from a configuration.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,25 @@ from collections.abc import Mapping
 from kiosk.errors import KioskError
 
 VALIDATORS: dict[str, str] = {
-    "virtual": "kiosk.emulators.virtual_validator:VirtualValidator",
+    "virtual": "kiosk.drivers.virtual:VirtualValidator",
     "ccnet": "kiosk.drivers.ccnet:CcnetValidator",
     "cctalk": "kiosk.drivers.cctalk:CctalkValidator",
 }
 
 GATEWAYS: dict[str, str] = {
-    "virtual": "kiosk.emulators.virtual_gateway:VirtualGateway",
+    "virtual": "kiosk.gateways.virtual:VirtualGateway",
     "osmp": "kiosk.gateways.osmp:OsmpGateway",
     "cyberplat": "kiosk.gateways.cyberplat:CyberplatGateway",
     "json": "kiosk.gateways.jsonapi:JsonApiGateway",
 }
 
-PRINTERS: dict[str, str] = {
-    "virtual": "kiosk.drivers.printer:FilePrinterLink",
+PRINTER_LINKS: dict[str, str] = {
+    "serial": "kiosk.drivers.printer_links:SerialLink",
+    "network": "kiosk.drivers.printer_links:NetworkLink",
+    "usb": "kiosk.drivers.printer_links:UsbLink",
+    "file": "kiosk.drivers.printer_links:FileLink",
+    "virtual": "kiosk.drivers.printer_links:FileLink",  # the name early configurations used for "file"
 }
-
 
 def load(kind: str, table: Mapping[str, str], name: str) -> type:
     """Import and return the class registered under name, with a clear error for an unknown one."""
@@ -37,4 +45,7 @@ def load(kind: str, table: Mapping[str, str], name: str) -> type:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise KioskError(f"{kind} {name!r} could not be loaded from {module_name}: {exc}") from exc
-    return getattr(module, class_name)
+    found = getattr(module, class_name, None)
+    if not isinstance(found, type):
+        raise KioskError(f"{kind} {name!r}: {module_name} has no class {class_name}")
+    return found

@@ -1,6 +1,13 @@
-"""The payment session declared as data: states, their timeouts and transitions; drawable as a diagram."""
+"""The payment session declared as data: states, their timeouts and transitions; drawable as a diagram.
+
+Every decision that depends on the state lives here: which trigger applies in which state, under which
+conditions (pure questions to the session), and which callback runs on the way. A transition with
+``"dest": None`` is internal: the state stays, no entry action runs, its ``after`` callback answers the payer.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 # States in the order a payment walks through them. A state with a timeout waits for a person or a reply.
 STATES = [
@@ -35,26 +42,72 @@ TIMEOUTS = {
 MORE_TIME_STATES = ("category", "provider", "account_entry", "confirmation", "cash_collection")
 
 BEFORE_MONEY = ["category", "provider", "account_entry", "online_check", "confirmation"]
+CHOOSING = ["category", "provider"]
+#: where the payer is awaited (not a check's reply or a delivery): the only states "more time" extends
+PAYER_AWAITED = ["category", "provider", "account_entry", "confirmation", "cash_collection"]
 
-# Read top to bottom: for one trigger, the first transition whose conditions hold is taken.
-TRANSITIONS = [
-    {"trigger": "touch", "source": "idle", "dest": "category"},
-    {"trigger": "choose_category", "source": "category", "dest": "provider"},
-    {"trigger": "choose_provider", "source": ["idle", "category", "provider"], "dest": "account_entry",
-     "conditions": "provider_available"},
+#: the trigger that took the session into "commit" → the reason journaled with the commit
+COMMIT_REASONS = {"pay": "pay", "bill_settled": "pay", "timeout": "timeout", "device_fault": "device_fault"}
+
+#: fired by the session after every trigger until it no longer applies: the states the machine passes
+#: through without waiting for anyone (UML's completion transitions), declared instead of fired by entry actions
+COMPLETION = "proceed"
+
+Transition = dict[str, Any]
+
+# Read top to bottom: for one trigger, the first transition whose source and conditions hold is taken.
+TRANSITIONS: list[Transition] = [
+    # The attract screen. With no printer where a receipt is required, no money is taken at all.
+    {"trigger": "touch", "source": "idle", "dest": "out_of_service", "prepare": "look_at_printer",
+     "conditions": "receipt_impossible", "before": "note_printer_fault"},
+    {"trigger": "touch", "source": "idle", "dest": "category", "before": "note_no_receipt"},
+    {"trigger": "choose_category", "source": "category", "dest": "provider", "before": "take_category"},
+    {"trigger": "choose_provider", "source": ["idle"] + CHOOSING, "dest": "account_entry",
+     "prepare": "take_provider", "conditions": "provider_available", "before": "note_offline",
+     "after": "use_typed_phone"},
+    {"trigger": "choose_provider", "source": ["idle"] + CHOOSING, "dest": None, "after": "say_unavailable"},
+    # A phone number typed before choosing an operator; an operator nobody knows is the payer's choice,
+    # since a guess could send money to a stranger.
+    {"trigger": "enter_phone", "source": "category", "dest": "provider", "conditions": "operator_unknown",
+     "before": "take_mobile", "after": "ask_for_operator"},
+    {"trigger": "enter_phone", "source": "provider", "dest": None, "conditions": "operator_unknown",
+     "after": "ask_for_operator"},
+    {"trigger": "enter_phone", "source": CHOOSING, "dest": "account_entry", "prepare": "take_provider",
+     "conditions": "provider_available", "before": "note_offline", "after": "take_phone_number"},
+    {"trigger": "enter_phone", "source": CHOOSING, "dest": None, "after": "say_unavailable"},
+    {"trigger": "edit_account", "source": "account_entry", "dest": None, "after": "take_account_text"},
     {"trigger": "submit_account", "source": "account_entry", "dest": "online_check",
-     "conditions": ["account_valid", "wants_online_check"]},
+     "conditions": ["account_valid", "wants_online_check"], "before": "clear_account_error"},
     {"trigger": "submit_account", "source": "account_entry", "dest": "confirmation",
-     "conditions": ["account_valid", "payable_without_check"]},
-    {"trigger": "check_payable", "source": "online_check", "dest": "confirmation"},
-    {"trigger": "check_refused", "source": "online_check", "dest": "account_entry"},
+     "conditions": ["account_valid", "payable_without_check"], "before": ["clear_account_error", "note_offline"]},
+    {"trigger": "submit_account", "source": "account_entry", "dest": None, "after": "show_account_problem"},
+    {"trigger": "check_payable", "source": "online_check", "dest": "confirmation", "before": "take_check_details"},
+    {"trigger": "check_refused", "source": "online_check", "dest": "account_entry", "before": "take_refusal",
+     "after": "say_refusal"},
     {"trigger": "check_unreachable", "source": "online_check", "dest": "confirmation",
-     "conditions": "offline_possible"},
-    {"trigger": "check_unreachable", "source": "online_check", "dest": "provider"},
+     "conditions": "offline_possible", "before": "go_offline"},
+    {"trigger": "check_unreachable", "source": "online_check", "dest": "provider", "after": "say_unavailable"},
     {"trigger": "confirm", "source": "confirmation", "dest": "cash_collection"},
-    {"trigger": "pay", "source": "cash_collection", "dest": "commit", "conditions": ["enough_cash", "bills_settled"]},
-    {"trigger": "committed", "source": "commit", "dest": "delivery"},
-    {"trigger": "delivered", "source": "delivery", "dest": "receipt"},
+    # Bills in escrow: stacked only while collecting, with room under the maximum and nothing else in flight.
+    {"trigger": "escrow", "source": "cash_collection", "dest": None, "conditions": ["taking_bills", "bill_fits"],
+     "after": "stack_bill"},
+    {"trigger": "escrow", "source": "cash_collection", "dest": None, "conditions": "taking_bills",
+     "after": "refuse_bill"},
+    {"trigger": "escrow", "source": "*", "dest": None, "after": "return_bill"},
+    # Pay: a bill on its way to the cassette is waited for (briefly); too little money asks for more.
+    {"trigger": "pay", "source": "cash_collection", "dest": None, "conditions": "bill_in_transit",
+     "after": "wait_for_bill"},
+    {"trigger": "pay", "source": "cash_collection", "dest": "commit", "conditions": "enough_cash"},
+    {"trigger": "pay", "source": "cash_collection", "dest": None, "after": "ask_for_more"},
+    {"trigger": "bill_settled", "source": "cash_collection", "dest": "commit", "conditions": "enough_cash"},
+    {"trigger": "more_time", "source": PAYER_AWAITED, "dest": None, "conditions": "no_pay_pending",
+     "after": "restart_timeout"},
+    # The operation could not be journaled: no money may be taken.
+    {"trigger": COMPLETION, "source": "cash_collection", "dest": "out_of_service", "conditions": "operation_refused"},
+    {"trigger": COMPLETION, "source": "commit", "dest": "delivery"},
+    {"trigger": COMPLETION, "source": "delivery", "dest": "receipt", "conditions": "delivery_deferred",
+     "before": "note_queued"},
+    {"trigger": "delivered", "source": "delivery", "dest": "receipt", "before": "take_outcome"},
     {"trigger": "receipt_done", "source": "receipt", "dest": "out_of_service", "conditions": "faulty"},
     {"trigger": "receipt_done", "source": "receipt", "dest": "idle"},
     {"trigger": "back", "source": "category", "dest": "idle"},
@@ -64,6 +117,7 @@ TRANSITIONS = [
     {"trigger": "cancel", "source": BEFORE_MONEY, "dest": "idle"},
     # With money inside there is no cancel: the payer's money goes to the account they entered.
     {"trigger": "cancel", "source": "cash_collection", "dest": "idle", "conditions": "no_cash"},
+    {"trigger": "cancel", "source": "cash_collection", "dest": None, "after": "refuse_cancel"},
     {"trigger": "timeout", "source": BEFORE_MONEY + ["service"], "dest": "idle"},
     {"trigger": "timeout", "source": "cash_collection", "dest": "commit", "conditions": "has_cash"},
     {"trigger": "timeout", "source": "cash_collection", "dest": "idle"},
@@ -74,15 +128,35 @@ TRANSITIONS = [
     {"trigger": "device_fault", "source": "cash_collection", "dest": "commit", "conditions": "has_cash"},
     {"trigger": "device_fault", "source": "cash_collection", "dest": "out_of_service"},
     {"trigger": "recovered", "source": "out_of_service", "dest": "idle"},
+    # Out of service for want of a printer: looked at again every few seconds.
+    {"trigger": "tick", "source": "out_of_service", "dest": "idle", "prepare": "recheck_printer",
+     "conditions": ["printer_fault", "printer_back"], "before": "clear_fault"},
     {"trigger": "service_login", "source": ["idle", "out_of_service"], "dest": "service"},
     {"trigger": "service_exit", "source": "service", "dest": "out_of_service", "conditions": "faulty"},
     {"trigger": "service_exit", "source": "service", "dest": "idle"},
+    # Something failed inside the terminal (the journal, a driver): stop the money wherever the session is.
+    # Whatever was journaled stays; start-up reconciliation finishes it after the restart.
+    {"trigger": "internal_fault", "source": "*", "dest": "out_of_service", "before": "stop_taking_money"},
 ]
 
+ANY_STATE = "any_state"
 
-def _sources(transition: dict) -> list[str]:
+
+def _sources(transition: Transition) -> list[str]:
     source = transition["source"]
-    return list(STATES) if source == "*" else ([source] if isinstance(source, str) else list(source))
+    return [ANY_STATE] if source == "*" else ([source] if isinstance(source, str) else list(source))
+
+
+def _label(transition: Transition) -> str:
+    conditions = transition.get("conditions", [])
+    conditions = [conditions] if isinstance(conditions, str) else conditions
+    return transition["trigger"] + (f" [{', '.join(conditions)}]" if conditions else "")
+
+
+def edges() -> list[tuple[str, str, str]]:
+    """(source, destination, label) for every declared transition; an internal one loops on its state."""
+    return [(source, transition["dest"] or source, _label(transition))
+            for transition in TRANSITIONS for source in _sources(transition)]
 
 
 def diagram_dot() -> str:
@@ -91,12 +165,8 @@ def diagram_dot() -> str:
     for state in STATES:
         label = f"{state}\\n(timeout)" if state in TIMEOUTS else state
         lines.append(f'  {state} [label="{label}"];')
-    for transition in TRANSITIONS:
-        conditions = transition.get("conditions", [])
-        conditions = [conditions] if isinstance(conditions, str) else conditions
-        label = transition["trigger"] + (f" [{', '.join(conditions)}]" if conditions else "")
-        for source in _sources(transition):
-            lines.append(f'  {source} -> {transition["dest"]} [label="{label}"];')
+    lines.append(f'  {ANY_STATE} [label="any state", style=dashed];')
+    lines += [f'  {source} -> {dest} [label="{label}"];' for source, dest, label in edges()]
     lines.append("}")
     return "\n".join(lines)
 
@@ -104,10 +174,5 @@ def diagram_dot() -> str:
 def diagram_mermaid() -> str:
     """The state machine as a Mermaid state diagram (renders on code hosting sites)."""
     lines = ["stateDiagram-v2", "  [*] --> idle"]
-    for transition in TRANSITIONS:
-        conditions = transition.get("conditions", [])
-        conditions = [conditions] if isinstance(conditions, str) else conditions
-        label = transition["trigger"] + (f" [{', '.join(conditions)}]" if conditions else "")
-        for source in _sources(transition):
-            lines.append(f"  {source} --> {transition['dest']}: {label}")
+    lines += [f"  {source} --> {dest}: {label}" for source, dest, label in edges()]
     return "\n".join(lines)

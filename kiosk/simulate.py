@@ -74,12 +74,12 @@ def load_scenario(path: str | Path) -> list[Script]:
     """Read and validate a scenario file; every error names the file, the step and what was expected."""
     root = Doc(path, load_toml(path, "scenario"))
     root.unknown_keys({"version", "title", "script"})
-    if root.int("version") != 1:
+    if root.integer("version") != 1:
         raise root.error("version", "expected 1")
     scripts = []
     for doc in root.tables("script"):
         doc.unknown_keys({"title", "steps"})
-        script = Script(doc.str("title"))
+        script = Script(doc.string("title"))
         for index, text in enumerate(doc.strings("steps")):
             where = f"{doc.key('steps')}[{index}]"
             try:

@@ -12,16 +12,18 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from typing import Literal
 
 from kiosk.drivers import ccnet_frame as cf
-from kiosk.drivers.serial_link import PollingValidator, wait_reply
+from kiosk.drivers.polling import PollingValidator
+from kiosk.drivers.serial_port import wait_reply
 from kiosk.drivers.validator import (
     Bill,
     CassetteFull,
     CassetteInserted,
     CassetteRemoved,
     Cheated,
+    Decision,
     Escrow,
     EventSink,
     Failure,
@@ -31,7 +33,6 @@ from kiosk.drivers.validator import (
     Returned,
     Stacked,
     Uncertain,
-    ValidatorStatus,
 )
 from kiosk.errors import DeviceInitializationError, DeviceOperationError, DeviceTimeoutError
 
@@ -99,7 +100,6 @@ class CcnetValidator(PollingValidator):
         self._sent = b""
         self._nonce = secrets.token_hex(4)
         self._seq = 0
-        self._types: set[int] = set()  # what the host wants accepted; restored after every re-init
         self._last: bytes | None = None  # last valid POLL reply
         self._cycle: Bill | None = None  # bill in an open escrow/stacking cycle
         self._cycle_open = False
@@ -126,7 +126,7 @@ class CcnetValidator(PollingValidator):
             self._parser.reset()
             self._link.write(frame)
             deadline = time.monotonic() + float(self.options["response_timeout"])
-            reply = wait_reply(deadline, self._link, self._feed)
+            reply: cf.Frame | cf.BadFrame | None = wait_reply(deadline, self._link, self._feed)
             if reply is None:
                 self.counters["timeouts"] += 1
                 problem = "no answer"
@@ -182,7 +182,7 @@ class CcnetValidator(PollingValidator):
         if not table:
             raise DeviceInitializationError(f"{self.port}: the validator's bill table is empty")
         self._bills = {b.bill_type: b for b in table}
-        self._send_mask()
+        self._send_acceptance()  # what the host wants accepted, restored after every re-init
         self._state = STATES.get(state, f"0x{state:02X}")
         self._handle(bytes((state,)))  # a cassette out or a jam right after start is news too
 
@@ -196,13 +196,15 @@ class CcnetValidator(PollingValidator):
             if first:
                 self.emit(Uncertain(
                     "at start-up the validator reports a bill stacked that this driver did not see (kiosk "
-                    "restarted mid-report?): it may already be credited — reconcile with the journal", bill))
+                    "restarted mid-report?): it may already be credited — reconcile with the journal", bill,
+                    stacked=True))
             else:
                 self._credit(before[1])
             self._close_cycle()
         elif code == 0x12 or code == 0x17:
             self.emit(Uncertain(f"{STATES[code]} before reset: the bill is probably in the cassette but no "
-                                "'stacked' was reported — reconcile by policy", self._cycle))
+                                "'stacked' was reported — reconcile by policy", self._cycle or bill,
+                                stacked=code == 0x12))
             self._close_cycle()
         elif code in (0x11, 0x15, 0x18, 0x1A, 0x80, 0x82):
             # The reset hands a bill in the head back to the payer.
@@ -211,8 +213,8 @@ class CcnetValidator(PollingValidator):
         elif self._cycle_open:
             self._end_cycle_unknown(code)
 
-    def _send_mask(self) -> None:
-        order = "big" if self.options["mask_order"] == "y3_first" else "little"
+    def _send_acceptance(self) -> None:
+        order: Literal["big", "little"] = "big" if self.options["mask_order"] == "y3_first" else "little"
         mask = sum(1 << t for t in self._types).to_bytes(3, order)
         self._command(cf.ENABLE_BILL_TYPES, mask + mask)  # every enabled bill stops in escrow for the host
 
@@ -257,16 +259,16 @@ class CcnetValidator(PollingValidator):
             self._end_cycle_unknown(code)
         if code == 0x80:
             if not self._cycle_open:
-                self._cycle, self._cycle_open, self._decided = self._bills.get(arg), True, False
+                self._cycle, self._cycle_open, self._decided = self._known(arg), True, False
                 self._escrow_since = self._last_hold = time.monotonic()
                 self.emit(Escrow(self._bill(arg)))
         elif code == 0x17 and not self._cycle_open:
             self._cycle, self._cycle_open, self._decided = None, True, True  # stacking without escrow
         elif code == 0x82:
-            self.emit(Returned(self._bills.get(arg, self._cycle)))
+            self.emit(Returned(self._known(arg) or self._cycle))
             self._close_cycle()
         elif code == 0x1C:
-            self.emit(Rejected(REJECT_REASONS.get(arg, f"code 0x{(arg or 0):02X}")))
+            self.emit(Rejected(REJECT_REASONS.get(arg or 0, f"code 0x{(arg or 0):02X}")))
             self._close_cycle()
         elif code == 0x41:
             self.emit(CassetteFull())
@@ -278,13 +280,16 @@ class CcnetValidator(PollingValidator):
         elif code == 0x45:
             self.emit(Cheated())
         elif code == 0x47:
-            self.emit(Failure(arg or 0, FAILURES.get(arg, "generic failure")))
+            self.emit(Failure(arg or 0, FAILURES.get(arg or 0, "generic failure")))
+
+    def _known(self, bill_type: int | None) -> Bill | None:
+        return None if bill_type is None else self._bills.get(bill_type)
 
     def _bill(self, bill_type: int | None) -> Bill:
-        return self._bills.get(bill_type, Bill(0, -1 if bill_type is None else bill_type))
+        return self._known(bill_type) or Bill(0, -1 if bill_type is None else bill_type)
 
     def _credit(self, bill_type: int | None) -> None:
-        bill = self._bills.get(bill_type)
+        bill = self._known(bill_type)
         if bill is None:
             self.emit(Uncertain(f"stacked a bill of unknown type {bill_type}: value unknown", None))
             return
@@ -302,45 +307,10 @@ class CcnetValidator(PollingValidator):
         self._close_cycle()
 
     # -- host commands (run by the polling thread) ------------------------------------------------
-    def enable(self, denominations: Iterable[int]) -> None:
-        """Accept only these bill values (kopecks)."""
-        wanted = set(denominations)
-        types = {b.bill_type for b in self._bills.values() if b.value in wanted}
-        unknown = wanted - {b.value for b in self._bills.values()}
-        if unknown:
-            log.warning("%s: this validator has no bills worth %s kopecks; ignored", self.port, sorted(unknown))
-        self._types = types
-        self._queue("enable", self._send_mask)
-
-    def disable(self) -> None:
-        """Accept nothing."""
-        self._types = set()
-        self._queue("disable", self._send_mask)
-
-    def _decide(self, code: int) -> None:
-        self._decided = True
-        self._command(code)
-
-    def stack(self) -> None:
-        """Send the bill in escrow to the cassette."""
-        self._queue("stack", lambda: self._decide(cf.STACK))
-
-    def return_bill(self) -> None:
-        """Hand the bill in escrow back."""
-        self._queue("return", lambda: self._decide(cf.RETURN))
-
-    def hold(self) -> None:
-        """Keep the bill in escrow a while longer (the driver also renews HOLD by itself)."""
-        def renew() -> None:
+    def _send_decision(self, decision: Decision) -> None:
+        if decision == "hold":
             self._last_hold = time.monotonic()
             self._command(cf.HOLD)
-        self._queue("hold", renew)
-
-    def _shutdown(self) -> None:
-        self._types = set()
-        self._send_mask()
-
-    # -- what the host can read -------------------------------------------------------------------
-    def status(self) -> ValidatorStatus:
-        """Current state."""
-        return self._status(bool(self._types), {"protocol": "ccnet", **self.counters})
+            return
+        self._decided = True
+        self._command(cf.STACK if decision == "stack" else cf.RETURN)

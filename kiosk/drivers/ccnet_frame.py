@@ -31,7 +31,7 @@ GET_BILL_TABLE = 0x41
 ILLEGAL_COMMAND = 0x30
 
 
-def crc16_kermit(data: bytes) -> int:
+def crc16_kermit(data: bytes | bytearray) -> int:
     """CRC-16/KERMIT: reflected poly 0x8408, init 0, no final XOR (check value of '123456789' is 0x2189)."""
     crc = 0
     for byte in data:

@@ -12,16 +12,18 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
+from typing import cast
 
 from kiosk.drivers import cctalk_frame as cc
-from kiosk.drivers.serial_link import PollingValidator
+from kiosk.drivers.polling import PollingValidator
 from kiosk.drivers.validator import (
     Bill,
     CassetteFull,
     CassetteInserted,
     CassetteRemoved,
     Cheated,
+    Decision,
     Escrow,
     EventSink,
     EventsLost,
@@ -32,7 +34,7 @@ from kiosk.drivers.validator import (
     Returned,
     Stacked,
     Uncertain,
-    ValidatorStatus,
+    ValidatorEvent,
 )
 from kiosk.errors import DeviceError, DeviceInitializationError, DeviceOperationError, DeviceTimeoutError
 
@@ -85,7 +87,6 @@ class CctalkValidator(PollingValidator):
         self._address, self._host = int(self.options["address"]), int(self.options["host_address"])
         self._parser = cc.PacketParser(self._codec)
         self._nonce = secrets.token_hex(4)
-        self._types: set[int] = set()
         self._counter = 0  # last counter processed
         self._epoch = 0  # device resets seen by this driver
         self._index = 0  # events since the device's last reset: lap × 255 + counter
@@ -154,7 +155,7 @@ class CctalkValidator(PollingValidator):
             self._transact(cc.SIMPLE_POLL)
             self._process(self._transact(cc.READ_BUFFERED_BILL_EVENTS))  # what happened while away
         self._transact(cc.MODIFY_BILL_OPERATING_MODE, b"\x03")  # use stacker and escrow
-        self._send_inhibits()
+        self._send_acceptance()
         self._state = "idle"
 
     def _start_device(self) -> None:
@@ -180,7 +181,9 @@ class CctalkValidator(PollingValidator):
             except DeviceTimeoutError:
                 if time.monotonic() > deadline:
                     raise
-        text = lambda h: self._transact(h).decode("ascii", "replace").strip(" \x00")  # noqa: E731
+        def text(header: int) -> str:
+            return self._transact(header).decode("ascii", "replace").strip(" \x00")
+
         serial = str(int.from_bytes(self._transact(cc.SERIAL_NUMBER)[:3], "little"))
         self._identity = Identity("cctalk", model=f"{text(cc.MANUFACTURER_ID)} {text(cc.PRODUCT_CODE)}",
                                   serial=serial, firmware=text(cc.SOFTWARE_REVISION))
@@ -203,7 +206,7 @@ class CctalkValidator(PollingValidator):
             bills[bill_type] = Bill(int(bill_id[2:6]) * factor * 100 // 10**decimals, bill_type, country)
         return bills
 
-    def _send_inhibits(self) -> None:
+    def _send_acceptance(self) -> None:
         mask = sum(1 << (t - 1) for t in self._types)
         self._transact(cc.MODIFY_INHIBIT_STATUS, bytes((mask & 0xFF, mask >> 8)))
         self._transact(cc.MODIFY_MASTER_INHIBIT, b"\x01" if self._types else b"\x00")
@@ -286,8 +289,8 @@ class CctalkValidator(PollingValidator):
             self.emit(Jammed(text))
         elif kind is Failure:
             self.emit(Failure(b, text))
-        elif kind is not None:
-            self.emit(kind())
+        elif kind is not None:  # the events that carry nothing: cheated, cassette in/out/full
+            self.emit(cast(Callable[[], ValidatorEvent], kind)())
         if kind is Jammed and self._escrow:
             self.emit(Uncertain("a bill jammed while in escrow: it is neither stacked nor returned", self._escrow))
             self._escrow, self._routed = None, False
@@ -300,41 +303,11 @@ class CctalkValidator(PollingValidator):
             problem = {254: "escrow empty", 255: "failed"}.get(reply[0], f"error {reply[0]}")
             raise DeviceOperationError(f"{self.port}: route bill {code}: {problem}")
 
-    # -- host commands ----------------------------------------------------------------------------
-    def enable(self, denominations: Iterable[int]) -> None:
-        """Accept only these bill values (kopecks)."""
-        wanted = set(denominations)
-        self._types = {b.bill_type for b in self._bills.values() if b.value in wanted}
-        unknown = wanted - {b.value for b in self._bills.values()}
-        if unknown:
-            log.warning("%s: this validator has no bills worth %s kopecks; ignored", self.port, sorted(unknown))
-        self._queue("enable", self._send_inhibits)
-
-    def disable(self) -> None:
-        """Accept nothing."""
-        self._types = set()
-        self._queue("disable", self._send_inhibits)
-
-    def stack(self) -> None:
-        """Send the bill in escrow to the cassette."""
-        self._queue("stack", lambda: self._route(1))
-
-    def return_bill(self) -> None:
-        """Hand the bill in escrow back."""
-        self._queue("return", lambda: self._route(0))
-
-    def hold(self) -> None:
-        """Extend the escrow timeout (the driver also extends it by itself)."""
-        def extend() -> None:
+    # -- host commands (run by the polling thread) ------------------------------------------------
+    def _send_decision(self, decision: Decision) -> None:
+        if decision == "hold":  # extend the escrow timeout (the driver also extends it by itself)
             self._last_hold = time.monotonic()
-            self._route(255)
-        self._queue("hold", extend)
+        self._route({"stack": 1, "return": 0, "hold": 255}[decision])
 
-    def _shutdown(self) -> None:
-        self._types = set()
-        self._send_inhibits()
-
-    def status(self) -> ValidatorStatus:
-        """Current state."""
-        return self._status(bool(self._types), {"protocol": "cctalk", "event_counter": self._counter,
-                                                "reset_epoch": self._epoch, **self.counters})
+    def _status_extra(self) -> dict[str, object]:
+        return {**super()._status_extra(), "event_counter": self._counter, "reset_epoch": self._epoch}

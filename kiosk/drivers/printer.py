@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kiosk.drivers.escpos_render import MODELS, EscposRenderer, PrinterModel, printer_model
-from kiosk.drivers.printer_links import FileLink, NetworkLink, PrinterLink, SerialLink, UsbLink
+from kiosk.drivers.escpos_render import EscposRenderer, PrinterModel, printer_model
+from kiosk.drivers.printer_links import PrinterLink
 from kiosk.errors import ConfigError, DeviceError, KioskError
 from kiosk.receipt import Receipt
 
@@ -88,12 +88,9 @@ def _is_dle_reply(byte: int) -> bool:
 def _is_gs_r_reply(byte: int) -> bool:
     return byte & 0x90 == 0  # bit 4 clear: cannot be mistaken for a late DLE EOT reply
 
-FilePrinterLink = FileLink  # the name kiosk.registry used first
-__all__ = ["LINKS", "MODELS", "FileLink", "FilePrinterLink", "NetworkLink", "PrinterLink", "PrinterStatus", "PrintResult",
-           "ReceiptPrinter", "SerialLink", "UsbLink"]
 
-LINKS: dict[str, type[PrinterLink]] = {"serial": SerialLink, "network": NetworkLink, "usb": UsbLink,
-                                       "file": FileLink}
+JOB_TIMEOUT = 20.0  # seconds a whole receipt may take before the printer must confirm its end
+STATUS_TIMEOUT = 1.0  # seconds for one real-time status answer
 _MODEL_OPTIONS = {"columns", "dots", "code_page", "code_page_number", "qr", "qr_module", "cut"}
 
 
@@ -105,7 +102,8 @@ class ReceiptPrinter:
     """
 
     def __init__(self, link: PrinterLink, model: PrinterModel | str = "generic-80-42", *,
-                 job_timeout: float = 20.0, status_timeout: float = 1.0, blocks_per_check: int = 8) -> None:
+                 job_timeout: float = JOB_TIMEOUT, status_timeout: float = STATUS_TIMEOUT,
+                 blocks_per_check: int = 8) -> None:
         self.link = link
         self.model = printer_model(model) if isinstance(model, str) else model
         self.renderer = EscposRenderer(self.model)
@@ -115,27 +113,27 @@ class ReceiptPrinter:
     @classmethod
     def from_config(cls, link_name: str, options: Mapping[str, Any], file: str = "") -> ReceiptPrinter:
         """From config.printer (Part.kind, Part.options): link options plus model and model overrides."""
-        from kiosk.registry import PRINTERS, load
+        from kiosk.registry import PRINTER_LINKS, load
 
         where = "devices.printer"
         opts = dict(options)
         model_name = str(opts.pop("model", "generic-80-42"))
         overrides = {k: opts.pop(k) for k in list(opts) if k in _MODEL_OPTIONS}
-        timing = {k: float(opts.pop(k)) for k in ("job_timeout", "status_timeout") if k in opts}
+        job_timeout = float(opts.pop("job_timeout", JOB_TIMEOUT))
+        status_timeout = float(opts.pop("status_timeout", STATUS_TIMEOUT))
         try:
             model = printer_model(model_name, **overrides)
         except ValueError as exc:
             raise ConfigError(file, f"{where}.model", str(exc)) from exc
         try:
-            # The four python-escpos links are built in; kiosk.registry.PRINTERS may add others by name.
-            link_cls = LINKS.get(link_name) or load("printer link", PRINTERS, link_name)
+            link_cls = load("printer link", PRINTER_LINKS, link_name)
         except KioskError as exc:
             raise ConfigError(file, f"{where}.link", str(exc)) from exc
         try:
             link = link_cls(**opts)
         except (TypeError, ValueError) as exc:
             raise ConfigError(file, where, f"bad options for the {link_name!r} link: {exc}") from exc
-        return cls(link, model, **timing)
+        return cls(link, model, job_timeout=job_timeout, status_timeout=status_timeout)
 
     def render(self, receipt: Receipt) -> bytes:
         """The exact bytes print_receipt sends (for journaling or a golden test)."""

@@ -6,7 +6,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from kiosk.errors import DeviceInitializationError, DeviceOperationError
 
@@ -15,7 +15,11 @@ log = logging.getLogger(__name__)
 
 # -- links ----------------------------------------------------------------------------------------------
 class PrinterLink(ABC):
-    """Bytes to (and, on two-way links, from) a printer, through a python-escpos connection."""
+    """Bytes to (and, on two-way links, from) a printer, through a python-escpos connection.
+
+    A subclass says how to make the connection (`_make`) and how to read with a timeout (`_read`); the link
+    is a context manager and `close()` is idempotent.
+    """
 
     two_way: bool = True
 
@@ -46,6 +50,13 @@ class PrinterLink(ABC):
                 device.close()
             except Exception as exc:  # closing a dead link must not hide the fault that killed it
                 log.debug("closing printer %s: %s", self.describe(), exc)
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def write(self, data: bytes) -> None:
         """Send bytes; DeviceOperationError if the link fails (the link is closed for a fresh retry)."""

@@ -11,30 +11,24 @@ import glob
 import json
 import sys
 import time
+from collections.abc import Callable
 
 from kiosk.drivers import ccnet_frame as cf
 from kiosk.drivers import cctalk_frame as cc
-from kiosk.drivers.serial_link import SerialLink
+from kiosk.drivers.serial_port import Reply, SerialPort, wait_reply
 from kiosk.errors import DeviceError
 
 DEFAULT_GLOBS = ("/dev/serial/by-id/*", "/dev/ttyUSB*", "/dev/ttyACM*")
 CCTALK_MODES = (("simple", "lo_in_source"), ("crc16", "lo_in_source"), ("crc16", "hi_in_source"))
 
 
-def _exchange(link: SerialLink, frame: bytes, timeout: float, accept) -> object | None:
+def _exchange(link: SerialPort, frame: bytes, timeout: float, accept: Callable[[bytes], Reply]) -> Reply | None:
     link.discard_input()
     link.write(frame)
-    deadline = time.monotonic() + timeout
-    while True:
-        chunk = link.read(deadline)
-        if not chunk:
-            return None
-        found = accept(chunk)
-        if found is not None:
-            return found
+    return wait_reply(time.monotonic() + timeout, link, accept)
 
 
-def probe_ccnet(link: SerialLink, timeout: float) -> dict | None:
+def probe_ccnet(link: SerialPort, timeout: float) -> dict | None:
     """A CCNET answer to POLL, with identification when the device's state allows it."""
     parser = cf.FrameParser()
     sent = {cf.POLL, cf.IDENTIFICATION}
@@ -63,7 +57,7 @@ def probe_ccnet(link: SerialLink, timeout: float) -> dict | None:
     return found
 
 
-def probe_cctalk(link: SerialLink, timeout: float, address: int = cc.BILL_VALIDATOR) -> dict | None:
+def probe_cctalk(link: SerialPort, timeout: float, address: int = cc.BILL_VALIDATOR) -> dict | None:
     """A ccTalk answer to simple poll in any checksum mode, with identity."""
     for checksum, placement in CCTALK_MODES:
         codec = cc.Codec(checksum, placement)
@@ -98,7 +92,7 @@ def probe_port(port: str, timeout: float = 0.3, bauds: tuple[int, ...] = (9600, 
     """What answers on one port."""
     result: dict = {"port": port, "protocol": None}
     for baud in bauds:
-        link = SerialLink(port, baud)
+        link = SerialPort(port, baud)
         try:
             link.open()
         except DeviceError as exc:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal, Self
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,9 @@ class Uncertain:
 
     detail: str
     bill: Bill | None = None
+    #: the device itself reported this bill in the cassette (e.g. "stacked" or "power up with bill in stacker"
+    #: at start-up), only not to this host: with a STACK pending in the journal it is credited, not guessed
+    stacked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,62 +141,126 @@ class ValidatorStatus:
     enabled: bool = False
     state: str = "unknown"
     detail: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 EventSink = Callable[[ValidatorEvent], None]
+Decision = Literal["stack", "return", "hold"]
 
 
 class BillValidator(ABC):
-    """A bill validator; drivers poll in their own thread and report events through the sink."""
+    """A bill validator: public commands are templates over four hooks; events go to the sink.
+
+    A subclass fills in `_open`, `_close`, `_apply_acceptance` and `_decide`, and keeps `_identity`, `_bills`,
+    `online`, `_state` and `_detail` up to date. The part is a context manager; `stop()`/`close()` are idempotent.
+    """
 
     protocol: str = ""
 
     def __init__(self, on_event: EventSink) -> None:
         self._on_event = on_event
-        self._emit_lock = threading.Lock()
+        # Re-entrant: a host may call stack()/return_bill() from inside its callback, and a driver without a
+        # polling thread (virtual) then emits the outcome from inside that same callback.
+        self._emit_lock = threading.RLock()
+        self._identity = Identity(self.protocol)  # filled in when the device is read
+        self._bills: dict[int, Bill] = {}  # bill type → bill
+        self._types: set[int] = set()  # bill types the host wants accepted
+        self.online = False
+        self._state = "stopped"
+        self._detail = ""
+        self._running = False
+        self._closed = False
 
+    # -- hooks ------------------------------------------------------------------------------------
+    @abstractmethod
+    def _open(self) -> None:
+        """Reach the device and bring it to a known state; raise DeviceInitializationError if it cannot be."""
+
+    @abstractmethod
+    def _close(self) -> None:
+        """Make the device accept nothing and release it (called once per start, and once if never started)."""
+
+    @abstractmethod
+    def _apply_acceptance(self) -> None:
+        """Tell the device to accept exactly the bill types in `self._types`."""
+
+    @abstractmethod
+    def _decide(self, decision: Decision) -> None:
+        """Stack, return or keep holding the bill in escrow."""
+
+    def _status_extra(self) -> dict[str, object]:
+        """Protocol details for the service menu (counters, port …)."""
+        return {}
+
+    # -- life cycle -------------------------------------------------------------------------------
     def emit(self, event: ValidatorEvent) -> None:
         """Hand one event to the host; serialised so the host sees events in device order."""
         with self._emit_lock:
             self._on_event(event)
 
-    @abstractmethod
     def start(self) -> None:
-        """Open, reset and initialise the device, then start polling."""
+        """Open, reset and initialise the device, then report its events (again after a stop)."""
+        if self._running:
+            return
+        self._closed = False
+        self._open()
+        self._running = True
 
-    @abstractmethod
     def stop(self) -> None:
-        """Disable acceptance, stop polling and close the port."""
+        """Disable acceptance and release the device; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed, self._running = True, False
+        self._close()
 
-    @abstractmethod
+    def close(self) -> None:
+        """The same as stop(): idempotent."""
+        self.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- commands ---------------------------------------------------------------------------------
     def enable(self, denominations: Iterable[int]) -> None:
-        """Accept only these bill values (kopecks)."""
+        """Accept only these bill values (kopecks); values this unit does not know are ignored with a warning."""
+        wanted = set(denominations)
+        self._types = {b.bill_type for b in self._bills.values() if b.value in wanted}
+        unknown = wanted - {b.value for b in self._bills.values()}
+        if unknown:
+            log.warning("%s: this validator has no bills worth %s kopecks; ignored", self.protocol, sorted(unknown))
+        self._apply_acceptance()
 
-    @abstractmethod
     def disable(self) -> None:
-        """Accept nothing."""
+        """Accept nothing (a bill already in escrow stays there until stacked or returned)."""
+        self._types = set()
+        self._apply_acceptance()
 
-    @abstractmethod
     def stack(self) -> None:
         """Send the bill in escrow to the cassette."""
+        self._decide("stack")
 
-    @abstractmethod
     def return_bill(self) -> None:
         """Hand the bill in escrow back."""
+        self._decide("return")
 
-    @abstractmethod
     def hold(self) -> None:
         """Keep the bill in escrow a while longer."""
+        self._decide("hold")
 
-    @abstractmethod
+    # -- what the host can read -------------------------------------------------------------------
     def identity(self) -> Identity:
-        """Model, serial and firmware."""
+        """Model, serial and firmware as read from the device."""
+        return self._identity
 
-    @abstractmethod
     def bill_table(self) -> list[Bill]:
         """The bills this unit knows, values in kopecks."""
+        return sorted(self._bills.values(), key=lambda b: b.bill_type)
 
-    @abstractmethod
     def status(self) -> ValidatorStatus:
-        """Current state."""
+        """A snapshot for the service menu and heartbeats."""
+        return ValidatorStatus(online=self.online, enabled=bool(self._types), state=self._state,
+                               detail=self._detail, extra=self._status_extra())

@@ -19,6 +19,8 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
+BITS_PER_BYTE = 10  # 8N1: start bit, eight data bits, stop bit
+
 
 class PtyPort:
     """A raw pty pair: read()/write() on the master; `path` is what a driver opens."""
@@ -120,6 +122,9 @@ class WireDevice:
         self.drop_incoming = 0
         self.corrupt_next = False
         self.on_wire: Callable[[str, bytes], None] | None = None  # ("rx"|"tx", bytes) for tests and benches
+        # A pty moves bytes at memory speed; with a baud rate set, the wire takes as long as a real 8N1 line:
+        # a request is acted on once its last byte would have arrived, a reply goes out byte by byte.
+        self.baud: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._requests: list[tuple[Callable[[], None], threading.Event]] = []
@@ -167,6 +172,8 @@ class WireDevice:
                 action()
                 done.set()
             data = self.port.read(self.tick_seconds)
+            if data and self.baud:
+                time.sleep(len(data) * BITS_PER_BYTE / self.baud)  # until the request's last byte is in
             with self.lock:
                 replies = self._take(data) if data else []
                 self.handler.tick()
@@ -198,7 +205,21 @@ class WireDevice:
                 reply = reply[:-1] + bytes((reply[-1] ^ 0x5A,))
             if self.on_wire:
                 self.on_wire("tx", reply)
-            try:
-                self.port.write(reply)
-            except OSError as exc:  # the driver side went away mid-write; a real wire just loses the bytes
-                log.debug("emulator write failed: %s", exc)
+        try:
+            if self.baud:
+                self._send_paced(reply, self.baud)
+            else:
+                with self.lock:
+                    self.port.write(reply)
+        except OSError as exc:  # the driver side went away mid-write; a real wire just loses the bytes
+            log.debug("emulator write failed: %s", exc)
+
+    def _send_paced(self, reply: bytes, baud: int) -> None:
+        start, byte_time = time.monotonic(), BITS_PER_BYTE / baud
+        for index in range(len(reply)):
+            due = start + (index + 1) * byte_time  # the moment this byte's stop bit ends
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            with self.lock:
+                self.port.write(reply[index:index + 1])

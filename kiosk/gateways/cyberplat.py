@@ -4,6 +4,12 @@ One SESSION (request.session_id) serves check, pay and every status query of one
 check and the pay step; a check that says the session already exists is the same operation coming back.
 After a pay whose reply was lost, only pay_status is asked, never pay again. Replies are verified with the
 processing's public key; one that does not verify is an unknown outcome, never an approval.
+
+Requests and replies are IPRIV documents in the vendor's format (cyberplat_sign). Options: `url` (…/cgi-bin),
+`sd`, `ap`, `op`; `secret_key` (the terminal's secret.key) with its password from `secret_key_password`,
+`secret_key_password_env` or `secret_key_password_file`; `public_keys` (pubkeys.key) and `server_key_serial`
+(the centre's key there, also sent as ACCEPT_KEYS). PEM instead: `private_key`, `key_serial`,
+`server_public_key`. A route's `operator` option is appended to check and pay URLs (`…_pay.cgi/205`).
 """
 
 from __future__ import annotations
@@ -34,12 +40,11 @@ from kiosk.gateways.base import (
     Unreachable,
 )
 from kiosk.gateways.cyberplat_sign import (
-    KeyId,
     SignatureError,
     decode_fields,
     encode_fields,
-    load_private_key,
-    load_public_key,
+    load_server_keys,
+    load_signing_key,
     sign,
     verify,
 )
@@ -69,16 +74,15 @@ class CyberplatGateway(Gateway):
 
     def __init__(self, name: str, options: Mapping[str, Any], *, transport: httpx.BaseTransport | None = None):
         super().__init__(name, options)
-        for key in ("url", "sd", "ap", "op", "private_key", "key_serial", "server_public_key", "server_key_serial"):
+        for key in ("url", "sd", "ap", "op"):
             if options.get(key) in (None, ""):
                 raise ValueError(f"gateway {name}: option {key!r} is required")
         self.url = str(options["url"]).rstrip("/")
         self.sd, self.ap, self.op = str(options["sd"]), str(options["ap"]), str(options["op"])
-        self.hash = str(options.get("hash", "md5"))
-        self._key = load_private_key(options["private_key"], options.get("private_key_password"))
-        self.signer = KeyId(str(options.get("key_name", self.sd)), int(options["key_serial"]))
-        self.server = KeyId(str(options.get("server_key_name", "CYBERPLAT")), int(options["server_key_serial"]))
-        self._server_keys = {self.server.serial: load_public_key(options["server_public_key"])}
+        # The password is read and dropped here, so nothing that prints options can show it.
+        self._key = load_signing_key(self.options, f"gateway {name}")
+        self._server_keys = load_server_keys(self.options, f"gateway {name}")
+        self.server_serial = int(options["server_key_serial"])
         self.tz = ZoneInfo(options["timezone"]) if options.get("timezone") else None
         self.polls = int(options.get("status_polls", 3))
         self.interval = float(options.get("status_interval_seconds", 1.0))
@@ -86,7 +90,6 @@ class CyberplatGateway(Gateway):
         self.portability = {str(k): str(v) for k, v in dict(options.get("portability", {})).items()}
         self._client = http_client(options, transport)
         self._rest: Money | None = None
-        self.options.pop("private_key_password", None)
 
     def __repr__(self) -> str:
         return f"CyberplatGateway({self.name!r}, {where(self.url)!r}, sd={self.sd})"
@@ -156,7 +159,7 @@ class CyberplatGateway(Gateway):
 
     # -- internals ----------------------------------------------------------------------------------
     def _poll(self, request: PaymentRequest, first: bool) -> PayOutcome:
-        params = {"SESSION": request.session_id, "ACCEPT_KEYS": str(self.server.serial)}
+        params = {"SESSION": request.session_id, "ACCEPT_KEYS": str(self.server_serial)}
         outcome: PayOutcome = Unknown("no status yet")
         for attempt in range(max(self.polls, 1)):
             if attempt or not first:
@@ -187,14 +190,17 @@ class CyberplatGateway(Gateway):
         params = {"SD": self.sd, "AP": self.ap, "OP": self.op, "DATE": now.strftime("%d.%m.%Y %H:%M:%S"),
                   "SESSION": session, target: account, "AMOUNT": credited.decimal_text(),
                   "AMOUNT_ALL": cash.decimal_text(), "PAY_TOOL": "0",
-                  "TERM_ID": str(self.options.get("term_id", self.ap)), "ACCEPT_KEYS": str(self.server.serial)}
+                  "TERM_ID": str(self.options.get("term_id", self.ap)), "ACCEPT_KEYS": str(self.server_serial)}
         params.update({k.upper(): v for k, v in fields.items() if k.upper() not in params and k != "account"})
         return params
 
     def _call(self, route: Route, step: str, params: Mapping[str, str]) -> dict[str, str]:
         gw = route.provider_code or str(route.options.get("gw", ""))
         url = f"{self.url}/{gw}/{gw}_{step}.cgi"
-        document = sign(encode_fields(params), self._key, self.signer, self.server, self.hash)
+        operator = str(route.options.get("operator", ""))
+        if operator and step != "pay_status":  # a multi-operator gateway names the operator after the script
+            url += f"/{operator}"
+        document = sign(encode_fields(params), self._key)
         body = b"inputmessage=" + quote_plus(document).encode("ascii")
         log.info("cyberplat %s: %s session=%s at %s", self.name, step, params.get("SESSION"), where(url))
         reply = exchange(self._client, self._client.build_request(
@@ -202,9 +208,9 @@ class CyberplatGateway(Gateway):
         if reply.status != 200:
             raise HttpStatus(reply.status)
         try:
-            data, _signer = verify(reply.body, self._server_keys, self.hash)
-        except SignatureError:
-            log.warning("cyberplat %s: %s reply does not verify", self.name, step)
+            data, _signer = verify(reply.body, self._server_keys)
+        except SignatureError as exc:
+            log.warning("cyberplat %s: %s reply does not verify: %s", self.name, step, exc)
             raise
         fields = decode_fields(data)
         if fields.get("SESSION") not in (None, "", params.get("SESSION")):

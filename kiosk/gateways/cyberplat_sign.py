@@ -1,133 +1,88 @@
-"""The CyberPlat signed envelope (IPRIV-style), with RSA PKCS#1 v1.5 keys loaded from PEM files.
+"""Signing and verifying CyberPlat messages in the vendor's IPRIV format, and where the keys come from.
 
-Layout (CRLF lines; every length is in bytes of the Windows-1251 document):
-    HEADER       %08d total length, %02d engine (01), "SM", %08d body length, %08d data length, %08d signature length
-    SIGNER       %-20s%08d key name and serial of the signing key
-    RECIPIENT    %-20s%08d key name and serial the reply should be signed with (the "CA" line of the vendor)
-    BEGIN / data / END                        body = SIGNER line through END line
-    BEGIN SIGNATURE / base64 64-column lines / "=" CRC-24 / END SIGNATURE
-The signature block carries 9 bytes of metadata (0x01, signer serial, unix time, big-endian) followed by the RSA
-signature over hash(data ‖ metadata); hash is MD5 as in the vendor scheme, or SHA-256.
-Key files: PEM (PKCS#8/PKCS#1 private, SubjectPublicKeyInfo public); the vendor's PGP-style packets are not read.
+A message is an SM document (ipriv_envelope): the signer's key-id line, a blank CA line, the data, and a v3
+signature packet (class 0x01, signer serial, unix time) over MD5(data ‖ metadata). Keys come from the
+vendor's files (secret.key with its password, pubkeys.key looked up by serial: ipriv_keys); PEM files remain
+as an extra for labs. Passwords are read from the configuration, an environment variable or a file, and are
+never logged or kept in the options.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
+import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
+from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-ENCODING = "cp1251"
-CRLF = b"\r\n"
-HASHES = {"md5": hashes.MD5, "sha256": hashes.SHA256}
-HEADER = re.compile(rb"(\d{8})01SM(\d{8})(\d{8})(\d{8})")
-KEY_LINE = re.compile(rb"(.{20})(\d{8})")
+from kiosk.gateways.ipriv_envelope import (
+    BLANK,
+    CLASS_MESSAGE,
+    ENCODING,
+    Document,
+    EnvelopeError,
+    KeyId,
+    make_signature,
+    parse_documents,
+    read_signature,
+    signature_holds,
+)
+from kiosk.gateways.ipriv_keys import (
+    KeyFileError,
+    PublicKeyRing,
+    SecretKey,
+    UnknownKeyError,
+    load_public_ring,
+    load_secret_key,
+)
+
+__all__ = ["KeyFileError", "KeyId", "SecretKey", "SignatureError", "decode_fields", "encode_fields",
+           "load_server_keys", "load_signing_key", "sign", "verify"]
 
 
 class SignatureError(Exception):
-    """The document is malformed, signed by an unknown key, or its signature does not verify."""
+    """The document is malformed, signed by a key we do not hold, or its signature does not verify."""
 
 
-@dataclass(frozen=True, slots=True)
-class KeyId:
-    """A key's name (≤ 20 characters) and serial."""
-
-    name: str
-    serial: int
-
-    def line(self) -> bytes:
-        """The %-20s%08d key-id line."""
-        return f"{self.name[:20]:<20}{self.serial:08d}".encode(ENCODING)
+def sign(data: bytes, key: SecretKey, now: float | None = None) -> bytes:
+    """Wrap data (already Windows-1251) into a signed SM document, as the vendor's library does."""
+    created = int(now if now is not None else time.time())
+    signature = make_signature(data, key.key, CLASS_MESSAGE, key.key_id.serial, created)
+    return Document("SM", key.key_id, BLANK, data, len(data), signature).render()
 
 
-def load_private_key(path: str | Path, password: str | None = None) -> rsa.RSAPrivateKey:
-    """An RSA private key from a PEM file."""
-    key = serialization.load_pem_private_key(Path(path).read_bytes(), password.encode() if password else None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path}: not an RSA private key")
-    return key
-
-
-def load_public_key(path: str | Path) -> rsa.RSAPublicKey:
-    """An RSA public key from a PEM file."""
-    key = serialization.load_pem_public_key(Path(path).read_bytes())
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError(f"{path}: not an RSA public key")
-    return key
-
-
-def crc24(data: bytes) -> int:
-    """The OpenPGP CRC-24 (RFC 4880 §6.1) used for the armour checksum line."""
-    crc = 0xB704CE
-    for byte in data:
-        crc ^= byte << 16
-        for _ in range(8):
-            crc <<= 1
-            if crc & 0x1000000:
-                crc ^= 0x1864CFB
-    return crc & 0xFFFFFF
-
-
-def sign(data: bytes, key: rsa.RSAPrivateKey, signer: KeyId, recipient: KeyId, hash_name: str = "md5",
-         now: float | None = None) -> bytes:
-    """Wrap data (already Windows-1251) into a signed document."""
-    meta = b"\x01" + signer.serial.to_bytes(4, "big") + int(now if now is not None else time.time()).to_bytes(4, "big")
-    blob = meta + key.sign(data + meta, padding.PKCS1v15(), HASHES[hash_name]())
-    armour = base64.b64encode(blob)
-    lines = [armour[i:i + 64] for i in range(0, len(armour), 64)]
-    lines.append(b"=" + base64.b64encode(crc24(blob).to_bytes(3, "big")))
-    body = signer.line() + CRLF + recipient.line() + CRLF + b"BEGIN" + CRLF + data + CRLF + b"END" + CRLF
-    signature = b"BEGIN SIGNATURE" + CRLF + CRLF.join(lines) + CRLF + b"END SIGNATURE" + CRLF
-    total = 36 + 2 + len(body) + len(signature)
-    header = b"%08d01SM%08d%08d%08d" % (total, len(body), len(data), len(signature))
-    return header + CRLF + body + signature
-
-
-def verify(document: bytes, keys: Mapping[int, rsa.RSAPublicKey], hash_name: str = "md5") -> tuple[bytes, KeyId]:
-    """Check a signed document against the keys we trust (by serial); returns the data and who signed it."""
+def verify(document: bytes, keys: Mapping[int, rsa.RSAPublicKey]) -> tuple[bytes, KeyId]:
+    """Check a signed document with the key whose serial its signer line names; the data and the signer."""
     try:
-        head = HEADER.fullmatch(document[:36])
-        if head is None or document[36:38] != CRLF:
-            raise SignatureError("no envelope header")
-        total, body_len, data_len, sig_len = (int(x) for x in head.groups())
-        if total != len(document) or 38 + body_len + sig_len != total:
-            raise SignatureError("envelope lengths do not add up")
-        body, signature = document[38:38 + body_len], document[38 + body_len:]
-        signer_line, _recipient, begin, rest = body.split(CRLF, 3)
-        signer_match = KEY_LINE.fullmatch(signer_line)
-        if signer_match is None or begin != b"BEGIN":
-            raise SignatureError("bad key-id or BEGIN line")
-        data = rest[:data_len]
-        if rest[data_len:] != CRLF + b"END" + CRLF:
-            raise SignatureError("data length does not match END")
-        sig_lines = signature.split(CRLF)
-        if sig_lines[0] != b"BEGIN SIGNATURE" or sig_lines[-2:] != [b"END SIGNATURE", b""]:
-            raise SignatureError("bad signature block")
-        blob = base64.b64decode(b"".join(sig_lines[1:-3]), validate=True)
-        crc_line = sig_lines[-3]
-        if not crc_line.startswith(b"=") or base64.b64decode(crc_line[1:]) != crc24(blob).to_bytes(3, "big"):
-            raise SignatureError("armour checksum mismatch")
-        signer = KeyId(signer_match[1].decode(ENCODING).rstrip(), int(signer_match[2]))
-        meta, raw = blob[:9], blob[9:]
-        if meta[:1] != b"\x01" or int.from_bytes(meta[1:5], "big") != signer.serial:
-            raise SignatureError("signature metadata does not name the signer")
-        key = keys.get(signer.serial)
-        if key is None:
-            raise SignatureError(f"unknown signing key serial {signer.serial}")
-        key.verify(raw, data + meta, padding.PKCS1v15(), HASHES[hash_name]())
-    except SignatureError:
-        raise
-    except (InvalidSignature, ValueError, binascii.Error, IndexError) as exc:
-        raise SignatureError(f"signature does not verify ({type(exc).__name__})") from exc
-    return data, signer
+        parsed = parse_documents(document, "signed document")
+        if len(parsed) != 1 or parsed[0].kind != "SM":
+            raise SignatureError(f"expected one signed message (SM), got {[d.kind for d in parsed]}")
+        message = parsed[0]
+        if message.data_length != len(message.body):
+            raise SignatureError(f"data length {message.data_length} is not the body's {len(message.body)}")
+        signature = read_signature(message.signature, "signed document")
+    except EnvelopeError as exc:
+        raise SignatureError(str(exc)) from exc
+    signer = message.subject
+    if signature.sig_class != CLASS_MESSAGE or signature.serial != signer.serial:
+        raise SignatureError(f"the signature (class {signature.sig_class}, key {signature.serial}) is not a "
+                             f"message signature by the signer line's key {signer.serial}")
+    if isinstance(keys, PublicKeyRing):
+        try:  # the ring knows why a key it holds back cannot be used
+            keys.entry(signer.serial)
+        except UnknownKeyError:
+            pass
+        except KeyFileError as exc:
+            raise SignatureError(f"signed by key serial {signer.serial}, which the ring refuses: {exc}") from exc
+    key = keys.get(signer.serial)
+    if key is None:
+        raise SignatureError(f"signed by key serial {signer.serial} ({signer.name!r}), which is not in our key ring")
+    if not signature_holds(signature, message.body, key):
+        raise SignatureError(f"the signature by key {signer.serial} does not verify (altered or forged)")
+    return message.body, signer
 
 
 def encode_fields(fields: Mapping[str, str]) -> bytes:
@@ -144,3 +99,62 @@ def decode_fields(data: bytes) -> dict[str, str]:
         if sep:
             out[key.strip()] = value.strip()
     return out
+
+
+# -- where keys come from (adapter configuration) -----------------------------------------------------
+def password_from(options: MutableMapping[str, Any], prefix: str, what: str) -> str | None:
+    """A password from `<prefix>` (inline), `<prefix>_env` (variable name) or `<prefix>_file`; removes it."""
+    sources = [k for k in (prefix, f"{prefix}_env", f"{prefix}_file") if options.get(k) not in (None, "")]
+    if len(sources) > 1:
+        raise ValueError(f"{what}: give only one of {', '.join(sources)}")
+    inline = options.pop(prefix, None)
+    if not sources:
+        return None
+    if sources[0] == prefix:
+        return str(inline)
+    if sources[0].endswith("_env"):
+        variable = str(options[sources[0]])
+        if variable not in os.environ:
+            raise ValueError(f"{what}: environment variable {variable} ({sources[0]}) is not set")
+        return os.environ[variable]
+    path = Path(str(options[sources[0]])).expanduser()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read {sources[0]} {path} ({exc.strerror})") from exc
+    return lines[0] if lines else ""
+
+
+def load_signing_key(options: MutableMapping[str, Any], what: str) -> SecretKey:
+    """Our secret key: `secret_key` (vendor file) or `private_key` (PEM, with `key_serial`, `key_name`)."""
+    if options.get("secret_key"):
+        password = password_from(options, "secret_key_password", what)
+        key = load_secret_key(Path(str(options["secret_key"])).expanduser(), password)
+        if options.get("key_serial") not in (None, "") and int(options["key_serial"]) != key.key_id.serial:
+            raise KeyFileError(f"{what}: key_serial {options['key_serial']} but {options['secret_key']} holds "
+                               f"key {key.key_id.serial}")
+        return key
+    if not options.get("private_key") or options.get("key_serial") in (None, ""):
+        raise ValueError(f"{what}: option 'secret_key' (or 'private_key' with 'key_serial') is required")
+    password = password_from(options, "private_key_password", what)
+    path = Path(str(options["private_key"])).expanduser()
+    private = serialization.load_pem_private_key(path.read_bytes(), password.encode() if password else None)
+    if not isinstance(private, rsa.RSAPrivateKey):
+        raise KeyFileError(f"{path}: not an RSA private key")
+    return SecretKey(KeyId(str(options.get("key_name", options.get("sd", ""))), int(options["key_serial"])), private)
+
+
+def load_server_keys(options: Mapping[str, Any], what: str) -> dict[int, rsa.RSAPublicKey]:
+    """The processing's key that must sign replies: `public_keys` ring (vendor) or `server_public_key` (PEM)."""
+    if options.get("server_key_serial") in (None, ""):
+        raise ValueError(f"{what}: option 'server_key_serial' is required")
+    serial = int(options["server_key_serial"])
+    if options.get("public_keys"):
+        ring = load_public_ring(Path(str(options["public_keys"])).expanduser())
+        return {serial: ring.entry(serial).key}
+    if not options.get("server_public_key"):
+        raise ValueError(f"{what}: option 'public_keys' (or 'server_public_key', PEM) is required")
+    public = serialization.load_pem_public_key(Path(str(options["server_public_key"])).expanduser().read_bytes())
+    if not isinstance(public, rsa.RSAPublicKey):
+        raise KeyFileError(f"{options['server_public_key']}: not an RSA public key")
+    return {serial: public}

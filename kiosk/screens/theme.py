@@ -116,7 +116,7 @@ def contrast_ratio(first: Colour, second: Colour) -> float:
 
 def parse_colour(doc: Doc, key: str) -> Colour:
     """A '#RRGGBB' colour from the manifest."""
-    text = doc.str(key, pattern=r"#[0-9A-Fa-f]{6}", what="a colour like '#1A2B3C'")
+    text = doc.string(key, pattern=r"#[0-9A-Fa-f]{6}", what="a colour like '#1A2B3C'")
     return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
 
 
@@ -143,7 +143,7 @@ def _image(doc: Doc, key: str, folder: Path, name: str) -> Path:
 
 
 def _font(doc: Doc, key: str, folder: Path) -> Path:
-    name = doc.str(key, pattern=r"[^/\\]+\.(ttf|otf|TTF|OTF)", what="a font file name like 'DejaVuSans.ttf'")
+    name = doc.string(key, pattern=r"[^/\\]+\.(ttf|otf|TTF|OTF)", what="a font file name like 'DejaVuSans.ttf'")
     for base in (folder, FONTS_DIR):
         if (base / name).is_file():
             if not _has_magic(base / name, _FONT_MAGIC):
@@ -171,10 +171,11 @@ def _sizes(doc: Doc) -> Sizes:
     doc.unknown_keys({"base", "title", "button", "numbers", "minimum"})
     # 24 px is about 18 pt: WCAG's "large text", the least a hurried payer in the cold should have to read
     # at the reference display; on a smaller one text scales down, never under `minimum`
-    base = doc.int("base", minimum=24, maximum=96)
-    return Sizes(base=base, title=doc.int("title", minimum=base, maximum=160),
-                 button=doc.int("button", minimum=base, maximum=160), numbers=doc.int("numbers", minimum=base, maximum=200),
-                 minimum=doc.int("minimum", 20, minimum=16, maximum=base))
+    base = doc.integer("base", minimum=24, maximum=96)
+    return Sizes(base=base, title=doc.integer("title", minimum=base, maximum=160),
+                 button=doc.integer("button", minimum=base, maximum=160),
+                 numbers=doc.integer("numbers", minimum=base, maximum=200),
+                 minimum=doc.integer("minimum", 20, minimum=16, maximum=base))
 
 
 def read_theme(folder: str | Path) -> Theme:
@@ -183,13 +184,13 @@ def read_theme(folder: str | Path) -> Theme:
     manifest = folder / MANIFEST
     root = Doc(manifest, load_toml(manifest, "theme manifest"))
     root.unknown_keys({"version", "name", "density", "logo", "ads", "ad_seconds", "colours", "fonts", "sizes"})
-    version = root.int("version")
+    version = root.integer("version")
     if version != THEME_VERSION:
         raise root.error("version", f"expected {THEME_VERSION}, got {version}")
     fonts = root.table("fonts")
     fonts.unknown_keys({"regular", "bold"})
-    density = root.str("density", "normal", pattern="|".join(DENSITIES), what=f"one of {sorted(DENSITIES)}")
-    logo = root.str("logo", "")
+    density = root.string("density", "normal", pattern="|".join(DENSITIES), what=f"one of {sorted(DENSITIES)}")
+    logo = root.string("logo", "")
     ads = root.strings("ads", [])
     return Theme(
         id=folder.name,
@@ -202,7 +203,7 @@ def read_theme(folder: str | Path) -> Theme:
         density=density,
         logo=_image(root, "logo", folder, logo) if logo else None,
         ads=tuple(_image(root, f"ads[{i}]", folder, name) for i, name in enumerate(ads)),
-        ad_seconds=root.int("ad_seconds", 8, minimum=2, maximum=600),
+        ad_seconds=root.integer("ad_seconds", 8, minimum=2, maximum=600),
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.drivers import ccnet_frame as cf
 from kiosk.drivers.ccnet import CcnetValidator
 from kiosk.drivers.cctalk import CctalkValidator
 from kiosk.drivers.validator import Stacked
@@ -175,3 +176,33 @@ def test_emulator_process_serves_a_driver_and_keeps_the_cassette_across_a_kill(s
     finally:
         proc.stdin.close()
         proc.stdout.close()
+
+
+# -- the paced wire -------------------------------------------------------------------------------
+def _poll_round_trip(emu: CcnetEmulator) -> tuple[float, bytes]:
+    from kiosk.drivers.serial_port import SerialPort
+
+    request = cf.encode(bytes((cf.POLL,)))
+    with SerialPort(emu.path, 9600) as port:
+        started = time.monotonic()
+        port.write(request)
+        reply, deadline = b"", started + 2
+        while len(reply) < 6 or len(reply) < reply[2]:
+            chunk = port.read(deadline)
+            assert chunk, f"no whole reply within 2 s, got {reply.hex(' ')}"
+            reply += chunk
+        return time.monotonic() - started, reply
+
+
+def test_a_paced_wire_takes_as_long_as_its_baud_rate_and_a_bare_pty_does_not(scratch):
+    emu = CcnetEmulator(step_seconds=0.01).start()
+    try:
+        bare = [_poll_round_trip(emu) for _ in range(3)]
+        emu.wire.baud = 1200  # slow enough that a bare pty under any load is far quicker
+        paced, paced_reply = _poll_round_trip(emu)
+    finally:
+        emu.stop()
+    wire_seconds = (6 + len(paced_reply)) * 10 / 1200  # request and reply, 10 bits a byte (8N1)
+    assert paced >= wire_seconds
+    assert min(seconds for seconds, _ in bare) < wire_seconds / 2
+    assert {reply for _, reply in bare} == {paced_reply}

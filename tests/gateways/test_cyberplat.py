@@ -5,25 +5,16 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote_plus, unquote_to_bytes
 
 import httpx
 import pytest
 
-from kiosk.emulators.processing.cyberplat import CyberplatEmulator, write_keys
+from kiosk.emulators.processing.cyberplat import DEMO_PASSWORD, CyberplatEmulator, write_demo_keys
 from kiosk.gateways.base import Approved, Code, Declined, Payable, RetryLater, Route, Unknown, Unreachable
 from kiosk.gateways.cyberplat import CyberplatGateway
-from kiosk.gateways.cyberplat_sign import (
-    KeyId,
-    SignatureError,
-    crc24,
-    decode_fields,
-    encode_fields,
-    load_private_key,
-    load_public_key,
-    sign,
-    verify,
-)
+from kiosk.gateways.cyberplat_sign import decode_fields, encode_fields, sign, verify
+from kiosk.gateways.ipriv_keys import load_public_ring, load_secret_key
 from kiosk.money import Money
 
 from .support import make_request
@@ -32,7 +23,7 @@ from .support import make_request
 @pytest.fixture(scope="module")
 def keys():
     with tempfile.TemporaryDirectory(prefix="kiosk-cyberplat-") as directory:
-        options = write_keys(directory)
+        options = write_demo_keys(directory, bits=1024)
         yield Path(directory), options
 
 
@@ -42,47 +33,25 @@ def options(keys, **extra):
 
 
 class Processing:
-    """A MockTransport playing CyberPlat with the emulator's server key: canned KEY=VALUE replies, signed."""
+    """A MockTransport playing CyberPlat with the centre's demo key: canned KEY=VALUE replies, signed."""
 
     def __init__(self, keys, *answers: dict[str, str] | Exception, corrupt: bool = False) -> None:
-        self.server_key = load_private_key(keys[0] / "server-private.pem")
-        self.dealer_key = load_public_key(keys[0] / "dealer-public.pem")
+        self.server_key = load_secret_key(keys[0] / "centre" / "secret.key", DEMO_PASSWORD)
+        self.dealer_keys = load_public_ring(keys[0] / "centre" / "pubkeys.key")
         self.answers, self.corrupt, self.seen = list(answers), corrupt, []
         self.transport = httpx.MockTransport(self._handle)
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         document = unquote_to_bytes(request.content.split(b"=", 1)[1].replace(b"+", b" "))
-        data, signer = verify(document, {17033: self.dealer_key})
+        data, signer = verify(document, self.dealer_keys)
         self.seen.append((request, decode_fields(data), document))
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, Exception):
             raise answer
-        reply = sign(encode_fields(answer), self.server_key, KeyId("CYBERPLAT", 64182), KeyId("DEALER", 17033))
+        reply = sign(encode_fields(answer), self.server_key)
         if self.corrupt:
             reply = reply.replace(b"RESULT=0", b"RESULT=1")
         return httpx.Response(200, content=reply)
-
-
-def test_envelope_round_trip_and_tamper_detection(keys):
-    key = load_private_key(keys[0] / "dealer-private.pem")
-    data = encode_fields({"SESSION": "ABC", "COMMENT": "Оплата"})
-    for hash_name in ("md5", "sha256"):
-        document = sign(data, key, KeyId("DEALER", 17033), KeyId("CYBERPLAT", 64182), hash_name, now=1_700_000_000)
-        header = document[:36].decode()
-        assert header[8:12] == "01SM" and int(header[:8]) == len(document)
-        assert verify(document, {17033: key.public_key()}, hash_name) == (data, KeyId("DEALER", 17033))
-        with pytest.raises(SignatureError):
-            verify(document.replace(b"ABC", b"ABD"), {17033: key.public_key()}, hash_name)
-        with pytest.raises(SignatureError):
-            verify(document, {1: key.public_key()}, hash_name)
-    assert "Оплата".encode("cp1251") in data
-    assert crc24(b"") == 0xB704CE
-
-
-@pytest.mark.parametrize("garbage", [b"", b"hello", b"0" * 36 + b"\r\n", b"<html>500</html>"])
-def test_garbage_documents_are_signature_errors(keys, garbage):
-    with pytest.raises(SignatureError):
-        verify(garbage, {17033: load_public_key(keys[0] / "dealer-public.pem")})
 
 
 def test_pay_checks_then_pays_in_one_session_signed_in_cp1251(keys):
@@ -100,7 +69,7 @@ def test_pay_checks_then_pays_in_one_session_signed_in_cp1251(keys):
     assert request.content.startswith(b"inputmessage=")
     assert {k: fields[k] for k in ("SD", "AP", "OP", "SESSION", "NUMBER", "AMOUNT", "AMOUNT_ALL", "ACCEPT_KEYS")} == {
         "SD": "17031", "AP": "17032", "OP": "17034", "SESSION": "10001N1", "NUMBER": "9161234567",
-        "AMOUNT": "10.45", "AMOUNT_ALL": "10.45", "ACCEPT_KEYS": "64182"}
+        "AMOUNT": "10.45", "AMOUNT_ALL": "10.45", "ACCEPT_KEYS": "64200"}
     assert "COMMENT=за май".encode("cp1251") in document
     assert fake.seen[2][1]["SESSION"] == "10001N1"
 
@@ -153,23 +122,63 @@ def test_check_shows_addinfo_and_portability_override(keys):
     assert gw.balance() == Money(90000)
 
 
-def test_private_key_and_signatures_never_reach_the_logs(keys, caplog):
+def test_password_private_key_and_signatures_never_reach_the_logs(keys, caplog):
     caplog.set_level(logging.DEBUG)
     fake = Processing(keys, {"ERROR": "0", "RESULT": "0"}, corrupt=True)
     gw = CyberplatGateway("cp", options(keys), transport=fake.transport)
     gw.pay(make_request(code="mts"))
-    text = caplog.text + repr(gw)
-    pem = (keys[0] / "dealer-private.pem").read_text()
+    text = caplog.text + repr(gw) + repr(gw.options) + repr(vars(gw))
+    armour_lines = (keys[0] / "terminal" / "secret.key").read_bytes().decode().split("BEGIN\r\n")[1]
+    secret = load_secret_key(keys[0] / "terminal" / "secret.key", DEMO_PASSWORD).key.private_numbers()
     assert caplog.records
-    assert all(line not in text for line in pem.splitlines()[1:-1])
+    assert DEMO_PASSWORD not in text and str(secret.d)[:40] not in text and str(secret.p)[:40] not in text
+    assert all(line not in text for line in armour_lines.split("\r\nEND\r\n")[0].splitlines()[:-1])
     signature_lines = fake.seen[0][2].split(b"BEGIN SIGNATURE\r\n")[1].decode().splitlines()[:-1]
     assert all(line not in text for line in signature_lines)
+
+
+def test_password_comes_from_a_variable_or_a_file_and_only_one_source(keys, tmp_path, monkeypatch):
+    base = {k: v for k, v in options(keys).items() if k != "secret_key_password"}
+    monkeypatch.setenv("CP_TEST_PASSWORD", DEMO_PASSWORD)
+    CyberplatGateway("cp", {**base, "secret_key_password_env": "CP_TEST_PASSWORD"}).close()
+    (tmp_path / "password").write_text(DEMO_PASSWORD + "\n")
+    CyberplatGateway("cp", {**base, "secret_key_password_file": str(tmp_path / "password")}).close()
+    with pytest.raises(ValueError, match="CP_UNSET_PASSWORD .* is not set"):
+        CyberplatGateway("cp", {**base, "secret_key_password_env": "CP_UNSET_PASSWORD"})
+    with pytest.raises(ValueError, match="give only one of secret_key_password, secret_key_password_env"):
+        CyberplatGateway("cp", {**options(keys), "secret_key_password_env": "CP_TEST_PASSWORD"})
+    with pytest.raises(ValueError, match="wrong password"):
+        CyberplatGateway("cp", {**base, "secret_key_password": "nope"})
+
+
+def test_configuration_names_the_missing_or_unknown_key(keys):
+    with pytest.raises(ValueError, match="no key with serial 99999"):
+        CyberplatGateway("cp", options(keys, server_key_serial=99999))
+    with pytest.raises(ValueError, match="'secret_key'"):
+        CyberplatGateway("cp", {k: v for k, v in options(keys).items() if k != "secret_key"})
+    with pytest.raises(ValueError, match="key_serial 1 but .* holds key 17040"):
+        CyberplatGateway("cp", options(keys, key_serial=1))
+
+
+def test_operator_suffix_goes_on_check_and_pay_but_not_status(keys):
+    fake = Processing(keys, {"ERROR": "0", "RESULT": "0"}, {"ERROR": "0", "RESULT": "0", "TRANSID": "1"},
+                      {"ERROR": "0", "RESULT": "7", "TRANSID": "1"})
+    gw = CyberplatGateway("cp", options(keys), transport=fake.transport)
+    request = make_request(code="mm")
+    request = request.__class__(**{**vars_of(request), "route": Route("main", "mm", {"operator": "205"})})
+    assert gw.pay(request) == Approved("1")
+    assert [str(r.url).rsplit("/", 2)[1:] for r, _, _ in fake.seen] == [
+        ["mm_pay_check.cgi", "205"], ["mm_pay.cgi", "205"], ["mm", "mm_pay_status.cgi"]]
+
+
+def vars_of(request):
+    return {name: getattr(request, name) for name in request.__dataclass_fields__}
 
 
 # -- contract against the emulator --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(keys):
-    emulator = CyberplatEmulator(keys[0])
+    emulator = CyberplatEmulator(keys[0] / "centre")
     emulator.start()
     yield emulator
     emulator.stop()
@@ -235,14 +244,72 @@ def test_contract_refusals_and_portability(cp, server):
     assert not server.ledger.bookings
 
 
-def test_contract_wrong_dealer_key_is_refused(server, keys):
+def test_contract_request_signed_by_a_key_the_centre_does_not_know_gets_error_6(server, keys):
+    server.control("reset")
     with tempfile.TemporaryDirectory() as other:
-        stranger = write_keys(other)
-        gw = CyberplatGateway("cp", {**options(keys), **stranger, "server_public_key": keys[1]["server_public_key"],
-                                     "url": server.base_url + "/cgi-bin"})
+        stranger = write_demo_keys(other, bits=1024)  # same serials, different keys: the signature fails
+        own_ring = {"public_keys": keys[1]["public_keys"]}
+        gw = CyberplatGateway("cp", {**options(keys), **stranger, **own_ring, "url": server.base_url + "/cgi-bin"})
         try:
             outcome = gw.pay(make_request(operation=7, code="mts"))
             assert isinstance(outcome, Declined) and outcome.code == Code.AUTH_FAILED
+            assert outcome.gateway_code == "6"
             assert not server.ledger.bookings
         finally:
             gw.close()
+
+
+def test_contract_get_with_inputmessage_and_operator_suffix(server, keys):
+    secret = load_secret_key(keys[0] / "terminal" / "secret.key", DEMO_PASSWORD)
+    ring = load_public_ring(keys[0] / "terminal" / "pubkeys.key")
+    server.control("reset")
+    fields = {"SD": "17031", "AP": "17032", "OP": "17034", "SESSION": "G1", "NUMBER": "9161234567",
+              "AMOUNT": "10.00", "AMOUNT_ALL": "10.00", "COMMENT": "Оплата"}
+    document = sign(encode_fields(fields), secret)
+    form = "inputmessage=" + quote_plus(document)  # the raw Windows-1251 bytes, percent-encoded
+    with httpx.Client(base_url=server.base_url) as client:
+        checked = client.get("/cgi-bin/mm/mm_pay_check.cgi/205?" + form)
+        paid_elsewhere = client.post("/cgi-bin/mm/mm_pay.cgi/206", content=form,
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        paid = client.get("/cgi-bin/mm/mm_pay.cgi/205?" + form)
+        status = client.post("/cgi-bin/mm/mm_pay_status.cgi", files={"inputmessage": (None, document)})  # multipart
+    replies = [decode_fields(verify(r.content, ring)[0]) for r in (checked, paid_elsewhere, paid, status)]
+    assert [(r["RESULT"], r["ERROR"]) for r in replies] == [("0", "0"), ("1", "37"), ("0", "0"), ("7", "0")]
+    assert len(server.ledger.bookings) == 1
+
+
+def test_pem_keys_remain_an_extra_and_speak_the_same_envelope(keys, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    dealer = load_secret_key(keys[0] / "terminal" / "secret.key", DEMO_PASSWORD).key
+    centre = load_secret_key(keys[0] / "centre" / "secret.key", DEMO_PASSWORD).key
+    (tmp_path / "dealer.pem").write_bytes(dealer.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pem")))
+    (tmp_path / "centre.pem").write_bytes(centre.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    pem = {"url": "https://cp.example/cgi-bin", "sd": "17031", "ap": "17032", "op": "17034", "key_serial": 17040,
+           "private_key": str(tmp_path / "dealer.pem"), "private_key_password": "pem",
+           "server_public_key": str(tmp_path / "centre.pem"), "server_key_serial": 64200}
+    fake = Processing(keys, {"ERROR": "0", "RESULT": "0", "ADDINFO": "Иванов И."})
+    gw = CyberplatGateway("cp", pem, transport=fake.transport)
+    assert gw.check(Route("cp", "mts"), "9161234567", Money(100), {}) == Payable({"ADDINFO": "Иванов И."}, "")
+    assert fake.seen[0][2].split(b"\r\n")[1] == b"17031               00017040"  # key name defaults to SD
+    assert "private_key_password" not in gw.options
+
+
+def test_contract_request_by_a_serial_missing_from_the_ring_gets_error_6_and_books_nothing(server, keys):
+    from kiosk.gateways.ipriv_keygen import generate_key
+
+    server.control("reset")
+    stranger = generate_key("STRANGER", 99999, 1024).secret
+    fields = {"SD": "17031", "SESSION": "S1", "NUMBER": "9161234567", "AMOUNT": "10.00", "AMOUNT_ALL": "10.00"}
+    ring = load_public_ring(keys[0] / "terminal" / "pubkeys.key")
+    with httpx.Client(base_url=server.base_url) as client:
+        for step in ("pay_check", "pay"):
+            reply = client.post(f"/cgi-bin/mts/mts_{step}.cgi",
+                                content="inputmessage=" + quote_plus(sign(encode_fields(fields), stranger)),
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+            answer = decode_fields(verify(reply.content, ring)[0])  # the refusal itself is signed by the centre
+            assert (answer["RESULT"], answer["ERROR"]) == ("1", "6")
+            assert "99999" in answer["ERRMSG"]
+    assert not server.ledger.bookings

@@ -11,16 +11,8 @@ from hypothesis import strategies as st
 
 from kiosk.emulators.sample_receipts import WHEN, encashment_data, payment_data, sample
 from kiosk.money import Money
-from kiosk.receipt import (
-    Cut,
-    Qr,
-    Text,
-    build_payment,
-    format_account,
-    format_time,
-    parse_qr_payload,
-    qr_payload,
-)
+from kiosk.receipt import Cut, Qr, Text, build_payment
+from kiosk.receipt_format import format_account, format_time, parse_qr_payload, qr_payload
 
 
 def test_time_shows_zone_abbreviation_and_utc_offset():

@@ -11,7 +11,8 @@ from kiosk.drivers.escpos_render import EscposRenderer, layout, paper_text, prin
 from kiosk.emulators.escpos_interpreter import EscposInterpreter, PrintedReceipt, QrSymbol, Raster, TextLine
 from kiosk.emulators.printout import to_text
 from kiosk.emulators.sample_receipts import KINDS, sample
-from kiosk.receipt import Qr, Row, Text, parse_qr_payload
+from kiosk.receipt import Qr, Row, Text
+from kiosk.receipt_format import parse_qr_payload
 
 MODELS = ("generic-58", "generic-80-42", "generic-80-48")
 # Every detail 103-FZ practice and support need, as it must appear on paper (₽ is spelled out there).

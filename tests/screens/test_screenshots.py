@@ -46,6 +46,7 @@ def different_share(first: Image.Image, second: Image.Image) -> float:
     return over.histogram()[255] / (SIZE[0] * SIZE[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["ru", "en"])
 @pytest.mark.parametrize("theme", ["default", "dark", "high-contrast"])
 def test_screens_match_the_golden_images(theme: str, lang: str, tmp_path: Path) -> None:
@@ -78,7 +79,8 @@ def test_screens_match_the_golden_images(theme: str, lang: str, tmp_path: Path) 
 
 def test_every_readme_picture_is_listed_rendered_and_shown() -> None:
     readme = (DOCS.parents[1] / "README.md").read_text(encoding="utf-8")
-    shown = set(re.findall(r"docs/screenshots/([\w.-]+\.png)", readme))
+    # the kiosk's own screens (the dealer portal's pictures are the portal's tests' business)
+    shown = {name for name in re.findall(r"docs/screenshots/([\w.-]+\.png)", readme) if name.split("-")[0] in SHOTS}
     assert shown == set(README_SHOTS), "the README shows exactly the pictures docs/screenshots/shots.txt lists"
     for name in README_SHOTS:
         shot, rest = name.split("-", 1)

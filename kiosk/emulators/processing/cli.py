@@ -1,5 +1,9 @@
 """`emulate gateway --protocol osmp|cyberplat|json --port N [--state-file F]`: a processing emulator on loopback.
 
+CyberPlat: `--keys DIR [--key-password P]` plays the centre with real key files (DIR/secret.key signs the
+replies, DIR/pubkeys.key verifies each request by its signer's serial), e.g. the vendor's test keys. Without
+--keys it makes a demo key set (DIR/centre, DIR/terminal) under ~/.local/state/kiosk/emulator-keys.
+
 Prints `PORT=<n>` as its first line, then reads control lines on stdin (the same lines POST /_admin takes):
   fault KIND [N [COMMAND]]   schedule a fault for the next N requests (of check|pay|status|balance)
                              kinds: drop-before-booking drop-after-booking http-500 http-503 timeout malformed
@@ -15,6 +19,7 @@ SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -22,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kiosk.emulators.processing.core import ProcessingEmulator
+
+DEMO_KEYS = "~/.local/state/kiosk/emulator-keys"
 
 
 def build(args: argparse.Namespace) -> ProcessingEmulator:
@@ -35,9 +42,18 @@ def build(args: argparse.Namespace) -> ProcessingEmulator:
         from kiosk.emulators.processing.jsonapi import JsonApiEmulator
 
         return JsonApiEmulator(key_id=args.key_id, secret=args.secret, **common)
-    from kiosk.emulators.processing.cyberplat import CyberplatEmulator
+    from kiosk.emulators.processing.cyberplat import DEMO_PASSWORD, CyberplatEmulator, write_demo_keys
 
-    return CyberplatEmulator(Path(args.keys_dir).expanduser(), hash_name=args.hash, **common)
+    if args.keys is None:
+        demo = Path(DEMO_KEYS).expanduser()
+        write_demo_keys(demo)
+        return CyberplatEmulator(demo / "centre", key_password=DEMO_PASSWORD, **common)
+    password = args.key_password
+    if args.key_password_env:
+        if args.key_password_env not in os.environ:
+            raise ValueError(f"environment variable {args.key_password_env} (--key-password-env) is not set")
+        password = os.environ[args.key_password_env]
+    return CyberplatEmulator(Path(args.keys).expanduser(), key_password=password, **common)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -53,9 +69,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--password", default="", help="osmp: Basic auth password")
     p.add_argument("--key-id", default="demo", help="json: the dealer key id")
     p.add_argument("--secret", default="demo-secret", help="json: the HMAC secret")
-    p.add_argument("--keys-dir", default="~/.local/state/kiosk/emulator-keys",
-                   help="cyberplat: where dealer-*.pem and server-*.pem live (created if missing)")
-    p.add_argument("--hash", default="md5", choices=("md5", "sha256"), help="cyberplat: signature hash")
+    p.add_argument("--keys", metavar="DIR", help="cyberplat: the centre's secret.key and the dealers' pubkeys.key "
+                   f"(default: a demo key set made under {DEMO_KEYS})")
+    p.add_argument("--key-password", metavar="P", help="cyberplat: the password of DIR/secret.key")
+    p.add_argument("--key-password-env", metavar="VAR", help="cyberplat: read that password from this variable")
     return p
 
 
@@ -65,7 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["gateway"]:
         argv = argv[1:]
     args = parser().parse_args(argv)
-    emulator = build(args)
+    try:
+        emulator = build(args)
+    except ValueError as exc:  # unreadable key files, a wrong password: say which and why
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         port = emulator.start(args.port, args.host)
     except OSError as exc:

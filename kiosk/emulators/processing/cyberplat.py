@@ -1,4 +1,9 @@
-"""A CyberPlat processing on loopback: signed Windows-1251 documents, sessions, portability, faults."""
+"""A CyberPlat processing centre on loopback: vendor-format signed documents, sessions, portability, faults.
+
+It plays the centre with real key files: DIR/secret.key (its own, signs every reply) and DIR/pubkeys.key
+(the dealers' keys; each request is verified with the key whose serial its signer line names). With the
+vendor's test keys one directory serves both sides; `write_demo_keys` makes a distinct pair for each.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,12 @@ import asyncio
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from email.parser import BytesParser
+from email.policy import HTTP
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,59 +24,82 @@ from starlette.routing import Route
 
 from kiosk.emulators.processing.core import BalanceLow, ProcessingEmulator, drop_connection
 from kiosk.gateways.cyberplat_sign import (
-    KeyId,
     SignatureError,
     decode_fields,
     encode_fields,
-    load_private_key,
-    load_public_key,
     sign,
     verify,
 )
+from kiosk.gateways.ipriv_keygen import generate_key, write_key_files
+from kiosk.gateways.ipriv_keys import KeyFileError, load_public_ring, load_secret_key
 
 AMOUNT = re.compile(r"\d{1,9}\.\d{2}")
 STEPS = {"pay_check": "check", "pay": "pay", "pay_status": "status"}
+DEMO_PASSWORD = "1111111111"  # as on the vendor's test keys; these keys never guard real money
+DEALER_SERIAL, CENTRE_SERIAL = 17040, 64200
 
 
-def write_keys(directory: str | Path, dealer_serial: int = 17033, server_serial: int = 64182) -> dict[str, Any]:
-    """Create (once) a dealer and a processing key pair as PEM files; returns the adapter's key options."""
+def write_demo_keys(directory: str | Path, bits: int = 1024) -> dict[str, Any]:
+    """Create (once) DIR/centre and DIR/terminal in the vendor format; returns the adapter's key options.
+
+    Each side gets its own secret.key and the same pubkeys.key (both public keys, each self-certified);
+    the emulator is started with keys_dir=DIR/centre.
+    """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in ("dealer", "server"):
-        private = directory / f"{name}-private.pem"
-        if not private.exists():
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
-            private.chmod(0o600)
-            (directory / f"{name}-public.pem").write_bytes(key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return {"private_key": str(directory / "dealer-private.pem"), "key_serial": dealer_serial,
-            "server_public_key": str(directory / "server-public.pem"), "server_key_serial": server_serial}
+    centre_dir, terminal_dir = directory / "centre", directory / "terminal"
+    if not (centre_dir / "secret.key").exists() or not (terminal_dir / "secret.key").exists():
+        dealer = generate_key("DEALER", DEALER_SERIAL, bits)
+        centre = generate_key("CYBERPLAT", CENTRE_SERIAL, bits)
+        ring = [(dealer, dealer), (centre, centre)]
+        write_key_files(terminal_dir, dealer, DEMO_PASSWORD, ring)
+        write_key_files(centre_dir, centre, DEMO_PASSWORD, ring)
+    return {"secret_key": str(terminal_dir / "secret.key"), "secret_key_password": DEMO_PASSWORD,
+            "public_keys": str(terminal_dir / "pubkeys.key"), "server_key_serial": CENTRE_SERIAL}
+
+
+def form_field(raw: bytes, name: str, content_type: str = "") -> bytes | None:
+    """One field of a urlencoded text (query or POST body) or a multipart/form-data body, as raw bytes.
+
+    The value is Windows-1251, so it is never decoded here (a form parser would read it as UTF-8).
+    """
+    if content_type.lower().startswith("multipart/form-data"):
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+        for part in message.iter_parts():
+            if part.get_param("name", header="content-disposition") == name:
+                payload = part.get_payload(decode=True)
+                return payload if isinstance(payload, bytes) else None
+        return None
+    for pair in raw.split(b"&"):
+        key, sep, value = pair.partition(b"=")
+        if sep and unquote_to_bytes(key.replace(b"+", b" ")) == name.encode():
+            return unquote_to_bytes(value.replace(b"+", b" "))
+    return None
 
 
 class CyberplatEmulator(ProcessingEmulator):
-    """POST /cgi-bin/<gw>/<gw>_pay_check.cgi, _pay.cgi, _pay_status.cgi with inputmessage=<signed document>."""
+    """/cgi-bin/<gw>/<gw>_pay_check.cgi, _pay.cgi, _pay_status.cgi [/operator]: POST form or GET inputmessage."""
 
     protocol = "cyberplat"
 
-    def __init__(self, keys_dir: str | Path, *args: Any, dealer_serial: int = 17033, server_serial: int = 64182,
-                 hash_name: str = "md5", sd: str = "17031", min_sum: int = 100, max_sum: int = 15_000_00,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        write_keys(keys_dir, dealer_serial, server_serial)
+    def __init__(self, keys_dir: str | Path, *args: Any, key_password: str | None = DEMO_PASSWORD,
+                 sd: str = "17031", min_sum: int = 100, max_sum: int = 15_000_00, **kwargs: Any) -> None:
         keys = Path(keys_dir)
-        self.dealer_keys = {dealer_serial: load_public_key(keys / "dealer-public.pem")}
-        self.server_key = load_private_key(keys / "server-private.pem")
-        self.server_id = KeyId("CYBERPLAT", server_serial)
-        self.hash, self.sd = hash_name, sd
+        for needed in ("secret.key", "pubkeys.key"):
+            if not (keys / needed).is_file():
+                raise KeyFileError(f"{keys}: no {needed} (the centre's secret key and the dealers' key ring)")
+        self.secret = load_secret_key(keys / "secret.key", key_password)
+        self.dealer_keys = load_public_ring(keys / "pubkeys.key")
+        super().__init__(*args, **kwargs)
+        self.sd = sd
         self.min_sum, self.max_sum = min_sum, max_sum
         self.pending_polls = 0  # status polls answered "in progress" before the final answer
         self.ported: dict[str, str] = {}  # number -> GATEWAY_OUT
 
     def app(self) -> Starlette:
         """The ASGI app."""
-        return Starlette(routes=[Route("/cgi-bin/{gw}/{script}", self.handle, methods=["POST"]),
+        methods = ["POST", "GET"]
+        return Starlette(routes=[Route("/cgi-bin/{gw}/{script}", self.handle, methods=methods),
+                                 Route("/cgi-bin/{gw}/{script}/{operator}", self.handle, methods=methods),
                                  Route("/_admin", self.admin, methods=["POST"])])
 
     def control(self, line: str) -> str:
@@ -89,29 +117,25 @@ class CyberplatEmulator(ProcessingEmulator):
         """One signed request."""
         gw, script = request.path_params["gw"], request.path_params["script"]
         step = script.removeprefix(f"{gw}_").removesuffix(".cgi")
-        if step not in STEPS:
+        if step not in STEPS or not script.startswith(f"{gw}_") or not script.endswith(".cgi"):
             return Response(b"not found", 404)
         fault = await self.prelude(STEPS[step])
-        raw = await request.body()
-        message = b""
-        for part in raw.split(b"&"):
-            key, _, value = part.partition(b"=")
-            if key == b"inputmessage":
-                message = unquote_to_bytes(value.replace(b"+", b" "))
+        raw = await request.body() if request.method == "POST" else request.scope["query_string"]
+        message = form_field(raw, "inputmessage", request.headers.get("content-type", "")) or b""
         if fault == "drop-before-booking":
             await drop_connection(request)
             return Response(b"")
         if fault in ("http-500", "http-503"):
             return Response(b"server error", int(fault[-3:]))
         try:
-            data, _signer = verify(message, self.dealer_keys, self.hash)
+            data, _signer = verify(message, self.dealer_keys)
             fields = decode_fields(data)
-            reply = self.process(step, gw, fields)
-        except SignatureError:
-            fields, reply = {}, {"ERROR": "6", "RESULT": "1", "ERRMSG": "bad signature"}
+            reply = self.process(step, gw, fields, request.path_params.get("operator", ""))
+        except SignatureError as exc:
+            fields, reply = {}, {"ERROR": "6", "RESULT": "1", "ERRMSG": f"bad signature: {exc}"[:200]}
         reply = {"DATE": datetime.now().strftime("%d.%m.%Y %H:%M:%S"), "SESSION": fields.get("SESSION", ""),
                  **reply}
-        document = sign(encode_fields(reply), self.server_key, self.server_id, KeyId("DEALER", 0), self.hash)
+        document = sign(encode_fields(reply), self.secret)
         if fault == "drop-after-booking":
             await drop_connection(request)
             return Response(b"")
@@ -125,7 +149,7 @@ class CyberplatEmulator(ProcessingEmulator):
             document = document.replace(b"ERROR=", b"ERRXR=", 1)  # same length, altered data
         return Response(document, 200, media_type="text/plain; charset=windows-1251")
 
-    def process(self, step: str, gw: str, fields: dict[str, str]) -> dict[str, str]:
+    def process(self, step: str, gw: str, fields: dict[str, str], operator: str = "") -> dict[str, str]:
         """The protocol itself."""
         session = fields.get("SESSION", "")
         if fields.get("SD") not in (None, self.sd) and step != "pay_status":
@@ -151,7 +175,8 @@ class CyberplatEmulator(ProcessingEmulator):
                 if refusal:
                     return refusal
                 if fields.get("REQ_TYPE") != "1":
-                    sessions[session] = {"state": "checked", "number": number, "amount": amount, "gw": gw}
+                    sessions[session] = {"state": "checked", "number": number, "amount": amount, "gw": gw,
+                                         "operator": operator}
                     self.ledger.save()
                 subscriber = self.ledger.subscriber(number)
                 assert subscriber is not None
@@ -162,6 +187,8 @@ class CyberplatEmulator(ProcessingEmulator):
                 return reply
             if known is None:
                 return {"ERROR": "11", "RESULT": "1", "ERRMSG": "session does not exist"}
+            if (known["gw"], known.get("operator", "")) != (gw, operator):
+                return {"ERROR": "37", "RESULT": "1", "ERRMSG": "other gateway than the check"}
             if (known["number"], known["amount"]) != (number, amount):
                 return {"ERROR": "17" if known["number"] != number else "18", "RESULT": "1"}
             if known["state"] == "paid":

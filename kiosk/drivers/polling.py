@@ -1,35 +1,28 @@
-"""Shared serial plumbing for polled devices: typed options, a pyserial link, and the polling thread.
+"""The polling template for serial bill validators: one thread owns the port, protocols fill in a few hooks.
 
-The thread owns the port: host commands (enable, stack, …) are queued and run between polls, so a host may
-call them from inside its event callback without deadlock. The thread notices a silent device (Disconnected
-after `silence_timeout`), a vanished port (Disconnected at once) and recovers by itself: it reopens the port
-every `reconnect_interval` or as soon as the hotplug watcher says the adapter is back, re-initialises the
-device and emits Ready.
+Host commands (enable, stack, …) are queued and run between polls, so a host may call them from inside its
+event callback without deadlock. The thread notices a silent device (Disconnected after `silence_timeout`), a
+vanished port (Disconnected at once) and recovers by itself: it reopens the port every `reconnect_interval` or
+as soon as the hotplug watcher says the adapter is back, re-initialises the device and emits Ready.
+
+A protocol (ccnet.py, cctalk.py, …) subclasses PollingValidator and writes `_initialise`, `_poll`,
+`_send_acceptance` and `_send_decision`; everything else — threads, retries of the port, options — is here.
 """
 
 from __future__ import annotations
 
 import logging
-import select
-import termios
 import threading
 import time
 from abc import abstractmethod
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Any
 
-import serial
-
-from kiosk.drivers.validator import (
-    Bill,
-    BillValidator,
-    Disconnected,
-    EventSink,
-    Identity,
-    Ready,
-    ValidatorStatus,
-)
-from kiosk.errors import DeviceError, DeviceInitializationError, DeviceOperationError
+from kiosk.drivers import hotplug
+from kiosk.drivers.serial_port import PortLost, SerialPort
+from kiosk.drivers.validator import BillValidator, Decision, Disconnected, EventSink, Ready
+from kiosk.errors import DeviceError, DeviceInitializationError
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +37,7 @@ COMMON_OPTIONS: dict[str, object] = {
 }
 
 
-# termios.error is not an OSError; pyserial lets it through from tcflush on a vanished pty/adapter.
-PORT_ERRORS = (serial.SerialException, OSError, termios.error, ValueError)
-
-
-class PortLost(DeviceOperationError):
-    """The serial port itself failed (adapter unplugged, I/O error): reopen it."""
-
-
-def parse_options(protocol: str, given: Mapping[str, object], defaults: Mapping[str, object]) -> dict:
+def parse_options(protocol: str, given: Mapping[str, object], defaults: Mapping[str, object]) -> dict[str, Any]:
     """Options from config (strings, ints, bools) typed like their defaults; unknown names are an error."""
     unknown = sorted(set(given) - set(defaults))
     if unknown:
@@ -60,7 +45,7 @@ def parse_options(protocol: str, given: Mapping[str, object], defaults: Mapping[
             f"{protocol}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(defaults))}")
     out = dict(defaults)
     for name, value in given.items():
-        kind = type(defaults[name])
+        kind: type[Any] = type(defaults[name])
         try:
             if kind is bool and isinstance(value, str):
                 if value.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
@@ -76,72 +61,8 @@ def parse_options(protocol: str, given: Mapping[str, object], defaults: Mapping[
     return out
 
 
-class SerialLink:
-    """A pyserial port that reports every failure as PortLost and reads up to a deadline."""
-
-    def __init__(self, port: str, baudrate: int) -> None:
-        self.port, self.baudrate = port, baudrate
-        self._serial: serial.Serial | None = None
-
-    @property
-    def is_open(self) -> bool:
-        """True while the port is open."""
-        return self._serial is not None
-
-    def open(self) -> None:
-        """Open 8N1 at the configured speed; DeviceInitializationError if the port is not there."""
-        try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=1, exclusive=True)
-        except PORT_ERRORS as exc:
-            raise DeviceInitializationError(f"cannot open {self.port}: {exc}") from exc
-
-    def close(self) -> None:
-        """Close, ignoring errors from a port that is already gone."""
-        port, self._serial = self._serial, None
-        if port is not None:
-            try:
-                port.close()
-            except PORT_ERRORS:
-                pass
-
-    def _port(self) -> serial.Serial:
-        if self._serial is None:
-            raise PortLost(f"{self.port} is not open")
-        return self._serial
-
-    def write(self, data: bytes) -> None:
-        """Send bytes."""
-        try:
-            self._port().write(data)
-        except PORT_ERRORS as exc:
-            raise PortLost(f"{self.port}: write failed: {exc}") from exc
-
-    def discard_input(self) -> None:
-        """Drop stale bytes (a late reply to an earlier command)."""
-        try:
-            self._port().reset_input_buffer()
-        except PORT_ERRORS as exc:
-            raise PortLost(f"{self.port}: {exc}") from exc
-
-    def read(self, deadline: float) -> bytes:
-        """Whatever arrives before the deadline (monotonic); b'' once it passes."""
-        port = self._port()
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return b""
-        try:
-            # select instead of pyserial's timeout setter, which re-programs termios on every change
-            ready, _, _ = select.select([port.fileno()], [], [], remaining)
-            if not ready:
-                return b""
-            data = port.read(max(1, port.in_waiting))
-        except PORT_ERRORS as exc:
-            raise PortLost(f"{self.port}: read failed: {exc}") from exc
-        return data
-
-
 class PollingValidator(BillValidator):
-    """A BillValidator polled over a serial link by one thread; protocols fill in the hooks."""
+    """A BillValidator polled over a serial port by one thread; protocols fill in the hooks."""
 
     protocol = ""
     DEFAULTS: dict[str, object] = {}
@@ -150,30 +71,17 @@ class PollingValidator(BillValidator):
         super().__init__(on_event)
         self.port = port
         self.options = parse_options(self.protocol, options, {**COMMON_OPTIONS, **self.DEFAULTS})
-        self._link = SerialLink(port, int(self.options["baudrate"]))
+        self._link = SerialPort(port, int(self.options["baudrate"]))
         self._commands: deque[tuple[str, Callable[[], None]]] = deque()
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._watcher = None
-        self.online = False
+        self._watcher: hotplug.HotplugWatcher | None = None
         self._reinit = False  # the device reset itself (power cycle): initialise again, still online
         self._last_ok = 0.0
-        self._state = "stopped"
-        self._detail = ""
-        self._identity = Identity(self.protocol)  # filled in by _initialise
-        self._bills: dict[int, Bill] = {}  # bill type → bill, read from the device by _initialise
+        self.counters: dict[str, int] = {}  # protocol fault counters, shown in status().extra
 
-    # -- what the host can read -------------------------------------------------------------------
-    def identity(self) -> Identity:
-        """Model, serial and firmware as read at initialisation."""
-        return self._identity
-
-    def bill_table(self) -> list[Bill]:
-        """The bills this unit knows, values in kopecks."""
-        return sorted(self._bills.values(), key=lambda b: b.bill_type)
-
-    # -- hooks ------------------------------------------------------------------------------------
+    # -- protocol hooks ---------------------------------------------------------------------------
     @abstractmethod
     def _initialise(self, first: bool) -> None:
         """Bring the device to a known, configured state (first: at start, else after a loss)."""
@@ -182,14 +90,31 @@ class PollingValidator(BillValidator):
     def _poll(self) -> None:
         """One poll and the events it yields."""
 
+    @abstractmethod
+    def _send_acceptance(self) -> None:
+        """Program the device to accept the bill types in `self._types` (on the polling thread)."""
+
+    @abstractmethod
+    def _send_decision(self, decision: Decision) -> None:
+        """Send stack, return or hold for the bill in escrow (on the polling thread)."""
+
     def _shutdown(self) -> None:
         """Best effort on stop: tell the device to accept nothing."""
+        self._types = set()
+        self._send_acceptance()
+
+    # -- BillValidator hooks: queued for the polling thread ---------------------------------------
+    def _apply_acceptance(self) -> None:
+        self._queue("acceptance", self._send_acceptance)
+
+    def _decide(self, decision: Decision) -> None:
+        self._queue(decision, lambda: self._send_decision(decision))
+
+    def _status_extra(self) -> dict[str, object]:
+        return {"port": self.port, "protocol": self.protocol, **self.counters}
 
     # -- lifecycle --------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Open, reset and initialise the device, then start polling."""
-        if self._thread:
-            return
+    def _open(self) -> None:
         self._stopping = False
         try:
             self._link.open()
@@ -204,12 +129,9 @@ class PollingValidator(BillValidator):
         self._thread = threading.Thread(target=self._run, name=f"{self.protocol}-poll", daemon=True)
         self._thread.start()
         if self.options["hotplug"]:
-            from kiosk.drivers.hotplug import HotplugWatcher
+            self._watcher = hotplug.HotplugWatcher.try_start(self.port, self._on_hotplug)
 
-            self._watcher = HotplugWatcher.try_start(self.port, self._on_hotplug)
-
-    def stop(self) -> None:
-        """Disable acceptance, stop polling and close the port."""
+    def _close(self) -> None:
         self._stopping = True
         self._wake.set()
         if self._watcher:
@@ -302,19 +224,3 @@ class PollingValidator(BillValidator):
             self._sleep(float(self.options["reconnect_interval"]))
             return
         log.info("%s reopened; re-initialising", self.port)
-
-    # -- shared status ----------------------------------------------------------------------------
-    def _status(self, enabled: bool, extra: dict) -> ValidatorStatus:
-        return ValidatorStatus(online=self.online, enabled=enabled, state=self._state, detail=self._detail,
-                               extra={"port": self.port, **extra})
-
-
-def wait_reply(deadline: float, link: SerialLink, feed: Callable[[bytes], object | None]) -> object | None:
-    """Read until feed() returns something or the deadline passes."""
-    while True:
-        chunk = link.read(deadline)
-        if not chunk:
-            return None
-        found = feed(chunk)
-        if found is not None:
-            return found

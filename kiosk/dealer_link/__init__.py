@@ -1,0 +1,1 @@
+"""The terminal's side of the dealer link: enrollment, signed mutually-authenticated requests, heartbeats."""

@@ -1,0 +1,152 @@
+"""Signed, mutually authenticated requests from an enrolled terminal to its dealer service, and the heartbeat loop
+that runs beside the payment core (its own thread; a slow or absent service never delays a payment)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from kiosk import __version__
+from kiosk.dealer_link.identity import LinkError, TerminalIdentity
+from kiosk.dealer_link.signing import CLIENT_CERT_HEADER, client_cert_header, sign
+
+log = logging.getLogger(__name__)
+TIMEOUT = 15.0
+
+
+def _key_id(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+class DealerLink:
+    """The terminal's authenticated connection: every request over mTLS and signed (RFC 9421)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.identity = TerminalIdentity(folder)
+        self.settings = self.identity.settings()
+        self._client: httpx.Client | None = None
+        self._load()
+
+    def _load(self) -> None:
+        self.key, self.cert = self.identity.load()
+        self.key_id = _key_id(self.cert)
+        self._cert_header = client_cert_header(self.cert.public_bytes(serialization.Encoding.DER))
+        if self._client is not None:
+            self._client.close()
+        self._client = httpx.Client(base_url=self.settings.link_url, verify=self.identity.tls_context(),
+                                    timeout=TIMEOUT)
+
+    @property
+    def terminal_path(self) -> str:
+        """The API path of this terminal."""
+        return f"/api/v1/terminals/{self.settings.dealer}/{self.settings.number}"
+
+    def request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
+        """Send one signed request; a refusal raises LinkError with the service's reason."""
+        assert self._client is not None
+        body = b"" if payload is None else json.dumps(payload).encode()
+        url = f"{self.settings.link_url}{path}"
+        headers = sign(method, url, body, self.key, self.key_id)
+        headers[CLIENT_CERT_HEADER] = self._cert_header
+        if body:
+            headers["Content-Type"] = "application/json"
+        try:
+            reply = self._client.request(method, path, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
+        if reply.status_code >= 400:
+            try:
+                detail = reply.json().get("detail", reply.text)
+            except ValueError:
+                detail = reply.text
+            raise LinkError(f"{method} {path} refused ({reply.status_code}): {detail}")
+        result: dict[str, Any] = reply.json()
+        return result
+
+    def heartbeat(self, status: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Report that the terminal is alive (and renew the certificate when the service says it is time)."""
+        reply = self.request("POST", f"{self.terminal_path}/heartbeat",
+                             {"version": __version__, **(status or {})})
+        if reply.get("renew_certificate"):
+            self.renew()
+        return reply
+
+    def renew(self) -> None:
+        """A new key and certificate before the old one expires (the old key signs the request)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kiosk terminal")]))
+               .sign(key, hashes.SHA256()))
+        reply = self.request("POST", f"{self.terminal_path}/certificate",
+                             {"csr": csr.public_bytes(serialization.Encoding.PEM).decode()})
+        cert = x509.load_pem_x509_certificate(reply["certificate"].encode())
+        self.identity.save(key, cert)
+        self._load()
+        log.info("dealer link: certificate renewed, valid until %s", cert.not_valid_after_utc)
+
+    def close(self) -> None:
+        """Close the connection pool (idempotent)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> DealerLink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class HeartbeatLoop:
+    """Sends a heartbeat every interval from its own thread; failures are logged and retried next time."""
+
+    def __init__(self, folder: Path, status: Callable[[], dict[str, Any]] | None = None,
+                 interval: float | None = None) -> None:
+        self.link = DealerLink(folder)
+        self.status = status or (lambda: {})
+        self.interval = float(interval or self.link.settings.heartbeat_interval)
+        self.started = time.monotonic()
+        self.sent = 0
+        self.last_error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dealer-heartbeat", daemon=True)
+
+    def start(self) -> HeartbeatLoop:
+        """Start sending (the first heartbeat goes at once)."""
+        self._thread.start()
+        return self
+
+    def beat(self) -> bool:
+        """One heartbeat now; True if the service accepted it."""
+        try:
+            self.link.heartbeat({"uptime_s": int(time.monotonic() - self.started), **self.status()})
+        except LinkError as exc:
+            self.last_error = str(exc)
+            log.warning("dealer link: %s", exc)
+            return False
+        self.sent += 1
+        self.last_error = ""
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.beat()
+            self._stop.wait(self.interval)
+
+    def close(self) -> None:
+        """Stop the loop and close the connection."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=TIMEOUT + 5)
+        self.link.close()

@@ -1,0 +1,67 @@
+"""The ASGI app factory: the terminal API (FastAPI, OpenAPI at /api/openapi.json) and the server-rendered portal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from provisioning import api
+from provisioning.context import Services
+from provisioning.db import Database
+from provisioning.identity.ca import CAFiles
+from provisioning.portal import routes
+from provisioning.settings import Settings
+
+# What a terminal may reach on the mutually authenticated link listener; the portal listener serves the rest.
+LINK_PATHS = (api.TERMINAL_PREFIX, "/api/v1/crl", "/api/v1/ca")
+
+
+def create_app(settings: Settings, db: Database | None = None, link_url: str = "") -> FastAPI:
+    """The dealer service as one ASGI app (the CA is loaded once; all other state is in the database)."""
+    db = db or Database(settings.db_url)
+    ca = CAFiles(settings.ca_dir).load()
+    app = FastAPI(title="kiosk dealer service", version="1", openapi_url="/api/openapi.json", docs_url="/api/docs",
+                  redoc_url=None)
+    app.state.services = Services(settings, db, ca, link_url)
+    app.include_router(api.router)
+    app.include_router(routes.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
+
+    @app.exception_handler(routes.PortalError)
+    async def _portal_error(request: Request, exc: routes.PortalError) -> Response:
+        return routes.error_page(request, exc)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+        if not request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+
+
+class PathGate:
+    """Lets only some paths through to the app (the link listener serves terminals, the portal listener people)."""
+
+    def __init__(self, app: ASGIApp, allow: tuple[str, ...] = (), deny: tuple[str, ...] = ()) -> None:
+        self.app, self.allow, self.deny = app, allow, deny
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if (self.allow and not path.startswith(self.allow)) or (self.deny and path.startswith(self.deny)):
+                where = "the terminal link" if self.allow else "the portal address"
+                response = JSONResponse({"detail": f"{path} is not served on {where}"}, status_code=404)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,1 @@
+"""Terminal identity: the service's CA, enrollment codes, certificates, the CRL and request-signature checks."""

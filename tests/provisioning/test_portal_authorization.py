@@ -1,0 +1,176 @@
+"""Tenants and roles: every portal route called as every role and with another dealer's ids; sign-in lockout,
+session cookie flags, CSRF, and the audit trail of changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from provisioning import tenants
+from provisioning.app import create_app
+from provisioning.db.models import ROLES, AuditEntry, Membership, Terminal, User
+from provisioning.portal.auth import PERMISSIONS
+from provisioning.portal.routes import PUBLIC_PAGES, ROUTE_PERMISSIONS
+
+PASSWORD = "correct horse battery"
+_serial = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def world(dealer_state, database) -> dict[str, int]:
+    """Two dealers: acme (one user per role, a terminal) and rival (an admin, a terminal)."""
+    ids: dict[str, int] = {}
+    with database.session() as session:
+        acme = tenants.create_dealer(session, "acme", "Acme")
+        rival = tenants.create_dealer(session, "rival", "Rival")
+        for role in ROLES:
+            tenants.add_user(session, acme, f"{role}@acme.test", PASSWORD, role, "test")
+        tenants.add_user(session, rival, "admin@rival.test", PASSWORD, "admin", "test")
+        ids["rival_terminal"] = tenants.add_terminal(session, rival, "R-1", "Rival st", "Europe/Moscow", "", "t").id
+        ids["rival_user"] = session.scalar(select(User.id).where(User.email == "admin@rival.test"))
+    return ids
+
+
+@pytest.fixture(scope="module")
+def app(dealer_state, database, world):
+    return create_app(dealer_state, database)
+
+
+def _client(app, email: str | None) -> TestClient:
+    client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    if email:
+        reply = client.post("/login", data={"email": email, "password": PASSWORD})
+        assert reply.status_code == 303, reply.text
+    return client
+
+
+def _csrf(client: TestClient) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/terminals").text)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> dict[str, int]:
+    """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
+    n = next(_serial)
+    ids = {"terminal_id": 0, "user_id": 0}
+    with database.session() as session:
+        owner = tenants.dealer_by_slug(session, dealer)
+        if "{terminal_id}" in path:
+            ids["terminal_id"] = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t").id
+        if "{user_id}" in path:  # never signs in, so no (slow) argon2 hash is needed
+            user = User(email=f"extra{n}@{dealer}.test", password_hash="-")
+            session.add(user)
+            session.flush()
+            session.add(Membership(user_id=user.id, dealer_id=owner.id, role="support"))
+            ids["user_id"] = user.id
+    return ids
+
+
+def _form(method: str, path: str, csrf: str) -> dict[str, str]:
+    n = next(_serial)
+    forms = {"/terminals": {"number": f"N-{n}", "address": "Tverskaya 1", "timezone": "Europe/Moscow"},
+             "/users": {"email": f"new{n}@acme.test", "password": PASSWORD, "role": "technician"},
+             "/users/{user_id}/role": {"role": "technician"},
+             "/terminals/{terminal_id}/revoke": {"reason": "matrix"}}
+    return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
+
+
+def _call(client: TestClient, method: str, path: str, ids: dict[str, int], csrf: str):
+    url = path.format(**ids)
+    if method == "GET":
+        return client.get(url)
+    return client.post(url, data=_form(method, path, csrf))
+
+
+def test_every_portal_route_declares_a_permission(app):
+    routes = {(m, r.path) for r in app.routes if isinstance(r, APIRoute) and not r.path.startswith("/api/")
+              for m in r.methods}
+    undeclared = routes - set(ROUTE_PERMISSIONS) - PUBLIC_PAGES
+    assert not undeclared, f"portal routes without a permission: {undeclared}"
+    assert set(ROUTE_PERMISSIONS.values()) <= set(PERMISSIONS)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things(app, database, world, role):
+    client = _client(app, f"{role}@acme.test")
+    csrf = _csrf(client)
+    for (method, path), permission in sorted(ROUTE_PERMISSIONS.items()):
+        reply = _call(client, method, path, _fresh_ids(database, "acme", path), csrf)
+        if role in PERMISSIONS[permission]:
+            assert reply.status_code in (200, 303), f"{role} {method} {path}: {reply.status_code}"
+        else:
+            assert reply.status_code == 403, f"{role} {method} {path}: {reply.status_code}"
+        if "{" in path:  # the same call with the rival dealer's terminal or user
+            foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"]}
+            reply = _call(client, method, path, foreign, csrf)
+            assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
+    for page in ("/terminals", "/codes", "/users", "/audit"):
+        text = client.get(page).text
+        assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
+    with database.session() as session:
+        rival_terminal = session.get(Terminal, world["rival_terminal"])
+        assert rival_terminal.status == "new"  # untouched by anyone at acme
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(app):
+    client = _client(app, None)
+    for (method, path) in ROUTE_PERMISSIONS:
+        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1}, "x")
+        assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
+
+
+def test_post_without_csrf_token_is_refused(app, database):
+    client = _client(app, "admin@acme.test")
+    reply = client.post("/terminals", data={"number": "CSRF-1", "csrf": "forged"})
+    assert reply.status_code == 400
+    with database.session() as session:
+        assert session.scalar(select(Terminal).where(Terminal.number == "CSRF-1")) is None
+
+
+def test_session_cookie_is_httponly_strict_and_secure(app):
+    client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    reply = client.post("/login", data={"email": "support@acme.test", "password": PASSWORD})
+    cookie = reply.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+
+
+def test_repeated_wrong_passwords_lock_the_account(app, database, dealer_state):
+    with database.session() as session:
+        acme = tenants.dealer_by_slug(session, "acme")
+        tenants.add_user(session, acme, "victim@acme.test", PASSWORD, "support", "test")
+    client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    for _ in range(dealer_state.max_failed_logins):
+        assert client.post("/login", data={"email": "victim@acme.test", "password": "wrong!"}).status_code == 401
+    reply = client.post("/login", data={"email": "victim@acme.test", "password": PASSWORD})
+    assert reply.status_code == 401 and "locked" in reply.text.lower()
+    with database.session() as session:
+        user = session.scalar(select(User).where(User.email == "victim@acme.test"))
+        assert user.locked_until > dt.datetime.now(dt.UTC)
+        reasons = [e.reason for e in session.scalars(select(AuditEntry).where(AuditEntry.actor == "victim@acme.test"))]
+    assert any("locked until" in r for r in reasons) and "account locked" in reasons
+
+
+def test_changes_are_audited_with_who_and_before_after(app, database):
+    client = _client(app, "admin@acme.test")
+    ids = _fresh_ids(database, "acme")
+    client.post(f"/users/{ids['user_id']}/role", data={"role": "technician", "csrf": _csrf(client)})
+    page = client.get("/audit").text
+    assert "user.role" in page and "admin@acme.test" in page
+    with database.session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.role")
+                                .order_by(AuditEntry.id.desc())).first()
+    assert entry.actor == "admin@acme.test" and '"support"' in entry.before and '"technician"' in entry.after
+
+
+def test_portal_speaks_russian(app):
+    client = _client(app, "admin@acme.test")
+    client.get("/lang/ru")
+    page = client.get("/terminals").text
+    assert 'lang="ru"' in page and "Терминалы" in page and "Добавить терминал" in page
