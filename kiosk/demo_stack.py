@@ -6,16 +6,43 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiosk.config import Config, Part
+from kiosk.config import DEMO_CONFIG, Config, Part, load_config
 from kiosk.emulators.processing.jsonapi import JsonApiEmulator
 from kiosk.emulators.processing.osmp import OsmpEmulator
 from kiosk.emulators.virtual_printer import VirtualPrinter
 from kiosk.external_validator import ExternalValidator
-from kiosk.ui_main import demo_config
+
+if TYPE_CHECKING:
+    from kiosk.app import Terminal
+    from kiosk.session_view import DemoPort
 
 JSON_KEY_ID, JSON_SECRET = "demo", "demo-secret"  # the JSON emulator's demo credentials, loopback only
+
+DEMO_UI_TERMINAL = "10002"  # the simulator (`kiosk simulate`) uses the demo configuration's 10001
+
+
+def demo_config(state_dir: Path, printer_port: int | None = None, base: Config | None = None) -> Config:
+    """The demo configuration with every durable file inside state_dir and, given a port, a network printer."""
+    config = base or load_config(DEMO_CONFIG)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    validator = Part("validator", "virtual", {**config.validator.options, "cassette": str(state_dir / "cassette.sqlite")})
+    gateways = {name: dataclasses.replace(part, options={**part.options, "ledger": str(state_dir / f"gateway-{name}.sqlite")})
+                for name, part in config.gateways.items()}
+    printer = (Part("printer", "network", {"host": "127.0.0.1", "port": printer_port}) if printer_port
+               else config.printer)
+    # The window demo is a terminal of its own: its receipts must never be looked up in the simulator's journal
+    # (the demo configuration's number, 10001) and show another payment.
+    return dataclasses.replace(config, terminal=DEMO_UI_TERMINAL, journal_path=state_dir / "journal.sqlite",
+                               receipts_dir=state_dir / "receipts", validator=validator, gateways=gateways,
+                               printer=printer)
+
+
+def in_process_bills(terminal: Terminal) -> DemoPort:
+    """The demo keys' port when the validator is the in-process virtual one (it takes kopecks)."""
+    insert: DemoPort = terminal.validator.insert  # type: ignore[attr-defined]
+    return insert
 
 
 class DemoStack:
@@ -72,6 +99,10 @@ class DemoStack:
                                      str(config.timezone)).start()
         except Exception as exc:  # payments never depend on the dealer service
             self.dealer_problem = f"dealer service not started: {exc}"
+
+    def bill_port(self, terminal: Terminal) -> DemoPort:
+        """The demo keys' port for a terminal: the emulator process, or the terminal's in-process validator."""
+        return self.insert_bill if self.validator is not None else in_process_bills(terminal)
 
     def insert_bill(self, kopecks: int) -> None:
         """A demo key: a payer pushes a banknote into the validator."""
