@@ -23,7 +23,7 @@ from kiosk.housekeeping import Chore
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal, Operation
 from kiosk.offline_queue.outbox import Outbox
-from kiosk.offline_queue.reconcile import Summary, reconcile, recover_bills
+from kiosk.offline_queue.reconcile import Summary, reconcile, recover_bills, settle_start_up
 from kiosk.receipt_port import ReceiptDesk
 from kiosk.registry import GATEWAYS, VALIDATORS, load
 from kiosk.session import Session, SessionDeps
@@ -83,8 +83,14 @@ class Terminal:
         replay = getattr(self.validator, "replay", None)
         if replay is not None:
             recover_bills(self.journal, self.catalog, self.session.deps.validator_name, replay())
-        self.summary = reconcile(self.journal, self.catalog)
+        # Operations with a STACK pending wait for the device's own start-up report before being settled.
+        summary = reconcile(self.journal, self.catalog, keep_pending=True)
         self.validator.start()
+        self.pump()  # the device's start-up reports (a bill it stacked before the restart) are handled first
+        self.summary = settle_start_up(self.journal, self.catalog, summary)
+        refusal = self.journal.refusal()
+        if refusal is not None:
+            self.session.fail_safe(f"journal_lost: {refusal}")
         if background_outbox:
             self.outbox.start()
         if self._background_checks:

@@ -44,17 +44,39 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--validator-port", help="tty of an emulator you started (`kiosk emulate validator`)")
     sim.add_argument("--validator-control", help="a FIFO the emulator you started reads its commands from")
 
-    journal = sub.add_parser("journal", help="read the journal: show, lookup, export, requeue")
+    journal = sub.add_parser("journal", help="the journal: show, lookup, find, export, requeue, pay-on, encash, "
+                                             "accept-new")
     jsub = journal.add_subparsers(dest="journal_command", required=True)
-    for name, text in (("show", "newest operations, the outbox and the needs-attention list"),
-                       ("lookup", "everything about one operation (support)"),
-                       ("export", "every operation as JSON Lines"),
-                       ("requeue", "put a needs-attention operation back into the outbox"),
-                       ("encash", "close an encashment: bills by denomination since the last one")):
-        cmd = jsub.add_parser(name, help=text)
-        cmd.add_argument("--config", default=str(DEMO_CONFIG), help="terminal configuration (default: the demo)")
-        if name in ("lookup", "requeue"):
+    for name, text in (("show", "newest operations, the outbox, needs attention, uncertain bills, the clock"),
+                       ("lookup", "everything about one operation, for support (--format json for machines)"),
+                       ("find", "operations by account or phone, date range and amount"),
+                       ("export", "every operation as JSON Lines (--salvage: what a damaged file still holds)"),
+                       ("requeue", "put a needs-attention operation back into the outbox (its lifetime restarts)"),
+                       ("pay-on", "send money held as owed to the payer on to an account"),
+                       ("encash", "close an encashment: bills by denomination since the last one"),
+                       ("accept-new", "confirm that a lost journal's history is handled; money is taken again")):
+        cmd = jsub.add_parser(name, help=text, description=text)
+        cmd.add_argument("--config", default=None,
+                         help="terminal configuration (default: the demo's, i.e. the simulator's journal)")
+        cmd.add_argument("--state-dir", default=None,
+                         help="the terminal's state folder: read its journal.sqlite (e.g. the window demo's "
+                              "~/.local/state/kiosk/demo-ui)")
+        if name in ("lookup", "requeue", "pay-on"):
             cmd.add_argument("--operation", type=int, required=True, help="operation number from the receipt")
+        if name in ("lookup", "find"):
+            cmd.add_argument("--format", default="text", choices=("text", "json"),
+                             help="text for people (default), json for machines")
+            cmd.add_argument("--terminal", default=None,
+                             help="the terminal number on the receipt: refuse to answer from another's journal")
+        if name == "find":
+            cmd.add_argument("--account", help="the account exactly as typed")
+            cmd.add_argument("--phone", help="a phone number in any form (+7 912 345-67-89, 89123456789 …)")
+            cmd.add_argument("--from", dest="since", help="first local date, e.g. 2026-01-15")
+            cmd.add_argument("--to", dest="until", help="last local date, e.g. 2026-01-31")
+            cmd.add_argument("--amount", help="cash or credited amount in roubles, e.g. 150 or 149.50")
+        if name == "pay-on":
+            cmd.add_argument("--provider", required=True, help="provider id from the catalog")
+            cmd.add_argument("--account", required=True, help="the account to credit")
         if name == "show":
             cmd.add_argument("--limit", type=int, default=20, help="how many of the newest operations")
         if name == "encash":
@@ -63,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
         if name == "export":
             cmd.add_argument("--format", default="jsonl", choices=("jsonl",))
             cmd.add_argument("--output", default=None, help="file to write (default: standard output)")
+            cmd.add_argument("--salvage", action="store_true",
+                             help="read a damaged journal row by row and export whatever is readable")
+        if name == "accept-new":
+            cmd.add_argument("--who", default="service engineer", help="who confirms (recorded in the journal)")
 
     session = sub.add_parser("session", help="the payment session state machine")
     ssub = session.add_subparsers(dest="session_command", required=True)
@@ -148,10 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "journal":
             from kiosk import journal_cli
 
-            return journal_cli.main(load_config(args.config), args.journal_command,
-                                    operation=getattr(args, "operation", None), limit=getattr(args, "limit", 20),
-                                    fmt=getattr(args, "format", "jsonl"), output=getattr(args, "output", None),
-                                    counted=getattr(args, "counted", None))
+            config = load_config(args.config or DEMO_CONFIG) if args.config or not args.state_dir else None
+            return journal_cli.main(journal_cli.locate(config, args.state_dir), args.journal_command, args)
         if args.command == "session":
             from kiosk.session_model import diagram_dot, diagram_mermaid
 
@@ -161,12 +185,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kiosk.dealer_link.cli import enroll_command
 
             return enroll_command(args)
-    except KioskError as exc:
-        print(f"kiosk: error: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except (KioskError, ValueError, OSError, RecursionError) as exc:
+        print(f"kiosk: error: {describe_error(exc)}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as exc:
-        print(f"kiosk: error: {exc}", file=sys.stderr)
-        return 2
+    return 0
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a person: the message, or what kind of fault it was when the message is empty."""
+    text = str(exc).strip()
+    if isinstance(exc, TimeoutError) and not text:
+        return "timed out waiting for a delivery to finish (a gateway answering very slowly?)"
+    return text or type(exc).__name__
+
+
+def _quiet_broken_pipe() -> int:
+    """`kiosk journal export | head`: the reader left; stop quietly as Unix tools do."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more may be written to the closed pipe at exit
+    except (OSError, ValueError):
+        pass
     return 0
 
 

@@ -14,6 +14,11 @@ from kiosk.money import Money, MoneyError
 _MISSING = object()
 
 
+# The largest amount any document may name: 100 million roubles. Far above what a terminal takes, and far
+# below where kopecks would stop fitting the 64-bit integers SQLite and the gateways store.
+MAX_AMOUNT_MINOR = 100_000_000 * 100
+
+
 def load_toml(path: str | Path, what: str) -> dict[str, Any]:
     """Read a TOML file, turning a missing file or a syntax error into a ConfigError."""
     path = Path(path)
@@ -28,6 +33,10 @@ def load_toml(path: str | Path, what: str) -> dict[str, Any]:
         raise ConfigError(str(path), "", f"not valid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), "", f"not UTF-8 text: {exc}") from exc
+    except RecursionError:
+        # tomllib recurses once per nesting level; a hostile file must get an error, not a crash
+        raise ConfigError(str(path), "", "nested too deeply to be a " + what + " (arrays or tables "
+                          "inside each other thousands of levels deep)") from None
 
 
 def _type_name(value: Any) -> str:
@@ -110,6 +119,9 @@ class Doc:
             raise self.error(name, str(exc)) from exc
         if amount.minor < 0 or (amount.minor == 0 and not allow_zero):
             raise self.error(name, f"expected a positive amount, got {amount.decimal_text()}")
+        if amount.minor > MAX_AMOUNT_MINOR:
+            raise self.error(name, f"expected at most {MAX_AMOUNT_MINOR // 100:,} in major units, got "
+                                   f"{amount.decimal_text()} (no terminal takes that much; a typo?)")
         return amount
 
     def table(self, name: str, default: Any = _MISSING) -> Doc:

@@ -19,7 +19,7 @@ from kiosk.drivers import validator as dv
 from kiosk.gateways.base import Payable, Refused, Unreachable
 from kiosk.money import Money
 from kiosk.offline_queue.journal import COLLECTING
-from kiosk.offline_queue.reconcile import book_late_bill
+from kiosk.offline_queue.reconcile import book_late_bill, credit_reported_stack
 from kiosk.session_actions import SessionActions
 from kiosk.session_model import COMPLETION, STATES, TRANSITIONS
 from kiosk.session_ports import SessionDeps, SessionView
@@ -205,6 +205,9 @@ class Session(SessionActions):
         # Listed for support with its value when the device knows it; settled by the encashment count.
         self.bill_events += 1
         amount = event.bill.value if event.bill is not None else None
+        if event.stacked and self.operation is None and credit_reported_stack(
+                self.deps.journal, self.deps.validator_name, amount, event.detail) is not None:
+            return  # the device's report and the journal's pending STACK agree: credited, not uncertain
         self.deps.journal.incident("uncertain_bill", event.detail, self.operation, amount)
         if self.in_transit is not None:
             self.deps.journal.stack_settled(self.deps.validator_name)

@@ -109,8 +109,10 @@ class SessionActions:
         return not self.pay_requested
 
     def enough_cash(self, data: EventData | None = None) -> bool:
-        """At least the minimum payment is inside."""
-        return self.cash >= self.min_cash()
+        """At least the minimum payment is inside, and the fee leaves something to credit."""
+        if self.cash < self.min_cash():
+            return False
+        return self.chosen().fee.split(Money(self.cash, self.deps.config.currency)).credited.minor > 0
 
     def has_cash(self, data: EventData | None = None) -> bool:
         """Money is inside."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import DEMO_CONFIG, Config, Part, load_config
+from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,11 @@ class _Stop:
 
     def __init__(self) -> None:
         self.ui: Any = None
+        self.requested = False  # a stop that came while the terminal was starting, before there was a loop
         self.previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def _stop(self, _signum: int, _frame: object) -> None:
+        self.requested = True
         if self.ui is not None:
             self.ui.exit_code = 0
 
@@ -90,13 +93,21 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
     stop = _Stop()
     try:
         while True:
-            terminal = Terminal(config)
             try:
-                summary = terminal.start()
+                terminal = Terminal(config)
+            except (KioskError, OSError) as exc:
+                raise StartupFailure(exc) from exc
+            try:
+                try:
+                    summary = terminal.start()
+                except (KioskError, OSError) as exc:
+                    raise StartupFailure(exc) from exc
                 log.info("terminal %s started: %s", config.terminal, summary.text())
                 ui = KioskUI(terminal, demo=demo, fullscreen=fullscreen, size=size, theme=theme, lang=lang,
                              insert_bill=insert_bill)
                 stop.ui = ui
+                if stop.requested:
+                    ui.exit_code = 0
                 code = ui.run()
             finally:
                 stop.ui = None
@@ -144,12 +155,34 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
                       theme=args.theme, lang=args.lang, insert_bill=stack.insert_bill)
 
 
-def run_main(argv: Sequence[str] | None = None) -> int:
-    """`kiosk run --config C`: production, full screen as configured, no way out from the UI."""
+def run_main(argv: Sequence[str] | None = None, hold: float | None = None) -> int:
+    """`kiosk run --config C`: production, full screen as configured, no way out from the UI.
+
+    A start-up failure never prints a traceback: one line, an out-of-service screen where a display works
+    (kept `hold` seconds, or by default per kiosk.startup), and an exit status the systemd unit acts on.
+    """
+    from kiosk import startup
+
     args = _parser("kiosk run", demo=False).parse_args(argv)
-    config = load_config(args.config)
-    return _serve(config, demo=False, fullscreen=config.screen.fullscreen, size=None, theme=args.theme,
-                  lang=args.lang)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    terminal: str | None = None
+    try:
+        config = load_config(args.config)
+        terminal = config.terminal
+        return _serve(config, demo=False, fullscreen=config.screen.fullscreen, size=None, theme=args.theme,
+                      lang=args.lang)
+    except StartupFailure as failure:
+        return startup.fail(failure.cause, terminal, _display_available(), hold)
+    except (KioskError, OSError, RecursionError) as exc:  # the configuration could not be read
+        return startup.fail(exc, terminal, _display_available(), hold)
+
+
+class StartupFailure(Exception):
+    """The terminal could not be built or started (as opposed to a fault while serving)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ def test_corrupt_toml_is_named(tmp_path):
     ('min_operation = 10', 'min_operation = 10\nmax_operaton = 5', "limits.max_operaton", "unknown key"),
     ('denominations = [10, 50', 'denominations = [0, 50', "terminal.denominations.0", "positive amount"),
     ('max_operation = 15000', 'max_operation = 5', "limits.max_operation", "must not be below min_operation"),
+    ('max_operation = 15000', 'max_operation = 100000000000000000000000000', "limits.max_operation", "at most"),
+    ('max_operation = 15000', 'max_operation = "1e26"', "limits.max_operation", "not an amount"),
 ])
 def test_bad_values_name_file_key_and_expectation(tmp_path, old, new, key, expected):
     path = _demo_with(tmp_path, old, new)
@@ -59,6 +61,12 @@ def test_bad_values_name_file_key_and_expectation(tmp_path, old, new, key, expec
         load_config(path)
     message = str(info.value)
     assert str(path) in message and key in message and expected in message, message
+
+
+def test_toml_nested_thousands_deep_is_a_named_error_not_a_crash(tmp_path):
+    path = _write(tmp_path, "x = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="terminal.toml: nested too deeply"):
+        load_config(path)
 
 
 def test_newer_config_version_is_refused(tmp_path):

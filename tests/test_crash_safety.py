@@ -6,6 +6,7 @@ from kiosk.emulators.kill_trials import run_device_trials, run_trials
 from kiosk.emulators.payer_process import check_invariants, run, write_config
 
 
+@pytest.mark.slow
 def test_random_kills_lose_no_money_and_pay_nothing_twice(tmp_path):
     report = run_trials(tmp_path, kills=8, seed=7)
     assert report.problems == []
@@ -40,6 +41,7 @@ def test_the_invariant_checker_catches_a_bill_nobody_owns(tmp_path):
     assert any("belongs to no operation" in p for p in check_invariants(tmp_path))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol, kills", [("ccnet", 4), ("cctalk", 3)])
 def test_kills_with_real_bytes_keep_cassette_and_journal_in_step(tmp_path, protocol, kills):
     """The emulator process keeps its cassette while the kiosk dies; every bill is credited or listed."""

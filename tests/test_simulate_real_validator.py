@@ -9,6 +9,8 @@ import pytest
 
 from kiosk.emulators.payer_process import write_config
 
+pytestmark = pytest.mark.slow  # each test runs the demo scenario through a real driver and an emulator process
+
 
 @pytest.mark.parametrize("protocol", ["ccnet", "cctalk"])
 def test_demo_scenario_through_real_bytes(tmp_path, protocol):

@@ -196,13 +196,15 @@ class CcnetValidator(PollingValidator):
             if first:
                 self.emit(Uncertain(
                     "at start-up the validator reports a bill stacked that this driver did not see (kiosk "
-                    "restarted mid-report?): it may already be credited — reconcile with the journal", bill))
+                    "restarted mid-report?): it may already be credited — reconcile with the journal", bill,
+                    stacked=True))
             else:
                 self._credit(before[1])
             self._close_cycle()
         elif code == 0x12 or code == 0x17:
             self.emit(Uncertain(f"{STATES[code]} before reset: the bill is probably in the cassette but no "
-                                "'stacked' was reported — reconcile by policy", self._cycle))
+                                "'stacked' was reported — reconcile by policy", self._cycle or bill,
+                                stacked=code == 0x12))
             self._close_cycle()
         elif code in (0x11, 0x15, 0x18, 0x1A, 0x80, 0x82):
             # The reset hands a bill in the head back to the payer.

@@ -110,6 +110,9 @@ class Uncertain:
 
     detail: str
     bill: Bill | None = None
+    #: the device itself reported this bill in the cassette (e.g. "stacked" or "power up with bill in stacker"
+    #: at start-up), only not to this host: with a STACK pending in the journal it is credited, not guessed
+    stacked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ def bill_table_for(bills_rub: tuple[int, ...] | list[int]) -> dict[int, int]:
     table: dict[int, int] = {}
     free = (t for t in range(24) if t not in _RUB_TYPES.values() and t >= 2)
     for rub in bills_rub:
-        table[_RUB_TYPES.get(rub) if rub in _RUB_TYPES else next(free)] = rub * 100
+        table[_RUB_TYPES[rub] if rub in _RUB_TYPES else next(free)] = rub * 100
     return table
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from kiosk.emulators.payer_process import BILLS_RUB, check_device_cassette, check_invariants, write_config
 from kiosk.external_validator import ExternalValidator
@@ -30,10 +31,14 @@ class TrialReport:
     seconds: float = 0.0
 
 
-def _child(directory: Path, *args: str) -> subprocess.Popen:
+def _child(directory: Path, *args: str) -> tuple[subprocess.Popen[str], IO[str]]:
+    """The paying terminal process and its standard output (where it says READY)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "kiosk.emulators.payer_process", "--dir", str(directory), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    child = subprocess.Popen([sys.executable, "-m", "kiosk.emulators.payer_process", "--dir", str(directory), *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    if child.stdout is None:  # stdout=PIPE always gives one; say so rather than fail later on None
+        raise RuntimeError("the paying terminal process has no output pipe")
+    return child, child.stdout
 
 
 class Feeder(threading.Thread):
@@ -86,8 +91,8 @@ def _kill_repeatedly(directory: Path, report: TrialReport, kills: int, seed: int
                      *args: str) -> None:
     """Start the paying terminal, let it run for delay() seconds, SIGKILL it; kills times."""
     for trial in range(kills):
-        child = _child(directory, "--seed", str(seed * 100_000 + trial), *args)
-        if child.stdout.readline().strip() != "READY":
+        child, output = _child(directory, "--seed", str(seed * 100_000 + trial), *args)
+        if output.readline().strip() != "READY":
             child.kill()
             child.wait()
             report.problems.append(f"trial {trial}: the terminal did not start")
@@ -95,12 +100,12 @@ def _kill_repeatedly(directory: Path, report: TrialReport, kills: int, seed: int
         time.sleep(delay())
         child.send_signal(signal.SIGKILL)
         child.wait()
-        child.stdout.close()
+        output.close()
         report.kills += 1
 
 
 def _drain(directory: Path, report: TrialReport) -> None:
-    drain = _child(directory, "--drain")
+    drain, _ = _child(directory, "--drain")
     drain.communicate(timeout=300)
     if drain.returncode != 0:
         report.problems.append(f"the draining run failed with status {drain.returncode}")

@@ -56,15 +56,15 @@ def make_emulator(args: argparse.Namespace) -> CcnetEmulator | CctalkEmulator:
     common = {"bills_rub": _bills(args.bills), "cassette": cassette, "link": args.link,
               "step_seconds": args.step, "escrow_timeout": args.escrow_timeout}
     if args.protocol == "ccnet":
-        emu = CcnetEmulator(mask_order=args.mask_order, **common)
+        ccnet = CcnetEmulator(mask_order=args.mask_order, **common)
         if args.address is not None:
-            emu.address = args.address
-        return emu
-    emu = CctalkEmulator(checksum=args.checksum, crc_placement=args.crc_placement, **common)
+            ccnet.address = args.address
+        return ccnet
+    cctalk = CctalkEmulator(checksum=args.checksum, crc_placement=args.crc_placement, **common)
     if args.address is not None:
-        emu.address = args.address
-    emu.echo = args.echo
-    return emu
+        cctalk.address = args.address
+    cctalk.echo = args.echo
+    return cctalk
 
 
 def _switch(word: str) -> bool:
@@ -98,7 +98,7 @@ def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
             if where not in ("validator", "cassette"):
                 return "error: jam where? validator or cassette"
             return emu.jam(where)
-        if verb == "unjam" and not args and ccnet:
+        if verb == "unjam" and not args and isinstance(emu, CcnetEmulator):
             return emu.unjam()
         if verb == "cassette" and args in (["out"], ["in"], ["empty"]):
             return {"out": emu.cassette_out, "in": emu.cassette_in, "empty": emu.empty_cassette}[args[0]]()
@@ -118,7 +118,7 @@ def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
             return setter("repeat_stacked", _switch(args[0]))()
         if verb == "lose-ack" and len(args) == 1 and ccnet:
             return setter("lose_acks", int(args[0]))()
-        if verb == "fail" and len(args) == 1 and ccnet:
+        if verb == "fail" and len(args) == 1 and isinstance(emu, CcnetEmulator):
             return emu.fail(int(args[0], 0))
         if verb == "echo" and len(args) == 1:
             if ccnet:

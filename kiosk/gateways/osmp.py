@@ -36,6 +36,7 @@ from kiosk.gateways.base import (
     Unknown,
     Unreachable,
 )
+from kiosk.gateways.deadline import SERVER_DATES, AttemptDeadline
 from kiosk.money import Money
 
 log = logging.getLogger(__name__)
@@ -100,20 +101,38 @@ def http_client(options: Mapping[str, Any], transport: httpx.BaseTransport | Non
     )
 
 
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
 def exchange(client: httpx.Client, request: httpx.Request, limit: int) -> Reply:
-    """Send one request and read at most `limit` bytes of reply; faults become NotSent or Lost."""
+    """Send one request and read at most `limit` bytes of reply; faults become NotSent or Lost.
+
+    The client's timeout is one deadline for the whole exchange (connect + send + the complete reply), not
+    per socket read: a server trickling bytes cannot hold the attempt longer.
+    """
+    total = client.timeout.read or 60.0
     try:
-        response = client.send(request, stream=True)
-        try:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise Lost(f"reply larger than {limit} bytes")
-        finally:
-            response.close()
+        with AttemptDeadline(total) as deadline:
+            try:
+                response = client.send(request, stream=True)
+                try:
+                    deadline.watch(response)
+                    SERVER_DATES.note(request.url.host, response.headers.get("date"))
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > limit:
+                            raise Lost(f"reply larger than {limit} bytes")
+                finally:
+                    response.close()
+            except httpx.HTTPError as exc:
+                if deadline.expired and not isinstance(exc, NOT_SENT):
+                    raise Lost(f"no complete reply within the {total:g} s deadline") from exc
+                raise
+            if deadline.expired:
+                raise Lost(f"no complete reply within the {total:g} s deadline")
         return Reply(response.status_code, response.headers, bytes(body))
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
+    except NOT_SENT as exc:
         raise NotSent(f"{type(exc).__name__}: {exc}") from exc
     except httpx.HTTPError as exc:  # read/write timeouts, resets, protocol errors: it may have arrived
         raise Lost(f"{type(exc).__name__}: {exc}") from exc
@@ -241,7 +260,7 @@ class OsmpGateway(Gateway):
         if reply.status != 200:
             raise HttpStatus(reply.status)
         try:
-            root = fromstring(reply.body, forbid_dtd=True)
+            root: Element = fromstring(reply.body, forbid_dtd=True)
         except (DefusedXmlException, ParseError, ValueError) as exc:
             log.warning("osmp %s: refused reply: %s", self.name, type(exc).__name__)
             raise Lost(f"unusable XML reply ({type(exc).__name__})") from exc

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+from kiosk.errors import JournalError
 
 
 def write_atomically(path: str | Path, data: bytes) -> None:
@@ -25,9 +28,43 @@ def write_atomically(path: str | Path, data: bytes) -> None:
 
 
 def read_int_file(path: str | Path) -> int:
-    """An integer kept in a file; 0 if the file does not exist or is empty."""
-    try:
-        text = Path(path).read_text().strip()
-    except FileNotFoundError:
-        return 0
-    return int(text) if text else 0
+    """An integer kept in a file; 0 if the file does not exist or is empty; an error naming the file if garbage."""
+    return HighWater.read(path).issued
+
+
+@dataclass(frozen=True, slots=True)
+class HighWater:
+    """The operation-number high-water mark kept beside the journal (outside the database, so a restored older
+    journal file cannot make a number be handed out twice).
+
+    issued: the highest number ever handed out (written before the operation is inserted);
+    confirmed: the highest number known to have reached the journal. A journal that ends below `confirmed` was
+    restored from an older copy; one that ends below `issued` only lost an opening interrupted by a crash or a
+    full disk.
+    """
+
+    issued: int = 0
+    confirmed: int = 0
+
+    @classmethod
+    def read(cls, path: str | Path) -> HighWater:
+        """Parse 'ISSUED CONFIRMED' (or the older single 'N'); missing or empty is zero; garbage names the file."""
+        try:
+            text = Path(path).read_text(encoding="ascii", errors="replace").strip()
+        except FileNotFoundError:
+            return cls()
+        except OSError as exc:
+            raise JournalError(f"{path}: cannot read the operation-number high-water mark: {exc}") from exc
+        if not text:
+            return cls()
+        parts = text.split()
+        if len(parts) > 2 or not all(p.isdigit() and p.isascii() for p in parts):
+            raise JournalError(f"{path}: expected the highest operation number issued (digits), found "
+                               f"{text[:40]!r}; the file is damaged — restore it or remove it only after "
+                               "checking the journal")
+        issued = int(parts[0])
+        return cls(issued, int(parts[1]) if len(parts) == 2 else issued)
+
+    def write(self, path: str | Path) -> None:
+        """Store atomically."""
+        write_atomically(path, f"{self.issued} {self.confirmed}\n".encode())

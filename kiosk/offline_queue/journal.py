@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -17,7 +19,7 @@ import sqlite_utils
 from kiosk.errors import JournalError
 from kiosk.fees import Split
 from kiosk.gateways.base import Route
-from kiosk.offline_queue.files import read_int_file, write_atomically
+from kiosk.offline_queue.files import HighWater
 from kiosk.offline_queue.journal_queries import JournalQueries
 from kiosk.offline_queue.operation import (  # re-exported (__all__): the journal's vocabulary
     CANCELLED,
@@ -25,6 +27,7 @@ from kiosk.offline_queue.operation import (  # re-exported (__all__): the journa
     COMMITTED,
     DELIVERED,
     NEEDS_ATTENTION,
+    NOT_SENT,
     RECEIPT_STATES,
     STATES,
     Operation,
@@ -38,6 +41,13 @@ __all__ = ["CANCELLED", "COLLECTING", "COMMITTED", "DELIVERED", "NEEDS_ATTENTION
 
 log = logging.getLogger(__name__)
 
+NONCE_RANGE = 10**6
+# How far numbering jumps when a restore is detected by evidence that cannot say how many numbers were lost
+# (the validator's counters): far past anything an older copy could have handed out since.
+RESTORE_JUMP = 1000
+# A clock this far behind the journal's newest entry is a fault worth an incident (not NTP jitter).
+CLOCK_BEHIND_SECONDS = 120
+
 
 class Journal(JournalQueries):
     """The terminal's durable record; one instance per process, safe to share between threads."""
@@ -47,8 +57,14 @@ class Journal(JournalQueries):
         self.path = Path(path)
         self.terminal, self.currency, self._clock = terminal, currency, clock
         self._lock = threading.RLock()
+        self._seq_path = self.path.with_name(self.path.name + ".opseq")
+        # Read before anything is created: an empty or missing journal beside a high-water mark that says
+        # operations existed is lost history, never a fresh start (defect: a deleted journal replaced silently).
+        high_water = HighWater.read(self._seq_path)
+        existed = self.path.exists() and self.path.stat().st_size > 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_shm_writable(self.path)
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"{self.path}: cannot open the journal: {exc}") from exc
@@ -57,6 +73,12 @@ class Journal(JournalQueries):
             self._configure()
             migrate(self.conn, str(self.path))
             self._check_terminal()
+            if not existed and high_water.issued > 0:
+                self._refuse_money(f"the journal {self.path} was missing or empty, but {self._seq_path} says "
+                                   f"operations up to {high_water.issued} were issued: its history is gone")
+        except sqlite3.OperationalError as exc:
+            self.conn.close()
+            raise JournalError(f"{self.path}: cannot use the journal: {exc}{_permission_hint(self.path)}") from exc
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise JournalError(f"{self.path}: not a usable journal: {exc}") from exc
@@ -65,11 +87,15 @@ class Journal(JournalQueries):
             raise
         self.conn.row_factory = sqlite3.Row
         self.db = sqlite_utils.Database(self.conn)
-        self._seq_path = self.path.with_name(self.path.name + ".opseq")
-        self._warn_if_restored()
+        self._check_high_water(high_water)
+        self._check_clock()
 
     def _configure(self) -> None:
-        mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        try:
+            mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            raise JournalError(f"{self.path}: cannot open the journal for writing: {exc}"
+                               f"{_permission_hint(self.path)}") from exc
         if mode.lower() != "wal":
             raise JournalError(f"{self.path}: SQLite refused WAL mode (got {mode})")
         # FULL: every committed bill survives a power cut, not just a process crash.
@@ -121,35 +147,149 @@ class Journal(JournalQueries):
         log.warning("incident %s (operation %s): %s", kind, operation, detail)
 
     # -- operation numbers ----------------------------------------------------------------------
-    def _last_number(self) -> int:
-        journal_max = self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0]
-        return max(journal_max, read_int_file(self._seq_path))
+    def _journal_max(self) -> int:
+        """The highest number this journal accounts for: its operations, or a floor set by a restore jump."""
+        journal_max = int(self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0])
+        return max(journal_max, int(self.meta("number_floor") or 0))
 
-    def _warn_if_restored(self) -> None:
-        journal_max = self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0]
-        seen = read_int_file(self._seq_path)
-        if seen > journal_max:
-            log.error("journal %s ends at operation %d but this terminal has issued up to %d: it looks restored "
-                      "from an older copy; numbering continues after %d so no number is reused",
-                      self.path, journal_max, seen, seen)
+    def _last_number(self) -> int:
+        return max(self._journal_max(), HighWater.read(self._seq_path).issued)
+
+    def _check_high_water(self, high_water: HighWater) -> None:
+        journal_max = self._journal_max()
+        if high_water.confirmed > journal_max:
+            self.restore_detected(f"journal {self.path} ends at operation {journal_max} but this terminal had "
+                                  f"journaled up to {high_water.confirmed}: it was restored from an older copy",
+                                  jump_to=high_water.issued)
+        elif high_water.issued > journal_max:
+            # The number was handed out and its operation never reached the journal: a crash or a full disk
+            # between the two writes. Nothing was lost (no money is taken before the insert), nothing restored.
+            log.info("journal %s: operation %d was numbered but never opened (interrupted); numbering continues "
+                     "after it", self.path, high_water.issued)
+
+    def restore_detected(self, evidence: str, jump_to: int | None = None) -> int:
+        """Evidence says this journal is older than the terminal's real history: number past it, and say so.
+
+        Ids sent to processing systems carry a random nonce, so they differ anyway; the jump keeps the numbers
+        people read off receipts from repeating where the terminal can tell. Returns the new floor.
+        """
+        with self._lock:
+            floor = max(self._last_number(), jump_to or 0)
+            if jump_to is None:
+                floor += RESTORE_JUMP
+            self.set_meta("number_floor", str(floor))
+            HighWater(floor, floor).write(self._seq_path)
+        self.incident("restore_detected", f"{evidence}; operation numbers continue after {floor}")
+        return floor
+
+    # -- meta and refusal -----------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        """A value from the journal's meta table."""
+        with self._lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or with None, delete) a meta value durably."""
+        with self._tx() as conn:
+            if value is None:
+                conn.execute("DELETE FROM meta WHERE key=?", (key,))
+            else:
+                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                             "value=excluded.value", (key, value))
+
+    def _refuse_money(self, reason: str) -> None:
+        self.conn.execute("INSERT INTO meta (key, value) VALUES ('refuse_money', ?) ON CONFLICT (key) DO UPDATE "
+                          "SET value=excluded.value", (reason,))
+        self.conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?, ?, NULL, ?, "
+                          "NULL)", (self._stamp(), "journal_lost", reason))
+        log.error("refusing to take money: %s; a person must confirm with `kiosk journal accept-new` or in the "
+                  "service menu", reason)
+
+    def refusal(self) -> str | None:
+        """Why this terminal must not take money until a person confirms (None: it may)."""
+        return self.meta("refuse_money")
+
+    def accept_new(self, who: str) -> str | None:
+        """A person confirmed that the journal's lost history is known and handled; returns what was cleared."""
+        reason = self.refusal()
+        if reason is None:
+            return None
+        floor = self._last_number()
+        self.set_meta("number_floor", str(floor))
+        self.set_meta("refuse_money", None)
+        self.incident("journal_accepted", f"{who} accepted the new journal after: {reason}; numbering continues "
+                                          f"after {floor}")
+        return reason
+
+    # -- the clock ------------------------------------------------------------------------------
+    def newest_stamp(self) -> datetime | None:
+        """The latest time this journal recorded anything (operations and incidents)."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT MAX(t) FROM (SELECT MAX(created_at) AS t FROM operations UNION ALL "
+                "SELECT MAX(committed_at) FROM operations UNION ALL SELECT MAX(at) FROM incidents)").fetchone()
+        try:
+            return datetime.fromisoformat(row[0]) if row and row[0] else None
+        except ValueError:
+            return None
+
+    def _check_clock(self) -> None:
+        newest = self.newest_stamp()
+        if newest is None:
+            return
+        behind = (newest - self.now()).total_seconds()
+        if behind > CLOCK_BEHIND_SECONDS:
+            # Order stays right (the journal is ordered by its own sequence); people must know times are off.
+            self.incident("clock_behind", f"the clock reads {self.now().isoformat(timespec='seconds')}, "
+                                          f"{behind:.0f} s before the journal's newest entry "
+                                          f"({newest.isoformat(timespec='seconds')})")
+
+    def record_clock_skew(self, source: str, skew_seconds: float, limit: float = 60.0) -> None:
+        """Note how far the terminal's clock is from a server's (HTTP Date); an incident when beyond limit."""
+        previous = self.meta("clock_skew")
+        self.set_meta("clock_skew", json.dumps({"source": source, "seconds": round(skew_seconds, 1),
+                                                "at": self._stamp()}))
+        was_bad = previous is not None and abs(json.loads(previous).get("seconds", 0)) > limit
+        if abs(skew_seconds) > limit and not was_bad:
+            self.incident("clock_skew", f"the terminal's clock is {skew_seconds:+.0f} s off {source}'s")
+
+    def clock_skew(self) -> dict[str, Any] | None:
+        """The last measured skew: {'source', 'seconds' (terminal minus server), 'at'}."""
+        value = self.meta("clock_skew")
+        return None if value is None else json.loads(value)
 
     # -- the payment lifecycle ------------------------------------------------------------------
     def open_operation(self, provider: str, account: str, fields: dict[str, str], max_cash: int,
-                       offline: bool = False, details: dict[str, Any] | None = None) -> Operation:
-        """Create an operation in state collecting; it exists durably before any bill may be accepted."""
+                       offline: bool = False, details: dict[str, Any] | None = None,
+                       found_cash: bool = False) -> Operation:
+        """Create an operation in state collecting; it exists durably before any bill may be accepted.
+
+        found_cash: an operation to hold a bill that is already in the cassette; allowed even while the
+        terminal refuses to take money (that bill is taken already and must be journaled).
+        """
+        refusal = self.refusal()
+        if refusal is not None and not found_cash:
+            raise JournalError(f"not taking money: {refusal}")
         with self._lock:
-            number = self._last_number() + 1
+            high_water = HighWater.read(self._seq_path)
+            number = max(self._journal_max(), high_water.issued) + 1
             # The high-water mark goes outside the database first, so even a restored older journal file
-            # can never hand out this number again.
-            write_atomically(self._seq_path, str(number).encode())
+            # can never hand out this number again; "confirmed" follows once the operation is in.
+            HighWater(number, high_water.confirmed).write(self._seq_path)
+            # The nonce makes every id a processing system sees unrepeatable, even if the whole state folder
+            # (journal and high-water mark together) is restored and this number comes round again.
+            nonce = secrets.randbelow(NONCE_RANGE)
             with self._tx() as conn:
                 conn.execute(
                     "INSERT INTO operations (operation, terminal, idempotency_key, provider, account, fields, "
-                    "currency, state, max_cash, offline, created_at, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (number, self.terminal, idempotency_key(self.terminal, number), provider, account,
+                    "currency, state, max_cash, offline, created_at, details, nonce) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (number, self.terminal, idempotency_key(self.terminal, number, nonce), provider, account,
                      json.dumps(fields, ensure_ascii=False), self.currency, COLLECTING, max_cash, int(offline),
-                     self._stamp(), json.dumps(details or {}, ensure_ascii=False)),
+                     self._stamp(), json.dumps(details or {}, ensure_ascii=False), nonce),
                 )
+            HighWater(number, number).write(self._seq_path)
             return self.get(number)
 
     def record_bill(self, operation: int, denomination: int, validator: str, event_id: str) -> bool:
@@ -183,6 +323,27 @@ class Journal(JournalQueries):
         with self._tx() as conn:
             conn.execute("DELETE FROM pending_stacks WHERE validator=?", (validator,))
 
+    def pending_stacks(self) -> list[tuple[int, int, str, str]]:
+        """(operation, denomination, validator, commanded at) of STACKs never answered, oldest first."""
+        with self._lock:
+            return [tuple(r) for r in self.conn.execute(
+                "SELECT operation, denomination, validator, commanded_at FROM pending_stacks ORDER BY id")]
+
+    def pending_stack_for(self, validator: str, denomination: int) -> int | None:
+        """The collecting operation whose STACK of this value at this validator is pending, if any."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT p.operation FROM pending_stacks p JOIN operations o ON o.operation = p.operation "
+                "WHERE p.validator=? AND p.denomination=? AND o.state=? ORDER BY p.id LIMIT 1",
+                (validator, denomination, COLLECTING)).fetchone()
+        return None if row is None else row[0]
+
+    def pending_stack_id(self, operation: int) -> int:
+        """The id of the oldest pending stack of an operation (makes a synthetic event id unique)."""
+        with self._lock:
+            row = self.conn.execute("SELECT MIN(id) FROM pending_stacks WHERE operation=?", (operation,)).fetchone()
+        return int(row[0] or 0)
+
     def take_pending_stacks(self) -> list[tuple[int, int, str, str]]:
         """(operation, denomination, validator, commanded at) of STACKs never answered; clears them."""
         with self._tx() as conn:
@@ -191,8 +352,12 @@ class Journal(JournalQueries):
             conn.execute("DELETE FROM pending_stacks")
         return rows
 
-    def commit(self, operation: int, split: Split, reason: str) -> Operation:
-        """Fix the amount and fee and put the operation into the outbox."""
+    def commit(self, operation: int, split: Split, reason: str, hold: str | None = None) -> Operation:
+        """Fix the amount and fee and put the operation into the outbox.
+
+        With `hold`, the money is kept as owed to the payer instead (never sent: e.g. below what the provider
+        accepts): the operation goes straight to needs_attention with that reason, in the same transaction.
+        """
         with self._tx() as conn:
             row = conn.execute("SELECT state, cash FROM operations WHERE operation=?", (operation,)).fetchone()
             if row is None:
@@ -206,6 +371,31 @@ class Journal(JournalQueries):
                 "next_attempt_ms=? WHERE operation=?",
                 (COMMITTED, split.fee.minor, split.credited.minor, self._stamp(), reason,
                  int(self.now().timestamp() * 1000), operation))
+            if hold is not None:
+                conn.execute("UPDATE operations SET state=?, finished_at=?, attention_reason=?, last_outcome=?, "
+                             "next_attempt_ms=NULL WHERE operation=?",
+                             (NEEDS_ATTENTION, self._stamp(), hold, NOT_SENT, operation))
+        if hold is not None:
+            self.incident("owed_cash", hold, operation, split.cash.minor)
+        return self.get(operation)
+
+    def pay_on(self, operation: int, provider: str, account: str, split: Split) -> Operation:
+        """Support sends money held as owed (never sent) on to an account: it re-enters the outbox."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT state, cash, last_outcome FROM operations WHERE operation=?",
+                               (operation,)).fetchone()
+            if row is None or row[0] != NEEDS_ATTENTION or row[2] != NOT_SENT:
+                raise JournalError(f"operation {operation} is not money held as owed (never sent); only such "
+                                   "an operation can be paid on to another account")
+            if split.cash.minor != row[1] or split.fee.minor + split.credited.minor != row[1]:
+                raise JournalError(f"operation {operation}: fee split {split} does not match the cash {row[1]}")
+            conn.execute("UPDATE operations SET state=?, provider=?, account=?, fields=?, fee=?, credited=?, "
+                         "finished_at=NULL, attention_reason=NULL, last_outcome=NULL, next_attempt_ms=?, "
+                         "lifetime_from=? WHERE operation=?",
+                         (COMMITTED, provider, account, json.dumps({"account": account}, ensure_ascii=False),
+                          split.fee.minor, split.credited.minor, int(self.now().timestamp() * 1000),
+                          self._stamp(), operation))
+        self.incident("paid_on", f"owed money paid on to {provider} account {account}", operation, split.cash.minor)
         return self.get(operation)
 
     def cancel(self, operation: int, reason: str) -> None:
@@ -229,7 +419,7 @@ class Journal(JournalQueries):
                 (operation, route.gateway, route_json, verb, self._stamp()))
             conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
                          "WHERE operation=?", (route.gateway, route_json, operation))
-            return cursor.lastrowid
+            return int(cursor.lastrowid or 0)
 
     def finish_attempt(self, attempt: int, outcome: str, code: str = "", message: str = "",
                        external_id: str = "") -> None:
@@ -245,7 +435,8 @@ class Journal(JournalQueries):
         unknown = set(columns) - allowed
         if unknown:
             raise JournalError(f"settle cannot set {sorted(unknown)}")
-        sets, values = [], []
+        sets: list[str] = []
+        values: list[Any] = []
         if state is not None:
             if state not in STATES:
                 raise JournalError(f"unknown state {state!r}")
@@ -270,9 +461,10 @@ class Journal(JournalQueries):
             row = conn.execute("SELECT state FROM operations WHERE operation=?", (operation,)).fetchone()
             if row is None or row[0] != NEEDS_ATTENTION:
                 raise JournalError(f"operation {operation} is not in needs_attention; nothing to requeue")
+            # The delivery lifetime restarts: support asked for a fresh try, not an immediate bounce.
             conn.execute("UPDATE operations SET state=?, finished_at=NULL, attention_reason=NULL, "
-                         "next_attempt_ms=? WHERE operation=?",
-                         (COMMITTED, int(self.now().timestamp() * 1000), operation))
+                         "next_attempt_ms=?, lifetime_from=? WHERE operation=?",
+                         (COMMITTED, int(self.now().timestamp() * 1000), self._stamp(), operation))
 
     def set_receipt(self, operation: int, status: str) -> None:
         """Record what was printed for an operation (or that printing failed)."""
@@ -314,3 +506,24 @@ class Journal(JournalQueries):
         record = self.encashments(1)[0]
         record["operations"], record["since"] = operations, previous[0] if previous else None
         return record
+
+
+def _make_shm_writable(path: Path) -> None:
+    """A read-only opening of a 0444 journal leaves a 0444 '-shm' beside it; one we own is made writable again,
+    or every later start-up fails on it."""
+    shm = path.with_name(path.name + "-shm")
+    try:
+        if shm.exists() and not os.access(shm, os.W_OK) and shm.stat().st_uid == os.getuid():
+            shm.chmod(0o600)
+    except OSError:
+        pass  # the open that follows reports the real problem with the file's name
+
+
+def _permission_hint(path: Path) -> str:
+    """Why a journal cannot be written, in words a technician can act on."""
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists() and not os.access(candidate, os.W_OK):
+            return f" ({candidate} is not writable by this user: mode {candidate.stat().st_mode & 0o777:o})"
+    if not os.access(path.parent, os.W_OK):
+        return f" (the folder {path.parent} is not writable: a read-only or full file system?)"
+    return ""

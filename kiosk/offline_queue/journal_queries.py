@@ -95,8 +95,9 @@ class JournalQueries:
     def next_due_ms(self) -> int | None:
         """When the earliest committed operation is due."""
         with self._lock:
-            return self.conn.execute("SELECT MIN(next_attempt_ms) FROM operations WHERE state=?",
-                                     (COMMITTED,)).fetchone()[0]
+            due = self.conn.execute("SELECT MIN(next_attempt_ms) FROM operations WHERE state=?",
+                                    (COMMITTED,)).fetchone()[0]
+        return None if due is None else int(due)
 
     def waiting(self) -> tuple[int, int]:
         """How many operations wait in the outbox, and their total cash in kopecks."""
@@ -108,7 +109,7 @@ class JournalQueries:
     def count(self, state: str) -> int:
         """How many operations are in a state."""
         with self._lock:
-            return self.conn.execute("SELECT COUNT(*) FROM operations WHERE state=?", (state,)).fetchone()[0]
+            return int(self.conn.execute("SELECT COUNT(*) FROM operations WHERE state=?", (state,)).fetchone()[0])
 
     def open_attempts(self) -> list[tuple[int, int]]:
         """(attempt id, operation) of attempts that began and never got an outcome (a crash in between)."""

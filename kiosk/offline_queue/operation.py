@@ -14,17 +14,55 @@ from kiosk.money import Money
 COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED = (
     "collecting", "committed", "delivered", "needs_attention", "cancelled")
 STATES = (COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED)
+# last_outcome of money kept on the terminal as owed to the payer: provably never sent anywhere
+NOT_SENT = "not_sent"
 RECEIPT_STATES = ("none", "printed", "failed", "incomplete", "not_printed")
 
 
-def idempotency_key(terminal: str, operation: int) -> str:
-    """The stable key every delivery attempt of one operation carries: 'T10001-0000000042'."""
-    return f"T{terminal}-{operation:010d}"
+NONCE_DIGITS = 6  # the unrepeatable part of every id a processing system sees (one in a million per reuse)
 
 
-def txn_id(terminal: str, operation: int) -> int:
-    """The same key as one integer, for protocols that want a number (OSMP txn_id)."""
-    return int(terminal) * 10**10 + operation
+def idempotency_key(terminal: str, operation: int, nonce: int | None = None) -> str:
+    """The stable key every delivery attempt of one operation carries: 'T10001-0000000042-381904'.
+
+    Without a nonce (operations opened before nonces existed) it is the old 'T10001-0000000042', so an
+    operation already in flight keeps the key its gateway knows.
+    """
+    base = f"T{terminal}-{operation:010d}"
+    return base if nonce is None else f"{base}-{nonce:0{NONCE_DIGITS}d}"
+
+
+def txn_id(terminal: str, operation: int, nonce: int | None = None) -> int:
+    """The same identity as one integer for protocols that want a number (OSMP txn_id).
+
+    terminal · nonce (6 digits) · operation (8 digits): 19 digits for a 5-digit terminal, inside a signed
+    64-bit integer, and at most 20 for a 6-digit one (the OSMP limit many providers keep).
+    """
+    if nonce is None:
+        return int(terminal) * 10**10 + operation
+    number = str(int(terminal))
+    # Terminal numbers longer than 6 digits keep fewer nonce digits so the id still fits 20 digits.
+    digits = max(2, min(NONCE_DIGITS, 12 - len(number)))
+    return int(f"{number}{nonce % 10**digits:0{digits}d}{operation:08d}")
+
+
+def session_id(terminal: str, operation: int, nonce: int | None = None) -> str:
+    """The same identity as a CyberPlat SESSION: at most 20 Latin letters and digits."""
+    if nonce is None:
+        return idempotency_key(terminal, operation).replace("-", "N")
+    # base 36 keeps terminal + operation + nonce inside 20 characters
+    return f"T{terminal}N{_base36(operation)}R{_base36(nonce)}"
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if number == 0:
+            return out
+
 
 @dataclass(slots=True)
 class Operation:
@@ -59,6 +97,8 @@ class Operation:
     attention_reason: str | None
     receipt_status: str
     details: dict[str, Any] = field(default_factory=dict)
+    nonce: int | None = None
+    lifetime_from: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Operation:
@@ -80,14 +120,29 @@ class Operation:
         data = json.loads(self.pinned_route)
         return Route(data["gateway"], data["provider_code"], data["options"])
 
+    def booked(self) -> str:
+        """What support must know first: 'booked', 'not booked' (provably), or 'booked: unknown'."""
+        if self.state == DELIVERED:
+            return "booked"
+        if self.state in (COLLECTING, CANCELLED) or self.attempts == 0 or self.last_outcome == NOT_SENT:
+            return "not sent"
+        if self.pinned_gateway or self.last_outcome in ("unknown", "retry"):
+            # an attempt whose outcome nobody knows: the money may be on the account already
+            return "booked: unknown"
+        return "not booked"
+
+    def request_ids(self) -> tuple[str, int, str]:
+        """(idempotency key, OSMP txn_id, CyberPlat SESSION): every id a processing system sees, derived here only."""
+        return (self.idempotency_key, txn_id(self.terminal, self.operation, self.nonce),
+                session_id(self.terminal, self.operation, self.nonce))
+
     def request(self, route: Route, accepted_at: datetime) -> PaymentRequest:
         """The gateway request; the same bytes of identity on every attempt."""
         if self.fee is None or self.credited is None:
             raise JournalError(f"operation {self.operation} is not committed; nothing to deliver")
+        key, number, session = self.request_ids()
         return PaymentRequest(
-            terminal=self.terminal, operation=self.operation, idempotency_key=self.idempotency_key,
-            txn_id=txn_id(self.terminal, self.operation),
-            session_id=self.idempotency_key.replace("-", "N"),
+            terminal=self.terminal, operation=self.operation, idempotency_key=key, txn_id=number, session_id=session,
             provider=self.provider, route=route, account=self.account, fields=dict(self.fields),
             cash=Money(self.cash, self.currency), fee=Money(self.fee, self.currency),
             credited=Money(self.credited, self.currency), accepted_at=accepted_at,

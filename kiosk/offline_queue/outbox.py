@@ -23,12 +23,15 @@ from datetime import datetime
 
 from kiosk.catalog import Catalog
 from kiosk.gateways.base import Approved, Code, Declined, PayOutcome, RetryLater, Route, Unknown
+from kiosk.gateways.deadline import SERVER_DATES
 from kiosk.gateways.router import Router
 from kiosk.offline_queue.journal import COMMITTED, DELIVERED, NEEDS_ATTENTION, Journal, Operation
 
 log = logging.getLogger(__name__)
 
 # Declines that speak about the route, not the payment: another gateway may well book it.
+# Beyond this, a signature refused by a server is blamed on the terminal's clock (seconds).
+CLOCK_SKEW_LIMIT = 60.0
 FAILOVER_CODES = frozenset({Code.DEALER_BALANCE_LOW, Code.PROVIDER_UNAVAILABLE, Code.AUTH_FAILED, Code.TEMPORARY})
 
 
@@ -67,7 +70,7 @@ class Outbox:
     def backoff(self, attempts: int) -> float:
         """Seconds until the next attempt: exponential, capped, with 'equal jitter' against thundering herds."""
         delay = min(self.backoff_max, self.backoff_base * 2 ** max(0, attempts - 1))
-        return delay / 2 + self.rng.uniform(0, delay / 2)
+        return float(delay / 2 + self.rng.uniform(0, delay / 2))
 
     def _now_ms(self) -> int:
         return int(self.journal.now().timestamp() * 1000)
@@ -100,6 +103,14 @@ class Outbox:
         kind, code, message, external_id = _describe(outcome)
         self.journal.finish_attempt(attempt, kind, code, message, external_id)
         self.router.record(route.gateway, outcome)
+        if self._auth_time_fault(outcome):
+            # Signatures carry the time: a server refusing them while our clock is off will accept the very
+            # same payment once the clock is right. Retry later (nothing was processed); never a decline.
+            self.journal.incident("clock", f"{route.gateway} refused authentication ({message or code}) and the "
+                                           "terminal clock is off or unknown; retrying later", op.operation)
+            return RetryLater(f"authentication refused, clock suspected: {message or code}", not_executed=True,
+                              gateway_code="clock")
+        self._note_clock()
         return outcome
 
     def _approved(self, op: Operation, route: Route, outcome: Approved) -> str:
@@ -114,21 +125,13 @@ class Outbox:
         if op.state != COMMITTED:
             return op.state
         provider = self.catalog.providers.get(op.provider)
-        committed = datetime.fromisoformat(op.committed_at or op.created_at)
-        if (self.journal.now() - committed).total_seconds() > self.lifetime:
-            return self._attention(op, f"not delivered within {self.lifetime // 3600} h", unpin=False)
+        if self._expired(op):
+            return self._expire(op)
 
         if op.pinned_gateway:
-            route = op.route() or Route(op.pinned_gateway)
-            if route.gateway not in self.router.gateways:
-                return self._attention(op, f"gateway {route.gateway} left the configuration while an attempt "
-                                           "there is unresolved", unpin=False)
-            outcome = self._attempt(op, route, "status")
-            if isinstance(outcome, Approved):
-                return self._approved(op, route, outcome)
-            if isinstance(outcome, Declined):
-                return self._attention(op, f"declined by {route.gateway}: {outcome.message or outcome.code}",
-                                       outcome)
+            route, outcome, final = self._ask_pinned(op, "")
+            if final is not None or outcome is None:
+                return final or NEEDS_ATTENTION
             if not (isinstance(outcome, RetryLater) and outcome.not_executed):
                 return self._schedule(self.journal.get(number), unpin=False, outcome=outcome)
             self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms)
@@ -154,6 +157,57 @@ class Outbox:
         if isinstance(last, Declined):
             return self._attention(op, f"declined by every route: {last.message or last.code}", last)
         return self._schedule(op, unpin=True, outcome=last or RetryLater("no route reachable", not_executed=True))
+
+    # -- lifetime -------------------------------------------------------------------------------
+    def _expired(self, op: Operation) -> bool:
+        # A requeue restarts the lifetime: support asked for a fresh try, not an immediate bounce.
+        start = datetime.fromisoformat(op.lifetime_from or op.committed_at or op.created_at)
+        return (self.journal.now() - start).total_seconds() > self.lifetime
+
+    def _ask_pinned(self, op: Operation, why: str) -> tuple[Route, PayOutcome | None, str | None]:
+        """A status query at the gateway an unresolved attempt is pinned to: (route, outcome, final state or None)."""
+        route = op.route() or Route(op.pinned_gateway or "")
+        if route.gateway not in self.router.gateways:
+            return route, None, self._attention(op, f"{why}booked: unknown — gateway {route.gateway} left the "
+                                                    "configuration with an attempt there unresolved", unpin=False)
+        outcome = self._attempt(op, route, "status")
+        if isinstance(outcome, Approved):
+            return route, outcome, self._approved(op, route, outcome)
+        if isinstance(outcome, Declined):
+            return route, outcome, self._attention(
+                op, f"declined by {route.gateway}: {outcome.message or outcome.code}", outcome)
+        return route, outcome, None
+
+    def _expire(self, op: Operation) -> str:
+        """The lifetime is over; an outcome nobody knows is first asked about at the gateway that has it."""
+        why = f"not delivered within {self.lifetime / 3600:g} h; "
+        if not op.pinned_gateway:
+            return self._attention(op, why + "nothing was booked", unpin=False)
+        # The clock may simply be ahead: the payment may well be booked. Ask before giving up.
+        route, outcome, final = self._ask_pinned(op, why)
+        if final is not None or outcome is None:
+            return final or NEEDS_ATTENTION
+        if isinstance(outcome, RetryLater) and outcome.not_executed:
+            return self._attention(op, why + f"{route.gateway} confirms nothing was booked", outcome, unpin=True)
+        return self._attention(op, why + f"booked: unknown — the status query at {route.gateway} got no answer "
+                                          f"({_describe(outcome)[2]}); requeue to ask again", outcome, unpin=False)
+
+    # -- clocks -----------------------------------------------------------------------------------
+    def _note_clock(self) -> float | None:
+        """Journal the skew the newest reply's Date shows; returns it (terminal minus server, seconds)."""
+        measured = SERVER_DATES.skew_seconds(self.journal.now())
+        if measured is None:
+            return None
+        source, skew = measured
+        self.journal.record_clock_skew(source, skew, CLOCK_SKEW_LIMIT)
+        return skew
+
+    def _auth_time_fault(self, outcome: PayOutcome) -> bool:
+        """An authentication refusal while the clock is off is the clock's fault, not the payment's."""
+        if not (isinstance(outcome, Declined) and outcome.code == Code.AUTH_FAILED):
+            return False
+        skew = self._note_clock()
+        return skew is None or abs(skew) > CLOCK_SKEW_LIMIT
 
     # -- many operations ------------------------------------------------------------------------
     def _run(self, number: int) -> str:

@@ -99,6 +99,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "ALTER TABLE incidents ADD COLUMN amount INTEGER",
     ),
+    (
+        # v3: a random component journaled when an operation opens, part of every id a processing system sees,
+        # so a restored state can never repeat an id for a different payment; and the moment an operation's
+        # delivery lifetime counts from (a requeue restarts it).
+        "ALTER TABLE operations ADD COLUMN nonce INTEGER",
+        "ALTER TABLE operations ADD COLUMN lifetime_from TEXT",
+        "CREATE INDEX operations_by_account ON operations (account)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -106,7 +114,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def refuse_newer(conn: sqlite3.Connection, path: str) -> int:
     """The journal's schema version; a newer one than we know is refused before anything is written."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise SchemaTooNewError(
             f"{path}: journal schema version {version} was written by a newer kiosk "

@@ -245,6 +245,7 @@ def test_contract_refusals_and_portability(cp, server):
 
 
 def test_contract_request_signed_by_a_key_the_centre_does_not_know_gets_error_6(server, keys):
+    server.control("reset")
     with tempfile.TemporaryDirectory() as other:
         stranger = write_demo_keys(other, bits=1024)  # same serials, different keys: the signature fails
         own_ring = {"public_keys": keys[1]["public_keys"]}
@@ -271,8 +272,9 @@ def test_contract_get_with_inputmessage_and_operator_suffix(server, keys):
         paid_elsewhere = client.post("/cgi-bin/mm/mm_pay.cgi/206", content=form,
                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
         paid = client.get("/cgi-bin/mm/mm_pay.cgi/205?" + form)
-    replies = [decode_fields(verify(r.content, ring)[0]) for r in (checked, paid_elsewhere, paid)]
-    assert [(r["RESULT"], r["ERROR"]) for r in replies] == [("0", "0"), ("1", "37"), ("0", "0")]
+        status = client.post("/cgi-bin/mm/mm_pay_status.cgi", files={"inputmessage": (None, document)})  # multipart
+    replies = [decode_fields(verify(r.content, ring)[0]) for r in (checked, paid_elsewhere, paid, status)]
+    assert [(r["RESULT"], r["ERROR"]) for r in replies] == [("0", "0"), ("1", "37"), ("0", "0"), ("7", "0")]
     assert len(server.ledger.bookings) == 1
 
 

@@ -165,4 +165,4 @@ def servers():
 
 Delivery.TestCase.settings = settings(max_examples=80, stateful_step_count=25, deadline=None, derandomize=True,
                                       database=None, suppress_health_check=[HealthCheck.too_slow])
-TestFaultSchedules = Delivery.TestCase
+TestFaultSchedules = pytest.mark.slow(Delivery.TestCase)

@@ -11,6 +11,7 @@ from kiosk.errors import JournalError, SchemaTooNewError
 from kiosk.fees import NoFee, PercentFee
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal, idempotency_key, txn_id
+from kiosk.offline_queue.operation import session_id
 from kiosk.offline_queue.schema import SCHEMA_VERSION
 
 TZ = ZoneInfo("Europe/Moscow")
@@ -36,8 +37,13 @@ def test_durability_settings(journal):
 def test_operation_carries_stable_keys_and_aware_times(journal):
     op = open_op(journal)
     assert op.operation == 1 and op.state == "collecting"
-    assert op.idempotency_key == idempotency_key("10001", 1) == "T10001-0000000001"
-    assert txn_id("10001", 1) == 100010000000001
+    # the human pair (terminal 10001, operation 1) plus the journaled nonce that makes the ids unrepeatable
+    assert 0 <= op.nonce < 10**6
+    assert op.idempotency_key == idempotency_key("10001", 1, op.nonce) == f"T10001-0000000001-{op.nonce:06d}"
+    assert txn_id("10001", 1, 42) == 1000100004200000001
+    assert len(str(txn_id("1234567890", 99_999_999, 999_999))) == 20  # the OSMP limit, whatever the terminal
+    assert len(session_id("1234567", 2_000_000_000, 999_999)) <= 20  # the CyberPlat SESSION limit
+    assert idempotency_key("10001", 1) == "T10001-0000000001" and txn_id("10001", 1) == 100010000000001  # legacy
     assert op.created_at.endswith("+03:00")
 
 
@@ -160,8 +166,11 @@ def test_a_version_1_journal_is_migrated_in_place_keeping_its_money(tmp_path):
     conn.commit()
     conn.close()
     journal = Journal(path, "10001", "RUB", ManualClock(TZ).now)
-    assert journal.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert journal.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert journal.get(7).cash == 5000
+    # an operation opened before nonces existed keeps the ids its gateway already knows
+    old = journal.get(7)
+    assert old.nonce is None and old.idempotency_key == "T10001-0000000007"
     journal.stack_commanded(7, 1000, "ccnet")  # the v2 table is there
     assert journal.open_operation("mts", "9123456789", {}, max_cash=1).operation == 8
     journal.close()

@@ -9,7 +9,13 @@ from kiosk.config import DEMO_DIR
 from kiosk.drivers.validator import Bill, Stacked
 from kiosk.gateways.base import Route
 from kiosk.offline_queue.journal import Journal
-from kiosk.offline_queue.reconcile import commit_operation, reconcile, recover_bills
+from kiosk.offline_queue.reconcile import (
+    commit_operation,
+    credit_reported_stack,
+    reconcile,
+    recover_bills,
+    settle_start_up,
+)
 
 CATALOG = load_catalog(DEMO_DIR / "catalog.toml")
 
@@ -50,22 +56,60 @@ def test_bills_the_device_stacked_but_the_journal_missed_are_credited_once(tmp_p
     journal = make(tmp_path)
     number = journal.open_operation("mts", "9123456789", {}, max_cash=10**7).operation
     journal.record_bill(number, 10000, "v", "e1")
+    journal.stack_commanded(number, 5000, "v")  # STACK was sent; the crash came before "stacked" was journaled
     replay = [Stacked(Bill(10000), "e1"), Stacked(Bill(5000), "e2")]
     assert recover_bills(journal, CATALOG, "v", replay) == [number]
     assert recover_bills(journal, CATALOG, "v", replay) == []  # a second restart changes nothing
     assert journal.get(number).cash == 15000
+    assert journal.pending_stacks() == []
     journal.close()
 
 
-def test_a_missed_bill_with_nothing_collecting_gets_its_own_operation(tmp_path):
+def test_a_replayed_bill_with_no_pending_stack_is_owed_cash_not_credited_to_a_guessed_account(tmp_path):
+    # A restored journal plus a device replaying its recent stacks: the bill is not the last payer's to guess.
     journal = make(tmp_path)
     number = journal.open_operation("mts", "9123456789", {}, max_cash=10**7).operation
     journal.record_bill(number, 10000, "v", "e1")
     commit_operation(journal, CATALOG, number, "pay")
-    [late] = recover_bills(journal, CATALOG, "v", [Stacked(Bill(5000), "e2")])
-    op = journal.get(late)
-    assert (op.account, op.cash, op.state, op.commit_reason) == ("9123456789", 5000, "committed", "late_bill")
-    assert journal.incidents()[0]["kind"] == "late_bill"
+    [held] = recover_bills(journal, CATALOG, "v", [Stacked(Bill(5000), "e2")])
+    op = journal.get(held)
+    assert (op.account, op.provider, op.cash, op.fee, op.state) == ("", "unassigned", 5000, 0, "needs_attention")
+    assert op.booked() == "not sent" and "owed cash" in op.attention_reason
+    assert journal.incidents()[0]["kind"] == "owed_cash" and journal.incidents()[0]["amount"] == 5000
+    assert journal.get(number).cash == 10000  # the previous payer's payment is untouched
+    assert recover_bills(journal, CATALOG, "v", [Stacked(Bill(5000), "e2")]) == []  # held once
+    journal.close()
+
+
+def test_a_bill_with_no_pending_stack_is_not_credited_to_whatever_is_collecting(tmp_path):
+    journal = make(tmp_path)
+    number = journal.open_operation("mts", "9123456789", {}, max_cash=10**7).operation
+    [held] = recover_bills(journal, CATALOG, "v", [Stacked(Bill(5000), "e9")])
+    assert held != number and journal.get(number).cash == 0
+    journal.close()
+
+
+def test_a_device_report_of_a_pending_stack_credits_that_operation(tmp_path):
+    # CCNET at restart: "bill stacked" (or power-up with a bill in the stacker) and the journal's pending STACK
+    journal = make(tmp_path)
+    number = journal.open_operation("mts", "9123456789", {}, max_cash=10**7).operation
+    journal.stack_commanded(number, 10000, "ccnet")
+    summary = reconcile(journal, CATALOG, keep_pending=True)
+    assert journal.get(number).state == "collecting" and summary.cancelled == []
+    assert credit_reported_stack(journal, "ccnet", None, "device reported stacked at start-up") == number
+    summary = settle_start_up(journal, CATALOG, summary)
+    op = journal.get(number)
+    assert (op.cash, op.state) == (10000, "committed") and summary.committed == [number]
+    assert summary.uncertain_bills == [] and "uncertain_bill" not in [i["kind"] for i in journal.incidents()]
+    journal.close()
+
+
+def test_a_pending_stack_the_device_says_nothing_about_stays_uncertain_after_start_up(tmp_path):
+    journal = make(tmp_path)
+    number = journal.open_operation("mts", "9123456789", {}, max_cash=10**7).operation
+    journal.stack_commanded(number, 10000, "ccnet")
+    summary = settle_start_up(journal, CATALOG, reconcile(journal, CATALOG, keep_pending=True))
+    assert summary.uncertain_bills == [number] and summary.cancelled == [number]
     journal.close()
 
 

@@ -37,6 +37,7 @@ def different_share(first: Image.Image, second: Image.Image) -> float:
     return over.histogram()[255] / (SIZE[0] * SIZE[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["ru", "en"])
 @pytest.mark.parametrize("theme", ["default", "dark", "high-contrast"])
 def test_screens_match_the_golden_images(theme: str, lang: str, tmp_path: Path) -> None:

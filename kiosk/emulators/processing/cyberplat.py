@@ -11,6 +11,8 @@ import asyncio
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from email.parser import BytesParser
+from email.policy import HTTP
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -55,11 +57,21 @@ def write_demo_keys(directory: str | Path, bits: int = 1024) -> dict[str, Any]:
             "public_keys": str(terminal_dir / "pubkeys.key"), "server_key_serial": CENTRE_SERIAL}
 
 
-def form_field(raw: bytes, name: bytes) -> bytes | None:
-    """One field of an application/x-www-form-urlencoded text, as bytes (the data is Windows-1251)."""
-    for part in raw.split(b"&"):
-        key, sep, value = part.partition(b"=")
-        if sep and unquote_to_bytes(key.replace(b"+", b" ")) == name:
+def form_field(raw: bytes, name: str, content_type: str = "") -> bytes | None:
+    """One field of a urlencoded text (query or POST body) or a multipart/form-data body, as raw bytes.
+
+    The value is Windows-1251, so it is never decoded here (a form parser would read it as UTF-8).
+    """
+    if content_type.lower().startswith("multipart/form-data"):
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+        for part in message.iter_parts():
+            if part.get_param("name", header="content-disposition") == name:
+                payload = part.get_payload(decode=True)
+                return payload if isinstance(payload, bytes) else None
+        return None
+    for pair in raw.split(b"&"):
+        key, sep, value = pair.partition(b"=")
+        if sep and unquote_to_bytes(key.replace(b"+", b" ")) == name.encode():
             return unquote_to_bytes(value.replace(b"+", b" "))
     return None
 
@@ -109,7 +121,7 @@ class CyberplatEmulator(ProcessingEmulator):
             return Response(b"not found", 404)
         fault = await self.prelude(STEPS[step])
         raw = await request.body() if request.method == "POST" else request.scope["query_string"]
-        message = form_field(raw, b"inputmessage") or b""
+        message = form_field(raw, "inputmessage", request.headers.get("content-type", "")) or b""
         if fault == "drop-before-booking":
             await drop_connection(request)
             return Response(b"")
