@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import DEMO_CONFIG, Config, Part, load_config
+from kiosk.drivers.virtual import VirtualValidator
 from kiosk.emulators.processing.jsonapi import JsonApiEmulator
 from kiosk.emulators.processing.osmp import OsmpEmulator
 from kiosk.emulators.virtual_printer import VirtualPrinter
@@ -41,7 +42,12 @@ def demo_config(state_dir: Path, printer_port: int | None = None, base: Config |
 
 def in_process_bills(terminal: Terminal) -> DemoPort:
     """The demo keys' port when the validator is the in-process virtual one (it takes kopecks)."""
-    insert: DemoPort = terminal.validator.insert  # type: ignore[attr-defined]
+    validator = terminal.validator
+    if not isinstance(validator, VirtualValidator):
+        raise TypeError(f"demo keys feed the in-process virtual validator, not {type(validator).__name__}")
+
+    def insert(kopecks: int) -> None:
+        validator.insert(kopecks)  # a refused bill shows on the screen as the device reports it
     return insert
 
 
