@@ -8,7 +8,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk import events as ev
 from kiosk import housekeeping
@@ -27,6 +27,9 @@ from kiosk.offline_queue.reconcile import Summary, check_cassette, reconcile, re
 from kiosk.receipt_port import ReceiptDesk
 from kiosk.registry import GATEWAYS, VALIDATORS, load
 from kiosk.session import Session, SessionDeps
+
+if TYPE_CHECKING:
+    from kiosk.session_view import ScreenPort
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,12 @@ class Terminal:
             for gateway in self.gateways.values():
                 gateway.close()
             self.journal.close()
+
+    def screen_port(self) -> ScreenPort:
+        """What the screens may see and do (the session's view and events, the service menu's port)."""
+        from kiosk.session_view import ScreenPort
+
+        return ScreenPort(self)
 
     # -- events ---------------------------------------------------------------------------------
     def post(self, event: Any) -> None:
