@@ -57,7 +57,7 @@ class CashScreen(Screen):
     def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
         """Figures at the left, instructions at the right (stacked on narrow screens)."""
         ctx, gap = self.ctx, theme.spacing
-        enough = view.cash >= view.min_amount > 0
+        enough = view.cash >= view.min_amount > 0 and view.credited > 0  # Pay waits as the session does
         wide = rect.width >= rect.height * 1.2
         buttons = [] if wide else [Nav(Msg("Pay"), PAY, "primary", enough)]
         if view.cash == 0:
