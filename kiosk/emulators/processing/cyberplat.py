@@ -105,8 +105,11 @@ class CyberplatEmulator(ProcessingEmulator):
                                  Route("/_admin", self.admin, methods=["POST"])])
 
     def control(self, line: str) -> str:
-        """Base controls plus: port NUMBER GATEWAY_OUT, pending-polls N."""
+        """Base controls plus: port NUMBER GATEWAY_OUT, pending-polls N; reset also forgets both."""
         words = line.split()
+        if words == ["reset"]:
+            self.pending_polls = 0
+            self.ported.clear()
         if words[:1] == ["port"] and len(words) == 3:
             self.ported[words[1]] = words[2]
             return self.status_line()
