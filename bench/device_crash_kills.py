@@ -1,14 +1,14 @@
-"""Crash safety with real bytes: the kiosk, driving a CCNET or ccTalk validator emulator over a pseudo-terminal,
-is killed with SIGKILL at random moments while the emulator (another process) keeps its cassette and payers keep
-feeding banknotes. After restart and reconciliation the cassette must hold exactly the bills the journal credits,
-plus bills listed as uncertain — never one dropped or counted twice.
+"""Crash safety with real bytes: the kiosk, driving a CCNET, ccTalk, ID003 or eSSP validator emulator over a
+pseudo-terminal, is killed with SIGKILL at random moments while the emulator (another process) keeps its
+cassette and payers keep feeding banknotes. After restart and reconciliation the cassette must hold exactly the
+bills the journal credits, plus bills listed as uncertain — never one dropped or counted twice.
 
 Uncertain bills are not lost (support settles them by the encashment count) but each one is work and a payer
 who may wait: at restart the kiosk asks the device what became of its last bill, and only what the device
 cannot tell is listed. The share printed is uncertain bills per bill credited.
 
 Target: >= 100 trials with no problem, uncertain share under 5 %.
-Usage: ./dev bench device_crash_kills [TRIALS] [ccnet|cctalk] [SEED]
+Usage: ./dev bench device_crash_kills [TRIALS] [ccnet|cctalk|id003|essp] [SEED]
 """
 
 from __future__ import annotations
