@@ -30,6 +30,7 @@ def measure(protocol: str, seconds: float) -> tuple[float, float, int]:
     """(driver % of a core, emulator % of a core, polls answered)."""
     emu = subprocess.Popen([sys.executable, "-m", "kiosk.emulators.validator_cli", "--protocol", protocol],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    assert emu.stdout is not None and emu.stdin is not None  # both pipes, as asked
     port = emu.stdout.readline().strip().removeprefix("PORT=")
     cls = load("validator driver", VALIDATORS, protocol)
     driver = cls(lambda _e: None, port, poll_interval=0.1, hotplug=False)

@@ -176,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kiosk import journal_cli
 
             config = load_config(args.config or DEMO_CONFIG) if args.config or not args.state_dir else None
+            if not args.config and not args.state_dir:
+                print("kiosk journal: reading the simulator's journal (the demo configuration, terminal "
+                      f"{config.terminal if config else '?'}); the window demo is terminal 10002 with its own: "
+                      "--state-dir ~/.local/state/kiosk/demo-ui", file=sys.stderr)
             return journal_cli.main(journal_cli.locate(config, args.state_dir), args.journal_command, args)
         if args.command == "session":
             from kiosk.session_model import diagram_dot, diagram_mermaid

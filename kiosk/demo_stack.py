@@ -6,16 +6,43 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiosk.config import Config, Part
+from kiosk.config import DEMO_CONFIG, Config, Part, load_config
 from kiosk.emulators.processing.jsonapi import JsonApiEmulator
 from kiosk.emulators.processing.osmp import OsmpEmulator
 from kiosk.emulators.virtual_printer import VirtualPrinter
 from kiosk.external_validator import ExternalValidator
-from kiosk.ui_main import demo_config
+
+if TYPE_CHECKING:
+    from kiosk.app import Terminal
+    from kiosk.session_view import DemoPort
 
 JSON_KEY_ID, JSON_SECRET = "demo", "demo-secret"  # the JSON emulator's demo credentials, loopback only
+
+DEMO_UI_TERMINAL = "10002"  # the simulator (`kiosk simulate`) uses the demo configuration's 10001
+
+
+def demo_config(state_dir: Path, printer_port: int | None = None, base: Config | None = None) -> Config:
+    """The demo configuration with every durable file inside state_dir and, given a port, a network printer."""
+    config = base or load_config(DEMO_CONFIG)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    validator = Part("validator", "virtual", {**config.validator.options, "cassette": str(state_dir / "cassette.sqlite")})
+    gateways = {name: dataclasses.replace(part, options={**part.options, "ledger": str(state_dir / f"gateway-{name}.sqlite")})
+                for name, part in config.gateways.items()}
+    printer = (Part("printer", "network", {"host": "127.0.0.1", "port": printer_port}) if printer_port
+               else config.printer)
+    # The window demo is a terminal of its own: its receipts must never be looked up in the simulator's journal
+    # (the demo configuration's number, 10001) and show another payment.
+    return dataclasses.replace(config, terminal=DEMO_UI_TERMINAL, journal_path=state_dir / "journal.sqlite",
+                               receipts_dir=state_dir / "receipts", validator=validator, gateways=gateways,
+                               printer=printer)
+
+
+def in_process_bills(terminal: Terminal) -> DemoPort:
+    """The demo keys' port when the validator is the in-process virtual one (it takes kopecks)."""
+    insert: DemoPort = terminal.validator.insert  # type: ignore[union-attr]
+    return insert
 
 
 class DemoStack:
@@ -73,6 +100,10 @@ class DemoStack:
         except Exception as exc:  # payments never depend on the dealer service
             self.dealer_problem = f"dealer service not started: {exc}"
 
+    def bill_port(self, terminal: Terminal) -> DemoPort:
+        """The demo keys' port for a terminal: the emulator process, or the terminal's in-process validator."""
+        return self.insert_bill if self.validator is not None else in_process_bills(terminal)
+
     def insert_bill(self, kopecks: int) -> None:
         """A demo key: a payer pushes a banknote into the validator."""
         if self.validator is not None:
@@ -80,12 +111,13 @@ class DemoStack:
 
     def describe(self) -> str:
         """What runs where, for the person starting the demo."""
+        receipts = self.printer.out_dir if self.printer is not None else "(no printer started)"
         if self.in_process:
-            return f"kiosk demo (in-process devices): state in {self.state_dir}; receipts in {self.printer.out_dir}"
+            return f"kiosk demo (in-process devices): state in {self.state_dir}; receipts in {receipts}"
         gateways = ", ".join(f"{g.protocol} on {g.base_url}" for g in self.gateways)
-        text = (f"kiosk demo: {self.protocol} validator emulator on {self.validator.port}; processing emulators: "
-                f"{gateways}; "
-                f"receipts as PNG in {self.printer.out_dir}; state in {self.state_dir}")
+        port = self.validator.port if self.validator is not None else "(not started)"
+        text = (f"kiosk demo: {self.protocol} validator emulator on {port}; processing emulators: {gateways}; "
+                f"receipts as PNG in {receipts}; state in {self.state_dir}")
         if self.dealer is not None:
             text += "\n" + self.dealer.describe()
         elif self.dealer_problem:
