@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.config import DEMO_CONFIG, Config, load_config
 from kiosk.errors import KioskError
+from kiosk.registry import WIRE_VALIDATORS
 
 if TYPE_CHECKING:
     from kiosk.app import Terminal
@@ -60,6 +61,9 @@ def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
                                  "the display with its shape kept)")
         parser.add_argument("--in-process", action="store_true",
                             help="in-process validator and gateways instead of the wire-level emulators")
+        parser.add_argument("--validator-protocol", choices=WIRE_VALIDATORS, default="ccnet",
+                            help="which validator emulator the demo drives through its real driver "
+                                 "(default: %(default)s)")
     else:
         parser.add_argument("--config", required=True, type=Path, help="terminal configuration")
     parser.add_argument("--theme", default=None, help="theme folder name (default: the configuration's)")
@@ -180,7 +184,9 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
     from kiosk.demo_stack import DemoStack
 
     state_dir = args.state_dir.expanduser()
-    with DemoStack(state_dir, in_process=args.in_process) as stack:
+    with DemoStack(state_dir, in_process=args.in_process, protocol=args.validator_protocol) as stack:
+        if stack.config is None:
+            raise RuntimeError("the demo stack started without a configuration")
         print(stack.describe())
         print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
               "five times, PIN 1234; Esc or closing the window quits")

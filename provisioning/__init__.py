@@ -1,0 +1,1 @@
+"""The dealer service (`kiosk-dealer`): enrollment, terminal identity, tenants and roles, the portal."""

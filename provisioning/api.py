@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from provisioning import audit, tenants
 from provisioning.context import Services
-from provisioning.db.models import Certificate, Heartbeat, TerminalGroup, utcnow
+from provisioning.db.models import Certificate, Heartbeat, Terminal, TerminalGroup, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.requests import RequestRefused, VerifiedTerminal, verify_terminal_request
 
@@ -162,8 +162,8 @@ async def heartbeat(dealer: str, number: str, request: Request, svc: ServicesDep
             raise HTTPException(400, f"heartbeat body is not JSON: {exc}") from exc
         if not isinstance(payload, dict):
             raise HTTPException(400, "heartbeat body: expected a JSON object")
-        terminal = tenants.terminal_of_dealer(session, verified.dealer_id, verified.terminal_id)
-        assert terminal is not None
+        terminal = session.get(Terminal, verified.terminal_id)  # loaded by the check: no second query
+        assert terminal is not None and terminal.dealer_id == verified.dealer_id
         now = utcnow()
         was_online = terminal.online
         tenants.mark_online(terminal, now, str(payload.get("version", "")))

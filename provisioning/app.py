@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -38,6 +39,9 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:
+        if request.method == "POST" and not _same_origin(request):
+            # A form posted from another site (login CSRF included): browsers always send Origin on POST.
+            return JSONResponse({"detail": "cross-site form submission refused"}, status_code=403)
         response: Response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -48,6 +52,13 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
         return response
 
     return app
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or request.url.path.startswith("/api/"):
+        return True  # terminals and command-line clients send no Origin; the API is authenticated otherwise
+    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 class PathGate:

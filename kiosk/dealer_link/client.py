@@ -150,3 +150,10 @@ class HeartbeatLoop:
         if self._thread.is_alive():
             self._thread.join(timeout=TIMEOUT + 5)
         self.link.close()
+
+
+def start_if_enrolled(folder: Path, status: Callable[[], dict[str, Any]] | None = None) -> HeartbeatLoop | None:
+    """The composition root's one call: a running heartbeat loop when this terminal is enrolled, else None."""
+    if not TerminalIdentity(folder).enrolled():
+        return None
+    return HeartbeatLoop(folder, status=status).start()

@@ -40,7 +40,7 @@ class TileButton(Button):
         area = area.inflate(-2 * border, -2 * border)
         note = not self.enabled and self.tile.note is not None
         text = painter.resolve(self.label)
-        if note:
+        if note and self.tile.note is not None:
             text = f"{text}\n{painter.resolve(self.tile.note)}"
         # the label takes the lines it needs (the icon what is left), up to all of the tile but a strip
         px = fit_size(painter, text, "base", pygame.Rect(0, 0, area.width, area.height * 2 // 3))

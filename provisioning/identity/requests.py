@@ -13,7 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolver, InvalidSignature
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kiosk.dealer_link.signing import ALGORITHM, CLIENT_CERT_HEADER, COVERED, TAG, Message
@@ -118,12 +119,18 @@ def verify_terminal_request(session: Session, ca: CertificateAuthority, *, metho
     nonce = result.nonce
     if not nonce:
         raise RequestRefused("signature has no nonce", keys.key_id)
-    try:
-        with session.begin_nested():
-            session.add(SeenNonce(key_id=keys.key_id, nonce=str(nonce), seen_at=now))
-    except IntegrityError as exc:
-        raise RequestRefused("replayed request: this nonce was already used", keys.key_id) from exc
+    if not _remember_nonce(session, keys.key_id, str(nonce), now):
+        raise RequestRefused("replayed request: this nonce was already used", keys.key_id)
     return VerifiedTerminal(terminal.id, owner.id, owner.slug, terminal.number, keys.key_id, cert.id)
+
+
+def _remember_nonce(session: Session, key_id: str, nonce: str, now: datetime) -> bool:
+    """Store a nonce; False if any server stored it before (one statement, no savepoint: it is on every request)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (insert(SeenNonce).values(key_id=key_id, nonce=nonce, seen_at=now).on_conflict_do_nothing()
+                 .returning(SeenNonce.nonce))
+    return session.execute(statement).first() is not None
 
 
 def forget_old_nonces(session: Session, now: datetime, max_age: int) -> int:

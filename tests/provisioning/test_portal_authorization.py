@@ -174,3 +174,13 @@ def test_portal_speaks_russian(app):
     client.get("/lang/ru")
     page = client.get("/terminals").text
     assert 'lang="ru"' in page and "Терминалы" in page and "Добавить терминал" in page
+
+
+def test_forms_posted_from_another_site_are_refused(app):
+    client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    reply = client.post("/login", data={"email": "admin@acme.test", "password": PASSWORD},
+                        headers={"Origin": "https://evil.example"})
+    assert reply.status_code == 403 and "cross-site" in reply.text
+    same = client.post("/login", data={"email": "admin@acme.test", "password": PASSWORD},
+                       headers={"Origin": "https://testserver"})
+    assert same.status_code == 303

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import ssl
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -295,3 +296,24 @@ def test_enrollment_attempts_from_one_address_are_rate_limited(server, database)
         assert reply.status_code == 403 and reply.json()["detail"] == "unknown enrollment code"
     reply = client.post("/api/v1/enroll", json={"code": _code(database, "1061"), "csr": "x"})
     assert reply.status_code == 429 and "too many refused enrollment attempts" in reply.json()["detail"]
+
+
+def test_start_if_enrolled_runs_the_loop_only_for_an_enrolled_terminal(server, database, ca, tmp_path):
+    from kiosk.dealer_link.client import start_if_enrolled
+
+    assert start_if_enrolled(tmp_path / "nothing") is None
+    _enrolled(server, database, ca, tmp_path, "1070").close()
+    loop = start_if_enrolled(tmp_path / "1070", status=lambda: {"outbox_depth": 3})
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+        while loop.sent == 0 and dt.datetime.now() < deadline:
+            threading.Event().wait(0.1)
+        assert loop.sent >= 1
+    finally:
+        loop.close()
+    with database.session() as session:
+        from provisioning.db.models import Heartbeat
+
+        terminal = session.scalar(select(Terminal).where(Terminal.number == "1070"))
+        payloads = session.scalars(select(Heartbeat.payload).where(Heartbeat.terminal_id == terminal.id)).all()
+    assert any('"outbox_depth": 3' in p for p in payloads)
