@@ -18,6 +18,7 @@ DELEGATED = {
     ("emulate", "validator"): "kiosk.emulators.validator_cli",
     ("emulate", "printer"): "kiosk.emulators.virtual_printer",
     ("emulate", "gateway"): "kiosk.emulators.processing.cli",
+    ("emulate", "scanner"): "kiosk.emulators.scanner",
     ("devices", "probe"): "kiosk.drivers.probe",
     ("link", "heartbeat"): "kiosk.dealer_link.cli:heartbeat_main",
 }
@@ -96,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     diagram = ssub.add_parser("diagram", help="print the state machine as a diagram")
     diagram.add_argument("--format", default="dot", choices=("dot", "mermaid"))
 
-    emulate = sub.add_parser("emulate", help="pretend to be the outside world (validator, printer, gateway)")
-    emulate.add_argument("what", choices=("validator", "printer", "gateway"))
+    emulate = sub.add_parser("emulate", help="pretend to be the outside world (validator, printer, gateway, scanner)")
+    emulate.add_argument("what", choices=("validator", "printer", "gateway", "scanner"))
     emulate.add_argument("rest", nargs=argparse.REMAINDER, help="options of that emulator (see --help)")
 
     devices = sub.add_parser("devices", help="find devices on serial ports")
