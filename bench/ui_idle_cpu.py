@@ -6,6 +6,9 @@ for --seconds, and divides the process's CPU time by the wall time.
     .venv/bin/python bench/ui_idle_cpu.py [--seconds 10] [--size 1920x1080]
 
 SDL_VIDEODRIVER=dummy is the default here (headless); with a display, e.g. DISPLAY=:99 SDL_VIDEODRIVER=x11.
+
+On SDL's dummy driver this leaves out presentation and the input stack; bench/ui_xvfb.py measures the same
+under a real X server with input through XTest, which is the figure to quote.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""CPU used while idle-polling a validator at 100 ms (target < 2 % of one core), CCNET and ccTalk.
+"""CPU used while idle-polling a validator at 100 ms (target < 2 % of one core), every wire protocol.
 
 The emulator runs in its own process (`python -m kiosk.emulators.validator_cli`), so the figure for the
 driver is this process alone; the emulator's own figure is shown beside it. Run:
-.venv/bin/python bench/validator_idle_cpu.py [seconds]
+.venv/bin/python bench/validator_idle_cpu.py [seconds [protocol …]]
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.drivers.ccnet import CcnetValidator  # noqa: E402
-from kiosk.drivers.cctalk import CctalkValidator  # noqa: E402
+from kiosk.registry import VALIDATORS, WIRE_VALIDATORS, load  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -31,8 +30,9 @@ def measure(protocol: str, seconds: float) -> tuple[float, float, int]:
     """(driver % of a core, emulator % of a core, polls answered)."""
     emu = subprocess.Popen([sys.executable, "-m", "kiosk.emulators.validator_cli", "--protocol", protocol],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    assert emu.stdout is not None and emu.stdin is not None  # both pipes, as asked
     port = emu.stdout.readline().strip().removeprefix("PORT=")
-    cls = CcnetValidator if protocol == "ccnet" else CctalkValidator
+    cls = load("validator driver", VALIDATORS, protocol)
     driver = cls(lambda _e: None, port, poll_interval=0.1, hotplug=False)
     try:
         driver.start()
@@ -58,7 +58,7 @@ def main() -> int:
     """Print the figures."""
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
     print(f"validator idle CPU: poll every 100 ms for {seconds:.0f} s (target < 2 % of one core)")
-    for protocol in ("ccnet", "cctalk"):
+    for protocol in sys.argv[2:] or WIRE_VALIDATORS:
         driver, emulator, polls = measure(protocol, seconds)
         verdict = "meets" if driver < 2 else "MISSES"
         print(f"  {protocol}: driver {driver:.2f} % of one core ({verdict} the < 2 % target), "

@@ -1,19 +1,23 @@
-"""How long a banknote waits for the host, CCNET and ccTalk at the production poll period (100 ms).
+"""How long a banknote waits for the host, every wire protocol at the production poll period (100 ms).
 
 Everything between the device and the journal is the production path: the real driver polls the emulator over
 a pseudo-terminal, its events go through the terminal's event queue to the payment session (woken at once, as
 the screen loop is), and the session makes both of its durable journal writes per bill — `stack_commanded`
 before STACK is sent, `record_bill` when the bill is reported stacked (SQLite WAL, synchronous=FULL).
 
-The wire: by default the emulator paces its line at 9600 baud 8N1 (a request is acted on once its last byte
-would have arrived; replies leave byte by byte), so the figures include the wire's own time as on a real
-RS-232 line. `--pty` measures on the bare pseudo-terminal instead (no wire time) and says so.
+The wire: by default the emulator paces its line at 9600 baud — 8N1 for CCNET and ccTalk, 11 bits a byte for
+ID003's 8E1 and SSP's 8N2 (a request is acted on once its last byte would have arrived; replies leave byte by
+byte), so the figures include the wire's own time as on a real RS-232 line. `--pty` measures on the bare
+pseudo-terminal instead (no wire time) and says so.
 
 Two intervals per bill, both stamped inside the emulator (the device's point of view):
-  decision  the device holds the bill in escrow → the device receives STACK (poll + queue + stack_commanded)
-  credit    the bill lands in the cassette → `record_bill` has committed (poll + queue + record_bill)
+  decision  the device holds the bill in escrow → the device receives STACK (poll + queue + stack_commanded);
+            for eSSP, whose STACK is the next POLL after the escrow report, the POLL that accepts the note
+  credit    the bill lands in the cassette → `record_bill` has committed (poll + queue + record_bill); the
+            cassette is written just before the credit point is reported (ID003 VEND VALID, eSSP credit note)
+ID003 and eSSP poll every 10 ms while a bill travels to the cassette (busy_poll_interval), 100 ms otherwise.
 Not included: the screen redraw that follows (see ui_touch_feedback) and the real device's own mechanics.
-Run: ./dev bench validator_latency [--pty] [--bills N]
+Run: ./dev bench validator_latency [--pty] [--bills N] [protocol …]
 """
 
 from __future__ import annotations
@@ -38,9 +42,15 @@ from kiosk.clock import ManualClock  # noqa: E402
 from kiosk.config import Part, load_config  # noqa: E402
 from kiosk.drivers import ccnet_frame as cf  # noqa: E402
 from kiosk.drivers import cctalk_frame as cc  # noqa: E402
+from kiosk.drivers import id003_frame as jf  # noqa: E402
 from kiosk.emulators.ccnet import CcnetEmulator  # noqa: E402
 from kiosk.emulators.cctalk import CctalkEmulator  # noqa: E402
+from kiosk.emulators.essp import EsspEmulator  # noqa: E402
+from kiosk.emulators.id003 import Id003Emulator  # noqa: E402
 from kiosk.emulators.payer_process import write_config  # noqa: E402
+from kiosk.registry import WIRE_VALIDATORS  # noqa: E402
+
+EMULATORS = {"ccnet": CcnetEmulator, "cctalk": CctalkEmulator, "id003": Id003Emulator, "essp": EsspEmulator}
 
 BAUD, POLL = 9600, 0.1
 
@@ -75,6 +85,15 @@ def instrument(protocol: str, emu: Any, stamps: Stamps) -> None:
         _wrap(emu, "_command", lambda a, r: stamps.stack_received.append(now())
               if a[0].code == cf.STACK and r == b"\x00" else None)
         _wrap(emu, "_into_cassette", lambda _a, ok: stamps.in_cassette.append(now()) if ok else None)
+    elif protocol == "id003":
+        _wrap(emu, "_go", lambda a, _r: stamps.escrow.append(now()) if a[0] == "escrow" else None)
+        _wrap(emu, "_command", lambda a, r: stamps.stack_received.append(now())
+              if a[0].code in (jf.STACK_1, jf.STACK_2) and r == (jf.ACK, b"") else None)
+        _wrap(emu, "_into_cassette", lambda _a, ok: stamps.in_cassette.append(now()) if ok else None)
+    elif protocol == "essp":
+        _wrap(emu, "_go", lambda a, _r: (stamps.escrow if a[0] == "escrow" else stamps.stack_received).append(now())
+              if a[0] in ("escrow", "stacking") else None)
+        _wrap(emu, "_into_cassette", lambda _a, ok: stamps.in_cassette.append(now()) if ok else None)
     else:
         _wrap(emu, "add_event", lambda a, _r: stamps.escrow.append(now()) if a[0] and a[1] == 1 else None)
         _wrap(emu, "_command", lambda a, r: stamps.stack_received.append(now())
@@ -84,7 +103,7 @@ def instrument(protocol: str, emu: Any, stamps: Stamps) -> None:
 
 def measure(protocol: str, bills: int, paced: bool) -> Stamps:
     """Feed `bills` banknotes through a whole terminal and return the stamps."""
-    emu = CcnetEmulator(step_seconds=0.05) if protocol == "ccnet" else CctalkEmulator(step_seconds=0.05)
+    emu = EMULATORS[protocol](step_seconds=0.05)
     emu.wire.baud = BAUD if paced else None
     stamps = Stamps()
     instrument(protocol, emu, stamps)
@@ -155,11 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pty", action="store_true", help="no wire pacing: bytes move at pseudo-terminal speed")
     parser.add_argument("--bills", type=int, default=25, help="banknotes per protocol (default: %(default)s)")
+    parser.add_argument("protocols", nargs="*", help=f"any of {', '.join(WIRE_VALIDATORS)} (default: all)")
     args = parser.parse_args(argv)
-    wire = "bare pty (no wire time)" if args.pty else f"{BAUD} baud 8N1 paced wire"
+    unknown = set(args.protocols) - set(WIRE_VALIDATORS)
+    if unknown:
+        parser.error(f"unknown protocol(s) {', '.join(sorted(unknown))}; known: {', '.join(WIRE_VALIDATORS)}")
+    wire = "bare pty (no wire time)" if args.pty else f"{BAUD} baud paced wire"
     print(f"validator latency, whole terminal path (driver → event queue → session → journal), {wire}, "
           f"poll {POLL * 1000:.0f} ms, {args.bills} bills per protocol")
-    for protocol in ("ccnet", "cctalk"):
+    for protocol in args.protocols or WIRE_VALIDATORS:
         stamps = measure(protocol, args.bills, paced=not args.pty)
         decision = [b - a for a, b in zip(stamps.escrow, stamps.stack_received, strict=True)]
         credit = [b - a for a, b in zip(stamps.in_cassette, stamps.recorded, strict=True)]

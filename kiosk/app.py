@@ -8,7 +8,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk import events as ev
 from kiosk import housekeeping
@@ -23,10 +23,13 @@ from kiosk.housekeeping import Chore
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal, Operation
 from kiosk.offline_queue.outbox import Outbox
-from kiosk.offline_queue.reconcile import Summary, reconcile, recover_bills, settle_start_up
+from kiosk.offline_queue.reconcile import Summary, check_cassette, reconcile, recover_bills, settle_start_up
 from kiosk.receipt_port import ReceiptDesk
 from kiosk.registry import GATEWAYS, VALIDATORS, load
 from kiosk.session import Session, SessionDeps
+
+if TYPE_CHECKING:
+    from kiosk.session_view import ScreenPort
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,9 @@ class Terminal:
         self.validator.start()
         self.pump()  # the device's start-up reports (a bill it stacked before the restart) are handled first
         self.summary = settle_start_up(self.journal, self.catalog, summary)
+        contents = getattr(self.validator, "contents", None)  # a device that can list its cassette's bills
+        if contents is not None:
+            check_cassette(self.journal, self.session.deps.validator_name, contents())
         refusal = self.journal.refusal()
         if refusal is not None:
             self.session.fail_safe(f"journal_lost: {refusal}")
@@ -113,6 +119,12 @@ class Terminal:
                 gateway.close()
             self.journal.close()
 
+    def screen_port(self) -> ScreenPort:
+        """What the screens may see and do (the session's view and events, the service menu's port)."""
+        from kiosk.session_view import ScreenPort
+
+        return ScreenPort(self)
+
     # -- events ---------------------------------------------------------------------------------
     def post(self, event: Any) -> None:
         """Queue an event for the session (any thread)."""
@@ -134,6 +146,24 @@ class Terminal:
                 log.exception("handling %r failed", event)
                 self.session.fail_safe(f"{type(exc).__name__}: {exc}")
             handled += 1
+
+    def service_facts(self) -> list[tuple[str, str]]:
+        """What the service menu shows about the journal and the clock (English; for technicians)."""
+        facts = []
+        refusal = self.journal.refusal()
+        if refusal:
+            facts.append(("Journal", f"NOT TAKING MONEY until accepted: {refusal}"))
+        skew = self.journal.clock_skew()
+        facts.append(("Clock", "skew unknown (no processing system answered yet)" if skew is None else
+                      f"{skew['seconds']:+.0f} s against {skew['source']}"))
+        return facts
+
+    def accept_new_journal(self, who: str = "service menu") -> str | None:
+        """A person confirms a lost journal's history is handled: money may be taken again after service."""
+        reason = self.journal.accept_new(who)
+        if reason is not None and (self.session.fault or "").startswith("journal_lost"):
+            self.session.fault = None  # leaving the service menu now returns to idle, not out of service
+        return reason
 
     def encash(self, reason: str, counted: dict[int, int] | None = None) -> dict[str, Any]:
         """Close an encashment (cassette removed, or the service menu) and print its receipt."""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from kiosk import __version__
 from kiosk.config import DEMO_CONFIG, load_config
 from kiosk.errors import KioskError
+from kiosk.registry import WIRE_VALIDATORS
 
 # Sub-commands whose work lives in another module's main(argv): imported only when used.
 DELEGATED = {
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", default=str(DEMO_CONFIG), help="terminal configuration (default: the demo)")
     sim.add_argument("--scenario", default=None, help="scenario file (default: the demo scenario)")
     sim.add_argument("--lang", default="en", choices=("ru", "en"), help="language of the summary")
-    sim.add_argument("--validator-protocol", choices=("ccnet", "cctalk"),
+    sim.add_argument("--validator-protocol", choices=WIRE_VALIDATORS,
                      help="use the real driver against an emulator in a separate process (started for you "
                           "unless --validator-port is given)")
     sim.add_argument("--validator-port", help="tty of an emulator you started (`kiosk emulate validator`)")
@@ -122,7 +123,7 @@ def _simulate(args: argparse.Namespace) -> int:
     scripts = load_scenario(args.scenario or DEMO_SCENARIO)
     external = None
     if args.validator_port and not args.validator_protocol:
-        raise KioskError("--validator-port needs --validator-protocol ccnet|cctalk")
+        raise KioskError(f"--validator-port needs --validator-protocol {'|'.join(WIRE_VALIDATORS)}")
     if args.validator_protocol:
         from kiosk.external_validator import ExternalValidator
 
@@ -175,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kiosk import journal_cli
 
             config = load_config(args.config or DEMO_CONFIG) if args.config or not args.state_dir else None
+            if not args.config and not args.state_dir:
+                print("kiosk journal: reading the simulator's journal (the demo configuration, terminal "
+                      f"{config.terminal if config else '?'}); the window demo is terminal 10002 with its own: "
+                      "--state-dir ~/.local/state/kiosk/demo-ui", file=sys.stderr)
             return journal_cli.main(journal_cli.locate(config, args.state_dir), args.journal_command, args)
         if args.command == "session":
             from kiosk.session_model import diagram_dot, diagram_mermaid

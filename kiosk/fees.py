@@ -87,9 +87,11 @@ class FixedFee(FeeRule):
         return self.amount.format(lang)
 
 
-def _percent_text(ppm: int) -> str:
+def _percent_text(ppm: int, lang: str = "en") -> str:
+    """A percentage as people write it in lang: '1.5' in English, '1,5' in Russian."""
     whole, frac = divmod(ppm, 10_000)
-    return f"{whole}.{frac:04d}".rstrip("0").rstrip(".")
+    text = f"{whole}.{frac:04d}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if lang == "ru" else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ class PercentFee(FeeRule):
         return fee
 
     def describe(self, lang: str) -> str:
-        parts = [f"{_percent_text(self.ppm)} %"]
+        parts = [f"{_percent_text(self.ppm, lang)}\u00a0%"]
         if self.minimum is not None:
             parts.append(("мин. " if lang == "ru" else "min ") + self.minimum.format(lang))
         if self.maximum is not None:

@@ -16,7 +16,11 @@ VALIDATORS: dict[str, str] = {
     "virtual": "kiosk.drivers.virtual:VirtualValidator",
     "ccnet": "kiosk.drivers.ccnet:CcnetValidator",
     "cctalk": "kiosk.drivers.cctalk:CctalkValidator",
+    "id003": "kiosk.drivers.id003:Id003Validator",
+    "essp": "kiosk.drivers.essp:EsspValidator",
 }
+# Validators that speak a wire protocol and have a device emulator (`kiosk emulate validator --protocol`).
+WIRE_VALIDATORS = ("ccnet", "cctalk", "id003", "essp")
 
 GATEWAYS: dict[str, str] = {
     "virtual": "kiosk.gateways.virtual:VirtualGateway",

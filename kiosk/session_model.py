@@ -38,6 +38,9 @@ TIMEOUTS = {
     "service": "service",
 }
 
+#: states where the session waits for the payer (not a reply or a device): the payer may ask for more time
+MORE_TIME_STATES = ("category", "provider", "account_entry", "confirmation", "cash_collection")
+
 BEFORE_MONEY = ["category", "provider", "account_entry", "online_check", "confirmation"]
 CHOOSING = ["category", "provider"]
 #: where the payer is awaited (not a check's reply or a delivery): the only states "more time" extends

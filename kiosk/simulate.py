@@ -15,6 +15,7 @@ from kiosk import events as ev
 from kiosk.app import Terminal
 from kiosk.clock import ManualClock
 from kiosk.config import DEMO_DIR, Config
+from kiosk.drivers.virtual import VirtualValidator
 from kiosk.errors import ConfigError, KioskError
 from kiosk.external_validator import ExternalValidator
 from kiosk.money import Money, MoneyError
@@ -220,7 +221,7 @@ class Simulator:
         except MoneyError as exc:
             raise SimulationError(f"{self.scenario_file}: {step.where}: {exc}") from None
         if self.external is not None:
-            self._insert_external(value, step)
+            self._insert_external(self.external, value, step)
             return
         insert = getattr(self.terminal.validator, "insert", None)
         if insert is None:
@@ -239,17 +240,20 @@ class Simulator:
                 self.settle()
             return
         validator = self.terminal.validator
+        if not isinstance(validator, VirtualValidator):
+            raise SimulationError(f"{self.scenario_file}: {step.where}: the configured validator's cassette cannot "
+                                  "be moved from a scenario")
         validator.remove_cassette() if where == "out" else validator.insert_cassette()
 
-    def _insert_external(self, value: Money, step: Step) -> None:
+    def _insert_external(self, external: ExternalValidator, value: Money, step: Step) -> None:
         """Push the bill into the emulator and wait (real time) until the device says how it ended."""
         before = self.terminal.session.bill_events
-        if not self.external.answers:
+        if not external.answers:
             self._wait_until_accepting()
         # A payer waits for the slot to light up: the driver enables the device a poll or two after confirm.
         retry_until = time.monotonic() + 2.0
         while True:
-            answer = self.external.insert(str(value.minor // 100))
+            answer = external.insert(str(value.minor // 100))
             waiting = "refused" in answer or "busy" in answer  # still finishing the last bill, or not enabled yet
             if answer.startswith("error") and not waiting:
                 raise SimulationError(f"{self.scenario_file}: {step.where}: the emulator said {answer!r}")

@@ -9,34 +9,43 @@ configuration given, full screen as configured, with no way out of the UI.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
+import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiosk.config import DEMO_CONFIG, Config, Part, load_config
+from kiosk.config import DEMO_CONFIG, Config, load_config
 from kiosk.errors import KioskError
+from kiosk.registry import WIRE_VALIDATORS
+
+if TYPE_CHECKING:
+    from kiosk.app import Terminal
+    from kiosk.session_view import DemoPort
 
 log = logging.getLogger(__name__)
 
+
+def _escpos_cache() -> None:
+    """Give python-escpos a lasting place for its parsed printer profiles.
+
+    Without one it parses its capabilities file with YAML on every start (measured: over a second of a
+    cold start on a busy two-core box, bench/ui_xvfb.py) and leaves a new temporary folder behind each time.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kiosk" / "escpos"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # a read-only home: escpos falls back to its own temporary folder
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(base))
+
+
+_escpos_cache()
+
 DEMO_STATE_DIR = Path("~/.local/state/kiosk/demo-ui")
-
-
-def demo_config(state_dir: Path, printer_port: int | None = None, base: Config | None = None) -> Config:
-    """The demo configuration with every durable file inside state_dir and, given a port, a network printer."""
-    config = base or load_config(DEMO_CONFIG)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    validator = Part("validator", "virtual", {**config.validator.options, "cassette": str(state_dir / "cassette.sqlite")})
-    gateways = {name: dataclasses.replace(part, options={**part.options, "ledger": str(state_dir / f"gateway-{name}.sqlite")})
-                for name, part in config.gateways.items()}
-    printer = (Part("printer", "network", {"host": "127.0.0.1", "port": printer_port}) if printer_port
-               else config.printer)
-    return dataclasses.replace(config, journal_path=state_dir / "journal.sqlite", receipts_dir=state_dir / "receipts",
-                               validator=validator, gateways=gateways, printer=printer)
 
 
 def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
@@ -47,9 +56,14 @@ def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
         parser.add_argument("--fullscreen", action="store_true", help="full screen instead of a window")
         parser.add_argument("--screenshots", type=Path, default=None,
                             help="render every screen in every theme and language to PNG files here, then exit")
-        parser.add_argument("--size", default=None, help="window size WxH (default: the configuration's)")
+        parser.add_argument("--size", default=None, type=parse_size,
+                            help="window size WxH, e.g. 1366x768 (default: the configuration's, shrunk to fit "
+                                 "the display with its shape kept)")
         parser.add_argument("--in-process", action="store_true",
                             help="in-process validator and gateways instead of the wire-level emulators")
+        parser.add_argument("--validator-protocol", choices=WIRE_VALIDATORS, default="ccnet",
+                            help="which validator emulator the demo drives through its real driver "
+                                 "(default: %(default)s)")
     else:
         parser.add_argument("--config", required=True, type=Path, help="terminal configuration")
     parser.add_argument("--theme", default=None, help="theme folder name (default: the configuration's)")
@@ -57,11 +71,32 @@ def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
     return parser
 
 
-def _size(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    width, _, height = text.lower().partition("x")
-    return int(width), int(height)
+#: the smallest window the layout is checked at (tests/screens/test_layout.py) and the largest sensible one
+MIN_SIZE, MAX_SIZE = (640, 480), (7680, 4320)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A window size 'WxH' (e.g. '1366x768'); argparse shows the ValueError's words to the person."""
+    match = re.fullmatch(r"\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected a size like 1366x768 (width x height in pixels), got {text!r}")
+    width, height = int(match[1]), int(match[2])
+    if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
+        raise argparse.ArgumentTypeError(f"expected a size from {MIN_SIZE[0]}x{MIN_SIZE[1]} to "
+                                         f"{MAX_SIZE[0]}x{MAX_SIZE[1]}, got {width}x{height}")
+    return width, height
+
+
+def check_choices(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config) -> None:
+    """A --theme or --lang the terminal does not have stops here with the ones it has, not later in silence."""
+    from kiosk.screens.theme import THEMES_DIR, theme_names
+
+    themes = theme_names(config.screen.themes_dir or THEMES_DIR)
+    if args.theme is not None and args.theme not in themes:
+        parser.error(f"argument --theme: no theme {args.theme!r}; expected one of {', '.join(themes)}")
+    if args.lang is not None and args.lang not in config.languages:
+        parser.error(f"argument --lang: no language {args.lang!r} on this terminal; "
+                     f"expected one of {', '.join(config.languages)}")
 
 
 class _Stop:
@@ -83,7 +118,7 @@ class _Stop:
 
 
 def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int] | None, theme: str | None,
-           lang: str | None, insert_bill: Any = None) -> int:
+           lang: str | None, demo_port: Callable[[Terminal], DemoPort] | None = None) -> int:
     """Start the terminal and its screens; start both afresh when the service menu asks for a restart."""
     import pygame
 
@@ -104,7 +139,7 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
                     raise StartupFailure(exc) from exc
                 log.info("terminal %s started: %s", config.terminal, summary.text())
                 ui = KioskUI(terminal, demo=demo, fullscreen=fullscreen, size=size, theme=theme, lang=lang,
-                             insert_bill=insert_bill)
+                             insert_bill=demo_port(terminal) if demo_port is not None else None)
                 stop.ui = ui
                 if stop.requested:
                     ui.exit_code = 0
@@ -127,7 +162,9 @@ def _display_available() -> bool:
 
 def demo_main(argv: Sequence[str] | None = None) -> int:
     """`kiosk demo`: emulators and the kiosk in a window; keys 1–8 insert banknotes; receipts become PNGs."""
-    args = _parser("kiosk demo", demo=True).parse_args(argv)
+    parser = _parser("kiosk demo", demo=True)
+    args = parser.parse_args(argv)
+    check_choices(parser, args, load_config(DEMO_CONFIG))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.screenshots is None and not _display_available():
         # A window nobody can see is no demo: show every screen as pictures instead, and say so.
@@ -140,19 +177,21 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.CRITICAL)  # the walk stages faults and declines on purpose
         from kiosk.screens.screenshots import render_all
 
-        paths = render_all(args.screenshots, size=_size(args.size), themes=[args.theme] if args.theme else None,
+        paths = render_all(args.screenshots, size=args.size, themes=[args.theme] if args.theme else None,
                            languages=[args.lang] if args.lang else None)
         print(f"{len(paths)} screenshots written to {args.screenshots}")
         return 0
     from kiosk.demo_stack import DemoStack
 
     state_dir = args.state_dir.expanduser()
-    with DemoStack(state_dir, in_process=args.in_process) as stack:
+    with DemoStack(state_dir, in_process=args.in_process, protocol=args.validator_protocol) as stack:
+        if stack.config is None:
+            raise RuntimeError("the demo stack started without a configuration")
         print(stack.describe())
         print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
               "five times, PIN 1234; Esc or closing the window quits")
-        return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=_size(args.size),
-                      theme=args.theme, lang=args.lang, insert_bill=stack.insert_bill)
+        return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=args.size,
+                      theme=args.theme, lang=args.lang, demo_port=stack.bill_port)
 
 
 def run_main(argv: Sequence[str] | None = None, hold: float | None = None) -> int:
@@ -163,12 +202,14 @@ def run_main(argv: Sequence[str] | None = None, hold: float | None = None) -> in
     """
     from kiosk import startup
 
-    args = _parser("kiosk run", demo=False).parse_args(argv)
+    parser = _parser("kiosk run", demo=False)
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     terminal: str | None = None
     try:
         config = load_config(args.config)
         terminal = config.terminal
+        check_choices(parser, args, config)
         return _serve(config, demo=False, fullscreen=config.screen.fullscreen, size=None, theme=args.theme,
                       lang=args.lang)
     except StartupFailure as failure:

@@ -50,3 +50,10 @@ def terminal(config, clock):
     term.start(background_outbox=False)
     yield term
     term.close()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The suite runs in random order (pytest-randomly): after a failure, say how to replay the same order."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if exitstatus not in (0, 5) and isinstance(seed, int):
+        terminalreporter.write_line(f"tests ran in random order; the same order again: --randomly-seed={seed}")

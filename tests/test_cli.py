@@ -134,6 +134,8 @@ def test_service_encashment_reports_a_difference_from_what_was_counted(tmp_path,
 
 @pytest.mark.parametrize("args", [["emulate", "gateway", "--protocol", "json", "--port", "0"],
                                   ["emulate", "validator", "--protocol", "cctalk"],
+                                  ["emulate", "validator", "--protocol", "id003"],
+                                  ["emulate", "validator", "--protocol", "essp"],
                                   ["emulate", "printer", "--port", "0", "--out", "{tmp}"]])
 def test_emulators_start_from_the_kiosk_command_and_print_their_port_first(args, tmp_path):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]

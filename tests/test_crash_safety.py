@@ -42,7 +42,7 @@ def test_the_invariant_checker_catches_a_bill_nobody_owns(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("protocol, kills", [("ccnet", 4), ("cctalk", 3)])
+@pytest.mark.parametrize("protocol, kills", [("ccnet", 4), ("cctalk", 3), ("id003", 3), ("essp", 3)])
 def test_kills_with_real_bytes_keep_cassette_and_journal_in_step(tmp_path, protocol, kills):
     """The emulator process keeps its cassette while the kiosk dies; every bill is credited or listed."""
     report = run_device_trials(tmp_path, kills=kills, protocol=protocol, seed=3, max_delay=2.0)

@@ -1,6 +1,9 @@
-"""The demo's wiring: the terminal against a CCNET emulator process, OSMP/JSON emulators and the virtual printer."""
+"""The demo's wiring: the terminal against a validator emulator process (CCNET by default, ID003 or eSSP on
+request), OSMP/JSON emulators and the virtual printer."""
 
 import time
+
+import pytest
 
 from kiosk import events as ev
 from kiosk.app import Terminal
@@ -17,8 +20,10 @@ def wait_for(predicate, terminal, seconds=10.0):
     return False
 
 
-def test_a_demo_payment_goes_through_real_bytes_http_and_escpos(tmp_path):
-    with DemoStack(tmp_path) as stack:
+@pytest.mark.parametrize("protocol", ["ccnet", "id003", "essp"])
+def test_a_demo_payment_goes_through_real_bytes_http_and_escpos(tmp_path, protocol):
+    with DemoStack(tmp_path, protocol=protocol) as stack:
+        assert protocol in stack.describe() and stack.config.validator.kind == protocol
         terminal = Terminal(stack.config)
         terminal.start()
         try:
@@ -43,3 +48,11 @@ def test_a_demo_payment_goes_through_real_bytes_http_and_escpos(tmp_path):
             assert stack.printer.wait_for_receipts(1)[0].with_suffix(".png").exists()
         finally:
             terminal.close()
+    assert (tmp_path / f"cassette-{protocol}.json").exists()
+
+
+def test_demo_takes_the_validator_protocol_from_its_command_line():
+    from kiosk.ui_main import _parser
+
+    assert _parser("kiosk demo", demo=True).parse_args(["--validator-protocol", "essp"]).validator_protocol == "essp"
+    assert _parser("kiosk demo", demo=True).parse_args([]).validator_protocol == "ccnet"

@@ -55,6 +55,7 @@ def test_lookup_is_for_people_by_default_and_says_which_journal(paid, capsys, co
 def test_state_dir_reads_that_folders_journal(paid, capsys, config):
     code, out, err = run(capsys, "show", "--state-dir", str(config.journal_path.parent))
     assert code == 0 and str(config.journal_path) in err and "terminal 10001" in out
+    assert "clock: " in out and "uncertain bills and owed cash: 0" in out
 
 
 def test_a_receipt_from_another_terminal_is_not_answered_from_this_journal(paid, capsys):
@@ -140,3 +141,15 @@ def test_export_into_a_closed_pipe_ends_quietly(paid):
                             env=dict(os.environ))
     assert result.returncode == 0, result.stderr
     assert "Broken pipe" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_slow_delivery_is_a_clear_error_not_an_empty_one(monkeypatch, capsys):
+    import kiosk.cli as cli
+
+    def slow(args):
+        raise TimeoutError()  # what a future's result(timeout=60) raises, with no message
+
+    monkeypatch.setattr(cli, "_simulate", slow)
+    assert main(["simulate"]) == 2
+    err = capsys.readouterr().err
+    assert "kiosk: error: timed out" in err and not err.strip().endswith("error:")

@@ -1,4 +1,4 @@
-"""`kiosk simulate` with the real CCNET and ccTalk drivers against emulators in separate processes."""
+"""`kiosk simulate` with the real CCNET, ccTalk, ID003 and eSSP drivers against emulators in separate processes."""
 
 import json
 import os
@@ -12,7 +12,7 @@ from kiosk.emulators.payer_process import write_config
 pytestmark = pytest.mark.slow  # each test runs the demo scenario through a real driver and an emulator process
 
 
-@pytest.mark.parametrize("protocol", ["ccnet", "cctalk"])
+@pytest.mark.parametrize("protocol", ["ccnet", "cctalk", "id003", "essp"])
 def test_demo_scenario_through_real_bytes(tmp_path, protocol):
     config = write_config(tmp_path, gateway_mode="ok")
     result = subprocess.run([sys.executable, "-m", "kiosk.cli", "simulate", "--config", str(config),

@@ -164,7 +164,7 @@ class CcnetValidator(PollingValidator):
                 f"{self.port}: no CCNET answer at {self.options['baudrate']} baud, address {self._address}. "
                 "The validator may be in pulse mode instead of CCNET (switch it with its DIP switches or "
                 "service card), or the cable, port or baud rate is wrong.") from exc
-        self._settle_before_reset(before, first)
+        stacked_before_start = self._settle_before_reset(before, first)
         self._command(cf.RESET)
         self._last = None
         deadline = time.monotonic() + float(self.options["init_timeout"])
@@ -182,23 +182,28 @@ class CcnetValidator(PollingValidator):
         if not table:
             raise DeviceInitializationError(f"{self.port}: the validator's bill table is empty")
         self._bills = {b.bill_type: b for b in table}
+        if stacked_before_start is not None:  # reported now that the bill table says what it was worth
+            self._report_stacked_at_start(*stacked_before_start)
         self._send_acceptance()  # what the host wants accepted, restored after every re-init
         self._state = STATES.get(state, f"0x{state:02X}")
         self._handle(bytes((state,)))  # a cassette out or a jam right after start is news too
 
-    def _settle_before_reset(self, before: bytes, first: bool) -> None:
-        """What the state before our RESET says about a bill the host may be waiting on."""
+    def _settle_before_reset(self, before: bytes, first: bool) -> tuple[int, bool] | None:
+        """What the state before our RESET says about a bill the host may be waiting on.
+
+        At the first start, a bill the device reports stacked is returned as (bill type, whether a host may have
+        seen the report) for `_initialise` to report once the bill table says what it was worth.
+        """
+        still_stacking = before[0] == 0x17
+        if still_stacking:
+            before = self._await_stacking_end(before)
         code = before[0]
-        bill = self._bills.get(before[1]) if len(before) > 1 else self._cycle
+        bill = self._known(before[1]) if len(before) > 1 else self._cycle
         if code == 0x81:
-            if not first and before == self._last:
-                return  # the stacking we already credited, repeated
             if first:
-                self.emit(Uncertain(
-                    "at start-up the validator reports a bill stacked that this driver did not see (kiosk "
-                    "restarted mid-report?): it may already be credited — reconcile with the journal", bill,
-                    stacked=True))
-            else:
+                # A host before us may have credited this report, or died first: its journal decides.
+                return before[1], not still_stacking
+            if before != self._last:  # else: the stacking we already credited, repeated
                 self._credit(before[1])
             self._close_cycle()
         elif code == 0x12 or code == 0x17:
@@ -212,6 +217,15 @@ class CcnetValidator(PollingValidator):
             self._close_cycle()
         elif self._cycle_open:
             self._end_cycle_unknown(code)
+        return None
+
+    def _await_stacking_end(self, before: bytes) -> bytes:
+        """A bill on its way into the cassette: let it arrive (a RESET now would swallow its report)."""
+        deadline = time.monotonic() + float(self.options["init_timeout"])
+        while before[0] == 0x17 and time.monotonic() < deadline:
+            time.sleep(float(self.options["poll_interval"]))
+            before = self._transact(bytes((cf.POLL,))).payload
+        return before
 
     def _send_acceptance(self) -> None:
         order: Literal["big", "little"] = "big" if self.options["mask_order"] == "y3_first" else "little"
@@ -295,6 +309,18 @@ class CcnetValidator(PollingValidator):
             return
         self._seq += 1
         self.emit(Stacked(bill, f"ccnet:{self._identity.serial or self.port}:{self._nonce}:{self._seq}"))
+
+    def _report_stacked_at_start(self, bill_type: int | None, seen_before: bool) -> None:
+        # The bill is in the cassette; whether a host before us credited it only the journal knows (a STACK
+        # still pending there means it did not). stacked=True lets the host credit it on that evidence.
+        bill = self._known(bill_type)
+        if seen_before:
+            detail = ("at start-up the validator reports a bill stacked that this driver did not see (kiosk "
+                      "restarted mid-report?): it may already be credited — reconcile with the journal")
+        else:
+            detail = ("at start-up the validator was still stacking a bill and has now reported it stacked: no "
+                      "host saw that report — credit it against the STACK the journal has pending")
+        self.emit(Uncertain(detail, bill, stacked=True))
 
     def _close_cycle(self) -> None:
         self._cycle, self._cycle_open, self._decided = None, False, False

@@ -62,6 +62,21 @@ def new_events(last: int, counter: int) -> int:
     return (counter - last) % 255
 
 
+def last_bill_stacked(reply: bytes) -> int | None:
+    """From a 159 reply: the bill type of the newest bill event if it is "stacked", else None.
+
+    Only the newest bill event can belong to a bill a host is still waiting on: any later bill would have
+    left its own escrow event behind it.
+    """
+    if len(reply) != 1 + 2 * BUFFER_DEPTH or reply[0] == 0:
+        return None
+    for age in range(min(reply[0], BUFFER_DEPTH)):  # newest first
+        a, b = reply[1 + 2 * age], reply[2 + 2 * age]
+        if a:
+            return a if b == 0 else None
+    return None
+
+
 class CctalkValidator(PollingValidator):
     """A ccTalk bill validator on a serial port, polled by reading its event buffer."""
 
@@ -159,8 +174,11 @@ class CctalkValidator(PollingValidator):
         self._state = "idle"
 
     def _start_device(self) -> None:
+        stacked_type = None
         try:
             self._transact(cc.SIMPLE_POLL)
+            # Before RESET clears it: did the device's last bill go into the cassette (a host before us died)?
+            stacked_type = last_bill_stacked(self._transact(cc.READ_BUFFERED_BILL_EVENTS))
         except DeviceError:
             # A unit left in an unclean state may answer only after a reset.
             self._link.write(self._codec.encode(cc.Packet(self._address, self._host, cc.RESET)))
@@ -191,6 +209,11 @@ class CctalkValidator(PollingValidator):
         if not self._bills:
             raise DeviceInitializationError(f"{self.port}: the validator has no programmed bill types")
         self._counter = self._index = self._transact(cc.READ_BUFFERED_BILL_EVENTS)[0]
+        if stacked_type is not None:
+            # A host before us may have credited it, or died first: its journal (a STACK pending) decides.
+            self.emit(Uncertain("at start-up the validator's event buffer shows its last bill stacked before this "
+                                "driver ran: it may already be credited — reconcile with the journal",
+                                self._bills.get(stacked_type), stacked=True))
 
     def _read_bill_table(self) -> dict[int, Bill]:
         bills, scaling = {}, {}

@@ -1,6 +1,7 @@
 """`devices probe [PORT...]`: which bill validator protocol answers on each serial port, and who it is.
 
-Probing only asks (POLL, identification, simple poll): it never resets a device or moves a bill.
+Probing only asks (POLL, identification, simple poll; ID003 status and version; SSP sync, serial number and
+setup): it never resets a device or moves a bill.
 Prints a JSON list, one object per port; exit status 0 if any device answered, 1 if none did.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 from kiosk.drivers import ccnet_frame as cf
 from kiosk.drivers import cctalk_frame as cc
+from kiosk.drivers import probe_id003_essp
 from kiosk.drivers.serial_port import Reply, SerialPort, wait_reply
 from kiosk.errors import DeviceError
 
@@ -105,10 +107,15 @@ def probe_port(port: str, timeout: float = 0.3, bauds: tuple[int, ...] = (9600, 
             return result
         finally:
             link.close()
+        try:
+            found = found or probe_id003_essp.probe(port, baud, timeout)  # each on its own line format
+        except DeviceError as exc:
+            result["error"] = str(exc)
+            return result
         if found:
             result.update(found, baudrate=baud)
             return result
-    result["note"] = ("no CCNET or ccTalk answer: wrong port, no power, or a validator in pulse mode "
+    result["note"] = ("no CCNET, ccTalk, ID003 or SSP answer: wrong port, no power, or a validator in pulse mode "
                       "(which never answers on the serial line)")
     return result
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import select
 import termios
 import time
@@ -11,6 +13,8 @@ from typing import TypeVar
 import serial
 
 from kiosk.errors import DeviceInitializationError, DeviceOperationError
+
+log = logging.getLogger(__name__)
 
 # termios.error is not an OSError; pyserial lets it through from tcflush on a vanished pty/adapter.
 PORT_ERRORS = (serial.SerialException, OSError, termios.error, ValueError)
@@ -25,8 +29,10 @@ class PortLost(DeviceOperationError):
 class SerialPort:
     """A pyserial port that reports every failure as PortLost and reads up to a deadline."""
 
-    def __init__(self, port: str, baudrate: int) -> None:
+    def __init__(self, port: str, baudrate: int, parity: str = serial.PARITY_NONE,
+                 stopbits: float = serial.STOPBITS_ONE) -> None:
         self.port, self.baudrate = port, baudrate
+        self.parity, self.stopbits = parity, stopbits  # ID003 wants 8E1, SSP 8N2; CCNET and ccTalk 8N1
         self._serial: serial.Serial | None = None
 
     @property
@@ -35,9 +41,18 @@ class SerialPort:
         return self._serial is not None
 
     def open(self) -> None:
-        """Open 8N1 at the configured speed; DeviceInitializationError if the port is not there."""
+        """Open at the configured speed and line format; DeviceInitializationError if the port is not there."""
         try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=1, exclusive=True)
+            try:
+                self._serial = serial.Serial(self.port, self.baudrate, parity=self.parity, stopbits=self.stopbits,
+                                             timeout=0, write_timeout=1, exclusive=True)
+            except termios.error as exc:
+                if self.parity == serial.PARITY_NONE or exc.args[0] != errno.EINVAL:
+                    raise
+                # A pseudo-terminal has no parity to set (Linux refuses it once set before); no UART does that.
+                log.info("%s refuses parity %s; opening it without parity", self.port, self.parity)
+                self._serial = serial.Serial(self.port, self.baudrate, stopbits=self.stopbits, timeout=0,
+                                             write_timeout=1, exclusive=True)
         except PORT_ERRORS as exc:
             raise DeviceInitializationError(f"cannot open {self.port}: {exc}") from exc
 

@@ -128,8 +128,8 @@ class Ready:
 
 
 ValidatorEvent = (
-    Escrow | Stacked | Returned | Rejected | CassetteRemoved | CassetteInserted | CassetteFull | Jammed | Cheated
-    | Failure | EventsLost | Uncertain | Disconnected | Ready
+    Escrow | Stacked | Returned | Rejected | CassetteRemoved | CassetteInserted | CassetteFull
+    | Jammed | Cheated | Failure | EventsLost | Uncertain | Disconnected | Ready
 )
 
 

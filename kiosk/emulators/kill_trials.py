@@ -30,6 +30,11 @@ class TrialReport:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def uncertain_share(self) -> float:
+        """Bills listed as uncertain per bill credited (support settles them by the encashment count)."""
+        return self.uncertain / self.bills if self.bills else 0.0
+
 
 def _child(directory: Path, *args: str) -> tuple[subprocess.Popen[str], IO[str]]:
     """The paying terminal process and its standard output (where it says READY)."""

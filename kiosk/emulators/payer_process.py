@@ -25,6 +25,7 @@ from kiosk.clock import ManualClock
 from kiosk.config import DEMO_DIR, Part, load_config
 from kiosk.drivers.virtual import VirtualValidator
 from kiosk.gateways.virtual import VirtualGateway
+from kiosk.registry import WIRE_VALIDATORS
 
 PAYERS = [("mts", "9123456789"), ("energo", "1234567890"), ("rostelecom", "123456789"),
           ("t2", "9501234567"), ("vodokanal", "12345678"), ("charity", "9161234567")]
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--payments", type=int, default=None)
     parser.add_argument("--drain", action="store_true")
-    parser.add_argument("--validator-protocol", choices=("ccnet", "cctalk"))
+    parser.add_argument("--validator-protocol", choices=WIRE_VALIDATORS)
     parser.add_argument("--validator-port")
     args = parser.parse_args(argv)
     device = (args.validator_protocol, args.validator_port) if args.validator_protocol else None

@@ -125,6 +125,7 @@ class WireDevice:
         # A pty moves bytes at memory speed; with a baud rate set, the wire takes as long as a real 8N1 line:
         # a request is acted on once its last byte would have arrived, a reply goes out byte by byte.
         self.baud: int | None = None
+        self.bits_per_byte = BITS_PER_BYTE  # 11 for ID003's 8E1 and SSP's 8N2
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._requests: list[tuple[Callable[[], None], threading.Event]] = []
@@ -173,7 +174,7 @@ class WireDevice:
                 done.set()
             data = self.port.read(self.tick_seconds)
             if data and self.baud:
-                time.sleep(len(data) * BITS_PER_BYTE / self.baud)  # until the request's last byte is in
+                time.sleep(len(data) * self.bits_per_byte / self.baud)  # until the request's last byte is in
             with self.lock:
                 replies = self._take(data) if data else []
                 self.handler.tick()
@@ -215,7 +216,7 @@ class WireDevice:
             log.debug("emulator write failed: %s", exc)
 
     def _send_paced(self, reply: bytes, baud: int) -> None:
-        start, byte_time = time.monotonic(), BITS_PER_BYTE / baud
+        start, byte_time = time.monotonic(), self.bits_per_byte / baud
         for index in range(len(reply)):
             due = start + (index + 1) * byte_time  # the moment this byte's stop bit ends
             wait = due - time.monotonic()

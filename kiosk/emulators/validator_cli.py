@@ -1,4 +1,4 @@
-"""`emulate validator`: a CCNET or ccTalk bill validator on a pseudo-terminal, driven by commands on stdin.
+"""`emulate validator`: a CCNET, ccTalk, ID003 or eSSP bill validator on a pseudo-terminal, driven by stdin.
 
 The first line printed is `PORT=<tty path>`; then each command line gets exactly one answer line,
 `ok …` or `error: …`. End of input is `quit`.
@@ -15,16 +15,22 @@ from collections.abc import Callable
 from kiosk.emulators.cassette import Cassette
 from kiosk.emulators.ccnet import CcnetEmulator
 from kiosk.emulators.cctalk import CctalkEmulator
+from kiosk.emulators.essp import EsspEmulator
+from kiosk.emulators.id003 import Id003Emulator
+from kiosk.registry import WIRE_VALIDATORS
+
+Emulator = CcnetEmulator | CctalkEmulator | Id003Emulator | EsspEmulator
 
 HELP = ("commands: insert <roubles> | counterfeit | jam [validator|cassette] | unjam | cassette out|in|empty | "
         "power-cycle | silent on|off | corrupt-next | drop <bytes> | delay <ms> | repeat-stacked on|off | "
-        "lose-ack <n> | fail <code> | echo on|off | status | help | quit")
+        "lose-ack <n> | fail <code> | echo on|off | status | help | quit; ID003: cheat | repeat-vend-valid on|off | "
+        "lose-ack <n> | fail <code>; eSSP: fraud | ecount-step 1|2 | encryption required|optional")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
     parser = argparse.ArgumentParser(prog="kiosk emulate validator", description=__doc__.splitlines()[0])
-    parser.add_argument("--protocol", choices=("ccnet", "cctalk"), required=True)
+    parser.add_argument("--protocol", choices=WIRE_VALIDATORS, required=True)
     parser.add_argument("--state-file", help="JSON file holding the cassette contents (kopecks → count)")
     parser.add_argument("--bills", default="10,50,100,200,500,1000,2000,5000",
                         help="bill table in roubles, comma separated (default: %(default)s)")
@@ -37,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--step", type=float, default=0.3, help="seconds a bill spends in each phase")
     parser.add_argument("--escrow-timeout", type=float, default=10.0, help="seconds before escrow returns")
     parser.add_argument("--echo", action="store_true", help="ccTalk: echo the host's bytes (shared line)")
+    parser.add_argument("--ecount-step", type=int, choices=(1, 2), default=1,
+                        help="eSSP: how far eCOUNT moves per exchange (the manual reads both ways)")
+    parser.add_argument("--plain", action="store_true", help="eSSP: do not require encryption")
     return parser
 
 
@@ -50,11 +59,16 @@ def _bills(text: str) -> list[int]:
     return bills
 
 
-def make_emulator(args: argparse.Namespace) -> CcnetEmulator | CctalkEmulator:
+def make_emulator(args: argparse.Namespace) -> Emulator:
     """The emulator the options describe."""
     cassette = Cassette(args.capacity, args.state_file)
     common = {"bills_rub": _bills(args.bills), "cassette": cassette, "link": args.link,
               "step_seconds": args.step, "escrow_timeout": args.escrow_timeout}
+    if args.protocol == "id003":
+        return Id003Emulator(**common)
+    if args.protocol == "essp":
+        return EsspEmulator(ecount_step=args.ecount_step, require_encryption=not args.plain,
+                            **{**common, "escrow_timeout": min(args.escrow_timeout, 5.0)})  # ITL: 5 s at most
     if args.protocol == "ccnet":
         ccnet = CcnetEmulator(mask_order=args.mask_order, **common)
         if args.address is not None:
@@ -73,7 +87,34 @@ def _switch(word: str) -> bool:
     return word == "on"
 
 
-def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
+def _protocol_command(emu: Emulator, verb: str, args: list[str]) -> str | None:
+    """The ID003 and eSSP switches; None when the command is not one of theirs."""
+    if isinstance(emu, Id003Emulator):
+        if verb == "cheat" and not args:
+            return emu.cheat()
+        if verb == "repeat-vend-valid" and len(args) == 1:
+            emu.repeat_vend_valid = _switch(args[0])
+            return f"ok repeat-vend-valid {args[0]}"
+        if verb == "lose-ack" and len(args) == 1:
+            emu.lose_acks = int(args[0])
+            return f"ok lose-ack {args[0]}"
+        if verb == "fail" and len(args) == 1:
+            return emu.fail(int(args[0], 0))
+        if verb == "unjam" and not args:
+            return emu.unjam()
+    if isinstance(emu, EsspEmulator):
+        if verb == "fraud" and not args:
+            return emu.fraud()
+        if verb == "ecount-step" and args in (["1"], ["2"]):
+            emu.ecount_step = int(args[0])
+            return f"ok ecount-step {args[0]} (from the next key exchange)"
+        if verb == "encryption" and args in (["required"], ["optional"]):
+            emu.require_encryption = args[0] == "required"
+            return f"ok encryption {args[0]}"
+    return None
+
+
+def execute(emu: Emulator, line: str) -> str:
     """Run one control command and return its one-line answer."""
     words = line.split()
     if not words:
@@ -89,6 +130,12 @@ def execute(emu: CcnetEmulator | CctalkEmulator, line: str) -> str:
         return apply
 
     try:
+        if isinstance(emu, Id003Emulator | EsspEmulator):
+            answer = _protocol_command(emu, verb, args)
+            if answer is not None:
+                return answer
+            if verb in ("repeat-stacked", "echo", "unjam", "lose-ack", "fail"):
+                return f"error: {verb} is not a command of the {emu.status()['protocol']} emulator; {HELP}"
         if verb == "insert" and len(args) == 1:
             return emu.insert(int(args[0]))
         if verb == "counterfeit" and not args:

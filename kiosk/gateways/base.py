@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kiosk.gateways.profiles import Profile, profile_from
 from kiosk.money import Money
 
 
@@ -134,10 +135,13 @@ class Gateway(ABC):
 
     #: registry name of the adapter kind, e.g. "osmp"
     protocol: str = ""
+    #: the profile (kiosk.gateways.profiles.PROFILES) used unless the options name another
+    default_profile: str = "standard"
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         self.name = name
         self.options = dict(options)
+        self.profile: Profile = profile_from(options, self.default_profile, name)
 
     @abstractmethod
     def check(self, route: Route, account: str, amount: Money, fields: Mapping[str, str]) -> CheckOutcome:
@@ -150,6 +154,10 @@ class Gateway(ABC):
     @abstractmethod
     def status(self, request: PaymentRequest) -> PayOutcome:
         """Find out what happened to an earlier pay; RetryLater(not_executed=True) if it was never registered."""
+
+    def resend(self, request: PaymentRequest) -> PayOutcome:
+        """Repeat the identical pay after an unknown outcome (only where the profile says it cannot re-book)."""
+        return self.pay(request)
 
     def balance(self) -> Money | None:
         """The dealer's balance at this gateway, where the gateway reports it."""

@@ -48,7 +48,7 @@ from kiosk.gateways.cyberplat_sign import (
     sign,
     verify,
 )
-from kiosk.gateways.osmp import HttpStatus, Lost, NotSent, exchange, http_client, where
+from kiosk.gateways.transport import HttpStatus, Lost, NotSent, exchange, http_client, where
 from kiosk.money import Money, MoneyError
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -41,6 +41,9 @@ from kiosk.gateways.ipriv_keys import (
 
 __all__ = ["KeyFileError", "KeyId", "SecretKey", "SignatureError", "decode_fields", "encode_fields",
            "load_server_keys", "load_signing_key", "sign", "verify"]
+
+
+T = TypeVar("T")
 
 
 class SignatureError(Exception):
@@ -138,7 +141,8 @@ def load_signing_key(options: MutableMapping[str, Any], what: str) -> SecretKey:
         raise ValueError(f"{what}: option 'secret_key' (or 'private_key' with 'key_serial') is required")
     password = password_from(options, "private_key_password", what)
     path = Path(str(options["private_key"])).expanduser()
-    private = serialization.load_pem_private_key(path.read_bytes(), password.encode() if password else None)
+    private = _pem(path, "private", lambda data: serialization.load_pem_private_key(
+        data, password.encode() if password else None))
     if not isinstance(private, rsa.RSAPrivateKey):
         raise KeyFileError(f"{path}: not an RSA private key")
     return SecretKey(KeyId(str(options.get("key_name", options.get("sd", ""))), int(options["key_serial"])), private)
@@ -154,7 +158,18 @@ def load_server_keys(options: Mapping[str, Any], what: str) -> dict[int, rsa.RSA
         return {serial: ring.entry(serial).key}
     if not options.get("server_public_key"):
         raise ValueError(f"{what}: option 'public_keys' (or 'server_public_key', PEM) is required")
-    public = serialization.load_pem_public_key(Path(str(options["server_public_key"])).expanduser().read_bytes())
+    path = Path(str(options["server_public_key"])).expanduser()
+    public = _pem(path, "public", serialization.load_pem_public_key)
     if not isinstance(public, rsa.RSAPublicKey):
-        raise KeyFileError(f"{options['server_public_key']}: not an RSA public key")
+        raise KeyFileError(f"{path}: not an RSA public key")
     return {serial: public}
+
+
+def _pem(path: Path, kind: str, load: Callable[[bytes], T]) -> T:
+    """A PEM key, with a missing file or a wrong password said plainly (the library raises three kinds)."""
+    try:
+        return load(path.read_bytes())
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read the {kind} key ({exc.strerror})") from exc
+    except (ValueError, TypeError) as exc:  # TypeError: a password given for a plain key, or none for an encrypted one
+        raise KeyFileError(f"{path}: cannot load the PEM {kind} key (wrong password or not PEM: {exc})") from exc

@@ -10,6 +10,7 @@ from the processing systems' — signatures with timestamps fail when it drifts.
 
 from __future__ import annotations
 
+import heapq
 import socket
 import threading
 import time
@@ -28,8 +29,6 @@ class AttemptDeadline:
         self.expired = False
         self._socket: socket.socket | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
 
     def remaining(self) -> float:
         """Seconds left (never below a small positive floor, for use as a socket timeout)."""
@@ -60,12 +59,65 @@ class AttemptDeadline:
                 pass
 
     def __enter__(self) -> AttemptDeadline:
-        self._timer.start()
+        self.started = time.monotonic()
+        _WATCHDOG.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-        self._timer.join()
+        _WATCHDOG.discard(self)
+
+
+class _Watchdog:
+    """One thread fires every pending AttemptDeadline, instead of a timer thread per exchange (which cost a
+    thread start and join per payment). The thread ends when nothing is pending and starts again on demand."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, AttemptDeadline]] = []
+        self._pending: set[int] = set()
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: AttemptDeadline) -> None:
+        """Fire `deadline` when its time is up, unless discarded first."""
+        with self._cond:
+            self._seq += 1
+            heapq.heappush(self._heap, (deadline.started + deadline.seconds, self._seq, deadline))
+            self._pending.add(id(deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="attempt-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is deadline:
+                self._cond.notify()
+
+    def discard(self, deadline: AttemptDeadline) -> None:
+        """The exchange is over: never fire it."""
+        with self._cond:
+            self._pending.discard(id(deadline))
+            if len(self._heap) > 64 and len(self._heap) > 4 * len(self._pending):
+                # most exchanges end long before their deadline: drop their entries in one sweep
+                self._heap = [entry for entry in self._heap if id(entry[2]) in self._pending]
+                heapq.heapify(self._heap)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and id(self._heap[0][2]) not in self._pending:
+                    heapq.heappop(self._heap)  # finished in time
+                if not self._heap:
+                    self._thread = None
+                    return
+                when, _, deadline = self._heap[0]
+                wait = when - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(min(wait, 1.0))  # wakes early for a sooner deadline or a discard sweep
+                    continue
+                heapq.heappop(self._heap)
+                self._pending.discard(id(deadline))
+            deadline._fire()  # outside the lock: it may take a moment to shut the socket down
+
+
+_WATCHDOG = _Watchdog()
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,7 +125,7 @@ def _parse_one(text: bytes, start: int, what: str) -> tuple[Document, int]:
         line = KEY_ID.fullmatch(text[pos:pos + 28])
         if line is None:
             raise EnvelopeError(f"{what}: the {part} line is not %-20s%08d (28 characters)")
-        ids.append(KeyId(line[1].decode(ENCODING).rstrip(), int(line[2])))
+        ids.append(KeyId(line[1].decode(ENCODING, "replace").rstrip(), int(line[2])))
         pos = _expect(text, pos + 28, CRLF, what, f"CRLF after the {part} line")
     pos = _expect(text, pos, b"BEGIN" + CRLF, what, "line")
     body, pos = text[pos:pos + int(body_len)], pos + int(body_len)

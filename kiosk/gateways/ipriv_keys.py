@@ -212,7 +212,8 @@ def load_secret_key(path: str | Path, password: str | None) -> SecretKey:
         if kp.serial != document.subject.serial:
             raise KeyFileError(f"{what}: the packet says serial {kp.serial}, the document {document.subject.serial}")
         if p * q != kp.n:
-            raise WrongPasswordError(f"{what}: wrong password (the decrypted key does not match its modulus)")
+            raise WrongPasswordError(f"{what}: wrong password, or the file is damaged "
+                                     "(the decrypted key does not match its modulus)")
         public = rsa.RSAPublicNumbers(kp.e, kp.n)
         numbers = rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
                                         rsa.rsa_crt_iqmp(p, q), public)
@@ -237,7 +238,7 @@ def _secret_numbers(body: Reader, password: str | None, what: str) -> tuple[int,
         checksum += sum(header) + sum(plain)
         values.append(int.from_bytes(plain, "big"))
     if body.number(2) != checksum & 0xFFFF:
-        raise WrongPasswordError(f"{what}: wrong password (secret key checksum mismatch)")
+        raise WrongPasswordError(f"{what}: wrong password, or the file is damaged (secret key checksum mismatch)")
     return values[0], values[1], values[2]
 
 

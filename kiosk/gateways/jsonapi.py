@@ -1,8 +1,10 @@
 """Our own JSON-over-HTTP processing API (docs/jsonapi-openapi.yaml): HMAC-signed, idempotent by key.
 
 Every request carries X-Kiosk-Key, X-Kiosk-Timestamp (unix milliseconds) and X-Kiosk-Signature =
-hex HMAC-SHA256(secret, METHOD \\n PATH?QUERY \\n TIMESTAMP \\n hex SHA-256(body)). Every reply is signed the same
-way over "REPLY \\n <request signature> \\n TIMESTAMP \\n hex SHA-256(body)", which binds it to the request.
+hex HMAC-SHA256(secret, METHOD \\n TARGET \\n TIMESTAMP \\n hex SHA-256(body)), where TARGET is the path below
+the API's base URL *percent-decoded* (so "/v1/payments/T1:2", whether it travelled as ":" or "%3A"; proxies
+and servers differ in what they hand on, the decoded path is what both ends agree on). Every reply is signed
+the same way over "REPLY \\n <request signature> \\n TIMESTAMP \\n hex SHA-256(body)", binding it to the request.
 A status answer "not_found" voids every earlier pay with that key that is still in flight, which is what makes
 it safe to treat as "never registered".
 """
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -36,7 +38,7 @@ from kiosk.gateways.base import (
     Unknown,
     Unreachable,
 )
-from kiosk.gateways.osmp import HttpStatus, Lost, NotSent, exchange, http_client, http_outcome, where
+from kiosk.gateways.transport import HttpStatus, Lost, NotSent, exchange, http_client, http_outcome, where
 from kiosk.money import Money, MoneyError
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,13 @@ KEY_HEADER, TS_HEADER, SIG_HEADER, IDEMPOTENCY_HEADER = (
 CODES = {code.value: code for code in Code}
 
 
+def canonical_target(raw_path: str, raw_query: str = "") -> str:
+    """The TARGET line: the path below the base URL percent-decoded once as UTF-8, then "?" and the raw query."""
+    return unquote(raw_path, errors="strict") + (f"?{raw_query}" if raw_query else "")
+
+
 def canonical(method: str, target: str, timestamp: str, body: bytes) -> bytes:
-    """The signed string of a request: method, path with query, timestamp, body hash, one per line."""
+    """The signed string of a request: method, canonical target, timestamp, body hash, one per line."""
     return f"{method.upper()}\n{target}\n{timestamp}\n{hashlib.sha256(body).hexdigest()}".encode()
 
 
@@ -105,6 +112,8 @@ class JsonApiGateway(Gateway):
         if status == 200 and data.get("result") == "refused":
             return Refused(CODES.get(str(data.get("code")), Code.OTHER), str(data.get("message", "")),
                            str(data.get("code", "")))
+        if status == 400 and data.get("result") == "bad_request":
+            return Refused(Code.OTHER, f"request refused as malformed: {data.get('message', '')}", "bad_request")
         return Unreachable(f"HTTP {status}: {data.get('result')}")
 
     def pay(self, request: PaymentRequest) -> PayOutcome:
@@ -160,6 +169,10 @@ class JsonApiGateway(Gateway):
                             str(data.get("code", "")))
         if status == 200 and result == "retry":
             return RetryLater(str(data.get("message", "")), gateway_code=str(data.get("code", "")))
+        if status == 400 and result == "bad_request":
+            # the server read the request and refused it as a whole: nothing was booked, and a resend would not
+            # be any better; support sees why
+            return Declined(Code.OTHER, f"request refused as malformed: {data.get('message', '')}", "bad_request")
         if status == 409 and result == "superseded":
             # the server guarantees a superseded request is never booked
             return RetryLater("superseded by a status query", not_executed=True, gateway_code="superseded")
@@ -173,7 +186,7 @@ class JsonApiGateway(Gateway):
             # strictly increasing, so a pay sent right after a not_found status is never taken for an old one
             self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
             timestamp = str(self._last_ms)
-        signature = sign(self._secret, canonical(method, target, timestamp, raw))
+        signature = sign(self._secret, canonical(method, canonical_target(target), timestamp, raw))
         headers = {KEY_HEADER: self.key_id, TS_HEADER: timestamp, SIG_HEADER: signature,
                    "Content-Type": "application/json", "Accept": "application/json"}
         if idempotency_key:

@@ -1,26 +1,24 @@
-"""OSMP (QIWI provider protocol): XML over HTTP, idempotent by txn_id.
+"""OSMP (QIWI provider protocol): XML over HTTP GET or POST, idempotent by txn_id where the provider keeps the rule.
 
-status() has no query of its own in OSMP: it resends the identical pay (same txn_id, txn_date, account, sum),
-which the protocol requires to be answered with result 0 and the same prv_txn if the first one was booked.
+Verbs: getInfo (account details, first step of QIWI's flow; used by check() when option `get_info` is on),
+check, pay, status (command=status, where the profile says the provider has it), cancel. How a repeated pay is
+answered differs between real providers; the gateway's profile (kiosk.gateways.profiles) says which, and
+resend() reads a duplicate answer by it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
 import httpx
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 
+from kiosk.gateways import osmp_reply
 from kiosk.gateways.base import (
     Approved,
     CheckOutcome,
@@ -36,7 +34,8 @@ from kiosk.gateways.base import (
     Unknown,
     Unreachable,
 )
-from kiosk.gateways.deadline import SERVER_DATES, AttemptDeadline
+from kiosk.gateways.profiles import Repeat
+from kiosk.gateways.transport import HttpStatus, Lost, NotSent, exchange, http_client, http_outcome, where
 from kiosk.money import Money
 
 log = logging.getLogger(__name__)
@@ -57,117 +56,30 @@ DECLINES: dict[int, Code] = {
 }
 # Technical refusals say nothing about this payment; on a resend they must not end it.
 TECHNICAL = frozenset({8, 243})
-DUPLICATE = re.compile(r"dup|already|repeat|повтор|существ|дубл", re.IGNORECASE)
-RESERVED = frozenset({"command", "txn_id", "txn_date", "account", "sum", "ccy", "prv_id"})
-
-
-class NotSent(Exception):
-    """The request provably never left (no connection was made)."""
-
-
-class Lost(Exception):
-    """The request may have been received; no usable reply came back."""
-
-
-class HttpStatus(Exception):
-    """The server answered with an HTTP error instead of a protocol reply."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A bounded reply: status, headers, body."""
-
-    status: int
-    headers: httpx.Headers
-    body: bytes
-
-
-def http_client(options: Mapping[str, Any], transport: httpx.BaseTransport | None,
-                auth: httpx.Auth | None = None) -> httpx.Client:
-    """An httpx client from the common gateway options (timeouts, TLS, pool size)."""
-    timeout = float(options.get("timeout", 60))
-    verify: Any = options.get("verify", True)
-    if isinstance(verify, str):
-        verify = ssl.create_default_context(cafile=verify)  # a CA bundle path pinned by the dealer
-    connections = int(options.get("max_connections", 16))
-    return httpx.Client(
-        auth=auth, transport=transport, verify=verify, follow_redirects=False, trust_env=False,
-        timeout=httpx.Timeout(timeout, connect=float(options.get("connect_timeout", min(timeout, 10)))),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-    )
-
-
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-def exchange(client: httpx.Client, request: httpx.Request, limit: int) -> Reply:
-    """Send one request and read at most `limit` bytes of reply; faults become NotSent or Lost.
-
-    The client's timeout is one deadline for the whole exchange (connect + send + the complete reply), not
-    per socket read: a server trickling bytes cannot hold the attempt longer.
-    """
-    total = client.timeout.read or 60.0
-    try:
-        with AttemptDeadline(total) as deadline:
-            try:
-                response = client.send(request, stream=True)
-                try:
-                    deadline.watch(response)
-                    SERVER_DATES.note(request.url.host, response.headers.get("date"))
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > limit:
-                            raise Lost(f"reply larger than {limit} bytes")
-                finally:
-                    response.close()
-            except httpx.HTTPError as exc:
-                if deadline.expired and not isinstance(exc, NOT_SENT):
-                    raise Lost(f"no complete reply within the {total:g} s deadline") from exc
-                raise
-            if deadline.expired:
-                raise Lost(f"no complete reply within the {total:g} s deadline")
-        return Reply(response.status_code, response.headers, bytes(body))
-    except NOT_SENT as exc:
-        raise NotSent(f"{type(exc).__name__}: {exc}") from exc
-    except httpx.HTTPError as exc:  # read/write timeouts, resets, protocol errors: it may have arrived
-        raise Lost(f"{type(exc).__name__}: {exc}") from exc
-
-
-def http_outcome(status: int, resend: bool) -> PayOutcome:
-    """An HTTP error on pay: 5xx may come after the booking; 4xx means the request was not processed."""
-    if status >= 500:
-        return Unknown(f"HTTP {status}")
-    if status in (401, 403) and not resend:
-        # credentials refused before any processing: the outbox may try another route
-        return Declined(Code.AUTH_FAILED, f"HTTP {status}", f"http-{status}")
-    return RetryLater(f"HTTP {status}", gateway_code=f"http-{status}")
-
-
-def where(url: str) -> str:
-    """The URL without credentials or query, fit for logs."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+DUPLICATE = re.compile(r"dup|already|repeat|double|повтор|существ|дубл", re.IGNORECASE)
+RESERVED = frozenset({"command", "txn_id", "txn_date", "account", "sum", "ccy", "prv_id", "prv_txn"})
+NOT_FOUND_ON_STATUS = 90  # our status dialect: "payment not completed" = no such transaction
 
 
 class OsmpGateway(Gateway):
     """An OSMP provider or processing centre reached over HTTP(S) with optional Basic auth."""
 
     protocol = "osmp"
+    default_profile = "osmp"
 
-    def __init__(self, name: str, options: Mapping[str, Any], *, transport: httpx.BaseTransport | None = None):
+    def __init__(self, name: str, options: Mapping[str, Any], *,
+                 transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(name, options)
         if not options.get("url"):
             raise ValueError(f"gateway {name}: option 'url' is required")
         self.url = str(options["url"])
         self.method = str(options.get("method", "GET")).upper()
+        if self.method not in ("GET", "POST"):
+            raise ValueError(f"gateway {name}: option 'method' must be GET or POST, got {self.method!r}")
         self.tz = ZoneInfo(options["timezone"]) if options.get("timezone") else None
         self.limit = int(options.get("max_reply_bytes", 1 << 20))
         self.ccy = str(options.get("ccy", ""))
+        self.get_info = bool(options.get("get_info", False))
         user = options.get("username", "")
         auth = httpx.BasicAuth(str(user), str(options.get("password", ""))) if user else None
         self._client = http_client(options, transport, auth)
@@ -177,67 +89,134 @@ class OsmpGateway(Gateway):
 
     # -- verbs --------------------------------------------------------------------------------------
     def check(self, route: Route, account: str, amount: Money, fields: Mapping[str, str]) -> CheckOutcome:
-        """command=check; a temporary code or any fault is Unreachable, so the router may ask another route."""
+        """getInfo (when enabled) then check; details from both are shown to the payer before cash."""
+        details: dict[str, str] = {}
+        if self.get_info:
+            info = self.info(route, account, amount)
+            if not isinstance(info, Payable):
+                return info
+            details.update(info.details)
         # check registers nothing, so it gets a throwaway txn_id rather than one of the journal's
-        params = self._params("check", route, int(time.time() * 1000), account, amount, fields)
-        try:
-            root = self._call(route, params)
-        except (NotSent, Lost, HttpStatus) as exc:
-            return Unreachable(str(exc))
-        result, comment = _result(root)
-        if result == 0:
-            return Payable(_fields(root))
-        if result in DECLINES:
-            return Refused(DECLINES[result], comment, str(result))
-        return Unreachable(f"result {result}: {comment}")
+        params = self._params("check", route, str(int(time.time() * 1000)), account, fields)
+        params["sum"] = amount.decimal_text()
+        outcome = self._ask(route, params)
+        if isinstance(outcome, Payable):
+            return Payable({**details, **outcome.details})
+        return outcome
+
+    def info(self, route: Route, account: str, amount: Money | None = None) -> CheckOutcome:
+        """command=getInfo: look the subscriber up (name, balance) without registering anything."""
+        params = self._params("getInfo", route, "", account, {})
+        if amount is not None:
+            params["sum"] = amount.decimal_text()
+        return self._ask(route, params)
 
     def pay(self, request: PaymentRequest) -> PayOutcome:
         """command=pay with the journal's txn_id."""
         return self._pay(request, resend=False)
 
-    def status(self, request: PaymentRequest) -> PayOutcome:
-        """Resend the identical pay: OSMP servers must answer a repeated txn_id with the first booking."""
+    def resend(self, request: PaymentRequest) -> PayOutcome:
+        """The identical pay again; a duplicate answer is read by the profile (booked earlier, or unknown)."""
         return self._pay(request, resend=True)
+
+    def status(self, request: PaymentRequest) -> PayOutcome:
+        """command=status; "not found" leads to an identical resend where repeats cannot book twice."""
+        params = self._params("status", request.route, str(request.txn_id), request.account, {})
+        # not_executed=False: the query did not leave, but the payment it asks about may have
+        root = self._exchange(request.route, params, not_executed=False, resend=True)
+        if not isinstance(root, Element):
+            return root
+        code, comment = osmp_reply.result(root)
+        if code == 0:
+            return Approved((root.findtext("prv_txn") or "").strip(), comment)
+        if code == NOT_FOUND_ON_STATUS:
+            if self.profile.resend_safe:
+                return self.resend(request)
+            return RetryLater(f"status: {comment or 'not found'}", not_executed=True, gateway_code=str(code))
+        if code in RETRY or code in TECHNICAL:
+            return RetryLater(comment, gateway_code=str(code))
+        return Unknown(f"status answered {code}: {comment}")
+
+    def cancel(self, request: PaymentRequest, prv_txn: str = "") -> PayOutcome:
+        """command=cancel: Approved(cancel id) once reversed, RetryLater on 90 (not yet confirmed), else refused."""
+        params = self._params("cancel", request.route, str(request.txn_id), request.account, {})
+        if prv_txn:
+            params["prv_txn"] = prv_txn
+        root = self._exchange(request.route, params, not_executed=True, resend=True)
+        if not isinstance(root, Element):
+            return root
+        code, comment = osmp_reply.result(root)
+        if code == 0:
+            return Approved((root.findtext("prv_txn") or prv_txn).strip(), comment or "cancelled")
+        if code in RETRY:
+            return RetryLater(comment, gateway_code=str(code))
+        return Declined(DECLINES.get(code, Code.OTHER), comment, str(code))
 
     def close(self) -> None:
         """Close pooled connections."""
         self._client.close()
 
     # -- internals ----------------------------------------------------------------------------------
+    def _ask(self, route: Route, params: dict[str, str]) -> CheckOutcome:
+        """getInfo or check: a temporary code or any fault is Unreachable, so the router may ask another route."""
+        try:
+            root = self._call(route, params)
+        except (NotSent, Lost, HttpStatus) as exc:
+            return Unreachable(str(exc))
+        code, comment = osmp_reply.result(root)
+        if code == 0:
+            return Payable(osmp_reply.details(root))
+        if code in DECLINES:
+            return Refused(DECLINES[code], comment, str(code))
+        return Unreachable(f"result {code}: {comment}")
+
     def _pay(self, request: PaymentRequest, resend: bool) -> PayOutcome:
-        params = self._params("pay", request.route, request.txn_id, request.account, request.credited,
-                              request.fields)
+        params = self._params("pay", request.route, str(request.txn_id), request.account, request.fields)
+        params["sum"] = request.credited.decimal_text()
         when = request.accepted_at.astimezone(self.tz) if self.tz else request.accepted_at
         params["txn_date"] = when.strftime("%Y%m%d%H%M%S")
+        # Nothing left when not sent; but a resend stands for an earlier attempt that may have been booked.
+        root = self._exchange(request.route, params, not_executed=not resend, resend=resend)
+        if not isinstance(root, Element):
+            return root
+        code, comment = osmp_reply.result(root)
+        echoed = root.findtext("osmp_txn_id")
+        if echoed is not None and echoed.strip() not in ("", str(request.txn_id)):
+            return Unknown(f"reply is for txn_id {echoed.strip()!r}, not {request.txn_id}")
+        if code == 0:
+            return Approved((root.findtext("prv_txn") or "").strip(), comment)
+        if resend and self.profile.is_duplicate_answer(code, comment):
+            # this provider's declared answer to a txn_id it has booked: the first attempt went through
+            return Approved("", f"booked by an earlier attempt (the repeat was answered {code} {comment!r})")
+        if code in RETRY:
+            return RetryLater(comment, gateway_code=str(code))
+        if self.profile.repeat is not Repeat.REBOOKS and (resend or DUPLICATE.search(comment)) and (
+                code == 300 or (code == self.profile.duplicate_code and DUPLICATE.search(comment))):
+            # a duplicate-looking refusal may well follow a booking whose reply was lost
+            return Unknown(f"result {code} on a possible duplicate: {comment}")
+        if code in TECHNICAL and resend:
+            return RetryLater(comment, gateway_code=str(code))
+        if code in DECLINES:
+            return Declined(DECLINES[code], comment, str(code))
+        return Unknown(f"unexpected result {code}: {comment}")
+
+    def _exchange(self, route: Route, params: dict[str, str], *, not_executed: bool,
+                  resend: bool) -> Element | PayOutcome:
+        """The reply document, or the outcome a fault means for a pay-like command."""
         try:
-            root = self._call(request.route, params)
+            return self._call(route, params)
         except NotSent as exc:
-            # Nothing left this time; but a resend stands for an earlier attempt that may have been booked.
-            return RetryLater(str(exc), not_executed=not resend, gateway_code="not-sent")
+            return RetryLater(str(exc), not_executed=not_executed, gateway_code="not-sent")
         except Lost as exc:
             return Unknown(str(exc))
         except HttpStatus as exc:
             return http_outcome(exc.status, resend)
-        result, comment = _result(root)
-        echoed = root.findtext("osmp_txn_id")
-        if echoed is not None and echoed.strip() not in ("", str(request.txn_id)):
-            return Unknown(f"reply is for txn_id {echoed.strip()!r}, not {request.txn_id}")
-        if result == 0:
-            return Approved((root.findtext("prv_txn") or "").strip(), comment)
-        if result in RETRY:
-            return RetryLater(comment, gateway_code=str(result))
-        if result == 300 and (resend or DUPLICATE.search(comment)):
-            # Some servers answer a repeated txn_id with 300: the first attempt may well have been booked.
-            return Unknown(f"result 300 on a possible duplicate: {comment}")
-        if result in TECHNICAL and resend:
-            return RetryLater(comment, gateway_code=str(result))
-        if result in DECLINES:
-            return Declined(DECLINES[result], comment, str(result))
-        return Unknown(f"unexpected result {result}: {comment}")
 
-    def _params(self, command: str, route: Route, txn_id: int, account: str, amount: Money,
+    def _params(self, command: str, route: Route, txn_id: str, account: str,
                 fields: Mapping[str, str]) -> dict[str, str]:
-        params = {"command": command, "txn_id": str(txn_id), "account": account, "sum": amount.decimal_text()}
+        params = {"command": command, "account": account}
+        if txn_id:
+            params["txn_id"] = txn_id
         if self.ccy:
             params["ccy"] = self.ccy
         if route.provider_code:
@@ -247,38 +226,20 @@ class OsmpGateway(Gateway):
         return params
 
     def _call(self, route: Route, params: dict[str, str]) -> Element:
-        """One exchange; a reply that is not a clean OSMP document is Lost, never a decline."""
+        """One exchange; a reply that is not a clean OSMP document is Lost (with the reason), never a decline."""
         url = str(route.options.get("url", self.url))
         if self.method == "POST":
             http_request = self._client.build_request("POST", url, data=params)
         else:
             http_request = self._client.build_request("GET", url, params=params)
         if log.isEnabledFor(logging.INFO):  # where() parses the URL; not worth it when nobody listens
-            log.info("osmp %s: %s txn_id=%s sum=%s at %s", self.name, params["command"], params["txn_id"],
-                     params["sum"], where(url))
+            log.info("osmp %s: %s txn_id=%s sum=%s at %s", self.name, params["command"], params.get("txn_id", "-"),
+                     params.get("sum", "-"), where(url))
         reply = exchange(self._client, http_request, self.limit)
         if reply.status != 200:
             raise HttpStatus(reply.status)
         try:
-            root: Element = fromstring(reply.body, forbid_dtd=True)
-        except (DefusedXmlException, ParseError, ValueError) as exc:
-            log.warning("osmp %s: refused reply: %s", self.name, type(exc).__name__)
-            raise Lost(f"unusable XML reply ({type(exc).__name__})") from exc
-        if root.tag != "response" or not (root.findtext("result") or "").strip().isdigit():
-            raise Lost("reply is not an OSMP <response> with a numeric <result>")
-        return root
-
-
-def _result(root: Element) -> tuple[int, str]:
-    return int((root.findtext("result") or "").strip()), (root.findtext("comment") or "").strip()
-
-
-def _fields(root: Element) -> dict[str, str]:
-    """Extra data for the payer: <fields><field1 name="FIO">…</field1>…; unnamed ones become disp1…dispN."""
-    out: dict[str, str] = {}
-    container = root.find("fields")
-    if container is None:
-        return out
-    for index, item in enumerate(container, 1):
-        out[item.get("name") or f"disp{index}"] = (item.text or "").strip()
-    return out
+            return osmp_reply.parse(reply.body)
+        except Lost as exc:
+            log.warning("osmp %s: refused reply: %s", self.name, exc)
+            raise

@@ -57,6 +57,8 @@ class Journal(JournalQueries):
         self.path = Path(path)
         self.terminal, self.currency, self._clock = terminal, currency, clock
         self._lock = threading.RLock()
+        self._waiting: list[_Write] = []  # delivery writes queued for the next group commit
+        self._waiting_lock = threading.Lock()
         self._seq_path = self.path.with_name(self.path.name + ".opseq")
         # Read before anything is created: an empty or missing journal beside a high-water mark that says
         # operations existed is lost history, never a fresh start (defect: a deleted journal replaced silently).
@@ -138,6 +140,55 @@ class Journal(JournalQueries):
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    def _grouped(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run `work` in a durable transaction whose commit (one fsync) it shares with other threads' writes.
+
+        Group commit: while one thread holds the journal and waits for the disk, the others queue their writes;
+        the next to get the journal commits every queued write in one transaction, each in its own savepoint
+        (a failing write is undone alone and raises in its own thread). Returns what `work` returned once durable.
+        """
+        item = _Write(work)
+        with self._waiting_lock:
+            self._waiting.append(item)
+        with self._lock:
+            if not item.done:
+                with self._waiting_lock:
+                    batch, self._waiting = self._waiting, []
+                self._commit_batch(batch)
+        if item.error is not None:
+            raise item.error
+        return item.result
+
+    def _commit_batch(self, batch: list[_Write]) -> None:
+        try:
+            self._run_batch(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                # one write failed: run each alone, so it fails in its own thread and the others still land
+                for item in batch:
+                    item.error = None
+                    try:
+                        self._run_batch([item])
+                    except Exception as single:
+                        item.error = single
+        finally:
+            for item in batch:
+                item.done = True
+
+    def _run_batch(self, batch: list[_Write]) -> None:
+        """One transaction for every write in the batch; all or nothing."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for item in batch:
+                item.result = item.work(self.conn)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     def incident(self, kind: str, detail: str, operation: int | None = None, amount: int | None = None) -> None:
         """Record something support must see (uncertain bill, events lost, late bill)."""
@@ -413,24 +464,33 @@ class Journal(JournalQueries):
         """Durably note that a request is about to leave, pinning the gateway until its outcome is known."""
         route_json = json.dumps({"gateway": route.gateway, "provider_code": route.provider_code,
                                  "options": dict(route.options)}, sort_keys=True)
-        with self._tx() as conn:
+        stamp = self._stamp()
+
+        def write(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
                 "INSERT INTO attempts (operation, gateway, route, verb, started_at) VALUES (?,?,?,?,?)",
-                (operation, route.gateway, route_json, verb, self._stamp()))
+                (operation, route.gateway, route_json, verb, stamp))
             conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
                          "WHERE operation=?", (route.gateway, route_json, operation))
             return int(cursor.lastrowid or 0)
 
+        return int(self._grouped(write))
+
     def finish_attempt(self, attempt: int, outcome: str, code: str = "", message: str = "",
                        external_id: str = "") -> None:
         """Record what one attempt came to (the operation's state is changed by settle())."""
-        with self._tx() as conn:
-            conn.execute("UPDATE attempts SET finished_at=?, outcome=?, code=?, message=?, external_id=? "
-                         "WHERE id=?", (self._stamp(), outcome, code, message, external_id or None, attempt))
+        values = (self._stamp(), outcome, code, message, external_id or None, attempt)
+        self._grouped(lambda conn: conn.execute(
+            "UPDATE attempts SET finished_at=?, outcome=?, code=?, message=?, external_id=? WHERE id=?", values))
 
     def settle(self, operation: int, *, state: str | None = None, unpin: bool = False,
-               next_attempt_ms: int | None = None, **columns: Any) -> None:
-        """Update an operation after an attempt: new state, pin, schedule and outcome columns."""
+               next_attempt_ms: int | None = None, finish: tuple[int, str, str, str, str] | None = None,
+               **columns: Any) -> None:
+        """Update an operation after an attempt: new state, pin, schedule and outcome columns.
+
+        `finish` (attempt, outcome, code, message, external id) records the attempt's outcome in the same
+        transaction, as finish_attempt() would.
+        """
         allowed = {"gateway", "external_id", "last_outcome", "last_code", "last_message", "attention_reason"}
         unknown = set(columns) - allowed
         if unknown:
@@ -452,8 +512,17 @@ class Journal(JournalQueries):
         for name, value in columns.items():
             sets.append(f"{name}=?")
             values.append(value)
-        with self._tx() as conn:
-            conn.execute(f"UPDATE operations SET {', '.join(sets)} WHERE operation=?", (*values, operation))
+        statement = f"UPDATE operations SET {', '.join(sets)} WHERE operation=?"
+        stamp = self._stamp()
+
+        def write(conn: sqlite3.Connection) -> None:
+            if finish is not None:
+                attempt, outcome, code, message, external_id = finish
+                conn.execute("UPDATE attempts SET finished_at=?, outcome=?, code=?, message=?, external_id=? "
+                             "WHERE id=?", (stamp, outcome, code, message, external_id or None, attempt))
+            conn.execute(statement, (*values, operation))
+
+        self._grouped(write)
 
     def requeue(self, operation: int) -> None:
         """Support puts a needs-attention operation back into the outbox (e.g. after fixing a route)."""
@@ -506,6 +575,18 @@ class Journal(JournalQueries):
         record = self.encashments(1)[0]
         record["operations"], record["since"] = operations, previous[0] if previous else None
         return record
+
+
+class _Write:
+    """One write waiting for a group commit, and what became of it."""
+
+    __slots__ = ("work", "done", "result", "error")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
+        self.work = work
+        self.done = False
+        self.result: Any = None
+        self.error: Exception | None = None
 
 
 def _make_shm_writable(path: Path) -> None:

@@ -2,14 +2,24 @@
 
 The rules, in the order they are applied to one operation:
 1. An attempt is journaled (and its gateway pinned) before the request leaves.
-2. A pinned operation is resolved first, at the same gateway, with a status query (which may resend the
-   identical request). Only an answer that the payment was never registered unpins it.
+2. A pinned operation is resolved first, at the same gateway, the way that gateway's profile allows: its
+   status query, else an identical resend where a repeat cannot book twice, else a person (needs attention;
+   never a blind resend to a provider that books every repeat again). Only an answer that the payment was
+   never registered unpins it.
 3. Unpinned, routes are tried in the router's order. Moving to the next route is allowed only after an
    outcome that proves nothing was booked: RetryLater(not_executed=True), or a decline that is about the route
    (dealer balance, provider unavailable at that gateway) rather than about the payment.
 4. Unknown and plain RetryLater keep the pin and come back after an exponential backoff with jitter.
 5. A final decline, or a lifetime without delivery, makes the operation needs_attention: money taken, not
    delivered, visible to support. Nothing is ever dropped.
+
+Scheduling: each gateway has its own number of request slots (option `max_concurrency`, default the outbox's
+concurrency): at most that many requests are at the gateway at once. A slot covers only the exchange: the
+attempt is journaled before it is taken and the outcome after it is handed on, so the gateway is never kept idle
+by the disk. The background loop admits up to twice a gateway's slots of operations, so the next one is ready the
+moment a slot frees, and it starts the next due operation at once instead of waiting for a batch. A request
+that hangs holds one slot of its own gateway until its own deadline; every other operation keeps moving (no
+head-of-line blocking).
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -24,14 +35,19 @@ from datetime import datetime
 from kiosk.catalog import Catalog
 from kiosk.gateways.base import Approved, Code, Declined, PayOutcome, RetryLater, Route, Unknown
 from kiosk.gateways.deadline import SERVER_DATES
+from kiosk.gateways.profiles import Resolution
 from kiosk.gateways.router import Router
 from kiosk.offline_queue.journal import COMMITTED, DELIVERED, NEEDS_ATTENTION, Journal, Operation
 
 log = logging.getLogger(__name__)
 
+# (attempt id, outcome kind, code, message, external id): an attempt's record, written with the operation's settle
+Finish = tuple[int, str, str, str, str]
 # Declines that speak about the route, not the payment: another gateway may well book it.
 # Beyond this, a signature refused by a server is blamed on the terminal's clock (seconds).
 CLOCK_SKEW_LIMIT = 60.0
+# A skew that has not moved is journaled again after this long (seconds).
+CLOCK_NOTE_SECONDS = 60.0
 FAILOVER_CODES = frozenset({Code.DEALER_BALANCE_LOW, Code.PROVIDER_UNAVAILABLE, Code.AUTH_FAILED, Code.TEMPORARY})
 
 
@@ -47,7 +63,7 @@ def _describe(outcome: PayOutcome) -> tuple[str, str, str, str]:
 
 
 class Outbox:
-    """Delivers committed operations; one delivery at a time per operation, a bounded number at once."""
+    """Delivers committed operations; one delivery at a time per operation, a bounded number per gateway."""
 
     def __init__(self, journal: Journal, router: Router, catalog: Catalog, *, concurrency: int = 4,
                  backoff_base: float = 5.0, backoff_max: float = 900.0, lifetime: int = 24 * 3600,
@@ -57,9 +73,15 @@ class Outbox:
         self.backoff_base, self.backoff_max, self.lifetime = backoff_base, backoff_max, lifetime
         self.rng = rng or random.Random()
         self.on_settled = on_settled
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="outbox")
-        self._concurrency = concurrency
+        self.limits = {name: max(1, int(gateway.options.get("max_concurrency", concurrency)))
+                       for name, gateway in router.gateways.items()}
+        self._request_slots = {name: threading.BoundedSemaphore(n) for name, n in self.limits.items()}
+        # operations admitted per gateway: its slots' worth at the gateway, as many again ready to follow
+        self._admitted: dict[str, int] = dict.fromkeys(self.limits, 0)
+        self._capacity = 2 * sum(self.limits.values()) or concurrency
+        self._pool = ThreadPoolExecutor(max_workers=self._capacity, thread_name_prefix="outbox")
         self._busy: set[int] = set()
+        self._clock_noted: tuple[float, float] | None = None  # (monotonic, skew) last journaled
         self._futures: set[Future[str]] = set()
         self._busy_lock = threading.Lock()
         self._wake = threading.Event()
@@ -75,53 +97,89 @@ class Outbox:
     def _now_ms(self) -> int:
         return int(self.journal.now().timestamp() * 1000)
 
-    def _schedule(self, op: Operation, unpin: bool, outcome: PayOutcome) -> str:
+    def _schedule(self, op: Operation, unpin: bool, outcome: PayOutcome, finish: Finish | None = None) -> str:
         kind, code, message, _ = _describe(outcome)
         delay_ms = int(self.backoff(op.attempts + 1) * 1000)
-        self.journal.settle(op.operation, unpin=unpin, next_attempt_ms=self._now_ms() + delay_ms,
+        self.journal.settle(op.operation, unpin=unpin, next_attempt_ms=self._now_ms() + delay_ms, finish=finish,
                             last_outcome=kind, last_code=code, last_message=message)
         return COMMITTED
 
-    def _attention(self, op: Operation, reason: str, outcome: PayOutcome | None = None, unpin: bool = True) -> str:
+    def _attention(self, op: Operation, reason: str, outcome: PayOutcome | None = None, unpin: bool = True,
+                   finish: Finish | None = None) -> str:
         kind, code, message, _ = _describe(outcome) if outcome else ("", "", "", "")
         self.journal.settle(op.operation, state=NEEDS_ATTENTION, unpin=unpin, attention_reason=reason,
-                            last_outcome=kind or op.last_outcome, last_code=code or op.last_code,
+                            finish=finish, last_outcome=kind or op.last_outcome, last_code=code or op.last_code,
                             last_message=message or op.last_message)
         log.error("operation %d needs attention: %s", op.operation, reason)
         return NEEDS_ATTENTION
 
+    # -- gateway admission ----------------------------------------------------------------------
+    def _admit(self, gateway: str) -> bool:
+        """Admit one more operation for a gateway unless it has twice its slots' worth already."""
+        with self._busy_lock:
+            if self._admitted.get(gateway, 0) >= 2 * self.limits.get(gateway, 1):
+                return False
+            self._admitted[gateway] = self._admitted.get(gateway, 0) + 1
+            return True
+
+    def _release(self, gateway: str) -> None:
+        with self._busy_lock:
+            self._admitted[gateway] -= 1
+
     # -- one operation --------------------------------------------------------------------------
-    def _attempt(self, op: Operation, route: Route, verb: str) -> PayOutcome:
+    def _attempt(self, op: Operation, route: Route, verb: str) -> tuple[PayOutcome, Finish]:
+        """One journaled request, holding one of the gateway's request slots while it is at the gateway.
+
+        Returns the outcome and its record for the journal, which the caller writes together with what the
+        operation becomes (one transaction instead of two).
+        """
         gateway = self.router.gateways[route.gateway]
         request = op.request(route, datetime.fromisoformat(op.committed_at or op.created_at))
+        slot = self._request_slots.get(route.gateway) or threading.BoundedSemaphore(1)
+        # Journaled (and pinned) before the slot is taken, so the slot covers only the exchange and the gateway is
+        # never idle while the disk syncs; a crash while waiting for the slot leaves an "unknown" that the
+        # profile resolves like any other.
         attempt = self.journal.begin_attempt(op.operation, route, verb)
-        try:
-            outcome = gateway.pay(request) if verb == "pay" else gateway.status(request)
-        except Exception as exc:  # an adapter bug must not be mistaken for "not booked"
-            log.exception("gateway %s raised during %s of operation %d", route.gateway, verb, op.operation)
-            outcome = Unknown(f"adapter error: {exc.__class__.__name__}: {exc}")
-        kind, code, message, external_id = _describe(outcome)
-        self.journal.finish_attempt(attempt, kind, code, message, external_id)
+        with slot:  # waits only for this gateway's own requests, each bounded by its timeout
+            try:
+                if verb == "pay":
+                    outcome = gateway.pay(request)
+                elif verb == "resend":
+                    outcome = gateway.resend(request)
+                else:
+                    outcome = gateway.status(request)
+            except Exception as exc:  # an adapter bug must not be mistaken for "not booked"
+                log.exception("gateway %s raised during %s of operation %d", route.gateway, verb, op.operation)
+                outcome = Unknown(f"adapter error: {exc.__class__.__name__}: {exc}")
         self.router.record(route.gateway, outcome)
+        finish: Finish = (attempt, *_describe(outcome))  # the attempt's own outcome, whatever it is taken for
         if self._auth_time_fault(outcome):
             # Signatures carry the time: a server refusing them while our clock is off will accept the very
             # same payment once the clock is right. Retry later (nothing was processed); never a decline.
-            self.journal.incident("clock", f"{route.gateway} refused authentication ({message or code}) and the "
-                                           "terminal clock is off or unknown; retrying later", op.operation)
-            return RetryLater(f"authentication refused, clock suspected: {message or code}", not_executed=True,
-                              gateway_code="clock")
+            why = finish[3] or finish[2]
+            self.journal.incident("clock", f"{route.gateway} refused authentication ({why}) and the terminal "
+                                           "clock is off or unknown; retrying later", op.operation)
+            return RetryLater(f"authentication refused, clock suspected: {why}", not_executed=True,
+                              gateway_code="clock"), finish
         self._note_clock()
-        return outcome
+        return outcome, finish
 
-    def _approved(self, op: Operation, route: Route, outcome: Approved) -> str:
-        self.journal.settle(op.operation, state=DELIVERED, unpin=True, gateway=route.gateway,
+    def _approved(self, op: Operation, route: Route, outcome: Approved, finish: Finish) -> str:
+        self.journal.settle(op.operation, state=DELIVERED, unpin=True, gateway=route.gateway, finish=finish,
                             external_id=outcome.external_id, last_outcome="approved", last_code="",
                             last_message=outcome.message)
         return DELIVERED
 
-    def deliver(self, number: int) -> str:
-        """One delivery cycle for one operation; returns its state afterwards."""
-        op = self.journal.get(number)
+    def _unresolvable(self, op: Operation, gateway: str, why: str, outcome: PayOutcome | None = None,
+                      finish: Finish | None = None) -> str:
+        profile = self.router.gateways[gateway].profile.name
+        return self._attention(op, f"outcome unknown at {gateway} ({why}); its profile {profile!r} books a "
+                                   "repeated pay again and has no status query, so it is not resent: ask the "
+                                   "provider whether it was booked", outcome, unpin=False, finish=finish)
+
+    def deliver(self, number: int, snapshot: Operation | None = None) -> str:
+        """One delivery cycle for one operation; returns its state afterwards (`snapshot`: it, just read)."""
+        op = snapshot if snapshot is not None else self.journal.get(number)
         if op.state != COMMITTED:
             return op.state
         provider = self.catalog.providers.get(op.provider)
@@ -129,12 +187,12 @@ class Outbox:
             return self._expire(op)
 
         if op.pinned_gateway:
-            route, outcome, final = self._ask_pinned(op, "")
+            route, outcome, final, finish = self._ask_pinned(op, "")
             if final is not None or outcome is None:
                 return final or NEEDS_ATTENTION
             if not (isinstance(outcome, RetryLater) and outcome.not_executed):
-                return self._schedule(self.journal.get(number), unpin=False, outcome=outcome)
-            self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms)
+                return self._schedule(self.journal.get(number), unpin=False, outcome=outcome, finish=finish)
+            self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms, finish=finish)
             op = self.journal.get(number)
 
         if provider is None:
@@ -142,16 +200,19 @@ class Outbox:
         last: PayOutcome | None = None
         # The amount lets the router skip a gateway whose dealer balance cannot cover this payment.
         for route in self.router.plan(provider, amount=op.money(op.credited)):
-            outcome = self._attempt(op, route, "pay")
+            outcome, finish = self._attempt(op, route, "pay")
             if isinstance(outcome, Approved):
-                return self._approved(op, route, outcome)
+                return self._approved(op, route, outcome, finish)
             if isinstance(outcome, Declined):
                 if outcome.code not in FAILOVER_CODES:
                     return self._attention(op, f"declined by {route.gateway}: {outcome.message or outcome.code}",
-                                           outcome)
+                                           outcome, finish=finish)
+            elif isinstance(outcome, Unknown) and self.router.gateways[route.gateway].profile.resolution(
+                    "unknown") is Resolution.ATTENTION:
+                return self._unresolvable(self.journal.get(number), route.gateway, outcome.reason, outcome, finish)
             elif not (isinstance(outcome, RetryLater) and outcome.not_executed):
-                return self._schedule(self.journal.get(number), unpin=False, outcome=outcome)
-            self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms)
+                return self._schedule(self.journal.get(number), unpin=False, outcome=outcome, finish=finish)
+            self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms, finish=finish)
             last = outcome
         op = self.journal.get(number)
         if isinstance(last, Declined):
@@ -164,19 +225,27 @@ class Outbox:
         start = datetime.fromisoformat(op.lifetime_from or op.committed_at or op.created_at)
         return (self.journal.now() - start).total_seconds() > self.lifetime
 
-    def _ask_pinned(self, op: Operation, why: str) -> tuple[Route, PayOutcome | None, str | None]:
-        """A status query at the gateway an unresolved attempt is pinned to: (route, outcome, final state or None)."""
+    def _ask_pinned(self, op: Operation, why: str) -> tuple[Route, PayOutcome | None, str | None, Finish | None]:
+        """Resolve the attempt an operation is pinned to, the way its gateway's profile allows: a status query,
+        an identical resend, or a person. (route, outcome, final state or None, the attempt's record)."""
         route = op.route() or Route(op.pinned_gateway or "")
-        if route.gateway not in self.router.gateways:
+        gateway = self.router.gateways.get(route.gateway)
+        if gateway is None:
             return route, None, self._attention(op, f"{why}booked: unknown — gateway {route.gateway} left the "
-                                                    "configuration with an attempt there unresolved", unpin=False)
-        outcome = self._attempt(op, route, "status")
+                                                    "configuration with an attempt there unresolved",
+                                                unpin=False), None
+        attempts = self.journal.attempts(op.operation)
+        last = str(attempts[-1]["outcome"] or "unknown") if attempts else "unknown"
+        how = gateway.profile.resolution(last)
+        if how is Resolution.ATTENTION:
+            return route, None, self._unresolvable(op, route.gateway, f"{why}last attempt: {last}"), None
+        outcome, finish = self._attempt(op, route, "status" if how is Resolution.STATUS else "resend")
         if isinstance(outcome, Approved):
-            return route, outcome, self._approved(op, route, outcome)
+            return route, outcome, self._approved(op, route, outcome, finish), finish
         if isinstance(outcome, Declined):
             return route, outcome, self._attention(
-                op, f"declined by {route.gateway}: {outcome.message or outcome.code}", outcome)
-        return route, outcome, None
+                op, f"declined by {route.gateway}: {outcome.message or outcome.code}", outcome, finish=finish), finish
+        return route, outcome, None, finish
 
     def _expire(self, op: Operation) -> str:
         """The lifetime is over; an outcome nobody knows is first asked about at the gateway that has it."""
@@ -184,22 +253,36 @@ class Outbox:
         if not op.pinned_gateway:
             return self._attention(op, why + "nothing was booked", unpin=False)
         # The clock may simply be ahead: the payment may well be booked. Ask before giving up.
-        route, outcome, final = self._ask_pinned(op, why)
+        route, outcome, final, finish = self._ask_pinned(op, why)
         if final is not None or outcome is None:
             return final or NEEDS_ATTENTION
         if isinstance(outcome, RetryLater) and outcome.not_executed:
-            return self._attention(op, why + f"{route.gateway} confirms nothing was booked", outcome, unpin=True)
+            return self._attention(op, why + f"{route.gateway} confirms nothing was booked", outcome, unpin=True,
+                                   finish=finish)
         return self._attention(op, why + f"booked: unknown — the status query at {route.gateway} got no answer "
-                                          f"({_describe(outcome)[2]}); requeue to ask again", outcome, unpin=False)
+                                          f"({_describe(outcome)[2]}); requeue to ask again", outcome, unpin=False,
+                               finish=finish)
 
     # -- clocks -----------------------------------------------------------------------------------
     def _note_clock(self) -> float | None:
-        """Journal the skew the newest reply's Date shows; returns it (terminal minus server, seconds)."""
+        """Journal the skew the newest reply's Date shows; returns it (terminal minus server, seconds).
+
+        Journaled when it moved by a second or more, crossed the limit, or a minute has passed: a durable write
+        after every reply would cost the drain a disk sync per payment for a figure that rarely changes.
+        """
         measured = SERVER_DATES.skew_seconds(self.journal.now())
         if measured is None:
             return None
         source, skew = measured
-        self.journal.record_clock_skew(source, skew, CLOCK_SKEW_LIMIT)
+        now = time.monotonic()
+        with self._busy_lock:
+            last = self._clock_noted
+            due = (last is None or now - last[0] >= CLOCK_NOTE_SECONDS or abs(skew - last[1]) >= 1.0
+                   or (abs(skew) > CLOCK_SKEW_LIMIT) != (abs(last[1]) > CLOCK_SKEW_LIMIT))
+            if due:
+                self._clock_noted = (now, skew)
+        if due:
+            self.journal.record_clock_skew(source, skew, CLOCK_SKEW_LIMIT)
         return skew
 
     def _auth_time_fault(self, outcome: PayOutcome) -> bool:
@@ -210,26 +293,32 @@ class Outbox:
         return skew is None or abs(skew) > CLOCK_SKEW_LIMIT
 
     # -- many operations ------------------------------------------------------------------------
-    def _run(self, number: int) -> str:
+    def _run(self, number: int, gateway: str | None, snapshot: Operation | None) -> str:
         try:
-            state = self.deliver(number)
+            state = self.deliver(number, snapshot)
         except Exception:
             log.exception("delivery of operation %d failed; it stays in the outbox", number)
             state = COMMITTED
         finally:
             with self._busy_lock:
                 self._busy.discard(number)
+            if gateway is not None:
+                self._release(gateway)
+            self._wake.set()  # room for the next operation
         if self.on_settled is not None:
             self.on_settled(number, state)
         return state
 
-    def submit(self, number: int) -> Future[str] | None:
-        """Start delivering one operation unless it is already on its way."""
+    def submit(self, number: int, gateway: str | None = None,
+               snapshot: Operation | None = None) -> Future[str] | None:
+        """Start delivering one operation unless it is already on its way (`gateway`: where it was admitted)."""
         with self._busy_lock:
             if number in self._busy:
+                if gateway is not None:
+                    self._admitted[gateway] -= 1
                 return None
             self._busy.add(number)
-        future = self._pool.submit(self._run, number)
+        future = self._pool.submit(self._run, number, gateway, snapshot)
         with self._busy_lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)
@@ -246,10 +335,41 @@ class Outbox:
         for future in pending:
             future.result(timeout=timeout)
 
+    def _target(self, op: Operation) -> str | None:
+        """The gateway this operation's next request will go to: its pin, else its provider's first open route."""
+        if op.pinned_gateway:
+            return op.pinned_gateway
+        provider = self.catalog.providers.get(op.provider)
+        for route in provider.routes if provider else ():
+            if route.gateway in self.router.gateways and self.router.state(route.gateway) != "open":
+                return route.gateway
+        return None  # no route to try: the cycle only reschedules, without a slot
+
+    def dispatch(self) -> list[Future[str]]:
+        """Start due operations their gateway has room for; an operation for a full gateway waits its turn."""
+        with self._busy_lock:
+            busy, free = len(self._busy), self._capacity - sum(self._admitted.values())
+        if free <= 0:
+            return []
+        started: list[Future[str]] = []
+        for number in self.journal.due(self._now_ms(), limit=busy + 4 * free):
+            with self._busy_lock:
+                if number in self._busy:
+                    continue
+            op = self.journal.get(number)
+            gateway = self._target(op)
+            if gateway is not None and not self._admit(gateway):
+                continue  # its gateway is full: the next one may be for another gateway
+            future = self.submit(number, gateway, op)
+            if future is not None:
+                started.append(future)
+            if len(started) >= free:
+                break
+        return started
+
     def run_due(self, wait: bool = True) -> int:
-        """Start every due operation (bounded by the pool); with wait, block until they finish."""
-        futures = [f for n in self.journal.due(self._now_ms(), limit=self._concurrency * 4)
-                   if (f := self.submit(n)) is not None]
+        """Start every due operation its gateway has room for; with wait, block until they finish."""
+        futures = self.dispatch()
         if wait:
             for future in futures:
                 future.result()
@@ -261,13 +381,16 @@ class Outbox:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            started = self.run_due(wait=True)
-            if started:
-                continue
-            next_ms = self.journal.next_due_ms()
-            timeout = 5.0 if next_ms is None else max(0.05, min(5.0, (next_ms - self._now_ms()) / 1000))
-            self._wake.wait(timeout)
             self._wake.clear()
+            self.dispatch()
+            next_ms, now_ms = self.journal.next_due_ms(), self._now_ms()
+            if next_ms is None:
+                timeout = 5.0
+            elif next_ms <= now_ms:
+                timeout = 0.5  # due but not started (in flight, or its gateway is full): a freed slot wakes us
+            else:
+                timeout = min(5.0, (next_ms - now_ms) / 1000)
+            self._wake.wait(timeout)
 
     def start(self) -> None:
         """Deliver in the background until stop()."""

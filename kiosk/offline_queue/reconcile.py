@@ -112,21 +112,45 @@ def recover_bills(journal: Journal, catalog: Catalog, validator: str, stacked: l
     (the evidence that it was that payer's). Anything else the device replays — after a restored journal, say —
     is never credited to a guessed account: it is held as owed cash needing attention.
     """
-    credited = []
+    credited: list[int] = []
+    held: list[int] = []
     for event in stacked:
         if journal.bill_recorded(validator, event.event_id) is not None:
             continue
         target = journal.pending_stack_for(validator, event.bill.value)
         if target is None:
-            credited.append(hold_found_cash(journal, validator, event.bill.value, event.event_id,
-                                            "was reported by the device at start-up with no pending stack in "
-                                            "the journal"))
+            held.append(hold_found_cash(journal, validator, event.bill.value, event.event_id,
+                                        "was reported by the device at start-up with no pending stack in the "
+                                        "journal — it may belong to a payment booked in a lost part of the "
+                                        "history: check the processing systems' registries before paying it on"))
             continue
         journal.record_bill(target, event.bill.value, validator, event.event_id)
         journal.incident("recovered_bill", f"bill {event.event_id} of {event.bill.value} kopecks was stacked "
                                            "but not journaled before a restart; credited now", target)
         credited.append(target)
-    return credited
+    if held:
+        # The device remembers stackings this journal never saw: its history is older than the device's.
+        journal.restore_detected(f"the validator replayed {len(held)} stacked bills the journal does not have")
+    return credited + held
+
+
+def check_cassette(journal: Journal, validator: str, contents: list[tuple[str, int]]) -> list[int]:
+    """The device's own account of its cassette against the journal, after start-up recovery.
+
+    A bill the cassette holds that the journal never heard of (and recovery could not tie to a pending stack)
+    means the journal is missing history — a restored older copy: numbering jumps ahead and each such bill is
+    held as owed cash needing attention, never lost and never credited to a guessed account.
+    """
+    missing = [(event_id, value) for event_id, value in contents if journal.bill_recorded(validator, event_id) is None]
+    if not missing:
+        return []
+    total = Money(sum(value for _, value in missing)).decimal_text()
+    journal.restore_detected(f"the validator's cassette holds {len(missing)} bills ({total}) the journal does not "
+                             "account for")
+    return [hold_found_cash(journal, validator, value, event_id, "is in the cassette but not in the journal "
+                            "(restored from an older copy?) — it may belong to a payment booked in the lost part "
+                            "of the history: check the processing systems' registries before paying it on")
+            for event_id, value in missing]
 
 
 def credit_reported_stack(journal: Journal, validator: str, value: int | None, evidence: str) -> int | None:

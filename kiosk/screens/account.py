@@ -9,22 +9,13 @@ import pygame
 from kiosk import events as ev
 from kiosk.catalog import InputField
 from kiosk.screens.base import BACK, Screen, problem_text, provider_name
+from kiosk.screens.entry import TEXT_LAYOUTS, Keypad, TextField
 from kiosk.screens.frame import Nav, standard, take_top
 from kiosk.screens.i18n import PROBLEMS
 from kiosk.screens.panels import Banner, banner_height
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
-from kiosk.screens.widgets import (
-    BACKSPACE,
-    CLEAR,
-    SPACE,
-    TEXT_LAYOUTS,
-    Group,
-    Keypad,
-    Label,
-    TextField,
-    Widget,
-)
+from kiosk.screens.widgets import BACKSPACE, CLEAR, SPACE, Group, Label, Widget
 from kiosk.session import SessionView
 
 SUBMIT = "submit"
@@ -100,9 +91,11 @@ class AccountScreen(Screen):
 
     def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
         """Field, hint or problem, keypad; Back and Next in the footer."""
-        widgets, body = standard(self, view, painter, rect, provider_name(self.ctx, view.provider),
-                                 [Nav(Msg("Back"), BACK), Nav(Msg("Next"), SUBMIT, "primary", bool(view.account))])
         field = self._field(view)
+        # Next only for a number the field accepts: a press that can only fail is a trap for a hurried payer
+        valid = field is not None and bool(view.account) and not field.problem(view.account)
+        widgets, body = standard(self, view, painter, rect, provider_name(self.ctx, view.provider),
+                                 [Nav(Msg("Back"), BACK), Nav(Msg("Next"), SUBMIT, "primary", valid)])
         if field is None:
             return Group(widgets)
         if self.keypad is not None:
@@ -114,6 +107,9 @@ class AccountScreen(Screen):
             note = (problem_text(problem) or "", "danger")
         elif view.message == "provider_unavailable":
             note = (Msg("The provider cannot be reached now. Please try again later"), "danger")
+        elif not problem and len(view.account) >= field.min_length and field.problem(view.account):
+            # typed in full but not a valid number (a checksum, a pattern): say why Next stays grey
+            problem = field.problem(view.account)
         entry, self.keypad = entry_widgets(painter, body, self.ctx.min_px, field, view.account, kind, self.keypad,
                                            problem=problem, note=note)
         return Group(widgets + entry)

@@ -21,26 +21,24 @@ from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Countdown, Group, Label, Widget, arc_points
 from kiosk.session import SessionView
-from kiosk.session_model import TIMEOUTS
+from kiosk.session_model import MORE_TIME_STATES, TIMEOUTS
 
 if TYPE_CHECKING:
-    from kiosk.app import Terminal
+    from kiosk.session_view import ScreenPort
 
 #: a language's own name, shown on the switch in that language whatever language is on screen now
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
 LANG, BACK, HOME = "lang", "back", "home"
 MORE_TIME = "more-time"
-#: states that wait for the payer (not for a reply or a device): near their end they offer more time
-MORE_TIME_STATES = ("category", "provider", "account_entry", "confirmation", "cash_collection")
 #: from this many seconds left the offer shows: long enough to read the question and reach the button
 MORE_TIME_SECONDS = 15
 
 
 @dataclass
 class ScreenContext:
-    """What every screen may read: the terminal, the finger size in pixels, the language, the mode."""
+    """What every screen may read: the terminal's screen port, the finger size in pixels, the language, the mode."""
 
-    terminal: Terminal
+    terminal: ScreenPort
     min_px: int
     lang: str
     demo: bool = False
@@ -50,6 +48,8 @@ class ScreenContext:
     theme: str = "default"
     #: asks the UI for things beyond the session: 'language', 'theme:<name>', 'restart'
     request: Callable[[str], None] = field(default=lambda what: None)
+    #: the hard floor for a target (15 mm), for layouts that cannot give every key the theme's roomier size
+    finger_px: int = 0
 
     def money(self, minor: int) -> str:
         """An amount in the screen's language, e.g. '1 234,50 ₽', never broken across lines."""
@@ -99,11 +99,12 @@ class SessionCountdown(Countdown):
             colour = c.danger if self.seconds <= 5 else c.accent
             pygame.draw.polygon(surface, colour, arc_points(ring.center, side // 2 - 1, side // 2 - thickness, share))
         text = str(self.seconds)
-        px = max(12, side * 4 // 10)
-        while px > 12 and painter.font(px, True).size(text)[0] > side - 2 * thickness - 6:
+        px, floor = max(painter.theme.sizes.minimum, side * 4 // 10), painter.theme.sizes.minimum
+        while px > floor and painter.font(px, True).size(text)[0] > side - 2 * thickness - 6:
             px -= 1
-        number = painter.text(text, px, c.text, True)
-        surface.blit(number, number.get_rect(center=ring.center))
+        font = painter.font(px, True)
+        at = (ring.centerx - font.size(text)[0] // 2, ring.centery - font.get_height() // 2)
+        painter.note(text, [text], [painter.put(surface, text, px, c.text, True, at)], ring, px, self)
         if self.text and self.rect.width > side * 2:
             words = (Msg(self.text.msgid, **{**self.text.values, "seconds": self.seconds})
                      if isinstance(self.text, Msg) else self.text)

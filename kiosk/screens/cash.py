@@ -10,10 +10,10 @@ import pygame
 from kiosk import events as ev
 from kiosk.screens.base import HOME, Screen, provider_name
 from kiosk.screens.frame import Nav, heading, standard, take_top
-from kiosk.screens.panels import Amount, Banner, Panel, amount_height, banner_height
+from kiosk.screens.panels import Amount, Banner, Panel, Table, amount_height, banner_height
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import Theme
-from kiosk.screens.widgets import Button, Group, Label
+from kiosk.screens.widgets import Button, Group, Label, Widget, fit_size
 from kiosk.session import SessionView
 
 PAY = "pay"
@@ -24,6 +24,28 @@ MESSAGES: dict[str, tuple[Msg, str]] = {
     "cannot_cancel_with_money": (Msg("The money is inside: it will be paid to the account you entered. "
                                      "Press Pay or insert more"), "focus"),
 }
+
+
+class BillSlot(Widget):
+    """A picture of the validator's slot with a banknote going in, so the payer knows where to put it."""
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """The slot, a banknote half inside it, and an arrow pointing in."""
+        c, r = painter.colours, self.rect
+        side = min(r.width, r.height * 2)
+        frame = pygame.Rect(0, 0, side, r.height)
+        frame.center = r.center
+        slot = pygame.Rect(frame.x + side // 8, frame.bottom - frame.height // 4, side * 3 // 4, frame.height // 8)
+        pygame.draw.rect(surface, c.surface, frame, border_radius=max(6, side // 30))
+        pygame.draw.rect(surface, c.text, slot, border_radius=4)
+        note = pygame.Rect(slot.x + slot.width // 8, frame.y + frame.height // 5, slot.width * 3 // 4,
+                           slot.y - frame.y - frame.height // 5)
+        pygame.draw.rect(surface, c.success, note, border_radius=4)
+        pygame.draw.rect(surface, c.text, note, width=2, border_radius=4)
+        tip = (note.centerx, slot.y - 2)
+        head = max(6, note.width // 8)
+        pygame.draw.polygon(surface, c.accent, [(tip[0] - head, tip[1] - head), (tip[0] + head, tip[1] - head), tip])
+        self.dirty = False
 
 
 class CashScreen(Screen):
@@ -44,32 +66,37 @@ class CashScreen(Screen):
                      else Msg("Returning to the start in {seconds} s"))
         widgets, body = standard(self, view, painter, rect, provider_name(ctx, view.provider), buttons, countdown)
         figures_w = (body.width - gap) // 2 if wide else body.width
+        pay_h = int(1.3 * ctx.min_px) if wide else 0
         figure_h = amount_height(painter)
-        small_h = amount_height(painter, "title")
-        figures_h = figure_h + 3 * small_h + 4 * gap
-        figures = pygame.Rect(body.x, body.y, figures_w, min(figures_h, body.height))
+        rows = [(Msg("Fee"), ctx.money(view.fee)), (Msg("To be credited"), ctx.money(view.credited)),
+                (Msg("Minimum"), ctx.money(view.min_amount)), (Msg("Maximum"), ctx.money(view.max_amount))]
+        room = body.height - pay_h - (gap if wide else 0)
+        figures_h = min(room if wide else room * 3 // 5, figure_h + 2 * gap + len(rows) * (
+            painter.font("title", True).get_linesize() + gap) + gap)
+        figures = pygame.Rect(body.x, body.y, figures_w, figures_h)
         widgets.append(Panel(figures, "surface"))
         inner = figures.inflate(-2 * gap, -2 * gap)
         box, inner = take_top(inner, figure_h, gap)
         widgets.append(Amount(box, Msg("Inserted"), ctx.money(view.cash)))
-        for caption, minor, colour in ((Msg("Fee"), view.fee, "text"),
-                                       (Msg("To be credited"), view.credited, "success"),
-                                       (Msg("Maximum"), view.max_amount, "text")):
-            box, inner = take_top(inner, small_h, gap)
-            widgets.append(Amount(box, caption, ctx.money(minor), "title", colour))
+        # fee, credited and the limits as one table: its text shrinks to fit the panel, never cut
+        widgets.append(Table(inner, rows, size="title", label_share=0.5))
         if wide:
             # the button that ends the payment: big, right under the figures it pays
-            pay_h = min(int(1.5 * ctx.min_px), body.bottom - figures.bottom - gap)
             widgets.append(Button((figures.x, body.bottom - pay_h, figures.width, pay_h), Msg("Pay"), PAY, "primary",
                                   enough, size="title"))
             side = pygame.Rect(figures.right + gap, body.y, body.right - figures.right - gap, body.height)
         else:
             side = pygame.Rect(body.x, figures.bottom + gap, body.width, body.bottom - figures.bottom - gap)
+        # where the banknote goes, drawn: a payer at a strange terminal looks for the slot
+        slot_h = min(side.height // 4, 3 * ctx.min_px)
+        if slot_h >= ctx.min_px:
+            strip, side = take_top(side, slot_h, gap)
+            widgets.append(BillSlot(strip))
         title, side = heading(painter, side, Msg("Insert banknotes"))
         widgets.append(title)
         line = painter.font("base").get_linesize()
         room = view.max_amount - view.cash
-        accepted = [d for d in ctx.terminal.config.denominations if d <= room]
+        accepted = ctx.terminal.acceptable()  # the session decides what still fits, not the screen
         # banknotes are whole roubles: "500 ₽", not "500,00 ₽"
         names = ", ".join(re.sub(r"[.,]00(?=\D*$)", "", ctx.money(d)) for d in accepted)
         texts: list[Msg] = []
@@ -81,9 +108,11 @@ class CashScreen(Screen):
             texts.append(Msg("Accepted banknotes: {denominations}", denominations=names))
         texts.append(Msg("Account: {account}", account=view.account_display))
         for text in texts:
-            lines = min(3, len(painter.wrap(painter.resolve(text), "base", side.width)))
-            strip, side = take_top(side, line * lines, gap // 2)
-            widgets.append(Label(strip, text, "base", "text", max_lines=3))
+            px = fit_size(painter, painter.resolve(text), "base", pygame.Rect(side.x, side.y, side.width, 3 * line),
+                          False)
+            lines = len(painter.wrap(painter.resolve(text), px, side.width))
+            strip, side = take_top(side, painter.font(px).get_linesize() * lines, gap // 2)
+            widgets.append(Label(strip, text, px, "text", max_lines=3))
         message = MESSAGES.get(view.message)
         if view.message == "insert_more":
             message = (Msg("Insert at least {amount}", amount=ctx.money(view.min_amount - view.cash)), "danger")

@@ -9,10 +9,11 @@ import pygame
 from kiosk import events as ev
 from kiosk.screens.base import BACK, Screen
 from kiosk.screens.frame import Nav, button_width, standard
+from kiosk.screens.grid import Grid, Tile
 from kiosk.screens.phone import MOBILE, PhoneScreen, phone_tile
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import Theme
-from kiosk.screens.widgets import Button, Grid, Group, Label, Tile, Widget
+from kiosk.screens.widgets import Button, Group, Label, Widget
 from kiosk.session import SessionView
 
 CATEGORY = "category:"

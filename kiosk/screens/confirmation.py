@@ -11,7 +11,7 @@ import pygame
 from kiosk import events as ev
 from kiosk.screens.base import BACK, HOME, Screen, ScreenContext, phone, provider_name
 from kiosk.screens.frame import Nav, standard, take_top
-from kiosk.screens.panels import Banner, Table, banner_fit
+from kiosk.screens.panels import Banner, Panel, Table, banner_fit
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Group, Label
@@ -56,8 +56,8 @@ class ConfirmationScreen(Screen):
     name = "confirmation"
 
     def rows(self, view: SessionView) -> list[tuple[TextLike, TextLike]]:
-        """The label/value rows, in the order a payer reads them."""
-        ctx, config = self.ctx, self.ctx.terminal.config
+        """What the payer must check first, in the order they read it: payee, account, fee, limits."""
+        ctx = self.ctx
         provider = ctx.terminal.catalog.providers.get(view.provider or "")
         rows: list[tuple[TextLike, TextLike]] = [(Msg("Payee"), provider_name(ctx, view.provider))]
         rows += [(detail_label(k), detail_value(ctx, str(v))) for k, v in view.details.items() if str(v).strip()]
@@ -66,17 +66,23 @@ class ConfirmationScreen(Screen):
             rows.append((Msg("Fee"), provider.fee.describe(ctx.lang)))
         rows.append((Msg("Limits"), Msg("from {min} to {max}", min=ctx.money(view.min_amount),
                                         max=ctx.money(view.max_amount))))
-        if provider is not None:
-            rows.append((Msg("Payee INN"), provider.inn))
-            rows.append((Msg("Payee phone"), phone(provider.phone)))
-        rows.append((Msg("Payment agent"), config.agent.name))
-        rows.append((Msg("Agent INN"), config.agent.inn))
-        rows.append((Msg("Agent address"), config.agent.address))
-        rows.append((Msg("Support phone"), phone(config.support_phone)))
         return rows
 
+    def legal(self, view: SessionView) -> list[Msg]:
+        """The legal details a receipt also carries (receipts.md), as short sentences for the secondary block."""
+        config = self.ctx.terminal.config
+        provider = self.ctx.terminal.catalog.providers.get(view.provider or "")
+        out = []
+        if provider is not None:
+            out.append(Msg("Payee INN {inn}, phone {phone}.", inn=provider.inn, phone=phone(provider.phone)))
+        out.append(Msg("Payment agent {name}, INN {inn}, {address}.", name=config.agent.name, inn=config.agent.inn,
+                       address=config.agent.address))
+        # how to file a claim is part of what must be shown before money is taken (receipts.md)
+        out.append(Msg("Claims: call support at {phone}", phone=phone(config.support_phone)))
+        return out
+
     def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
-        """The details table with the warnings under it; Change, Cancel and Confirm."""
+        """What to check, large; the legal details in a smaller block under it; the warnings; the buttons."""
         gap = theme.spacing
         buttons = [Nav(Msg("Change"), BACK), Nav(Msg("Cancel"), HOME), Nav(Msg("Confirm"), CONFIRM, "primary")]
         widgets, body = standard(self, view, painter, rect, Msg("Check the payment details"), buttons)
@@ -89,18 +95,20 @@ class ConfirmationScreen(Screen):
                           "focus"))
         notes.append((Msg("Once a banknote is inserted, the payment cannot be cancelled"), "focus"))
         heights = [banner_fit(painter, text, body.width) for text, _ in notes]
-        # how to file a claim is part of what must be shown before money is taken (receipts.md)
-        claims = Msg("Claims: call support at {phone}", phone=phone(self.ctx.terminal.config.support_phone))
-        claims_h = painter.font("base").get_linesize() * min(2, len(painter.wrap(painter.resolve(claims), "base",
-                                                                                  body.width)))
-        area, rest = take_top(body, body.height - claims_h - gap - sum(h + gap for h in heights), gap)
-        _, rest = take_top(rest, claims_h, gap)  # room kept for the claims line, which sits right under the rows
-        table = Table(area, self.rows(view), size="button")
+        legal = " ".join(painter.resolve(m) for m in self.legal(view))
+        # the secondary block: as much room as its words need at the theme's smallest readable size
+        inner_w = body.width - 2 * gap
+        small = painter.theme.sizes.minimum
+        px = max(small, min(painter.px("base"), painter.px("base") * 4 // 5))
+        legal_h = painter.font(px).get_linesize() * len(painter.wrap(legal, px, inner_w)) + gap
+        area, rest = take_top(body, body.height - legal_h - gap - sum(h + gap for h in heights), gap)
+        table = Table(area, self.rows(view), size="title")
         table.rect.height = table.used_height(painter)
         widgets.append(table)
-        # the claims line reads as the table's last word; the warnings stay at the bottom, above the buttons
-        widgets.append(Label((area.x, table.rect.bottom + gap // 2, area.width, claims_h), claims, "base", "text",
-                             max_lines=2))
+        box = pygame.Rect(body.x, table.rect.bottom + gap, body.width, legal_h)
+        widgets.append(Panel(box, "surface"))
+        widgets.append(Label(box.inflate(-2 * gap, -gap // 2), legal, px, "muted_text", valign="middle"))
+        _, rest = take_top(rest, legal_h, gap)
         for (text, tone), height in zip(notes, heights, strict=True):
             strip, rest = take_top(rest, height, gap)
             widgets.append(Banner(strip, text, tone))

@@ -7,7 +7,6 @@ from typing import Any
 import pygame
 
 from kiosk import events as ev
-from kiosk.offline_queue.journal import Operation
 from kiosk.screens.base import Screen, phone, provider_name
 from kiosk.screens.frame import Nav, heading, standard, take_top
 from kiosk.screens.panels import Banner, banner_fit, tables
@@ -20,9 +19,9 @@ FINISH = "finish"
 PRINTED = ("printed",)
 
 
-def operation_of(screen: Screen, view: SessionView) -> Operation | None:
-    """The journal's record of the operation on screen."""
-    return screen.ctx.terminal.journal.find(view.operation) if view.operation is not None else None
+def last_outcome(screen: Screen, view: SessionView) -> str | None:
+    """What the last delivery attempt of the operation on screen came to, through the screen port."""
+    return screen.ctx.terminal.last_outcome(view.operation)
 
 
 def receipt_rows(screen: Screen, view: SessionView) -> list[tuple[TextLike, TextLike]]:
@@ -37,7 +36,7 @@ def receipt_rows(screen: Screen, view: SessionView) -> list[tuple[TextLike, Text
             (Msg("To be credited"), ctx.money(view.credited))]
 
 
-def receipt_note(view: SessionView, op: Operation | None) -> tuple[Msg, str]:
+def receipt_note(view: SessionView) -> tuple[Msg, str]:
     """Whether the payer has a receipt to take, as a banner text and tone."""
     if view.receipt == "printing":
         return Msg("Printing your receipt…"), "focus"
@@ -57,16 +56,15 @@ class DoneScreen(Screen):
         gap = theme.spacing
         widgets, body = standard(self, view, painter, rect, Msg("Thank you!"),
                                  [Nav(Msg("To the start"), FINISH, "primary")])
-        op = operation_of(self, view)
         delivered = view.outcome == "delivered"
         title, rest = heading(painter, body, Msg("Payment accepted"), colour="success")
         widgets.append(title)
-        notes = [receipt_note(view, op)]
+        notes = [receipt_note(view)]
         if delivered:
             notes.append((Msg("Keep the receipt until the money arrives"), "focus"))
         else:
             notes.append((Msg("Your money is safe: the payment will be delivered later"), "focus"))
-            if op is not None and op.last_outcome == "unknown":
+            if last_outcome(self, view) == "unknown":
                 notes.append((Msg("We are finding out whether the payment went through. Your money is safe"),
                               "focus"))
             else:
@@ -75,7 +73,7 @@ class DoneScreen(Screen):
         for text, tone in notes:
             strip, rest = take_top(rest, banner_fit(painter, text, rest.width), gap)
             widgets.append(Banner(strip, text, tone))
-        widgets += tables(rest, receipt_rows(self, view), gap)
+        widgets += tables(rest, receipt_rows(self, view), gap, painter=painter)
         return Group(widgets)
 
     def handle(self, action: str, view: SessionView) -> list[Any]:

@@ -62,7 +62,9 @@ class TextField(Widget):
         label_h = painter.font("base").get_linesize()
         box_h = painter.font("numbers", True).get_linesize() + gap
         box = pygame.Rect(self.rect.x, self.rect.y + label_h + gap // 2, self.rect.width, box_h)
-        surface.blit(painter.text(painter.resolve(self.label), "base", c.muted_text), self.rect.topleft)
+        label = painter.resolve(self.label)
+        label_box = painter.put(surface, label, "base", c.muted_text, False, self.rect.topleft)
+        painter.note(label, [label], [label_box], self.rect, "base", self)
         pygame.draw.rect(surface, c.surface, box, border_radius=8)
         pygame.draw.rect(surface, c.danger if self.problem else c.accent, box, width=3, border_radius=8)
         typed, rest = self.display()
@@ -78,13 +80,15 @@ class TextField(Widget):
                 while len(typed) > 1 and font.size("…" + typed)[0] > inner.width:
                     typed = typed[1:]
                 typed = "…" + typed
-        first = painter.text(typed, size, c.text, True)
         y = box.centery - font.get_height() // 2
-        surface.blit(first, (inner.x, y))
-        caret_x = inner.x + first.get_width() + 1
+        first = painter.put(surface, typed, size, c.text, True, (inner.x, y))
+        caret_x = inner.x + first.width + 1
         pygame.draw.rect(surface, c.accent, (caret_x, y + 4, 3, font.get_height() - 8))
+        boxes = [first]
         if rest:
-            surface.blit(painter.text(rest, size, c.muted_text, True), (caret_x + 4, y))
+            boxes.append(painter.put(surface, rest, size, c.muted_text, True, (caret_x + 4, y)))
+        # one line as the payer reads it: what they typed continued by the mask still to fill
+        painter.note(typed + rest, [typed + rest], [first.union(boxes[-1])], box, size, self)
         if self.problem:
             below = pygame.Rect(self.rect.x, box.bottom + gap // 2, self.rect.width, self.rect.bottom - box.bottom)
             Label(below, painter.t.problem(self.problem), colour="danger", max_lines=2).draw(surface, painter)

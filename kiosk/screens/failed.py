@@ -8,7 +8,7 @@ import pygame
 
 from kiosk import events as ev
 from kiosk.screens.base import Screen, phone
-from kiosk.screens.done import FINISH, operation_of, receipt_note, receipt_rows
+from kiosk.screens.done import FINISH, last_outcome, receipt_note, receipt_rows
 from kiosk.screens.frame import Nav, heading, standard, take_top
 from kiosk.screens.panels import Banner, banner_fit, tables
 from kiosk.screens.text import Msg, Painter
@@ -29,8 +29,7 @@ class FailedScreen(Screen):
         config = self.ctx.terminal.config
         widgets, body = standard(self, view, painter, rect, Msg("Payment not completed"),
                                  [Nav(Msg("To the start"), FINISH, "primary")])
-        op = operation_of(self, view)
-        declined = op is not None and op.last_outcome == "declined"
+        declined = last_outcome(self, view) == "declined"
         why = Msg("The provider declined the payment") if declined else Msg("The payment could not be delivered")
         title, rest = heading(painter, body, why, colour="danger")
         widgets.append(title)
@@ -41,13 +40,14 @@ class FailedScreen(Screen):
             (Msg("Give support the terminal number {terminal} and the operation number {operation}",
                  terminal=config.terminal, operation=view.operation or ""), "focus"),
         ]
-        text, tone = receipt_note(view, op)
+        text, tone = receipt_note(view)
         if tone == "danger":
             notes.append((text, tone))
         for message, tone in notes:
             strip, rest = take_top(rest, banner_fit(painter, message, rest.width), gap)
             widgets.append(Banner(strip, message, tone))
-        widgets += tables(rest, receipt_rows(self, view)[:5], gap)
+        # payee, account and cash: the terminal and operation numbers are in the banner above, whole
+        widgets += tables(rest, receipt_rows(self, view)[2:5], gap, painter=painter)
         return Group(widgets)
 
     def handle(self, action: str, view: SessionView) -> list[Any]:

@@ -34,22 +34,29 @@ def header(screen: Screen, painter: Painter, rect: pygame.Rect, title: TextLike,
            language: bool = True) -> tuple[list[Widget], int]:
     """The header's widgets and its height: the dealer's logo, the title and the language switch."""
     gap, m = painter.theme.spacing, screen.ctx.min_px
-    height = m + gap
-    widgets: list[Widget] = [Panel((rect.x, rect.y, rect.width, height), "surface")]
     x = rect.x + gap
-    if painter.theme.logo is not None:
-        logo_w = min(4 * (m - gap // 2), rect.width // 5)
-        widgets.append(Picture((x, rect.y + gap // 4, logo_w, height - gap // 2), painter.theme.logo))
-        x += logo_w + gap
+    logo_w = min(4 * (m - gap // 2), rect.width // 5) if painter.theme.logo is not None else 0
     right = rect.right - gap
-    if language and len(screen.ctx.terminal.config.languages) > 1:
+    language = language and len(screen.ctx.terminal.config.languages) > 1
+    if language:
         other = screen.ctx.other_language()
         name = LANGUAGE_NAMES.get(other, other)
         width = button_width(painter, name, m)
-        widgets.append(Button((right - width, rect.y + gap // 2, width, m), name, LANG, "secondary"))
         right -= width + gap
-    title_rect = pygame.Rect(x, rect.y + gap // 4, right - x, height - gap // 2)
-    widgets.append(Label(title_rect, title, "title", bold=True, valign="middle", max_lines=2))
+    title_x = x + (logo_w + gap if logo_w else 0)
+    # a long title on a narrow display takes a third line rather than run out of the header
+    resolved = painter.resolve(title)
+    probe = pygame.Rect(title_x, 0, right - title_x, m)
+    px = fit_size(painter, resolved, "title", probe, True, 2)
+    lines = len(painter.wrap(resolved, px, probe.width, True))
+    height = max(m + gap, painter.font(px, True).get_linesize() * lines + gap // 2)
+    widgets: list[Widget] = [Panel((rect.x, rect.y, rect.width, height), "surface")]
+    if logo_w:
+        widgets.append(Picture((x, rect.y + gap // 4, logo_w, m + gap // 2), painter.theme.logo))
+    if language:
+        widgets.append(Button((right + gap, rect.y + gap // 2, width, m), name, LANG, "secondary"))
+    title_rect = pygame.Rect(title_x, rect.y + gap // 4, right - title_x, height - gap // 2)
+    widgets.append(Label(title_rect, title, "title", bold=True, valign="middle", max_lines=3))
     return widgets, height
 
 
@@ -60,14 +67,23 @@ def footer(screen: Screen, view: SessionView, painter: Painter, rect: pygame.Rec
     top = rect.bottom - gap - m
     widgets: list[Widget] = []
     x = rect.right - gap
-    for nav in reversed(buttons):
-        width = button_width(painter, nav.label, m)
+    widths = [button_width(painter, nav.label, m) for nav in buttons]
+    room = rect.width - 3 * gap - m - gap * len(buttons)  # the countdown's ring keeps its place at the left
+    if sum(widths) > room and buttons:
+        # a narrow (portrait) display: the buttons share the row and their labels shrink to fit
+        widths = [max(screen.ctx.finger_px or m, room // len(buttons))] * len(buttons)
+    for nav, width in zip(reversed(buttons), reversed(widths), strict=True):
         x -= width
         widgets.append(Button((x, top, width, m), nav.label, nav.action, nav.style, nav.enabled))
         x -= gap
     room = x - rect.x - 2 * gap
-    # words squeezed into a sliver would break inside words: then the ring and its number say it alone
-    ring = pygame.Rect(rect.x + gap, top, room if room >= 4 * m else m, m)
+    # words squeezed into a sliver would run out of the footer: then the ring and its number say it alone
+    words = Msg("Returning to the start in {seconds} s") if countdown_text is None else countdown_text
+    sample = painter.resolve(Msg(words.msgid, **{**words.values, "seconds": 888}) if isinstance(words, Msg) else words)
+    area = pygame.Rect(0, 0, room - m - 2 * gap, m)
+    fits = room >= 3 * m and painter.font(fit_size(painter, sample, "base", area, False)).get_linesize() * len(
+        painter.wrap(sample, fit_size(painter, sample, "base", area, False), area.width)) <= m
+    ring = pygame.Rect(rect.x + gap, top, room if fits else m, m)
     countdown = screen.countdown_widget(view, ring, countdown_text)
     if countdown is not None:
         widgets.insert(0, countdown)

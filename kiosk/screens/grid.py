@@ -39,7 +39,13 @@ class TileButton(Button):
         border = max(3, painter.theme.spacing // 3)
         area = area.inflate(-2 * border, -2 * border)
         note = not self.enabled and self.tile.note is not None
-        text_h = painter.font("base", True).get_linesize() * (3 if note else 2)
+        text = painter.resolve(self.label)
+        if note and self.tile.note is not None:
+            text = f"{text}\n{painter.resolve(self.tile.note)}"
+        # the label takes the lines it needs (the icon what is left), up to all of the tile but a strip
+        px = fit_size(painter, text, "base", pygame.Rect(0, 0, area.width, area.height * 2 // 3))
+        text_h = painter.font(px, True).get_linesize() * max(2, len(painter.wrap(text, px, area.width, True)))
+        text_h = min(text_h, area.height)
         icon_box = pygame.Rect(area.x, area.y, area.width, max(0, area.height - text_h)).inflate(0, -6).move(0, 3)
         # an icon filling its whole box crowds the tile's edge and its label: leave it some air
         centre, side = icon_box.center, min(icon_box.size) * 4 // 5
@@ -61,15 +67,14 @@ class TileButton(Button):
             px = max(12, side * 6 // 10)
             while px > 12 and painter.font(px, True).size(letter)[0] > side * 3 // 4:
                 px -= 2
-            glyph = painter.text(letter, px, painter.colours.accent_text, True)
-            surface.blit(glyph, glyph.get_rect(center=badge.center))
-        text = painter.resolve(self.label)
-        if note:
-            text = f"{text}\n{painter.resolve(self.tile.note)}"
+            font = painter.font(px, True)
+            at = (badge.centerx - font.size(letter)[0] // 2, badge.centery - font.get_height() // 2)
+            box = painter.put(surface, letter, px, painter.colours.accent_text, True, at)
+            painter.note(letter, [letter], [box], badge, px, self)
         below = pygame.Rect(area.x, area.bottom - text_h, area.width, text_h)
         size = fit_size(painter, text, "base", below)
         blit_lines(surface, painter, fit_lines(painter, text, size, below, True, 3 if note else 2), below, size, ink,
-                    True, "center", "middle")
+                   True, "center", "middle", self, text)
 
 
 class Grid(Group):

@@ -64,15 +64,31 @@ def banner_fit(painter: Painter, text: TextLike, width: int, size: str = "base",
 
 
 def tables(rect: RectLike, rows: Sequence[tuple[TextLike, TextLike]], gap: int, wide: int = 960,
-           size: str | int = "base") -> list[Widget]:
-    """One table, or two side by side on a wide screen (half the rows each, so both fit in less height)."""
+           size: str | int = "base", painter: Painter | None = None) -> list[Widget]:
+    """One table, or two side by side on a wide screen (half the rows each, so both fit in less height).
+
+    Given the painter, the shape that fits is chosen: two narrow tables may not hold a phone number whole.
+    """
     rect = pygame.Rect(rect)
+    one: list[Widget] = [Table(rect, rows, size)]
     if rect.width < wide or len(rows) < 4:
-        return [Table(rect, rows, size)]
+        return one
     half = (len(rows) + 1) // 2
     width = (rect.width - 2 * gap) // 2
-    return [Table((rect.x, rect.y, width, rect.height), rows[:half], size, label_share=0.45),
-            Table((rect.right - width, rect.y, width, rect.height), rows[half:], size, label_share=0.45)]
+    two: list[Widget] = [Table((rect.x, rect.y, width, rect.height), rows[:half], size, label_share=0.45),
+                         Table((rect.right - width, rect.y, width, rect.height), rows[half:], size, label_share=0.45)]
+    if painter is None:
+        return two
+    px, _, fits = one[0].fit(painter)  # type: ignore[attr-defined]
+    if fits and px == painter.px(size):
+        return one  # a tall (portrait) display: one table at full size reads best
+    if all(t.fit(painter)[2] for t in two):  # type: ignore[attr-defined]
+        # side by side at one size: the smaller of what each needs
+        px = min(t.fit(painter)[0] for t in two)  # type: ignore[attr-defined]
+        for table in two:
+            table.size = px  # type: ignore[attr-defined]
+        return two
+    return one if one[0].fit(painter)[2] else two  # type: ignore[attr-defined]
 
 
 class Table(Widget):
@@ -83,16 +99,30 @@ class Table(Widget):
         super().__init__(rect)
         self.rows, self.size, self.label_share = list(rows), size, label_share
 
+    def _columns(self, painter: Painter, px: int) -> tuple[int, int]:
+        """(label width, value width): the labels take what their longest word needs, up to label_share."""
+        gap = painter.theme.spacing
+        font = painter.font(px)
+        widest = max((font.size(word)[0] for label, _ in self.rows
+                      for word in painter.resolve(label).split()), default=0)
+        natural = max((font.size(painter.resolve(label))[0] for label, _ in self.rows), default=0)
+        label_w = min(int(self.rect.width * self.label_share), natural)
+        label_w = max(label_w, min(widest, self.rect.width // 2))
+        return label_w, self.rect.width - label_w - gap
+
     def _layout(self, painter: Painter, px: int, spacing: int,
                 force: bool = False) -> list[tuple[list[str], list[str], int]] | None:
-        gap = painter.theme.spacing
-        label_w = int(self.rect.width * self.label_share)
-        value_w = self.rect.width - label_w - gap
+        label_w, value_w = self._columns(painter, px)
         line = painter.font(px).get_linesize()
+        bold = painter.font(px, True)
         out, height = [], 0
         for label, value in self.rows:
             left = painter.wrap(painter.resolve(label), px, label_w)
             right = painter.wrap(painter.resolve(value), px, value_w, bold=True)
+            if not force and any(bold.size(v)[0] > value_w for v in right):
+                return None  # an unbreakable token wider than the column: try smaller text
+            if not force and any(painter.font(px).size(v)[0] > label_w for v in left):
+                return None
             rows_h = max(len(left), len(right)) * line + spacing
             out.append((left, right, rows_h))
             height += rows_h
@@ -103,9 +133,9 @@ class Table(Widget):
         then tight spacing."""
         gap = painter.theme.spacing
         start = painter.px(self.size)
-        floor = max(16, painter.theme.sizes.base * 3 // 4)
-        for spacing in (gap, max(4, gap // 3)):
-            for px in range(start, floor - 1, -2):
+        floor = min(start, painter.theme.sizes.minimum)
+        for spacing in dict.fromkeys((gap, max(4, gap // 3), 4)):
+            for px in range(start, floor - 1, -1):
                 if self._layout(painter, px, spacing) is not None:
                     return px, spacing, True
         return floor, max(4, gap // 3), False
@@ -124,15 +154,17 @@ class Table(Widget):
         # rows that do not fit run past the bottom rather than vanish (the test suite keeps this from happening)
         rows = self._layout(painter, px, spacing, force=True) or []
         label_x = self.rect.x
-        value_x = self.rect.x + int(self.rect.width * self.label_share) + gap
+        value_x = self.rect.x + self._columns(painter, px)[0] + gap
         line = painter.font(px).get_linesize()
         y = self.rect.y
         for index, (left, right, rows_h) in enumerate(rows):
             top = y + spacing // 2  # the rule sits halfway between two rows
-            for n, text in enumerate(left):
-                surface.blit(painter.text(text, px, c.muted_text), (label_x, top + n * line))
-            for n, text in enumerate(right):
-                surface.blit(painter.text(text, px, c.text, True), (value_x, top + n * line))
+            for lines, x, width, ink, bold in ((left, label_x, value_x - gap - label_x, c.muted_text, False),
+                                               (right, value_x, self.rect.right - value_x, c.text, True)):
+                boxes = [painter.put(surface, text, px, ink, bold, (x, top + n * line)) for n, text in enumerate(lines)]
+                if lines and any(lines):
+                    region = pygame.Rect(x, self.rect.y, width, self.rect.height)
+                    painter.note(" ".join(lines), lines, boxes, region, px, self)
             y += rows_h
             if index < len(rows) - 1:
                 pygame.draw.line(surface, c.muted_text, (self.rect.x, y), (self.rect.right, y), 1)
@@ -153,12 +185,13 @@ class Amount(Widget):
         caption_h = painter.font("base").get_linesize()
         lines = fit_lines(painter, painter.resolve(self.caption), "base", pygame.Rect(self.rect.x, self.rect.y,
                                                                                         self.rect.width, caption_h))
-        surface.blit(painter.text(lines[0], "base", c.muted_text), self.rect.topleft)
+        caption = painter.put(surface, lines[0], "base", c.muted_text, False, self.rect.topleft)
+        painter.note(" ".join(lines), lines[:1], [caption], self.rect, "base", self)
         px = painter.px(self.size)
         while px > painter.px("base") and painter.font(px, True).size(self.amount)[0] > self.rect.width:
             px -= 2
-        image = painter.text(self.amount, px, getattr(c, self.colour), True)
-        surface.blit(image, (self.rect.x, self.rect.y + caption_h))
+        box = painter.put(surface, self.amount, px, getattr(c, self.colour), True, (self.rect.x, self.rect.y + caption_h))
+        painter.note(self.amount, [self.amount], [box], self.rect, px, self)
         self.dirty = False
 
 

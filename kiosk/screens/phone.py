@@ -16,9 +16,11 @@ from kiosk import events as ev
 from kiosk.catalog import InputField
 from kiosk.screens.account import entry_widgets
 from kiosk.screens.base import Screen
+from kiosk.screens.entry import Keypad, TextField
 from kiosk.screens.frame import Nav, standard
+from kiosk.screens.grid import Tile
 from kiosk.screens.text import Msg, Painter
-from kiosk.screens.widgets import BACKSPACE, CLEAR, Group, Keypad, TextField, Tile
+from kiosk.screens.widgets import BACKSPACE, CLEAR, Group
 from kiosk.session import SessionView
 
 PHONE, PHONE_NEXT, PHONE_CLOSE = "phone", "phone-next", "phone-close"

@@ -8,10 +8,10 @@ import pygame
 
 from kiosk import events as ev
 from kiosk.screens.base import Screen
-from kiosk.screens.frame import button_width
+from kiosk.screens.entry import Keypad
 from kiosk.screens.panels import Panel
 from kiosk.screens.text import Msg, Painter
-from kiosk.screens.widgets import BACKSPACE, CLEAR, Button, Countdown, Keypad, Label, Widget
+from kiosk.screens.widgets import BACKSPACE, CLEAR, Button, Countdown, Group, Label, Widget
 from kiosk.session import SessionView
 
 SECRET_TAPS = 5
@@ -98,10 +98,11 @@ class PinEntry:
         line = painter.font("title", True).get_linesize()
         width = min(rect.width, 3 * int(1.8 * m) + 4 * gap)
         keys_h = 4 * m + 3 * gap
-        height = min(rect.height, line * 2 + keys_h + 2 * m + 6 * gap)
+        height = min(rect.height, line * 2 + keys_h + m + 4 * gap)
         box = pygame.Rect(0, 0, width, height)
         box.center = rect.center
         inner = box.inflate(-2 * gap, -2 * gap)
+        # the pad covers the whole screen: the attract screen's words would show through around it otherwise
         out: list[Widget] = [Panel(box, "surface", "accent")]
         out.append(Label((inner.x, inner.y, inner.width, line), Msg("Service menu"), "title", bold=True))
         wrong = self.tried and view.message in ("wrong_pin", "pin_locked") and not self.pin
@@ -113,14 +114,27 @@ class PinEntry:
         pad = pygame.Rect(inner.x, inner.y + 2 * line + gap, inner.width, keys_h)
         out.append(Keypad(pad, m, gap, "digits"))
         row_y = pad.bottom + gap
-        cancel_w = max(button_width(painter, Msg("Cancel"), m), (inner.width - gap) // 2)
-        cancel_w = min(cancel_w, inner.width - 2 * m - gap)
-        out.append(Button((inner.x, row_y, cancel_w, m), Msg("Cancel"), PIN_CANCEL, "secondary"))
-        out.append(Button((inner.x + cancel_w + gap, row_y, inner.right - inner.x - cancel_w - gap, m), Msg("OK"), PIN_OK))
-        side = min(m, inner.bottom - row_y - m - gap)
-        # a ring with the seconds only: words would crowd the pad, and the engineer knows what it means
-        out.append(Countdown((inner.centerx - side // 2, row_y + m + gap, side, side), self.deadline, PIN_SECONDS))
-        return out
+        # Cancel, the pad's own countdown (a ring with the seconds only: the engineer knows what it means), OK
+        half = (inner.width - m - 2 * gap) // 2
+        out.append(Button((inner.x, row_y, half, m), Msg("Cancel"), PIN_CANCEL, "secondary"))
+        out.append(Countdown((inner.x + half + gap, row_y, m, m), self.deadline, PIN_SECONDS))
+        out.append(Button((inner.right - half, row_y, half, m), Msg("OK"), PIN_OK))
+        return [PinPad(rect, out)]
+
+
+class PinPad(Group):
+    """The PIN pad over the whole screen: what it covers neither shows nor takes presses."""
+
+    covers = True
+
+    def __init__(self, rect: pygame.Rect, children: list[Widget]) -> None:
+        super().__init__(children)
+        self.rect = pygame.Rect(rect)
+
+    def draw(self, surface: pygame.Surface, painter: Painter) -> None:
+        """Blank the screen behind the pad, then draw it."""
+        surface.fill(painter.colours.background, self.rect)
+        super().draw(surface, painter)
 
 
 class PinPadScreen(Screen):

@@ -10,23 +10,14 @@ from kiosk import events as ev
 from kiosk.catalog import Provider
 from kiosk.screens.base import BACK
 from kiosk.screens.categories import NEXT, PREV, paged_grid
+from kiosk.screens.entry import TEXT_LAYOUTS, Keypad
 from kiosk.screens.frame import Nav, standard, take_top
+from kiosk.screens.grid import Tile
 from kiosk.screens.panels import Banner, banner_fit, banner_height
 from kiosk.screens.phone import MOBILE, PhoneScreen, phone_tile
-from kiosk.screens.text import Msg, Painter, TextLike, ellipsize
+from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
-from kiosk.screens.widgets import (
-    BACKSPACE,
-    CLEAR,
-    SPACE,
-    TEXT_LAYOUTS,
-    Button,
-    Group,
-    Keypad,
-    Label,
-    Tile,
-    Widget,
-)
+from kiosk.screens.widgets import BACKSPACE, CLEAR, SPACE, Button, Group, Label, Widget, fit_size
 from kiosk.session import SessionView
 
 PROVIDER = "provider:"
@@ -61,22 +52,23 @@ class SearchBox(Widget):
         pygame.draw.rect(surface, c.surface, self.rect, border_radius=8)
         pygame.draw.rect(surface, c.accent, self.rect, width=3, border_radius=8)
         inner = self.rect.inflate(-2 * gap, 0)
-        size = "numbers" if self.query else "base"
-        font = painter.font(size, bool(self.query))
         text = self.query or painter.resolve(Msg("Type the name of the provider"))
+        size: str | int = "numbers" if painter.font("numbers", True).get_height() <= self.rect.height else "base"
         if self.query:
+            font = painter.font(size, True)
             # the end of a long query is what the payer is typing: keep it in view
             shown = text
             while len(shown) > 1 and font.size("…" + shown)[0] > inner.width - 8:
                 shown = shown[1:]
             text = shown if shown == self.query else "…" + shown
         else:
-            text = ellipsize(text, font, inner.width)
-        image = painter.text(text, size, c.text if self.query else c.muted_text, bool(self.query))
-        y = self.rect.centery - image.get_height() // 2
-        surface.blit(image, (inner.x, y))
-        caret_x = inner.x + (image.get_width() + 2 if self.query else 0)
-        pygame.draw.rect(surface, c.accent, (caret_x, y + 4, 3, image.get_height() - 8))
+            size = fit_size(painter, text, "base", inner, False, 1)  # the hint shrinks, never loses its end
+            font = painter.font(size)
+        y = self.rect.centery - font.get_height() // 2
+        box = painter.put(surface, text, size, c.text if self.query else c.muted_text, bool(self.query), (inner.x, y))
+        painter.note(text, [text], [box], self.rect, size, self)
+        caret_x = inner.x + (box.width + 2 if self.query else 0)
+        pygame.draw.rect(surface, c.accent, (caret_x, y + 4, 3, font.get_height() - 8))
         self.dirty = False
 
 
@@ -99,7 +91,7 @@ class ProvidersScreen(PhoneScreen):
         return view.state, view.category, view.message
 
     def _tile(self, provider: Provider) -> Tile:
-        available = provider.offline or self.ctx.terminal.router.reachable(provider)
+        available = self.ctx.terminal.reachable(provider)
         return Tile(PROVIDER + provider.id, provider.name, self.ctx.asset(provider.logo), available,
                     Msg("Unavailable now"))
 
@@ -132,13 +124,18 @@ class ProvidersScreen(PhoneScreen):
             self.layout = self.keypad.kind  # the keyboard may have switched its own layout
         widgets, body = standard(self, view, painter, rect, Msg("Search by name"), [Nav(Msg("Back"), SEARCH_CLOSE)])
         box_h = painter.font("numbers", True).get_linesize() + gap
-        box, rest = take_top(body, box_h, gap)
+        finger = self.ctx.finger_px or m
+        # on a short display the keyboard comes first: the hint line goes, the box and results shrink
+        short = body.height < box_h + painter.font("base").get_linesize() + m + 5 * (finger + gap // 2) + 3 * gap
+        if short:
+            box_h = painter.font("base", True).get_linesize() + gap
+        box, rest = take_top(body, box_h, gap // 2 if short else gap)
         widgets.append(SearchBox(box, self.query))
-        info, rest = take_top(rest, painter.font("base").get_linesize(), gap // 2)
+        info, rest = take_top(rest, 0 if short else painter.font("base").get_linesize(), 0 if short else gap // 2)
         found = matches(list(self.ctx.terminal.catalog.providers.values()), self.query)
         # as many result buttons as fit one row at two finger widths each
         columns = max(1, min(4, (rest.width + gap) // (3 * m + gap)))
-        row, keys = take_top(rest, m, gap)
+        row, keys = take_top(rest, m, gap // 2 if short else gap)
         keys.height = min(keys.height, 5 * (m + gap) + 2 * m)
         if self.query and not found:
             info_text: TextLike = Msg("Nothing found. Check the spelling or choose from the list")
@@ -146,13 +143,15 @@ class ProvidersScreen(PhoneScreen):
             info_text = painter.t.ngettext("{count} provider found", "{count} providers found", len(found))
         else:
             info_text = Msg("Type the name of the provider")
-        widgets.append(Label(info, info_text, "base", "muted_text", max_lines=1))
+        if info.height:
+            widgets.append(Label(info, info_text, "base", "muted_text", max_lines=1))
         width = (row.width - gap * (columns - 1)) // columns
         for index, provider in enumerate(found[:columns]):
             tile = self._tile(provider)
-            widgets.append(Button((row.x + index * (width + gap), row.y, width, m), provider.name, tile.id,
+            widgets.append(Button((row.x + index * (width + gap), row.y, width, row.height), provider.name, tile.id,
                                   "primary", tile.enabled, size="base"))
-        self.keypad = Keypad(keys, m, gap, self.layout)
+        # twelve letters a row: keys at the 15 mm floor with half gaps, where the theme's roomier size does not fit
+        self.keypad = Keypad(keys, self.ctx.finger_px or m, max(4, gap // 2), self.layout)
         widgets.append(self.keypad)
         return Group(widgets)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ START = datetime(2026, 1, 15, 12, 0, 0)
 def terminal_in(folder: Path, base: Config | None = None, gateway_mode: str = "ok") -> Iterator[tuple]:
     """A started demo Terminal on a ManualClock with every file in folder; yields (terminal, clock)."""
     from kiosk.app import Terminal
-    from kiosk.ui_main import demo_config
+    from kiosk.demo_stack import demo_config
 
     config = demo_config(folder, base=base)
     config = dataclasses.replace(config, printer=Part("printer", "file", {"path": str(folder / "printer.bin")}))
@@ -146,9 +146,24 @@ def _pay_with_gateways(terminal, post, mode: str, account: str) -> None:  # noqa
     post(ev.Pay())
 
 
+#: a folder holding this file gets only the pictures it names (one file name a line): the README's pictures
+SHOT_LIST = "shots.txt"
+
+
+def listed_shots(folder: Path) -> list[str] | None:
+    """The file names a folder's shots.txt asks for (None without one); '#' starts a comment."""
+    path = folder / SHOT_LIST
+    if not path.is_file():
+        return None
+    names = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return [name for name in names if name]
+
+
 def render_theme_language(out_dir: Path, theme: str, lang: str, size: tuple[int, int] | None = None,
-                          keep: Callable[[str, object], None] | None = None) -> list[Path]:
-    """Walk one theme and language, saving each moment to out_dir (and handing the surface to keep)."""
+                          keep: Callable[[str, object], None] | None = None,
+                          only: Collection[str] | None = None) -> list[Path]:
+    """Walk one theme and language, saving each moment to out_dir (only the file names in `only`, if given)
+    and handing every surface to keep."""
     from kiosk.screens.ui import KioskUI
 
     paths: list[Path] = []
@@ -157,8 +172,9 @@ def render_theme_language(out_dir: Path, theme: str, lang: str, size: tuple[int,
 
         def shot(name: str) -> None:
             ui.widgets.tick(0.0)
-            path = ui.save(out_dir / f"{name}-{theme}-{lang}.png")
-            paths.append(path)
+            file_name = f"{name}-{theme}-{lang}.png"
+            if only is None or file_name in only:
+                paths.append(ui.save(out_dir / file_name))
             if keep is not None:
                 keep(name, ui.surface)
 
@@ -168,18 +184,21 @@ def render_theme_language(out_dir: Path, theme: str, lang: str, size: tuple[int,
 
 def render_all(out_dir: str | Path, size: tuple[int, int] | None = None, themes: list[str] | None = None,
                languages: list[str] | None = None) -> list[Path]:
-    """Every screen × theme × language as PNG files in out_dir; returns their paths."""
+    """Every screen × theme × language as PNG files in out_dir (or only those its shots.txt names)."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     import pygame
 
     from kiosk.screens.theme import THEMES_DIR, theme_names
 
     out = Path(out_dir)
+    only = listed_shots(out)
     paths: list[Path] = []
     try:
         for theme in themes or theme_names(THEMES_DIR):
             for lang in languages or LANGUAGES:
-                paths += render_theme_language(out, theme, lang, size)
+                if only is not None and not any(name.endswith(f"-{theme}-{lang}.png") for name in only):
+                    continue  # no picture wanted from this walk
+                paths += render_theme_language(out, theme, lang, size, only=only)
     finally:
         pygame.quit()
     return paths

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from typing import Any
 
 import pygame
 
 from kiosk import events as ev
-from kiosk.receipt import TestPageData, build_test_page
 from kiosk.screens.base import Screen
 from kiosk.screens.frame import Nav, heading, standard, take_top
 from kiosk.screens.i18n import translations
@@ -51,10 +49,14 @@ class ServiceScreen(Screen):
         self.result: TextLike = ""  # what the last test or reprint did
         self.confirming = False
         self.rows: list[tuple[TextLike, TextLike]] = []
+        self.fault: str | None = ctx.terminal.view().fault  # the device fault the session reports
         self.refresh()
 
     def key(self, view: SessionView) -> Any:
         """The section's figures are read when it is opened; the session's state and fault matter too."""
+        if view.fault != self.fault:
+            self.fault = view.fault
+            self.refresh()
         return view.state, view.fault, view.waiting
 
     # -- figures ------------------------------------------------------------------------------------
@@ -67,35 +69,25 @@ class ServiceScreen(Screen):
             self.rows = [(Msg("Fault"), f"{type(exc).__name__}: {exc}")]
 
     def _rows_status(self) -> list[tuple[TextLike, TextLike]]:
-        term = self.ctx.terminal
-        status = term.validator.status()
-        fault = term.session.fault
+        port, config = self.ctx.terminal.service, self.ctx.terminal.config
+        devices = port.devices()
+        fault = self.fault
         validator: TextLike = Msg("Fault: {fault}", fault=fault) if fault else (
-            Msg("Working") if status.online else Msg("Not connected"))
-        printer = term.receipts.printer
-        printer_word = PRINTER_WORDS.get(printer.status().summary, Msg("Unknown")) if printer else Msg("Not connected")
-        count, total = term.journal.waiting()
-        online = sum(term.router.state(name) == "closed" for name in term.gateways)
-        return [(Msg("Bill validator"), validator), (Msg("Receipt printer"), printer_word),
-                (Msg("Gateways"), Msg("{online} of {total} online", online=online, total=len(term.gateways))),
+            Msg("Working") if devices.validator_online else Msg("Not connected"))
+        count, total = devices.waiting
+        online = sum(state == "closed" for state in devices.gateways.values())
+        return [(Msg("Bill validator"), validator), (Msg("Receipt printer"), self._printer_word(devices.printer)),
+                (Msg("Gateways"), Msg("{online} of {total} online", online=online, total=len(devices.gateways))),
                 (Msg("Waiting operations"), f"{count} · {self.ctx.money(total)}"),
-                (Msg("Needs attention"), str(len(term.journal.in_state("needs_attention")))),
-                (Msg("Terminal number"), term.config.terminal), (Msg("Terminal address"), term.config.address)]
+                (Msg("Needs attention"), str(devices.attention)),
+                (Msg("Terminal number"), config.terminal), (Msg("Terminal address"), config.address)]
 
-    def _cassette(self) -> Counter[int]:
-        """Bills by denomination since the last encashment: every bill journaled, less those encashed."""
-        journal = self.ctx.terminal.journal
-        last = journal.last_operation()
-        counts: Counter[int] = Counter()
-        if last is not None:
-            for bills in journal.bills_by_operation(1, last.operation).values():
-                counts.update(bills)
-        for record in journal.encashments(limit=1_000_000):
-            counts.subtract(record["counts"])
-        return +counts  # drops zero counts
+    @staticmethod
+    def _printer_word(summary: str | None) -> TextLike:
+        return PRINTER_WORDS.get(summary, Msg("Unknown")) if summary is not None else Msg("Not connected")
 
     def _rows_cassette(self) -> list[tuple[TextLike, TextLike]]:
-        counts = self._cassette()
+        counts = self.ctx.terminal.service.cassette()
         rows: list[tuple[TextLike, TextLike]] = [
             (self.ctx.money(value), Msg("{count} pcs", count=counts[value])) for value in sorted(counts)]
         rows.append((Msg("Total in the cassette"), self.ctx.money(sum(v * n for v, n in counts.items()))))
@@ -104,56 +96,53 @@ class ServiceScreen(Screen):
         return rows
 
     def _rows_encashment(self) -> list[tuple[TextLike, TextLike]]:
-        counts = self._cassette()
+        port = self.ctx.terminal.service
+        counts = port.cassette()
         rows: list[tuple[TextLike, TextLike]] = [
             (Msg("Total in the cassette"), self.ctx.money(sum(v * n for v, n in counts.items())))]
         rows += [(f"№ {r['id']}", f"{r['closed_at'][:16].replace('T', ' ')} · {self.ctx.money(r['total'])} · "
-                  f"{r['bill_count']} · {r['reason']}") for r in self.ctx.terminal.journal.encashments(limit=8)]
+                  f"{r['bill_count']} · {r['reason']}") for r in port.encashments(limit=8)]
         return rows
 
     def _rows_waiting(self) -> list[tuple[TextLike, TextLike]]:
-        ops = self.ctx.terminal.journal.in_state("committed", limit=20)
+        ops = self.ctx.terminal.service.operations("committed", limit=20)
         if not ops:
             return [(Msg("Waiting operations"), "0")]
         return [(f"№ {op.operation}", f"{op.provider} · {op.account} · {self.ctx.money(op.cash)} · "
                  f"{op.attempts} · {op.last_outcome or '—'}") for op in ops]
 
     def _rows_attention(self) -> list[tuple[TextLike, TextLike]]:
-        journal = self.ctx.terminal.journal
-        ops = journal.in_state("needs_attention", limit=20)
+        port = self.ctx.terminal.service
         rows: list[tuple[TextLike, TextLike]] = [
             (f"№ {op.operation}", f"{op.provider} · {op.account} · {self.ctx.money(op.cash)} · "
-             f"{op.attention_reason or ''}") for op in ops]
-        rows += [(str(i["kind"]), f"{i['at'][:19]} · {i['detail']}") for i in journal.incidents(limit=5)]
+             f"{op.attention_reason or ''}") for op in port.operations("needs_attention", limit=20)]
+        rows += [(str(i["kind"]), f"{i['at'][:19]} · {i['detail']}") for i in port.incidents(limit=5)]
         return rows or [(Msg("Needs attention"), "0")]
 
     def _rows_print(self) -> list[tuple[TextLike, TextLike]]:
-        printer = self.ctx.terminal.receipts.printer
-        word = PRINTER_WORDS.get(printer.status().summary, Msg("Unknown")) if printer else Msg("Not connected")
-        return [(Msg("Receipt printer"), word)]
+        return [(Msg("Receipt printer"), self._printer_word(self.ctx.terminal.service.printer_status()))]
 
     def _rows_validator(self) -> list[tuple[TextLike, TextLike]]:
-        validator = self.ctx.terminal.validator
-        ident, status = validator.identity(), validator.status()
-        bills = ", ".join(self.ctx.money(b.value) for b in validator.bill_table())
+        ident, status, table = self.ctx.terminal.service.validator()
+        bills = ", ".join(self.ctx.money(value) for value in table)
         return [(Msg("Model"), f"{ident.model} ({ident.protocol})"), (Msg("Serial number"), ident.serial or "—"),
                 (Msg("Firmware"), ident.firmware or "—"),
                 (Msg("Status"), Msg("Working") if status.online else Msg("Not connected")),
                 (Msg("State"), status.state), (Msg("Banknotes"), bills)]
 
     def _rows_gateways(self) -> list[tuple[TextLike, TextLike]]:
-        term = self.ctx.terminal
-        return [(name, BREAKER_WORDS.get(term.router.state(name), Msg("Unknown"))) for name in term.gateways]
+        gateways = self.ctx.terminal.service.devices().gateways
+        return [(name, BREAKER_WORDS.get(state, Msg("Unknown"))) for name, state in gateways.items()]
 
     def _rows_reprint(self) -> list[tuple[TextLike, TextLike]]:
-        last = self.ctx.terminal.journal.last_operation()
-        return [(Msg("Last operation"), str(last.operation) if last else "—")]
+        last = self.ctx.terminal.service.last_operation()
+        return [(Msg("Last operation"), str(last) if last is not None else "—")]
 
     def _rows_theme(self) -> list[tuple[TextLike, TextLike]]:
         return [(Msg("Theme"), self.ctx.theme)]
 
     def _rows_restart(self) -> list[tuple[TextLike, TextLike]]:
-        return [(Msg("Waiting operations"), str(self.ctx.terminal.journal.waiting()[0]))]
+        return [(Msg("Waiting operations"), str(self.ctx.terminal.service.devices().waiting[0]))]
 
     # -- actions ------------------------------------------------------------------------------------
     def _actions(self) -> list[tuple[TextLike, str]]:
@@ -170,25 +159,19 @@ class ServiceScreen(Screen):
         return []
 
     def _do(self, what: str) -> None:
-        term = self.ctx.terminal
+        port = self.ctx.terminal.service
         if what == "print":
-            printer = term.receipts.printer
-            if printer is None:
-                self.result = Msg("No printer")
-                return
-            page = build_test_page(TestPageData(term.config.terminal, term.clock.now(), term.config.timezone.key,
-                                                term.config.address, self.ctx.lang))
-            outcome = printer.print_receipt(page)
-            self.result = RECEIPT_WORDS.get(outcome.outcome, Msg("Not printed"))
+            outcome = port.print_test_page(self.ctx.lang)
+            self.result = Msg("No printer") if outcome is None else RECEIPT_WORDS.get(outcome, Msg("Not printed"))
         elif what == "reprint":
-            self.result = RECEIPT_WORDS.get(term.receipts.reprint_last(), Msg("Not printed"))
+            self.result = RECEIPT_WORDS.get(port.reprint_last(), Msg("Not printed"))
         elif what.startswith("theme:"):
             self.ctx.request(what)
         elif what in ("restart", "encash"):
             self.confirming = True  # both are asked twice: neither can be taken back
         elif what == "encash-yes":
             self.confirming = False
-            record = term.encash("service menu")
+            record = port.encash("service menu")
             self.result = Msg("Encashment {number} closed: {amount}, receipt: {receipt}", number=record["id"],
                               amount=self.ctx.money(record["total"]),
                               receipt=translations(self.ctx.lang).gettext(
@@ -247,7 +230,7 @@ class ServiceScreen(Screen):
         widgets, body = standard(self, view, painter, rect, Msg("Service menu"), [Nav(Msg("Exit"), EXIT, "primary")],
                                  Msg("The service menu closes in {seconds} s"))
         # no label may have to break inside a word: the widest word decides how narrow a cell can be
-        small = painter.font(painter.theme.sizes.base * 4 // 5, True)
+        small = painter.font(max(painter.theme.sizes.minimum, painter.theme.sizes.base * 4 // 5), True)
         widest = max(small.size(word)[0] for label in SECTIONS.values() for word in painter.resolve(label).split())
         cell_w = max(int(3.2 * m), widest + 2 * gap + 12)
         columns = max(1, min(len(SECTIONS), (body.width + gap) // (cell_w + gap)))

@@ -12,6 +12,7 @@ from typing import Any
 import pygame
 
 from kiosk.screens.i18n import Translator
+from kiosk.screens.layout import TextBlock, TextRecord, protect
 from kiosk.screens.theme import Colour, Theme
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class Painter:
         self._texts = _Lru(cache_size)
         self._wraps = _Lru(cache_size)
         self._images = _Lru(64)
+        #: while set, every text drawn is recorded (and, with recorder.blit False, only measured)
+        self.recorder: TextRecord | None = None
 
     def px(self, size: str | int) -> int:
         """A text size in pixels from a role ('base', 'title', 'button', 'numbers') or a number."""
@@ -98,6 +101,21 @@ class Painter:
             surface = self._texts.put(key, self.font(size, bold).render(text, True, colour))
         return surface
 
+    def put(self, surface: pygame.Surface, line: str, size: str | int, colour: Colour, bold: bool,
+            pos: tuple[int, int]) -> pygame.Rect:
+        """Draw one line at pos (its top left); returns the box it takes."""
+        font = self.font(size, bold)
+        box = pygame.Rect(pos, (font.size(line)[0], font.get_height()))
+        if self.recorder is None or self.recorder.blit:
+            surface.blit(self.text(line, size, colour, bold), pos)
+        return box
+
+    def note(self, source: str, lines: list[str], boxes: list[pygame.Rect], region: pygame.Rect, size: str | int,
+             owner: object) -> None:
+        """Tell the recorder (if any) that lines of source were drawn in boxes and had to stay inside region."""
+        if self.recorder is not None:
+            self.recorder.blocks.append(TextBlock(source, lines, boxes, pygame.Rect(region), self.px(size), id(owner)))
+
     def wrap(self, text: str, size: str | int, width: int, bold: bool = False) -> list[str]:
         """Lines of text no wider than width, broken at spaces (and inside a word only if it must)."""
         key = (text, self.px(size), bold, width)
@@ -108,8 +126,8 @@ class Painter:
 
     def image(self, path: str | Path | None, size: tuple[int, int]) -> pygame.Surface | None:
         """An image scaled to fit inside size keeping its shape, or None if it cannot be read."""
-        if not path:
-            return None
+        if not path or (self.recorder is not None and not self.recorder.blit):
+            return None  # measuring text only: pictures take no text's place
         key = (str(path), size)
         cached = self._images.get(key)
         if cached is None:
@@ -142,23 +160,21 @@ def _true_colour(image: pygame.Surface) -> pygame.Surface:
 
 
 def wrap(text: str, font: pygame.font.Font, width: int) -> list[str]:
-    """Greedy word wrapping of text to width pixels; explicit newlines are kept."""
+    """Greedy word wrapping of text to width pixels at spaces only; explicit newlines are kept.
+
+    Phone numbers, amounts and numbers are glued first (layout.protect). A word wider than the line stays
+    whole and runs over: the layout check in the tests finds it, a payer never reads half a number.
+    """
     lines: list[str] = []
-    for paragraph in text.split("\n"):
+    for paragraph in protect(text).split("\n"):
         line = ""
         # split at plain spaces only: a no-break space keeps "7 s" or "500 ₽" on one line
         for word in filter(None, paragraph.split(" ")):
             candidate = f"{line} {word}" if line else word
-            if font.size(candidate)[0] <= width:
+            if font.size(candidate)[0] <= width or not line:
                 line = candidate
                 continue
-            if line:
-                lines.append(line)
-            # a word wider than the whole line (a long account number) is cut where it must be
-            while font.size(word)[0] > width and len(word) > 1:
-                cut = _fit(word, font, width)
-                lines.append(word[:cut])
-                word = word[cut:]
+            lines.append(line)
             line = word
         lines.append(line)
     return lines

@@ -66,6 +66,8 @@ class Sizes:
     title: int
     button: int
     numbers: int
+    #: the least any text is drawn at, on any display: what the theme's readers can still read
+    minimum: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +168,14 @@ def _colours(doc: Doc) -> Colours:
 
 
 def _sizes(doc: Doc) -> Sizes:
-    doc.unknown_keys({"base", "title", "button", "numbers"})
+    doc.unknown_keys({"base", "title", "button", "numbers", "minimum"})
     # 24 px is about 18 pt: WCAG's "large text", the least a hurried payer in the cold should have to read
+    # at the reference display; on a smaller one text scales down, never under `minimum`
     base = doc.integer("base", minimum=24, maximum=96)
     return Sizes(base=base, title=doc.integer("title", minimum=base, maximum=160),
-                 button=doc.integer("button", minimum=base, maximum=160), numbers=doc.integer("numbers", minimum=base, maximum=200))
+                 button=doc.integer("button", minimum=base, maximum=160),
+                 numbers=doc.integer("numbers", minimum=base, maximum=200),
+                 minimum=doc.integer("minimum", 20, minimum=16, maximum=base))
 
 
 def read_theme(folder: str | Path) -> Theme:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,15 +23,16 @@ from kiosk import events as ev
 from kiosk.screens.base import Screen, ScreenContext
 from kiosk.screens.frame import more_time_prompt
 from kiosk.screens.i18n import translations
+from kiosk.screens.layout import display_scale, fit_window, scaled_target, scaled_theme
 from kiosk.screens.registry import screen_for
 from kiosk.screens.text import Msg, Painter
-from kiosk.screens.theme import THEMES_DIR, ThemeManager, theme_names
-from kiosk.screens.touch import DOWN, TouchInput, min_target_px
+from kiosk.screens.theme import THEMES_DIR, Theme, ThemeManager, theme_names
+from kiosk.screens.touch import DOWN, MIN_TARGET_MM, TouchInput, min_target_px
 from kiosk.screens.widgets import Group, Label, Widget
 from kiosk.session import SessionView
 
 if TYPE_CHECKING:
-    from kiosk.app import Terminal
+    from kiosk.session_view import DemoPort, HasScreenPort, ScreenPort
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,42 @@ ALLOWED_EVENTS = (pygame.QUIT, pygame.WINDOWCLOSE, pygame.KEYDOWN, pygame.MOUSEB
                   pygame.VIDEOEXPOSE, pygame.USEREVENT)
 
 
+def window_size(wanted: tuple[int, int]) -> tuple[int, int]:
+    """The window for a wanted size on this display: shrunk with its shape kept when the display is smaller
+    (a 1280×1024 demo on a 1366×768 laptop would open with its header and footer off screen)."""
+    if pygame.display.get_driver() in ("dummy", "offscreen"):
+        return wanted  # no display to fit (the dummy driver makes up a 1024×768 desktop)
+    try:
+        desktops = pygame.display.get_desktop_sizes()
+    except pygame.error:
+        desktops = []
+    if not desktops:
+        return wanted
+    fitted = fit_window(wanted, desktops[0])
+    if fitted != wanted:
+        log.info("window %dx%d does not fit the %dx%d display: opening at %dx%d", *wanted, *desktops[0], *fitted)
+    return fitted
+
+
+def dirty_area(widget: Widget) -> pygame.Rect | None:
+    """The rectangle covering every widget that needs drawing again (None: redraw everything)."""
+    rects: list[pygame.Rect] = []
+
+    def walk(w: Widget) -> bool:
+        if not w.visible:
+            return True
+        children = w.children if isinstance(w, Group) else []
+        if w.dirty:
+            if w.rect.width <= 0 or w.rect.height <= 0:
+                return False  # a group without a rect of its own: its extent is unknown
+            rects.append(w.rect)
+        return all(walk(c) for c in children)
+
+    if not walk(widget) or not rects:
+        return None
+    return rects[0].unionall(rects[1:])
+
+
 def changed(widget: Widget) -> bool:
     """Whether a widget or anything inside it needs drawing again."""
     if widget.dirty:
@@ -65,17 +103,24 @@ def changed(widget: Widget) -> bool:
 class KioskUI:
     """The terminal's face: draws the session's screens and turns touches into session events."""
 
-    def __init__(self, terminal: Terminal, *, demo: bool = False, size: tuple[int, int] | None = None,
+    def __init__(self, terminal: HasScreenPort | ScreenPort, *, demo: bool = False, size: tuple[int, int] | None = None,
                  fullscreen: bool = False, theme: str | None = None, lang: str | None = None,
                  themes_dir: str | Path | None = None, clock: Callable[[], float] = time.monotonic,
-                 insert_bill: Callable[[int], Any] | None = None) -> None:
-        config = terminal.config
-        self.terminal, self.demo, self.clock = terminal, demo, clock
-        # Demo keys push banknotes into whatever plays the validator: an emulator process, or the in-process one.
-        self.insert_bill = insert_bill or getattr(terminal.validator, "insert", None)
+                 insert_bill: DemoPort | None = None) -> None:
+        # the screens see the terminal through its screen port only (kiosk/session_view.py)
+        port = terminal.screen_port() if hasattr(terminal, "screen_port") else terminal
+        config = port.config
+        self.terminal, self.demo, self.clock = port, demo, clock
+        # Demo keys push banknotes through the demo's port: an emulator process, or the in-process validator.
+        self.insert_bill = insert_bill
+        # SDL's accelerated window framebuffer loads a GL stack (Mesa's llvmpipe on a terminal without a GPU
+        # driver): about 100 MB more resident memory for nothing a 2D kiosk draws (measured, bench/ui_xvfb.py)
+        os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
         pygame.display.init()
         pygame.font.init()
         size = size or (config.screen.width, config.screen.height)
+        if not fullscreen:
+            size = window_size(size)
         flags = pygame.FULLSCREEN if fullscreen else 0
         self.surface = pygame.display.set_mode((0, 0) if fullscreen else size, flags)
         pygame.display.set_caption("kiosk" + (" (demo)" if demo else ""))
@@ -99,35 +144,45 @@ class KioskUI:
         self._guard_until = 0.0
         now = clock()
         self.next_tick = now + TICK_SECONDS
-        self.ctx = ScreenContext(terminal, self._min_px(), self.lang, demo, clock,
+        self.ctx = ScreenContext(port, self._min_px(), self.lang, demo, clock,
                                  theme_names(self.themes.themes_dir), self.themes.current.id, self._request)
+        self.ctx.finger_px = self._min_px(mm=MIN_TARGET_MM)
         self._set_receipt_language()
         # Events posted by other threads (the validator, checks, deliveries) wake the loop at once.
         self._woken = threading.Event()
-        terminal.on_post = self._woken.set
+        port.on_post(self._woken.set)
         self.refresh()
 
     # -- look -----------------------------------------------------------------------------------
     @property
+    def style(self) -> Theme:
+        """The current theme with its sizes scaled to this display."""
+        return self.painter.theme
+
+    @property
     def painter(self) -> Painter:
-        """The painter of the current theme and language."""
-        key = (self.themes.current.id, self.lang)
+        """The painter of the current theme and language at this display's size."""
+        key = (self.themes.current.id, self.lang, self.size)
         if key not in self._painters:
             # only the current one is kept: each holds its rendered texts and scaled ads (~15 MB at 1080p),
             # and re-rendering after a switch costs one slower frame
-            self._painters = {key: Painter(self.themes.current, translations(self.lang))}
+            theme = scaled_theme(self.themes.current, display_scale(self.size))
+            self._painters = {key: Painter(theme, translations(self.lang))}
         return self._painters[key]
 
-    def _min_px(self) -> int:
-        return min_target_px(self.terminal.config.screen.dpi, self.themes.current.target_mm)
+    def _min_px(self, theme: Theme | None = None, size: tuple[int, int] | None = None, mm: float = 0.0) -> int:
+        theme, size = theme or self.themes.current, size or self.size
+        mm = mm or theme.target_mm
+        return scaled_target(min_target_px(self.terminal.config.screen.dpi, mm), display_scale(size))
 
     def _restyle(self) -> None:
         self.ctx.min_px, self.ctx.theme, self.ctx.lang = self._min_px(), self.themes.current.id, self.lang
+        self.ctx.finger_px = self._min_px(mm=MIN_TARGET_MM)
         self._rebuild()
 
     def _set_receipt_language(self) -> None:
         # the payer reads the receipt in the language they chose on screen
-        self.terminal.receipts.language = self.lang
+        self.terminal.set_receipt_language(self.lang)
 
     def set_language(self, lang: str) -> None:
         """Show every text in another language."""
@@ -147,7 +202,7 @@ class KioskUI:
     # -- the session's view ---------------------------------------------------------------------
     def refresh(self) -> None:
         """Read the session's view; change or rebuild the screen if it changed, else move the countdown on."""
-        view = self.terminal.session.view()
+        view = self.terminal.view()
         cls = screen_for(view)
         if self.screen is None or type(self.screen) is not cls:
             if view.state == "idle" and self.view is not None and self.view.state != "idle":
@@ -173,10 +228,7 @@ class KioskUI:
         self._key = self.screen.key(self.view)
         rect = pygame.Rect((0, 0), self.size)
         try:
-            self.widgets = self.screen.build(self.view, self.painter, self.themes.current, rect)
-            prompt = more_time_prompt(self.screen, self.view, self.painter, rect, self.widgets.children)
-            if prompt is not None:
-                self.widgets.children.append(prompt)  # last: drawn over the screen, first to take its presses
+            self.widgets = self.compose(self.painter, rect)
         except Exception:
             # a screen that cannot lay itself out must not stop the terminal: the session goes on underneath
             log.exception("screen %s cannot be built", type(self.screen).__name__)
@@ -184,6 +236,31 @@ class KioskUI:
                                         bold=True, align="center", valign="middle")])
         self.widgets.tick(self.clock())
         self._needs_draw = True
+
+    def compose(self, painter: Painter, rect: pygame.Rect) -> Group:
+        """The current screen's widgets (and the offer of more time over them) laid out in rect."""
+        assert self.screen is not None and self.view is not None
+        widgets = self.screen.build(self.view, painter, painter.theme, rect)
+        prompt = more_time_prompt(self.screen, self.view, painter, rect, widgets.children)
+        if prompt is not None:
+            widgets.children.append(prompt)  # last: drawn over the screen, first to take its presses
+        return widgets
+
+    def layout_at(self, size: tuple[int, int], theme: Theme) -> tuple[Group, Painter, int]:
+        """The current screen laid out for another display and theme, without touching the window.
+
+        Returns the widgets, the painter they draw with, and the finger size they were laid out for; the
+        screen's own state is what it is now. The window's own layout is rebuilt afterwards.
+        """
+        painter = Painter(scaled_theme(theme, display_scale(size)), translations(self.lang))
+        saved = self.ctx.min_px, self.ctx.finger_px
+        self.ctx.min_px, self.ctx.finger_px = self._min_px(theme, size), self._min_px(theme, size, MIN_TARGET_MM)
+        try:
+            widgets = self.compose(painter, pygame.Rect((0, 0), size))
+            return widgets, painter, self.ctx.min_px
+        finally:
+            self.ctx.min_px, self.ctx.finger_px = saved
+            self._rebuild()
 
     # -- input ----------------------------------------------------------------------------------
     def handle_events(self, events: Iterable[pygame.event.Event]) -> None:
@@ -205,7 +282,8 @@ class KioskUI:
 
     def _key_down(self, event: pygame.event.Event) -> None:
         if not self.demo:
-            events = self.screen.key_down(event.key, event.unicode, self.view) if self.screen else []
+            events = (self.screen.key_down(event.key, event.unicode, self.view)
+                      if self.screen is not None and self.view is not None else [])
             self._post(events)
             return
         if event.key == pygame.K_ESCAPE:
@@ -261,9 +339,20 @@ class KioskUI:
         self.draw()
 
     def draw(self, force: bool = False) -> bool:
-        """Redraw the whole screen if anything changed; returns whether it did."""
+        """Redraw what changed (a pressed button, a countdown) or the whole screen; returns whether it drew."""
         if not (force or self._needs_draw or changed(self.widgets)):
             return False
+        area = None if force or self._needs_draw else dirty_area(self.widgets)
+        screen = self.surface.get_rect()
+        if area is not None and area.width * area.height * 3 < screen.width * screen.height:
+            # only the changed part is drawn and sent to the display: a press shows a frame sooner, and a
+            # countdown ticking on an idle screen costs little (everything is drawn, clipped to the area)
+            self.surface.set_clip(area)
+            self.surface.fill(self.themes.current.colours.background, area)
+            self.widgets.draw(self.surface, self.painter)
+            self.surface.set_clip(None)
+            pygame.display.update(area)
+            return True
         self.surface.fill(self.themes.current.colours.background)
         self.widgets.draw(self.surface, self.painter)
         self._needs_draw = False

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pygame
 
-from kiosk.screens.text import Msg, Painter, TextLike, ellipsize
+from kiosk.screens.layout import protect
+from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.touch import CANCEL, DOWN, MOVE, UP, Touch
 
 #: a press stays visible at least this long, so a quick tap still shows on the next frame
@@ -114,39 +115,38 @@ class Group(Widget):
 
 
 def blit_lines(surface: pygame.Surface, painter: Painter, lines: list[str], rect: pygame.Rect, size: str | int,
-                colour: tuple[int, int, int], bold: bool, align: str, valign: str) -> None:
+               colour: tuple[int, int, int], bold: bool, align: str, valign: str, owner: object = None,
+               source: str | None = None) -> None:
+    """Draw wrapped lines in rect, aligned; the painter's recorder learns where each went and from what text."""
     height = painter.font(size, bold).get_linesize()
     y = rect.y if valign == "top" else rect.centery - height * len(lines) // 2
+    font, boxes = painter.font(size, bold), []
     for line in lines:
-        image = painter.text(line, size, colour, bold)
-        x = {"left": rect.x, "center": rect.centerx - image.get_width() // 2,
-             "right": rect.right - image.get_width()}[align]
-        surface.blit(image, (x, y))
+        width = font.size(line)[0]
+        x = {"left": rect.x, "center": rect.centerx - width // 2, "right": rect.right - width}[align]
+        boxes.append(painter.put(surface, line, size, colour, bold, (x, y)))
         y += height
+    painter.note(" ".join(lines) if source is None else source, lines, boxes, rect, size, owner)
 
 
 def fit_lines(painter: Painter, text: str, size: str | int, rect: pygame.Rect, bold: bool = False,
               max_lines: int = 0) -> list[str]:
-    """text wrapped to rect, cut with an ellipsis to the lines that fit (and to max_lines if given)."""
-    lines = painter.wrap(text, size, rect.width, bold)
-    room = max(1, rect.height // painter.font(size, bold).get_linesize())
-    room = min(room, max_lines) if max_lines else room
-    if len(lines) > room:
-        lines = lines[:room]
-        lines[-1] = ellipsize(lines[-1] + "…", painter.font(size, bold), rect.width)
-    return lines
+    """text wrapped to rect. Lines that do not fit are still all drawn: the layout check reports them."""
+    return painter.wrap(text, size, rect.width, bold)
 
 
 def fit_size(painter: Painter, text: str, size: str | int, area: pygame.Rect, bold: bool = True,
              max_lines: int = 0) -> int:
-    """The largest size, from size down to a floor near the base size, at which text fits without breaking words."""
+    """The largest size, from size down to the theme's minimum, at which text fits area without breaking words."""
     start = painter.px(size)
-    floor = min(start, max(20, painter.theme.sizes.base * 4 // 5))
-    for px in range(start, floor - 1, -2):
+    floor = min(start, painter.theme.sizes.minimum)
+    words = re.split(r"[ \n]+", protect(text))
+    for px in range(start, floor - 1, -1 if start - floor < 8 else -2):
         font = painter.font(px, bold)
-        room = max(1, area.height // font.get_linesize())
+        # the last line needs only the glyphs' height, not the space under it
+        room = (area.height - font.get_height()) // font.get_linesize() + 1 if area.height >= font.get_height() else 0
         room = min(room, max_lines) if max_lines else room
-        if (all(font.size(word)[0] <= area.width for word in re.split(r"[ \n]+", text))
+        if (all(font.size(word)[0] <= area.width for word in words)
                 and len(painter.wrap(text, px, area.width, bold)) <= room):
             return px
     return floor
@@ -173,7 +173,7 @@ class Label(Widget):
         size = fit_size(painter, text, self.size, self.rect, self.bold, self.max_lines) if self.shrink else self.size
         lines = fit_lines(painter, text, size, self.rect, self.bold, self.max_lines)
         blit_lines(surface, painter, lines, self.rect, size, getattr(painter.colours, self.colour), self.bold,
-                    self.align, self.valign)
+                   self.align, self.valign, self, text)
         self.dirty = False
 
 
@@ -288,7 +288,7 @@ class Button(Widget):
         # a long label gets somewhat smaller text rather than broken words
         size = fit_size(painter, text, self.size, area)
         lines = fit_lines(painter, text, size, area, bold=True, max_lines=2)
-        blit_lines(surface, painter, lines, area, size, ink, True, "center", "middle")
+        blit_lines(surface, painter, lines, area, size, ink, True, "center", "middle", self, text)
 
 
 class Countdown(Widget):
@@ -332,8 +332,10 @@ class Countdown(Widget):
         colour = c.danger if self.seconds <= 5 else c.accent
         if share > 0:
             pygame.draw.polygon(surface, colour, arc_points(ring.center, side // 2 - 1, side // 2 - thickness, share))
-        number = painter.text(str(self.seconds), max(12, side * 4 // 10), c.text, True)
-        surface.blit(number, number.get_rect(center=ring.center))
+        text, px = str(self.seconds), max(painter.theme.sizes.minimum, side * 4 // 10)
+        font = painter.font(px, True)
+        at = (ring.centerx - font.size(text)[0] // 2, ring.centery - font.get_height() // 2)
+        painter.note(text, [text], [painter.put(surface, text, px, c.text, True, at)], ring, px, self)
         if self.text and self.rect.width > side * 2:
             words = Msg(self.text.msgid, **{**self.text.values, "seconds": self.seconds}) \
                 if isinstance(self.text, Msg) else self.text
@@ -400,7 +402,3 @@ class Slideshow(Widget):
                 surface.blit(image, image.get_rect(center=self.rect.center))
         self.dirty = False
 
-
-# Entry and grid widgets live in their own modules; their names stay importable from here.
-from kiosk.screens.entry import DIGIT_ROWS, LAYOUT_NAMES, TEXT_LAYOUTS, Key, Keypad, TextField, keypad_rows  # noqa: E402, F401, I001
-from kiosk.screens.grid import Grid, Tile, TileButton  # noqa: E402, F401, I001

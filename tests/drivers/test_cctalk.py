@@ -9,7 +9,7 @@ import pytest
 from validator_support import wait_until
 
 from kiosk.drivers import cctalk_frame as cc
-from kiosk.drivers.cctalk import CctalkValidator
+from kiosk.drivers.cctalk import CctalkValidator, last_bill_stacked
 from kiosk.drivers.validator import (
     Bill,
     CassetteFull,
@@ -252,3 +252,27 @@ def test_unplugged_adapter_is_reconnected(make_pair, events, scratch):
 def test_route_reply_codes(pair, events):
     emu, drv = pair(stack=False)
     assert drv._transact(cc.ROUTE_BILL, b"\x01") == b"\xfe"  # escrow empty
+
+
+def test_last_bill_stacked_reads_only_the_newest_bill_event():
+    assert last_bill_stacked(bytes((2, 3, 0, 3, 1)) + bytes(6)) == 3  # escrow then stacked: stacked
+    assert last_bill_stacked(bytes((3, 0, 1, 3, 1, 3, 0)) + bytes(4)) is None  # a later bill went back
+    assert last_bill_stacked(bytes((3, 0, 14, 3, 0, 3, 1)) + bytes(4)) == 3  # status after it changes nothing
+    assert last_bill_stacked(bytes((1, 3, 1)) + bytes(8)) is None  # still in escrow
+    assert last_bill_stacked(bytes(11)) is None  # a fresh device
+
+
+@pytest.mark.parametrize(("events_before", "reported"), [
+    ([(3, 1), (3, 0)], 100 * RUB),  # the previous host died after the bill was stacked
+    ([(3, 1), (3, 0), (5, 1), (0, 1)], None),  # … and a later bill was returned: nothing certain to report
+    ([(3, 1)], None),  # died with the bill in escrow: the reset returns it
+])
+def test_the_event_buffer_is_read_before_the_reset_at_startup(make_pair, events, events_before, reported):
+    emu = CctalkEmulator(step_seconds=0.01)
+    for a, b in events_before:
+        emu.add_event(a, b)
+    make_pair(emu, CctalkValidator)
+    events.wait_for(Ready)
+    found = [e.bill.value for e in events.of(Uncertain) if e.stacked and e.bill is not None]
+    assert found == ([reported] if reported else [])
+    assert not events.of(Stacked)

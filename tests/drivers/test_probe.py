@@ -54,3 +54,26 @@ def test_probe_reports_silence_and_missing_ports(emulators, capsys, tmp_path):
     assert code == 1
     assert silent["protocol"] is None and "pulse mode" in silent["note"]
     assert missing["protocol"] is None and "cannot open" in missing["error"]
+
+
+def test_probe_tells_all_four_protocols_apart(emulators, capsys):
+    from kiosk.emulators.essp import EsspEmulator
+    from kiosk.emulators.id003 import Id003Emulator
+
+    units = [emulators(CcnetEmulator()), emulators(CctalkEmulator()), emulators(Id003Emulator()),
+             emulators(EsspEmulator())]
+    code, results = _run(capsys, "--baud", "9600", *(u.path for u in units))
+    assert code == 0 and [r["protocol"] for r in results] == ["ccnet", "cctalk", "id003", "essp"]
+    id003, essp = results[2], results[3]
+    assert id003["state"] == "power up" and id003["identity"]["firmware"].startswith("i(RUS)-100-SS ID003")
+    assert essp["encryption_required"] and essp["identity"]["serial"] == str(0x00BC614E)
+    assert essp["identity"]["channels"]["1"] == 1000  # one-byte values: the probe sets no protocol version
+    assert units[2].status()["phase"] == "power_up" and not units[3].status()["enabled"]  # nothing moved
+
+
+def test_probe_finds_plain_ssp_without_a_key_exchange(emulators, capsys):
+    from kiosk.emulators.essp import EsspEmulator
+
+    emu = emulators(EsspEmulator(require_encryption=False))
+    code, (result,) = _run(capsys, "--baud", "9600", emu.path)
+    assert result["protocol"] == "essp" and not result["encryption_required"] and not emu.status()["encrypted"]

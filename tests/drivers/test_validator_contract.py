@@ -18,6 +18,8 @@ from validator_support import FAST, Events, wait_until
 
 from kiosk.drivers.ccnet import CcnetValidator
 from kiosk.drivers.cctalk import CctalkValidator
+from kiosk.drivers.essp import EsspValidator
+from kiosk.drivers.id003 import Id003Validator
 from kiosk.drivers.validator import (
     BillValidator,
     CassetteInserted,
@@ -30,6 +32,8 @@ from kiosk.drivers.validator import (
 from kiosk.drivers.virtual import VirtualValidator
 from kiosk.emulators.ccnet import CcnetEmulator
 from kiosk.emulators.cctalk import CctalkEmulator
+from kiosk.emulators.essp import EsspEmulator
+from kiosk.emulators.id003 import Id003Emulator
 
 RUB = 100
 QUIET = 0.3  # seconds to wait for something that must not happen (several poll cycles at FAST settings)
@@ -66,7 +70,22 @@ def _rig_virtual(events: Events, scratch: Path) -> Rig:
                lambda: bool(driver.status().enabled), lambda: None)
 
 
-RIGS: dict[str, Callable[[Events, Path], Rig]] = {"ccnet": _rig_ccnet, "cctalk": _rig_cctalk, "virtual": _rig_virtual}
+def _rig_id003(events: Events, scratch: Path) -> Rig:
+    emu = Id003Emulator(step_seconds=0.01).start()
+    driver = Id003Validator(events, emu.path, **FAST)
+    return Rig(driver, emu.insert, emu.cassette_out, emu.cassette_in,
+               lambda: emu.status()["phase"] == "idling", emu.stop)
+
+
+def _rig_essp(events: Events, scratch: Path) -> Rig:
+    emu = EsspEmulator(step_seconds=0.01).start()
+    driver = EsspValidator(events, emu.path, **FAST)
+    return Rig(driver, emu.insert, emu.cassette_out, emu.cassette_in,
+               lambda: emu.status()["enabled"] and emu.status()["note"] == "none", emu.stop)
+
+
+RIGS: dict[str, Callable[[Events, Path], Rig]] = {"ccnet": _rig_ccnet, "cctalk": _rig_cctalk, "virtual": _rig_virtual,
+                                                  "id003": _rig_id003, "essp": _rig_essp}
 
 
 @pytest.fixture(params=sorted(RIGS))

@@ -76,3 +76,20 @@ def check_leaks(threads_before: set, fds_before: set[str]) -> None:
 
 FAST = {"poll_interval": 0.02, "response_timeout": 0.15, "silence_timeout": 0.6, "reconnect_interval": 0.05,
         "hotplug": False}
+
+
+def start_recorded_pair(make_pair, events: Events, wire: list, emulator, driver_cls, parser_factory, ready,
+                        stack: bool = True, enable: bool = True, **options):
+    """Start emulator + driver with every frame on the wire decoded into `wire` as ("rx"|"tx", frame).
+
+    With stack, the host stacks every escrow; with enable, every bill is enabled and `ready(emulator)` waited for.
+    """
+    parsers = {"rx": parser_factory(), "tx": parser_factory()}
+    emulator.wire.on_wire = lambda way, data: wire.extend((way, f) for f in parsers[way].feed(data))
+    emu, drv = make_pair(emulator, driver_cls, **options)
+    if stack:
+        events.on_escrow = lambda _e: drv.stack()
+    if enable:
+        drv.enable(b.value for b in drv.bill_table())
+        wait_until(lambda: ready(emu), what="accepting")
+    return emu, drv

@@ -16,11 +16,15 @@ import pytest
 from kiosk.drivers import ccnet_frame as cf
 from kiosk.drivers.ccnet import CcnetValidator
 from kiosk.drivers.cctalk import CctalkValidator
+from kiosk.drivers.essp import EsspValidator
+from kiosk.drivers.id003 import Id003Validator
 from kiosk.drivers.validator import Stacked
 from kiosk.emulators import validator_cli
 from kiosk.emulators.cassette import Cassette, CassetteFullError
 from kiosk.emulators.ccnet import CcnetEmulator
 from kiosk.emulators.cctalk import CctalkEmulator
+from kiosk.emulators.essp import EsspEmulator
+from kiosk.emulators.id003 import Id003Emulator
 
 FAST = {"poll_interval": 0.02, "response_timeout": 0.15, "hotplug": False}
 
@@ -119,6 +123,35 @@ def test_cctalk_specific_commands(scratch):
         emu.stop()
 
 
+def test_id003_specific_commands():
+    emu = Id003Emulator().start()
+    try:
+        run = lambda line: validator_cli.execute(emu, line)  # noqa: E731
+        assert run("repeat-vend-valid off") == "ok repeat-vend-valid off" and not emu.repeat_vend_valid
+        assert run("lose-ack 2") == "ok lose-ack 2" and emu.lose_acks == 2
+        assert run("cheat") == "ok cheated" and emu.status()["phase"] == "cheated"
+        assert run("fail 0xA6") == "ok failure 0xA6" and emu.status()["state"] == "0x49"
+        assert run("jam") == "ok jammed (validator)" and run("unjam") == "ok unjammed"
+        assert run("repeat-stacked on").startswith("error: repeat-stacked is not a command of the id003")
+        assert run("echo on").startswith("error: echo is not a command of the id003")
+    finally:
+        emu.stop()
+
+
+def test_essp_specific_commands():
+    emu = EsspEmulator().start()
+    try:
+        run = lambda line: validator_cli.execute(emu, line)  # noqa: E731
+        assert run("ecount-step 2").startswith("ok ecount-step 2") and emu.ecount_step == 2
+        assert run("encryption optional") == "ok encryption optional" and not emu.require_encryption
+        assert run("fraud") == "ok fraud attempt"
+        assert run("insert 100") == "ok refused (validator disabled)"
+        assert run("unjam").startswith("error: unjam is not a command of the essp")
+        assert json.loads(run("status")[3:])["protocol"] == "essp"
+    finally:
+        emu.stop()
+
+
 # -- the process: PORT= first, a driver on the tty, the state file outliving everyone ------------
 def _spawn(*args: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "kiosk.emulators.validator_cli", *args], stdin=subprocess.PIPE,
@@ -134,7 +167,8 @@ def _ask(proc: subprocess.Popen, line: str) -> str:
     return proc.stdout.readline().strip()
 
 
-@pytest.mark.parametrize(("protocol", "driver_cls"), [("ccnet", CcnetValidator), ("cctalk", CctalkValidator)])
+@pytest.mark.parametrize(("protocol", "driver_cls"), [("ccnet", CcnetValidator), ("cctalk", CctalkValidator),
+                                                     ("id003", Id003Validator), ("essp", EsspValidator)])
 def test_emulator_process_serves_a_driver_and_keeps_the_cassette_across_a_kill(scratch, protocol, driver_cls):
     state = scratch / "cassette.json"
     proc, port = _spawn("--protocol", protocol, "--state-file", str(state), "--step", "0.01")

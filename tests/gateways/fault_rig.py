@@ -1,4 +1,5 @@
-"""What the fault-schedule tests share: two real emulators, gateways whose connections can be switched off."""
+"""What the fault-schedule tests share: two real emulators, gateways whose connections can be switched off,
+and the provider profiles (kiosk.gateways.profiles) each schedule is run against."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from kiosk.gateways.osmp import OsmpGateway
 from kiosk.money import Money
 
 FAULTS = ["drop-before-booking", "drop-after-booking", "http-500", "http-503", "malformed", "billion-laughs",
-          "external-entity", "bad-signature"]
+          "external-entity", "bad-signature", "html-page", "blank-line", "cp1251"]
+# every way a real OSMP provider answers a repeated pay, played by the emulator and declared to the adapter
+PROFILES = ["osmp", "osmp-status", "ubilling", "abills-old", "rebooking"]
 PROVIDER = Provider(id="mts", name={"en": "MTS"}, category="mobile", inn="7740000076", phone="", logo="",
                     fields=(), min_amount=Money(100), max_amount=Money(1_500_000), fee=NoFee(), offline=True,
                     online_check=True, routes=(Route("main", "1"), Route("backup", "1")))
@@ -55,14 +58,17 @@ def running_servers(servers: Servers, secret: str) -> Iterator[None]:
         servers.clear()
 
 
-def switched_gateways(servers: Servers, secret: str) -> tuple[dict[str, Switch], dict[str, Gateway]]:
-    """Fresh emulator state and the two adapters over switchable transports, with a quick circuit breaker."""
+def switched_gateways(servers: Servers, secret: str,
+                      profile: str = "osmp") -> tuple[dict[str, Switch], dict[str, Gateway]]:
+    """Fresh emulator state and the two adapters over switchable transports, with a quick circuit breaker;
+    the OSMP emulator plays `profile` and the OSMP adapter is told so."""
     for server in servers.values():
         server.control("reset")
+    assert servers["main"].control(f"profile {profile}").startswith("ok")
     switches = {"main": Switch(), "backup": Switch()}
     options = {"timeout": 2, "breaker_failures": 3, "breaker_reset_seconds": 2, "balance_ttl_seconds": 0}
     gateways: dict[str, Gateway] = {
-        "main": OsmpGateway("main", {**options, "url": servers["main"].base_url + "/osmp"},
+        "main": OsmpGateway("main", {**options, "url": servers["main"].base_url + "/osmp", "profile": profile},
                             transport=switches["main"]),
         "backup": JsonApiGateway("backup", {**options, "url": servers["backup"].base_url, "key_id": "demo",
                                             "hmac_secret": secret}, transport=switches["backup"]),
@@ -76,3 +82,11 @@ def heal(servers: Servers, switches: dict[str, Switch]) -> None:
         server.faults.clear()
     for switch in switches.values():
         switch.down = False
+
+
+def osmp_bookings(server: OsmpEmulator | JsonApiEmulator, txn: int) -> int:
+    """How many times the OSMP emulator booked one txn_id (a re-booking provider books repeats as txn:N#k)."""
+    key = f"txn:{txn}"
+    with server.ledger.lock:
+        return sum(1 for k, b in server.ledger.bookings.items()
+                   if (k == key or k.startswith(key + "#")) and not b.cancelled)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from kiosk.gateways.deadline import ServerDates
-from kiosk.gateways.osmp import Lost, exchange, http_client
+from kiosk.gateways.transport import Lost, exchange, http_client
 
 
 class TricklingServer:

@@ -187,7 +187,6 @@ def server(keys):
 @pytest.fixture
 def cp(server, keys):
     server.control("reset")
-    server.pending_polls = 0
     gw = CyberplatGateway("cp", {**options(keys), "url": server.base_url + "/cgi-bin", "timeout": 2})
     yield gw
     gw.close()
@@ -232,6 +231,13 @@ def test_contract_in_progress_is_polled_to_final(cp, server):
 def test_contract_bad_replies_on_pay_are_unknown(cp, server, fault):
     server.control(f"fault {fault} 1 pay")
     assert isinstance(cp.pay(make_request(operation=5, code="mts")), Unknown)
+
+
+def test_reset_forgets_pending_polls_and_ported_numbers(server):
+    server.control("pending-polls 4")
+    server.control("port 9161111111 beeline-gw")
+    server.control("reset")
+    assert (server.pending_polls, server.ported) == (0, {})
 
 
 def test_contract_refusals_and_portability(cp, server):
@@ -313,3 +319,13 @@ def test_contract_request_by_a_serial_missing_from_the_ring_gets_error_6_and_boo
             assert (answer["RESULT"], answer["ERROR"]) == ("1", "6")
             assert "99999" in answer["ERRMSG"]
     assert not server.ledger.bookings
+
+
+def test_pem_key_problems_are_named_not_raised_raw(keys, tmp_path):
+    base = {"url": "https://cp.example/cgi-bin", "sd": "1", "ap": "2", "op": "3", "key_serial": 1,
+            "server_public_key": str(tmp_path / "none.pem"), "server_key_serial": 2}
+    (tmp_path / "plain.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(ValueError, match=r"missing\.pem: cannot read the private key"):
+        CyberplatGateway("cp", {**base, "private_key": str(tmp_path / "missing.pem")})
+    with pytest.raises(ValueError, match=r"plain\.pem: cannot load the PEM private key"):
+        CyberplatGateway("cp", {**base, "private_key": str(tmp_path / "plain.pem"), "private_key_password": "x"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -25,7 +26,17 @@ from .support import make_request
 
 # the faults a CyberPlat centre can show; "timeout" and "huge" only cost time here, the XML ones do not apply
 FAULTS = ["drop-before-booking", "drop-after-booking", "http-500", "http-503", "malformed", "bad-signature"]
-RIG: dict[str, object] = {}
+
+
+@dataclass
+class Centre:
+    """The emulator every example shares and the adapter's key options for it."""
+
+    server: CyberplatEmulator
+    options: dict[str, Any]
+
+
+CENTRE: list[Centre] = []  # filled by the module fixture
 
 
 @dataclass
@@ -43,11 +54,11 @@ class Delivery(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.server: CyberplatEmulator = RIG["server"]  # type: ignore[assignment]
+        self.server = CENTRE[0].server
         self.server.control("reset")
         self.switch = Switch()
-        options = {**RIG["options"], "url": self.server.base_url + "/cgi-bin", "sd": "17031",  # type: ignore[dict-item]
-                   "ap": "17032", "op": "17034", "timeout": 2, "status_polls": 1, "status_interval_seconds": 0}
+        options = {**CENTRE[0].options, "url": self.server.base_url + "/cgi-bin", "sd": "17031", "ap": "17032",
+                   "op": "17034", "timeout": 2, "status_polls": 1, "status_interval_seconds": 0}
         self.gateway = CyberplatGateway("cp", options, transport=self.switch)
         self.payments: list[Payment] = []
 
@@ -121,15 +132,15 @@ class Delivery(RuleBasedStateMachine):
 @pytest.fixture(scope="module", autouse=True)
 def centre():
     with tempfile.TemporaryDirectory(prefix="kiosk-cyberplat-faults-") as directory:
-        RIG["options"] = write_demo_keys(directory, bits=1024)
+        options = write_demo_keys(directory, bits=1024)
         server = CyberplatEmulator(Path(directory) / "centre")
         server.start()
-        RIG["server"] = server
+        CENTRE.append(Centre(server, options))
         try:
             yield
         finally:
             server.stop()
-            RIG.clear()
+            CENTRE.clear()
 
 
 # No shrinking: every step is real HTTP and RSA, so shrinking outlasts the test timeout; the failing run's
@@ -137,4 +148,4 @@ def centre():
 Delivery.TestCase.settings = settings(max_examples=30, stateful_step_count=20, deadline=None, derandomize=True,
                                       database=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
                                       suppress_health_check=[HealthCheck.too_slow])
-TestCyberplatFaultSchedules = Delivery.TestCase
+TestCyberplatFaultSchedules = pytest.mark.slow(Delivery.TestCase)

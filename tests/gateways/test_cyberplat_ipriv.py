@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.gateways.cyberplat_sign import SignatureError, sign, verify
 from kiosk.gateways.ipriv_envelope import Document, EnvelopeError, KeyId, parse_documents
@@ -182,3 +185,54 @@ def test_envelope_errors_say_what_was_expected():
         parse_documents(SAMPLE.replace(b"00000272", b"00000273"), "sample")
     with pytest.raises(EnvelopeError, match="the CA line"):
         parse_documents(SAMPLE.replace(b" " * 20 + b"00000000", b" " * 20 + b"0000000"), "sample")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(edits=st.lists(st.tuples(st.integers(0, len(SAMPLE) - 1), st.integers(0, 255), st.sampled_from("sid")),
+                      min_size=1, max_size=4))
+def test_a_damaged_document_is_always_a_signature_error_never_another_exception(ring, edits):
+    document = bytearray(SAMPLE)
+    for position, byte, how in edits:
+        position = min(position, len(document) - 1)
+        if how == "s":
+            document[position] = byte
+        elif how == "i":
+            document.insert(position, byte)
+        elif len(document) > 1:
+            del document[position]
+    try:
+        data, signer = verify(bytes(document), ring)
+    except SignatureError:
+        return
+    # what verifies must be what was signed: the data, and the signer's serial (in the signed metadata); the
+    # key-id lines' names and the CA line are outside the signature in the vendor's format, as in its library
+    assert (data, signer.serial) == (b"Hello world", 17033)
+
+
+def test_a_key_id_line_with_bytes_windows_1251_lacks_is_still_read():
+    document = SAMPLE.replace(b"api17032", b"api\x98\x98032")  # 0x98 has no character in Windows-1251
+    assert parse_documents(document, "sample")[0].subject.serial == 17033
+
+
+def damaged(original: bytes, edits: list[tuple[int, int]]) -> bytes:
+    """original with the byte at each position replaced."""
+    data = bytearray(original)
+    for position, byte in edits:
+        data[position % len(data)] = byte
+    return bytes(data)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(which=st.sampled_from(["pubkeys.key", "secret.key"]),
+       edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=3))
+def test_a_damaged_key_file_is_always_a_key_file_error_never_another_exception(which, edits):
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / which
+        path.write_bytes(damaged((VECTORS / which).read_bytes(), edits))
+        try:
+            if which == "secret.key":
+                assert load_secret_key(path, PASSWORD).key_id.serial == 17033
+            else:
+                load_public_ring(path)
+        except KeyFileError:
+            pass

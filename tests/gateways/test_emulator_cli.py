@@ -28,7 +28,7 @@ def test_cli_prints_the_port_first_and_obeys_control_lines():
             gw = OsmpGateway("main", {"url": f"http://127.0.0.1:{port}/osmp", "timeout": 5})
             try:
                 gw.pay(make_request())
-                assert isinstance(gw.status(make_request()), Approved)
+                assert isinstance(gw.resend(make_request()), Approved)
             finally:
                 gw.close()
             proc.stdin.write("status\nquit\n")
@@ -52,7 +52,7 @@ def test_state_file_survives_a_restart_and_keeps_idempotency():
         second = OsmpEmulator(state_file=state)
         with second:
             gw = OsmpGateway("main", {"url": second.base_url + "/osmp"})
-            assert gw.status(make_request()) == Approved(booked.external_id, "OK (repeated)")
+            assert gw.resend(make_request()) == Approved(booked.external_id, "OK (repeated)")
             gw.close()
         assert len(second.ledger.bookings) == 1
         assert [p.name for p in Path(directory).iterdir()] == ["osmp.json"]  # no temp files left behind

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -21,7 +23,7 @@ from kiosk.gateways.base import (
     Unknown,
     Unreachable,
 )
-from kiosk.gateways.jsonapi import JsonApiGateway, canonical, reply_canonical, sign
+from kiosk.gateways.jsonapi import JsonApiGateway, canonical, canonical_target, reply_canonical, sign
 from kiosk.money import Money
 
 from .support import make_request
@@ -151,7 +153,8 @@ def test_contract_not_found_status_voids_an_older_request_but_not_a_new_one(own,
     request = make_request(operation=2)
     assert own.status(request).not_executed
     key = request.idempotency_key
-    assert server.pay(key, 1, b'{"provider":"1","account":"9161234567","amount":"100.00"}')[0] == 409
+    assert server.pay(key, 1, b'{"provider":"1","account":"9161234567","amount":"100.00",'
+                      b'"currency":"RUB"}')[0] == 409
     assert isinstance(own.pay(request), Approved)
 
 
@@ -182,5 +185,57 @@ def test_contract_wrong_secret_is_refused(server):
     gw = JsonApiGateway("own", {"url": server.base_url, "key_id": "dealer-7", "hmac_secret": "guess"})
     try:
         assert gw.pay(make_request(operation=6)).code == Code.AUTH_FAILED
+    finally:
+        gw.close()
+
+
+# -- the canonical string, as docs/jsonapi-openapi.yaml defines it -------------------------------------
+def test_worked_examples_of_the_openapi_document():
+    status = canonical("GET", canonical_target("/v1/payments/T10001%3A0000000042"), "1700000000000", b"")
+    assert status == (b"GET\n/v1/payments/T10001:0000000042\n1700000000000\n"
+                      b"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert sign(b"demo-secret", status) == "d85e5d05c31e86c890d81bf0fb88906a7f3b09ad80275aff2fa452357d3f5886"
+    body = b'{"provider":"1","account":"9161234567","amount":"100.00","currency":"RUB"}'
+    check = canonical("POST", canonical_target("/v1/check"), "1700000000000", body)
+    assert hashlib.sha256(body).hexdigest() == "d1c0634a03fa9adecfae8dd80a1a38e6096a87dca07e628bfa1dd6eca2c0fc28"
+    assert sign(b"demo-secret", check) == "c00905a82033bfef569062a19b0d592ef7177090d807ae7a1733ed172eb1cab2"
+
+
+def test_the_target_is_the_decoded_path_however_it_was_escaped():
+    assert canonical_target("/v1/payments/T1%3A2") == canonical_target("/v1/payments/T1:2") == "/v1/payments/T1:2"
+
+
+def test_contract_a_key_with_a_colon_is_signed_so_the_server_accepts_it(own, server):
+    request = replace(make_request(operation=7), idempotency_key="T10001:0000000007")
+    assert own.status(request).not_executed  # was 401: the adapter signed %3A, the server the decoded ':'
+    first = own.pay(request)
+    assert isinstance(first, Approved) and own.status(request) == first
+    assert server.ledger.find("T10001:0000000007") is not None
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ({"provider": "1", "account": "9161234567", "amount": "100.00"}, "currency is required"),
+    ({"provider": "1", "account": 9161234567, "amount": "100.00", "currency": "RUB"}, "account must be a string"),
+    ({"provider": "1", "account": "9161234567", "amount": "100.00", "currency": "XYZ"}, "unknown currency 'XYZ'"),
+    ({"provider": "1", "account": "9161234567", "amount": 100, "currency": "RUB"}, "amount must be a string"),
+])
+def test_contract_the_server_refuses_bodies_that_break_the_schema(server, body, problem):
+    server.control("reset")
+    for status, reply in (server.pay("K-1", int(time.time() * 1000), json.dumps(body).encode()),
+                          server.check(json.dumps(body).encode())):
+        assert status == 400 and reply["result"] == "bad_request" and problem in reply["message"]
+    assert not server.ledger.bookings
+
+
+def test_contract_a_refused_request_is_declined_not_unknown(server):
+    server.control("reset")
+    gw = JsonApiGateway("own", {"url": server.base_url, "key_id": "dealer-7", "hmac_secret": SECRET,
+                                "timeout": 2})
+    try:
+        pay = gw.pay(replace(make_request(operation=8), credited=Money(100_00, "XYZ")))
+        assert isinstance(pay, Declined) and pay.gateway_code == "bad_request" and "XYZ" in pay.message
+        refused = gw.check(Route("own", "1"), "9161234567", Money(100_00, "XYZ"), {})
+        assert isinstance(refused, Refused) and refused.gateway_code == "bad_request"
+        assert not server.ledger.bookings
     finally:
         gw.close()

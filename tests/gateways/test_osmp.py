@@ -119,9 +119,9 @@ def test_duplicate_looking_300_is_unknown():
 def test_any_300_on_a_resend_is_unknown_and_technical_codes_do_not_end_it():
     gw = gateway(Canned(reply(300, "error"), reply(8), reply(0, "OK", "5")))
     request = make_request()
-    assert isinstance(gw.status(request), Unknown)
-    assert isinstance(gw.status(request), RetryLater)
-    assert gw.status(request) == Approved("5", "OK")
+    assert isinstance(gw.resend(request), Unknown)
+    assert isinstance(gw.resend(request), RetryLater)
+    assert gw.resend(request) == Approved("5", "OK")
 
 
 def test_reply_for_another_txn_id_is_unknown():
@@ -143,6 +143,50 @@ def test_hostile_or_malformed_xml_is_refused_never_declined(body):
     assert isinstance(gw.check(Route("main"), "9161234567", Money(100), {}), Unreachable)
 
 
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>", "HTML page ('502 Bad Gateway')"),
+    (b"\n<?xml version='1.0'?><response><result>0</result></response>", "blank line before the <?xml"),
+    ("<?xml version='1.0'?><response><result>5</result><comment>Нет такого</comment></response>".encode("cp1251"),
+     "not UTF-8 and declares no encoding"),
+])
+def test_replies_real_frontends_send_with_http_200_stay_unknown_with_the_reason(body, reason):
+    outcome = gateway(Canned(body)).pay(make_request())
+    assert isinstance(outcome, Unknown) and reason in outcome.reason  # never Declined, even for a result 5 inside
+    check = gateway(Canned(body)).check(Route("main"), "9161234567", Money(100), {})
+    assert isinstance(check, Unreachable) and reason in check.reason
+
+
+def test_windows_1251_with_its_declaration_is_read():
+    body = ('<?xml version="1.0" encoding="windows-1251"?><response><osmp_txn_id>10001000001</osmp_txn_id>'
+            "<result>5</result><comment>Нет такого</comment></response>").encode("cp1251")
+    assert gateway(Canned(body)).pay(make_request()) == Declined(Code.ACCOUNT_NOT_FOUND, "Нет такого", "5")
+
+
+def test_the_providers_comment_reaches_the_payer_unless_it_only_says_ok():
+    named = gateway(Canned(reply(0, "Иванов Иван, долг 150.00"))).check(Route("main"), "1", Money(100), {})
+    assert named == Payable({"comment": "Иванов Иван, долг 150.00"})
+    for plain in ("OK", "ok.", "Success", "OK (repeated)"):
+        assert gateway(Canned(reply(0, plain))).check(Route("main"), "1", Money(100), {}) == Payable({})
+
+
+def test_get_info_asks_by_account_without_a_txn_id():
+    canned = Canned(reply(0, "OK", extra='<fields><field1 name="FIO">Петров П.</field1></fields>'))
+    assert gateway(canned).info(Route("main", "3"), "ab.12") == Payable({"FIO": "Петров П."})
+    assert dict(canned.seen[0].url.params) == {"command": "getInfo", "account": "ab.12", "prv_id": "3"}
+
+
+def test_status_sends_the_txn_id_and_reads_the_booking():
+    canned = Canned(reply(0, "OK", "55"))
+    assert gateway(canned, profile="osmp-status").status(make_request()) == Approved("55", "OK")
+    params = dict(canned.seen[0].url.params)
+    assert params["command"] == "status" and params["txn_id"] == "10001000001"
+
+
+def test_unknown_profile_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="option 'profile' must be one of .*ubilling"):
+        gateway(Canned(reply(0)), profile="qiwi-ish")
+
+
 def test_reply_larger_than_the_limit_is_unknown():
     assert isinstance(gateway(Canned(reply(0, "x" * 5000)), max_reply_bytes=1000).pay(make_request()), Unknown)
 
@@ -150,7 +194,7 @@ def test_reply_larger_than_the_limit_is_unknown():
 def test_connection_refused_is_not_executed_only_on_first_pay():
     gw = gateway(Canned(httpx.ConnectError("refused")))
     assert gw.pay(make_request()) == RetryLater("ConnectError: refused", not_executed=True, gateway_code="not-sent")
-    resend = gw.status(make_request())
+    resend = gw.resend(make_request())
     assert isinstance(resend, RetryLater) and not resend.not_executed
 
 
@@ -163,7 +207,7 @@ def test_fault_after_sending_is_unknown(fault):
 def test_auth_refused_is_a_failover_decline_on_pay_but_not_on_a_resend():
     gw = gateway(Canned(401))
     assert gw.pay(make_request()) == Declined(Code.AUTH_FAILED, "HTTP 401", "http-401")
-    assert isinstance(gw.status(make_request()), RetryLater)
+    assert isinstance(gw.resend(make_request()), RetryLater)
 
 
 def test_secrets_never_reach_the_logs(caplog):
@@ -206,7 +250,7 @@ def test_contract_pay_then_resend_books_once(osmp, server):
     request = make_request()
     first = osmp.pay(request)
     assert isinstance(first, Approved)
-    assert osmp.status(request) == Approved(first.external_id, "OK (repeated)")
+    assert osmp.resend(request) == Approved(first.external_id, "OK (repeated)")
     assert len(server.ledger.bookings) == 1
 
 
@@ -215,7 +259,7 @@ def test_contract_lost_reply_after_booking_resolves_by_identical_resend(osmp, se
     request = make_request(operation=2)
     assert isinstance(osmp.pay(request), Unknown)
     assert len(server.ledger.bookings) == 1
-    assert isinstance(osmp.status(request), Approved)
+    assert isinstance(osmp.resend(request), Approved)
     assert len(server.ledger.bookings) == 1
 
 
@@ -224,7 +268,7 @@ def test_contract_broken_duplicate_server_gives_unknown_not_declined(osmp, serve
     server.control("fault drop-after-booking 1 pay")
     request = make_request(operation=3)
     assert isinstance(osmp.pay(request), Unknown)
-    assert isinstance(osmp.status(request), Unknown)
+    assert isinstance(osmp.resend(request), Unknown)
     assert len(server.ledger.bookings) == 1
 
 
@@ -234,7 +278,7 @@ def test_contract_faults_are_unknown_then_resolved(osmp, server, fault):
     server.control(f"fault {fault} 1 pay")
     request = make_request(operation=4)
     assert isinstance(osmp.pay(request), Unknown)
-    assert isinstance(osmp.status(request), Approved)
+    assert isinstance(osmp.resend(request), Approved)
     assert len(server.ledger.bookings) == 1
 
 

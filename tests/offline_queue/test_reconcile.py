@@ -10,6 +10,7 @@ from kiosk.drivers.validator import Bill, Stacked
 from kiosk.gateways.base import Route
 from kiosk.offline_queue.journal import Journal
 from kiosk.offline_queue.reconcile import (
+    check_cassette,
     commit_operation,
     credit_reported_stack,
     reconcile,
@@ -75,7 +76,9 @@ def test_a_replayed_bill_with_no_pending_stack_is_owed_cash_not_credited_to_a_gu
     op = journal.get(held)
     assert (op.account, op.provider, op.cash, op.fee, op.state) == ("", "unassigned", 5000, 0, "needs_attention")
     assert op.booked() == "not sent" and "owed cash" in op.attention_reason
-    assert journal.incidents()[0]["kind"] == "owed_cash" and journal.incidents()[0]["amount"] == 5000
+    owed = [i for i in journal.incidents() if i["kind"] == "owed_cash"]
+    assert len(owed) == 1 and owed[0]["amount"] == 5000
+    assert "restore_detected" in [i["kind"] for i in journal.incidents()]  # the device knows more than the journal
     assert journal.get(number).cash == 10000  # the previous payer's payment is untouched
     assert recover_bills(journal, CATALOG, "v", [Stacked(Bill(5000), "e2")]) == []  # held once
     journal.close()
@@ -124,4 +127,19 @@ def test_a_stack_whose_answer_was_lost_is_listed_as_uncertain_not_credited(tmp_p
     incident = journal.incidents()[0]
     assert incident["kind"] == "uncertain_bill" and incident["amount"] == 50000 and incident["operation"] == number
     assert reconcile(journal, CATALOG).uncertain_bills == []  # listed once
+    journal.close()
+
+
+def test_bills_the_cassette_holds_beyond_the_journal_are_owed_and_numbering_jumps(tmp_path):
+    # The validator's own count (its cassette's bills) is evidence of a restore that no replay reaches.
+    journal = make(tmp_path)
+    number = journal.open_operation("mts", "9123456789", {}, max_cash=10**7).operation
+    journal.record_bill(number, 10000, "v", "e1")
+    commit_operation(journal, CATALOG, number, "pay")
+    held = check_cassette(journal, "v", [("e1", 10000), ("gone-1", 5000), ("gone-2", 100000)])
+    assert [journal.get(n).cash for n in held] == [5000, 100000]
+    assert all(journal.get(n).state == "needs_attention" and journal.get(n).account == "" for n in held)
+    assert "restore_detected" in [i["kind"] for i in journal.incidents()]
+    assert journal.open_operation("mts", "9123456789", {}, max_cash=1).operation > 1000
+    assert check_cassette(journal, "v", [("e1", 10000), ("gone-1", 5000), ("gone-2", 100000)]) == []
     journal.close()

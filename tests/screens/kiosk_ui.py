@@ -13,6 +13,7 @@ from pathlib import Path
 import pygame
 
 from kiosk import events as ev
+from kiosk.demo_stack import in_process_bills
 from kiosk.screens.screenshots import settle, terminal_in
 from kiosk.screens.ui import SCREEN_GUARD_SECONDS, KioskUI
 
@@ -124,7 +125,8 @@ def driven_ui(folder: Path, *, demo: bool = False, theme: str = "default", lang:
     pygame.event.clear()
     with terminal_in(folder, gateway_mode=gateway_mode) as (terminal, clock):
         ui_clock = UiClock()
-        ui = KioskUI(terminal, demo=demo, theme=theme, lang=lang, size=size, clock=ui_clock)
+        ui = KioskUI(terminal, demo=demo, theme=theme, lang=lang, size=size, clock=ui_clock,
+                     insert_bill=in_process_bills(terminal) if demo else None)
         driver = Driver(ui, terminal, clock, ui_clock)
         driver.settle()
         yield driver

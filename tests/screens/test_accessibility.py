@@ -42,7 +42,7 @@ def _check(ui: KioskUI, name: str, problems: list[str]) -> None:
     for widget in _widgets(ui.widgets)[1:]:
         if widget.rect.width and not screen.contains(widget.rect):
             problems.append(f"{name}: {type(widget).__name__} {widget.rect} is off the screen")
-    state = ui.terminal.session.state
+    state = ui.terminal.view().state
     widgets = _widgets(ui.widgets)
     if state in TIMEOUTS and not any(isinstance(w, SessionCountdown) for w in widgets):
         problems.append(f"{name}: state {state} times out but shows no countdown")

@@ -63,9 +63,15 @@ def test_confirmation_says_how_to_file_a_claim_before_money_is_taken(kiosk: Driv
     kiosk.tap("submit")
     assert kiosk.state == "confirmation"
     phone = kiosk.terminal.config.support_phone.replace(" ", "\u00a0")
-    claims = [w for w in kiosk.ui.widgets.children if getattr(w, "text", None) == Msg(
-        "Claims: call support at {phone}", phone=phone)]
-    assert len(claims) == 1
-    assert kiosk.ui.painter.resolve(claims[0].text) == f"Претензии принимаются по телефону поддержки {phone}"
+    claims = f"Претензии принимаются по телефону поддержки {phone}"
+    legal = [w for w in kiosk.ui.widgets.children if isinstance(getattr(w, "text", None), str) and claims in w.text]
+    assert len(legal) == 1
+    config = kiosk.terminal.config
+    # the legal details sit in the secondary block with the claims line: agent, INNs, address
+    for detail in (config.agent.name, config.agent.inn, config.agent.address,
+                   kiosk.terminal.catalog.providers["mts"].inn):
+        assert detail in legal[0].text
     table = next(w for w in kiosk.ui.widgets.children if type(w).__name__ == "Table")
-    assert table.rect.bottom <= claims[0].rect.top  # right under the details, not over them
+    assert table.rect.bottom <= legal[0].rect.top  # right under the details, not over them
+    labels = [kiosk.ui.painter.resolve(label) for label, _ in table.rows]
+    assert labels[:1] == ["Получатель"] and {"Номер", "Комиссия", "Пределы"} <= set(labels)

@@ -12,7 +12,8 @@ from PIL import Image
 
 from kiosk.catalog import load_catalog
 from kiosk.config import DEMO_DIR
-from kiosk.screens.widgets import Grid, Group
+from kiosk.screens.grid import Grid
+from kiosk.screens.widgets import Group
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog(DEMO_DIR / "catalog.toml")

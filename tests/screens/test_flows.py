@@ -66,8 +66,21 @@ def test_account_field_shows_the_live_mask(kiosk: Driver) -> None:
     assert kiosk.terminal.session.view().account_display == "+7 (912) 345"
     kiosk.tap("backspace")
     assert kiosk.terminal.session.account == "91234"
-    kiosk.tap("submit")
+    # Next stays grey until the number is whole (issue 11); Enter on a service keyboard still asks the session
+    assert "submit" not in kiosk.ui.targets()
+    kiosk.key(pygame.K_RETURN)
     assert kiosk.state == "account_entry" and kiosk.terminal.session.view().account_error == "too_short"
+
+
+def test_next_is_enabled_only_for_a_valid_number(kiosk: Driver) -> None:
+    for action in ("start", "category:mobile", "provider:mts"):
+        kiosk.tap(action)
+    kiosk.type("912345678")
+    assert "submit" not in kiosk.ui.targets()  # nine digits of ten
+    kiosk.type("9")
+    assert "submit" in kiosk.ui.targets()
+    kiosk.tap("submit")
+    assert kiosk.state == "confirmation"
 
 
 def test_hurried_double_tap_on_next_does_not_confirm_the_unread_details(kiosk: Driver) -> None:

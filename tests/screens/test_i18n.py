@@ -151,3 +151,12 @@ def test_unreadable_catalog_does_not_stop_the_kiosk(locale_copy: Path, caplog: p
     catalog_path("ru", locale_copy).write_bytes(b'msgid "Pay"\nmsgstr "\xff\xfe broken')
     with caplog.at_level(logging.ERROR):
         assert Translator("ru", locale_copy).gettext("Pay") in ("Pay", "Оплатить")
+
+
+def test_fees_are_written_with_the_russian_decimal_comma() -> None:
+    from kiosk.catalog import load_catalog
+    from kiosk.config import DEMO_DIR
+
+    energo = load_catalog(DEMO_DIR / "catalog.toml").providers["energo"]
+    assert energo.fee.describe("ru").startswith("1,5\u00a0%, мин. 15,00")
+    assert energo.fee.describe("en").startswith("1.5\u00a0%, min RUB 15.00")

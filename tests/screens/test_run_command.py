@@ -147,6 +147,24 @@ def test_demo_without_a_display_renders_the_screens_instead(tmp_path):
     assert len(list((tmp_path / "screenshots").glob("*.png"))) >= 100
 
 
+def _demo_error(*args: str) -> str:
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    result = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", *args], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_bad_theme_language_or_size_is_refused_with_what_would_do(tmp_path):
+    shots = ["--screenshots", str(tmp_path)]
+    assert "no theme 'nosuch'; expected one of dark, default, high-contrast" in _demo_error("--theme", "nosuch", *shots)
+    assert "no language 'de' on this terminal; expected one of ru, en" in _demo_error("--lang", "de", *shots)
+    assert "expected a size like 1366x768" in _demo_error("--size", "abc", *shots)
+    assert "expected a size from 640x480" in _demo_error("--size", "10x10", *shots)
+    assert not list(tmp_path.glob("*.png"))  # nothing written under a wrong name
+
+
 def test_sigterm_while_the_terminal_is_still_starting_stops_it(tmp_path):
     # systemd may stop the kiosk at any moment; a stop before the screen loop existed used to be ignored.
     config = write_config(tmp_path, gateway_mode="ok")

@@ -8,15 +8,18 @@ regenerate them with `KIOSK_UPDATE_GOLDENS=1 pytest tests/screens/test_screensho
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pygame
 import pytest
 from PIL import Image, ImageChops
 
-from kiosk.screens.screenshots import SHOTS, render_theme_language
+from kiosk.screens.screenshots import SHOTS, listed_shots, render_theme_language
 
 GOLDEN = Path(__file__).parent / "golden"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+README_SHOTS = listed_shots(DOCS) or []
 SIZE = (320, 256)
 PIXEL_TOLERANCE = 48  # a channel may differ this much (font hinting, smoothing) and still count as the same
 MAX_DIFFERENT = 0.005  # the share of pixels allowed to differ by more: a moved button or a new word is more
@@ -27,6 +30,12 @@ def small(surface: pygame.Surface) -> Image.Image:
     """The screen as a small RGB image, averaged down (deterministic, unlike scaling with filters)."""
     image = Image.frombytes("RGB", surface.get_size(), pygame.image.tobytes(surface, "RGB"))
     return image.resize(SIZE, Image.Resampling.BOX)
+
+
+def small_file(path: Path) -> Image.Image:
+    """A saved full-size screenshot, averaged down like small()."""
+    with Image.open(path) as image:
+        return image.convert("RGB").resize(SIZE, Image.Resampling.BOX)
 
 
 def different_share(first: Image.Image, second: Image.Image) -> float:
@@ -57,7 +66,26 @@ def test_screens_match_the_golden_images(theme: str, lang: str, tmp_path: Path) 
         if share > MAX_DIFFERENT:
             image.save(tmp_path / f"actual-{golden.name}")
             failures.append(f"{golden.name}: {share:.2%} of pixels differ (actual in {tmp_path})")
+    # the README's pictures (docs/screenshots, listed in its shots.txt) must be what the code renders now
+    for name, image in rendered.items():
+        picture = DOCS / f"{name}-{theme}-{lang}.png"
+        if picture.name in README_SHOTS:
+            share = different_share(image, small_file(picture))
+            if share > MAX_DIFFERENT:
+                failures.append(f"docs/screenshots/{picture.name} is stale ({share:.2%} of pixels differ): "
+                                "run ./dev demo --screenshots docs/screenshots and look at the pictures")
     assert not failures, "\n".join(failures)
+
+
+def test_every_readme_picture_is_listed_rendered_and_shown() -> None:
+    readme = (DOCS.parents[1] / "README.md").read_text(encoding="utf-8")
+    # the kiosk's own screens (the dealer portal's pictures are the portal's tests' business)
+    shown = {name for name in re.findall(r"docs/screenshots/([\w.-]+\.png)", readme) if name.split("-")[0] in SHOTS}
+    assert shown == set(README_SHOTS), "the README shows exactly the pictures docs/screenshots/shots.txt lists"
+    for name in README_SHOTS:
+        shot, rest = name.split("-", 1)
+        assert shot in SHOTS and (DOCS / name).is_file(), name
+        assert rest.removesuffix(".png").rsplit("-", 1)[0] in ("default", "dark", "high-contrast"), name
 
 
 def test_a_changed_screen_is_caught() -> None:

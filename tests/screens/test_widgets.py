@@ -13,25 +13,13 @@ import pytest
 
 from kiosk.catalog import InputField
 from kiosk.config import DEMO_DIR
+from kiosk.screens.entry import Keypad, TextField
+from kiosk.screens.grid import Grid, Tile, TileButton
 from kiosk.screens.i18n import translations
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import THEMES_DIR, read_theme
 from kiosk.screens.touch import CANCEL, DOWN, UP, Touch, TouchInput, min_target_px, too_small
-from kiosk.screens.widgets import (
-    BACKSPACE,
-    CLEAR,
-    Button,
-    Countdown,
-    Grid,
-    Group,
-    Keypad,
-    Label,
-    LayoutError,
-    Slideshow,
-    TextField,
-    Tile,
-    TileButton,
-)
+from kiosk.screens.widgets import BACKSPACE, CLEAR, Button, Countdown, Group, Label, LayoutError, Slideshow
 
 SCREEN = (1280, 1024)
 PHONE = InputField("account", {"ru": "Номер телефона", "en": "Phone number"}, re.compile(r"9\d{9}"),
@@ -351,3 +339,18 @@ def test_tile_icons_fade_when_the_tile_is_unavailable_and_a_badge_replaces_a_mis
     surface = pygame.Surface((400, 300))
     TileButton((0, 0, 400, 300), Tile("c", "Pay by phone number", badge="+7")).draw(surface, painter)
     assert surface.get_at((200, 110))[:3] != painter.colours.surface  # the badge, not an empty face
+
+
+def test_only_what_changed_is_redrawn_when_it_is_small(painter: Painter) -> None:
+    from kiosk.screens.ui import dirty_area
+
+    ok, cancel = Button((10, 10, 100, 60), "OK", "ok"), Button((200, 10, 100, 60), "No", "no")
+    group = Group([ok, cancel])
+    group.draw(pygame.Surface(SCREEN), painter)
+    assert dirty_area(group) is None  # nothing changed
+    ok.touch(Touch("down", (50, 40), 1.0))
+    assert dirty_area(group) == ok.rect
+    cancel.enabled = False
+    assert dirty_area(group) == ok.rect.union(cancel.rect)
+    group.dirty = True  # a group without a rect of its own changed: everything is drawn again
+    assert dirty_area(group) is None

@@ -5,11 +5,15 @@ replies, DIR/pubkeys.key verifies each request by its signer's serial), e.g. the
 --keys it makes a demo key set (DIR/centre, DIR/terminal) under ~/.local/state/kiosk/emulator-keys.
 
 Prints `PORT=<n>` as its first line, then reads control lines on stdin (the same lines POST /_admin takes):
-  fault KIND [N [COMMAND]]   schedule a fault for the next N requests (of check|pay|status|balance)
+  fault KIND [N [COMMAND]]   schedule a fault for the next N requests (of getInfo|check|pay|status|cancel|balance)
                              kinds: drop-before-booking drop-after-booking http-500 http-503 timeout malformed
-                                    huge billion-laughs external-entity bad-signature
+                                    huge billion-laughs external-entity bad-signature html-page blank-line cp1251
   latency MS | hang SECONDS | clear | broken-duplicates on|off | balance KOPECKS
   account ACC missing | account ACC NAME [DEBT_KOPECKS]
+  profile osmp|osmp-status|ubilling|abills-old|rebooking   (osmp only) how a repeated pay is answered
+                             (same booking | 300 "Duplicate transaction" | 8 "Double request" | booked again)
+                             and whether command=status exists
+  account-format PRV_ID REGEX                        (osmp only) that provider's account rule
   port NUMBER GATEWAY_OUT | pending-polls N          (cyberplat only)
   reset | status | quit
 Each line is answered with one line ("ok …" or "error: …"). At the end of stdin it keeps serving until

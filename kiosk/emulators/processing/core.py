@@ -12,7 +12,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +34,16 @@ FAULTS = (
     "billion-laughs",  # booked, then an XML entity-expansion bomb (XML protocols only)
     "external-entity",  # booked, then XML pulling a local file through an external entity
     "bad-signature",  # booked, then a reply whose signature does not verify (signed protocols only)
+    "html-page",  # booked, then HTTP 200 with a proxy's or web server's HTML page instead of the reply
+    "blank-line",  # booked, then the reply with a blank line before <?xml (XML protocols only)
+    "cp1251",  # booked, then the reply in Windows-1251 with no encoding declared (XML protocols only)
 )
-ACCOUNT_FORMAT = re.compile(r"[0-9A-Za-z]{1,40}")
+# Accounts the ledger knows by default: any run of up to 200 printable characters (the OSMP limit).
+ACCOUNT_FORMAT = re.compile(r"\S{1,200}")
+HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
+             b"<body><h1>Bad Gateway</h1><p>nginx</p></body></html>\n")
+#: protocol-specific ways to spoil a reply body, by fault kind (see ProcessingEmulator.fault_after)
+Mangles = Mapping[str, Callable[[bytes], bytes]]
 
 
 class BalanceLow(Exception):
@@ -62,6 +70,7 @@ class Booking:
     provider: str
     at: str
     fingerprint: str = ""
+    cancelled: bool = False
 
 
 class Ledger:
@@ -108,6 +117,16 @@ class Ledger:
             self.bookings[key] = booking
             self.balance -= amount
             self.save()
+            return booking
+
+    def cancel(self, key: str) -> Booking | None:
+        """Reverse a booking (once): the amount goes back to the dealer's balance; None if there is none."""
+        with self.lock:
+            booking = self.bookings.get(key)
+            if booking is not None and not booking.cancelled:
+                booking.cancelled = True
+                self.balance += booking.amount
+                self.save()
             return booking
 
     def reset(self) -> None:
@@ -170,7 +189,7 @@ class FaultPlan:
                     entry[1] -= 1
                     if entry[1] <= 0:
                         self._queue.remove(entry)
-                    return entry[0]
+                    return str(entry[0])
         return None
 
     def clear(self) -> None:
@@ -226,6 +245,41 @@ class ProcessingEmulator:
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         return self.faults.take(command)
+
+    # -- the fault ladder, once for every protocol ------------------------------------------------------
+    async def fault_before(self, request: Request, fault: str | None) -> Response | None:
+        """The reply for a fault that strikes before anything is done (dropped connection, bare 5xx), or None."""
+        if fault == "drop-before-booking":
+            await drop_connection(request)
+            return Response(b"")
+        if fault in ("http-500", "http-503"):
+            return Response(b"server error", int(fault[-3:]))
+        return None
+
+    async def fault_after(self, request: Request, fault: str | None, body: bytes,
+                          mangles: Mangles | None = None) -> bytes | None:
+        """The reply body once an after-booking fault has struck; None: the connection was dropped, send nothing.
+
+        `mangles` carries the protocol's own ways to spoil a body (an XML bomb, a broken signature); the
+        rest is common: a lost reply, a hang, half a document, a huge one, an HTML page.
+        """
+        if fault is None:
+            return body
+        if fault == "drop-after-booking":
+            await drop_connection(request)
+            return None
+        if fault == "timeout":
+            await asyncio.sleep(self.faults.hang_seconds)
+            return body
+        if mangles and fault in mangles:
+            return mangles[fault](body)
+        if fault == "malformed":
+            return body[: len(body) // 2]
+        if fault == "huge":
+            return body + b" " * (4 << 20)  # trailing blanks: still a valid document, just far too big
+        if fault == "html-page":
+            return HTML_PAGE
+        return body
 
     # -- control ------------------------------------------------------------------------------------
     def control(self, line: str) -> str:

@@ -7,7 +7,6 @@ vendor's test keys one directory serves both sides; `write_demo_keys` makes a di
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -22,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kiosk.emulators.processing.core import BalanceLow, ProcessingEmulator, drop_connection
+from kiosk.emulators.processing.core import BalanceLow, ProcessingEmulator
 from kiosk.gateways.cyberplat_sign import (
     SignatureError,
     decode_fields,
@@ -35,6 +34,9 @@ from kiosk.gateways.ipriv_keys import KeyFileError, load_public_ring, load_secre
 
 AMOUNT = re.compile(r"\d{1,9}\.\d{2}")
 STEPS = {"pay_check": "check", "pay": "pay", "pay_status": "status"}
+# the fault kinds only a signed document has (the rest of the ladder is ProcessingEmulator.fault_after's);
+# same length, altered data: the signature no longer verifies
+MANGLES = {"bad-signature": lambda document: document.replace(b"ERROR=", b"ERRXR=", 1)}
 DEMO_PASSWORD = "1111111111"  # as on the vendor's test keys; these keys never guard real money
 DEALER_SERIAL, CENTRE_SERIAL = 17040, 64200
 
@@ -103,8 +105,11 @@ class CyberplatEmulator(ProcessingEmulator):
                                  Route("/_admin", self.admin, methods=["POST"])])
 
     def control(self, line: str) -> str:
-        """Base controls plus: port NUMBER GATEWAY_OUT, pending-polls N."""
+        """Base controls plus: port NUMBER GATEWAY_OUT, pending-polls N; reset also forgets both."""
         words = line.split()
+        if words == ["reset"]:
+            self.pending_polls = 0
+            self.ported.clear()
         if words[:1] == ["port"] and len(words) == 3:
             self.ported[words[1]] = words[2]
             return self.status_line()
@@ -122,11 +127,9 @@ class CyberplatEmulator(ProcessingEmulator):
         fault = await self.prelude(STEPS[step])
         raw = await request.body() if request.method == "POST" else request.scope["query_string"]
         message = form_field(raw, "inputmessage", request.headers.get("content-type", "")) or b""
-        if fault == "drop-before-booking":
-            await drop_connection(request)
-            return Response(b"")
-        if fault in ("http-500", "http-503"):
-            return Response(b"server error", int(fault[-3:]))
+        early = await self.fault_before(request, fault)
+        if early is not None:
+            return early
         try:
             data, _signer = verify(message, self.dealer_keys)
             fields = decode_fields(data)
@@ -136,18 +139,10 @@ class CyberplatEmulator(ProcessingEmulator):
         reply = {"DATE": datetime.now().strftime("%d.%m.%Y %H:%M:%S"), "SESSION": fields.get("SESSION", ""),
                  **reply}
         document = sign(encode_fields(reply), self.secret)
-        if fault == "drop-after-booking":
-            await drop_connection(request)
+        spoiled = await self.fault_after(request, fault, document, MANGLES)
+        if spoiled is None:
             return Response(b"")
-        if fault == "timeout":
-            await asyncio.sleep(self.faults.hang_seconds)
-        elif fault == "malformed":
-            document = document[: len(document) // 2]
-        elif fault == "huge":
-            document = document + b"x" * (4 << 20)
-        elif fault == "bad-signature":
-            document = document.replace(b"ERROR=", b"ERRXR=", 1)  # same length, altered data
-        return Response(document, 200, media_type="text/plain; charset=windows-1251")
+        return Response(spoiled, 200, media_type="text/plain; charset=windows-1251")
 
     def process(self, step: str, gw: str, fields: dict[str, str], operator: str = "") -> dict[str, str]:
         """The protocol itself."""

@@ -16,19 +16,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kiosk.emulators.processing.core import BalanceLow, ProcessingEmulator, drop_connection
+from kiosk.emulators.processing.core import BalanceLow, ProcessingEmulator
 from kiosk.gateways.jsonapi import (
     IDEMPOTENCY_HEADER,
     KEY_HEADER,
     SIG_HEADER,
     TS_HEADER,
     canonical,
+    canonical_target,
     reply_canonical,
     sign,
 )
 
 KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 AMOUNT = re.compile(r"\d{1,9}\.\d{2}")
+CURRENCIES = frozenset({"RUB"})
 
 
 class JsonApiEmulator(ProcessingEmulator):
@@ -59,18 +61,20 @@ class JsonApiEmulator(ProcessingEmulator):
         command = {"/v1/check": "check", "/v1/payments": "pay", "/v1/balance": "balance"}.get(path, "status")
         fault = await self.prelude(command)
         body = await request.body()
-        target = path + (f"?{request.url.query}" if request.url.query else "")
+        raw_path = request.scope.get("raw_path", path.encode()).decode("ascii", "replace").split("?")[0]
+        try:
+            target = canonical_target(raw_path, request.url.query)
+        except UnicodeDecodeError:
+            target = ""  # a path that is not UTF-8 once decoded cannot have been signed by a client
         timestamp = request.headers.get(TS_HEADER, "")
         signature = request.headers.get(SIG_HEADER, "")
         good = sign(self.secret, canonical(request.method, target, timestamp, body))
         if (request.headers.get(KEY_HEADER) != self.key_id or not hmac.compare_digest(good, signature)
                 or not timestamp.isdigit() or abs(int(timestamp) - time.time() * 1000) > self.window_ms):
             return Response(b'{"result":"unauthorized"}', 401, media_type="application/json")
-        if fault == "drop-before-booking":
-            await drop_connection(request)
-            return Response(b"")
-        if fault in ("http-500", "http-503"):
-            return Response(b"server error", int(fault[-3:]))
+        early = await self.fault_before(request, fault)
+        if early is not None:
+            return early
         if command == "pay":
             key = request.headers.get(IDEMPOTENCY_HEADER, "")
             # one request per key at a time, so a status query never overtakes a pay being booked
@@ -85,16 +89,9 @@ class JsonApiEmulator(ProcessingEmulator):
         else:
             with self.ledger.lock:
                 status, data = 200, {"balance": _text(self.ledger.balance), "currency": "RUB"}
-        out = json.dumps(data, ensure_ascii=False).encode()
-        if fault == "drop-after-booking":
-            await drop_connection(request)
+        out = await self.fault_after(request, fault, json.dumps(data, ensure_ascii=False).encode())
+        if out is None:
             return Response(b"")
-        if fault == "timeout":
-            await asyncio.sleep(self.faults.hang_seconds)
-        elif fault == "malformed":
-            out = out[: len(out) // 2]
-        elif fault == "huge":
-            out = json.dumps({**data, "padding": "x" * (4 << 20)}).encode()
         reply_ts = str(int(time.time() * 1000))
         reply_sig = sign(self.secret, reply_canonical(signature, reply_ts, out))
         if fault == "bad-signature":
@@ -170,15 +167,32 @@ class JsonApiEmulator(ProcessingEmulator):
 
 
 def _payment(body: bytes) -> tuple[dict[str, Any], str]:
+    """The body of a check or pay as the schema defines it, or what is wrong with it (never a guess)."""
     try:
         data = json.loads(body)
-        amount = data["amount"]
-        if not isinstance(amount, str) or not AMOUNT.fullmatch(amount):
-            return {}, "amount must be a string like '10.45'"
-        return {"provider": str(data.get("provider", "")), "account": str(data["account"]),
-                "amount": int(Decimal(amount) * 100)}, ""
-    except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
-        return {}, f"bad body: {exc}"
+    except (ValueError, RecursionError) as exc:
+        return {}, f"body is not JSON: {exc}"
+    if not isinstance(data, dict):
+        return {}, "body must be a JSON object"
+    for name in ("provider", "account", "amount", "currency"):
+        if name not in data:
+            return {}, f"{name} is required"
+        if not isinstance(data[name], str):
+            return {}, f"{name} must be a string, got {type(data[name]).__name__}"
+    if not data["account"]:
+        return {}, "account must not be empty"
+    if not AMOUNT.fullmatch(data["amount"]):
+        return {}, "amount must be a string like '10.45'"
+    if data["currency"] not in CURRENCIES:
+        return {}, f"unknown currency {data['currency']!r}; known: {', '.join(sorted(CURRENCIES))}"
+    fields = data.get("fields", {})
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        return {}, "fields must be an object of strings"
+    try:
+        amount = int(Decimal(data["amount"]) * 100)
+    except InvalidOperation:
+        return {}, "amount must be a string like '10.45'"
+    return {"provider": data["provider"], "account": data["account"], "amount": amount}, ""
 
 
 def _text(kopecks: int) -> str:
