@@ -41,7 +41,7 @@ def demo_config(state_dir: Path, printer_port: int | None = None, base: Config |
 
 def in_process_bills(terminal: Terminal) -> DemoPort:
     """The demo keys' port when the validator is the in-process virtual one (it takes kopecks)."""
-    insert: DemoPort = terminal.validator.insert  # type: ignore[attr-defined]
+    insert: DemoPort = terminal.validator.insert  # type: ignore[union-attr]
     return insert
 
 

@@ -131,7 +131,7 @@ class KioskUI:
         self.size = self.surface.get_size()
         self.themes = ThemeManager(themes_dir or config.screen.themes_dir or THEMES_DIR, theme or config.screen.theme)
         self.themes.subscribe(lambda _theme: self._restyle())
-        self.default_lang = lang if lang in config.languages else config.screen.language
+        self.default_lang: str = lang if lang is not None and lang in config.languages else config.screen.language
         self.lang = self.default_lang
         self.touch = TouchInput(self.size, clock=clock)
         self.exit_code: int | None = None
@@ -139,7 +139,7 @@ class KioskUI:
         self.view: SessionView | None = None
         self.widgets = Group()
         self._key: Any = None
-        self._painters: dict[tuple[str, str], Painter] = {}
+        self._painters: dict[tuple[str, str, tuple[int, int]], Painter] = {}
         self._needs_draw = True
         self._guard_until = 0.0
         now = clock()
