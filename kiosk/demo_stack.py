@@ -88,8 +88,9 @@ class DemoStack:
         from provisioning.demo import DemoDealer
 
         try:
+            # heartbeats come from the demo terminal itself (Terminal.start), as on a real terminal
             self.dealer = DemoDealer(self.state_dir / "dealer", config.terminal, config.address,
-                                     str(config.timezone)).start()
+                                     str(config.timezone), heartbeat=False).start()
         except Exception as exc:  # payments never depend on the dealer service
             self.dealer_problem = f"dealer service not started: {exc}"
 
