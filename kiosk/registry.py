@@ -36,6 +36,12 @@ PRINTER_LINKS: dict[str, str] = {
     "file": "kiosk.drivers.printer_links:FileLink",
     "virtual": "kiosk.drivers.printer_links:FileLink",  # the name early configurations used for "file"
 }
+# 2D barcode scanners (utility bills' GOST R 56042 codes): serial/USB-CDC, or HID keyboard-wedge via evdev.
+SCANNERS: dict[str, str] = {
+    "serial": "kiosk.drivers.scanner_serial:SerialScanner",
+    "hid": "kiosk.drivers.scanner_hid:HidScanner",
+}
+
 
 def load(kind: str, table: Mapping[str, str], name: str) -> type:
     """Import and return the class registered under name, with a clear error for an unknown one."""

@@ -1,5 +1,7 @@
 """`devices probe [PORT...]`: which bill validator protocol answers on each serial port, and who it is.
 
+A 2D barcode scanner answers nothing; see probe_scanner for what probe can and cannot know about one.
+
 Probing only asks (POLL, identification, simple poll; ID003 status and version; SSP sync, serial number and
 setup): it never resets a device or moves a bill.
 Prints a JSON list, one object per port; exit status 0 if any device answered, 1 if none did.
@@ -16,7 +18,7 @@ from collections.abc import Callable
 
 from kiosk.drivers import ccnet_frame as cf
 from kiosk.drivers import cctalk_frame as cc
-from kiosk.drivers import probe_id003_essp
+from kiosk.drivers import probe_id003_essp, probe_scanner
 from kiosk.drivers.serial_port import Reply, SerialPort, wait_reply
 from kiosk.errors import DeviceError
 
@@ -90,8 +92,9 @@ def probe_cctalk(link: SerialPort, timeout: float, address: int = cc.BILL_VALIDA
     return None
 
 
-def probe_port(port: str, timeout: float = 0.3, bauds: tuple[int, ...] = (9600, 19200)) -> dict:
-    """What answers on one port."""
+def probe_port(port: str, timeout: float = 0.3, bauds: tuple[int, ...] = (9600, 19200),
+               listen: float = 0.0) -> dict:
+    """What answers on one port (a scanner, which answers nothing, by udev or by listening `listen` seconds)."""
     result: dict = {"port": port, "protocol": None}
     for baud in bauds:
         link = SerialPort(port, baud)
@@ -115,8 +118,12 @@ def probe_port(port: str, timeout: float = 0.3, bauds: tuple[int, ...] = (9600, 
         if found:
             result.update(found, baudrate=baud)
             return result
+    scanner = probe_scanner.identify(port, listen)
+    if scanner:
+        result.update(scanner)
+        return result
     result["note"] = ("no CCNET, ccTalk, ID003 or SSP answer: wrong port, no power, or a validator in pulse mode "
-                      "(which never answers on the serial line)")
+                      "(which never answers on the serial line); " + probe_scanner.NOTE)
     return result
 
 
@@ -126,9 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("ports", nargs="*", help="serial ports (default: USB serial adapters found)")
     parser.add_argument("--timeout", type=float, default=0.3, help="seconds to wait for each answer")
     parser.add_argument("--baud", type=int, action="append", help="baud rates to try (default 9600, 19200)")
+    parser.add_argument("--listen", type=float, default=0.0,
+                        help="seconds to listen on a silent port for a 2D scanner's code (scan one meanwhile)")
     args = parser.parse_args(argv)
     ports = args.ports or sorted({p for pattern in DEFAULT_GLOBS for p in glob.glob(pattern)})
-    results = [probe_port(p, args.timeout, tuple(args.baud or (9600, 19200))) for p in ports]
+    results = [probe_port(p, args.timeout, tuple(args.baud or (9600, 19200)), args.listen) for p in ports]
     print(json.dumps(results, indent=2, ensure_ascii=False))
     return 0 if any(r["protocol"] for r in results) else 1
 
