@@ -126,7 +126,8 @@ def main() -> int:
         report = trial(Path(tmp), restores, seed)
     lost, doubled = report["lost"], report["doubled"]
     assert isinstance(lost, list) and isinstance(doubled, list)
-    print(f"restores: {report['restores']}; payments: {report['payments']}; bookings: {report['bookings']}; "
+    print(f"restores: {report['restores']}; operations seen across all pasts (owed-cash holds included): "
+          f"{report['payments']}; bookings: {report['bookings']}; "
           f"bills in the cassette: {report['bills']}; held as owed cash: {report['owed_bills']} "
           f"(of which an earlier past had booked {report['owed_but_booked']}); "
           f"{time.monotonic() - started:.0f} s")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kiosk.app import Terminal
 from kiosk.config import Part
-from kiosk.demo_stack import demo_config
+from kiosk.demo_config import demo_config
 
 
 @contextmanager

@@ -79,6 +79,7 @@ class Terminal:
         self.on_post: Callable[[], None] | None = None
         self._printing: list[threading.Thread] = []
         self._scheduler: Any = None
+        self.dealer_link: Any = None  # the dealer link's heartbeat loop (its own thread), when enrolled
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, background_outbox: bool = True) -> Summary:
@@ -101,11 +102,17 @@ class Terminal:
             self.outbox.start()
         if self._background_checks:
             self._start_housekeeping(background_outbox)
+            from kiosk.dealer_link.status import start_heartbeat  # off the payment path: its own thread
+
+            self.dealer_link = start_heartbeat(self)
         self.pump()
         return self.summary
 
     def close(self) -> None:
-        """Stop delivery and devices, close the journal."""
+        """Stop the dealer link, delivery and devices, close the journal."""
+        if self.dealer_link is not None:
+            self.dealer_link.close()
+            self.dealer_link = None
         self.outbox.stop()
         for thread in self._printing:
             thread.join(timeout=30)

@@ -151,10 +151,14 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _direct(argv: list[str]) -> int | None:
     """Sub-commands that parse their own options (so `kiosk demo --help` shows the demo's help)."""
-    if argv and argv[0] in ("demo", "run"):
+    if argv and argv[0] == "run":
         from kiosk import ui_main
 
-        return (ui_main.demo_main if argv[0] == "demo" else ui_main.run_main)(argv[1:])
+        return ui_main.run_main(argv[1:])
+    if argv and argv[0] == "demo":
+        # the demo is a command of its own, like `kiosk emulate …`: its module wires the emulators, so the
+        # product imports it by name only when asked for the demo (tests/test_layers.py)
+        return int(importlib.import_module("kiosk.demo_stack").demo_main(argv[1:]))
     if len(argv) >= 2 and (argv[0], argv[1]) in DELEGATED:
         module, _, function = DELEGATED[(argv[0], argv[1])].partition(":")
         return int(getattr(importlib.import_module(module), function or "main")(argv[2:]) or 0)

@@ -5,10 +5,15 @@ processing emulators on loopback."""
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import DEMO_CONFIG, Config, Part, load_config
+from kiosk.demo_config import DEMO_UI_TERMINAL, demo_config
+from kiosk.drivers.virtual import VirtualValidator
 from kiosk.emulators.processing.jsonapi import JsonApiEmulator
 from kiosk.emulators.processing.osmp import OsmpEmulator
 from kiosk.emulators.virtual_printer import VirtualPrinter
@@ -19,29 +24,17 @@ if TYPE_CHECKING:
     from kiosk.session_view import DemoPort
 
 JSON_KEY_ID, JSON_SECRET = "demo", "demo-secret"  # the JSON emulator's demo credentials, loopback only
-
-DEMO_UI_TERMINAL = "10002"  # the simulator (`kiosk simulate`) uses the demo configuration's 10001
-
-
-def demo_config(state_dir: Path, printer_port: int | None = None, base: Config | None = None) -> Config:
-    """The demo configuration with every durable file inside state_dir and, given a port, a network printer."""
-    config = base or load_config(DEMO_CONFIG)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    validator = Part("validator", "virtual", {**config.validator.options, "cassette": str(state_dir / "cassette.sqlite")})
-    gateways = {name: dataclasses.replace(part, options={**part.options, "ledger": str(state_dir / f"gateway-{name}.sqlite")})
-                for name, part in config.gateways.items()}
-    printer = (Part("printer", "network", {"host": "127.0.0.1", "port": printer_port}) if printer_port
-               else config.printer)
-    # The window demo is a terminal of its own: its receipts must never be looked up in the simulator's journal
-    # (the demo configuration's number, 10001) and show another payment.
-    return dataclasses.replace(config, terminal=DEMO_UI_TERMINAL, journal_path=state_dir / "journal.sqlite",
-                               receipts_dir=state_dir / "receipts", validator=validator, gateways=gateways,
-                               printer=printer)
+__all__ = ["DEMO_UI_TERMINAL", "DemoStack", "demo_config", "demo_main", "in_process_bills"]
 
 
 def in_process_bills(terminal: Terminal) -> DemoPort:
     """The demo keys' port when the validator is the in-process virtual one (it takes kopecks)."""
-    insert: DemoPort = terminal.validator.insert  # type: ignore[union-attr]
+    validator = terminal.validator
+    if not isinstance(validator, VirtualValidator):
+        raise TypeError(f"demo keys feed the in-process virtual validator, not {type(validator).__name__}")
+
+    def insert(kopecks: int) -> None:
+        validator.insert(kopecks)  # a refused bill shows on the screen as the device reports it
     return insert
 
 
@@ -95,8 +88,9 @@ class DemoStack:
         from provisioning.demo import DemoDealer
 
         try:
+            # heartbeats come from the demo terminal itself (Terminal.start), as on a real terminal
             self.dealer = DemoDealer(self.state_dir / "dealer", config.terminal, config.address,
-                                     str(config.timezone)).start()
+                                     str(config.timezone), heartbeat=False).start()
         except Exception as exc:  # payments never depend on the dealer service
             self.dealer_problem = f"dealer service not started: {exc}"
 
@@ -138,3 +132,41 @@ class DemoStack:
         if self.printer is not None:
             self.printer.stop()
             self.printer = None
+
+
+def demo_main(argv: Sequence[str] | None = None) -> int:
+    """`kiosk demo`: emulators and the kiosk in a window; keys 1–8 insert banknotes; receipts become PNGs.
+
+    It lives here, with the emulators it starts, so that the product's own entry point (ui_main) never
+    imports them; the CLI reaches it by name.
+    """
+    from kiosk.ui_main import _display_available, _parser, _serve, check_choices
+
+    parser = _parser("kiosk demo", demo=True)
+    args = parser.parse_args(argv)
+    check_choices(parser, args, load_config(DEMO_CONFIG))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.screenshots is None and not _display_available():
+        # A window nobody can see is no demo: show every screen as pictures instead, and say so.
+        args.screenshots = args.state_dir.expanduser() / "screenshots"
+        print("kiosk demo: no display here (neither DISPLAY nor WAYLAND_DISPLAY is set), so instead of a window "
+              f"every screen is rendered to {args.screenshots}. For the payment flow without a display: "
+              "kiosk simulate.")
+    if args.screenshots is not None:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+        logging.getLogger().setLevel(logging.CRITICAL)  # the walk stages faults and declines on purpose
+        from kiosk.screens.screenshots import render_all
+
+        paths = render_all(args.screenshots, size=args.size, themes=[args.theme] if args.theme else None,
+                           languages=[args.lang] if args.lang else None)
+        print(f"{len(paths)} screenshots written to {args.screenshots}")
+        return 0
+    state_dir = args.state_dir.expanduser()
+    with DemoStack(state_dir, in_process=args.in_process, protocol=args.validator_protocol) as stack:
+        if stack.config is None:
+            raise RuntimeError("the demo stack started without a configuration")
+        print(stack.describe())
+        print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
+              "five times, PIN 1234; Esc or closing the window quits")
+        return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=args.size,
+                      theme=args.theme, lang=args.lang, demo_port=stack.bill_port)

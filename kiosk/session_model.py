@@ -43,8 +43,6 @@ MORE_TIME_STATES = ("category", "provider", "account_entry", "confirmation", "ca
 
 BEFORE_MONEY = ["category", "provider", "account_entry", "online_check", "confirmation"]
 CHOOSING = ["category", "provider"]
-#: where the payer is awaited (not a check's reply or a delivery): the only states "more time" extends
-PAYER_AWAITED = ["category", "provider", "account_entry", "confirmation", "cash_collection"]
 
 #: the trigger that took the session into "commit" → the reason journaled with the commit
 COMMIT_REASONS = {"pay": "pay", "bill_settled": "pay", "timeout": "timeout", "device_fault": "device_fault"}
@@ -100,7 +98,7 @@ TRANSITIONS: list[Transition] = [
     {"trigger": "pay", "source": "cash_collection", "dest": "commit", "conditions": "enough_cash"},
     {"trigger": "pay", "source": "cash_collection", "dest": None, "after": "ask_for_more"},
     {"trigger": "bill_settled", "source": "cash_collection", "dest": "commit", "conditions": "enough_cash"},
-    {"trigger": "more_time", "source": PAYER_AWAITED, "dest": None, "conditions": "no_pay_pending",
+    {"trigger": "more_time", "source": list(MORE_TIME_STATES), "dest": None, "conditions": "no_pay_pending",
      "after": "restart_timeout"},
     # The operation could not be journaled: no money may be taken.
     {"trigger": COMPLETION, "source": "cash_collection", "dest": "out_of_service", "conditions": "operation_refused"},

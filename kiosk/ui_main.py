@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.config import DEMO_CONFIG, Config, load_config
+from kiosk.config import Config, load_config
 from kiosk.errors import KioskError
 from kiosk.registry import WIRE_VALIDATORS
 
@@ -160,40 +160,6 @@ def _display_available() -> bool:
     return any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"))
 
 
-def demo_main(argv: Sequence[str] | None = None) -> int:
-    """`kiosk demo`: emulators and the kiosk in a window; keys 1–8 insert banknotes; receipts become PNGs."""
-    parser = _parser("kiosk demo", demo=True)
-    args = parser.parse_args(argv)
-    check_choices(parser, args, load_config(DEMO_CONFIG))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.screenshots is None and not _display_available():
-        # A window nobody can see is no demo: show every screen as pictures instead, and say so.
-        args.screenshots = args.state_dir.expanduser() / "screenshots"
-        print("kiosk demo: no display here (neither DISPLAY nor WAYLAND_DISPLAY is set), so instead of a window "
-              f"every screen is rendered to {args.screenshots}. For the payment flow without a display: "
-              "kiosk simulate.")
-    if args.screenshots is not None:
-        os.environ["SDL_VIDEODRIVER"] = "dummy"
-        logging.getLogger().setLevel(logging.CRITICAL)  # the walk stages faults and declines on purpose
-        from kiosk.screens.screenshots import render_all
-
-        paths = render_all(args.screenshots, size=args.size, themes=[args.theme] if args.theme else None,
-                           languages=[args.lang] if args.lang else None)
-        print(f"{len(paths)} screenshots written to {args.screenshots}")
-        return 0
-    from kiosk.demo_stack import DemoStack
-
-    state_dir = args.state_dir.expanduser()
-    with DemoStack(state_dir, in_process=args.in_process, protocol=args.validator_protocol) as stack:
-        if stack.config is None:
-            raise RuntimeError("the demo stack started without a configuration")
-        print(stack.describe())
-        print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
-              "five times, PIN 1234; Esc or closing the window quits")
-        return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=args.size,
-                      theme=args.theme, lang=args.lang, demo_port=stack.bill_port)
-
-
 def run_main(argv: Sequence[str] | None = None, hold: float | None = None) -> int:
     """`kiosk run --config C`: production, full screen as configured, no way out from the UI.
 
@@ -227,7 +193,6 @@ class StartupFailure(Exception):
 
 
 if __name__ == "__main__":
-    which = sys.argv[1] if len(sys.argv) > 1 else ""
-    if which not in ("demo", "run"):
-        sys.exit("usage: python -m kiosk.ui_main demo|run [options]")
-    sys.exit((demo_main if which == "demo" else run_main)(sys.argv[2:]))
+    if sys.argv[1:2] != ["run"]:
+        sys.exit("usage: python -m kiosk.ui_main run [options]  (the demo: kiosk demo)")
+    sys.exit(run_main(sys.argv[2:]))

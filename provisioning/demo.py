@@ -28,8 +28,9 @@ class DemoDealer:
     """Starts (and stops) the demo dealer service and the demo terminal's link to it."""
 
     def __init__(self, state_dir: Path, terminal_number: str, address: str = "", timezone: str = "Europe/Moscow",
-                 identity_dir: Path | None = None) -> None:
+                 identity_dir: Path | None = None, heartbeat: bool = True) -> None:
         self.state_dir = state_dir
+        self.send_heartbeats = heartbeat  # False when the terminal's own `Terminal.start()` sends them
         self.number, self.address, self.timezone = terminal_number, address, timezone
         self.identity_dir = identity_dir or state_dir.parent / "dealer-link"
         self.process: subprocess.Popen[bytes] | None = None
@@ -44,7 +45,8 @@ class DemoDealer:
                     init(self.state_dir, None, dev=True, hosts=["127.0.0.1", "localhost"], out=log)
             self._serve()
             self._enroll()
-            self.heartbeat = HeartbeatLoop(self.identity_dir).start()
+            if self.send_heartbeats:
+                self.heartbeat = HeartbeatLoop(self.identity_dir).start()
         except BaseException:
             self.close()
             raise

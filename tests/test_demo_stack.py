@@ -20,6 +20,7 @@ def wait_for(predicate, terminal, seconds=10.0):
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["ccnet", "id003", "essp"])
 def test_a_demo_payment_goes_through_real_bytes_http_and_escpos(tmp_path, protocol):
     with DemoStack(tmp_path, protocol=protocol) as stack:

@@ -108,6 +108,7 @@ class CctalkValidator(PollingValidator):
         self._escrow: Bill | None = None
         self._routed = False
         self._escrow_since = self._last_hold = 0.0
+        self._inhibited_for_stack = False  # master inhibit set while a stacked bill's outcome is unread
         self.counters = {"timeouts": 0, "echo_mismatch": 0, "busy": 0, "events_lost": 0}
 
     # -- the wire ---------------------------------------------------------------------------------
@@ -237,6 +238,9 @@ class CctalkValidator(PollingValidator):
     # -- polling ----------------------------------------------------------------------------------
     def _poll(self) -> None:
         self._process(self._transact(cc.READ_BUFFERED_BILL_EVENTS))
+        if self._inhibited_for_stack and self._escrow is None:  # the stacked bill's outcome has been read
+            self._inhibited_for_stack = False
+            self._transact(cc.MODIFY_MASTER_INHIBIT, b"\x01" if self._types else b"\x00")
         if self._escrow and not self._routed and self.options["auto_hold"]:
             now = time.monotonic()
             if now - self._escrow_since >= float(self.options["escrow_max_hold"]):
@@ -331,6 +335,13 @@ class CctalkValidator(PollingValidator):
         if decision == "hold":  # extend the escrow timeout (the driver also extends it by itself)
             self._last_hold = time.monotonic()
         self._route({"stack": 1, "return": 0, "hold": 255}[decision])
+        if decision == "stack":
+            # No next bill until this one's outcome is read (the device is busy stacking until then anyway):
+            # a kiosk that dies meanwhile finds the outcome as the newest bill event at restart, not under the
+            # next payer's escrow and return. Refused attempts still add events, so this helps only a restart
+            # that comes before five of them.
+            self._transact(cc.MODIFY_MASTER_INHIBIT, b"\x00")
+            self._inhibited_for_stack = True
 
     def _status_extra(self) -> dict[str, object]:
         return {**super()._status_extra(), "event_counter": self._counter, "reset_epoch": self._epoch}

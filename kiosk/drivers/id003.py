@@ -153,6 +153,8 @@ class Id003Validator(PollingValidator):
             raise DeviceInitializationError(
                 f"{self.port}: no ID003 answer at {self.options['baudrate']} baud 8E1: check the cable, the port, "
                 "the baud rate (9600 or 19200) and that the unit is set to ID003, not pulse mode") from exc
+        if before.code == jf.STACKING:
+            before = self._await_stacking_end(before)
         self._settle_before_reset(before, first)
         self._command(jf.RESET)
         self._last = None
@@ -170,6 +172,14 @@ class Id003Validator(PollingValidator):
             raise DeviceInitializationError(f"{self.port}: the validator's currency table (0x8A) is empty")
         self._send_acceptance()
         self._handle(status)  # a cassette out or a jam right after start is news too
+
+    def _await_stacking_end(self, status: jf.Frame) -> jf.Frame:
+        """A bill on its way into the cassette: let it arrive (a RESET now would swallow its VEND VALID)."""
+        deadline = time.monotonic() + float(self.options["init_timeout"])
+        while status.code == jf.STACKING and time.monotonic() < deadline:
+            time.sleep(min(0.05, float(self.options["poll_interval"])))
+            status = self._transact(jf.STATUS_REQUEST)
+        return status
 
     def _settle_before_reset(self, before: jf.Frame, first: bool) -> None:
         """What the status before our RESET says about a bill the host may be waiting on."""

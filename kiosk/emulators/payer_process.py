@@ -13,6 +13,7 @@ import json
 import random
 import sqlite3
 import sys
+import threading
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -81,9 +82,13 @@ def _pay_with_device(terminal: Terminal, clock: ManualClock, rng: random.Random)
                   ev.Confirm()):
         terminal.post(event)
         terminal.pump()
+    # Handle device events the moment they are posted, as the screen loop does (it wakes on on_post).
+    woken = threading.Event()
+    terminal.on_post = woken.set
     deadline = time.monotonic() + rng.uniform(0.3, 2.0)
-    while time.monotonic() < deadline:
-        time.sleep(0.02)
+    while (left := deadline - time.monotonic()) > 0:
+        woken.wait(min(left, 0.02))
+        woken.clear()
         terminal.pump()
     if rng.random() < 0.2:
         clock.advance(terminal.config.timeouts["cash_collection"] + 1)  # walks away

@@ -16,8 +16,8 @@ The rules, in the order they are applied to one operation:
 Scheduling: each gateway has its own number of request slots (option `max_concurrency`, default the outbox's
 concurrency): at most that many requests are at the gateway at once. A slot covers only the exchange: the
 attempt is journaled before it is taken and the outcome after it is handed on, so the gateway is never kept idle
-by the disk. The background loop admits up to twice a gateway's slots of operations, so the next one is ready the
-moment a slot frees, and it starts the next due operation at once instead of waiting for a batch. A request
+by the disk. The background loop admits a few more operations per gateway than it has slots, so the next one is
+ready the moment a slot frees, and it starts the next due operation at once instead of waiting for a batch. A request
 that hangs holds one slot of its own gateway until its own deadline; every other operation keeps moving (no
 head-of-line blocking).
 """
@@ -76,9 +76,9 @@ class Outbox:
         self.limits = {name: max(1, int(gateway.options.get("max_concurrency", concurrency)))
                        for name, gateway in router.gateways.items()}
         self._request_slots = {name: threading.BoundedSemaphore(n) for name, n in self.limits.items()}
-        # operations admitted per gateway: its slots' worth at the gateway, as many again ready to follow
+        # operations admitted per gateway: its slots' worth at the gateway, a few more ready to follow
         self._admitted: dict[str, int] = dict.fromkeys(self.limits, 0)
-        self._capacity = 2 * sum(self.limits.values()) or concurrency
+        self._capacity = sum(self._admission(name) for name in self.limits) or concurrency
         self._pool = ThreadPoolExecutor(max_workers=self._capacity, thread_name_prefix="outbox")
         self._busy: set[int] = set()
         self._clock_noted: tuple[float, float] | None = None  # (monotonic, skew) last journaled
@@ -115,12 +115,17 @@ class Outbox:
 
     # -- gateway admission ----------------------------------------------------------------------
     def _admit(self, gateway: str) -> bool:
-        """Admit one more operation for a gateway unless it has twice its slots' worth already."""
+        """Admit one more operation for a gateway unless it has its admission's worth already."""
         with self._busy_lock:
-            if self._admitted.get(gateway, 0) >= 2 * self.limits.get(gateway, 1):
+            if self._admitted.get(gateway, 0) >= self._admission(gateway):
                 return False
             self._admitted[gateway] = self._admitted.get(gateway, 0) + 1
             return True
+
+    def _admission(self, gateway: str) -> int:
+        """How many operations a gateway may have admitted: its slots, and a few ready to take a freed one."""
+        slots = self.limits.get(gateway, 1)
+        return slots + max(2, slots // 2)
 
     def _release(self, gateway: str) -> None:
         with self._busy_lock:
@@ -382,7 +387,9 @@ class Outbox:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            self.dispatch()
+            if self.dispatch():
+                self._wake.wait(0.5)  # more may be due: the next freed slot (or a kick) wakes us
+                continue
             next_ms, now_ms = self.journal.next_due_ms(), self._now_ms()
             if next_ms is None:
                 timeout = 5.0

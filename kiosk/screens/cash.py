@@ -57,7 +57,7 @@ class CashScreen(Screen):
     def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
         """Figures at the left, instructions at the right (stacked on narrow screens)."""
         ctx, gap = self.ctx, theme.spacing
-        enough = view.cash >= view.min_amount > 0
+        enough = view.cash >= view.min_amount > 0 and view.credited > 0  # Pay waits as the session does
         wide = rect.width >= rect.height * 1.2
         buttons = [] if wide else [Nav(Msg("Pay"), PAY, "primary", enough)]
         if view.cash == 0:
@@ -87,11 +87,6 @@ class CashScreen(Screen):
             side = pygame.Rect(figures.right + gap, body.y, body.right - figures.right - gap, body.height)
         else:
             side = pygame.Rect(body.x, figures.bottom + gap, body.width, body.bottom - figures.bottom - gap)
-        # where the banknote goes, drawn: a payer at a strange terminal looks for the slot
-        slot_h = min(side.height // 4, 3 * ctx.min_px)
-        if slot_h >= ctx.min_px:
-            strip, side = take_top(side, slot_h, gap)
-            widgets.append(BillSlot(strip))
         title, side = heading(painter, side, Msg("Insert banknotes"))
         widgets.append(title)
         line = painter.font("base").get_linesize()
@@ -123,6 +118,10 @@ class CashScreen(Screen):
             strip, side = take_top(side, line * 2, gap)
             widgets.append(Label(strip, Msg("Demo: keys 1 to 8 insert banknotes of 10 to 5000"), "base", "muted_text",
                                  max_lines=2))
+        # where the banknote goes, drawn under the words, in the room they leave: a payer at a strange
+        # terminal looks for the slot
+        if side.height >= ctx.min_px:
+            widgets.append(BillSlot((side.x, side.y, side.width, min(side.height, 3 * ctx.min_px))))
         return Group(widgets)
 
     def handle(self, action: str, view: SessionView) -> list[Any]:

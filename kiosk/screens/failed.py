@@ -8,9 +8,8 @@ import pygame
 
 from kiosk import events as ev
 from kiosk.screens.base import Screen, phone
-from kiosk.screens.done import FINISH, last_outcome, receipt_note, receipt_rows
-from kiosk.screens.frame import Nav, heading, standard, take_top
-from kiosk.screens.panels import Banner, banner_fit, tables
+from kiosk.screens.done import FINISH, last_outcome, notes_and_rows, receipt_note, receipt_rows
+from kiosk.screens.frame import Nav, heading, standard
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Group
@@ -25,7 +24,6 @@ class FailedScreen(Screen):
 
     def build(self, view: SessionView, painter: Painter, theme: Theme, rect: pygame.Rect) -> Group:
         """Heading, why, where the money is, whom to call and with which numbers."""
-        gap = theme.spacing
         config = self.ctx.terminal.config
         widgets, body = standard(self, view, painter, rect, Msg("Payment not completed"),
                                  [Nav(Msg("To the start"), FINISH, "primary")])
@@ -43,11 +41,8 @@ class FailedScreen(Screen):
         text, tone = receipt_note(view)
         if tone == "danger":
             notes.append((text, tone))
-        for message, tone in notes:
-            strip, rest = take_top(rest, banner_fit(painter, message, rest.width), gap)
-            widgets.append(Banner(strip, message, tone))
         # payee, account and cash: the terminal and operation numbers are in the banner above, whole
-        widgets += tables(rest, receipt_rows(self, view)[2:5], gap, painter=painter)
+        widgets += notes_and_rows(painter, rest, notes, receipt_rows(self, view)[2:5])
         return Group(widgets)
 
     def handle(self, action: str, view: SessionView) -> list[Any]:

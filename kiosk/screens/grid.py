@@ -59,22 +59,34 @@ class TileButton(Button):
                 image.set_alpha(90)
             surface.blit(image, image.get_rect(center=icon_box.center))
         elif icon_box.height >= 16:
-            side = min(icon_box.size)
-            badge = pygame.Rect(0, 0, side, side)
-            badge.center = icon_box.center
-            pygame.draw.ellipse(surface, painter.colours.accent if self.enabled else painter.colours.muted_text, badge)
-            letter = self.tile.badge or painter.resolve(self.label)[:1].upper()
-            px = max(12, side * 6 // 10)
-            while px > 12 and painter.font(px, True).size(letter)[0] > side * 3 // 4:
-                px -= 2
-            font = painter.font(px, True)
-            at = (badge.centerx - font.size(letter)[0] // 2, badge.centery - font.get_height() // 2)
-            box = painter.put(surface, letter, px, painter.colours.accent_text, True, at)
-            painter.note(letter, [letter], [box], badge, px, self)
+            self._badge(surface, painter, icon_box)
         below = pygame.Rect(area.x, area.bottom - text_h, area.width, text_h)
         size = fit_size(painter, text, "base", below)
         blit_lines(surface, painter, fit_lines(painter, text, size, below, True, 3 if note else 2), below, size, ink,
                    True, "center", "middle", self, text)
+
+
+    def _badge(self, surface: pygame.Surface, painter: Painter, icon_box: pygame.Rect) -> None:
+        """A round badge with the label's first letter (or the tile's badge text) where the icon would be.
+
+        Never with letters under the theme's minimum: a badge too small for them is left out, the label
+        under it says the same.
+        """
+        side = min(icon_box.size)
+        letter = self.tile.badge or painter.resolve(self.label)[:1].upper()
+        floor = painter.theme.sizes.minimum
+        px = max(floor, side * 6 // 10)
+        while px > floor and painter.font(px, True).size(letter)[0] > side * 3 // 4:
+            px = max(floor, px - 2)
+        font = painter.font(px, True)
+        if font.size(letter)[0] > side * 7 // 8 or font.get_height() > side:
+            return
+        badge = pygame.Rect(0, 0, side, side)
+        badge.center = icon_box.center
+        pygame.draw.ellipse(surface, painter.colours.accent if self.enabled else painter.colours.muted_text, badge)
+        at = (badge.centerx - font.size(letter)[0] // 2, badge.centery - font.get_height() // 2)
+        box = painter.put(surface, letter, px, painter.colours.accent_text, True, at)
+        painter.note(letter, [letter], [box], badge, px, self)
 
 
 class Grid(Group):

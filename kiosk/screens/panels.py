@@ -55,7 +55,7 @@ def banner_height(painter: Painter, lines: int = 2, size: str = "base") -> int:
     return painter.font(size, True).get_linesize() * lines + painter.theme.spacing
 
 
-def banner_fit(painter: Painter, text: TextLike, width: int, size: str = "base", most: int = 3) -> int:
+def banner_fit(painter: Painter, text: TextLike, width: int, size: str = "base", most: int = 6) -> int:
     """The height of a banner as wide as width that shows text whole (up to `most` lines)."""
     gap = painter.theme.spacing
     inner = width - max(8, gap // 2) - 2 * gap
@@ -98,15 +98,20 @@ class Table(Widget):
                  label_share: float = 0.36) -> None:
         super().__init__(rect)
         self.rows, self.size, self.label_share = list(rows), size, label_share
+        #: how rows are laid out: "columns" (label beside value), "tight" (labels wrapped to their longest
+        #: word, so a long value fits beside them), "stacked" (each label above its value, full width)
+        self.mode = "columns"
 
     def _columns(self, painter: Painter, px: int) -> tuple[int, int]:
         """(label width, value width): the labels take what their longest word needs, up to label_share."""
         gap = painter.theme.spacing
+        if self.mode == "stacked":
+            return self.rect.width, self.rect.width
         font = painter.font(px)
         widest = max((font.size(word)[0] for label, _ in self.rows
                       for word in painter.resolve(label).split()), default=0)
         natural = max((font.size(painter.resolve(label))[0] for label, _ in self.rows), default=0)
-        label_w = min(int(self.rect.width * self.label_share), natural)
+        label_w = min(int(self.rect.width * self.label_share), natural) if self.mode == "columns" else widest
         label_w = max(label_w, min(widest, self.rect.width // 2))
         return label_w, self.rect.width - label_w - gap
 
@@ -123,7 +128,7 @@ class Table(Widget):
                 return None  # an unbreakable token wider than the column: try smaller text
             if not force and any(painter.font(px).size(v)[0] > label_w for v in left):
                 return None
-            rows_h = max(len(left), len(right)) * line + spacing
+            rows_h = (len(left) + len(right) if self.mode == "stacked" else max(len(left), len(right))) * line + spacing
             out.append((left, right, rows_h))
             height += rows_h
         return out if force or height <= self.rect.height else None
@@ -134,10 +139,13 @@ class Table(Widget):
         gap = painter.theme.spacing
         start = painter.px(self.size)
         floor = min(start, painter.theme.sizes.minimum)
-        for spacing in dict.fromkeys((gap, max(4, gap // 3), 4)):
-            for px in range(start, floor - 1, -1):
-                if self._layout(painter, px, spacing) is not None:
-                    return px, spacing, True
+        for mode in ("columns", "tight", "stacked"):
+            self.mode = mode
+            for spacing in dict.fromkeys((gap, max(4, gap // 3), 4)):
+                for px in range(start, floor - 1, -1):
+                    if self._layout(painter, px, spacing) is not None:
+                        return px, spacing, True
+        self.mode = "columns"
         return floor, max(4, gap // 3), False
 
     def used_height(self, painter: Painter) -> int:
@@ -154,14 +162,17 @@ class Table(Widget):
         # rows that do not fit run past the bottom rather than vanish (the test suite keeps this from happening)
         rows = self._layout(painter, px, spacing, force=True) or []
         label_x = self.rect.x
-        value_x = self.rect.x + self._columns(painter, px)[0] + gap
+        label_w = self._columns(painter, px)[0]
+        value_x = self.rect.x if self.mode == "stacked" else self.rect.x + label_w + gap
         line = painter.font(px).get_linesize()
         y = self.rect.y
         for index, (left, right, rows_h) in enumerate(rows):
             top = y + spacing // 2  # the rule sits halfway between two rows
-            for lines, x, width, ink, bold in ((left, label_x, value_x - gap - label_x, c.muted_text, False),
-                                               (right, value_x, self.rect.right - value_x, c.text, True)):
-                boxes = [painter.put(surface, text, px, ink, bold, (x, top + n * line)) for n, text in enumerate(lines)]
+            value_top = top + len(left) * line if self.mode == "stacked" else top
+            for lines, x, at, width, ink, bold in (
+                    (left, label_x, top, label_w, c.muted_text, False),
+                    (right, value_x, value_top, self.rect.right - value_x, c.text, True)):
+                boxes = [painter.put(surface, text, px, ink, bold, (x, at + n * line)) for n, text in enumerate(lines)]
                 if lines and any(lines):
                     region = pygame.Rect(x, self.rect.y, width, self.rect.height)
                     painter.note(" ".join(lines), lines, boxes, region, px, self)

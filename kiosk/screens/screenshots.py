@@ -34,7 +34,7 @@ START = datetime(2026, 1, 15, 12, 0, 0)
 def terminal_in(folder: Path, base: Config | None = None, gateway_mode: str = "ok") -> Iterator[tuple]:
     """A started demo Terminal on a ManualClock with every file in folder; yields (terminal, clock)."""
     from kiosk.app import Terminal
-    from kiosk.demo_stack import demo_config
+    from kiosk.demo_config import demo_config
 
     config = demo_config(folder, base=base)
     config = dataclasses.replace(config, printer=Part("printer", "file", {"path": str(folder / "printer.bin")}))

@@ -49,6 +49,8 @@ def pair(make_pair, events):
 
 def _settle(emu, drv):
     wait_until(lambda: drv.status().extra["event_counter"] == emu.status()["counter"], what="driver caught up")
+    # While a stacked bill's outcome is unread the driver holds master inhibit; it lifts it right after.
+    wait_until(lambda: emu.status()["master"] == int(drv.status().enabled), what="acceptance restored")
 
 
 @pytest.mark.parametrize(("checksum", "placement"), MODES)
@@ -251,7 +253,11 @@ def test_unplugged_adapter_is_reconnected(make_pair, events, scratch):
 
 def test_route_reply_codes(pair, events):
     emu, drv = pair(stack=False)
-    assert drv._transact(cc.ROUTE_BILL, b"\x01") == b"\xfe"  # escrow empty
+    replies: list[bytes] = []
+    # On the polling thread, as every command runs: a second thread on the port would race the polls.
+    drv._queue("route", lambda: replies.append(drv._transact(cc.ROUTE_BILL, b"\x01")))
+    wait_until(lambda: replies, what="the route reply")
+    assert replies == [b"\xfe"]  # escrow empty
 
 
 def test_last_bill_stacked_reads_only_the_newest_bill_event():
@@ -276,3 +282,19 @@ def test_the_event_buffer_is_read_before_the_reset_at_startup(make_pair, events,
     found = [e.bill.value for e in events.of(Uncertain) if e.stacked and e.bill is not None]
     assert found == ([reported] if reported else [])
     assert not events.of(Stacked)
+
+
+def test_no_next_bill_is_taken_while_a_stacked_bills_outcome_is_unread(pair, events):
+    emu, drv = pair(stack=False, emulator=CctalkEmulator(step_seconds=0.3))  # a slow stacker
+    emu.insert(100)
+    events.wait_for(Escrow)
+    drv.stack()
+    wait_until(lambda: emu._stacking, what="the bill on its way to the cassette")
+    emu.wire.silent = True  # the kiosk "dies" while the bill is stacking: it reads nothing more
+    wait_until(lambda: emu.cassette.count == 1, what="the bill stacked")
+    assert emu.status()["master"] == 0
+    assert "refused" in emu.insert(200)  # the next payer's bill cannot bury the outcome in the buffer
+    emu.wire.silent = False
+    events.wait_for(Stacked)
+    _settle(emu, drv)
+    assert emu.status()["master"] == 1

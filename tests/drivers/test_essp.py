@@ -275,3 +275,17 @@ def test_setup_request_before_protocol_6_uses_one_byte_values_times_the_real_mul
     bills, firmware, protocol = parse_setup(data)
     assert protocol == 4 and firmware == "0420"
     assert {ch: b.value for ch, b in bills.items()} == {1: 10 * RUB, 2: 50 * RUB}
+
+
+def test_channel_values_command_answers_one_byte_values_and_the_setup_request_the_full_ones():
+    emu = EsspEmulator(require_encryption=False)  # not started: the device logic alone, answering bytes
+    try:
+        emu._protocol = 6
+        (reply,) = emu.receive(ef.encode(bytes((ef.CHANNEL_VALUES,)), False))
+        data = ef.PacketParser().feed(reply)[0].data
+        assert data == bytes((ef.OK, 8, 10, 50, 100, 200, 0, 0, 0, 0))  # 500 ₽ and up do not fit in one byte
+        (reply,) = emu.receive(ef.encode(bytes((ef.SETUP_REQUEST,)), True))
+        bills, _firmware, protocol = parse_setup(ef.PacketParser().feed(reply)[0].data[1:])
+        assert protocol == 6 and bills[8].value == 5000 * RUB and bills[1].value == 10 * RUB
+    finally:
+        emu.stop()

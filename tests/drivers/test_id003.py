@@ -177,6 +177,16 @@ def test_vend_valid_waiting_at_startup_is_uncertain_not_credited(make_pair, even
     assert not events.of(Stacked)
 
 
+def test_a_bill_still_stacking_at_startup_is_awaited_and_reported_in_the_cassette(make_pair, events):
+    emu = Id003Emulator(step_seconds=0.3)
+    emu._code = 0x63
+    emu._go("stacking", keep_bill=True)
+    make_pair(emu, Id003Validator)
+    (uncertain,) = events.wait_for(Uncertain)
+    assert uncertain.stacked and uncertain.detail.startswith("at start-up")  # VEND VALID, not a swallowed reset
+    assert emu.cassette.counts() == {100 * RUB: 1} and not events.of(Stacked)
+
+
 def test_power_up_with_bill_in_acceptor_returns_it(pair, events):
     emu, drv = pair(stack=False)
     emu.insert(100)

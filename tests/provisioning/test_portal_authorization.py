@@ -184,3 +184,10 @@ def test_forms_posted_from_another_site_are_refused(app):
     same = client.post("/login", data={"email": "admin@acme.test", "password": PASSWORD},
                        headers={"Origin": "https://testserver"})
     assert same.status_code == 303
+
+
+def test_every_portal_word_exists_in_both_languages():
+    from provisioning.portal.i18n import TEXTS
+
+    assert set(TEXTS["en"]) == set(TEXTS["ru"])
+    assert all(TEXTS["ru"][k] for k in TEXTS["ru"])
