@@ -114,15 +114,20 @@ def _decode(data: bytes | str, encoding: str) -> str | Refusal:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         return Refusal(Reason.BAD_ENCODING, detail=f"not valid {encoding} at byte {exc.start}")
-    if encoding != "utf-8" and not data.isascii():
+    if encoding != "utf-8" and not data.isascii() and _is_cyrillic_utf8(data):
         # Windows-1251 and KOI8-R decode any bytes; Cyrillic in UTF-8 read as either is mojibake the payer
-        # would see as the payee's name. Text that is valid UTF-8 is almost never either of them by chance.
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return text
+        # would see as the payee's name. Real Windows-1251/KOI8-R text is valid UTF-8 only when every letter
+        # pairs up as lead and continuation byte (such as "РЁ"), which no payee's name does.
         return Refusal(Reason.BAD_ENCODING, detail=f"declared {encoding} but the text is UTF-8")
     return text
+
+
+def _is_cyrillic_utf8(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return any("\u0400" <= char <= "\u04ff" for char in text)
 
 
 def _read_fields(reader: _Reader) -> Refusal | None:

@@ -107,9 +107,9 @@ class HidScanner(Scanner):
             raise DeviceOperationError(f"{self.device_path}: {exc}") from exc
         codes = []
         for event in events:
-            text = self._decoder.feed(event.type, event.code, event.value)
-            if text is not None:
-                codes.append(text.encode("utf-8"))
+            code = self._decoder.feed(event.type, event.code, event.value)
+            if code is not None:
+                codes.append(code)
         return codes
 
 

@@ -1,7 +1,9 @@
 """Linux input key codes (the kernel's input-event-codes.h, a stable ABI) → characters, US layout.
 
-A keyboard-wedge scanner "types" its code; this is how the keys it presses become text. Numbers rather than
-evdev.ecodes names so that the table loads without evdev.
+A keyboard-wedge scanner "types" its code; this is how the keys it presses become bytes. Numbers rather than
+evdev.ecodes names so that the table loads without evdev. A US layout cannot type Cyrillic, so scanners offer
+"Alt + keypad" mode (as on Windows): Alt+0NNN is the ANSI byte NNN (the code's own byte), Alt+NNN the OEM
+(cp866) character NNN, which Windows made from the Windows-1251 byte, so it is turned back into that byte.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ EV_KEY = 1
 KEY_DOWN = 1
 SHIFT_KEYS = frozenset({42, 54})  # KEY_LEFTSHIFT, KEY_RIGHTSHIFT
 ENTER_KEYS = frozenset({28, 96})  # KEY_ENTER, KEY_KPENTER: the scanner's end of code
+ALT_KEYS = frozenset({56, 100})  # KEY_LEFTALT, KEY_RIGHTALT
+KEYPAD_DIGITS = {82: "0", 79: "1", 80: "2", 81: "3", 75: "4", 76: "5", 77: "6", 71: "7", 72: "8", 73: "9"}
 
 _ROWS = (
     (2, "1234567890-=", "!@#$%^&*()_+"),  # KEY_1 … KEY_EQUAL
@@ -30,34 +34,52 @@ for _first, _plain, _shifted in _ROWS:
         SHIFTED[_first + _offset] = _s
 
 
+def alt_code_byte(digits: str) -> bytes:
+    """The byte an Alt+keypad number stands for (b'' for numbers beyond one byte)."""
+    number = int(digits)
+    if number > 255:
+        return b""
+    if digits.startswith("0"):
+        return bytes((number,))
+    return bytes((number,)).decode("cp866").encode("cp1251", "replace")
+
+
 class KeyDecoder:
-    """Turns key events into codes: shift state tracked, Enter ends a code, unknown keys ignored."""
+    """Turns key events into codes (bytes): shift and Alt+keypad tracked, Enter ends a code, other keys ignored."""
 
     def __init__(self) -> None:
-        self._shift: set[int] = set()
-        self._text: list[str] = []
+        self._held: set[int] = set()
+        self._alt_digits = ""
+        self._code = bytearray()
 
-    def feed(self, event_type: int, code: int, value: int) -> str | None:
+    def feed(self, event_type: int, code: int, value: int) -> bytes | None:
         """One input event; the finished code when this was its Enter, else None."""
         if event_type != EV_KEY:
             return None
-        if code in SHIFT_KEYS:
+        if code in SHIFT_KEYS or code in ALT_KEYS:
             if value == KEY_DOWN:
-                self._shift.add(code)
+                self._held.add(code)
             elif value == 0:
-                self._shift.discard(code)
+                self._held.discard(code)
+                if code in ALT_KEYS and self._alt_digits:
+                    self._code += alt_code_byte(self._alt_digits)
+                    self._alt_digits = ""
             return None
         if value != KEY_DOWN:
             return None  # releases and auto-repeat
+        if self._held & ALT_KEYS:
+            self._alt_digits += KEYPAD_DIGITS.get(code, "")
+            return None
         if code in ENTER_KEYS:
-            text, self._text = "".join(self._text), []
-            return text or None
-        char = (SHIFTED if self._shift else PLAIN).get(code)
+            finished, self._code = bytes(self._code), bytearray()
+            return finished or None
+        char = (SHIFTED if self._held & SHIFT_KEYS else PLAIN).get(code)
         if char is not None:
-            self._text.append(char)
+            self._code += char.encode("ascii")
         return None
 
     def reset(self) -> None:
-        """Forget a half-typed code and the shift state (the device went away)."""
-        self._shift.clear()
-        self._text = []
+        """Forget a half-typed code and the held keys (the device went away)."""
+        self._held.clear()
+        self._alt_digits = ""
+        self._code = bytearray()

@@ -140,3 +140,12 @@ def test_format_refuses_a_separator_inside_a_value_and_unwritable_text():
         format_code(PaymentCode(**{**code.__dict__, "name": "«Дом»", "encoding": "koi8_r"}))
     with pytest.raises(ValueError, match="encoding"):
         format_code(PaymentCode(**{**code.__dict__, "encoding": "latin-1"}))
+
+
+def test_windows_1251_text_that_is_also_cyrillic_utf8_is_taken_for_mislabelled_utf8():
+    """The one ambiguity of the mojibake check: letter pairs such as "РЁ" (D0 A8) are UTF-8 "Ш" too."""
+    ambiguous = SBER.replace("ST00012", "ST00011").replace("ООО УК Дом", "РЁ").replace("ПАО СБЕРБАНК", "Bank")
+    refusal = parse(ambiguous.encode("cp1251"))
+    assert isinstance(refusal, Refusal) and refusal.reason is Reason.BAD_ENCODING
+    latin_pair = ambiguous.replace("РЁ", "ВЁ")  # C2 A8 is UTF-8 too, but "¨", not Cyrillic: read as Windows-1251
+    assert isinstance(parse(latin_pair.encode("cp1251")), PaymentCode)

@@ -25,19 +25,30 @@ class Event:
     value: int
 
 
-def key_events(text: str) -> list[Event]:
-    """The presses and releases a US-layout keyboard-wedge scanner sends to type text and Enter."""
+KEYPAD = {"0": 82, "1": 79, "2": 80, "3": 81, "4": 75, "5": 76, "6": 77, "7": 71, "8": 72, "9": 73}
+LEFT_ALT = 56
+
+
+def _press(code: int) -> list[Event]:
+    return [Event(EV_KEY, code, 1), Event(EV_KEY, code, 0)]
+
+
+def key_events(data: str | bytes) -> list[Event]:
+    """What a US-layout keyboard-wedge scanner sends to type data and Enter (Alt+0NNN for non-ASCII bytes)."""
+    raw = data.encode("ascii") if isinstance(data, str) else data
     plain = {char: code for code, char in PLAIN.items()}
     shifted = {char: code for code, char in SHIFTED.items() if char not in plain}
     events: list[Event] = []
-    for char in text:
+    for byte in raw:
+        char = chr(byte)
         if char in plain:
-            events += [Event(EV_KEY, plain[char], 1), Event(EV_KEY, plain[char], 0)]
+            events += _press(plain[char])
+        elif char in shifted:
+            events += [Event(EV_KEY, LEFT_SHIFT, 1), *_press(shifted[char]), Event(EV_KEY, LEFT_SHIFT, 0)]
         else:
-            code = shifted[char]
-            events += [Event(EV_KEY, LEFT_SHIFT, 1), Event(EV_KEY, code, 1), Event(EV_KEY, code, 0),
-                       Event(EV_KEY, LEFT_SHIFT, 0)]
-    return events + [Event(EV_KEY, ENTER, 1), Event(EV_KEY, ENTER, 0)]
+            events += [Event(EV_KEY, LEFT_ALT, 1), *[e for d in f"0{byte:03d}" for e in _press(KEYPAD[d])],
+                       Event(EV_KEY, LEFT_ALT, 0)]
+    return events + _press(ENTER)
 
 
 class FakeInputDevice:
@@ -63,7 +74,7 @@ class FakeInputDevice:
             os.set_blocking(self._read_fd, False)
             self.closed = False
 
-    def type_text(self, text: str) -> None:
+    def type_text(self, text: str | bytes) -> None:
         """The scanner types a code and presses Enter."""
         events = key_events(text)
         if not self.grabbed:

@@ -71,7 +71,7 @@ def test_decoder_follows_shift_and_ends_at_enter():
     decoder = KeyDecoder()
     presses = [(42, 1), (31, 1), (31, 0), (20, 1), (42, 0), (11, 1), (11, 2), (43, 1), (28, 1)]  # S T 0 \
     results = [decoder.feed(EV_KEY, code, value) for code, value in presses]
-    assert results[:-1] == [None] * 8 and results[-1] == "ST0\\"
+    assert results[:-1] == [None] * 8 and results[-1] == b"ST0\\"
     assert decoder.feed(EV_KEY, 28, 1) is None  # Enter on nothing is no code
     assert decoder.feed(4, 458756, 1) is None  # EV_MSC scan codes are ignored
 
@@ -79,3 +79,16 @@ def test_decoder_follows_shift_and_ends_at_enter():
 def test_registry_names_both_scanner_kinds():
     assert load("scanner", SCANNERS, "serial").__name__ == "SerialScanner"
     assert load("scanner", SCANNERS, "hid").__name__ == "HidScanner"
+
+
+def _alt_number(digits: str) -> list[tuple[int, int]]:
+    keypad = {"0": 82, "1": 79, "2": 80, "3": 81, "4": 75, "5": 76, "6": 77, "7": 71, "8": 72, "9": 73}
+    return [(56, 1), *[(keypad[d], v) for d in digits for v in (1, 0)], (56, 0)]
+
+
+def test_alt_keypad_numbers_type_the_bytes_a_us_layout_cannot():
+    decoder = KeyDecoder()
+    # "Я" in Windows-1251 is byte 223: Alt+0223 (ANSI); Alt+159 is "Я" in cp866 (OEM), the same byte back.
+    presses = [*_alt_number("0223"), *_alt_number("159"), (30, 1), *_alt_number("99999"), (28, 1)]
+    results = [decoder.feed(EV_KEY, code, value) for code, value in presses]
+    assert results[-1] == "ЯЯa".encode("cp1251")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from fake_evdev import FakeInputs
@@ -13,6 +14,7 @@ from kiosk.bills.gost_qr import PaymentCode, parse
 from kiosk.drivers.scanner_hid import HidScanner, open_evdev
 from kiosk.errors import DeviceInitializationError
 
+SAMPLES = Path(__file__).parents[1] / "bills" / "data"
 PATH = "/dev/input/by-id/usb-Honeywell_Scanner-event-kbd"
 CODE = ("ST00012|Name=OOO UK Dom|PersonalAcc=40702810938000000001|BankName=PAO SBERBANK|BIC=044525225|"
         "CorrespAcc=30101810400000000225|Sum=250075|PersAcc=12-345/6")
@@ -38,6 +40,18 @@ def test_typed_code_is_decoded_and_never_reaches_the_screen(inputs):
     assert isinstance(bill, PaymentCode) and (bill.sum_kopecks, bill.payer_account) == (250075, "12-345/6")
     assert device.screen == []
     assert not device.grabbed and device.ungrab_calls == 1 and device.closed  # given back on close
+
+
+def test_cyrillic_windows_1251_bill_typed_in_alt_keypad_mode_arrives_byte_for_byte(inputs):
+    raw = (SAMPLES / "water_cp1251_pipe.qr").read_bytes()
+    device = inputs.plug(PATH)
+    with HidScanner(PATH, open_device=inputs.open, reconnect_interval=0.05) as scanner:
+        wait_until(lambda: scanner.connected)
+        device.type_text(raw)
+        code = scanner.get(timeout=3)
+    assert code == raw
+    bill = parse(code)
+    assert isinstance(bill, PaymentCode) and bill.name == 'ГУП "Водоканал Санкт-Петербурга"'
 
 
 def test_without_grab_the_keys_also_reach_the_screen(inputs):

@@ -134,3 +134,39 @@ def test_emulator_process_prints_port_first_and_scans_from_stdin(no_leaks):
             proc.wait()
         proc.stdin.close()
         proc.stdout.close()
+
+
+def test_hotplug_add_reconnects_at_once_not_at_the_next_retry(no_leaks, tmp_path, monkeypatch):
+    watchers: list = []
+
+    class RecordingWatcher:
+        """Stands in for the udev monitor (none in containers): the test delivers its events."""
+
+        def __init__(self, port: str, on_change) -> None:
+            self.port, self.on_change, self.stopped = port, on_change, False
+
+        @classmethod
+        def try_start(cls, port: str, on_change) -> RecordingWatcher:
+            watchers.append(cls(port, on_change))
+            return watchers[-1]
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    monkeypatch.setattr("kiosk.drivers.scanner_serial.HotplugWatcher", RecordingWatcher)
+    emu = ScannerEmulator(suffix=b"\r", link=str(tmp_path / "ttyScanner"))
+    emu.start()
+    try:
+        with SerialScanner(emu.path, suffix="cr", reconnect_interval=60) as scanner:
+            wait_until(lambda: scanner.connected)
+            emu.unplug()
+            wait_until(lambda: not scanner.connected)
+            time.sleep(0.1)  # the reader is now in its 60-second wait
+            emu.replug()
+            watchers[0].on_change("add")
+            wait_until(lambda: scanner.connected, timeout=2)
+            emu.scan(b"BACK")
+            assert scanner.get(timeout=3) == b"BACK"
+        assert watchers[0].stopped and watchers[0].port == emu.path
+    finally:
+        emu.stop()
