@@ -180,8 +180,8 @@ def main() -> int:
             rss = max(idle_rss, touch_rss) / 1024
             ok &= rss < RSS_MB
             print(f"peak RSS of the kiosk process (VmHWM, whole process with X buffers) after the idle and touch "
-                  f"runs: {rss:.1f} MB (target < {RSS_MB} MB); every screen in every theme: ./dev bench ui_memory "
-                  f"under DISPLAY={display.split(':')[0] or ''}")
+                  f"runs: {rss:.1f} MB (target < {RSS_MB} MB); for every screen in every theme run ./dev bench "
+                  f"ui_memory with DISPLAY set and SDL_VIDEODRIVER=x11")
         finally:
             x.close()
     print("all targets met" if ok else "SOME TARGETS MISSED")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -11,15 +9,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from provisioning import audit, tenants
+from provisioning import audit
 from provisioning.context import Services
-from provisioning.db.models import Certificate, Heartbeat, Terminal, TerminalGroup, utcnow
+from provisioning.db.models import TerminalGroup, utcnow
+from provisioning.heartbeat import MAX_BODY, record_heartbeat
 from provisioning.identity import enrollment
 from provisioning.identity.requests import RequestRefused, VerifiedTerminal, verify_terminal_request
 
 router = APIRouter(prefix="/api/v1")
 TERMINAL_PREFIX = "/api/v1/terminals/"
-MAX_BODY = 256 * 1024
 
 
 class EnrollRequest(BaseModel):
@@ -153,31 +151,14 @@ async def _signed(request: Request, svc: Services, dealer: str, number: str, wor
 @router.post("/terminals/{dealer}/{number}/heartbeat", response_model=HeartbeatResponse,
              summary="A terminal's periodic report (signed)")
 async def heartbeat(dealer: str, number: str, request: Request, svc: ServicesDep) -> Any:
-    """Record a heartbeat: the terminal is online; tell it whether to renew its certificate."""
-
-    def work(session: Any, verified: VerifiedTerminal, body: bytes) -> HeartbeatResponse:
-        try:
-            payload = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise HTTPException(400, f"heartbeat body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise HTTPException(400, "heartbeat body: expected a JSON object")
-        terminal = session.get(Terminal, verified.terminal_id)  # loaded by the check: no second query
-        assert terminal is not None and terminal.dealer_id == verified.dealer_id
-        now = utcnow()
-        was_online = terminal.online
-        tenants.mark_online(terminal, now, str(payload.get("version", "")))
-        session.add(Heartbeat(terminal_id=terminal.id, received_at=now, payload=json.dumps(payload)[:8000]))
-        if not was_online:
-            audit.record(session, actor=f"terminal {dealer}/{number}", action="terminal.online",
-                         dealer_id=verified.dealer_id, target=f"terminal {number}", before={"online": False},
-                         after={"online": True})
-        cert = session.get(Certificate, verified.certificate_id)
-        renew = bool(cert and cert.not_after - now < timedelta(days=svc.settings.renew_before_days))
-        return HeartbeatResponse(server_time=now.isoformat(), heartbeat_interval=svc.settings.heartbeat_interval,
-                                 renew_certificate=renew)
-
-    return await _signed(request, svc, dealer, number, work)
+    """Record a heartbeat: the terminal is online; tell it whether to renew its certificate. (On the link listener
+    `provisioning.heartbeat.HeartbeatRoute` answers this path first, with the same function.)"""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(413, f"body larger than {MAX_BODY} bytes")
+    return await run_in_threadpool(
+        lambda: record_heartbeat(svc, method=request.method, url=str(request.url), headers=dict(request.headers),
+                                 body=body, dealer=dealer, number=number, remote=_remote(request)))
 
 
 @router.post("/terminals/{dealer}/{number}/certificate", response_model=CertificateResponse,

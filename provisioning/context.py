@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from provisioning.db import Database
 from provisioning.identity.ca import CertificateAuthority
+from provisioning.identity.requests import KeyCache
 from provisioning.settings import Settings
 
 
@@ -17,3 +18,4 @@ class Services:
     db: Database
     ca: CertificateAuthority
     link_url: str = ""  # where enrolled terminals send signed, mutually authenticated requests
+    keys: KeyCache = field(default_factory=KeyCache)  # enrolled keys' fixed facts (never revocation)

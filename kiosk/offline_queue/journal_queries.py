@@ -92,6 +92,14 @@ class JournalQueries:
                 "ORDER BY next_attempt_ms LIMIT ?", (COMMITTED, now_ms, limit))
             return [r[0] for r in rows]
 
+    def due_routes(self, now_ms: int, limit: int = 64) -> list[tuple[int, str | None, str]]:
+        """(operation, pinned gateway, provider) of committed operations whose next attempt is due, in one read."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT operation, pinned_gateway, provider FROM operations WHERE state=? AND next_attempt_ms <= ? "
+                "ORDER BY next_attempt_ms LIMIT ?", (COMMITTED, now_ms, limit))
+            return [(int(r[0]), r[1], str(r[2])) for r in rows]
+
     def next_due_ms(self) -> int | None:
         """When the earliest committed operation is due."""
         with self._lock:

@@ -182,9 +182,9 @@ class Outbox:
                                    "repeated pay again and has no status query, so it is not resent: ask the "
                                    "provider whether it was booked", outcome, unpin=False, finish=finish)
 
-    def deliver(self, number: int, snapshot: Operation | None = None) -> str:
-        """One delivery cycle for one operation; returns its state afterwards (`snapshot`: it, just read)."""
-        op = snapshot if snapshot is not None else self.journal.get(number)
+    def deliver(self, number: int) -> str:
+        """One delivery cycle for one operation; returns its state afterwards."""
+        op = self.journal.get(number)
         if op.state != COMMITTED:
             return op.state
         provider = self.catalog.providers.get(op.provider)
@@ -298,9 +298,9 @@ class Outbox:
         return skew is None or abs(skew) > CLOCK_SKEW_LIMIT
 
     # -- many operations ------------------------------------------------------------------------
-    def _run(self, number: int, gateway: str | None, snapshot: Operation | None) -> str:
+    def _run(self, number: int, gateway: str | None) -> str:
         try:
-            state = self.deliver(number, snapshot)
+            state = self.deliver(number)
         except Exception:
             log.exception("delivery of operation %d failed; it stays in the outbox", number)
             state = COMMITTED
@@ -314,8 +314,7 @@ class Outbox:
             self.on_settled(number, state)
         return state
 
-    def submit(self, number: int, gateway: str | None = None,
-               snapshot: Operation | None = None) -> Future[str] | None:
+    def submit(self, number: int, gateway: str | None = None) -> Future[str] | None:
         """Start delivering one operation unless it is already on its way (`gateway`: where it was admitted)."""
         with self._busy_lock:
             if number in self._busy:
@@ -323,7 +322,7 @@ class Outbox:
                     self._admitted[gateway] -= 1
                 return None
             self._busy.add(number)
-        future = self._pool.submit(self._run, number, gateway, snapshot)
+        future = self._pool.submit(self._run, number, gateway)
         with self._busy_lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)
@@ -340,11 +339,11 @@ class Outbox:
         for future in pending:
             future.result(timeout=timeout)
 
-    def _target(self, op: Operation) -> str | None:
-        """The gateway this operation's next request will go to: its pin, else its provider's first open route."""
-        if op.pinned_gateway:
-            return op.pinned_gateway
-        provider = self.catalog.providers.get(op.provider)
+    def _target(self, pinned: str | None, provider_id: str) -> str | None:
+        """The gateway an operation's next request will go to: its pin, else its provider's first open route."""
+        if pinned:
+            return pinned
+        provider = self.catalog.providers.get(provider_id)
         for route in provider.routes if provider else ():
             if route.gateway in self.router.gateways and self.router.state(route.gateway) != "open":
                 return route.gateway
@@ -357,15 +356,16 @@ class Outbox:
         if free <= 0:
             return []
         started: list[Future[str]] = []
-        for number in self.journal.due(self._now_ms(), limit=busy + 4 * free):
+        # One read for the whole round (a read waits for any commit in progress); the worker reads the operation
+        # itself afresh, so a row that changed since cannot mislead it.
+        for number, pinned, provider in self.journal.due_routes(self._now_ms(), limit=busy + 4 * free):
             with self._busy_lock:
                 if number in self._busy:
                     continue
-            op = self.journal.get(number)
-            gateway = self._target(op)
+            gateway = self._target(pinned, provider)
             if gateway is not None and not self._admit(gateway):
                 continue  # its gateway is full: the next one may be for another gateway
-            future = self.submit(number, gateway, op)
+            future = self.submit(number, gateway)
             if future is not None:
                 started.append(future)
             if len(started) >= free:

@@ -62,6 +62,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **options)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_engine: Engine | None = None
 
     @property
     def is_postgresql(self) -> bool:
@@ -74,6 +75,19 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    @property
+    def write_engine(self) -> Engine:
+        """For single-statement writes on the hot path (heartbeats). PostgreSQL: autocommit (the statement is its own
+        transaction: no BEGIN/COMMIT round trips) and no ping before each use (a dropped connection fails one request
+        and the pool is renewed). SQLite: the ordinary engine, whose transactions these writes use."""
+        if not self.is_postgresql:
+            return self.engine
+        if self._write_engine is None:
+            self._write_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=20)
+        return self._write_engine
+
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._write_engine is not None:
+            self._write_engine.dispose()

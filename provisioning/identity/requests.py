@@ -5,6 +5,9 @@ CA, not expired, not revoked, and naming the terminal the request is about."""
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +15,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolver, InvalidSignature
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,6 +23,8 @@ from sqlalchemy.orm import Session
 from kiosk.dealer_link.signing import ALGORITHM, CLIENT_CERT_HEADER, COVERED, TAG, Message
 from provisioning.db.models import Certificate, Dealer, SeenNonce, Terminal
 from provisioning.identity.ca import CertificateAuthority
+
+REPLAYED = "replayed request: this nonce was already used"
 
 
 class RequestRefused(Exception):
@@ -42,23 +47,74 @@ class VerifiedTerminal:
     certificate_id: int
 
 
-class _DatabaseKeys(HTTPSignatureKeyResolver):
-    """Resolves a key id to the public key of a certificate this CA issued, remembering the row for later checks."""
+@dataclass(frozen=True)
+class EnrolledKey:
+    """What a certificate row says about its key: fixed for the certificate's life, so a process may cache it.
+    Revocation is not here: it changes, and is read from the database on every request."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.row: tuple[Certificate, Terminal, Dealer] | None = None
+    key_id: str
+    public_key: Any
+    certificate_id: int
+    serial: str
+    pem: str
+    not_before: datetime
+    not_after: datetime
+    terminal_id: int
+    dealer_id: int
+    dealer: str
+    number: str
+
+
+def load_enrolled_key(session: Session, key_id: str) -> EnrolledKey | None:
+    """The certificate this CA issued with SHA-256 fingerprint `key_id`, with its terminal and dealer (one query)."""
+    found = session.execute(
+        select(Certificate.id, Certificate.serial, Certificate.pem, Certificate.not_before, Certificate.not_after,
+               Terminal.id, Dealer.id, Dealer.slug, Terminal.number)
+        .join(Terminal, Certificate.terminal_id == Terminal.id).join(Dealer, Terminal.dealer_id == Dealer.id)
+        .where(Certificate.fingerprint == key_id)).first()
+    if found is None:
+        return None
+    cert_id, serial, pem, not_before, not_after, terminal_id, dealer_id, slug, number = found
+    return EnrolledKey(key_id, x509.load_pem_x509_certificate(pem.encode()).public_key(), cert_id, serial, pem,
+                       not_before, not_after, terminal_id, dealer_id, slug, number)
+
+
+class KeyCache:
+    """Per-process cache of enrolled keys (parsing a certificate and joining three tables on every request is most
+    of a heartbeat's cost); entries live `ttl` seconds so a row changed by hand is seen soon. Only facts that never
+    change for a certificate are kept: revocation is checked in the database on every request, at once."""
+
+    def __init__(self, ttl: float = 300.0, max_entries: int = 100_000) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
+        self._entries: dict[str, tuple[float, EnrolledKey]] = {}
+
+    def get(self, session_factory: Callable[[], AbstractContextManager[Session]], key_id: str) -> EnrolledKey | None:
+        """The key for `key_id`, from the cache or (on a miss or after the TTL) from the database."""
+        now = time.monotonic()
+        entry = self._entries.get(key_id)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        with session_factory() as session:
+            key = load_enrolled_key(session, key_id)
+        if key is not None:  # unknown ids are not cached: a terminal enrolled a moment ago must work at once
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key_id] = (now + self.ttl, key)
+        return key
+
+
+class _Keys(HTTPSignatureKeyResolver):
+    """Resolves a key id through a lookup, remembering what it found for the checks after the signature."""
+
+    def __init__(self, lookup: Callable[[str], EnrolledKey | None]) -> None:
+        self.lookup = lookup
+        self.found: EnrolledKey | None = None
         self.key_id = ""
 
     def resolve_public_key(self, key_id: str) -> Any:
         self.key_id = key_id
-        found = self.session.execute(
-            select(Certificate, Terminal, Dealer).join(Terminal, Certificate.terminal_id == Terminal.id)
-            .join(Dealer, Terminal.dealer_id == Dealer.id).where(Certificate.fingerprint == key_id)).first()
-        if found is None:
-            return None
-        self.row = (found[0], found[1], found[2])
-        return x509.load_pem_x509_certificate(found[0].pem.encode()).public_key()
+        self.found = self.lookup(key_id)
+        return self.found.public_key if self.found is not None else None
 
     def resolve_private_key(self, key_id: str) -> Any:
         raise NotImplementedError("the service never signs as a terminal")
@@ -81,11 +137,13 @@ def _unknown_key_reason(ca: CertificateAuthority, headers: dict[str, str], key_i
     return f"unknown key id {key_id[:16]}…: no certificate from this CA has it"
 
 
-def verify_terminal_request(session: Session, ca: CertificateAuthority, *, method: str, url: str,
-                            headers: dict[str, str], body: bytes, dealer: str, number: str, now: datetime,
-                            max_age: int) -> VerifiedTerminal:
-    """Check one request to a terminal route for `dealer`/`number`; raise RequestRefused with the reason."""
-    keys = _DatabaseKeys(session)
+def check_signature(lookup: Callable[[str], EnrolledKey | None], ca: CertificateAuthority, *, method: str,
+                    url: str, headers: dict[str, str], body: bytes, dealer: str, number: str, now: datetime,
+                    max_age: int) -> tuple[EnrolledKey, str]:
+    """Everything about a request that needs no database write: the RFC 9421 signature by an enrolled key, fresh,
+    the certificate valid now and naming `dealer`/`number`, a matching Client-Cert. The key and the nonce; the
+    caller checks revocation and stores the nonce (both in the database)."""
+    keys = _Keys(lookup)
     verifier = HTTPMessageVerifier(signature_algorithm=ALGORITHM, key_resolver=keys)
     # The library compares `created` with the real clock; the skew we tolerate is the freshness window itself.
     verifier.max_clock_skew = timedelta(seconds=30)
@@ -93,44 +151,63 @@ def verify_terminal_request(session: Session, ca: CertificateAuthority, *, metho
         results = verifier.verify(Message(method, url, headers), max_age=timedelta(seconds=max_age), body=body,
                                   expect_tag=TAG, require_components=COVERED)
     except InvalidSignature as exc:
-        if keys.key_id and keys.row is None:
+        if keys.key_id and keys.found is None:
             raise RequestRefused(_unknown_key_reason(ca, headers, keys.key_id), keys.key_id) from exc
         text = str(exc)
         if "maximum allowable age" in text:
             text = f"stale request: signed more than {max_age} s ago"
         raise RequestRefused(f"signature check failed: {text}", keys.key_id) from exc
-    result = results[0]
-    assert keys.row is not None  # verify() succeeded, so the key was resolved
-    cert, terminal, owner = keys.row
-    if cert.revoked_at is not None or terminal.status == "revoked":
-        raise RequestRefused(f"certificate {cert.serial} revoked"
-                             + (f": {cert.revocation_reason}" if cert.revocation_reason else ""), keys.key_id, 403)
-    if now > cert.not_after:
-        raise RequestRefused(f"certificate {cert.serial} expired at {cert.not_after.isoformat()}", keys.key_id, 403)
-    if now < cert.not_before:
-        raise RequestRefused(f"certificate {cert.serial} not valid before {cert.not_before.isoformat()}",
-                             keys.key_id, 403)
-    if (owner.slug, terminal.number) != (dealer, number):
-        raise RequestRefused(f"wrong terminal: key of {owner.slug}/{terminal.number} used for {dealer}/{number}",
-                             keys.key_id, 403)
+    key = keys.found
+    assert key is not None  # verify() succeeded, so the key was resolved
+    if now > key.not_after:
+        raise RequestRefused(f"certificate {key.serial} expired at {key.not_after.isoformat()}", key.key_id, 403)
+    if now < key.not_before:
+        raise RequestRefused(f"certificate {key.serial} not valid before {key.not_before.isoformat()}",
+                             key.key_id, 403)
+    if (key.dealer, key.number) != (dealer, number):
+        raise RequestRefused(f"wrong terminal: key of {key.dealer}/{key.number} used for {dealer}/{number}",
+                             key.key_id, 403)
     presented = _presented_certificate(headers)
-    if presented is not None and presented.public_bytes(serialization.Encoding.PEM).decode() != cert.pem:
-        raise RequestRefused("Client-Cert header does not match the signing key's certificate", keys.key_id, 403)
-    nonce = result.nonce
+    if presented is not None and presented.public_bytes(serialization.Encoding.PEM).decode() != key.pem:
+        raise RequestRefused("Client-Cert header does not match the signing key's certificate", key.key_id, 403)
+    nonce = results[0].nonce
     if not nonce:
-        raise RequestRefused("signature has no nonce", keys.key_id)
-    if not _remember_nonce(session, keys.key_id, str(nonce), now):
-        raise RequestRefused("replayed request: this nonce was already used", keys.key_id)
-    return VerifiedTerminal(terminal.id, owner.id, owner.slug, terminal.number, keys.key_id, cert.id)
+        raise RequestRefused("signature has no nonce", key.key_id)
+    return key, str(nonce)
 
 
-def _remember_nonce(session: Session, key_id: str, nonce: str, now: datetime) -> bool:
+def revoked_reason(revoked_at: datetime | None, reason: str, terminal_status: str, serial: str) -> str | None:
+    """Why a certificate may not be used any more (None while it may)."""
+    if revoked_at is None and terminal_status != "revoked":
+        return None
+    return f"certificate {serial} revoked" + (f": {reason}" if reason else "")
+
+
+def verify_terminal_request(session: Session, ca: CertificateAuthority, *, method: str, url: str,
+                            headers: dict[str, str], body: bytes, dealer: str, number: str, now: datetime,
+                            max_age: int) -> VerifiedTerminal:
+    """Check one request to a terminal route for `dealer`/`number` inside `session` (revocation read and nonce
+    stored in its transaction); raise RequestRefused with the reason."""
+    key, nonce = check_signature(lambda key_id: load_enrolled_key(session, key_id), ca, method=method, url=url,
+                                 headers=headers, body=body, dealer=dealer, number=number, now=now, max_age=max_age)
+    revoked_at, reason, status = session.execute(
+        select(Certificate.revoked_at, Certificate.revocation_reason, Terminal.status)
+        .join(Terminal, Certificate.terminal_id == Terminal.id).where(Certificate.id == key.certificate_id)).one()
+    refusal = revoked_reason(revoked_at, reason, status, key.serial)
+    if refusal is not None:
+        raise RequestRefused(refusal, key.key_id, 403)
+    if not remember_nonce(session, key.key_id, nonce, now):
+        raise RequestRefused(REPLAYED, key.key_id)
+    return VerifiedTerminal(key.terminal_id, key.dealer_id, key.dealer, key.number, key.key_id, key.certificate_id)
+
+
+def remember_nonce(executor: Session | Connection, key_id: str, nonce: str, now: datetime) -> bool:
     """Store a nonce; False if any server stored it before (one statement, no savepoint: it is on every request)."""
-    dialect = session.get_bind().dialect.name
+    dialect = (executor.dialect if isinstance(executor, Connection) else executor.get_bind().dialect).name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = (insert(SeenNonce).values(key_id=key_id, nonce=nonce, seen_at=now).on_conflict_do_nothing()
                  .returning(SeenNonce.nonce))
-    return session.execute(statement).first() is not None
+    return executor.execute(statement).first() is not None
 
 
 def forget_old_nonces(session: Session, now: datetime, max_age: int) -> int:

@@ -356,3 +356,17 @@ def test_a_press_on_the_more_time_prompt_does_not_reach_what_it_covers(kiosk: Dr
     kiosk.ui_clock.advance(0.5)
     kiosk.tap_at(spot)
     assert kiosk.state == "provider"  # the tile under the prompt was not pressed
+
+
+def test_the_attract_slides_tell_the_catalogs_fees_in_the_screens_language(tmp_path: Path) -> None:
+    from kiosk.screens.ads import CatalogSlideshow
+
+    for lang, heading, line in (("ru", "Мобильная связь", "Т2 (Tele2) — 1\u00a0%, макс. 50,00\u00a0₽"),
+                                ("en", "Mobile", "T2 (Tele2) — 1\u00a0%, max RUB\u00a050.00")):
+        with driven_ui(tmp_path / lang, lang=lang) as kiosk:
+            show = next(w for w in kiosk.ui.widgets.children if isinstance(w, CatalogSlideshow))
+            first = show.slides[0]
+            assert kiosk.ui.painter.resolve(first.heading) == heading
+            assert line.replace("\u00a0", " ") in [text.replace("\u00a0", " ") for text in first.lines]
+            # one slide per category with providers, none claiming "no fee" for a provider that charges one
+            assert len(show.slides) == 4 and not any("Tele2" in text and "комисси" in text for text in first.lines)

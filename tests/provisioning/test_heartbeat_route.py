@@ -1,0 +1,122 @@
+"""The heartbeat's hot path: a plain ASGI route on the link listener, the enrolled key cached per process (never
+its revocation), and revocation, nonce, online mark and heartbeat row written together — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from kiosk.dealer_link.client import DealerLink
+from kiosk.dealer_link.enroll import enroll
+from kiosk.dealer_link.identity import LinkError
+from kiosk.dealer_link.signing import sign
+from provisioning import tenants
+from provisioning.db.models import Dealer, Heartbeat, Terminal
+from provisioning.heartbeat import MAX_BODY, heartbeat_target
+from provisioning.identity import enrollment
+from provisioning.identity.ca import CAFiles
+from provisioning.identity.requests import KeyCache
+from provisioning.server import DealerServer
+
+
+@pytest.fixture(scope="module")
+def server(dealer_state) -> Iterator[DealerServer]:
+    with DealerServer(dealer_state, periodic_tick=0.5) as running:
+        yield running
+
+
+def _enrolled(server: DealerServer, database, tmp_path, number: str) -> DealerLink:
+    with database.session() as session:
+        owner = session.scalar(select(Dealer).where(Dealer.slug == "acme")) or tenants.create_dealer(
+            session, "acme", "Acme")
+        terminal = tenants.add_terminal(session, owner, number, "Lenina 1", "Europe/Moscow", "north", "test")
+        code = enrollment.new_enrollment_code(session, terminal, "test", dt.datetime.now(dt.UTC), 24)
+    enroll(server.portal_url, code, CAFiles(server.settings.ca_dir).load().fingerprint, tmp_path / number)
+    return DealerLink(tmp_path / number)
+
+
+def _beats(database, number: str) -> int:
+    with database.session() as session:
+        terminal = session.scalar(select(Terminal).where(Terminal.number == number))
+        return int(session.scalar(select(func.count()).select_from(Heartbeat)
+                                  .where(Heartbeat.terminal_id == terminal.id)))
+
+
+def test_revocation_refuses_at_once_although_the_key_is_cached(server, database, tmp_path):
+    keys = server.app.state.services.keys
+    with _enrolled(server, database, tmp_path, "2001") as link:
+        link.heartbeat({"outbox_depth": 1})
+        assert link.key_id in keys._entries  # the link listener's route used (and filled) the process's cache
+        with database.session() as session:
+            terminal = session.scalar(select(Terminal).where(Terminal.number == "2001"))
+            enrollment.revoke(session, terminal, "admin@acme", "lost", dt.datetime.now(dt.UTC))
+        with pytest.raises(LinkError, match="revoked: lost"):
+            link.heartbeat()
+    assert _beats(database, "2001") == 1  # the refused heartbeat wrote nothing
+
+
+def test_a_replay_writes_nothing_and_a_fresh_request_still_works(server, database, tmp_path):
+    with _enrolled(server, database, tmp_path, "2002") as link, \
+            httpx.Client(base_url=link.settings.link_url, verify=link.identity.tls_context(), timeout=10) as client:
+        path = f"{link.terminal_path}/heartbeat"
+        headers = sign("POST", f"{link.settings.link_url}{path}", b"{}", link.key, link.key_id)
+        assert client.post(path, content=b"{}", headers=headers).status_code == 200
+        replay = client.post(path, content=b"{}", headers=headers)
+        assert replay.status_code == 401 and "replayed" in replay.json()["detail"]
+        assert _beats(database, "2002") == 1
+        link.heartbeat()
+        assert _beats(database, "2002") == 2
+
+
+def test_an_oversized_or_non_json_heartbeat_is_refused_with_the_reason(server, database, tmp_path):
+    with _enrolled(server, database, tmp_path, "2003") as link, \
+            httpx.Client(base_url=link.settings.link_url, verify=link.identity.tls_context(), timeout=10) as client:
+        path = f"{link.terminal_path}/heartbeat"
+        big = b"x" * (MAX_BODY + 1)
+        reply = client.post(path, content=big, headers=sign("POST", f"{link.settings.link_url}{path}", big,
+                                                            link.key, link.key_id))
+        assert reply.status_code == 413 and "larger than" in reply.json()["detail"]
+        bad = b"[1, 2]"
+        reply = client.post(path, content=bad, headers=sign("POST", f"{link.settings.link_url}{path}", bad,
+                                                            link.key, link.key_id))
+        assert reply.status_code == 400 and "expected a JSON object" in reply.json()["detail"]
+    assert _beats(database, "2003") == 0
+
+
+def test_only_the_heartbeat_path_takes_the_plain_route():
+    def scope(method: str, path: str) -> dict[str, str]:
+        return {"method": method, "path": path}
+
+    assert heartbeat_target(scope("POST", "/api/v1/terminals/acme/10/heartbeat")) == ("acme", "10")
+    assert heartbeat_target(scope("GET", "/api/v1/terminals/acme/10/heartbeat")) is None
+    assert heartbeat_target(scope("POST", "/api/v1/terminals/acme/10/certificate")) is None
+    assert heartbeat_target(scope("POST", "/api/v1/terminals/acme/x/10/heartbeat")) is None
+    assert heartbeat_target(scope("POST", "/api/v1/terminals//10/heartbeat")) is None
+
+
+def test_the_key_cache_rereads_after_its_ttl_and_never_caches_an_unknown_key(server, database, tmp_path):
+    from contextlib import contextmanager
+
+    reads: list[str] = []
+
+    @contextmanager
+    def session():
+        with database.session() as inner:
+            reads.append("read")
+            yield inner
+
+    cache = KeyCache(ttl=60)
+    assert cache.get(session, "0" * 64) is None and cache.get(session, "0" * 64) is None
+    assert len(reads) == 2  # a terminal enrolled a moment ago must not be refused from the cache
+    with _enrolled(server, database, tmp_path, "2004") as link:
+        found = cache.get(session, link.key_id)
+        assert found is not None and (found.dealer, found.number) == ("acme", "2004")
+        assert cache.get(session, link.key_id) is found and len(reads) == 3
+        expired = KeyCache(ttl=0)
+        expired.get(session, link.key_id)
+        expired.get(session, link.key_id)
+        assert len(reads) == 5
