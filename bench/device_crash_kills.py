@@ -7,6 +7,10 @@ Uncertain bills are not lost (support settles them by the encashment count) but 
 who may wait: at restart the kiosk asks the device what became of its last bill, and only what the device
 cannot tell is listed. The share printed is uncertain bills per bill credited.
 
+The ccTalk emulator runs with a 1 s poll timeout, as real ccTalk units have: a unit whose event buffer is not
+read stops drawing bills in, so payers' attempts while the kiosk restarts do not push the outcome of the bill
+in flight out of the five-event buffer. (Without it: 6.0 % uncertain, 23 of 383 bills, 100 trials, seed 1.)
+
 Target: >= 100 trials with no problem, uncertain share under 5 %.
 Usage: ./dev bench device_crash_kills [TRIALS] [ccnet|cctalk|id003|essp] [SEED]
 """

@@ -1,7 +1,12 @@
 """A ccTalk bill validator that speaks the real wire protocol on a pseudo-terminal.
 
 It keeps the real event buffer (counter 0 after reset, 1..255 wrapping to 1, five newest events), escrow
-with a timeout, inhibits and master inhibit; switches for the shared-line echo and for faults.
+with a timeout, inhibits and master inhibit; switches for the shared-line echo, for faults and for a poll
+timeout. With poll_timeout set, the device takes bills only while the host reads its event buffer at least
+that often (and not until the first read after power-up or reset), so a host that is away does not lose
+events to payers' attempts: real units do this (Azkoyen's ccTalk validators stop accepting 1 s after the last
+buffer read, "so that events are not lost if the machine cannot consult the validator"). Bills pushed at a
+unit that is not accepting are simply not drawn in: no event.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ class CctalkEmulator:
 
     def __init__(self, bills_rub=DEFAULT_BILLS_RUB, cassette: Cassette | None = None, link: str | None = None,
                  address: int = cc.BILL_VALIDATOR, checksum: str = "simple", crc_placement: str = "lo_in_source",
-                 step_seconds: float = 0.05, escrow_timeout: float = 10.0, serial: int = 12345678) -> None:
+                 step_seconds: float = 0.05, escrow_timeout: float = 10.0, serial: int = 12345678,
+                 poll_timeout: float | None = None) -> None:
         self.lock = threading.RLock()
         self.codec = cc.Codec(checksum, crc_placement)
         self.table = {i + 1: rub * 100 for i, rub in enumerate(bills_rub)}  # types 1..16
@@ -36,6 +42,8 @@ class CctalkEmulator:
         self.address = address
         self.step_seconds, self.escrow_timeout = step_seconds, escrow_timeout
         self.serial = serial
+        self.poll_timeout = poll_timeout  # None: accepts whether polled or not
+        self._last_read: float | None = None  # monotonic time of the last event-buffer read since reset
         self.wire = WireDevice(self, self.lock, link)
         self._parser = cc.PacketParser(self.codec)
         self._counter = 0
@@ -90,6 +98,8 @@ class CctalkEmulator:
             if self._escrow or self._accepting or self._stacking:
                 return "error: busy (a bill is already in the validator)"
             bill_type = types[0]
+            if not self.polled:
+                return "ok not drawn in (not polled: acceptance stopped)"
             if not self._master:
                 self.add_event(0, MASTER_INHIBIT_ACTIVE)
                 return "ok refused (master inhibit)"
@@ -102,8 +112,17 @@ class CctalkEmulator:
             self._accepting, self._until = bill_type, time.monotonic() + self.step_seconds
             return f"ok accepting {roubles} RUB"
 
+    @property
+    def polled(self) -> bool:
+        """Whether the host has read the event buffer recently enough for the device to take bills."""
+        if self.poll_timeout is None:
+            return True
+        return self._last_read is not None and time.monotonic() - self._last_read <= self.poll_timeout
+
     def counterfeit(self) -> str:
         """A fake bill is pushed in and rejected."""
+        if not self.polled:
+            return "ok not drawn in (not polled: acceptance stopped)"
         self.add_event(0, INVALID)
         return "ok rejected (invalid bill)"
 
@@ -143,7 +162,7 @@ class CctalkEmulator:
         """What the device is doing and what the cassette holds."""
         with self.lock:
             return {"protocol": "cctalk", "counter": self._counter, "escrow": self._escrow,
-                    "stacking": self._stacking,
+                    "stacking": self._stacking, "polled": self.polled,
                     "inhibit_mask": self._inhibit, "master": self._master,
                     "cassette_present": self._cassette_present,
                     "cassette": {str(k): n for k, n in sorted(self.cassette.counts().items())},
@@ -200,6 +219,7 @@ class CctalkEmulator:
         self._counter, self._inhibit, self._master, self._escrow, self._accepting = 0, 0, 0, 0, 0
         self._stacking = False
         self._events.clear()
+        self._last_read = None
 
     def _command(self, packet: cc.Packet) -> tuple[int, bytes]:
         header, data, ack = packet.header, packet.data, (cc.REPLY, b"")
@@ -210,6 +230,7 @@ class CctalkEmulator:
             self._reset()
             return ack
         if header == cc.READ_BUFFERED_BILL_EVENTS:
+            self._last_read = time.monotonic()
             flat = b"".join(bytes(pair) for pair in self._events).ljust(10, b"\x00")
             return cc.REPLY, bytes((self._counter,)) + flat
         if header == cc.ROUTE_BILL and len(data) == 1:

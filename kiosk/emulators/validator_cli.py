@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask-order", choices=("y3_first", "y1_first"), default="y3_first", help="CCNET")
     parser.add_argument("--step", type=float, default=0.3, help="seconds a bill spends in each phase")
     parser.add_argument("--escrow-timeout", type=float, default=10.0, help="seconds before escrow returns")
+    parser.add_argument("--poll-timeout", type=float, default=None,
+                        help="cctalk: stop taking bills this many seconds after the host last read the event buffer")
     parser.add_argument("--echo", action="store_true", help="ccTalk: echo the host's bytes (shared line)")
     parser.add_argument("--ecount-step", type=int, choices=(1, 2), default=1,
                         help="eSSP: how far eCOUNT moves per exchange (the manual reads both ways)")
@@ -61,6 +63,8 @@ def _bills(text: str) -> list[int]:
 
 def make_emulator(args: argparse.Namespace) -> Emulator:
     """The emulator the options describe."""
+    if args.poll_timeout is not None and args.protocol != "cctalk":
+        raise SystemExit(f"--poll-timeout: only the cctalk emulator has a poll timeout, not {args.protocol}")
     cassette = Cassette(args.capacity, args.state_file)
     common = {"bills_rub": _bills(args.bills), "cassette": cassette, "link": args.link,
               "step_seconds": args.step, "escrow_timeout": args.escrow_timeout}
@@ -74,7 +78,8 @@ def make_emulator(args: argparse.Namespace) -> Emulator:
         if args.address is not None:
             ccnet.address = args.address
         return ccnet
-    cctalk = CctalkEmulator(checksum=args.checksum, crc_placement=args.crc_placement, **common)
+    cctalk = CctalkEmulator(checksum=args.checksum, crc_placement=args.crc_placement, poll_timeout=args.poll_timeout,
+                            **common)
     if args.address is not None:
         cctalk.address = args.address
     cctalk.echo = args.echo

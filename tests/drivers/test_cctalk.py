@@ -6,7 +6,7 @@ import logging
 import time
 
 import pytest
-from validator_support import wait_until
+from validator_support import FAST, wait_until
 
 from kiosk.drivers import cctalk_frame as cc
 from kiosk.drivers.cctalk import CctalkValidator, last_bill_stacked
@@ -298,3 +298,48 @@ def test_no_next_bill_is_taken_while_a_stacked_bills_outcome_is_unread(pair, eve
     events.wait_for(Stacked)
     _settle(emu, drv)
     assert emu.status()["master"] == 1
+
+
+def test_a_device_with_a_poll_timeout_takes_bills_only_while_polled(pair, events):
+    emu = CctalkEmulator(step_seconds=0.01, poll_timeout=0.3)
+    assert "not drawn in" in emu.insert(100)  # not before the host's first buffer read after power-up
+    assert emu.status()["counter"] == 0
+    emu, drv = pair(emu)
+    emu.insert(100)
+    events.wait_for(Stacked)
+    _settle(emu, drv)
+    emu.wire.silent = True  # the host stops reading
+    wait_until(lambda: not emu.polled, what="the poll timeout")
+    counter = emu.status()["counter"]
+    assert "not drawn in" in emu.insert(200) and "not drawn in" in emu.counterfeit()
+    assert emu.status()["counter"] == counter  # attempts at a unit that is not taking bills leave no event
+    emu.wire.silent = False
+    wait_until(lambda: emu.polled, what="polled again")
+    emu.insert(500)
+    assert events.wait_for(Stacked, count=2)[1].bill.value == 500 * RUB
+
+
+def test_restart_finds_the_stacked_bill_when_payers_kept_trying_while_the_kiosk_was_down(make_pair, events):
+    """The kiosk dies while its bill is stacking; payers push eight bills before it is back. A unit with a poll
+    timeout stops drawing them in, so the stacked bill is still in the buffer for the next start to report."""
+    emu, drv = make_pair(CctalkEmulator(step_seconds=0.3, poll_timeout=0.3), CctalkValidator)
+    drv.enable(b.value for b in drv.bill_table())
+    wait_until(lambda: emu.status()["master"] == 1, what="master inhibit lifted")
+    emu.insert(100)
+    events.wait_for(Escrow)
+    drv.stack()
+    wait_until(lambda: emu._stacking, what="the bill on its way to the cassette")
+    emu.wire.silent = True  # the kiosk dies: nothing reads the buffer any more
+    drv.stop()
+    wait_until(lambda: emu.cassette.count == 1 and not emu.polled, what="stacked, then the poll timeout")
+    for _ in range(8):
+        emu.insert(200)
+    emu.wire.silent = False
+    events.items.clear()
+    again = CctalkValidator(events, emu.path, **FAST)
+    again.start()
+    try:
+        events.wait_for(Ready)
+        assert [(e.bill.value, e.stacked) for e in events.of(Uncertain)] == [(100 * RUB, True)]
+    finally:
+        again.stop()

@@ -123,6 +123,20 @@ def test_cctalk_specific_commands(scratch):
         emu.stop()
 
 
+def test_poll_timeout_option_is_cctalk_only(scratch):
+    args = validator_cli.build_parser().parse_args(
+        ["--protocol", "cctalk", "--poll-timeout", "1", "--state-file", str(scratch / "pt.json")])
+    emu = validator_cli.make_emulator(args).start()
+    try:
+        assert isinstance(emu, CctalkEmulator) and emu.poll_timeout == 1.0
+    finally:
+        emu.stop()
+    args = validator_cli.build_parser().parse_args(
+        ["--protocol", "ccnet", "--poll-timeout", "1", "--state-file", str(scratch / "pt.json")])
+    with pytest.raises(SystemExit, match="only the cctalk emulator has a poll timeout"):
+        validator_cli.make_emulator(args)
+
+
 def test_id003_specific_commands():
     emu = Id003Emulator().start()
     try:
