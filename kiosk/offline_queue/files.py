@@ -68,3 +68,24 @@ class HighWater:
     def write(self, path: str | Path) -> None:
         """Store atomically."""
         write_atomically(path, f"{self.issued} {self.confirmed}\n".encode())
+
+
+def make_shm_writable(path: Path) -> None:
+    """A read-only opening of a 0444 journal leaves a 0444 '-shm' beside it; one we own is made writable again,
+    or every later start-up fails on it."""
+    shm = path.with_name(path.name + "-shm")
+    try:
+        if shm.exists() and not os.access(shm, os.W_OK) and shm.stat().st_uid == os.getuid():
+            shm.chmod(0o600)
+    except OSError:
+        pass  # the open that follows reports the real problem with the file's name
+
+
+def permission_hint(path: Path) -> str:
+    """Why a journal cannot be written, in words a technician can act on."""
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists() and not os.access(candidate, os.W_OK):
+            return f" ({candidate} is not writable by this user: mode {candidate.stat().st_mode & 0o777:o})"
+    if not os.access(path.parent, os.W_OK):
+        return f" (the folder {path.parent} is not writable: a read-only or full file system?)"
+    return ""

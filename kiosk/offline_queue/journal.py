@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,9 @@ import sqlite_utils
 from kiosk.errors import JournalError
 from kiosk.fees import Split
 from kiosk.gateways.base import Route
-from kiosk.offline_queue.files import HighWater
-from kiosk.offline_queue.journal_queries import JournalQueries
+from kiosk.offline_queue.files import HighWater, make_shm_writable, permission_hint
+from kiosk.offline_queue.journal_integrity import JournalIntegrity
+from kiosk.offline_queue.journal_writes import PendingWrite
 from kiosk.offline_queue.operation import (  # re-exported (__all__): the journal's vocabulary
     CANCELLED,
     COLLECTING,
@@ -42,14 +41,9 @@ __all__ = ["CANCELLED", "COLLECTING", "COMMITTED", "DELIVERED", "NEEDS_ATTENTION
 log = logging.getLogger(__name__)
 
 NONCE_RANGE = 10**6
-# How far numbering jumps when a restore is detected by evidence that cannot say how many numbers were lost
-# (the validator's counters): far past anything an older copy could have handed out since.
-RESTORE_JUMP = 1000
-# A clock this far behind the journal's newest entry is a fault worth an incident (not NTP jitter).
-CLOCK_BEHIND_SECONDS = 120
 
 
-class Journal(JournalQueries):
+class Journal(JournalIntegrity):
     """The terminal's durable record; one instance per process, safe to share between threads."""
 
     def __init__(self, path: str | Path, terminal: str, currency: str,
@@ -57,7 +51,7 @@ class Journal(JournalQueries):
         self.path = Path(path)
         self.terminal, self.currency, self._clock = terminal, currency, clock
         self._lock = threading.RLock()
-        self._waiting: list[_Write] = []  # delivery writes queued for the next group commit
+        self._waiting: list[PendingWrite] = []  # delivery writes queued for the next group commit
         self._waiting_lock = threading.Lock()
         self._seq_path = self.path.with_name(self.path.name + ".opseq")
         # Read before anything is created: an empty or missing journal beside a high-water mark that says
@@ -66,7 +60,7 @@ class Journal(JournalQueries):
         existed = self.path.exists() and self.path.stat().st_size > 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            _make_shm_writable(self.path)
+            make_shm_writable(self.path)
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"{self.path}: cannot open the journal: {exc}") from exc
@@ -80,7 +74,7 @@ class Journal(JournalQueries):
                                    f"operations up to {high_water.issued} were issued: its history is gone")
         except sqlite3.OperationalError as exc:
             self.conn.close()
-            raise JournalError(f"{self.path}: cannot use the journal: {exc}{_permission_hint(self.path)}") from exc
+            raise JournalError(f"{self.path}: cannot use the journal: {exc}{permission_hint(self.path)}") from exc
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise JournalError(f"{self.path}: not a usable journal: {exc}") from exc
@@ -97,7 +91,7 @@ class Journal(JournalQueries):
             mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         except sqlite3.OperationalError as exc:
             raise JournalError(f"{self.path}: cannot open the journal for writing: {exc}"
-                               f"{_permission_hint(self.path)}") from exc
+                               f"{permission_hint(self.path)}") from exc
         if mode.lower() != "wal":
             raise JournalError(f"{self.path}: SQLite refused WAL mode (got {mode})")
         # FULL: every committed bill survives a power cut, not just a process crash.
@@ -120,195 +114,6 @@ class Journal(JournalQueries):
         """Close the connection."""
         with self._lock:
             self.conn.close()
-
-    # -- helpers --------------------------------------------------------------------------------
-    def now(self) -> datetime:
-        """The terminal's clock (aware, in the terminal's time zone)."""
-        return self._clock()
-
-    def _stamp(self) -> str:
-        return self._clock().isoformat(timespec="microseconds")
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One durable transaction; IMMEDIATE so two writers never deadlock on upgrade."""
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-
-    def _grouped(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run `work` in a durable transaction whose commit (one fsync) it shares with other threads' writes.
-
-        Group commit: while one thread holds the journal and waits for the disk, the others queue their writes;
-        the next to get the journal commits every queued write in one transaction, each in its own savepoint
-        (a failing write is undone alone and raises in its own thread). Returns what `work` returned once durable.
-        """
-        item = _Write(work)
-        with self._waiting_lock:
-            self._waiting.append(item)
-        with self._lock:
-            if not item.done:
-                with self._waiting_lock:
-                    batch, self._waiting = self._waiting, []
-                self._commit_batch(batch)
-        if item.error is not None:
-            raise item.error
-        return item.result
-
-    def _commit_batch(self, batch: list[_Write]) -> None:
-        try:
-            self._run_batch(batch)
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error = exc
-            else:
-                # one write failed: run each alone, so it fails in its own thread and the others still land
-                for item in batch:
-                    item.error = None
-                    try:
-                        self._run_batch([item])
-                    except Exception as single:
-                        item.error = single
-        finally:
-            for item in batch:
-                item.done = True
-
-    def _run_batch(self, batch: list[_Write]) -> None:
-        """One transaction for every write in the batch; all or nothing."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            for item in batch:
-                item.result = item.work(self.conn)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-
-    def incident(self, kind: str, detail: str, operation: int | None = None, amount: int | None = None) -> None:
-        """Record something support must see (uncertain bill, events lost, late bill)."""
-        with self._tx() as conn:
-            conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?, ?, ?, ?, ?)",
-                         (self._stamp(), kind, operation, detail, amount))
-        log.warning("incident %s (operation %s): %s", kind, operation, detail)
-
-    # -- operation numbers ----------------------------------------------------------------------
-    def _journal_max(self) -> int:
-        """The highest number this journal accounts for: its operations, or a floor set by a restore jump."""
-        journal_max = int(self.conn.execute("SELECT COALESCE(MAX(operation), 0) FROM operations").fetchone()[0])
-        return max(journal_max, int(self.meta("number_floor") or 0))
-
-    def _last_number(self) -> int:
-        return max(self._journal_max(), HighWater.read(self._seq_path).issued)
-
-    def _check_high_water(self, high_water: HighWater) -> None:
-        journal_max = self._journal_max()
-        if high_water.confirmed > journal_max:
-            self.restore_detected(f"journal {self.path} ends at operation {journal_max} but this terminal had "
-                                  f"journaled up to {high_water.confirmed}: it was restored from an older copy",
-                                  jump_to=high_water.issued)
-        elif high_water.issued > journal_max:
-            # The number was handed out and its operation never reached the journal: a crash or a full disk
-            # between the two writes. Nothing was lost (no money is taken before the insert), nothing restored.
-            log.info("journal %s: operation %d was numbered but never opened (interrupted); numbering continues "
-                     "after it", self.path, high_water.issued)
-
-    def restore_detected(self, evidence: str, jump_to: int | None = None) -> int:
-        """Evidence says this journal is older than the terminal's real history: number past it, and say so.
-
-        Ids sent to processing systems carry a random nonce, so they differ anyway; the jump keeps the numbers
-        people read off receipts from repeating where the terminal can tell. Returns the new floor.
-        """
-        with self._lock:
-            floor = max(self._last_number(), jump_to or 0)
-            if jump_to is None:
-                floor += RESTORE_JUMP
-            self.set_meta("number_floor", str(floor))
-            HighWater(floor, floor).write(self._seq_path)
-        self.incident("restore_detected", f"{evidence}; operation numbers continue after {floor}")
-        return floor
-
-    # -- meta and refusal -----------------------------------------------------------------------
-    def meta(self, key: str) -> str | None:
-        """A value from the journal's meta table."""
-        with self._lock:
-            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else row[0]
-
-    def set_meta(self, key: str, value: str | None) -> None:
-        """Set (or with None, delete) a meta value durably."""
-        with self._tx() as conn:
-            if value is None:
-                conn.execute("DELETE FROM meta WHERE key=?", (key,))
-            else:
-                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                             "value=excluded.value", (key, value))
-
-    def _refuse_money(self, reason: str) -> None:
-        self.conn.execute("INSERT INTO meta (key, value) VALUES ('refuse_money', ?) ON CONFLICT (key) DO UPDATE "
-                          "SET value=excluded.value", (reason,))
-        self.conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?, ?, NULL, ?, "
-                          "NULL)", (self._stamp(), "journal_lost", reason))
-        log.error("refusing to take money: %s; a person must confirm with `kiosk journal accept-new` or in the "
-                  "service menu", reason)
-
-    def refusal(self) -> str | None:
-        """Why this terminal must not take money until a person confirms (None: it may)."""
-        return self.meta("refuse_money")
-
-    def accept_new(self, who: str) -> str | None:
-        """A person confirmed that the journal's lost history is known and handled; returns what was cleared."""
-        reason = self.refusal()
-        if reason is None:
-            return None
-        floor = self._last_number()
-        self.set_meta("number_floor", str(floor))
-        self.set_meta("refuse_money", None)
-        self.incident("journal_accepted", f"{who} accepted the new journal after: {reason}; numbering continues "
-                                          f"after {floor}")
-        return reason
-
-    # -- the clock ------------------------------------------------------------------------------
-    def newest_stamp(self) -> datetime | None:
-        """The latest time this journal recorded anything (operations and incidents)."""
-        with self._lock:
-            row = self.conn.execute(
-                "SELECT MAX(t) FROM (SELECT MAX(created_at) AS t FROM operations UNION ALL "
-                "SELECT MAX(committed_at) FROM operations UNION ALL SELECT MAX(at) FROM incidents)").fetchone()
-        try:
-            return datetime.fromisoformat(row[0]) if row and row[0] else None
-        except ValueError:
-            return None
-
-    def _check_clock(self) -> None:
-        newest = self.newest_stamp()
-        if newest is None:
-            return
-        behind = (newest - self.now()).total_seconds()
-        if behind > CLOCK_BEHIND_SECONDS:
-            # Order stays right (the journal is ordered by its own sequence); people must know times are off.
-            self.incident("clock_behind", f"the clock reads {self.now().isoformat(timespec='seconds')}, "
-                                          f"{behind:.0f} s before the journal's newest entry "
-                                          f"({newest.isoformat(timespec='seconds')})")
-
-    def record_clock_skew(self, source: str, skew_seconds: float, limit: float = 60.0) -> None:
-        """Note how far the terminal's clock is from a server's (HTTP Date); an incident when beyond limit."""
-        previous = self.meta("clock_skew")
-        self.set_meta("clock_skew", json.dumps({"source": source, "seconds": round(skew_seconds, 1),
-                                                "at": self._stamp()}))
-        was_bad = previous is not None and abs(json.loads(previous).get("seconds", 0)) > limit
-        if abs(skew_seconds) > limit and not was_bad:
-            self.incident("clock_skew", f"the terminal's clock is {skew_seconds:+.0f} s off {source}'s")
-
-    def clock_skew(self) -> dict[str, Any] | None:
-        """The last measured skew: {'source', 'seconds' (terminal minus server), 'at'}."""
-        value = self.meta("clock_skew")
-        return None if value is None else json.loads(value)
 
     # -- the payment lifecycle ------------------------------------------------------------------
     def open_operation(self, provider: str, account: str, fields: dict[str, str], max_cash: int,
@@ -575,36 +380,3 @@ class Journal(JournalQueries):
         record = self.encashments(1)[0]
         record["operations"], record["since"] = operations, previous[0] if previous else None
         return record
-
-
-class _Write:
-    """One write waiting for a group commit, and what became of it."""
-
-    __slots__ = ("work", "done", "result", "error")
-
-    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
-        self.work = work
-        self.done = False
-        self.result: Any = None
-        self.error: Exception | None = None
-
-
-def _make_shm_writable(path: Path) -> None:
-    """A read-only opening of a 0444 journal leaves a 0444 '-shm' beside it; one we own is made writable again,
-    or every later start-up fails on it."""
-    shm = path.with_name(path.name + "-shm")
-    try:
-        if shm.exists() and not os.access(shm, os.W_OK) and shm.stat().st_uid == os.getuid():
-            shm.chmod(0o600)
-    except OSError:
-        pass  # the open that follows reports the real problem with the file's name
-
-
-def _permission_hint(path: Path) -> str:
-    """Why a journal cannot be written, in words a technician can act on."""
-    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if candidate.exists() and not os.access(candidate, os.W_OK):
-            return f" ({candidate} is not writable by this user: mode {candidate.stat().st_mode & 0o777:o})"
-    if not os.access(path.parent, os.W_OK):
-        return f" (the folder {path.parent} is not writable: a read-only or full file system?)"
-    return ""
