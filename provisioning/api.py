@@ -60,6 +60,8 @@ class HeartbeatResponse(BaseModel):
     server_time: str
     heartbeat_interval: int
     renew_certificate: bool
+    highest_operation: int = Field(description="the highest operation number this terminal has ever reported; "
+                                               "a terminal whose journal knows less was restored from an older copy")
 
 
 class RenewRequest(BaseModel):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, case, select, text, update
 from sqlalchemy import insert as plain_insert
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -46,38 +46,42 @@ WITH state AS (
     ON CONFLICT DO NOTHING RETURNING 1
 ), touched AS (
     UPDATE terminals SET last_seen_at = :now, online = true,
-        version = CASE WHEN CAST(:version AS text) = '' THEN version ELSE CAST(:version AS text) END
-    WHERE id = :terminal_id AND EXISTS (SELECT 1 FROM nonce) RETURNING 1
+        version = CASE WHEN CAST(:version AS text) = '' THEN version ELSE CAST(:version AS text) END,
+        highest_operation = GREATEST(highest_operation, CAST(:operation AS bigint))
+    WHERE id = :terminal_id AND EXISTS (SELECT 1 FROM nonce) RETURNING highest_operation
 ), beat AS (
     INSERT INTO heartbeats (terminal_id, received_at, payload)
     SELECT :terminal_id, :now, :payload WHERE EXISTS (SELECT 1 FROM nonce) RETURNING 1
 )
-SELECT state.revoked_at, state.revocation_reason, state.status, state.online, EXISTS (SELECT 1 FROM nonce)
+SELECT state.revoked_at, state.revocation_reason, state.status, state.online, EXISTS (SELECT 1 FROM nonce),
+    (SELECT highest_operation FROM touched)
 FROM state""")
 
 
 @dataclass(frozen=True)
 class Written:
-    """What the heartbeat's write found: a refusal (revoked, replayed) or whether the terminal was online before."""
+    """What the heartbeat's write found: a refusal (revoked, replayed) or whether the terminal was online before,
+    and the highest operation number the terminal has ever reported (this heartbeat's included)."""
 
     refusal: str | None
     was_online: bool
+    highest_operation: int = 0
 
 
-def _write_postgresql(connection: Connection, key: EnrolledKey, nonce: str, version: str, payload: str,
-                      now: datetime) -> Written:
+def _write_postgresql(connection: Connection, key: EnrolledKey, nonce: str, version: str, operation: int,
+                      payload: str, now: datetime) -> Written:
     row = connection.execute(_POSTGRESQL_WRITE, {
         "certificate_id": key.certificate_id, "terminal_id": key.terminal_id, "key_id": key.key_id, "nonce": nonce,
-        "now": now, "version": version, "payload": payload}).one()
-    revoked_at, reason, status, was_online, stored = row
+        "now": now, "version": version, "operation": operation, "payload": payload}).one()
+    revoked_at, reason, status, was_online, stored, highest = row
     refusal = revoked_reason(revoked_at, reason, status, key.serial)
     if refusal is None and not stored:
         refusal = REPLAYED
-    return Written(refusal, bool(was_online))
+    return Written(refusal, bool(was_online), int(highest or 0))
 
 
-def _write_generic(connection: Connection, key: EnrolledKey, nonce: str, version: str, payload: str,
-                   now: datetime) -> Written:
+def _write_generic(connection: Connection, key: EnrolledKey, nonce: str, version: str, operation: int,
+                   payload: str, now: datetime) -> Written:
     """The same steps as separate statements in one transaction (SQLite: no data-modifying CTEs)."""
     revoked_at, reason, status, was_online = connection.execute(
         select(Certificate.revoked_at, Certificate.revocation_reason, Terminal.status, Terminal.online)
@@ -87,12 +91,15 @@ def _write_generic(connection: Connection, key: EnrolledKey, nonce: str, version
         return Written(refusal, bool(was_online))
     if not remember_nonce(connection, key.key_id, nonce, now):
         return Written(REPLAYED, bool(was_online))
-    values: dict[str, Any] = {"last_seen_at": now, "online": True}
+    # The maximum is taken inside the UPDATE, so two heartbeats racing can never lower it.
+    values: dict[str, Any] = {"last_seen_at": now, "online": True, "highest_operation": case(
+        (Terminal.highest_operation < operation, operation), else_=Terminal.highest_operation)}
     if version:
         values["version"] = version
-    connection.execute(update(Terminal).where(Terminal.id == key.terminal_id).values(**values))
+    highest = connection.execute(update(Terminal).where(Terminal.id == key.terminal_id).values(**values)
+                                 .returning(Terminal.highest_operation)).scalar_one()
     connection.execute(plain_insert(Heartbeat).values(terminal_id=key.terminal_id, received_at=now, payload=payload))
-    return Written(None, bool(was_online))
+    return Written(None, bool(was_online), int(highest))
 
 
 def record_heartbeat(svc: Services, *, method: str, url: str, headers: dict[str, str], body: bytes, dealer: str,
@@ -111,9 +118,10 @@ def record_heartbeat(svc: Services, *, method: str, url: str, headers: dict[str,
         if not isinstance(payload, dict):
             raise HTTPException(400, "heartbeat body: expected a JSON object")
         version, text_payload = str(payload.get("version", ""))[:40], json.dumps(payload)[:8000]
+        operation = _reported_operation(payload)
         with svc.db.write_engine.begin() as connection:
             write = _write_postgresql if connection.dialect.name == "postgresql" else _write_generic
-            written = write(connection, key, nonce, version, text_payload, now)
+            written = write(connection, key, nonce, version, operation, text_payload, now)
         if written.refusal is not None:
             raise RequestRefused(written.refusal, key.key_id, 401 if written.refusal == REPLAYED else 403)
     except RequestRefused as refusal:
@@ -126,7 +134,16 @@ def record_heartbeat(svc: Services, *, method: str, url: str, headers: dict[str,
                target=f"terminal {number}", before={"online": False}, after={"online": True})
     renew = key.not_after - now < timedelta(days=svc.settings.renew_before_days)
     return {"server_time": now.isoformat(), "heartbeat_interval": svc.settings.heartbeat_interval,
-            "renew_certificate": renew}
+            "renew_certificate": renew, "highest_operation": written.highest_operation}
+
+
+def _reported_operation(payload: dict[str, Any]) -> int:
+    """The heartbeat's `last_operation` (0 when absent: terminals older than this field)."""
+    value = payload.get("last_operation", 0)
+    # bool is an int in Python; a BIGINT column holds what a journal can number
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise HTTPException(400, f"heartbeat body: last_operation must be a whole number >= 0, got {value!r}")
+    return value
 
 
 def _audit(svc: Services, **entry: Any) -> None:

@@ -112,9 +112,10 @@ class HeartbeatLoop:
     """Sends a heartbeat every interval from its own thread; failures are logged and retried next time."""
 
     def __init__(self, folder: Path, status: Callable[[], dict[str, Any]] | None = None,
-                 interval: float | None = None) -> None:
+                 interval: float | None = None, on_reply: Callable[[dict[str, Any]], object] | None = None) -> None:
         self.link = DealerLink(folder)
         self.status = status or (lambda: {})
+        self.on_reply = on_reply or (lambda reply: None)
         self.interval = float(interval or self.link.settings.heartbeat_interval)
         self.started = time.monotonic()
         self.sent = 0
@@ -130,13 +131,17 @@ class HeartbeatLoop:
     def beat(self) -> bool:
         """One heartbeat now; True if the service accepted it."""
         try:
-            self.link.heartbeat({"uptime_s": int(time.monotonic() - self.started), **self.status()})
+            reply = self.link.heartbeat({"uptime_s": int(time.monotonic() - self.started), **self.status()})
         except LinkError as exc:
             self.last_error = str(exc)
             log.warning("dealer link: %s", exc)
             return False
         self.sent += 1
         self.last_error = ""
+        try:
+            self.on_reply(reply)
+        except Exception:  # the heartbeat thread outlives any fault in what the reply triggers; it retries next time
+            log.exception("dealer link: acting on the heartbeat reply failed")
         return True
 
     def _run(self) -> None:
@@ -152,8 +157,9 @@ class HeartbeatLoop:
         self.link.close()
 
 
-def start_if_enrolled(folder: Path, status: Callable[[], dict[str, Any]] | None = None) -> HeartbeatLoop | None:
+def start_if_enrolled(folder: Path, status: Callable[[], dict[str, Any]] | None = None,
+                      on_reply: Callable[[dict[str, Any]], object] | None = None) -> HeartbeatLoop | None:
     """The composition root's one call: a running heartbeat loop when this terminal is enrolled, else None."""
     if not TerminalIdentity(folder).enrolled():
         return None
-    return HeartbeatLoop(folder, status=status).start()
+    return HeartbeatLoop(folder, status=status, on_reply=on_reply).start()

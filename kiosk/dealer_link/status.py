@@ -12,6 +12,7 @@ from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
     from kiosk.app import Terminal
+    from kiosk.offline_queue.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,32 @@ def terminal_status(terminal: Terminal) -> dict[str, Any]:
         "outbox_depth": waiting,
         "outbox_kopecks": waiting_kopecks,
         "needs_attention": terminal.journal.count("needs_attention"),
+        "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
         "fault": terminal.session.fault,
     }
+
+
+def jump_past_numbers_seen(journal: Journal, reply: dict[str, Any]) -> int | None:
+    """Restore evidence from the dealer service: it saw an operation number higher than anything this journal
+    knows, so the state was restored from an older copy; number past it (once: afterwards the journal knows it).
+    Returns the new floor, or None when the reply shows nothing new."""
+    seen = reply.get("highest_operation")
+    if isinstance(seen, bool) or not isinstance(seen, int):
+        return None  # a service older than this field
+    known = journal.last_number()
+    if seen <= known:
+        return None
+    return journal.restore_detected(f"the dealer service saw operation {seen} from this terminal, but its journal "
+                                    f"knows only up to {known}: the state was restored from an older copy",
+                                    jump_to=seen)
 
 
 def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     """Start the dealer link's heartbeat for an enrolled terminal (None when not enrolled or the identity is
     unusable: payments never depend on the dealer service)."""
     try:
-        return start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal))
+        return start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal),
+                                 on_reply=lambda reply: jump_past_numbers_seen(terminal.journal, reply))
     except (KioskError, OSError, ValueError) as exc:
         log.warning("dealer link not started: %s", exc)
         return None

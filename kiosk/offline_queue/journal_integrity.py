@@ -34,6 +34,11 @@ class JournalIntegrity(JournalWrites):
     def _last_number(self) -> int:
         return max(self._journal_max(), HighWater.read(self._seq_path).issued)
 
+    def last_number(self) -> int:
+        """The highest operation number this terminal has handed out, as far as its own state knows."""
+        with self._lock:
+            return self._last_number()
+
     def _check_high_water(self, high_water: HighWater) -> None:
         journal_max = self._journal_max()
         if high_water.confirmed > journal_max:

@@ -119,6 +119,9 @@ class Terminal(Base):
     version: Mapped[str] = mapped_column(String(40), default="")
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     online: Mapped[bool] = mapped_column(default=False)
+    # The highest operation number any heartbeat reported: a terminal restored to an older state learns from it
+    # that its numbers were used already (kiosk.dealer_link.restore).
+    highest_operation: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -4,7 +4,6 @@ enrolled — to a real `kiosk-dealer serve` process, enrolled with a one-time co
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from sqlalchemy import select
@@ -12,17 +11,8 @@ from sqlalchemy import select
 from kiosk.app import Terminal
 
 
-def _wait(predicate, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.slow
-def test_an_enrolled_terminal_reports_its_status_and_shows_online(config, tmp_path):
+def test_an_enrolled_terminal_reports_its_status_and_shows_online(config, tmp_path, wait):
     from provisioning.db import Database
     from provisioning.db.models import Heartbeat
     from provisioning.db.models import Terminal as DealerTerminal
@@ -41,7 +31,7 @@ def test_an_enrolled_terminal_reports_its_status_and_shows_online(config, tmp_pa
             loop = terminal.dealer_link
             assert loop is not None, "an enrolled terminal must start its heartbeat"
             assert loop._thread.name == "dealer-heartbeat" and loop._thread.is_alive()  # off the payment thread
-            assert _wait(lambda: loop.sent >= 1), loop.last_error
+            assert wait(lambda: loop.sent >= 1), loop.last_error
         finally:
             terminal.close()
         assert terminal.dealer_link is None and not loop._thread.is_alive()  # stopped with the terminal
@@ -59,6 +49,7 @@ def test_an_enrolled_terminal_reports_its_status_and_shows_online(config, tmp_pa
         assert payload["version"] == __version__ and payload["terminal"] == config.terminal
         assert payload["validator"]["kind"] == config.validator.kind and "online" in payload["validator"]
         assert payload["outbox_depth"] == 0 and payload["outbox_kopecks"] == 0 and payload["needs_attention"] == 0
+        assert payload["last_operation"] == 0  # the journal's highest number: the service keeps the highest seen
         assert set(payload["gateways"]) == set(config.gateways) and "uptime_s" in payload
     finally:
         dealer.close()

@@ -120,3 +120,22 @@ def test_the_key_cache_rereads_after_its_ttl_and_never_caches_an_unknown_key(ser
         expired.get(session, link.key_id)
         expired.get(session, link.key_id)
         assert len(reads) == 5
+
+
+def _highest(database, number: str) -> int:
+    with database.session() as session:
+        return int(session.scalar(select(Terminal.highest_operation).where(Terminal.number == number)))
+
+
+def test_the_service_keeps_the_highest_operation_ever_reported_and_returns_it(server, database, tmp_path):
+    with _enrolled(server, database, tmp_path, "2005") as link:
+        assert link.heartbeat()["highest_operation"] == 0  # a terminal that reports no number yet
+        assert link.heartbeat({"last_operation": 50})["highest_operation"] == 50
+        # a restored terminal reports less: the service never forgets the higher number, and says it
+        assert link.heartbeat({"last_operation": 10})["highest_operation"] == 50
+        assert _highest(database, "2005") == 50
+        assert link.heartbeat({"last_operation": 51})["highest_operation"] == 51
+        for bad in ("50", -1, True, 1.5):
+            with pytest.raises(LinkError, match="last_operation must be a whole number"):
+                link.heartbeat({"last_operation": bad})
+    assert _highest(database, "2005") == 51 and _beats(database, "2005") == 4  # refused heartbeats wrote nothing
