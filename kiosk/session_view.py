@@ -47,6 +47,21 @@ class DeviceSummary:
     attention: int
 
 
+@dataclass(frozen=True, slots=True)
+class ClockSkew:
+    """How far the terminal's clock was from a processing system's when it last answered."""
+
+    seconds: float  # the terminal's clock minus the server's
+    source: str  # the gateway whose HTTP Date it was measured against
+    at: str  # when it was measured (the journal's ISO time stamp)
+    limit: float  # beyond this many seconds either way the clock is faulty
+
+    @property
+    def beyond_limit(self) -> bool:
+        """Whether the skew is beyond what the terminal tolerates."""
+        return abs(self.seconds) > self.limit
+
+
 class ServiceMenu:
     """The service menu's port: figures read from the devices and the journal, and the few actions it has."""
 
@@ -118,6 +133,25 @@ class ServiceMenu:
     def encash(self, reason: str) -> dict[str, Any]:
         """Close an encashment and print its receipt."""
         return self._t.encash(reason)
+
+    def clock_skew(self) -> ClockSkew | None:
+        """The clock's last measured skew against a processing system's HTTP Date, None before any reply."""
+        from kiosk.offline_queue.outbox import CLOCK_SKEW_LIMIT
+
+        skew = self._t.journal.clock_skew()
+        if skew is None:
+            return None
+        return ClockSkew(float(skew["seconds"]), str(skew["source"]), str(skew["at"]), CLOCK_SKEW_LIMIT)
+
+    def journal_refusal(self) -> str | None:
+        """Why the terminal refuses money until a person accepts the new journal (None: it takes money)."""
+        return self._t.journal.refusal()
+
+    def accept_new_journal(self) -> str | None:
+        """The person who entered the service PIN accepts the new journal; what was refused, None if nothing."""
+        # one PIN per terminal: the journal's incident names the PIN holder and where they confirmed
+        who = f"the service PIN holder, in the service menu of terminal {self._t.config.terminal}"
+        return self._t.accept_new_journal(who)
 
 
 class ScreenPort:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pygame
 
@@ -95,9 +95,10 @@ class Table(Widget):
     """Rows of label and value; values wrap, and the text shrinks (to near the base size) to fit the height."""
 
     def __init__(self, rect: RectLike, rows: Sequence[tuple[TextLike, TextLike]], size: str | int = "base",
-                 label_share: float = 0.36) -> None:
+                 label_share: float = 0.36, alerts: Collection[int] = ()) -> None:
         super().__init__(rect)
         self.rows, self.size, self.label_share = list(rows), size, label_share
+        self.alerts = frozenset(alerts)  # indexes of rows whose value is drawn in the danger colour
         #: how rows are laid out: "columns" (label beside value), "tight" (labels wrapped to their longest
         #: word, so a long value fits beside them), "stacked" (each label above its value, full width)
         self.mode = "columns"
@@ -171,7 +172,8 @@ class Table(Widget):
             value_top = top + len(left) * line if self.mode == "stacked" else top
             for lines, x, at, width, ink, bold in (
                     (left, label_x, top, label_w, c.muted_text, False),
-                    (right, value_x, value_top, self.rect.right - value_x, c.text, True)):
+                    (right, value_x, value_top, self.rect.right - value_x,
+                     c.danger if index in self.alerts else c.text, True)):
                 boxes = [painter.put(surface, text, px, ink, bold, (x, at + n * line)) for n, text in enumerate(lines)]
                 if lines and any(lines):
                     region = pygame.Rect(x, self.rect.y, width, self.rect.height)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import datetime
 from typing import Any
 
 import pygame
@@ -32,6 +33,11 @@ SECTIONS: dict[str, Msg] = {
 PRINTER_WORDS = {"ok": Msg("Working"), "near_end": Msg("Paper low"), "paper_out": Msg("Paper out"),
                  "cover_open": Msg("Cover open"), "offline": Msg("Not connected"), "unknown": Msg("Unknown")}
 BREAKER_WORDS = {"closed": Msg("Online"), "open": Msg("Offline"), "half-open": Msg("Checking")}
+#: shown first in the menu only while the terminal refuses money because its journal was lost (issue 9, defect 8)
+JOURNAL_SECTION: dict[str, Msg] = {"journal": Msg("Journal lost")}
+SKEW_BEYOND = Msg("{seconds} s against {source}, {when}: beyond the {limit} s limit").msgid
+REFUSING = Msg("Not taking money: {reason}").msgid
+ALERTS = {SKEW_BEYOND, REFUSING}  # values drawn in the danger colour
 RECEIPT_WORDS = {"printed": Msg("Printed"), "failed": Msg("Not printed"), "incomplete": Msg("Printed in part"),
                  "not_printed": Msg("No printer"), "none": Msg("No receipt printed since the start")}
 
@@ -49,6 +55,7 @@ class ServiceScreen(Screen):
         self.result: TextLike = ""  # what the last test or reprint did
         self.confirming = False
         self.rows: list[tuple[TextLike, TextLike]] = []
+        self.refusal: str | None = None  # why the journal refuses money, read with the figures
         self.fault: str | None = ctx.terminal.view().fault  # the device fault the session reports
         self.refresh()
 
@@ -63,6 +70,7 @@ class ServiceScreen(Screen):
     def refresh(self) -> None:
         """Read the figures of the open section (device I/O happens here, not on every frame)."""
         try:
+            self.refusal = self.ctx.terminal.service.journal_refusal()
             self.rows = getattr(self, f"_rows_{self.section}")()
         except Exception as exc:  # a broken device must not take the service menu down with it
             log.exception("service section %s", self.section)
@@ -80,7 +88,27 @@ class ServiceScreen(Screen):
                 (Msg("Gateways"), Msg("{online} of {total} online", online=online, total=len(devices.gateways))),
                 (Msg("Waiting operations"), f"{count} · {self.ctx.money(total)}"),
                 (Msg("Needs attention"), str(devices.attention)),
-                (Msg("Terminal number"), config.terminal), (Msg("Terminal address"), config.address)]
+                (Msg("Terminal number"), config.terminal), (Msg("Terminal address"), config.address),
+                *self._rows_journal(), (Msg("Clock"), self._skew_words())]
+
+    def sections(self) -> dict[str, Msg]:
+        """The menu's sections: the lost journal's first while it keeps the terminal from taking money."""
+        return {**JOURNAL_SECTION, **SECTIONS} if self.refusal else SECTIONS
+
+    def _skew_words(self) -> TextLike:
+        skew = self.ctx.terminal.service.clock_skew()
+        if skew is None:
+            return Msg("Not measured yet: no processing system has answered")
+        when = datetime.fromisoformat(skew.at).astimezone(self.ctx.terminal.config.timezone).strftime("%d.%m %H:%M")
+        values = {"seconds": f"{skew.seconds:+.0f}", "source": skew.source, "when": when}
+        if skew.beyond_limit:
+            return Msg(SKEW_BEYOND, limit=f"{skew.limit:.0f}", **values)
+        return Msg("{seconds} s against {source}, {when}", **values)
+
+    def _rows_journal(self) -> list[tuple[TextLike, TextLike]]:
+        if self.refusal:
+            return [(Msg("Journal"), Msg(REFUSING, reason=self.refusal))]
+        return [(Msg("Journal"), Msg("Taking money"))] if self.section == "journal" else []
 
     @staticmethod
     def _printer_word(summary: str | None) -> TextLike:
@@ -154,6 +182,9 @@ class ServiceScreen(Screen):
             return [(name, f"theme:{name}") for name in self.ctx.themes]
         if self.section == "restart":
             return [(Msg("Are you sure?"), "restart-yes")] if self.confirming else [(Msg("Restart"), "restart")]
+        if self.section == "journal" and self.refusal:
+            return [(Msg("Are you sure?"), "accept-yes")] if self.confirming else [
+                (Msg("Accept the new journal"), "accept")]
         if self.section == "encashment":
             return [(Msg("Are you sure?"), "encash-yes")] if self.confirming else [(Msg("Close encashment"), "encash")]
         return []
@@ -167,8 +198,8 @@ class ServiceScreen(Screen):
             self.result = RECEIPT_WORDS.get(port.reprint_last(), Msg("Not printed"))
         elif what.startswith("theme:"):
             self.ctx.request(what)
-        elif what in ("restart", "encash"):
-            self.confirming = True  # both are asked twice: neither can be taken back
+        elif what in ("restart", "encash", "accept"):
+            self.confirming = True  # all are asked twice: none can be taken back
         elif what == "encash-yes":
             self.confirming = False
             record = port.encash("service menu")
@@ -176,6 +207,10 @@ class ServiceScreen(Screen):
                               amount=self.ctx.money(record["total"]),
                               receipt=translations(self.ctx.lang).gettext(
                                   RECEIPT_WORDS.get(record["receipt"], Msg("Not printed")).msgid))
+        elif what == "accept-yes":
+            self.confirming = False
+            if port.accept_new_journal() is not None:
+                self.result = Msg("New journal accepted: money is taken again after you leave the service menu")
         elif what == "restart-yes":
             self.ctx.request("restart")
 
@@ -209,7 +244,7 @@ class ServiceScreen(Screen):
         widgets, body = standard(self, view, painter, rect, Msg("Service menu"),
                                  [Nav(Msg("Back"), MENU_ACTION), Nav(Msg("Exit"), EXIT, "primary")],
                                  Msg("The service menu closes in {seconds} s"))
-        title, rest = heading(painter, body, SECTIONS[self.section], "title")
+        title, rest = heading(painter, body, {**JOURNAL_SECTION, **SECTIONS}[self.section], "title")
         widgets.append(title)
         actions = self._actions()
         if actions:
@@ -222,8 +257,12 @@ class ServiceScreen(Screen):
         if self.result:
             line, rest = take_top(rest, painter.font("base", True).get_linesize(), gap)
             widgets.append(Label(line, self.result, "base", "success", bold=True, max_lines=1))
-        widgets.append(Table(rest, self.rows, label_share=0.3))
+        widgets.append(self._table(rest))
         return Group(widgets)
+
+    def _table(self, rect: pygame.Rect) -> Table:
+        alerts = [n for n, (_, value) in enumerate(self.rows) if isinstance(value, Msg) and value.msgid in ALERTS]
+        return Table(rect, self.rows, label_share=0.3, alerts=alerts)
 
     def _build_menu(self, view: SessionView, painter: Painter, rect: pygame.Rect) -> Group:
         gap, m = painter.theme.spacing, self.ctx.min_px
@@ -231,16 +270,18 @@ class ServiceScreen(Screen):
                                  Msg("The service menu closes in {seconds} s"))
         # no label may have to break inside a word: the widest word decides how narrow a cell can be
         small = painter.font(max(painter.theme.sizes.minimum, painter.theme.sizes.base * 4 // 5), True)
-        widest = max(small.size(word)[0] for label in SECTIONS.values() for word in painter.resolve(label).split())
+        sections = self.sections()
+        widest = max(small.size(word)[0] for label in sections.values() for word in painter.resolve(label).split())
         cell_w = max(int(3.2 * m), widest + 2 * gap + 12)
-        columns = max(1, min(len(SECTIONS), (body.width + gap) // (cell_w + gap)))
-        rows = math.ceil(len(SECTIONS) / columns)
+        columns = max(1, min(len(sections), (body.width + gap) // (cell_w + gap)))
+        rows = math.ceil(len(sections) / columns)
         # tall enough for a two-line label ("Waiting operations") at the size buttons shrink to
         cell_h = max(m, 2 * small.get_linesize() + gap)
         grid, rest = take_top(body, rows * cell_h + (rows - 1) * gap, gap)
-        for (key, label), cell in zip(SECTIONS.items(), cells(grid, columns, rows, gap), strict=False):
-            widgets.append(Button(cell, label, SECTION + key, "secondary", size="base"))
-        status = Table(rest, self.rows, label_share=0.3)
+        for (key, label), cell in zip(sections.items(), cells(grid, columns, rows, gap), strict=False):
+            widgets.append(Button(cell, label, SECTION + key, "primary" if key == "journal" else "secondary",
+                                  size="base"))
+        status = self._table(rest)
         if rest.height > 0 and status.fit(painter)[2]:
             widgets.append(status)  # the device status at a glance, where the screen has room for all of it
         return Group(widgets)
