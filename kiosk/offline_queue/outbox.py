@@ -82,6 +82,8 @@ class Outbox:
         self._pool = ThreadPoolExecutor(max_workers=self._capacity, thread_name_prefix="outbox")
         self._busy: set[int] = set()
         self._clock_noted: tuple[float, float] | None = None  # (monotonic, skew) last journaled
+        # Server dates are kept per process; one seen before this outbox existed is not this terminal's evidence.
+        self._born = time.monotonic()
         self._futures: set[Future[str]] = set()
         self._busy_lock = threading.Lock()
         self._wake = threading.Event()
@@ -275,8 +277,9 @@ class Outbox:
         Journaled when it moved by a second or more, crossed the limit, or a minute has passed: a durable write
         after every reply would cost the drain a disk sync per payment for a figure that rarely changes.
         """
+        latest = SERVER_DATES.latest()
         measured = SERVER_DATES.skew_seconds(self.journal.now())
-        if measured is None:
+        if measured is None or latest is None or latest.received_monotonic < self._born:
             return None
         source, skew = measured
         now = time.monotonic()

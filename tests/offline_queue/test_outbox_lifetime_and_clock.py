@@ -6,7 +6,7 @@ import dataclasses
 import random
 import time as real_time
 import types
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -118,3 +118,24 @@ def test_a_signature_refused_because_the_clock_is_behind_is_retried_later_with_a
         outbox.stop()
         gateway.close()
         journal.close()
+
+
+def test_a_server_date_seen_before_this_outbox_existed_is_not_its_clock_evidence(tmp_path):
+    """Server dates are kept per process: a Date another terminal (an earlier test) saw must not become this
+    terminal's clock skew; one seen after its outbox started does."""
+    from email.utils import format_datetime
+
+    from kiosk.gateways.deadline import SERVER_DATES
+
+    SERVER_DATES.note("127.0.0.9", format_datetime(datetime(2030, 1, 1, tzinfo=UTC), usegmt=True))
+    h = test_outbox.Harness(tmp_path)
+    try:
+        number = h.committed()
+        assert h.outbox.deliver(number) == "delivered"  # the virtual gateways send no Date
+        assert h.journal.clock_skew() is None
+        SERVER_DATES.note("127.0.0.9", format_datetime(datetime(2030, 1, 1, tzinfo=UTC), usegmt=True))
+        assert h.outbox.deliver(h.committed()) == "delivered"
+        skew = h.journal.clock_skew()
+        assert skew is not None and skew["source"] == "127.0.0.9"
+    finally:
+        h.close()
