@@ -139,6 +139,10 @@ class Terminal:
         if self.on_post is not None:
             self.on_post()
 
+    def between_payments(self, label: str, work: Callable[[], None]) -> None:
+        """Run `work` on the UI thread as soon as no payment is in progress (at once if none is); any thread."""
+        self.post(ev.BetweenPayments(work, label))
+
     def pump(self) -> int:
         """Handle every queued event on this thread; returns how many."""
         handled = 0

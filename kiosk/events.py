@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.gateways.base import CheckOutcome, Route
@@ -115,6 +116,15 @@ class ReceiptPrinted:
 
     operation: int
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class BetweenPayments:
+    """Work that must never run during a payment (a new configuration, a theme, a lock): run on the UI thread as
+    soon as no payer's money is being collected, at once when the terminal is already between payments."""
+
+    work: Callable[[], None]
+    label: str
 
 
 UiEvent = (Touch | ChooseCategory | ChooseProvider | EnterPhone | EditAccount | SubmitAccount | Confirm | Pay

@@ -43,6 +43,7 @@ class Session(SessionActions):
         self._pin_failures = 0
         self._pin_locked_until = 0.0
         self._firing = False
+        self._deferred: list[ev.BetweenPayments] = []  # waiting for the payer to finish
         states = [{"name": state, "on_enter": "entered"} for state in STATES]
         self.machine = Machine(model=self, states=states, transitions=TRANSITIONS, initial="idle",
                                send_event=True, ignore_invalid_triggers=True, auto_transitions=False)
@@ -68,6 +69,7 @@ class Session(SessionActions):
             ev.CheckDone: self._check_done,
             ev.DeliveryDone: self._delivery_done,
             ev.ReceiptPrinted: self._receipt_printed,
+            ev.BetweenPayments: self._deferred.append,
             dv.Escrow: lambda event: self._fire("escrow", bill=event.bill),
             dv.Stacked: self._stacked,
             dv.Returned: self._returned,
@@ -91,6 +93,26 @@ class Session(SessionActions):
             log.debug("session ignores %r", event)
             return
         handler(event)
+        self._run_deferred()
+
+    def between_payments(self) -> bool:
+        """No payer is in the middle of a payment: attract screen or out of service with no money collecting."""
+        if self.state not in ("idle", "out_of_service"):
+            return False
+        if self.operation is None:
+            return True
+        op = self.deps.journal.find(self.operation)
+        return op is None or op.state != COLLECTING
+
+    def _run_deferred(self) -> None:
+        """Run the work that waited for the end of a payment, outside any transition (it may fire triggers)."""
+        while self._deferred and self.between_payments():
+            item = self._deferred.pop(0)
+            log.info("between payments: %s", item.label)
+            try:
+                item.work()
+            except Exception:  # one failed piece of work must not keep the others waiting or stop the session
+                log.exception("between-payments work %r failed", item.label)
 
     def fail_safe(self, reason: str) -> None:
         """Something failed inside the terminal: take no more money and show out of service."""

@@ -258,3 +258,35 @@ def test_a_journal_fault_stops_the_money_and_not_the_terminal(terminal, monkeypa
     assert returned  # the bill in escrow was never stacked: it goes back to the payer
     act(terminal, ev.Touch())
     assert terminal.session.state == "out_of_service"
+
+
+def test_work_between_payments_waits_for_the_payer_and_runs_once(terminal):
+    done = []
+    terminal.between_payments("at once", lambda: done.append("idle"))
+    act(terminal)
+    assert done == ["idle"]  # the attract screen is between payments
+    to_cash(terminal)
+    insert(terminal, 100)
+    terminal.between_payments("new fees", lambda: done.append("after"))
+    act(terminal)
+    assert done == ["idle"]  # money is being collected: never during a payment
+    act(terminal, ev.Pay())
+    while terminal.session.state != "idle":
+        terminal.post(ev.ReceiptTaken())
+        act(terminal, ev.Tick())
+    assert done == ["idle", "after"]
+    act(terminal, ev.Tick())
+    assert done == ["idle", "after"]
+
+
+def test_failing_work_between_payments_does_not_stop_the_session(terminal):
+    done = []
+
+    def broken():
+        raise OSError("disk")
+
+    terminal.between_payments("broken", broken)
+    terminal.between_payments("next", lambda: done.append(1))
+    act(terminal)
+    assert done == [1]
+    assert terminal.session.state == "idle"
