@@ -42,8 +42,8 @@ def page_row(painter: Painter, row: pygame.Rect, page: int, pages: int, m: int) 
     arrows, which need no reading, and the page number stays between them.
     """
     gap = painter.theme.spacing
-    prev: TextLike
-    prev, after = Msg("Previous page"), Msg("Next page")
+    prev: TextLike = Msg("Previous page")
+    after: TextLike = Msg("Next page")
     where = Msg("Page {page} of {pages}", page=page + 1, pages=pages)
     prev_w, next_w = button_width(painter, prev, m), button_width(painter, after, m)
     middle = painter.font("base").size(painter.resolve(where))[0]

@@ -71,9 +71,9 @@ def notes_and_rows(painter: Painter, area: pygame.Rect, notes: list[tuple[Msg, s
         left = pygame.Rect(area.x, area.y, (area.width - gap) // 2, area.height)
         right = pygame.Rect(left.right + gap, area.y, area.right - left.right - gap, area.height)
         widgets, fits, _ = stacked(left)
-        table = Table(right, rows)
-        if fits and table.fit(painter)[2] and painter.px(table.size) == table.fit(painter)[0]:
-            return widgets + [table]
+        beside = Table(right, rows)
+        if fits and beside.fit(painter)[2]:
+            return widgets + [beside]
     if screen is not None:
         return screen.pages(painter, area, notes, rows)
     return widgets + tables(rest, rows, gap, painter=painter)
@@ -85,7 +85,8 @@ class PagedScreen(Screen):
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self.page, self.paged_for = 0, None
+        self.page = 0
+        self.paged_for: int | None = None  # the operation the page is of
 
     def pages(self, painter: Painter, area: pygame.Rect, notes: list[tuple[Msg, str]],
               rows: list[tuple[TextLike, TextLike]]) -> list[Widget]:
