@@ -24,9 +24,15 @@ LEGAL = "legal-details"
 DETAIL_LABELS: dict[str, Msg] = {
     "fio": Msg("Name"),
     "name": Msg("Name"),
+    "subscriber": Msg("Name"),
     "balance": Msg("Balance"),
     "debt": Msg("Debt"),
     "address": Msg("Address"),
+}
+#: details that are data to be worded by the screen, not words: the virtual gateway (demo, tests) names its
+#: subscriber by the account's last digits, which the payer reads in the screen's language
+DETAIL_WORDING: dict[str, Msg] = {
+    "subscriber": Msg("Subscriber {number}"),
 }
 #: numbered free-text lines some gateways send (disp1, disp2 …)
 DISPLAY_LINE = re.compile(r"disp\d+")
@@ -42,9 +48,13 @@ def detail_label(name: str) -> TextLike:
     return DETAIL_LABELS.get(key, name)
 
 
-def detail_value(ctx: ScreenContext, value: str) -> str:
-    """A detail's value; a decimal amount is written as money in the screen's language."""
+def detail_value(ctx: ScreenContext, value: str, name: str = "") -> TextLike:
+    """A detail's value; a decimal amount is written as money in the screen's language, and a detail that is
+    data for the screen to word (DETAIL_WORDING) is worded in it."""
     text = value.strip()
+    wording = DETAIL_WORDING.get(name.strip().casefold())
+    if wording is not None:
+        return Msg(wording.msgid, number=text)
     if DECIMAL.fullmatch(text):
         return ctx.money(int(Decimal(text.replace(",", ".")) * 100))
     return text
@@ -65,7 +75,7 @@ class ConfirmationScreen(Screen):
         ctx = self.ctx
         provider = ctx.terminal.catalog.providers.get(view.provider or "")
         rows: list[tuple[TextLike, TextLike]] = [(Msg("Payee"), provider_name(ctx, view.provider))]
-        rows += [(detail_label(k), detail_value(ctx, str(v))) for k, v in view.details.items() if str(v).strip()]
+        rows += [(detail_label(k), detail_value(ctx, str(v), k)) for k, v in view.details.items() if str(v).strip()]
         rows.append((Msg("Account"), phone(view.account_display)))
         if provider is not None:
             rows.append((Msg("Fee"), provider.fee.describe(ctx.lang)))
