@@ -17,6 +17,7 @@ from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
 from provisioning.portal import routes
 from provisioning.settings import Settings
+from provisioning.updates import api as updates_api
 
 # What a terminal may reach on the mutually authenticated link listener; the portal listener serves the rest.
 LINK_PATHS = (api.TERMINAL_PREFIX, "/api/v1/crl", "/api/v1/ca")
@@ -30,6 +31,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
                   redoc_url=None)
     app.state.services = Services(settings, db, ca, link_url)
     app.include_router(api.router)
+    app.include_router(updates_api.router)
     app.include_router(routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 

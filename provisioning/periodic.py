@@ -44,10 +44,18 @@ def purge_nonces(session: Session, now: datetime, settings: Settings) -> None:
     forget_old_nonces(session, now, settings.signature_max_age)
 
 
+def refresh_update_metadata(session: Session, now: datetime, settings: Settings) -> None:
+    """TUF snapshot and timestamp re-signed before they expire (a terminal refuses expired ones: freeze attack)."""
+    from provisioning.updates.repository import Repository
+
+    Repository(settings.state_dir / "updates").refresh()
+
+
 JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
     "expire_codes": (expire_codes, 60),
     "mark_offline": (mark_offline, 20),
     "purge_nonces": (purge_nonces, 300),
+    "refresh_update_metadata": (refresh_update_metadata, 600),
 }
 
 

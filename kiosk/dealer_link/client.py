@@ -7,7 +7,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +53,30 @@ class DealerLink:
         """The API path of this terminal."""
         return f"/api/v1/terminals/{self.settings.dealer}/{self.settings.number}"
 
+    def _signed_headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        headers = sign(method, f"{self.settings.link_url}{path}", body, self.key, self.key_id)
+        headers[CLIENT_CERT_HEADER] = self._cert_header
+        if body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    @contextmanager
+    def stream(self, path: str, headers: dict[str, str] | None = None) -> Iterator[httpx.Response]:
+        """A signed GET whose reply body is read in pieces (files: update metadata and bundles); transport
+        faults raise LinkError, the status is the caller's to judge."""
+        assert self._client is not None
+        try:
+            with self._client.stream("GET", path, headers={**(headers or {}),
+                                                           **self._signed_headers("GET", path, b"")}) as reply:
+                yield reply
+        except httpx.HTTPError as exc:
+            raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
+
     def request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
         """Send one signed request; a refusal raises LinkError with the service's reason."""
         assert self._client is not None
         body = b"" if payload is None else json.dumps(payload).encode()
-        url = f"{self.settings.link_url}{path}"
-        headers = sign(method, url, body, self.key, self.key_id)
-        headers[CLIENT_CERT_HEADER] = self._cert_header
-        if body:
-            headers["Content-Type"] = "application/json"
+        headers = self._signed_headers(method, path, body)
         try:
             reply = self._client.request(method, path, content=body, headers=headers)
         except httpx.HTTPError as exc:

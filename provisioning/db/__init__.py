@@ -91,3 +91,7 @@ class Database:
         self.engine.dispose()
         if self._write_engine is not None:
             self._write_engine.dispose()
+
+
+# Every area's tables belong to the metadata that migrations and checks compare against.
+from provisioning.updates import models as _updates_models  # noqa: E402,F401

@@ -1,0 +1,82 @@
+"""`kiosk update guard|check|status|pin-root` (the updater unit, the timer, the kiosk unit's start check)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kiosk.dealer_link.client import DealerLink
+from kiosk.dealer_link.identity import LinkError
+from kiosk.updates.agent import check_once, link_client, link_report, running_version
+from kiosk.updates.client import UpdateRefused, pin_root
+from kiosk.updates.releases import Releases, UpdateError
+
+DEFAULT_ROOT = "/var/lib/kiosk/updates"
+
+
+def _parser(prog: str, identity: bool = False) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"kiosk update {prog}")
+    parser.add_argument("--root", type=Path, default=Path(DEFAULT_ROOT), help=f"update folder ({DEFAULT_ROOT})")
+    if identity:
+        parser.add_argument("--identity", type=Path, required=True, help="the identity folder `kiosk enroll` wrote")
+    return parser
+
+
+def guard_main(argv: Sequence[str]) -> int:
+    """Before each start of the kiosk: clean up, roll back a release that is not confirmed healthy in time."""
+    args = _parser("guard").parse_args(list(argv))
+    try:
+        print(f"kiosk update guard: {Releases(args.root).guard()}")
+    except UpdateError as exc:
+        print(f"kiosk update guard: {exc}", file=sys.stderr)
+    return 0  # never stop the kiosk from starting: it is the one that takes payments
+
+
+def status_main(argv: Sequence[str]) -> int:
+    """What is installed, current, pending and bad (JSON)."""
+    args = _parser("status").parse_args(list(argv))
+    releases = Releases(args.root)
+    state = releases.state()
+    print(json.dumps({"current": releases.current(), "installed": releases.installed(), "pending": state.pending,
+                      "bad": state.bad, "unreported": len(state.events)}, indent=2))
+    return 0
+
+
+def check_main(argv: Sequence[str]) -> int:
+    """One update cycle over the dealer link: download and install side by side (the running kiosk switches
+    between payments); exit 0 with nothing new or installed, 1 when a step failed."""
+    args = _parser("check", identity=True).parse_args(list(argv))
+    releases = Releases(args.root)
+    try:
+        with DealerLink(args.identity) as link:
+            version = check_once(releases, link_client(link, args.identity / "updates"), link_report(link),
+                                 running_version(releases))
+    except (UpdateRefused, UpdateError, LinkError) as exc:
+        print(f"kiosk update check: {exc}", file=sys.stderr)
+        return 1
+    print(f"kiosk update check: {'release ' + version + ' installed' if version else 'nothing new'}")
+    return 0
+
+
+def pin_root_main(argv: Sequence[str]) -> int:
+    """Pin the update root the dealer service holds now (after enrollment, over the authenticated link)."""
+    args = _parser("pin-root", identity=True).parse_args(list(argv))
+    try:
+        with DealerLink(args.identity) as link:
+            pin_root(args.identity / "updates", fetch_root(link))
+    except (LinkError, ValueError) as exc:
+        print(f"kiosk update pin-root: {exc}", file=sys.stderr)
+        return 1
+    print(f"update root pinned in {args.identity / 'updates'}")
+    return 0
+
+
+def fetch_root(link: DealerLink) -> bytes:
+    """The service's newest root, over the mutually authenticated, signed link."""
+    with link.stream(f"{link.terminal_path}/tuf/metadata/root.json") as reply:
+        if reply.status_code != 200:
+            raise LinkError(f"the dealer service has no update root ({reply.status_code})")
+        return reply.read()
