@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,13 +27,21 @@ def _parser(prog: str, identity: bool = False) -> argparse.ArgumentParser:
 
 
 def guard_main(argv: Sequence[str]) -> int:
-    """Before each start of the kiosk: clean up, roll back a release that is not confirmed healthy in time."""
-    args = _parser("guard").parse_args(list(argv))
+    """Before each start of the kiosk (--start) and from the updater's timer: clean up, confirm a release that
+    reported healthy, roll back one that is not healthy in time (and restart the kiosk unit onto it)."""
+    parser = _parser("guard")
+    parser.add_argument("--start", action="store_true", help="called as the kiosk starts (counts the start)")
+    parser.add_argument("--restart-unit", default="", help="after a rollback, restart this systemd unit")
+    args = parser.parse_args(list(argv))
     try:
-        print(f"kiosk update guard: {Releases(args.root).guard()}")
+        outcome = Releases(args.root).guard(starting=args.start)
     except UpdateError as exc:
         print(f"kiosk update guard: {exc}", file=sys.stderr)
-    return 0  # never stop the kiosk from starting: it is the one that takes payments
+        return 0  # never stop the kiosk from starting: it is the one that takes payments
+    print(f"kiosk update guard: {outcome}")
+    if outcome.startswith("rolled back") and args.restart_unit:
+        subprocess.run(["systemctl", "restart", args.restart_unit], check=False)
+    return 0
 
 
 def status_main(argv: Sequence[str]) -> int:

@@ -2,8 +2,8 @@
 atomically (a new link renamed over the old), a pending switch that must be confirmed healthy before a deadline,
 else the previous release comes back and the failed version is marked bad for good.
 
-A power cut at any moment leaves `current` naming a complete release: a release folder gets its final name only
-after its environment is installed and its marker written and synced; the link is replaced by one rename."""
+A power cut at any moment leaves `current` naming a complete release: a release folder counts only once its
+environment is installed and its marker written and synced last; the link is replaced by one rename."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from packaging.version import InvalidVersion, Version
 
 from kiosk.errors import KioskError
 from kiosk.offline_queue.files import write_atomically
@@ -52,6 +54,20 @@ class UpdateState:
     pending: dict[str, Any] | None = None
     bad: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _order(version: str) -> tuple[int, Any]:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)  # the factory release and hand-made names sort first
+
+
+def report_healthy(root: Path, version: str, checks: list[str]) -> None:
+    """What a started release writes once it is healthy (its journal reconciled, devices opened, READY sent, first
+    heartbeat tried): one file, so any release, whatever code it carries, can say it; the guard confirms it."""
+    (root / "health").mkdir(parents=True, exist_ok=True)
+    write_atomically(root / "health" / version, json.dumps({"version": version, "checks": checks}).encode())
 
 
 class Releases:
@@ -107,42 +123,41 @@ class Releases:
         """Complete releases on disk."""
         if not self.releases.is_dir():
             return []
-        return sorted(p.name for p in self.releases.iterdir() if not p.name.startswith(".") and self.complete(p.name))
+        return sorted((p.name for p in self.releases.iterdir() if self.complete(p.name)), key=_order)
 
     # -- install ---------------------------------------------------------------------------------------------------
 
     def install(self, bundle: Path, version: str, python: str = sys.executable) -> Path:
-        """Unpack a verified bundle into its own folder and install its wheels into a new virtual environment
-        with `pip --no-index` (nothing from any index); the folder gets its final name only when complete."""
+        """Unpack a verified bundle into `releases/<version>/` and install its wheels into a new virtual
+        environment there with `pip --no-index` (nothing from any index). The folder is built in place (scripts
+        name their interpreter by its path) and counts only once its marker is written and synced last."""
         final = self.releases / version
-        if self.complete(version):
-            return final
         if version in self.state().bad:
             raise UpdateError(f"release {version} failed its health check before: not installed again")
+        if self.complete(version):
+            return final
+        if version == self.current():
+            raise UpdateError(f"release {version} is current but incomplete: not rebuilt under the running kiosk")
         self.releases.mkdir(parents=True, exist_ok=True)
-        work = self.releases / f".tmp-{version}-{os.getpid()}"
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)  # what a power cut left of an earlier attempt
         try:
-            self._unpack(bundle, work, version)
+            self._unpack(bundle, final, version)
             self.checkpoint("unpacked")
-            self._run([python, "-m", "venv", "--without-pip", str(work / "venv")], "creating the environment")
+            self._run([python, "-m", "venv", "--without-pip", str(final / "venv")], "creating the environment")
             self.checkpoint("venv")
-            manifest = json.loads((work / "bundle.json").read_text())
-            self._run([python, "-m", "pip", "--python", str(work / "venv" / "bin" / "python"), "install",
+            manifest = json.loads((final / "bundle.json").read_text())
+            self._run([python, "-m", "pip", "--python", str(final / "venv" / "bin" / "python"), "install",
                        "--quiet", "--no-index", "--no-cache-dir", "--disable-pip-version-check",
-                       "--find-links", str(work / "wheels"), f"{manifest['project']}=={version}"],
+                       "--find-links", str(final / "wheels"), f"{manifest['project']}=={version}"],
                       "installing the wheels")
             self.checkpoint("pip")
-            write_atomically(work / MARKER, json.dumps({"version": version, "installed_at": self.clock()}).encode())
-            _fsync_dir(work)
-            self.checkpoint("marker")
-            if final.exists():  # an incomplete folder of the same name (an older layout or a hand copy)
-                shutil.rmtree(final)
-            os.rename(work, final)
+            shutil.rmtree(final / "wheels")  # installed: the bundle's copy is not needed twice on disk
+            write_atomically(final / MARKER, json.dumps({"version": version, "installed_at": self.clock()}).encode())
+            _fsync_dir(final)
             _fsync_dir(self.releases)
-            self.checkpoint("renamed")
+            self.checkpoint("marker")
         except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(final, ignore_errors=True)
             raise
         return final
 
@@ -166,10 +181,12 @@ class Releases:
     def remove_leftovers(self) -> list[str]:
         """Unfinished install folders (a power cut mid-install) and stray temporary links are removed."""
         removed = []
+        current = self.current()
         if self.releases.is_dir():
-            for path in self.releases.glob(".tmp-*"):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
+            for path in self.releases.iterdir():
+                if path.name != current and not self.complete(path.name):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path.name)
         for link in self.root.glob(".current-*"):
             link.unlink(missing_ok=True)
             removed.append(link.name)
@@ -187,12 +204,13 @@ class Releases:
 
     def switch(self, version: str) -> None:
         """Make a complete release current; it must confirm itself healthy before the deadline."""
-        if not self.complete(version):
-            raise UpdateError(f"release {version} is not completely installed")
         state = self.state()
         if version in state.bad:
             raise UpdateError(f"release {version} failed its health check before")
+        if not self.complete(version):
+            raise UpdateError(f"release {version} is not completely installed")
         previous = self.current()
+        (self.root / "health" / version).unlink(missing_ok=True)  # only a report from this start counts
         state.pending = {"version": version, "previous": previous, "deadline": self.clock() + self.deadline_s,
                          "starts": 0}
         self._event(state, "switched", version, f"from {previous}")
@@ -224,11 +242,14 @@ class Releases:
             self._point_current(previous)
         self._event(state, "rolled_back", failed, f"{reason}; back to {previous}")
         self._save(state)
+        if self.current() != failed:
+            shutil.rmtree(self.releases / failed, ignore_errors=True)  # never used again: its space back
         return self.current()
 
-    def guard(self) -> str:
-        """Before every start (systemd ExecStartPre) and from the updater's timer: clean up, and roll back a
-        switch whose release crashed too often or missed its deadline. Returns what it did."""
+    def guard(self, starting: bool = False) -> str:
+        """Before every start (systemd ExecStartPre, `starting`: counts the start) and from the updater's timer:
+        clean up, confirm a release that reported healthy, roll back one that crashed at start-up too often or
+        missed its deadline. Returns what it did."""
         self.remove_leftovers()
         state = self.state()
         current = self.current()
@@ -246,8 +267,13 @@ class Releases:
             state.pending = None  # the switch never happened (power cut before the rename)
             self._save(state)
             return f"switch to {version} never happened"
+        if (self.root / "health" / version).is_file():
+            self.confirm(version, (self.root / "health" / version).read_text())
+            return f"{version} confirmed healthy"
         if self.clock() > state.pending["deadline"]:
             return f"rolled back to {self.rollback('not healthy within the deadline')}"
+        if not starting:
+            return f"{version}: awaiting its health check"
         state.pending["starts"] += 1
         if state.pending["starts"] > self.max_starts:
             self._save(state)
