@@ -143,6 +143,10 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
                 stop.ui = ui
                 if stop.requested:
                     ui.exit_code = 0
+                from kiosk.updates import health  # systemd: READY now, WATCHDOG while the loops turn
+
+                ui.on_turn = health.make_watchdog(terminal).tick
+                health.ready(terminal)
                 code = ui.run()
             finally:
                 stop.ui = None

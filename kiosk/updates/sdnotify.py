@@ -41,6 +41,7 @@ class Watchdog:
         self.period = watchdog_period(environ)
         self.clock = clock
         self._beats: dict[str, float] = {}
+        self._watched: dict[str, Callable[[], float | None]] = {}
         self._last_ping = 0.0
         self._lock = threading.Lock()
 
@@ -49,13 +50,22 @@ class Watchdog:
         with self._lock:
             self._beats[source] = self.clock()
 
+    def watch(self, source: str, turned_at: Callable[[], float | None]) -> None:
+        """A loop that records when it last turned (monotonic seconds; None while it is not running)."""
+        self._watched[source] = turned_at
+
     def stale(self) -> list[str]:
         """Sources silent for longer than the watchdog period."""
         if self.period is None:
             return []
         now = self.clock()
         with self._lock:
-            return [name for name, at in self._beats.items() if now - at > self.period]
+            beats = dict(self._beats)
+        for name, turned_at in self._watched.items():
+            at = turned_at()
+            if at is not None:
+                beats[name] = at
+        return [name for name, at in beats.items() if now - at > self.period]
 
     def tick(self) -> bool:
         """From the UI loop: beat for it, and ping systemd (at half the period) when nothing is stale."""
