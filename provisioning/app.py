@@ -15,7 +15,7 @@ from provisioning import api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
-from provisioning.portal import routes
+from provisioning.portal import routes, updates_routes
 from provisioning.settings import Settings
 from provisioning.updates import api as updates_api
 
@@ -33,6 +33,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(api.router)
     app.include_router(updates_api.router)
     app.include_router(routes.router)
+    app.include_router(updates_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

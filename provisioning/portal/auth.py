@@ -30,6 +30,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.view": frozenset({"admin"}),
     "users.change": frozenset({"admin"}),
     "audit.view": frozenset({"admin", "support"}),
+    "updates.view": frozenset({"admin", "support", "technician"}),
+    "updates.change": frozenset({"admin"}),
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 

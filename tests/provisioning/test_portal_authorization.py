@@ -111,7 +111,7 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
             foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"]}
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
-    for page in ("/terminals", "/codes", "/users", "/audit"):
+    for page in ("/terminals", "/codes", "/users", "/audit", "/updates"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
