@@ -13,7 +13,7 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata
 from tuf.api.serialization.json import JSONSerializer
 
-from kiosk.updates.client import UpdateClient, UpdateRefused, pin_root
+from kiosk.updates.client import Offer, UpdateClient, UpdateRefused, pin_root
 from kiosk.updates.fetch import HttpFetcher
 from provisioning.updates.bundle import release_target
 from provisioning.updates.repository import Repository, load_signer
@@ -42,6 +42,14 @@ class Setup:
     def client(self, server: RepoServer) -> UpdateClient:
         return UpdateClient(self.terminal_dir, server.url, self.fetcher)
 
+    def offered(self, server: RepoServer) -> tuple[UpdateClient, Offer]:
+        """A fresh client's view of the stable channel's release."""
+        client = self.client(server)
+        client.refresh()
+        offer = client.offer(["stable"])
+        assert offer is not None
+        return client, offer
+
     def metadata(self, name: str) -> bytes:
         return (self.repo.metadata_dir / name).read_bytes()
 
@@ -66,9 +74,7 @@ def setup(tmp_path):
 def test_a_signed_release_is_offered_downloaded_and_verified(setup):
     data = setup.release("1.1.0")
     with RepoServer(setup.repo.folder) as server:
-        client = setup.client(server)
-        client.refresh()
-        offer = client.offer(["stable"])
+        client, offer = setup.offered(server)
         assert offer is not None and offer.version == "1.1.0"
         assert client.download(offer.target).read_bytes() == data
 
@@ -76,9 +82,7 @@ def test_a_signed_release_is_offered_downloaded_and_verified(setup):
 def test_tampered_target_is_refused_and_nothing_is_kept(setup):
     data = setup.release("1.1.0")
     with RepoServer(setup.repo.folder) as server:
-        client = setup.client(server)
-        client.refresh()
-        offer = client.offer(["stable"])
+        client, offer = setup.offered(server)
         digest = offer.target.hashes["sha256"]
         server.replace[f"targets/releases/{digest}.kiosk-1.1.0.tar"] = data[:-1] + bytes([data[-1] ^ 1])
         with pytest.raises(UpdateRefused, match="does not match the signed length and hash"):
@@ -89,9 +93,7 @@ def test_tampered_target_is_refused_and_nothing_is_kept(setup):
 def test_endless_target_data_stops_at_the_signed_length(setup):
     setup.release("1.1.0")
     with RepoServer(setup.repo.folder) as server:
-        client = setup.client(server)
-        client.refresh()
-        offer = client.offer(["stable"])
+        client, offer = setup.offered(server)
         server.endless.add(f"targets/releases/{offer.target.hashes['sha256']}.kiosk-1.1.0.tar")
         with pytest.raises(UpdateRefused, match=f"more data than the signed {offer.target.length} bytes"):
             client.download(offer.target)
@@ -198,9 +200,7 @@ def test_root_rotation_is_followed_and_the_revoked_key_no_longer_counts(setup):
 def test_interrupted_download_resumes_from_where_it_stopped(setup):
     data = setup.release("1.1.0")
     with RepoServer(setup.repo.folder) as server:
-        client = setup.client(server)
-        client.refresh()
-        offer = client.offer(["stable"])
+        client, offer = setup.offered(server)
         path = f"targets/releases/{offer.target.hashes['sha256']}.kiosk-1.1.0.tar"
         server.cut_after[path] = len(data) // 3
         with pytest.raises(UpdateRefused, match="interrupted"):
