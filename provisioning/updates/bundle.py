@@ -29,7 +29,7 @@ def _wheel_name(path: Path) -> tuple[str, str]:
 def build_bundle(wheels: list[Path], version: str, project: str = PROJECT, check: bool = True) -> bytes:
     """The bundle's bytes; with `check`, pip resolves `project==version` from these wheels alone (nothing from an
     index), so a bundle missing a dependency is refused here rather than on a terminal."""
-    files = sorted({w.resolve() for w in wheels})
+    files = sorted({w.absolute() for w in wheels})
     names = {_wheel_name(w) for w in files}
     if (project, version) not in names:
         raise BundleError(f"no {project} wheel of version {version} among {[w.name for w in files]}")
