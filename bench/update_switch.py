@@ -86,6 +86,8 @@ def main() -> int:
         write_atomically(previous / MARKER, json.dumps({"version": "previous"}).encode())
         releases._point_current("previous")
         _timed("install side by side (venv + pip --no-index)", results, lambda: releases.install(path, version))
+        installed = sum(f.stat().st_size for f in (releases.releases / version).rglob("*") if f.is_file()
+                        and not f.is_symlink())
         impatient = Releases(releases.root, deadline_s=0.0)  # its health deadline passes at once: for the rollback
         _timed("switch (state + atomic link rename, synced)", results, lambda: impatient.switch(version))
         _timed("new release cold start (kiosk --version)", results, lambda: subprocess.run(
@@ -97,6 +99,7 @@ def main() -> int:
     load = os.getloadavg()
     print(f"update of kiosk {version}: bundle {len(bundle):,} bytes ({len(bundle) / 2**20:.1f} MiB) of "
           f"{len(wheels)} wheels; machine load average {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} cores")
+    print(f"  installed release: {installed / 2**20:.0f} MiB on disk")
     for what, seconds in results.items():
         print(f"  {what:<55} {seconds * 1000:10.1f} ms")
     print(f"  download rate: {len(bundle) / results['download + verify (loopback HTTP)'] / 2**20:.0f} MiB/s")

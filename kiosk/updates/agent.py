@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk import __version__
 from kiosk.dealer_link.client import DealerLink
 from kiosk.dealer_link.identity import LinkError
-from kiosk.updates.client import UpdateClient, UpdateRefused, version_key
+from kiosk.updates.client import UpdateClient, UpdateRefused, pin_root, version_key
 from kiosk.updates.fetch import LinkFetcher
 from kiosk.updates.releases import Releases, UpdateError
 
@@ -75,9 +75,24 @@ def link_client(link: DealerLink, folder: Path) -> UpdateClient:
     return UpdateClient(folder, f"{link.settings.link_url}{link.terminal_path}/tuf", LinkFetcher(link))
 
 
+def fetch_root(link: DealerLink) -> bytes:
+    """The service's newest update root, over the mutually authenticated, signed link."""
+    with link.stream(f"{link.terminal_path}/tuf/metadata/root.json") as reply:
+        if reply.status_code != 200:
+            raise LinkError(f"the dealer service has no update root ({reply.status_code})")
+        return reply.read()
+
+
 def switch_and_restart(releases: Releases, version: str) -> None:
-    """Between payments: make the new release current and end this process (systemd starts the new one)."""
+    """Between payments: make the new release current and end this process (systemd starts the new one). A
+    process not run from `releases/` (the demo, a developer's checkout) switches the link and keeps running."""
+    from kiosk.updates.health import running_release
+
     releases.switch(version)
+    if running_release(releases.root) is None:
+        log.warning("update: %s is current; this process does not run from %s, so it goes on as it is", version,
+                    releases.releases)
+        return
     log.warning("update: switched to %s; restarting", version)
     os.kill(os.getpid(), signal.SIGTERM)
 
@@ -104,6 +119,8 @@ class UpdateAgent:
     def check(self) -> str | None:
         """One cycle now."""
         try:
+            if not (self.folder / "metadata" / "root.json").is_file():
+                pin_root(self.folder, fetch_root(self.link))
             version = check_once(self.releases, link_client(self.link, self.folder), link_report(self.link),
                                  running_version(self.releases))
         except (UpdateRefused, UpdateError, LinkError, OSError) as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kiosk.dealer_link.client import DealerLink
 from kiosk.dealer_link.identity import LinkError
-from kiosk.updates.agent import check_once, link_client, link_report, running_version
+from kiosk.updates.agent import check_once, fetch_root, link_client, link_report, running_version
 from kiosk.updates.client import UpdateRefused, pin_root
 from kiosk.updates.releases import Releases, UpdateError
 
@@ -73,19 +73,17 @@ def check_main(argv: Sequence[str]) -> int:
 def pin_root_main(argv: Sequence[str]) -> int:
     """Pin the update root the dealer service holds now (after enrollment, over the authenticated link)."""
     args = _parser("pin-root", identity=True).parse_args(list(argv))
+    pinned = args.identity / "updates" / "metadata" / "root.json"
+    if pinned.exists():
+        # Never replaced from the service: a new root is trusted only when the pinned one signed it (rotation).
+        print(f"kiosk update pin-root: {pinned} is pinned already; roots change by rotation only", file=sys.stderr)
+        return 1
     try:
         with DealerLink(args.identity) as link:
             pin_root(args.identity / "updates", fetch_root(link))
     except (LinkError, ValueError) as exc:
-        print(f"kiosk update pin-root: {exc}", file=sys.stderr)
+        print(f"kiosk update pin-root: {exc} (the running terminal pins it once the service has one)",
+              file=sys.stderr)
         return 1
     print(f"update root pinned in {args.identity / 'updates'}")
     return 0
-
-
-def fetch_root(link: DealerLink) -> bytes:
-    """The service's newest root, over the mutually authenticated, signed link."""
-    with link.stream(f"{link.terminal_path}/tuf/metadata/root.json") as reply:
-        if reply.status_code != 200:
-            raise LinkError(f"the dealer service has no update root ({reply.status_code})")
-        return reply.read()

@@ -85,9 +85,9 @@ def ready(terminal: Terminal, wait_s: float = HEARTBEAT_WAIT_S) -> threading.Thr
 
 
 def start_agent(terminal: Terminal, link_folder: Path) -> UpdateAgent | None:
-    """The update agent for an enrolled terminal whose update root is pinned (else None)."""
-    pinned = link_folder / "updates" / "metadata" / "root.json"
-    if not TerminalIdentity(link_folder).enrolled() or not pinned.is_file():
+    """The update agent of an enrolled terminal (None when not enrolled). The update root is pinned at enrollment;
+    a terminal enrolled before its service had one pins it now, over the same mutually authenticated link."""
+    if not TerminalIdentity(link_folder).enrolled():
         return None
     from kiosk.updates.agent import UpdateAgent
 
