@@ -80,6 +80,8 @@ class Terminal:
         self._printing: list[threading.Thread] = []
         self._scheduler: Any = None
         self.dealer_link: Any = None  # the dealer link's heartbeat loop (its own thread), when enrolled
+        #: set by the screen loop: ends it with this exit code (a remote restart), None without one
+        self.request_exit: Callable[[int], None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, background_outbox: bool = True) -> Summary:

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provisioning import api
+from provisioning.commands import api as commands_api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
@@ -31,6 +32,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.state.services = Services(settings, db, ca, link_url)
     app.include_router(api.router)
     app.include_router(routes.router)
+    commands_api.install(app, db.url)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

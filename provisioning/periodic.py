@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from provisioning import audit
+from provisioning.commands.service import expire as expire_command_rows
 from provisioning.db import Database
 from provisioning.db.models import EnrollmentCode, PeriodicJob, Terminal, utcnow
 from provisioning.identity.requests import forget_old_nonces
@@ -44,10 +45,16 @@ def purge_nonces(session: Session, now: datetime, settings: Settings) -> None:
     forget_old_nonces(session, now, settings.signature_max_age)
 
 
+def expire_commands(session: Session, now: datetime, settings: Settings) -> None:
+    """Remote commands nobody collected (or answered) before their expiry become `expired`."""
+    expire_command_rows(session, now)
+
+
 JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
     "expire_codes": (expire_codes, 60),
     "mark_offline": (mark_offline, 20),
     "purge_nonces": (purge_nonces, 300),
+    "expire_commands": (expire_commands, 30),
 }
 
 

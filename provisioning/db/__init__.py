@@ -91,3 +91,7 @@ class Database:
         self.engine.dispose()
         if self._write_engine is not None:
             self._write_engine.dispose()
+
+
+# Every area's tables join Base.metadata here, so migrations' checks and drop_all see the whole schema.
+from provisioning.commands import models as _commands_models  # noqa: E402,F401

@@ -1,0 +1,114 @@
+"""Remote commands end to end: queued at a real dealer service (SQLite and PostgreSQL), long-polled by an in-process
+terminal over its real signed mTLS link, run on the terminal's UI thread between payments, results reported."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from collections.abc import Iterator
+
+import pygame
+import pytest
+from command_rig import command, enrolled_terminal, finished, queue, result, turn_until
+from terminal_steps import to_cash
+
+from kiosk import events as ev
+from kiosk.app import Terminal
+from kiosk.config import Part
+from kiosk.dealer_link import command_poller
+from kiosk.screens.ui import KioskUI
+from provisioning import tenants
+from provisioning.server import DealerServer
+
+PASSWORD = "commands test password"
+
+
+@pytest.fixture(scope="module")
+def server(dealer_state, database) -> Iterator[DealerServer]:
+    with database.session() as session:
+        dealer = tenants.create_dealer(session, "acme", "Acme Kiosks")
+        tenants.add_user(session, dealer, "admin@acme.test", PASSWORD, "admin", "test")
+    with DealerServer(dealer_state, periodic_tick=0.2) as running:
+        yield running
+
+
+@pytest.fixture
+def kiosk(server, database, config, tmp_path, monkeypatch) -> Iterator[tuple[Terminal, KioskUI, int]]:
+    """An enrolled terminal with a file printer, started (heartbeat and command loop), and its headless screen."""
+    monkeypatch.setattr(command_poller, "KEEPALIVE", 0.3)  # the loop hangs up within this at close
+    config = dataclasses.replace(config, printer=Part("printer", "file", {"path": str(tmp_path / "printer.bin")}))
+    terminal_id = enrolled_terminal(server, database, config.journal_path.parent / "dealer-link")
+    terminal = Terminal(config)
+    terminal.start()
+    ui = KioskUI(terminal, size=(800, 600))
+    try:
+        yield terminal, ui, terminal_id
+    finally:
+        terminal.close()
+        pygame.display.quit()
+
+
+def _step(ui: KioskUI):
+    return lambda: ui.step(pygame.event.get())
+
+
+def test_lock_shows_the_dealers_message_until_unlock(kiosk, server, database):
+    terminal, ui, terminal_id = kiosk
+    locked = queue(server, database, terminal_id, "lock", message="Closed for cleaning until 14:00")
+    assert turn_until(_step(ui), finished(database, locked)), command(database, locked).state
+    assert command(database, locked).state == "done"
+    assert terminal.session.state == "out_of_service" and ui.screen.name == "out_of_service"
+    assert ui.view.locked == "Closed for cleaning until 14:00"
+    terminal.post(ev.Touch())  # a payer touching the screen gets nowhere
+    ui.step([])
+    assert terminal.session.state == "out_of_service"
+
+    unlocked = queue(server, database, terminal_id, "unlock")
+    assert turn_until(_step(ui), finished(database, unlocked))
+    assert command(database, unlocked).state == "done" and result(database, unlocked)["locked"] is False
+    assert terminal.session.state == "idle" and ui.view.locked is None
+
+
+def test_a_lock_during_a_payment_waits_for_the_payment_to_end(kiosk, server, database):
+    terminal, ui, terminal_id = kiosk
+    operation = to_cash(terminal)
+    terminal.validator.insert(10_000)
+    locked = queue(server, database, terminal_id, "lock", message="Service visit")
+    assert turn_until(_step(ui), lambda: command(database, locked).state == "delivered")
+    turn_until(_step(ui), lambda: False, seconds=1.0)  # the terminal has it, and a payer is paying
+    assert terminal.session.state == "cash_collection" and command(database, locked).state == "delivered"
+    terminal.post(ev.Pay())
+    assert turn_until(_step(ui), lambda: terminal.session.state == "receipt")
+    assert command(database, locked).state == "delivered"  # the receipt screen is still the payer's
+    terminal.post(ev.ReceiptTaken())
+    assert turn_until(_step(ui), finished(database, locked))
+    assert terminal.session.state == "out_of_service" and terminal.session.lock_message == "Service visit"
+    assert terminal.journal.get(operation).cash == 10_000  # the payment itself was untouched
+
+
+def test_screenshot_is_the_current_screen_as_png(kiosk, server, database):
+    terminal, ui, terminal_id = kiosk
+    shot = queue(server, database, terminal_id, "screenshot")
+    assert turn_until(_step(ui), finished(database, shot))
+    row = command(database, shot)
+    assert row.state == "done" and row.attachment_type == "image/png"
+    image = pygame.image.load(io.BytesIO(row.attachment), "shot.png")
+    assert image.get_size() == (800, 600) == (result(database, shot)["width"], result(database, shot)["height"])
+    assert image.get_at((400, 300)) == ui.surface.get_at((400, 300))
+
+
+def test_reports_log_lines_encashment_and_a_test_receipt(kiosk, server, database, tmp_path):
+    terminal, ui, terminal_id = kiosk
+    logging.getLogger("kiosk.test").warning("a line the dealer will read")
+    logs = queue(server, database, terminal_id, "log_tail", lines=5)
+    report = queue(server, database, terminal_id, "encashment_report")
+    receipt = queue(server, database, terminal_id, "test_receipt")
+    sync = queue(server, database, terminal_id, "sync_now")
+    for command_id in (logs, report, receipt, sync):
+        assert turn_until(_step(ui), finished(database, command_id)), command_id
+    lines = result(database, logs)["lines"]
+    assert 1 <= len(lines) <= 5 and any("WARNING kiosk.test: a line the dealer will read" in line for line in lines)
+    assert result(database, report)["cassette_kopecks"] == 0 and "encashments" in result(database, report)
+    assert command(database, receipt).state == "done" and (tmp_path / "printer.bin").stat().st_size > 0
+    assert command(database, sync).state == "failed" and result(database, sync)["error"] == "not_available"
