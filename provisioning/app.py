@@ -16,7 +16,7 @@ from provisioning.commands import api as commands_api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
-from provisioning.portal import routes
+from provisioning.portal import commands_routes, routes
 from provisioning.settings import Settings
 
 # What a terminal may reach on the mutually authenticated link listener; the portal listener serves the rest.
@@ -33,6 +33,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(api.router)
     app.include_router(routes.router)
     commands_api.install(app, db.url)
+    app.include_router(commands_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)
