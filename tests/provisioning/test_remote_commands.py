@@ -4,9 +4,13 @@ terminal over its real signed mTLS link, run on the terminal's UI thread between
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pygame
 import pytest
@@ -17,8 +21,10 @@ from kiosk import events as ev
 from kiosk.app import Terminal
 from kiosk.config import Part
 from kiosk.dealer_link import command_poller
-from kiosk.screens.ui import KioskUI
+from kiosk.screens.ui import RESTART_EXIT, KioskUI
 from provisioning import tenants
+from provisioning.commands import service
+from provisioning.commands.models import Command
 from provisioning.server import DealerServer
 
 PASSWORD = "commands test password"
@@ -112,3 +118,111 @@ def test_reports_log_lines_encashment_and_a_test_receipt(kiosk, server, database
     assert result(database, report)["cassette_kopecks"] == 0 and "encashments" in result(database, report)
     assert command(database, receipt).state == "done" and (tmp_path / "printer.bin").stat().st_size > 0
     assert command(database, sync).state == "failed" and result(database, sync)["error"] == "not_available"
+
+
+def test_a_command_delivered_twice_runs_once_and_the_repeat_gets_the_same_result(kiosk, server, database,
+                                                                                  tmp_path):
+    terminal, ui, terminal_id = kiosk
+    receipt = queue(server, database, terminal_id, "test_receipt")
+    assert turn_until(_step(ui), finished(database, receipt))
+    printed = (tmp_path / "printer.bin").stat().st_size
+    first = command(database, receipt)
+    # The service lost the answer (or the terminal's report never arrived): it hands the command out again.
+    with database.session() as session:
+        row = session.get(Command, receipt)
+        row.state, row.result, row.finished_at = "delivered", "", None
+        row.delivered_at = dt.datetime.now(dt.UTC) - service.REDELIVER_AFTER - dt.timedelta(seconds=1)
+    server.app.state.command_bell.ring(terminal_id)
+    assert turn_until(_step(ui), finished(database, receipt))
+    again = command(database, receipt)
+    assert again.deliveries == 2 and again.state == "done" and again.result == first.result
+    assert (tmp_path / "printer.bin").stat().st_size == printed  # printed once
+    poller = terminal.dealer_link.companions[0]
+    assert poller.ran.count(receipt) == 1
+
+
+def test_a_lock_survives_a_restart_of_the_terminal(server, database, config, monkeypatch):
+    monkeypatch.setattr(command_poller, "KEEPALIVE", 0.3)
+    terminal_id = enrolled_terminal(server, database, config.journal_path.parent / "dealer-link")
+    terminal = Terminal(config)
+    terminal.start()
+    try:
+        locked = queue(server, database, terminal_id, "lock", message="Moved to another street")
+        assert turn_until(terminal.pump, finished(database, locked))
+    finally:
+        terminal.close()
+    again = Terminal(config)
+    again.start()  # locked again before its screen ever shows a payer anything
+    try:
+        assert again.session.state == "out_of_service" and again.session.lock_message == "Moved to another street"
+        again.post(ev.Touch())
+        again.pump()
+        assert again.session.state == "out_of_service"
+        unlocked = queue(server, database, terminal_id, "unlock")
+        assert turn_until(again.pump, finished(database, unlocked))
+        assert again.session.state == "idle"
+    finally:
+        again.close()
+
+
+def test_restart_ends_the_screen_loop_with_the_restart_code_and_is_reported_done(kiosk, server, database):
+    terminal, ui, terminal_id = kiosk
+    terminal.request_exit = ui.request_exit  # as `kiosk run` wires it
+    restart = queue(server, database, terminal_id, "restart")
+    assert turn_until(_step(ui), lambda: ui.exit_code is not None)
+    assert ui.exit_code == RESTART_EXIT
+    terminal.close()  # what `kiosk run` does next; the outcome goes out on the way
+    assert turn_until(lambda: None, finished(database, restart), seconds=10)
+    assert command(database, restart).state == "done" and result(database, restart)["restarting"] is True
+
+
+@pytest.mark.parametrize("reboot, state", [("sh -c 'echo rebooting > {out}'", "done"), ("false", "failed")])
+def test_reboot_runs_the_configured_command(server, database, config, monkeypatch, tmp_path, reboot, state):
+    monkeypatch.setattr(command_poller, "KEEPALIVE", 0.3)
+    monkeypatch.setenv(command_poller.REBOOT_ENV, reboot.format(out=tmp_path / "rebooted"))
+    terminal_id = enrolled_terminal(server, database, config.journal_path.parent / "dealer-link")
+    terminal = Terminal(config)
+    terminal.start()
+    try:
+        rebooted = queue(server, database, terminal_id, "reboot")
+        assert turn_until(terminal.pump, finished(database, rebooted))
+    finally:
+        terminal.close()
+    assert command(database, rebooted).state == state
+    if state == "done":
+        assert (tmp_path / "rebooted").read_text() == "rebooting\n"
+    else:
+        assert result(database, rebooted)["error"] == "reboot_failed"
+
+
+def test_a_command_killed_half_way_is_reported_unknown_and_never_run_again(server, database, config_path, config,
+                                                                         tmp_path):
+    terminal_id = enrolled_terminal(server, database, config.journal_path.parent / "dealer-link")
+    marker = tmp_path / "ran.txt"
+    script = Path(__file__).parent / "command_terminal.py"
+
+    def spawn() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(script), str(config_path), str(marker)],
+                                stdout=subprocess.DEVNULL, stderr=open(tmp_path / "terminal.log", "ab"))
+
+    first = spawn()
+    try:
+        receipt = queue(server, database, terminal_id, "test_receipt")
+        assert turn_until(lambda: None, lambda: marker.exists() and receipt in marker.read_text(), seconds=60), \
+            (tmp_path / "terminal.log").read_text()
+        first.kill()  # SIGKILL in the middle of printing
+        first.wait(10)
+    finally:
+        first.kill()
+    assert command(database, receipt).state == "delivered"
+    second = spawn()
+    try:
+        assert turn_until(lambda: None, finished(database, receipt), seconds=60), \
+            (tmp_path / "terminal.log").read_text()
+        reported = command(database, receipt)
+        assert reported.state == "failed"
+        assert result(database, receipt)["error"] == "interrupted" and result(database, receipt)["outcome"] == "unknown"
+        assert marker.read_text().splitlines() == [receipt]  # started once, never again
+    finally:
+        second.terminate()
+        assert second.wait(30) == 0
