@@ -98,39 +98,40 @@ async def poll(dealer: str, number: str, request: Request,
     svc, bell = _services(request)
     body = await request.body()
 
-    def first() -> tuple[int, list[Delivery]]:
+    def verify() -> int:
         try:
             with svc.db.session() as session:
-                verified = _verified(svc, request, body, session, dealer, number)
-                return verified.terminal_id, claim(session, verified.terminal_id, utcnow())
+                return _verified(svc, request, body, session, dealer, number).terminal_id
         except RequestRefused as refusal:
             raise _refused(svc, request, number, refusal) from refusal
 
-    terminal_id, found = await run_in_threadpool(first)  # refusals answer with their status, before any byte
-    return StreamingResponse(_wait_and_reply(svc, bell, terminal_id, found, wait, keepalive),
+    terminal_id = await run_in_threadpool(verify)  # refusals answer with their status, before any byte
+    return StreamingResponse(_wait_and_reply(svc, bell, terminal_id, wait, keepalive),
                              media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-async def _wait_and_reply(svc: Services, bell: CommandBell, terminal_id: int, found: list[Delivery], wait: float,
+async def _wait_and_reply(svc: Services, bell: CommandBell, terminal_id: int, wait: float,
                           keepalive: float) -> AsyncIterator[bytes]:
-    """Spaces while nothing is queued, then the reply. The database is looked at only when this process is rung
-    or every `bell.recheck` seconds; no connection is held in between."""
+    """Spaces while nothing is queued, then the reply. The database is looked at first, then only when this process
+    is rung or every `bell.recheck` seconds; no connection is held in between."""
 
-    def again() -> list[Delivery]:
+    def claim_now() -> list[Delivery]:
         with svc.db.session() as session:
             return claim(session, terminal_id, utcnow())
 
     loop = asyncio.get_running_loop()
-    now = loop.time()
-    deadline, next_check = now + wait, now + bell.recheck
-    while not found and now < deadline:
-        rung = await bell.wait(terminal_id, max(0.0, min(deadline - now, keepalive, next_check - now)))
+    with bell.waiter(terminal_id) as waiter:  # listening before the first look: nothing queued meanwhile is missed
+        found = await run_in_threadpool(claim_now)
         now = loop.time()
-        if rung or now >= next_check:
-            found = await run_in_threadpool(again)
-            next_check = now + bell.recheck
-        if not found:
-            yield b" "
+        deadline, next_check = now + wait, now + bell.recheck
+        while not found and now < deadline:
+            rung = await waiter.wait(max(0.0, min(deadline - now, keepalive, next_check - now)))
+            now = loop.time()
+            if rung or now >= next_check:
+                found = await run_in_threadpool(claim_now)
+                next_check = now + bell.recheck
+            if not found:
+                yield b" "
     yield json.dumps({"commands": [d.as_json() for d in found], "server_time": utcnow().isoformat()}).encode()
 
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 
 from sqlalchemy import make_url
 
@@ -17,6 +18,22 @@ from provisioning.commands.service import CHANNEL
 log = logging.getLogger(__name__)
 RECHECK_SQLITE = 2.0
 RECHECK_LISTENING = 10.0  # a safety net on PostgreSQL: a notification lost while the listener reconnected
+
+
+class Waiter:
+    """One poll's place at the bell: a ring while it was busy is kept until it next waits."""
+
+    def __init__(self, event: asyncio.Event) -> None:
+        self._event = event
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait until rung (or at once if rung meanwhile) or `timeout` seconds pass; True when rung."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return False
+        self._event.clear()
+        return True
 
 
 class CommandBell:
@@ -44,20 +61,18 @@ class CommandBell:
             with contextlib.suppress(RuntimeError):  # a loop that has closed meanwhile has nobody to wake
                 loop.call_soon_threadsafe(event.set)
 
-    async def wait(self, terminal_id: int, timeout: float) -> bool:
-        """Wait until rung for this terminal or `timeout` seconds pass; True when rung."""
+    @contextlib.contextmanager
+    def waiter(self, terminal_id: int) -> Iterator[Waiter]:
+        """Listen for this terminal's bell from now on (register before looking at the database, so a command
+        queued in between is not missed); call from the event loop that will wait."""
         loop = asyncio.get_running_loop()
         if self._conninfo and self._listener is None:
             self._listener = loop.create_task(self._listen(), name="command-bell-listener")
-        event = asyncio.Event()
-        entry = (loop, event)
+        entry = (loop, asyncio.Event())
         with self._lock:
             self._waiters.setdefault(terminal_id, set()).add(entry)
         try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
+            yield Waiter(entry[1])
         finally:
             with self._lock:
                 waiting = self._waiters.get(terminal_id)

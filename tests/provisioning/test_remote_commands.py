@@ -9,22 +9,27 @@ import io
 import logging
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pygame
 import pytest
 from command_rig import command, enrolled_terminal, finished, queue, result, turn_until
+from sqlalchemy import event
 from terminal_steps import to_cash
 
 from kiosk import events as ev
 from kiosk.app import Terminal
 from kiosk.config import Part
 from kiosk.dealer_link import command_poller
+from kiosk.dealer_link.client import DealerLink
 from kiosk.screens.ui import RESTART_EXIT, KioskUI
 from provisioning import tenants
-from provisioning.commands import service
+from provisioning.commands import bell, service
 from provisioning.commands.models import Command
+from provisioning.db.models import Terminal as DealerTerminal
 from provisioning.server import DealerServer
 
 PASSWORD = "commands test password"
@@ -226,3 +231,49 @@ def test_a_command_killed_half_way_is_reported_unknown_and_never_run_again(serve
     finally:
         second.terminate()
         assert second.wait(30) == 0
+
+
+def test_the_long_poll_answers_at_once_when_a_command_is_queued_and_holds_no_connection_meanwhile(
+        server, database, tmp_path):
+    folder = tmp_path / "link"
+    terminal_id = enrolled_terminal(server, database, folder)
+    link = DealerLink(folder)
+    path = f"{link.terminal_path}/commands"
+    try:
+        started = time.monotonic()
+        assert link.request("GET", f"{path}?wait=1&keepalive=0.3", timeout=20)["commands"] == []
+        assert 0.9 < time.monotonic() - started < 5  # nothing queued: empty when the wait ran out
+
+        held: list[float] = []  # how long each database connection was out of the server's pool
+
+        def checkout(dbapi_connection, record, proxy) -> None:  # noqa: ANN001
+            record.info["out_at"] = time.monotonic()
+
+        def checkin(dbapi_connection, record) -> None:  # noqa: ANN001
+            held.append(time.monotonic() - record.info.pop("out_at", time.monotonic()))
+
+        event.listen(server.db.engine, "checkout", checkout)
+        event.listen(server.db.engine, "checkin", checkin)
+        replies: list[dict] = []
+        waiting = threading.Thread(target=lambda: replies.append(link.request("GET", f"{path}?wait=30", timeout=60)))
+        waiting.start()
+        try:
+            assert turn_until(lambda: None, lambda: server.app.state.command_bell._waiters.get(terminal_id), 10)
+            time.sleep(1.5)  # the poll waits; a connection held meanwhile would show as out for this long
+            # Queued straight into the database, as another server would: PostgreSQL's NOTIFY wakes the poll at
+            # once; on SQLite the poll looks again within its recheck interval.
+            with database.session() as session:
+                queued = service.queue(session, session.get(DealerTerminal, terminal_id), "screenshot", {}, "t",
+                                       dt.datetime.now(dt.UTC)).id
+            queued_at = time.monotonic()
+        finally:
+            waiting.join(30)
+            event.remove(server.db.engine, "checkout", checkout)
+            event.remove(server.db.engine, "checkin", checkin)
+        latency = time.monotonic() - queued_at
+        assert held and max(held) < 1.0, held  # each look at the database is short; none spans the wait
+        assert [c["id"] for c in replies[0]["commands"]] == [queued]
+        assert latency < (1.0 if database.is_postgresql else bell.RECHECK_SQLITE + 1.0), latency
+        assert command(database, queued).state == "delivered"
+    finally:
+        link.close()
