@@ -81,6 +81,8 @@ class Terminal:
         self._scheduler: Any = None
         self.dealer_link: Any = None  # the dealer link's heartbeat loop (its own thread), when enrolled
         self.update_agent: Any = None  # downloads and installs releases beside this one (its own thread)
+        #: set by the screen loop: ends it with this exit code (a remote restart), None without one
+        self.request_exit: Callable[[int], None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, background_outbox: bool = True) -> Summary:

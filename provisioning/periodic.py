@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from provisioning import audit
+from provisioning.commands.service import expire as expire_command_rows
 from provisioning.db import Database
 from provisioning.db.models import EnrollmentCode, PeriodicJob, Terminal, utcnow
 from provisioning.identity.requests import forget_old_nonces
@@ -49,6 +50,9 @@ def refresh_update_metadata(session: Session, now: datetime, settings: Settings)
     from provisioning.updates.repository import Repository
 
     Repository(settings.state_dir / "updates").refresh()
+def expire_commands(session: Session, now: datetime, settings: Settings) -> None:
+    """Remote commands nobody collected (or answered) before their expiry become `expired`."""
+    expire_command_rows(session, now)
 
 
 JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
@@ -56,6 +60,7 @@ JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
     "mark_offline": (mark_offline, 20),
     "purge_nonces": (purge_nonces, 300),
     "refresh_update_metadata": (refresh_update_metadata, 600),
+    "expire_commands": (expire_commands, 30),
 }
 
 

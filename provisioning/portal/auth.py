@@ -32,6 +32,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.view": frozenset({"admin", "support"}),
     "updates.view": frozenset({"admin", "support", "technician"}),
     "updates.change": frozenset({"admin"}),
+    # support reads what terminals did (to answer a payer); only those who run the fleet send commands
+    "commands.view": frozenset({"admin", "support", "technician"}),
+    "commands.send": frozenset({"admin", "technician"}),
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 
