@@ -15,7 +15,7 @@ from provisioning import api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
-from provisioning.portal import routes
+from provisioning.portal import monitor_routes, routes
 from provisioning.settings import Settings
 
 # What a terminal may reach on the mutually authenticated link listener; the portal listener serves the rest.
@@ -31,6 +31,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.state.services = Services(settings, db, ca, link_url)
     app.include_router(api.router)
     app.include_router(routes.router)
+    app.include_router(monitor_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

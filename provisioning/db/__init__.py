@@ -91,3 +91,7 @@ class Database:
         self.engine.dispose()
         if self._write_engine is not None:
             self._write_engine.dispose()
+
+
+# Every area's tables join Base.metadata whenever the database package is imported (migrations compare against it).
+from provisioning.monitor import models as _monitor_models  # noqa: E402,F401

@@ -30,6 +30,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.view": frozenset({"admin"}),
     "users.change": frozenset({"admin"}),
     "audit.view": frozenset({"admin", "support"}),
+    "fleet.view": frozenset({"admin", "support", "technician"}),
+    "alerts.view": frozenset({"admin", "support", "technician"}),
+    "alerts.rules": frozenset({"admin"}),
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 
