@@ -252,7 +252,7 @@ def save_channels(request: Request, webhook_url: Annotated[str, Form(max_length=
         errors = _check_channel(webhook_url, emails)
         if errors:
             return _rules_page(request, session, who, status=400, errors=errors,
-                               form={"webhook_url": webhook_url, "emails": emails})
+                               channel_form={"webhook_url": webhook_url, "emails": emails})
         channel = session.get(AlertChannel, who.dealer_id)
         if channel is None:
             channel = AlertChannel(dealer_id=who.dealer_id, webhook_url="", webhook_secret="", emails="")

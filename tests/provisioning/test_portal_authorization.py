@@ -78,7 +78,9 @@ def _form(method: str, path: str, csrf: str) -> dict[str, str]:
     forms = {"/terminals": {"number": f"N-{n}", "address": "Tverskaya 1", "timezone": "Europe/Moscow"},
              "/users": {"email": f"new{n}@acme.test", "password": PASSWORD, "role": "technician"},
              "/users/{user_id}/role": {"role": "technician"},
-             "/terminals/{terminal_id}/revoke": {"reason": "matrix"}}
+             "/terminals/{terminal_id}/revoke": {"reason": "matrix"},
+             "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
+             "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"}}
     return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
 
 
@@ -111,7 +113,7 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
             foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"]}
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
-    for page in ("/terminals", "/codes", "/users", "/audit"):
+    for page in ("/terminals", "/codes", "/users", "/audit", "/fleet", "/alerts"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
