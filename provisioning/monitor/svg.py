@@ -15,7 +15,7 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 12, 14, 28
 
 
 def nice_top(highest: float) -> float:
-    """A round upper bound for the y axis at or above the highest value: 1, 2, 5 × a power of ten."""
+    """A round upper bound for the y axis at or above the highest value: 1, 2, 4, 5 × a power of ten."""
     if highest <= 0:
         return 1.0
     scale = 1.0
@@ -23,21 +23,22 @@ def nice_top(highest: float) -> float:
         scale *= 10
     while scale > highest:
         scale /= 10
-    for step in (1, 2, 5, 10):
+    for step in (1, 2, 4, 5, 10):
         if step * scale >= highest:
             return step * scale
     return 10 * scale
 
 
 def _number(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def chart(points: Sequence[Point], *, label: str, zone: tzinfo, kind: str = "line", top: float | None = None,
           unit: str = "", time_format: str = "%H:%M", color: str = "#1f5fa8") -> str:
     """The SVG markup of one chart (`kind` "line" or "bar"); `top` fixes the y axis (100 for a percentage)."""
     values = [p.value for p in points if p.value is not None]
-    y_top = top if top is not None else nice_top(max(values, default=0.0))
+    # counts: at least 4, so the four grid steps fall on whole numbers
+    y_top = top if top is not None else nice_top(max([*values, 4.0]))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(points), 1)
 
