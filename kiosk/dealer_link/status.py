@@ -80,6 +80,8 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
 
 def start_update_agent(terminal: Terminal) -> Any:
     """The update agent of an enrolled terminal with a pinned update root (None otherwise)."""
+    if not identity_folder(terminal).is_dir():
+        return None  # never enrolled: nothing pinned, and no TUF or crypto imports on the way to the first frame
     from kiosk.updates.health import start_agent
 
     try:
