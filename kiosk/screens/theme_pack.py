@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.errors import ConfigError
+from kiosk.offline_queue.files import fsync_dir
 from kiosk.screens.theme import MANIFEST, Theme, read_theme
 
 MAX_PACK_BYTES = 8 * 1024 * 1024  # the zip as uploaded or delivered
@@ -185,16 +186,8 @@ def install_pack(pack: ThemePack, themes_dir: Path, pack_id: str) -> str:
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    _fsync_dir(themes_dir)
+    fsync_dir(themes_dir)
     return name
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def pack_folder(folder: Path) -> bytes:
