@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provisioning import api
+from provisioning.config import api_routes as config_api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
@@ -30,6 +31,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
                   redoc_url=None)
     app.state.services = Services(settings, db, ca, link_url)
     app.include_router(api.router)
+    app.include_router(config_api.router)
     app.include_router(routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 

@@ -52,19 +52,24 @@ class DealerLink:
         """The API path of this terminal."""
         return f"/api/v1/terminals/{self.settings.dealer}/{self.settings.number}"
 
-    def request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
-        """Send one signed request; a refusal raises LinkError with the service's reason."""
+    def send(self, method: str, path: str, payload: Any = None,
+             headers: dict[str, str] | None = None) -> httpx.Response:
+        """Send one signed request and return the reply as it is (an unreachable service raises LinkError)."""
         assert self._client is not None
         body = b"" if payload is None else json.dumps(payload).encode()
         url = f"{self.settings.link_url}{path}"
-        headers = sign(method, url, body, self.key, self.key_id)
-        headers[CLIENT_CERT_HEADER] = self._cert_header
+        signed = {**(headers or {}), **sign(method, url, body, self.key, self.key_id)}
+        signed[CLIENT_CERT_HEADER] = self._cert_header
         if body:
-            headers["Content-Type"] = "application/json"
+            signed["Content-Type"] = "application/json"
         try:
-            reply = self._client.request(method, path, content=body, headers=headers)
+            return self._client.request(method, path, content=body, headers=signed)
         except httpx.HTTPError as exc:
             raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
+
+    def request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
+        """Send one signed request; a refusal raises LinkError with the service's reason."""
+        reply = self.send(method, path, payload)
         if reply.status_code >= 400:
             try:
                 detail = reply.json().get("detail", reply.text)

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kiosk.dealer_link import config_sync
 from kiosk.dealer_link.client import HeartbeatLoop, start_if_enrolled
 from kiosk.errors import KioskError
 
@@ -39,6 +40,7 @@ def terminal_status(terminal: Terminal) -> dict[str, Any]:
         "needs_attention": terminal.journal.count("needs_attention"),
         "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
         "fault": terminal.session.fault,
+        "config_version": config_sync.applied_version(terminal),
     }
 
 
@@ -61,6 +63,7 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     """Start the dealer link's heartbeat for an enrolled terminal (None when not enrolled or the identity is
     unusable: payments never depend on the dealer service)."""
     try:
+        terminal.config_sync = config_sync.start(terminal, identity_folder(terminal))
         return start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal),
                                  on_reply=lambda reply: jump_past_numbers_seen(terminal.journal, reply))
     except (KioskError, OSError, ValueError) as exc:

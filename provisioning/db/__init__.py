@@ -91,3 +91,7 @@ class Database:
         self.engine.dispose()
         if self._write_engine is not None:
             self._write_engine.dispose()
+
+
+# Tables defined beside the code that owns them: imported here so the metadata (migrations' check) is complete.
+from provisioning.config import models as _config_models  # noqa: E402,F401
