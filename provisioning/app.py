@@ -16,7 +16,7 @@ from provisioning.config import api_routes as config_api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
-from provisioning.portal import routes
+from provisioning.portal import config_routes, routes  # noqa: F401 - config_routes adds its pages to routes
 from provisioning.settings import Settings
 
 # What a terminal may reach on the mutually authenticated link listener; the portal listener serves the rest.
@@ -32,7 +32,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.state.services = Services(settings, db, ca, link_url)
     app.include_router(api.router)
     app.include_router(config_api.router)
-    app.include_router(routes.router)
+    app.include_router(routes.router)  # with config_routes' pages, registered on it at import
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

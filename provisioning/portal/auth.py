@@ -30,6 +30,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.view": frozenset({"admin"}),
     "users.change": frozenset({"admin"}),
     "audit.view": frozenset({"admin", "support"}),
+    "config.view": frozenset({"admin", "support", "technician"}),
+    "config.change": frozenset({"admin", "technician"}),
+    "config.secrets": frozenset({"admin"}),  # gateway secrets: write-only, but whoever sets them controls money
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 
