@@ -39,20 +39,26 @@ class Bundle:
     label: str
 
 
-def _new_signing_key(ca: CertificateAuthority, dealer: Dealer, vault: Vault) -> DealerSigningKey:
-    key = ed25519.Ed25519PrivateKey.generate()
+def certify(ca: CertificateAuthority, dealer: str, key: ed25519.Ed25519PublicKey,
+            days: int = CA_DAYS) -> x509.Certificate:
+    """The CA's certificate for a dealer's bundle-signing key: names the dealer, usable for code signing only."""
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    cert = (x509.CertificateBuilder()
+    return (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kiosk dealer service"),
-                                     x509.NameAttribute(NameOID.COMMON_NAME, f"{dealer.slug} configuration")]))
-            .issuer_name(ca.cert.subject).public_key(key.public_key())
+                                     x509.NameAttribute(NameOID.COMMON_NAME, f"{dealer} configuration")]))
+            .issuer_name(ca.cert.subject).public_key(key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(start + dt.timedelta(days=CA_DAYS))
-            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"{DEALER_URN}{dealer.slug}")]),
+            .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"{DEALER_URN}{dealer}")]),
                            critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(ca.key, hashes.SHA256()))
+
+
+def _new_signing_key(ca: CertificateAuthority, dealer: Dealer, vault: Vault) -> DealerSigningKey:
+    key = ed25519.Ed25519PrivateKey.generate()
+    cert = certify(ca, dealer.slug, key.public_key())
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                             serialization.NoEncryption())
     return DealerSigningKey(dealer_id=dealer.id, key_ciphertext=vault.seal(raw.hex()),
