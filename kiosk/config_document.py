@@ -9,6 +9,7 @@ function, so there is one schema, and an error names the document's key (`catalo
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -68,14 +69,37 @@ def validate(document: Mapping[str, Any], base: Mapping[str, Any], base_path: Pa
     `check_routes=False` (the service, which does not know a terminal's gateways) skips checking that every route
     names one of the terminal's gateways; the terminal itself always checks."""
     config = parse_config(overlay(base, document, secrets), base_path)
+    return config, _catalog(document, config.currency, set(config.gateways) if check_routes else None)
+
+
+def apply_to(base: Config, document: Mapping[str, Any],
+             secrets: Mapping[str, Mapping[str, str]] | None = None) -> tuple[Config, Catalog]:
+    """A running terminal's configuration with a document applied: validated over the terminal's own file, then
+    only the dealer-set values (and each gateway's secrets) taken into `base`, so whatever the terminal set up
+    beyond its file (the demo's emulator addresses) stays as it is. Routes must name the terminal's gateways."""
+    effective = parse_config(overlay(load_toml(base.file, "terminal configuration"), document), base.file)
+    gateways = dict(base.gateways)
+    for name, values in (secrets or {}).items():
+        if name not in gateways:
+            raise ConfigError(DOCUMENT, f"secrets.{name}", "a secret for a gateway this terminal does not have")
+        part = gateways[name]
+        gateways[name] = dataclasses.replace(part, options={**part.options, **values})
+    config = dataclasses.replace(
+        base, min_operation=effective.min_operation, max_operation=effective.max_operation,
+        offline_max_operation=effective.offline_max_operation, offline_max_total=effective.offline_max_total,
+        screen=dataclasses.replace(base.screen, theme=effective.screen.theme, language=effective.screen.language),
+        service_pin_sha256=effective.service_pin_sha256, timeouts=effective.timeouts,
+        receipt_required=effective.receipt_required, gateways=gateways)
+    return config, _catalog(document, config.currency, set(gateways))
+
+
+def _catalog(document: Mapping[str, Any], currency: str, gateways: set[str] | None) -> Catalog:
     if "catalog" not in document:
         raise ConfigError(DOCUMENT, "catalog", "required table is missing")
     try:
-        catalog = parse_catalog(document["catalog"], DOCUMENT, config.currency,
-                                set(config.gateways) if check_routes else None)
+        return parse_catalog(document["catalog"], DOCUMENT, currency, gateways)
     except ConfigError as exc:
         raise ConfigError(DOCUMENT, f"catalog.{exc.key}" if exc.key else "catalog", exc.problem) from None
-    return config, catalog
 
 
 def reference_base() -> tuple[dict[str, Any], Path]:

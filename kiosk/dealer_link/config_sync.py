@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.catalog import Catalog
 from kiosk.config import Config
-from kiosk.config_document import validate
+from kiosk.config_document import apply_to
 from kiosk.dealer_link.bundle import BundleRefused, open_bundle
 from kiosk.dealer_link.client import DealerLink
 from kiosk.dealer_link.identity import LinkError, TerminalIdentity, write_private
 from kiosk.errors import ConfigError, KioskError
-from kiosk.schema import load_toml
 
 if TYPE_CHECKING:
     from kiosk.app import Terminal
@@ -61,10 +60,7 @@ def check(body: bytes, base: Config, identity: TerminalIdentity) -> Checked:
     ConfigError say why not."""
     settings = identity.settings()
     payload = open_bundle(body, identity.ca.read_bytes(), settings.dealer, settings.number)
-    config, catalog = validate(payload["document"], load_toml(base.file, "terminal configuration"), base.file,
-                               payload.get("secrets") or {})
-    if config.terminal != base.terminal:
-        raise BundleRefused(f"the bundle would make this terminal number {config.terminal}, not {base.terminal}")
+    config, catalog = apply_to(base, payload["document"], payload.get("secrets") or {})
     return Checked(body, int(payload.get("version") or 0), str(payload.get("label") or ""), config, catalog)
 
 
@@ -108,7 +104,7 @@ class ConfigSync:
 
     def __init__(self, terminal: Terminal, link: DealerLink, interval: float = DEFAULT_INTERVAL) -> None:
         self.terminal, self.link, self.interval = terminal, link, interval
-        self.base = terminal.config  # its .file is the terminal's own file, under any pushed configuration
+        self.base = terminal.config  # every value a document does not set is the terminal's own
         link_dir, self.folder = _folders(terminal.config)
         self.identity = TerminalIdentity(link_dir)
         current: Checked | None = terminal.pushed_config

@@ -4,6 +4,7 @@ stored bundle that no longer checks out gives way to the previous one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def _bundle(version: int = 1, dealer: str = "acme", number: str = "10001", signe
     if change is not None:
         change(document)
     body = canonical({"format": FORMAT, "dealer": dealer, "terminal": number, "version": version,
-                      "label": f"fleet v{version}", "document": document, "secrets": {}, **payload})
+                      "label": f"fleet v{version}", "document": document, "secrets": {}} | payload)
     cert = certify(ca, signer_dealer, KEY.public_key(), days=days)
     return envelope(body, KEY.sign(body), _pem(cert))
 
@@ -125,3 +126,22 @@ def test_a_stored_bundle_this_terminal_can_no_longer_run_gives_way_to_the_previo
     (folder / config_sync.PREVIOUS).write_bytes(b"damaged")
     config, catalog, checked = config_sync.pushed_at_start(base, "the terminal's own catalog")  # type: ignore[arg-type]
     assert checked is None and config is base and catalog == "the terminal's own catalog"
+
+
+def test_what_the_terminal_set_up_beyond_its_file_stays_and_secrets_join_their_gateway(base):
+    # the demo points its gateways at emulators on loopback ports after reading its file
+    main = base.gateways["main"]
+    running = dataclasses.replace(base, gateways={**base.gateways, "main": dataclasses.replace(
+        main, options={**main.options, "port": 4242})})
+
+    def stricter(document: dict[str, Any]) -> None:
+        document["limits"]["max_operation"] = 9000
+
+    body = _bundle(3, change=stricter, secrets={"main": {"password": "s"}})
+    payload = open_bundle(body, _pem(CA.cert), "acme", base.terminal)
+    assert payload["secrets"] == {"main": {"password": "s"}}
+    config_sync.install(base.journal_path.parent / config_sync.FOLDER, body)
+    config, _, checked = config_sync.pushed_at_start(running, None)
+    assert checked is not None and config.max_operation.minor == 900_000
+    assert config.gateways["main"].options["port"] == 4242 and config.gateways["main"].options["password"] == "s"
+    assert config.gateways["backup"] == base.gateways["backup"] and config.journal_path == base.journal_path
