@@ -164,7 +164,7 @@ class ConfigSync:
         self._wake.set()  # the loop reports it now rather than at the next scheduled pull
 
     def _queue(self, report: dict[str, Any]) -> None:
-        self._unreported.append(report)
+        self._unreported.append({**report, "reason": report["reason"][:1000]})  # the service takes up to 2000
 
     def _report_pending(self) -> None:
         """Tell the service what happened to each bundle (kept for the next pull while it is unreachable)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any
 
 import tomli_w
@@ -186,6 +187,17 @@ def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
         out[prefix] = json.dumps(value, ensure_ascii=False, default=str)
 
 
+# The SHA-256 of a short PIN gives the PIN away to anyone who tries every one: diffs and the audit show that it
+# changed, never the hash (people who may only read configuration must not learn the service PIN).
+HIDDEN = re.compile(r"^(\s*pin_sha256\s*=\s*).*$", re.M)
+HIDDEN_TEXT = "(hidden)"
+
+
+def hide(text: str) -> str:
+    """A document's text with the values people must not read replaced."""
+    return HIDDEN.sub(lambda m: f'{m.group(1)}"{HIDDEN_TEXT}"', text)
+
+
 def field_diff(before: str, after: str) -> list[tuple[str, str, str]]:
     """Every key whose value differs between two versions' texts: (key, before, after); '' for absent."""
     old: dict[str, str] = {}
@@ -193,13 +205,21 @@ def field_diff(before: str, after: str) -> list[tuple[str, str, str]]:
     _flatten(parse_text(before), "", old)
     _flatten(parse_text(after), "", new)
     keys = sorted(set(old) | set(new))
-    return [(k, old.get(k, ""), new.get(k, "")) for k in keys if old.get(k) != new.get(k)]
+    return [(k, *((HIDDEN_TEXT if old.get(k) else "", f"{HIDDEN_TEXT}, changed") if k.endswith("pin_sha256")
+                  else (old.get(k, ""), new.get(k, ""))))
+            for k in keys if old.get(k) != new.get(k)]
 
 
 def unified_diff(before: str, after: str, names: tuple[str, str]) -> str:
-    """The two texts as a unified diff."""
-    return "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                        fromfile=names[0], tofile=names[1]))
+    """The two texts as a unified diff (hidden values hidden; a changed one still shows as a changed line)."""
+    changed = {line for line in set(before.splitlines()) ^ set(after.splitlines()) if HIDDEN.match(line)}
+
+    def shown(text: str, tag: str) -> list[str]:
+        return [hide(line).replace(HIDDEN_TEXT, f"{HIDDEN_TEXT}{tag}") if line in changed else hide(line)
+                for line in text.splitlines()]
+
+    return "".join(line + "\n" for line in difflib.unified_diff(
+        shown(before, ""), shown(after, ", changed"), fromfile=names[0], tofile=names[1], lineterm=""))
 
 
 def versions(session: Session, document: ConfigDocument) -> list[ConfigVersion]:

@@ -4,6 +4,7 @@ never shown again, and the pages in Russian."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import test_portal_authorization as authz
@@ -63,7 +64,13 @@ def test_errors_are_named_by_the_documents_key_and_nothing_is_saved(app, databas
     assert reply.status_code == 303
     diff = client.get(f"{url}/diff").text
     assert "v1 → v2" in diff and "catalog.providers[1].fee.percent" in diff and "service.pin_sha256" in diff
-    assert "987654" not in diff  # only its hash is kept
+    # only the PIN's hash is kept, and not even that is shown: a short PIN's SHA-256 gives the PIN away
+    assert "987654" not in diff and hashlib.sha256(b"987654").hexdigest() not in diff and "(hidden)" in diff
+    with database.session() as session:
+        from provisioning.db.models import AuditEntry
+
+        audit = " ".join(f"{a.before} {a.after}" for a in session.scalars(select(AuditEntry)))
+    assert hashlib.sha256(b"987654").hexdigest() not in audit
     assert "beeline 2.5 %" in client.get(url).text
 
 
