@@ -154,11 +154,13 @@ class Terminal:
     def reconfigure(self, config: Config, catalog: Catalog) -> None:
         """Run with a new configuration and catalog from now on; only between payments (a payment in progress
         keeps the provider, fee and limits it started with)."""
-        for name, part in config.gateways.items():
-            if part != self.config.gateways.get(name):  # new options (a secret): a new adapter, same breaker
-                self._retired.append(self.gateways[name])  # closed at shutdown: an attempt may still be on it
-                self.gateways[name] = self.router.gateways[name] = \
-                    load("gateway protocol", GATEWAYS, part.kind)(name, part.options)
+        # New options (a secret) need a new adapter (the breaker stays); all are built before anything changes,
+        # so an adapter that cannot be built leaves the terminal as it was.
+        fresh = {name: load("gateway protocol", GATEWAYS, part.kind)(name, part.options)
+                 for name, part in config.gateways.items() if part != self.config.gateways.get(name)}
+        for name, gateway in fresh.items():
+            self._retired.append(self.gateways[name])  # closed at shutdown: an attempt may still be on it
+            self.gateways[name] = self.router.gateways[name] = gateway
         self.config = self.session.deps.config = self.receipts.config = config
         self.catalog = self.session.deps.catalog = self.outbox.catalog = self.receipts.catalog = catalog
         self._detector = None

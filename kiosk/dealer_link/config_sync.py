@@ -154,12 +154,23 @@ class ConfigSync:
         return {"outcome": "applied" if applied else "applying", "version": checked.version, "label": checked.label}
 
     def _apply(self, checked: Checked, done: threading.Event) -> None:
-        """On the UI thread, no payment in progress: store (previous kept), then switch."""
-        install(self.folder, checked.body)
-        self.terminal.reconfigure(checked.config, checked.catalog)
-        self.terminal.pushed_config = checked
-        log.info("pushed configuration %s applied", checked.label)
-        self._queue({"version": checked.version, "etag": checked.etag, "outcome": "applied", "reason": ""})
+        """On the UI thread, no payment in progress: switch (all or nothing), then store (the previous kept)."""
+        try:
+            self.terminal.reconfigure(checked.config, checked.catalog)
+        except Exception as exc:  # a gateway adapter that cannot be built: the terminal runs on as it was
+            # Only the kind of fault: an adapter's message may quote the option it choked on, a secret perhaps.
+            reason = f"cannot run it: a gateway adapter failed to start ({type(exc).__name__})"
+            log.error("pushed configuration %s %s", checked.label, reason)
+            self._queue({"version": checked.version, "etag": checked.etag, "outcome": "refused", "reason": reason})
+        else:
+            self.terminal.pushed_config = checked
+            try:
+                install(self.folder, checked.body)
+            except OSError as exc:  # in force now, but a restart would not find it: fetch and store it again
+                log.error("pushed configuration %s applied but not stored: %s", checked.label, exc)
+                self.etag = ""
+            log.info("pushed configuration %s applied", checked.label)
+            self._queue({"version": checked.version, "etag": checked.etag, "outcome": "applied", "reason": ""})
         done.set()
         self._wake.set()  # the loop reports it now rather than at the next scheduled pull
 

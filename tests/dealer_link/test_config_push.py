@@ -24,6 +24,7 @@ from kiosk.dealer_link import config_sync
 from kiosk.fees import FixedFee, NoFee
 
 SECRET = "pa55-Word-only-the-terminal-sees"  # noqa: S105 - a test value that must appear nowhere but the bundle
+BAD_SEED = "seed-secret-that-is-no-number"  # a secret the virtual gateway cannot start with
 
 
 @pytest.fixture
@@ -200,6 +201,23 @@ def test_a_pushed_fee_applies_between_payments_and_a_bad_bundle_is_refused(confi
             sync.pull()
             assert (fourth, "refused", outcome["reason"]) in fleet.reports(config.terminal)
             assert config_sync.applied_version(terminal) == second and terminal.session.fault is None
+
+            # Valid, but the gateway cannot start with its new secret: nothing changes, the reason names no value.
+            def route_back(document: dict[str, Any]) -> None:
+                document["catalog"]["providers"][0]["routes"][0]["gateway"] = "main"
+
+            fifth = fleet.publish(config.terminal, route_back)
+            with fleet.db.session() as session:
+                store.set_secret(session, fleet.terminal(session, config.terminal), "main", "seed", BAD_SEED,
+                                 "boss@demo.local", fleet.vault)
+            assert sync.pull()["outcome"] == "applying"
+            terminal.pump()
+            assert config_sync.applied_version(terminal) == second
+            assert terminal.gateways["main"].options["password"] == SECRET  # type: ignore[attr-defined]
+            assert terminal.gateways["main"].options["seed"] == 0  # type: ignore[attr-defined]
+            sync.pull()
+            refused = [r for r in fleet.reports(config.terminal) if r[0] == fifth]
+            assert refused == [(fifth, "refused", "cannot run it: a gateway adapter failed to start (ValueError)")]
         finally:
             terminal.close()
         assert terminal.config_sync is None
@@ -221,12 +239,13 @@ def test_a_pushed_fee_applies_between_payments_and_a_bad_bundle_is_refused(confi
             damaged.close()
 
         # The secret went only into the bundle: not into any log line, audit row or the service's database file.
-        assert SECRET not in caplog.text
+        assert SECRET not in caplog.text and BAD_SEED not in caplog.text
         with fleet.db.session() as session:
             from provisioning.db.models import AuditEntry
 
             for row in session.scalars(select(AuditEntry)):
-                assert SECRET not in f"{row.actor} {row.target} {row.before} {row.after} {row.reason}"
+                text = f"{row.actor} {row.target} {row.before} {row.after} {row.reason}"
+                assert SECRET not in text and BAD_SEED not in text
         assert SECRET.encode() not in (dealer.state_dir / "dealer.sqlite").read_bytes()
         assert SECRET not in (dealer.state_dir / "serve.log").read_text()
     finally:
