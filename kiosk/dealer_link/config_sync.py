@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from kiosk.catalog import Catalog
 from kiosk.config import Config
 from kiosk.config_document import apply_to
+from kiosk.dealer_link import commands
 from kiosk.dealer_link.bundle import BundleRefused, open_bundle
 from kiosk.dealer_link.client import DealerLink
 from kiosk.dealer_link.identity import LinkError, TerminalIdentity, write_private
@@ -127,8 +130,7 @@ class ConfigSync:
         with self._lock:
             self.pulls += 1
             self._report_pending()
-            headers = {"If-None-Match": self.etag} if self.etag else {}
-            reply = self.link.send("GET", f"{self.link.terminal_path}/config", headers=headers)
+            reply = self._fetch({"If-None-Match": self.etag} if self.etag else {})
             if reply.status_code == 304:
                 return {"outcome": "unchanged", "etag": self.etag}
             if reply.status_code == 204:
@@ -152,6 +154,12 @@ class ConfigSync:
             with self._lock:
                 self._report_pending()
         return {"outcome": "applied" if applied else "applying", "version": checked.version, "label": checked.label}
+
+    def _fetch(self, headers: dict[str, str]) -> httpx.Response:
+        """GET the bundle (signed, over the link); the reply with its body read, whatever its status."""
+        with self.link.stream(f"{self.link.terminal_path}/config", headers) as reply:
+            reply.read()
+            return reply
 
     def _apply(self, checked: Checked, done: threading.Event) -> None:
         """On the UI thread, no payment in progress: switch (all or nothing), then store (the previous kept)."""
@@ -241,3 +249,14 @@ def sync_now(terminal: Terminal, wait: float = 0.0) -> dict[str, Any]:
     if sync is None:
         return {"outcome": "failed", "reason": "this terminal is not enrolled with a dealer service"}
     return sync.sync_now(wait)
+
+
+def _sync_now_command(ctx: commands.CommandContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The remote "sync now" command: pull at once (what changed is applied between payments)."""
+    result = sync_now(ctx.terminal)
+    if result["outcome"] == "failed":
+        raise commands.CommandFailed("sync_failed", result["reason"])
+    return result
+
+
+commands.HANDLERS["sync_now"] = _sync_now_command

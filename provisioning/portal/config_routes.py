@@ -5,9 +5,10 @@ terminal applied, and write-only gateway secrets."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -21,9 +22,16 @@ from provisioning.config.vault import vault_of
 from provisioning.db.models import Heartbeat, Terminal, TerminalGroup
 from provisioning.portal import auth
 from provisioning.portal.config_texts import install as install_texts
-from provisioning.portal.routes import PortalError, _own_terminal, _svc, page, render, signed
+from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, _own_terminal, _svc, render, signed
 
+router = APIRouter(include_in_schema=False)
 install_texts()
+
+
+def page(method: str, path: str, permission: str) -> Callable[[Any], Any]:
+    """Register a page of this router with the permission it needs (the authorization matrix walks them all)."""
+    ROUTE_PERMISSIONS[(method, path)] = permission
+    return router.api_route(path, methods=[method])
 
 
 def _document(session: Session, who: auth.Signed, document_id: int) -> ConfigDocument:

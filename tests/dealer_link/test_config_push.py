@@ -161,16 +161,16 @@ def test_a_pushed_fee_applies_between_payments_and_a_bad_bundle_is_refused(confi
             # Nothing changed: the service answers 304 to the ETag the terminal holds.
             sync = terminal.config_sync
             assert sync.pull()["outcome"] == "unchanged"
-            raw = sync.link.send("GET", f"{sync.link.terminal_path}/config", headers={"If-None-Match": sync.etag})
+            raw = sync._fetch({"If-None-Match": sync.etag})
             assert raw.status_code == 304 and raw.headers["etag"] == sync.etag and not raw.content
 
             # Someone in between changes a signed bundle (the fee, in the payload): refused, reported, nothing kept.
             third = fleet.publish(config.terminal, _fee("fixed", amount=7))
-            real_send = sync.link.send
+            real_fetch = sync._fetch
 
-            def tampering(method: str, path: str, payload: Any = None, headers: Any = None) -> Any:
-                reply = real_send(method, path, payload, headers)
-                if path.endswith("/config") and reply.status_code == 200:
+            def tampering(headers: dict[str, str]) -> Any:
+                reply = real_fetch(headers)
+                if reply.status_code == 200:
                     outer = json.loads(reply.content)
                     inner = json.loads(base64.b64decode(outer["payload"]))
                     next(p for p in inner["document"]["catalog"]["providers"] if p["id"] == "mts")["fee"] = {
@@ -179,10 +179,10 @@ def test_a_pushed_fee_applies_between_payments_and_a_bad_bundle_is_refused(confi
                     reply._content = json.dumps(outer).encode()
                 return reply
 
-            sync.link.send = tampering  # type: ignore[method-assign]
+            sync._fetch = tampering  # type: ignore[method-assign]
             outcome = sync.pull()
             assert outcome["outcome"] == "refused" and "signature does not verify" in outcome["reason"]
-            sync.link.send = real_send  # type: ignore[method-assign]
+            sync._fetch = real_fetch  # type: ignore[method-assign]
             assert sync.pull()["outcome"] == "unchanged"  # the refused bundle is not fetched again; reports go
             refused = [r for r in fleet.reports(config.terminal) if r[1] == "refused"]
             assert refused and refused[-1][0] == third and "signature does not verify" in refused[-1][2]

@@ -1,14 +1,14 @@
 """Pushed configuration: documents, immutable versions, assignments, gateway secrets, signing keys, reports
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = '0003'
+down_revision = '0008'  # re-chained after main's 0005, 0006, 0008 (the integrator renumbers at merge)
 branch_labels = None
 depends_on = None
 
