@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -92,9 +94,22 @@ def assigned_version(session: Session, terminal: Terminal) -> ConfigVersion | No
 def secrets_of(session: Session, terminal: Terminal, vault: Vault) -> dict[str, dict[str, str]]:
     """This terminal's gateway secrets in clear (only ever into its own bundle)."""
     found: dict[str, dict[str, str]] = {}
-    for row in session.scalars(select(GatewaySecret).where(GatewaySecret.terminal_id == terminal.id)):
+    for row in _secret_rows(session, terminal):
         found.setdefault(row.gateway, {})[row.name] = vault.open(row.ciphertext)
     return found
+
+
+def _secret_rows(session: Session, terminal: Terminal) -> list[GatewaySecret]:
+    return list(session.scalars(select(GatewaySecret).where(GatewaySecret.terminal_id == terminal.id)
+                                .order_by(GatewaySecret.id)))
+
+
+# Bundles this process built, by everything their bytes depend on: a terminal polling an unchanged bundle costs a
+# few indexed reads, not a TOML parse, a decryption and a signature (versions are immutable; a secret set again gets
+# a new set_at; a dealer's signing key never changes under its row).
+_BUILT: OrderedDict[tuple[object, ...], Bundle] = OrderedDict()
+_BUILT_MAX = 1024
+_BUILT_LOCK = threading.Lock()
 
 
 def build(session: Session, ca: CertificateAuthority, terminal: Terminal, vault: Vault) -> Bundle | None:
@@ -105,10 +120,24 @@ def build(session: Session, ca: CertificateAuthority, terminal: Terminal, vault:
     dealer = session.get(Dealer, terminal.dealer_id)
     document = session.get(ConfigDocument, version.document_id)
     assert dealer is not None and document is not None
+    signer = session.get(DealerSigningKey, dealer.id)
+    rows = _secret_rows(session, terminal)
+    key_of = (terminal.id, terminal.number, dealer.slug, version.id, document.name,
+              tuple((row.id, row.set_at) for row in rows), signer.certificate_pem if signer else None)
+    with _BUILT_LOCK:
+        if key_of in _BUILT and signer is not None:
+            _BUILT.move_to_end(key_of)
+            return _BUILT[key_of]
     label = f"{document.name} v{version.number}"
     payload = canonical({"format": FORMAT, "dealer": dealer.slug, "terminal": terminal.number,
                          "version": version.id, "label": label, "document": parse_text(version.body),
                          "secrets": secrets_of(session, terminal, vault)})
     key, cert_pem = signing_key(session, ca, dealer, vault)
     body = envelope(payload, key.sign(payload), cert_pem)  # Ed25519 is deterministic: same bundle, same bytes
-    return Bundle(body, f'"{hashlib.sha256(body).hexdigest()}"', version.id, label)
+    bundle = Bundle(body, f'"{hashlib.sha256(body).hexdigest()}"', version.id, label)
+    if signer is not None:  # a key made just now may lose to another server's: cache only a settled one
+        with _BUILT_LOCK:
+            _BUILT[key_of] = bundle
+            while len(_BUILT) > _BUILT_MAX:
+                _BUILT.popitem(last=False)
+    return bundle
