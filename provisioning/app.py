@@ -15,6 +15,7 @@ from provisioning import api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
+from provisioning.journal import routes as journal_routes
 from provisioning.portal import routes
 from provisioning.settings import Settings
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.state.services = Services(settings, db, ca, link_url)
     app.include_router(api.router)
     app.include_router(routes.router)
+    app.include_router(journal_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

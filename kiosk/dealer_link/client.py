@@ -52,15 +52,19 @@ class DealerLink:
         """The API path of this terminal."""
         return f"/api/v1/terminals/{self.settings.dealer}/{self.settings.number}"
 
-    def request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
-        """Send one signed request; a refusal raises LinkError with the service's reason."""
+    def request(self, method: str, path: str, payload: Any = None, *, content: bytes | None = None,
+                content_type: str = "application/json", content_encoding: str = "") -> dict[str, Any]:
+        """Send one signed request (a JSON payload, or `content` bytes as they are, e.g. gzip); a refusal raises
+        LinkError with the service's reason."""
         assert self._client is not None
-        body = b"" if payload is None else json.dumps(payload).encode()
+        body = content if content is not None else b"" if payload is None else json.dumps(payload).encode()
         url = f"{self.settings.link_url}{path}"
         headers = sign(method, url, body, self.key, self.key_id)
         headers[CLIENT_CERT_HEADER] = self._cert_header
         if body:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
+        if content_encoding:
+            headers["Content-Encoding"] = content_encoding
         try:
             reply = self._client.request(method, path, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -122,6 +126,7 @@ class HeartbeatLoop:
         self.last_error = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dealer-heartbeat", daemon=True)
+        self.companions: list[Any] = []  # other loops on this link (journal upload …), closed with it
 
     def start(self) -> HeartbeatLoop:
         """Start sending (the first heartbeat goes at once)."""
@@ -152,6 +157,8 @@ class HeartbeatLoop:
     def close(self) -> None:
         """Stop the loop and close the connection."""
         self._stop.set()
+        for companion in self.companions:
+            companion.close()
         if self._thread.is_alive():
             self._thread.join(timeout=TIMEOUT + 5)
         self.link.close()

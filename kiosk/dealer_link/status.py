@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.dealer_link.client import HeartbeatLoop, start_if_enrolled
+from kiosk.dealer_link.upload import start_upload
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
@@ -61,8 +62,11 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     """Start the dealer link's heartbeat for an enrolled terminal (None when not enrolled or the identity is
     unusable: payments never depend on the dealer service)."""
     try:
-        return start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal),
+        loop = start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal),
                                  on_reply=lambda reply: jump_past_numbers_seen(terminal.journal, reply))
+        if loop is not None:
+            loop.companions.append(start_upload(loop.link, terminal.config.journal_path, terminal.config.terminal))
+        return loop
     except (KioskError, OSError, ValueError) as exc:
         log.warning("dealer link not started: %s", exc)
         return None

@@ -99,6 +99,7 @@ class Operation:
     details: dict[str, Any] = field(default_factory=dict)
     nonce: int | None = None
     lifetime_from: str | None = None
+    change_seq: int | None = None  # the journal-wide change sequence at this row's last write (journal upload)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Operation:

@@ -91,3 +91,7 @@ class Database:
         self.engine.dispose()
         if self._write_engine is not None:
             self._write_engine.dispose()
+
+
+# Every table module, so Base.metadata is complete wherever the database package is used (migrations, tests).
+import provisioning.journal.models  # noqa: E402,F401
