@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from provisioning.db.models import utcnow
+from provisioning.journal.bulk import copy_upsert
 from provisioning.journal.models import (
     JournalAttempt,
     JournalBill,
@@ -101,8 +102,7 @@ def _operation(row: dict[str, Any], dealer_id: int, terminal_id: int) -> dict[st
             "external_id": row["external_id"], "attempts": _int(row["attempts"], "attempts"),
             "last_outcome": row["last_outcome"], "attention_reason": row["attention_reason"],
             "receipt_status": str(row["receipt_status"]), "offline": bool(row["offline"]),
-            "change_seq": _int(row["change_seq"], "change_seq"),
-            "record": json.dumps(row, ensure_ascii=False, separators=(",", ":"))}
+            "change_seq": _int(row["change_seq"], "change_seq"), "received_at": utcnow()}
 
 
 def _bill(row: dict[str, Any], terminal_id: int) -> dict[str, Any]:
@@ -145,7 +145,7 @@ _CHILDREN: dict[str, tuple[Any, Callable[[dict[str, Any], int], dict[str, Any]],
 }
 _OPERATION_UPDATES = ("state", "provider", "account", "cash", "fee", "credited", "committed_at", "finished_at",
                       "commit_reason", "gateway", "external_id", "attempts", "last_outcome", "attention_reason",
-                      "receipt_status", "change_seq", "record")
+                      "receipt_status", "change_seq")
 
 
 def _upsert(connection: Connection, model: Any, rows: list[dict[str, Any]], key: tuple[str, ...],
@@ -153,8 +153,11 @@ def _upsert(connection: Connection, model: Any, rows: list[dict[str, Any]], key:
     """Insert rows; on a key seen before, take the later change's columns (never an older one's)."""
     if not rows:
         return
-    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
     table: Table = model.__table__
+    if connection.dialect.name == "postgresql":
+        copy_upsert(connection, table, rows, key, updates)
+        return
+    insert = sqlite_insert
     statement = insert(table)
     if updates:
         statement = statement.on_conflict_do_update(
@@ -194,7 +197,8 @@ def store(connection: Connection, dealer_id: int, terminal_id: int, number: str,
     _upsert(connection, JournalOperation, operations, ("terminal_id", "operation", "op_key"), _OPERATION_UPDATES)
     _upsert(connection, JournalOperationVersion,
             [{"terminal_id": terminal_id, "op_key": r["op_key"], "change_seq": r["change_seq"], "state": r["state"],
-              "record": r["record"]} for r in operations], ("terminal_id", "op_key", "change_seq"), ())
+              "record": json.dumps(row, ensure_ascii=False, separators=(",", ":")), "received_at": r["received_at"]}
+             for r, row in zip(operations, tables.get("operations", []), strict=True)], ("terminal_id", "op_key", "change_seq"), ())
     for name, (model, _, key, updates) in _CHILDREN.items():
         _upsert(connection, model, children[name], key, updates)
     _advance(connection, terminal_id, last, count)
@@ -202,15 +206,13 @@ def store(connection: Connection, dealer_id: int, terminal_id: int, number: str,
 
 
 def _position(connection: Connection, terminal_id: int) -> int:
+    """The terminal's acknowledged position, its row locked until this transaction ends (two batches of one
+    terminal, a resend racing its original, are stored one after the other). One statement: found or created."""
     insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    connection.execute(insert(JournalPosition).values(terminal_id=terminal_id, acknowledged=0, rows=0,
-                                                                updated_at=utcnow())
-                       .on_conflict_do_nothing(index_elements=["terminal_id"]))
-    # FOR UPDATE: two batches of one terminal (a resend racing its original) are stored one after the other.
-    query = select(JournalPosition.acknowledged).where(JournalPosition.terminal_id == terminal_id)
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return int(connection.execute(query).scalar_one())
+    statement = insert(JournalPosition).values(terminal_id=terminal_id, acknowledged=0, rows=0, updated_at=utcnow())
+    statement = statement.on_conflict_do_update(index_elements=["terminal_id"],
+                                                set_={"terminal_id": statement.excluded.terminal_id})
+    return int(connection.execute(statement.returning(JournalPosition.acknowledged)).scalar_one())
 
 
 def _advance(connection: Connection, terminal_id: int, last: int, count: int) -> None:

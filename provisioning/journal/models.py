@@ -56,12 +56,12 @@ class JournalOperation(Base):
     receipt_status: Mapped[str] = mapped_column(String(20), default="none")
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     change_seq: Mapped[int] = mapped_column(BigInteger)
-    record: Mapped[str] = mapped_column(Text)  # the journal row as JSON: every column, for the story page
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class JournalOperationVersion(Base):
-    """Every distinct state of an operation the service received, in the order the terminal wrote them."""
+    """Every state of an operation the service received, in the order the terminal wrote them; `record` is the
+    journal row as JSON (every column: the latest version's is what the story page shows)."""
 
     __tablename__ = "journal_operation_versions"
     __table_args__ = (UniqueConstraint("terminal_id", "op_key", "change_seq", name="journal_versions_key"),)

@@ -17,7 +17,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from journal_payments import pay
 from sqlalchemy import select
 
 from kiosk.clock import ManualClock
@@ -25,6 +24,7 @@ from kiosk.dealer_link.client import DealerLink
 from kiosk.dealer_link.enroll import enroll
 from kiosk.dealer_link.identity import LinkError, TerminalIdentity, write_private
 from kiosk.dealer_link.upload import JournalUpload, UploadLoop, link_sender
+from kiosk.emulators.payments import pay
 from kiosk.offline_queue.journal import Journal
 from kiosk.offline_queue.schema import UPLOADED
 from provisioning import tenants
@@ -123,8 +123,7 @@ def test_every_row_arrives_once_and_a_repeated_upload_changes_nothing(server, da
 
 
 def test_every_version_of_an_operation_is_kept(server, database, dealer_state, tmp_path):
-    from journal_payments import FEE, ROUTE
-
+    from kiosk.emulators.payments import FEE, ROUTE
     from kiosk.money import Money
 
     folder = _link_folder(server.portal_url, database, dealer_state.ca_dir, tmp_path / "id", "3002")
@@ -251,8 +250,7 @@ def test_killing_the_service_mid_upload_loses_and_duplicates_nothing(server, dat
 
 def _bill_latencies(journal: Journal, clock: ManualClock, payments: int) -> list[float]:
     """Seconds each durable bill write took, over `payments` payments made now."""
-    from journal_payments import FEE
-
+    from kiosk.emulators.payments import FEE
     from kiosk.money import Money
 
     took = []

@@ -121,7 +121,6 @@ def upgrade() -> None:
     sa.Column('receipt_status', sa.String(length=20), nullable=False),
     sa.Column('offline', sa.Boolean(), nullable=False),
     sa.Column('change_seq', sa.BigInteger(), nullable=False),
-    sa.Column('record', sa.Text(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['terminal_id'], ['terminals.id'], ondelete='CASCADE'),

@@ -1,4 +1,5 @@
-"""Payments written straight into a journal as the session and the outbox write them (for upload and lookup tests)."""
+"""Payments written straight into a journal as the session and the outbox write them: history for the upload and
+lookup tests and benchmarks, without devices or gateways."""
 
 from __future__ import annotations
 
