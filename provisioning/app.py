@@ -16,7 +16,7 @@ from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
 from provisioning.journal import routes as journal_routes
-from provisioning.portal import routes
+from provisioning.portal import lookup_routes, routes
 from provisioning.settings import Settings
 
 # What a terminal may reach on the mutually authenticated link listener; the portal listener serves the rest.
@@ -33,6 +33,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(api.router)
     app.include_router(routes.router)
     app.include_router(journal_routes.router)
+    app.include_router(lookup_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

@@ -19,6 +19,7 @@ from provisioning import tenants
 from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
+from provisioning.journal.cli import lookup_command
 from provisioning.settings import Settings, SettingsError, default_state_dir
 
 DEV_DEALER, DEV_ADMIN, DEV_SIGN_IN = "demo", "admin@demo.local", "demo-sign-in"
@@ -73,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--dealer", required=True)
         if cmd is not t_list:
             cmd.add_argument("--number", required=True)
+    lookup = sub.add_parser("lookup", help="a payment's whole story from the uploaded journals (support)")
+    lookup.add_argument("--terminal", help="the terminal number printed on the receipt")
+    lookup.add_argument("--operation", type=int, help="the operation number printed on the receipt")
+    lookup.add_argument("--query", help="or: '10001/57', the receipt QR's text, a processing system's id")
+    lookup.add_argument("--dealer", help="the dealer (needed when several have a terminal with this number)")
+    lookup.add_argument("--format", choices=("text", "json"), default="text")
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
     return parser
@@ -210,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "terminal":
             return _terminal(args, settings, database)
+        if args.command == "lookup":
+            return lookup_command(database, args)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())

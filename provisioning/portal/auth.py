@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.view": frozenset({"admin"}),
     "users.change": frozenset({"admin"}),
     "audit.view": frozenset({"admin", "support"}),
+    "lookup.view": frozenset({"admin", "support"}),
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 

@@ -23,7 +23,7 @@ _serial = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def world(dealer_state, database) -> dict[str, int]:
+def world(dealer_state, database, tmp_path_factory) -> dict[str, int]:
     """Two dealers: acme (one user per role, a terminal) and rival (an admin, a terminal)."""
     ids: dict[str, int] = {}
     with database.session() as session:
@@ -34,7 +34,31 @@ def world(dealer_state, database) -> dict[str, int]:
         tenants.add_user(session, rival, "admin@rival.test", PASSWORD, "admin", "test")
         ids["rival_terminal"] = tenants.add_terminal(session, rival, "R-1", "Rival st", "Europe/Moscow", "", "t").id
         ids["rival_user"] = session.scalar(select(User.id).where(User.email == "admin@rival.test"))
+        _upload_a_payment_needing_attention(session, rival.id, ids["rival_terminal"], "R-1", tmp_path_factory)
     return ids
+
+
+def _upload_a_payment_needing_attention(session, dealer_id: int, terminal_id: int, number: str, folders) -> None:
+    """The rival's terminal has a payment uploaded (so a leak across dealers would show on the lookup pages)."""
+    from zoneinfo import ZoneInfo
+
+    from kiosk.clock import ManualClock
+    from kiosk.dealer_link.upload import open_reader, read_batch
+    from kiosk.emulators.payments import pay
+    from kiosk.offline_queue.journal import Journal
+    from provisioning.journal.ingest import store
+
+    clock = ManualClock(ZoneInfo("Europe/Moscow"))
+    path = folders.mktemp("rival") / "journal.sqlite"
+    journal = Journal(path, number, "RUB", clock.now)
+    operation = pay(journal, clock, account="7770001111", delivered=False)
+    journal.settle(operation, state="needs_attention", attention_reason="declined by the provider")
+    journal.close()
+    reader = open_reader(path)
+    batch = read_batch(reader, 0)
+    reader.close()
+    store(session.connection(), dealer_id, terminal_id, number, {"format": 1, "terminal": number, "after": 0,
+                                                                 "last": batch.last, "rows": batch.rows})
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +83,7 @@ def _csrf(client: TestClient) -> str:
 def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> dict[str, int]:
     """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
     n = next(_serial)
-    ids = {"terminal_id": 0, "user_id": 0}
+    ids = {"terminal_id": 0, "user_id": 0, "operation": 1}
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
         if "{terminal_id}" in path:
@@ -108,10 +132,10 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
         else:
             assert reply.status_code == 403, f"{role} {method} {path}: {reply.status_code}"
         if "{" in path:  # the same call with the rival dealer's terminal or user
-            foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"]}
+            foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"], "operation": 1}
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
-    for page in ("/terminals", "/codes", "/users", "/audit"):
+    for page in ("/terminals", "/codes", "/users", "/audit", "/lookup/attention", "/lookup?account=7770001111"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
@@ -122,7 +146,7 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
 def test_signed_out_visitors_are_sent_to_sign_in(app):
     client = _client(app, None)
     for (method, path) in ROUTE_PERMISSIONS:
-        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1}, "x")
+        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "operation": 1}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
 
@@ -191,3 +215,10 @@ def test_every_portal_word_exists_in_both_languages():
 
     assert set(TEXTS["en"]) == set(TEXTS["ru"])
     assert all(TEXTS["ru"][k] for k in TEXTS["ru"])
+
+
+def test_the_rival_sees_its_own_uploaded_payment_on_the_lookup_pages(app, world):
+    client = _client(app, "admin@rival.test")  # the same pages do show a dealer its own payments
+    assert "R-1" in client.get("/lookup/attention").text and "declined by the provider" in \
+        client.get("/lookup/attention").text
+    assert "7770001111" in client.get("/lookup?account=+7 777 000-11-11&state=needs_attention").text
