@@ -30,7 +30,7 @@ from provisioning.journal.models import (
 LIMIT = 200
 _PAIR = re.compile(r"\s*(\d{1,40})\s*[/\s]\s*(\d{1,18})\s*")
 _KEY = re.compile(r"T(\d{1,40})-(\d{10})(?:-(\d{6}))?")
-_SESSION = re.compile(r"T(\d{1,40})N([0-9A-Z]{1,13})(?:R([0-9A-Z]{1,6}))?")
+_SESSION = re.compile(r"T(\d{1,40})N([0-9A-Z]{1,20})")
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,16 @@ def understand(text: str) -> list[Wanted]:
     key = _KEY.fullmatch(text)
     if key:
         return [Wanted(key[1], int(key[2]), f"key:{text}")]
+    readings = []
     session = _SESSION.fullmatch(text.upper())
     if session:
-        return [Wanted(session[1], int(session[2], 36), f"session:{text.upper()}")]
-    readings = []
+        # T<terminal>N<operation, base 36>R<nonce, base 36>: 'R' is a base-36 digit too, so every split is a
+        # reading (the stored nonce decides); without R it is the older T<terminal>N<operation>
+        tail = session[2]
+        splits = [tail[:i] for i, c in enumerate(tail) if c == "R" and i > 0] + [tail]
+        readings += [Wanted(session[1], int(op, 36), f"session:{text.upper()}") for op in splits]
+        if tail.isdigit():  # the older SESSION had the operation in ten decimal digits
+            readings.append(Wanted(session[1], int(tail), f"session:{text.upper()}"))
     if text.isdigit() and len(text) >= 15:
         # terminal · nonce · operation (8 digits): the nonce is 2–6 digits depending on the terminal's length
         for length in range(1, len(text) - 9):
