@@ -204,17 +204,18 @@ def _point_at(folder: Path, ready: Path) -> None:
     write_private(identity.settings_file, json.dumps(dataclasses.asdict(settings)).encode(), 0o644)
 
 
+@pytest.mark.slow
 def test_killing_the_service_mid_upload_loses_and_duplicates_nothing(server, database, dealer_state, tmp_path):
     folder = _link_folder(server.portal_url, database, dealer_state.ca_dir, tmp_path / "id", "3004")
     journal, clock = _journal(tmp_path, "3004")
-    _fill(journal, clock, 150)
+    _fill(journal, clock, 60)
     top = journal.conn.execute("SELECT value FROM change_seq").fetchone()[0]
     ready = tmp_path / "ready.json"
     process = _serve(dealer_state.state_dir, ready)
     try:
         _point_at(folder, ready)
         link = DealerLink(folder)
-        loop = UploadLoop(JournalUpload(journal.path, "3004", link_sender(link), batch_rows=20), interval=0.1,
+        loop = UploadLoop(JournalUpload(journal.path, "3004", link_sender(link), batch_rows=8), interval=0.1,
                           pause=0.02).start()
         deadline = time.monotonic() + 60
         while _acknowledged(database, "3004") < top // 3 and time.monotonic() < deadline:
@@ -236,7 +237,7 @@ def test_killing_the_service_mid_upload_loses_and_duplicates_nothing(server, dat
         process = _serve(dealer_state.state_dir, ready)
         _point_at(folder, ready)
         with DealerLink(folder) as again:
-            upload = JournalUpload(journal.path, "3004", link_sender(again), batch_rows=20)
+            upload = JournalUpload(journal.path, "3004", link_sender(again), batch_rows=50)
             upload.catch_up()
             upload.close()
         stored = _stored(database, "3004")
@@ -269,18 +270,20 @@ def _p99(values: list[float]) -> float:
     return sorted(values)[int(len(values) * 0.99)]
 
 
+@pytest.mark.slow
 def test_a_week_offline_catches_up_while_payments_go_on(server, database, dealer_state, tmp_path):
     folder = _link_folder(server.portal_url, database, dealer_state.ca_dir, tmp_path / "id", "3005")
     journal, clock = _journal(tmp_path, "3005")
     journal.conn.execute("PRAGMA synchronous=OFF")  # only to write the week quickly; payments below are FULL
-    for _ in range(7 * 150):  # a busy street terminal: 150 payments a day, a week without the dealer service
-        clock.advance(7 * 86400 / 1050)
+    for _ in range(7 * 40):  # 40 payments a day, a week without the dealer service
+        clock.advance(7 * 86400 / 280)
         pay(journal, clock)
     journal.conn.execute("PRAGMA synchronous=FULL")
     backlog = journal.conn.execute("SELECT value FROM change_seq").fetchone()[0]
     quiet = _bill_latencies(journal, clock, 30)  # the terminal's own pace with nothing else going on
     link = DealerLink(folder)
-    loop = UploadLoop(JournalUpload(journal.path, "3005", link_sender(link)), interval=0.2).start()
+    # small batches, so the catching up spans many requests with payments between them
+    loop = UploadLoop(JournalUpload(journal.path, "3005", link_sender(link), batch_rows=100), interval=0.2).start()
     try:
         during = []
         while _acknowledged(database, "3005") < backlog:
