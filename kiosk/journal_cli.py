@@ -237,7 +237,10 @@ def main(where: Where, command: str, args: Any, err: TextIO | None = None) -> in
         if command == "show":
             show(reader, sys.stdout, args.limit)
         elif command == "lookup":
-            return 0 if lookup(reader, args.operation, sys.stdout, args.format, where.providers()) else 1
+            number = args.operation if args.operation is not None else args.number
+            if number is None:
+                raise ValueError("which operation? give its number (kiosk journal lookup 57) or --operation")
+            return 0 if lookup(reader, number, sys.stdout, args.format, where.providers()) else 1
         elif command == "find":
             query = Query(args.account, args.phone, _date(args.since, "--from"), _date(args.until, "--to"),
                           Money.parse(args.amount, reader.currency).minor if args.amount else None)
