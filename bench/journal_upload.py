@@ -18,6 +18,7 @@ import argparse
 import gzip
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -173,6 +174,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="terminals stored at once (connections)")
     parser.add_argument("--pg", default=os.environ.get("KIOSK_DEALER_TEST_PG", "postgresql://postgres@127.0.0.1/test"))
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so the database is dropped on the way out
     name = f"kiosk_upload_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.pg, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')

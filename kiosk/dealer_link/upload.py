@@ -104,14 +104,22 @@ class Position:
 
     def read(self) -> int:
         """The last position the service acknowledged (0: nothing yet, or an unreadable file: send again)."""
-        try:
-            return int(json.loads(self.path.read_text())["acknowledged"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0
+        return int(self._load().get("acknowledged", 0))
 
-    def write(self, acknowledged: int) -> None:
+    def floor(self) -> str:
+        """The journal's restore floor when the position was written (see JournalUpload._start)."""
+        return str(self._load().get("floor", ""))
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+            return data if isinstance(data, dict) and isinstance(data.get("acknowledged", 0), int) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def write(self, acknowledged: int, floor: str = "") -> None:
         """Store durably (a power cut leaves the old position or the new one: at worst a batch is resent)."""
-        write_atomically(self.path, json.dumps({"acknowledged": acknowledged}).encode())
+        write_atomically(self.path, json.dumps({"acknowledged": acknowledged, "floor": floor}).encode())
 
 
 class JournalUpload:
@@ -123,6 +131,7 @@ class JournalUpload:
         self.position = position or Position(journal_path.with_name(journal_path.name + ".uploaded"))
         self.batch_rows = batch_rows
         self.uploaded = 0  # rows the service acknowledged since this object was made
+        self._floor = ""  # the journal's restore floor at the last start of a batch
         self._conn: sqlite3.Connection | None = None
 
     def _reader(self) -> sqlite3.Connection:
@@ -132,12 +141,20 @@ class JournalUpload:
 
     def _start(self) -> int:
         after = self.position.read()
-        top = int(self._reader().execute("SELECT value FROM change_seq WHERE id = 1").fetchone()[0])
+        conn = self._reader()
+        top = int(conn.execute("SELECT value FROM change_seq WHERE id = 1").fetchone()[0])
+        row = conn.execute("SELECT value FROM meta WHERE key = 'number_floor'").fetchone()
+        self._floor = "" if row is None else str(row[0])
         if after > top:
             # The journal is younger than the position (replaced or restored): send it all; the service's upsert
             # keeps what it has and adds what is new.
             log.warning("journal upload: acknowledged position %d is past this journal's %d; sending it all",
                         after, top)
+            return 0
+        if after and self.position.floor() != self._floor:
+            # A restore was detected since the position was stored: the numbers after the restored copy's end
+            # name other changes now than the ones acknowledged. Everything again; the service keeps what it has.
+            log.warning("journal upload: the journal was restored since position %d; sending it all", after)
             return 0
         return after
 
@@ -152,12 +169,12 @@ class JournalUpload:
             # The service holds less than we thought (its database restored): send again from what it holds.
             log.warning("journal upload: the service holds up to %d, not %d; sending again from there",
                         resend_from, batch.after)
-            self.position.write(resend_from)
+            self.position.write(resend_from, self._floor)
             return self.step()
         acknowledged = reply.get("acknowledged")
         if not isinstance(acknowledged, int) or isinstance(acknowledged, bool) or acknowledged != batch.last:
             raise LinkError(f"journal upload: the service acknowledged {acknowledged!r}, expected {batch.last}")
-        self.position.write(acknowledged)
+        self.position.write(acknowledged, self._floor)
         self.uploaded += batch.count
         return batch.count
 

@@ -313,3 +313,33 @@ def wait_until(predicate, seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_restored_journal_is_sent_again_from_its_start(server, database, dealer_state, tmp_path):
+    import shutil
+
+    folder = _link_folder(server.portal_url, database, dealer_state.ca_dir, tmp_path / "id", "3006")
+    journal, clock = _journal(tmp_path, "3006")
+    _fill(journal, clock, 5)
+    journal.checkpoint()
+    shutil.copy(journal.path, tmp_path / "older.sqlite")  # last night's copy
+    _fill(journal, clock, 10)
+    with DealerLink(folder) as link:
+        upload = JournalUpload(journal.path, "3006", link_sender(link))
+        upload.catch_up()
+        upload.close()  # the terminal stopped for the restore (it reopens the journal when it sends again)
+        journal.close()
+        for suffix in ("-wal", "-shm"):
+            journal.path.with_name(journal.path.name + suffix).unlink(missing_ok=True)
+        shutil.copy(tmp_path / "older.sqlite", journal.path)  # the state restored, the position file kept
+        journal = Journal(journal.path, "3006", "RUB", clock.now)  # sees the restore, numbers past it
+        assert journal.meta("number_floor")
+        _fill(journal, clock, 12)  # new history whose change numbers run past the stored position
+        upload.catch_up()
+        upload.close()
+    keys = {r[0] for r in journal.conn.execute("SELECT idempotency_key FROM operations")}
+    with database.session() as session:
+        stored = set(session.scalars(select(JournalOperation.op_key).join(
+            Terminal, Terminal.id == JournalOperation.terminal_id).where(Terminal.number == "3006")))
+    assert keys <= stored, f"never uploaded: {sorted(keys - stored)}"
+    journal.close()
