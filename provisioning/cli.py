@@ -21,6 +21,7 @@ from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
 from provisioning.journal.cli import lookup_command
 from provisioning.settings import Settings, SettingsError, default_state_dir
+from provisioning.updates import cli as updates_cli
 
 DEV_DEALER, DEV_ADMIN, DEV_SIGN_IN = "demo", "admin@demo.local", "demo-sign-in"
 
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     lookup.add_argument("--query", help="or: '10001/57', the receipt QR's text, a processing system's id")
     lookup.add_argument("--dealer", help="the dealer (needed when several have a terminal with this number)")
     lookup.add_argument("--format", choices=("text", "json"), default="text")
+    updates_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
     return parser
@@ -195,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.command == "serve":
         return _serve(args, settings)
+    if args.command == "updates":
+        return updates_cli.run_updates(args, settings)
     if args.command == "migrate":
         database = dbmod.Database(settings.db_url)
         try:
@@ -219,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
             return _terminal(args, settings, database)
         if args.command == "lookup":
             return lookup_command(database, args)
+        if args.command == "release":
+            return updates_cli.run_release(args, settings, database)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())
@@ -237,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return run(args)
-    except (CliError, SettingsError, IdentityError, tenants.TenantError) as exc:
+    except (CliError, SettingsError, IdentityError, tenants.TenantError, *updates_cli.ERRORS) as exc:
         print(f"kiosk-dealer: error: {exc}", file=sys.stderr)
         return 2
 

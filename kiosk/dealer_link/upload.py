@@ -243,7 +243,7 @@ def link_sender(link: Any) -> Callable[[bytes], dict[str, Any]]:
     """Sends a batch over a DealerLink to this terminal's upload route."""
     def send(body: bytes) -> dict[str, Any]:
         result: dict[str, Any] = link.request("POST", f"{link.terminal_path}/journal", content=body,
-                                              content_type="application/json", content_encoding="gzip")
+                                              content_encoding="gzip")
         return result
     return send
 
