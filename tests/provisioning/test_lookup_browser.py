@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from terminal_steps import act
-from test_portal_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401  (slow; skipped without Chromium)
+from test_portal_browser import browser, pytestmark  # noqa: F401,F811  (its Chromium fixture; slow, skipped without it)
 
 from kiosk import events as ev
 from kiosk.app import Terminal
@@ -41,16 +41,6 @@ def server(dealer_state, database) -> Iterator[DealerServer]:
         tenants.add_user(session, dealer, "support@acme.test", PASSWORD, "support", "test")
     with DealerServer(dealer_state, periodic_tick=0.5) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def _receipt_payment(tmp_path, printer: VirtualPrinter):
@@ -81,7 +71,7 @@ def _acknowledged(database, number: str) -> int:
             .where(DealerTerminal.number == number)) or 0)
 
 
-def test_support_finds_a_receipts_payment_in_the_portal(server, database, browser, tmp_path):
+def test_support_finds_a_receipts_payment_in_the_portal(server, database, browser, tmp_path):  # noqa: F811
     printer = VirtualPrinter(tmp_path / "paper").start()
     try:
         config, receipt = _receipt_payment(tmp_path, printer)
