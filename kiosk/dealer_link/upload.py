@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 BATCH_ROWS = 500  # rows per request: a few hundred kilobytes before gzip, well inside the service's limit
 PAUSE = 0.05  # seconds between full batches while catching up: at most BATCH_ROWS / PAUSE rows a second
-INTERVAL = 30.0  # seconds between checks once caught up
+INTERVAL = 10.0  # seconds between checks once caught up (a payment reaches support within about this)
 NICE = 10  # the upload thread's scheduling niceness (Linux: per thread); payments keep the CPU they need
 
 # Children carry their operation's unrepeatable key, so the service files them under the right operation even when
