@@ -163,7 +163,15 @@ class JournalUpload:
         batch = read_batch(self._reader(), self._start(), self.batch_rows)
         if batch.count == 0:
             return 0
-        reply = self.send(batch.encode(self.terminal))
+        try:
+            reply = self.send(batch.encode(self.terminal))
+        except LinkError as exc:
+            if "(413)" not in str(exc) or self.batch_rows == 1:
+                raise
+            # Rows with unusually large details: fewer rows a request, or this batch would be refused forever.
+            self.batch_rows = max(1, self.batch_rows // 2)
+            log.warning("journal upload: batch too large for the service; %d rows a request from now", self.batch_rows)
+            return self.step()
         resend_from = reply.get("resend_from")
         if isinstance(resend_from, int) and not isinstance(resend_from, bool) and resend_from < batch.after:
             # The service holds less than we thought (its database restored): send again from what it holds.
