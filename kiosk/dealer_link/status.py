@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.dealer_link.commands import restore_lock
+from kiosk.dealer_link.upload import start_upload
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
         return None
     if loop is not None:
         loop.companions += filter(None, [start_commands(terminal, identity_folder(terminal))])
+        loop.companions.append(start_upload(loop.link, terminal.config.journal_path, terminal.config.terminal))
     return loop
 
 
