@@ -91,3 +91,7 @@ class Database:
         self.engine.dispose()
         if self._write_engine is not None:
             self._write_engine.dispose()
+
+
+# Tables defined outside models.py, so that Base.metadata (create_all, migrations' comparison) knows them all.
+from provisioning import link_events as _link_events  # noqa: E402, F401
