@@ -157,7 +157,7 @@ def check_heartbeat(svc: Services, lookup: Callable[[str], EnrolledKey | None], 
         events = parse_events(payload.pop("events", None))
     except ValueError as exc:
         raise HTTPException(400, f"heartbeat body: {exc}") from exc
-    report = json.dumps(payload, separators=(",", ":"))
+    report = json.dumps(payload)
     if len(report) > MAX_REPORT:
         raise HTTPException(413, f"heartbeat report (without events) larger than {MAX_REPORT} characters")
     return Beat(key, nonce, str(payload.get("version", ""))[:40], _reported_operation(payload), report, events, now)
