@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.dealer_link.client import HeartbeatLoop, start_if_enrolled
+from kiosk.dealer_link.command_poller import start_commands
+from kiosk.dealer_link.commands import restore_lock
 from kiosk.dealer_link.state_changes import StateChanges
 from kiosk.errors import KioskError
 
@@ -70,7 +72,7 @@ def terminal_status(terminal: Terminal, now: datetime | None = None,
         "clock_skew_s": None if skew is None else float(skew["seconds"]),
         "config_version": getattr(terminal, "config_version", None),  # set by whoever applies pushed configuration
         "theme": terminal.config.screen.theme,
-        "locked": getattr(terminal, "locked", None),  # set by the remote lock, where there is one
+        "locked": getattr(terminal.session, "lock_message", None) is not None,  # the dealer's remote lock
         "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
         "fault": terminal.session.fault,
     }
@@ -140,9 +142,24 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     """Start the dealer link's heartbeat for an enrolled terminal (None when not enrolled or the identity is
     unusable: payments never depend on the dealer service)."""
     folder = identity_folder(terminal)
+    restore_lock(terminal, folder)  # locked by the dealer: locked again before any payer
     try:
         reporter = Reporter(terminal, StateChanges(folder / "state-changes.json"))
-        return start_if_enrolled(folder, status=reporter.status, on_reply=reporter.on_reply, watch=reporter.watch)
+        loop = start_if_enrolled(folder, status=reporter.status, on_reply=reporter.on_reply, watch=reporter.watch)
     except (KioskError, OSError, ValueError) as exc:
         log.warning("dealer link not started: %s", exc)
+        return None
+    if loop is not None:
+        loop.companions += filter(None, [start_commands(terminal, identity_folder(terminal))])
+    return loop
+
+
+def start_update_agent(terminal: Terminal) -> Any:
+    """The update agent of an enrolled terminal with a pinned update root (None otherwise)."""
+    from kiosk.updates.health import start_agent
+
+    try:
+        return start_agent(terminal, identity_folder(terminal))
+    except (KioskError, OSError, ValueError) as exc:
+        log.warning("updates not started: %s", exc)
         return None

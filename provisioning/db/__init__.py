@@ -93,5 +93,8 @@ class Database:
             self._write_engine.dispose()
 
 
-# Tables defined outside models.py, so that Base.metadata (create_all, migrations' comparison) knows them all.
-from provisioning import link_events as _link_events  # noqa: E402, F401
+# Every area's tables join Base.metadata here, so migrations' checks and drop_all see the whole schema.
+from provisioning import link_events as _link_events  # noqa: E402,F401
+from provisioning.commands import models as _commands_models  # noqa: E402,F401
+from provisioning.monitor import models as _monitor_models  # noqa: E402,F401
+from provisioning.updates import models as _updates_models  # noqa: E402,F401

@@ -1,14 +1,14 @@
 """Heartbeats: the state changes terminals report (stored once each), and each terminal's latest report
 
 Revision ID: 0013
-Revises: 0003
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0003'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
