@@ -17,7 +17,6 @@ from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects import postgresql
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provisioning import audit
@@ -153,11 +152,13 @@ def check_heartbeat(svc: Services, lookup: Callable[[str], EnrolledKey | None], 
         raise HTTPException(400, f"heartbeat body is not JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise HTTPException(400, "heartbeat body: expected a JSON object")
+    carried = payload.pop("events", None)
     try:
-        events = parse_events(payload.pop("events", None))
+        events = parse_events(carried)
     except ValueError as exc:
         raise HTTPException(400, f"heartbeat body: {exc}") from exc
-    report = json.dumps(payload)
+    # Without events the body is the report as stored: kept as sent, not encoded again.
+    report = body.decode() if carried is None and body[:1] == b"{" and body.isascii() else json.dumps(payload)
     if len(report) > MAX_REPORT:
         raise HTTPException(413, f"heartbeat report (without events) larger than {MAX_REPORT} characters")
     return Beat(key, nonce, str(payload.get("version", ""))[:40], _reported_operation(payload), report, events, now)
@@ -313,6 +314,12 @@ class HeartbeatRoute:
 
 
 async def _reply(status: int, content: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse(content, status_code=status, headers={"X-Content-Type-Options": "nosniff",
-                                                                  "Cache-Control": "no-store"})
-    await response(scope, receive, send)
+    body = json.dumps(content).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(body)).encode()), *_REPLY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
+
+
+# The reply's fixed headers, encoded once (the hot path answers with plain ASGI messages, no Response object).
+_REPLY_HEADERS = ((b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff"),
+                  (b"cache-control", b"no-store"))

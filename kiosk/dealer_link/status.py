@@ -113,7 +113,7 @@ class Reporter:
         """The heartbeat's body (without version and uptime, which the loop adds)."""
         report = self.watch()
         self._sent = self.changes.pending()
-        return {**report, "events": self._sent}
+        return {**report, "events": self._sent} if self._sent else report  # none: the body is stored as sent
 
     def on_reply(self, reply: dict[str, Any]) -> None:
         """Forget the changes the service acknowledged; act on restore evidence."""
