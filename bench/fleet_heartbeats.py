@@ -3,6 +3,7 @@ signed, mutual TLS) send full reports — every key kiosk.dealer_link.status sen
 schedule to 2 `kiosk-dealer serve` processes on PostgreSQL. Open loop: the offered rate is fixed, each heartbeat's
 latency counts from when it was due, so a slow service cannot hide by sending less.
 
+Every terminal sends one heartbeat before the window (online, its key in the servers' caches: a running fleet).
 Two ways a terminal can reach the service, measured separately:
   keep-alive  each terminal keeps its connection between heartbeats (TLS handshake once);
   reconnect   each heartbeat on a new connection with a full mutual TLS handshake (a terminal whose idle connection
@@ -59,7 +60,7 @@ def _bodies(count: int, first: int) -> list[bytes]:
 def _plans(port: int, identities: list[dict[str, str]], clients: int, seconds: float, rate: float, ca_file: str,
            reconnect: bool) -> list[Plan]:
     interval = len(identities) / rate  # each terminal's period for the fleet to offer `rate` heartbeats/s
-    per_terminal = int(seconds / interval) + 2
+    per_terminal = int(seconds / interval) + 3  # the first is sent before the window
     base = f"https://127.0.0.1:{port}"
     plans = []
     for chunk in split(identities, clients):

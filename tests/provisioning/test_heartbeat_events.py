@@ -1,6 +1,6 @@
 """State changes carried by heartbeats (issue 14): stored once each however often they are resent, acknowledged by
 count, checked before anything is written; the latest report kept on the terminal row; and on PostgreSQL the
-event loop's batch writer (one transaction for many heartbeats, a failing one retried alone) — over real mTLS."""
+batch writer (one transaction for many heartbeats, a failing one retried alone) — over real mTLS."""
 
 from __future__ import annotations
 
@@ -120,22 +120,29 @@ def test_concurrent_heartbeats_of_many_terminals_are_all_written_and_replays_sti
 
 def test_the_batch_writer_writes_a_batch_in_one_transaction_and_a_failing_row_fails_alone(db_url):
     if not db_url.startswith("postgresql"):
-        pytest.skip("the event loop's batch writer is PostgreSQL's")
+        pytest.skip("the batch writer is PostgreSQL's")
     from provisioning.heartbeat_writer import psycopg_url
 
     with psycopg.connect(psycopg_url(db_url), autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS batch_probe (k integer PRIMARY KEY, xid bigint)")
-    statement = "INSERT INTO batch_probe VALUES (%(k)s, txid_current()) RETURNING k"
+    # pause: the writer's thread sits in this statement while the test queues the next rows behind it
+    statement = "INSERT INTO batch_probe SELECT %(k)s, txid_current() FROM pg_sleep(%(pause)s) RETURNING k"
+
+    async def behind_a_slow_row(writer: BatchWriter, first: int, keys: list[int]) -> list[object]:
+        slow = asyncio.ensure_future(writer.write({"k": first, "pause": 0.4}))
+        await asyncio.sleep(0.2)
+        rows = await asyncio.gather(*(writer.write({"k": k, "pause": 0}) for k in keys), return_exceptions=True)
+        await slow
+        return rows
 
     async def run() -> tuple[list[object], list[object]]:
         writer = BatchWriter(db_url, statement, connections=1, order_key="k")
         try:
-            # everything queued before the writer's first turn goes as one batch, one transaction
-            together = await asyncio.gather(*(writer.write({"k": k}) for k in range(1, 21)))
+            # everything queued while the writer is busy goes as one batch, one transaction
+            together = await behind_a_slow_row(writer, 100, list(range(1, 21)))
             # 25 twice in one batch: the batch fails, its rows are written one by one, and only the repeat fails
-            alone = await asyncio.gather(*(writer.write({"k": k}) for k in [*range(21, 31), 25]),
-                                         return_exceptions=True)
-            return list(together), alone
+            alone = await behind_a_slow_row(writer, 101, [*range(21, 31), 25])
+            return together, alone
         finally:
             await writer.close()
 
@@ -146,6 +153,6 @@ def test_the_batch_writer_writes_a_batch_in_one_transaction_and_a_failing_row_fa
     with psycopg.connect(psycopg_url(db_url), autocommit=True) as conn:
         xids = dict(conn.execute("SELECT k, xid FROM batch_probe").fetchall())
         conn.execute("DROP TABLE batch_probe")
-    assert sorted(xids) == list(range(1, 31))
+    assert sorted(xids) == [*range(1, 31), 100, 101]
     assert len({xids[k] for k in range(1, 21)}) == 1  # one commit for the first twenty
     assert len({xids[k] for k in range(21, 31)}) == 10  # each retried row in its own transaction
