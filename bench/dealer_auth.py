@@ -28,15 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from link_bench import (  # noqa: E402
     PG_DEFAULT,
     Plan,
-    cpu_seconds,
     dealer_servers,
     enroll_terminals,
     free_port,
     fresh_database,
     http_request,
     machine_load,
-    measure,
-    postgres_pids,
+    measure_with_cpu,
     signed_heartbeats,
     split,
     wait_port,
@@ -133,21 +131,16 @@ def main() -> int:
             wait_port(base_port)
             time.sleep(2)
             bare = [p.pid for p in bare_procs]
-            before, pg_before = cpu_seconds(bare), cpu_seconds(postgres_pids(db_name))
-            base = measure(_plans("bare", base_port, identities, args.clients, args.seconds, ca_file, per_terminal))
-            base["cpu_ms"] = (cpu_seconds(bare) - before) * 1000 / base["requests"]
-            base["pg_ms"] = (cpu_seconds(postgres_pids(db_name)) - pg_before) * 1000 / base["requests"]
+            base = measure_with_cpu(_plans("bare", base_port, identities, args.clients, args.seconds, ca_file,
+                                    per_terminal), bare, db_name)
         finally:
             for p in bare_procs:
                 p.terminate()
             for p in bare_procs:
                 p.wait(timeout=20)
         with dealer_servers(state, 2) as (link_port, service):
-            before, pg_before = cpu_seconds(service), cpu_seconds(postgres_pids(db_name))
-            signed = measure(_plans("signed", link_port, identities, args.clients, args.seconds, ca_file,
-                                    per_terminal))
-            signed["cpu_ms"] = (cpu_seconds(service) - before) * 1000 / signed["requests"]
-            signed["pg_ms"] = (cpu_seconds(postgres_pids(db_name)) - pg_before) * 1000 / signed["requests"]
+            signed = measure_with_cpu(_plans("signed", link_port, identities, args.clients, args.seconds, ca_file,
+                                      per_terminal), service, db_name)
     print(f"dealer_auth: 2 server processes, PostgreSQL, {args.terminals} terminals, {args.seconds:.0f} s each, same "
           f"machine ({os.cpu_count()} cores shared by clients, servers, PostgreSQL and any other load; "
           f"{load_before} before, {machine_load()} after)")

@@ -29,13 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from link_bench import (  # noqa: E402
     PG_DEFAULT,
     Plan,
-    cpu_seconds,
     dealer_servers,
     enroll_terminals,
     fresh_database,
     machine_load,
-    measure,
-    postgres_pids,
+    measure_with_cpu,
     report_json,
     rss_bytes,
     signed_heartbeats,
@@ -92,10 +90,7 @@ def main() -> int:
             idle_rss = rss_bytes(servers)
             for mode in modes:
                 plans = _plans(port, identities, args.clients, args.seconds, args.rate, ca_file, mode == "reconnect")
-                before, pg_before = cpu_seconds(servers), cpu_seconds(postgres_pids(db_name))
-                result = measure(plans)
-                result["cpu_ms"] = (cpu_seconds(servers) - before) * 1000 / result["requests"]
-                result["pg_ms"] = (cpu_seconds(postgres_pids(db_name)) - pg_before) * 1000 / result["requests"]
+                result = measure_with_cpu(plans, servers, db_name)
                 result["rss_mb"] = rss_bytes(servers) / 2**20
                 results[mode] = result
     print(f"fleet_heartbeats: {args.terminals} terminals offering {args.rate:.0f} heartbeats/s for {args.seconds:.0f} s "

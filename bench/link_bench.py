@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,8 @@ class Plan:
     interval: float = 0.0  # open loop: each terminal sends every `interval` s (staggered); 0: closed loop
     reconnect: bool = False  # a new (mutual TLS) connection for every request, as a terminal whose idle
     # connection the server closed between two heartbeats
+    ready: Any = None  # a shared barrier: every client (and measure()) passes it when set up, so the window opens
+    # at once everywhere and the servers' CPU is read after the handshakes and first heartbeats, not before
 
 
 async def _closed_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, deadline: list[float],
@@ -243,7 +246,9 @@ async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, dea
     """One terminal on a schedule: request k is due at t0 + offset + k·interval; its latency counts from when it
     was due (a late start is the service's delay too: no coordinated omission)."""
     offset = plan.interval * n / len(plan.requests)
-    connection = await asyncio.open_connection("127.0.0.1", plan.port, ssl=context)
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = await asyncio.open_connection(
+        "127.0.0.1", plan.port, ssl=context)
+    assert connection is not None
     # A first heartbeat before the window: the terminal is online and its key cached, as in a running fleet.
     warm, *scheduled = plan.requests[n]
     await exchange(*connection, warm)
@@ -294,6 +299,8 @@ def run_plan(plan: Plan) -> dict[str, Any]:
                      for n in range(len(plan.requests))]
         # every connection (and TLS handshake, and an open loop's first heartbeat) made before the window
         await asyncio.sleep(1.0 + len(tasks) / 200)
+        if plan.ready is not None:
+            plan.ready.wait()
         cpu, began = time.process_time(), time.time()
         t0[0] = time.monotonic()
         deadline[0] = t0[0] + plan.seconds
@@ -310,10 +317,16 @@ def run_plan(plan: Plan) -> dict[str, Any]:
         return asyncio.run(run())
 
 
-def measure(plans: list[Plan]) -> dict[str, float]:
-    """Run one client process per plan; requests/s, p50, p99 (ms), errors and the clients' CPU per request."""
-    with multiprocessing.get_context("spawn").Pool(len(plans)) as pool:
-        results = pool.map(run_plan, plans)
+def measure(plans: list[Plan], on_start: Callable[[], None] = lambda: None) -> dict[str, float]:
+    """Run one client process per plan; `on_start` is called as the window opens (after every client's set-up).
+    Requests/s, p50, p99 (ms), errors and the clients' CPU per request."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(len(plans)) as pool:
+        ready = manager.Barrier(len(plans) + 1)
+        pending = pool.map_async(run_plan, [dataclasses.replace(plan, ready=ready) for plan in plans])
+        ready.wait(timeout=600)
+        on_start()
+        results = pending.get()
     latencies = sorted(x for r in results for x in r["latencies"])
     errors = sum(r["errors"] for r in results)
     wall = max(r["ended"] for r in results) - min(r["began"] for r in results)
@@ -323,6 +336,15 @@ def measure(plans: list[Plan]) -> dict[str, float]:
             "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
             "max_ms": latencies[-1] * 1000, "requests": len(latencies), "errors": errors,
             "client_cpu_ms": sum(r["client_cpu"] for r in results) * 1000 / len(latencies)}
+
+
+def measure_with_cpu(plans: list[Plan], servers: list[int], database: str) -> dict[str, float]:
+    """measure(), plus the servers' and PostgreSQL's CPU per request over the window (ms)."""
+    before: list[float] = []
+    result = measure(plans, lambda: before.extend([cpu_seconds(servers), cpu_seconds(postgres_pids(database))]))
+    result["cpu_ms"] = (cpu_seconds(servers) - before[0]) * 1000 / result["requests"]
+    result["pg_ms"] = (cpu_seconds(postgres_pids(database)) - before[1]) * 1000 / result["requests"]
+    return result
 
 
 def split(items: list[Any], parts: int) -> list[list[Any]]:
