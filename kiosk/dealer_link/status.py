@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.dealer_link.client import HeartbeatLoop, start_if_enrolled
-from kiosk.dealer_link.command_poller import start_commands
 from kiosk.dealer_link.commands import restore_lock
 from kiosk.dealer_link.state_changes import StateChanges
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
     from kiosk.app import Terminal
+    from kiosk.dealer_link.client import HeartbeatLoop
     from kiosk.offline_queue.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -38,6 +37,8 @@ def terminal_status(terminal: Terminal, now: datetime | None = None,
                     figures: dict[str, Any] | None = None) -> dict[str, Any]:
     """The heartbeat's report (the keys the dealer service's fleet pages read): devices from their last known
     status, figures from one short journal read; no device I/O."""
+    from kiosk.dealer_link import config_sync  # only an enrolled terminal reports (see start_heartbeat)
+
     now = now or datetime.now(UTC)
     validator = terminal.validator.status()
     known = terminal.receipts.known_status
@@ -70,7 +71,7 @@ def terminal_status(terminal: Terminal, now: datetime | None = None,
         "last_payment_at": None if last_payment is None else last_payment.isoformat(),
         "free_disk_bytes": free_disk,
         "clock_skew_s": None if skew is None else float(skew["seconds"]),
-        "config_version": getattr(terminal, "config_version", None),  # set by whoever applies pushed configuration
+        "config_version": config_sync.applied_version(terminal),
         "theme": terminal.config.screen.theme,
         "locked": getattr(terminal.session, "lock_message", None) is not None,  # the dealer's remote lock
         "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
@@ -143,19 +144,28 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     unusable: payments never depend on the dealer service)."""
     folder = identity_folder(terminal)
     restore_lock(terminal, folder)  # locked by the dealer: locked again before any payer
+    if not folder.is_dir():
+        return None  # never enrolled: the link's HTTP and crypto libraries (0.3 s of a cold start) stay unloaded
+    from kiosk.dealer_link import config_sync
+    from kiosk.dealer_link.client import start_if_enrolled
+    from kiosk.dealer_link.command_poller import start_commands
+
     try:
+        terminal.config_sync = config_sync.start(terminal, folder)
         reporter = Reporter(terminal, StateChanges(folder / "state-changes.json"))
         loop = start_if_enrolled(folder, status=reporter.status, on_reply=reporter.on_reply, watch=reporter.watch)
     except (KioskError, OSError, ValueError) as exc:
         log.warning("dealer link not started: %s", exc)
         return None
     if loop is not None:
-        loop.companions += filter(None, [start_commands(terminal, identity_folder(terminal))])
+        loop.companions += filter(None, [start_commands(terminal, folder)])
     return loop
 
 
 def start_update_agent(terminal: Terminal) -> Any:
     """The update agent of an enrolled terminal with a pinned update root (None otherwise)."""
+    if not identity_folder(terminal).is_dir():
+        return None  # never enrolled: nothing pinned, and no TUF or crypto imports on the way to the first frame
     from kiosk.updates.health import start_agent
 
     try:
