@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from pg_guard import pytest_runtest_logreport, pytest_sessionfinish  # noqa: F401 - hooks: CI fails without PostgreSQL
 
 from kiosk.app import Terminal
 from kiosk.clock import ManualClock
@@ -57,3 +58,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     seed = getattr(config.option, "randomly_seed", None)
     if exitstatus not in (0, 5) and isinstance(seed, int):
         terminalreporter.write_line(f"tests ran in random order; the same order again: --randomly-seed={seed}")
+
