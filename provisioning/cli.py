@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     lookup.add_argument("--query", help="or: '10001/57', the receipt QR's text, a processing system's id")
     lookup.add_argument("--dealer", help="the dealer (needed when several have a terminal with this number)")
     lookup.add_argument("--format", choices=("text", "json"), default="text")
+    for option, words in (("--account", "account or phone, any form"), ("--from", "first local date, YYYY-MM-DD"),
+                          ("--to", "last local date"), ("--amount", "cash or credited, roubles"),
+                          ("--in-state", "e.g. needs_attention"), ("--provider", "provider id"),
+                          ("--gateway", "gateway name")):
+        lookup.add_argument(option, dest=f"search_{option[2:].replace('-', '_')}", help=f"or search: {words}")
     updates_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)

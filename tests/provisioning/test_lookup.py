@@ -144,3 +144,15 @@ def test_reading_every_id_kind_back():
     assert lookup.Wanted("10001", 57, "txn:1000134954300000057") in lookup.understand("1000134954300000057")
     assert lookup.understand("ABC-77")[-1] == lookup.Wanted(external_id="ABC-77") and lookup.understand(" ") == []
 
+
+
+def test_the_command_line_searches_like_the_portal(dealer_state, uploaded, capsys):
+    state = ["--state", str(dealer_state.state_dir), "lookup"]
+    assert dealer_main([*state, "--account", "8 (903) 123-45-67", "--dealer", "north"]) == 0
+    out, err = capsys.readouterr()
+    assert f"20001/{uploaded['stuck']}" in out and "1500.00" in out and "1 payments found" in err
+    assert dealer_main([*state, "--in-state", "needs_attention", "--amount", "1500", "--format", "json"]) == 0
+    [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["operation"] == uploaded["stuck"] and record["dealer"] == "north" and record["cash"] == 150000
+    assert dealer_main([*state, "--from", "2026-02-01", "--dealer", "north"]) == 1
+    assert dealer_main([*state, "--from", "yesterday"]) == 2
