@@ -21,6 +21,10 @@ DELEGATED = {
     ("emulate", "scanner"): "kiosk.emulators.scanner",
     ("devices", "probe"): "kiosk.drivers.probe",
     ("link", "heartbeat"): "kiosk.dealer_link.cli:heartbeat_main",
+    ("update", "guard"): "kiosk.updates.cli:guard_main",
+    ("update", "check"): "kiosk.updates.cli:check_main",
+    ("update", "status"): "kiosk.updates.cli:status_main",
+    ("update", "pin-root"): "kiosk.updates.cli:pin_root_main",
 }
 
 
@@ -64,7 +68,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="the terminal's state folder: read its journal.sqlite (e.g. the window demo's "
                               "~/.local/state/kiosk/demo-ui)")
         if name in ("lookup", "requeue", "pay-on"):
-            cmd.add_argument("--operation", type=int, required=True, help="operation number from the receipt")
+            cmd.add_argument("--operation", type=int, required=name != "lookup",
+                             help="operation number from the receipt")
+        if name == "lookup":  # `kiosk journal lookup 57`, as support says it
+            cmd.add_argument("number", type=int, nargs="?", help="the same as --operation")
         if name in ("lookup", "find"):
             cmd.add_argument("--format", default="text", choices=("text", "json"),
                              help="text for people (default), json for machines")
@@ -114,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     link = sub.add_parser("link", help="the dealer link: `kiosk link heartbeat --identity DIR [--once]`")
     link.add_argument("what", choices=("heartbeat",))
     link.add_argument("rest", nargs=argparse.REMAINDER, help="options (see kiosk link heartbeat --help)")
+    update = sub.add_parser("update", help="updates: `kiosk update guard|check|status|pin-root` (see --help of each)")
+    update.add_argument("what", choices=("guard", "check", "status", "pin-root"))
+    update.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kiosk.catalog import Catalog, Provider
 from kiosk.config import Config
 from kiosk.session import SessionView
+from kiosk.story import Story, from_journal
 
 if TYPE_CHECKING:
     from kiosk.app import Terminal
@@ -109,6 +110,10 @@ class ServiceMenu:
         """The newest journaled incidents."""
         return list(self._t.journal.incidents(limit=limit))
 
+    def story(self, operation: int) -> Story | None:
+        """An operation's whole story, as `kiosk journal lookup` and the dealer service tell it."""
+        return from_journal(self._t.journal, operation)
+
     def last_operation(self) -> int | None:
         """The number of the newest operation, if any."""
         last = self._t.journal.last_operation()
@@ -159,9 +164,17 @@ class ScreenPort:
 
     def __init__(self, terminal: Terminal) -> None:
         self._t = terminal
-        self.config: Config = terminal.config
-        self.catalog: Catalog = terminal.catalog
         self.service = ServiceMenu(terminal)
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force (a pushed one replaces it between payments)."""
+        return self._t.config
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog in force."""
+        return self._t.catalog
 
     def view(self) -> SessionView:
         """The session's view of this moment (a copy: changing it changes nothing)."""

@@ -16,10 +16,13 @@ from sqlalchemy import select
 from kiosk.dealer_link.identity import write_private
 from provisioning import db as dbmod
 from provisioning import tenants
+from provisioning.config.vault import vault_of
 from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
+from provisioning.journal.cli import lookup_command
 from provisioning.settings import Settings, SettingsError, default_state_dir
+from provisioning.updates import cli as updates_cli
 
 DEV_DEALER, DEV_ADMIN, DEV_SIGN_IN = "demo", "admin@demo.local", "demo-sign-in"
 
@@ -73,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--dealer", required=True)
         if cmd is not t_list:
             cmd.add_argument("--number", required=True)
+    lookup = sub.add_parser("lookup", help="a payment's whole story from the uploaded journals (support)")
+    lookup.add_argument("--terminal", help="the terminal number printed on the receipt")
+    lookup.add_argument("--operation", type=int, help="the operation number printed on the receipt")
+    lookup.add_argument("--query", help="or: '10001/57', the receipt QR's text, a processing system's id")
+    lookup.add_argument("--dealer", help="the dealer (needed when several have a terminal with this number)")
+    lookup.add_argument("--format", choices=("text", "json"), default="text")
+    updates_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
     return parser
@@ -104,6 +114,7 @@ def init(state: Path, db_url: str | None, dev: bool, hosts: list[str] | None, ou
     passphrase = os.environ.get("KIOSK_DEALER_CA_PASSPHRASE")
     files.save(ca, passphrase.encode() if passphrase else None)
     files.save_server(*ca.issue_server(settings.hosts))
+    vault_of(state)  # the key gateway secrets are sealed with (0600), beside the CA's
     settings.save()
     database = dbmod.Database(settings.db_url)
     try:
@@ -188,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.command == "serve":
         return _serve(args, settings)
+    if args.command == "updates":
+        return updates_cli.run_updates(args, settings)
     if args.command == "migrate":
         database = dbmod.Database(settings.db_url)
         try:
@@ -210,6 +223,10 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "terminal":
             return _terminal(args, settings, database)
+        if args.command == "lookup":
+            return lookup_command(database, args)
+        if args.command == "release":
+            return updates_cli.run_release(args, settings, database)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())
@@ -228,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return run(args)
-    except (CliError, SettingsError, IdentityError, tenants.TenantError) as exc:
+    except (CliError, SettingsError, IdentityError, tenants.TenantError, *updates_cli.ERRORS) as exc:
         print(f"kiosk-dealer: error: {exc}", file=sys.stderr)
         return 2
 
