@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "fleet.view": frozenset({"admin", "support", "technician"}),
     "alerts.view": frozenset({"admin", "support", "technician"}),
     "alerts.rules": frozenset({"admin"}),
+    "themes.view": frozenset({"admin", "support", "technician"}),
+    "themes.change": frozenset({"admin", "technician"}),
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 

@@ -38,7 +38,36 @@ def world(dealer_state, database) -> dict[str, Any]:
         ids["rival_user"] = session.scalar(select(User.id).where(User.email == "admin@rival.test"))
         rival_terminal = session.get(Terminal, ids["rival_terminal"])
         ids["rival_command"] = _screenshot_command(session, rival_terminal)
+        ids["rival_pack"] = _theme_pack(session, rival.id)
+        KNOWN_PACK["zip"] = _known_pack(session, acme.id)
     return ids
+
+
+def _theme_pack(session, dealer_id: int) -> int:  # noqa: ANN001
+    """A kept theme pack of the dealer with one preview picture (no preview is drawn: that is test_themes.py's)."""
+    from kiosk.screens.theme import THEMES_DIR
+    from kiosk.screens.theme_pack import check_pack, pack_folder
+    from provisioning.themes import service as themes_service
+
+    data = pack_folder(THEMES_DIR / "default") + str(next(_serial)).encode()  # a zip tolerates trailing bytes
+    prepared = themes_service.Prepared(f"matrix-{next(_serial)}", data, check_pack(data),
+                                       {"attract-ru": b"\x89PNG\r\n\x1a\n"})
+    return themes_service.store(session, dealer_id, prepared, "test").id
+
+
+#: a pack acme holds already: uploading it again finds it, so the matrix draws no preview
+KNOWN_PACK: dict[str, bytes] = {}
+
+
+def _known_pack(session, dealer_id: int) -> bytes:  # noqa: ANN001
+    """Keep the dark theme's pack for the dealer and return its zip."""
+    from kiosk.screens.theme import THEMES_DIR
+    from kiosk.screens.theme_pack import check_pack, pack_folder
+    from provisioning.themes import service as themes_service
+
+    data = pack_folder(THEMES_DIR / "dark")
+    themes_service.store(session, dealer_id, themes_service.Prepared("known", data, check_pack(data), {}), "test")
+    return data
 
 
 def _screenshot_command(session, terminal) -> str:  # noqa: ANN001
@@ -70,9 +99,13 @@ def _csrf(client: TestClient) -> str:
 def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> dict[str, Any]:
     """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
     n = next(_serial)
-    ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": ""}
+    ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": "", "pack_id": 0, "shot": "attract-ru"}
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
+        if "{pack_id}" in path:
+            ids["pack_id"] = _theme_pack(session, owner.id)
+            if path.endswith("/assign"):
+                ids["terminal_id"] = tenants.add_terminal(session, owner, f"T-{n}", "", "Europe/Moscow", "", "t").id
         if "{terminal_id}" in path:
             terminal = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t")
             ids["terminal_id"] = terminal.id
@@ -95,7 +128,9 @@ def _form(method: str, path: str, csrf: str) -> dict[str, str]:
              "/terminals/{terminal_id}/revoke": {"reason": "matrix"},
              "/terminals/{terminal_id}/commands": {"kind": "lock", "message": "matrix"},
              "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
-             "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"}}
+             "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"},
+             "/themes": {"slug": "known"},
+             "/themes/{pack_id}/assign": {"terminal": "{terminal_id}"}}
     return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
 
 
@@ -103,7 +138,9 @@ def _call(client: TestClient, method: str, path: str, ids: dict[str, int], csrf:
     url = path.format(**ids)
     if method == "GET":
         return client.get(url)
-    return client.post(url, data=_form(method, path, csrf))
+    form = {key: value.format(**ids) for key, value in _form(method, path, csrf).items()}
+    files = {"pack": ("pack.zip", KNOWN_PACK.get("zip", b""), "application/zip")} if path == "/themes" else None
+    return client.post(url, data=form, files=files)
 
 
 def test_every_portal_route_declares_a_permission(app):
@@ -126,11 +163,11 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
             assert reply.status_code == 403, f"{role} {method} {path}: {reply.status_code}"
         if "{" in path:  # the same call with the rival dealer's terminal or user
             foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"],
-                       "command_id": world["rival_command"]}
+                       "command_id": world["rival_command"], "pack_id": world["rival_pack"], "shot": "attract-ru"}
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
     commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
-    for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", commands):
+    for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", "/themes", commands):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
@@ -149,7 +186,8 @@ def test_another_dealers_command_is_not_found_through_ones_own_terminal(app, dat
 def test_signed_out_visitors_are_sent_to_sign_in(app):
     client = _client(app, None)
     for (method, path) in ROUTE_PERMISSIONS:
-        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x"}, "x")
+        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x", "pack_id": 1,
+                                             "shot": "attract-ru"}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
 
