@@ -27,6 +27,7 @@ from kiosk.offline_queue.reconcile import Summary, check_cassette, reconcile, re
 from kiosk.receipt_port import ReceiptDesk
 from kiosk.registry import GATEWAYS, VALIDATORS, load
 from kiosk.session import Session, SessionDeps
+from kiosk.theme_choice import ThemeChoice
 
 if TYPE_CHECKING:
     from kiosk.session_view import ScreenPort
@@ -81,6 +82,8 @@ class Terminal:
         self._scheduler: Any = None
         self.dealer_link: Any = None  # the dealer link's heartbeat loop (its own thread), when enrolled
         self.update_agent: Any = None  # downloads and installs releases beside this one (its own thread)
+        # the theme on screen: the UI draws it, the dealer link delivers packs (kiosk/dealer_link/themes.py)
+        self.theme = ThemeChoice(config.journal_path.parent / "themes", config.screen.theme)
         #: set by the screen loop: ends it with this exit code (a remote restart), None without one
         self.request_exit: Callable[[int], None] | None = None
 

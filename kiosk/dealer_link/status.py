@@ -40,6 +40,7 @@ def terminal_status(terminal: Terminal) -> dict[str, Any]:
         "needs_attention": terminal.journal.count("needs_attention"),
         "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
         "fault": terminal.session.fault,
+        "theme": terminal.theme.shown,  # the theme on screen (a delivered pack shows after the payment on screen)
     }
 
 
@@ -66,6 +67,7 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
         return None  # never enrolled: the link's HTTP and crypto libraries (0.3 s of a cold start) stay unloaded
     from kiosk.dealer_link.client import start_if_enrolled
     from kiosk.dealer_link.command_poller import start_commands
+    from kiosk.dealer_link.themes import start_themes
 
     try:
         loop = start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal),
@@ -74,7 +76,8 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
         log.warning("dealer link not started: %s", exc)
         return None
     if loop is not None:
-        loop.companions += filter(None, [start_commands(terminal, identity_folder(terminal))])
+        loop.companions += filter(None, [start_commands(terminal, identity_folder(terminal)),
+                                         start_themes(terminal, identity_folder(terminal))])
     return loop
 
 
