@@ -25,6 +25,8 @@ def identity_folder(terminal: Terminal) -> Path:
 
 def terminal_status(terminal: Terminal) -> dict[str, Any]:
     """The heartbeat's report: validator, printer, gateways' breakers, the outbox and what needs a person."""
+    from kiosk.dealer_link import config_sync  # only an enrolled terminal reports (see start_heartbeat)
+
     validator = terminal.validator.status()
     receipts = terminal.receipts
     waiting, waiting_kopecks = terminal.journal.waiting()
@@ -40,6 +42,7 @@ def terminal_status(terminal: Terminal) -> dict[str, Any]:
         "needs_attention": terminal.journal.count("needs_attention"),
         "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
         "fault": terminal.session.fault,
+        "config_version": config_sync.applied_version(terminal),
         "theme": terminal.theme.shown,  # the theme on screen (a delivered pack shows after the payment on screen)
     }
 
@@ -65,11 +68,13 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     restore_lock(terminal, identity_folder(terminal))  # locked by the dealer: locked again before any payer
     if not identity_folder(terminal).is_dir():
         return None  # never enrolled: the link's HTTP and crypto libraries (0.3 s of a cold start) stay unloaded
+    from kiosk.dealer_link import config_sync
     from kiosk.dealer_link.client import start_if_enrolled
     from kiosk.dealer_link.command_poller import start_commands
     from kiosk.dealer_link.themes import start_themes
 
     try:
+        terminal.config_sync = config_sync.start(terminal, identity_folder(terminal))
         loop = start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal),
                                  on_reply=lambda reply: jump_past_numbers_seen(terminal.journal, reply))
     except (KioskError, OSError, ValueError) as exc:
