@@ -49,9 +49,12 @@ class Terminal:
     def __init__(self, config: Config, *, clock: Any = None, catalog: Catalog | None = None,
                  gateways: Mapping[str, Gateway] | None = None, validator: BillValidator | None = None,
                  print_receipt: ReceiptPrinter | None = None, background_checks: bool = True) -> None:
-        from kiosk.dealer_link.config_sync import pushed_at_start  # the dealer's last pushed configuration
+        self.pushed_config: Any = None
+        if (config.journal_path.parent / "dealer-link").is_dir():  # never enrolled: nothing was pushed, and the
+            # link's HTTP and crypto libraries (a third of a second) stay off the way to the first frame
+            from kiosk.dealer_link.config_sync import pushed_at_start  # the dealer's last pushed configuration
 
-        config, catalog, self.pushed_config = pushed_at_start(config, catalog)
+            config, catalog, self.pushed_config = pushed_at_start(config, catalog)
         self.config = config
         self.clock = clock or SystemClock(config.timezone)
         self.catalog = catalog or load_catalog(config.catalog_path, config.currency, set(config.gateways))
