@@ -50,9 +50,10 @@ class Terminal:
                  gateways: Mapping[str, Gateway] | None = None, validator: BillValidator | None = None,
                  print_receipt: ReceiptPrinter | None = None, background_checks: bool = True) -> None:
         self.pushed_config: Any = None
-        if (config.journal_path.parent / "dealer-link").is_dir():  # never enrolled: nothing was pushed, and the
-            # link's HTTP and crypto libraries (a third of a second) stay off the way to the first frame
-            from kiosk.dealer_link.config_sync import pushed_at_start  # the dealer's last pushed configuration
+        # the dealer's last pushed configuration; never enrolled, nothing was pushed, and the link's HTTP and
+        # crypto libraries (a third of a second) stay off the way to the first frame
+        if (config.journal_path.parent / "dealer-link").is_dir():
+            from kiosk.dealer_link.config_sync import pushed_at_start
 
             config, catalog, self.pushed_config = pushed_at_start(config, catalog)
         self.config = config
