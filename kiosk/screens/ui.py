@@ -30,7 +30,6 @@ from kiosk.screens.theme import THEMES_DIR, Theme, ThemeManager, theme_names
 from kiosk.screens.touch import DOWN, MIN_TARGET_MM, TouchInput, min_target_px
 from kiosk.screens.widgets import Group, Label, Widget
 from kiosk.session import SessionView
-from kiosk.theme_choice import ThemeChoice
 
 if TYPE_CHECKING:
     from kiosk.session_view import DemoPort, HasScreenPort, ScreenPort
@@ -132,7 +131,7 @@ class KioskUI:
             pygame.mouse.set_visible(False)  # a touchscreen shows no pointer; a demo on a desktop does
         self.size = self.surface.get_size()
         # the theme the dealer delivered (kiosk/theme_choice.py) unless one is asked for here
-        choice: ThemeChoice | None = getattr(terminal, "theme", None)
+        choice = getattr(port, "theme", None)
         wanted = theme or (choice.wanted() if choice is not None else config.screen.theme)
         self.themes = ThemeManager(themes_dir or config.screen.themes_dir or THEMES_DIR, wanted,
                                    (choice.folder,) if choice is not None else ())
