@@ -130,8 +130,15 @@ class KioskUI:
         if not demo:
             pygame.mouse.set_visible(False)  # a touchscreen shows no pointer; a demo on a desktop does
         self.size = self.surface.get_size()
-        self.themes = ThemeManager(themes_dir or config.screen.themes_dir or THEMES_DIR, theme or config.screen.theme)
+        # the theme the dealer delivered (kiosk/theme_choice.py) unless one is asked for here
+        choice = getattr(port, "theme", None)
+        wanted = theme or (choice.wanted() if choice is not None else config.screen.theme)
+        self.themes = ThemeManager(themes_dir or config.screen.themes_dir or THEMES_DIR, wanted,
+                                   (choice.folder,) if choice is not None else ())
         self.themes.subscribe(lambda _theme: self._restyle())
+        if choice is not None:
+            choice.attach(self.themes.switch, self.themes.current.id)
+            self.themes.subscribe(lambda current: setattr(choice, "shown", current.id))  # the service menu's too
         self.default_lang: str = lang if lang is not None and lang in config.languages else config.screen.language
         self.lang = self.default_lang
         self.touch = TouchInput(self.size, clock=clock)
