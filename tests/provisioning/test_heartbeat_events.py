@@ -118,6 +118,29 @@ def test_concurrent_heartbeats_of_many_terminals_are_all_written_and_replays_sti
     assert sum(len(_stored(database, f"32{n:02d}")) for n in range(6)) == 18
 
 
+def test_a_cached_key_serves_past_its_ttl_until_its_rows_change(server, database, tmp_path, db_url, monkeypatch):
+    keys = server.app.state.services.keys
+    monkeypatch.setattr(keys, "ttl", 0)  # every cached key is past its TTL at once
+    reads: list[str] = []
+    original = keys.get
+    monkeypatch.setattr(keys, "get", lambda *args: reads.append("read") or original(*args))
+    with _enrolled(server, database, tmp_path, "3301") as link:
+        for _ in range(3):
+            link.heartbeat()
+        # PostgreSQL: checked against the rows by the heartbeat's own statement, so read once, not every time
+        assert len(reads) == (1 if db_url.startswith("postgresql") else 3)
+        with database.session() as session:
+            session.scalar(select(Terminal).where(Terminal.number == "3301")).number = "3302"  # renumbered by hand
+        accepted = 0
+        for _ in range(2):  # at most the request that finds the change is served from the old facts
+            try:
+                link.heartbeat()
+                accepted += 1
+            except LinkError as exc:
+                assert "wrong terminal" in str(exc)
+        assert accepted <= 1
+
+
 def test_the_batch_writer_writes_a_batch_in_one_transaction_and_a_failing_row_fails_alone(db_url):
     if not db_url.startswith("postgresql"):
         pytest.skip("the batch writer is PostgreSQL's")
