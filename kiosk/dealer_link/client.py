@@ -66,11 +66,14 @@ class DealerLink:
         except httpx.HTTPError as exc:
             raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
 
-    def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> dict[str, Any]:
-        """Send one signed request (a long poll gives a longer timeout); a refusal raises LinkError with the
-        service's reason."""
-        body = b"" if payload is None else json.dumps(payload).encode()
+    def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None, *,
+                content: bytes | None = None, content_encoding: str = "") -> dict[str, Any]:
+        """Send one signed request (a long poll gives a longer timeout; `content`: JSON bytes as they are, e.g.
+        gzip with its `content_encoding`); a refusal raises LinkError with the service's reason."""
+        body = content if content is not None else b"" if payload is None else json.dumps(payload).encode()
         headers = self.signed_headers(method, path, body)
+        if content_encoding:
+            headers["Content-Encoding"] = content_encoding
         try:
             reply = self.http.request(method, path, content=body, headers=headers, timeout=timeout or TIMEOUT)
         except httpx.HTTPError as exc:

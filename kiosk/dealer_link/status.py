@@ -149,6 +149,7 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     from kiosk.dealer_link import config_sync
     from kiosk.dealer_link.client import start_if_enrolled
     from kiosk.dealer_link.command_poller import start_commands
+    from kiosk.dealer_link.upload import start_upload
 
     try:
         terminal.config_sync = config_sync.start(terminal, folder)
@@ -159,6 +160,7 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
         return None
     if loop is not None:
         loop.companions += filter(None, [start_commands(terminal, folder)])
+        loop.companions.append(start_upload(loop.link, terminal.config.journal_path, terminal.config.terminal))
     return loop
 
 
