@@ -63,6 +63,27 @@ def test_watched_facts_read_the_report():
                      "encashment": (2, "cassette removed")}
 
 
+def test_the_report_counts_the_cassette_the_outbox_and_the_last_payment_from_the_journal(terminal, clock):
+    from kiosk.dealer_link.status import terminal_status
+    from kiosk.fees import NoFee
+    from kiosk.money import Money
+
+    journal = terminal.journal
+    paid = journal.open_operation("mts", "9123456789", {}, 1_000_000)
+    journal.record_bill(paid.operation, 100_000, "ccnet", "e1")
+    journal.record_bill(paid.operation, 50_000, "ccnet", "e2")
+    journal.commit(paid.operation, NoFee().split(Money(150_000)), "pay")
+    journal.open_operation("mts", "9123456780", {}, 1_000_000)  # a payer still paying: no payment yet
+    committed_at = dt.datetime.fromisoformat(journal.get(paid.operation).committed_at)
+    report = terminal_status(terminal, now=committed_at.astimezone(dt.UTC) + dt.timedelta(seconds=90))
+    assert report["cassette"]["count"] == 2 and report["cassette"]["kopecks"] == 150_000
+    assert (report["outbox_depth"], report["outbox_kopecks"], report["outbox_oldest_s"]) == (1, 150_000, 90)
+    assert report["last_payment_at"] == committed_at.astimezone(dt.UTC).isoformat()
+    assert report["needs_attention"] == 0 and report["uncertain_bills"] == 0 and report["locked"] is False
+    terminal.encash("cassette removed")
+    assert terminal_status(terminal)["cassette"] == {"count": 0, "kopecks": 0, "capacity": None}
+
+
 @pytest.mark.slow
 def test_a_terminal_reports_every_fleet_key_and_replays_state_changes_after_being_offline(terminal, tmp_path):
     from provisioning.db import Database
