@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = '0008'  # re-chained after main's 0005, 0006, 0008 (the integrator renumbers at merge)
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
