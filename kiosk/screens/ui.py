@@ -139,6 +139,7 @@ class KioskUI:
         if choice is not None:
             choice.attach(self.themes.switch, self.themes.current.id)
             self.themes.subscribe(lambda current: setattr(choice, "shown", current.id))  # the service menu's too
+        self._configured_theme = config.screen.theme  # a pushed configuration may name another: see step()
         self.default_lang: str = lang if lang is not None and lang in config.languages else config.screen.language
         self.lang = self.default_lang
         self.touch = TouchInput(self.size, clock=clock)
@@ -342,6 +343,9 @@ class KioskUI:
             self.terminal.post(ev.Tick())
             self.next_tick = max(self.next_tick + TICK_SECONDS, now + TICK_SECONDS / 2)
         self.terminal.pump()
+        if self.terminal.config.screen.theme != self._configured_theme:  # pushed, and applied between payments
+            self._configured_theme = self.terminal.config.screen.theme
+            self.themes.switch(self._configured_theme)
         self.refresh()
         if self.screen is not None:
             self.screen.tick(now)
