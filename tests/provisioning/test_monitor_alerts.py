@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -15,9 +16,11 @@ import pytest
 from monitor_support import SmtpServer, WebhookReceiver, enrolled, payload
 from sqlalchemy import select, update
 
-from provisioning.db.models import Dealer, Terminal, utcnow
+from provisioning.db import Database
+from provisioning.db.models import Dealer, PeriodicJob, Terminal, utcnow
 from provisioning.monitor import alerts, delivery
 from provisioning.monitor.models import Alert, AlertChannel, AlertDelivery, AlertRule
+from provisioning.periodic import PeriodicWorker
 from provisioning.server import DealerServer
 
 SECRET = "webhook secret for the tests"
@@ -215,3 +218,32 @@ def test_two_evaluators_and_two_senders_racing_send_each_alert_once(server, data
     with database.session() as session:
         assert session.scalars(select(AlertDelivery.state).join(Alert).where(Alert.dealer_id.in_(
             select(Dealer.id).where(Dealer.slug == "race")))).all() == ["sent"] * 24
+
+
+def test_the_periodic_workers_of_two_servers_evaluate_and_send_each_alert_once(server, database, settings,
+                                                                                 receivers, tmp_path):
+    hook, smtp = receivers
+    _dealer(database, "workers", {"cassette": 90}, hook, email="workers@acme.test")
+    numbers = ["8001", "8002", "8003"]
+    for number in numbers:
+        with enrolled(server, database, tmp_path, number, dealer="workers") as link:
+            link.heartbeat(payload(cassette={"count": 990, "kopecks": 1, "capacity": 1000}))
+    with database.session() as session:  # due now (the module's server ran it at start, for its 15 s period)
+        session.execute(update(PeriodicJob).where(PeriodicJob.name == "evaluate_alerts").values(next_run_at=utcnow()))
+    # the periodic machinery of two servers, each with its own connection pool, offering jobs every 50 ms
+    pools = [Database(settings.db_url) for _ in range(2)]
+    workers = [PeriodicWorker(pool, settings, f"server-{i}", tick=0.05, periods={"evaluate_alerts": 0.2}).start()
+               for i, pool in enumerate(pools)]
+    try:
+        deadline = time.monotonic() + 20
+        while len([d for d in hook.documents() if d["dealer"] == "workers"]) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # several more evaluations and sending rounds: nothing more may arrive
+    finally:
+        for worker in workers:
+            worker.close()
+        for pool in pools:
+            pool.close()
+    sent = Counter(d["terminal"] for d in hook.documents() if d["dealer"] == "workers")
+    assert sent == Counter({n: 1 for n in numbers})
+    assert len([m for m in smtp.messages if "[kiosk workers]" in m["Subject"]]) == 3

@@ -28,7 +28,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture(scope="module")
 def server(dealer_state, database) -> Iterator[DealerServer]:
     with database.session() as session:
-        for slug in ("fleet", "rival"):
+        for slug in ("fleet", "rival", "charts"):
             dealer = tenants.create_dealer(session, slug, slug.title())
             tenants.add_user(session, dealer, f"support@{slug}.test", PASSWORD, "support", "test")
     with DealerServer(dealer_state, periodic_tick=3600) as running:
@@ -126,7 +126,7 @@ def test_history_charts_hold_the_bucketed_values_and_survive_rollup_and_pruning(
     now = utcnow()
     base = (int(now.timestamp()) // 300) * 300 - 3 * 3600  # a five-minute bucket three hours ago
     beats = [(base + 10, 100, 2, 10), (base + 70, 120, 5, 12), (base + 3630, 300, 1, 20), (base + 7200, 50, 0, 26)]
-    with enrolled(server, database, tmp_path, "5101", dealer="fleet") as link:
+    with enrolled(server, database, tmp_path, "5101", dealer="charts") as link:
         for _, count, depth, operation in beats:
             link.heartbeat(payload(cassette={"count": count, "kopecks": 1, "capacity": 1000}, outbox_depth=depth,
                                    last_operation=operation))
@@ -140,7 +140,7 @@ def test_history_charts_hold_the_bucketed_values_and_survive_rollup_and_pruning(
         # a payload cut short is left out of every chart instead of failing it
         session.add(Heartbeat(terminal_id=terminal_id, received_at=dt.datetime.fromtimestamp(base + 100, dt.UTC),
                               payload='{"cassette": {"count": 999, "capac'))
-    portal = _portal(server)
+    portal = _portal(server, "support@charts.test")
     page = portal.get(f"/fleet/{terminal_id}?period=6h").text
     assert _points(page, "fill") == {_at(base): 12.0, _at(base + 3600): 30.0, _at(base + 7200): 5.0}
     assert _points(page, "depth") == {_at(base): 5.0, _at(base + 3600): 1.0, _at(base + 7200): 0.0}
