@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from provisioning import tenants
-from provisioning.db.models import Heartbeat, Terminal, utcnow
+from provisioning.db.models import AuditEntry, Heartbeat, Terminal, utcnow
 from provisioning.monitor import history
-from provisioning.monitor.models import HeartbeatHour
+from provisioning.monitor.models import AlertChannel, AlertRule, HeartbeatHour
 from provisioning.server import DealerServer
 
 PASSWORD = "fleet page password"
@@ -31,6 +31,8 @@ def server(dealer_state, database) -> Iterator[DealerServer]:
         for slug in ("fleet", "rival", "charts"):
             dealer = tenants.create_dealer(session, slug, slug.title())
             tenants.add_user(session, dealer, f"support@{slug}.test", PASSWORD, "support", "test")
+        tenants.add_user(session, tenants.dealer_by_slug(session, "charts"), "admin@charts.test", PASSWORD, "admin",
+                         "test")
     with DealerServer(dealer_state, periodic_tick=3600) as running:
         yield running
 
@@ -168,3 +170,47 @@ def test_history_charts_hold_the_bucketed_values_and_survive_rollup_and_pruning(
         by_two_hours[key] = max(by_two_hours.get(key, 0.0), fill)
     assert _points(page, "fill") == by_two_hours
     assert _points(page, "payments") == {_at(hour + 3600): 8.0, _at(hour + 7200): 6.0}
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def test_rule_editor_checks_thresholds_audits_changes_and_never_shows_the_webhook_secret(server, database):
+    admin = _portal(server, "admin@charts.test")
+    form = admin.get("/alerts/rules")
+    assert form.status_code == 200 and form.text.count('type="checkbox"') == 6
+    csrf = _csrf(form.text)
+    wrong = admin.post("/alerts/rules", data={"csrf": csrf, "enabled_offline": "on", "threshold_offline": "soon"})
+    assert wrong.status_code == 400 and "a whole number from 1 to 604800" in wrong.text
+    assert 'id="threshold_offline" name="threshold_offline" inputmode="numeric" size="8" value="soon" ' \
+           'aria-invalid="true"' in wrong.text
+    saved = admin.post("/alerts/rules", data={"csrf": csrf, "enabled_offline": "on", "threshold_offline": "120",
+                                              "enabled_cassette": "on", "threshold_cassette": "85"})
+    assert saved.status_code == 303
+    secret = "the-dealer-webhook-secret-42"
+    assert admin.post("/alerts/channels", data={"csrf": csrf, "webhook_url": "ftp://hooks.example"}).status_code == 400
+    assert admin.post("/alerts/channels", data={"csrf": csrf, "webhook_url": "https://hooks.example/kiosk",
+                                                "webhook_secret": secret, "emails": "a@b.example, c@d.example"}
+                      ).status_code == 303
+    assert admin.post("/alerts/channels", data={"csrf": csrf, "webhook_url": "https://hooks.example/kiosk",
+                                                "emails": "a@b.example"}).status_code == 303  # the secret is kept
+    page = admin.get("/alerts/rules").text
+    assert secret not in page and "A secret is set." in page and "https://hooks.example/kiosk" in page
+    audit = admin.get("/audit").text
+    assert secret not in audit and "alert.rules" in audit and "alert.channels" in audit
+    with database.session() as session:
+        dealer = tenants.dealer_by_slug(session, "charts")
+        rules = {r.kind: (r.enabled, r.threshold) for r in session.scalars(
+            select(AlertRule).where(AlertRule.dealer_id == dealer.id))}
+        channel = session.get(AlertChannel, dealer.id)
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert.rules",
+                                                         AuditEntry.dealer_id == dealer.id)).one()
+    assert rules == {"offline": (True, 120), "cassette": (True, 85)}
+    assert channel.webhook_secret == secret and channel.emails == "a@b.example"
+    assert entry.actor == "admin@charts.test" and '"threshold": 120' in entry.after and entry.before == "{}"
+    support = _portal(server, "support@charts.test")
+    assert support.get("/alerts/rules").status_code == 403
+    assert support.post("/alerts/rules", data={"csrf": _csrf(support.get("/fleet").text)}).status_code == 403
