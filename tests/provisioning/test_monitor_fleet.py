@@ -214,3 +214,11 @@ def test_rule_editor_checks_thresholds_audits_changes_and_never_shows_the_webhoo
     support = _portal(server, "support@charts.test")
     assert support.get("/alerts/rules").status_code == 403
     assert support.post("/alerts/rules", data={"csrf": _csrf(support.get("/fleet").text)}).status_code == 403
+
+
+def test_every_monitoring_word_exists_in_both_languages_and_hides_no_portal_word():
+    from provisioning.portal.i18n import TEXTS
+    from provisioning.portal.monitor_texts import WORDS
+
+    assert set(WORDS["en"]) == set(WORDS["ru"]) and all(WORDS["ru"].values())
+    assert all(TEXTS[lang][key] == word for lang in WORDS for key, word in WORDS[lang].items())
