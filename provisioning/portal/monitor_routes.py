@@ -46,6 +46,10 @@ SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "version": lambda r: r["state"].version,
     "last_seen": lambda r: r["terminal"].last_seen_at or datetime.min.replace(tzinfo=UTC),
 }
+# Each sortable column and the word its header shows.
+COLUMNS = (("number", "number"), ("address", "address"), ("group", "group"), ("state", "state"),
+           ("cassette", "cassette"), ("paper", "paper"), ("outbox", "outbox"), ("oldest", "oldest"),
+           ("attention", "needs_attention"), ("alerts", "alerts"), ("version", "version"), ("last_seen", "last_seen"))
 EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
@@ -113,7 +117,7 @@ def fleet(request: Request, state: str = "", group: str = "", q: str = "", sort:
             return "/fleet?" + urlencode({**filters, "sort": key, "order": flip})
 
         return render(request, "monitor_fleet.html", who, rows=shown, groups=groups, summary=summary,
-                      filters=filters, sort=sort, order=order, states=STATES, sorts=list(SORTS),
+                      filters=filters, sort=sort, order=order, states=STATES, columns=COLUMNS,
                       sort_link=sort_link, age=lambda s: age_text(s, _units(TEXTS[language(request)])))
 
 
