@@ -87,6 +87,8 @@ class DemoStack:
         """The dealer service on loopback and this terminal enrolled with it; the demo runs on without it."""
         from provisioning.demo import DemoDealer
 
+        # A "reboot" sent from the demo portal must not reboot the desktop the demo runs on (command_poller.REBOOT_ENV)
+        os.environ.setdefault("KIOSK_REBOOT_COMMAND", "echo 'kiosk demo: a real terminal would reboot now'")
         try:
             # heartbeats come from the demo terminal itself (Terminal.start), as on a real terminal
             self.dealer = DemoDealer(self.state_dir / "dealer", config.terminal, config.address,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from provisioning import audit
+from provisioning.commands.service import expire as expire_command_rows
 from provisioning.db import Database
 from provisioning.db.models import EnrollmentCode, PeriodicJob, Terminal, utcnow
 from provisioning.identity.requests import forget_old_nonces
@@ -45,10 +46,22 @@ def purge_nonces(session: Session, now: datetime, settings: Settings) -> None:
     forget_old_nonces(session, now, settings.signature_max_age)
 
 
+def refresh_update_metadata(session: Session, now: datetime, settings: Settings) -> None:
+    """TUF snapshot and timestamp re-signed before they expire (a terminal refuses expired ones: freeze attack)."""
+    from provisioning.updates.repository import Repository
+
+    Repository(settings.state_dir / "updates").refresh()
+def expire_commands(session: Session, now: datetime, settings: Settings) -> None:
+    """Remote commands nobody collected (or answered) before their expiry become `expired`."""
+    expire_command_rows(session, now)
+
+
 JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
     "expire_codes": (expire_codes, 60),
     "mark_offline": (mark_offline, 20),
     "purge_nonces": (purge_nonces, 300),
+    "refresh_update_metadata": (refresh_update_metadata, 600),
+    "expire_commands": (expire_commands, 30),
     "evaluate_alerts": (alerts.evaluate, 15),
     "rollup_heartbeats": (history.rollup, 600),
     "prune_heartbeats": (history.prune, 3600),

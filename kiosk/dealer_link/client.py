@@ -7,7 +7,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +53,24 @@ class DealerLink:
         """The API path of this terminal."""
         return f"/api/v1/terminals/{self.settings.dealer}/{self.settings.number}"
 
-    def request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
-        """Send one signed request; a refusal raises LinkError with the service's reason."""
-        assert self._client is not None
-        body = b"" if payload is None else json.dumps(payload).encode()
-        url = f"{self.settings.link_url}{path}"
-        headers = sign(method, url, body, self.key, self.key_id)
-        headers[CLIENT_CERT_HEADER] = self._cert_header
-        if body:
-            headers["Content-Type"] = "application/json"
+    @contextmanager
+    def stream(self, path: str, headers: dict[str, str] | None = None) -> Iterator[httpx.Response]:
+        """A signed GET whose reply body is read in pieces (files: update metadata and bundles); transport
+        faults raise LinkError, the status is the caller's to judge."""
         try:
-            reply = self._client.request(method, path, content=body, headers=headers)
+            with self.http.stream("GET", path, headers={**(headers or {}),
+                                                           **self.signed_headers("GET", path, b"")}) as reply:
+                yield reply
+        except httpx.HTTPError as exc:
+            raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
+
+    def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> dict[str, Any]:
+        """Send one signed request (a long poll gives a longer timeout); a refusal raises LinkError with the
+        service's reason."""
+        body = b"" if payload is None else json.dumps(payload).encode()
+        headers = self.signed_headers(method, path, body)
+        try:
+            reply = self.http.request(method, path, content=body, headers=headers, timeout=timeout or TIMEOUT)
         except httpx.HTTPError as exc:
             raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
         if reply.status_code >= 400:
@@ -73,6 +81,21 @@ class DealerLink:
             raise LinkError(f"{method} {path} refused ({reply.status_code}): {detail}")
         result: dict[str, Any] = reply.json()
         return result
+
+    def signed_headers(self, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+        """Headers that sign one request to `path` (RFC 9421) and present the certificate (RFC 9440)."""
+        headers = sign(method, f"{self.settings.link_url}{path}", body, self.key, self.key_id)
+        headers[CLIENT_CERT_HEADER] = self._cert_header
+        if body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    @property
+    def http(self) -> httpx.Client:
+        """The mutually authenticated connection pool (for a caller that streams a reply, e.g. a long poll)."""
+        if self._client is None:
+            raise LinkError("the dealer link is closed")
+        return self._client
 
     def heartbeat(self, status: dict[str, Any] | None = None) -> dict[str, Any]:
         """Report that the terminal is alive (and renew the certificate when the service says it is time)."""
@@ -122,6 +145,7 @@ class HeartbeatLoop:
         self.last_error = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dealer-heartbeat", daemon=True)
+        self.companions: list[Any] = []  # other loops on the link (remote commands …), closed with this one
 
     def start(self) -> HeartbeatLoop:
         """Start sending (the first heartbeat goes at once)."""
@@ -152,6 +176,8 @@ class HeartbeatLoop:
     def close(self) -> None:
         """Stop the loop and close the connection."""
         self._stop.set()
+        for companion in self.companions:
+            companion.close()
         if self._thread.is_alive():
             self._thread.join(timeout=TIMEOUT + 5)
         self.link.close()

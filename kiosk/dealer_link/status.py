@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.dealer_link.client import HeartbeatLoop, start_if_enrolled
+from kiosk.dealer_link.command_poller import start_commands
+from kiosk.dealer_link.commands import restore_lock
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
@@ -60,9 +62,24 @@ def jump_past_numbers_seen(journal: Journal, reply: dict[str, Any]) -> int | Non
 def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     """Start the dealer link's heartbeat for an enrolled terminal (None when not enrolled or the identity is
     unusable: payments never depend on the dealer service)."""
+    restore_lock(terminal, identity_folder(terminal))  # locked by the dealer: locked again before any payer
     try:
-        return start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal),
+        loop = start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal),
                                  on_reply=lambda reply: jump_past_numbers_seen(terminal.journal, reply))
     except (KioskError, OSError, ValueError) as exc:
         log.warning("dealer link not started: %s", exc)
+        return None
+    if loop is not None:
+        loop.companions += filter(None, [start_commands(terminal, identity_folder(terminal))])
+    return loop
+
+
+def start_update_agent(terminal: Terminal) -> Any:
+    """The update agent of an enrolled terminal with a pinned update root (None otherwise)."""
+    from kiosk.updates.health import start_agent
+
+    try:
+        return start_agent(terminal, identity_folder(terminal))
+    except (KioskError, OSError, ValueError) as exc:
+        log.warning("updates not started: %s", exc)
         return None

@@ -93,5 +93,7 @@ class Database:
             self._write_engine.dispose()
 
 
-# Every area's tables join Base.metadata whenever the database package is imported (migrations compare against it).
+# Every area's tables join Base.metadata here, so migrations' checks and drop_all see the whole schema.
+from provisioning.commands import models as _commands_models  # noqa: E402,F401
 from provisioning.monitor import models as _monitor_models  # noqa: E402,F401
+from provisioning.updates import models as _updates_models  # noqa: E402,F401

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
@@ -14,6 +15,7 @@ from starlette.testclient import TestClient
 
 from provisioning import tenants
 from provisioning.app import create_app
+from provisioning.commands import service as commands_service
 from provisioning.db.models import ROLES, AuditEntry, Membership, Terminal, User
 from provisioning.portal.auth import PERMISSIONS
 from provisioning.portal.routes import PUBLIC_PAGES, ROUTE_PERMISSIONS
@@ -23,9 +25,9 @@ _serial = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def world(dealer_state, database) -> dict[str, int]:
+def world(dealer_state, database) -> dict[str, Any]:
     """Two dealers: acme (one user per role, a terminal) and rival (an admin, a terminal)."""
-    ids: dict[str, int] = {}
+    ids: dict[str, Any] = {}
     with database.session() as session:
         acme = tenants.create_dealer(session, "acme", "Acme")
         rival = tenants.create_dealer(session, "rival", "Rival")
@@ -34,7 +36,16 @@ def world(dealer_state, database) -> dict[str, int]:
         tenants.add_user(session, rival, "admin@rival.test", PASSWORD, "admin", "test")
         ids["rival_terminal"] = tenants.add_terminal(session, rival, "R-1", "Rival st", "Europe/Moscow", "", "t").id
         ids["rival_user"] = session.scalar(select(User.id).where(User.email == "admin@rival.test"))
+        rival_terminal = session.get(Terminal, ids["rival_terminal"])
+        ids["rival_command"] = _screenshot_command(session, rival_terminal)
     return ids
+
+
+def _screenshot_command(session, terminal) -> str:  # noqa: ANN001
+    """A finished screenshot command of `terminal` (its PNG is only the signature: nothing decodes it here)."""
+    command = commands_service.queue(session, terminal, "screenshot", {}, "test", dt.datetime.now(dt.UTC))
+    command.state, command.attachment, command.attachment_type = "done", b"\x89PNG\r\n\x1a\n", "image/png"
+    return command.id
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +67,17 @@ def _csrf(client: TestClient) -> str:
     return found.group(1)
 
 
-def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> dict[str, int]:
+def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> dict[str, Any]:
     """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
     n = next(_serial)
-    ids = {"terminal_id": 0, "user_id": 0}
+    ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": ""}
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
         if "{terminal_id}" in path:
-            ids["terminal_id"] = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t").id
+            terminal = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t")
+            ids["terminal_id"] = terminal.id
+            if "{command_id}" in path:
+                ids["command_id"] = _screenshot_command(session, terminal)
         if "{user_id}" in path:  # never signs in, so no (slow) argon2 hash is needed
             user = User(email=f"extra{n}@{dealer}.test", password_hash="-")
             session.add(user)
@@ -79,6 +93,7 @@ def _form(method: str, path: str, csrf: str) -> dict[str, str]:
              "/users": {"email": f"new{n}@acme.test", "password": PASSWORD, "role": "technician"},
              "/users/{user_id}/role": {"role": "technician"},
              "/terminals/{terminal_id}/revoke": {"reason": "matrix"},
+             "/terminals/{terminal_id}/commands": {"kind": "lock", "message": "matrix"},
              "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
              "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"}}
     return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
@@ -110,10 +125,12 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
         else:
             assert reply.status_code == 403, f"{role} {method} {path}: {reply.status_code}"
         if "{" in path:  # the same call with the rival dealer's terminal or user
-            foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"]}
+            foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"],
+                       "command_id": world["rival_command"]}
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
-    for page in ("/terminals", "/codes", "/users", "/audit", "/fleet", "/alerts"):
+    commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
+    for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", commands):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
@@ -121,10 +138,18 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
         assert rival_terminal.status == "new"  # untouched by anyone at acme
 
 
+def test_another_dealers_command_is_not_found_through_ones_own_terminal(app, database, world):
+    client = _client(app, "admin@acme.test")
+    own = _fresh_ids(database, "acme", "{terminal_id}")["terminal_id"]
+    for suffix in ("", "/screenshot.png"):
+        reply = client.get(f"/terminals/{own}/commands/{world['rival_command']}{suffix}")
+        assert reply.status_code == 404, suffix
+
+
 def test_signed_out_visitors_are_sent_to_sign_in(app):
     client = _client(app, None)
     for (method, path) in ROUTE_PERMISSIONS:
-        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1}, "x")
+        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x"}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
 
