@@ -70,7 +70,7 @@ def _shown(page: str) -> list[str]:
     return re.findall(r'<tr data-terminal="([^"]+)">', page)
 
 
-@pytest.mark.parametrize(("query", "expected"), [
+FILTERS = [
     ("", ["5001", "5002", "5003", "5004", "5005"]),
     ("?state=offline", ["5005"]),
     ("?state=online", ["5001", "5002", "5003", "5004"]),
@@ -82,16 +82,26 @@ def _shown(page: str) -> list[str]:
     ("?sort=cassette&order=desc", ["5002", "5001", "5003", "5004", "5005"]),
     ("?sort=outbox&order=desc&state=online", ["5004", "5001", "5002", "5003"]),
     ("?sort=number&order=desc&group=north", ["5002", "5001"]),
-])
-def test_fleet_page_filters_and_sorts_within_the_dealer(server, fleet, query, expected):
-    page = _portal(server).get(f"/fleet{query}")
-    assert page.status_code == 200
-    assert _shown(page.text) == expected
-    assert "9999" not in page.text
+]
 
 
-def test_fleet_page_shows_each_terminals_state_at_a_glance(server, fleet):
-    page = _portal(server).get("/fleet").text
+@pytest.fixture(scope="module")
+def support(server) -> Iterator[TestClient]:
+    """Support at dealer `fleet`, signed in once for the module (argon2 is slow on purpose)."""
+    with _portal(server) as client:
+        yield client
+
+
+def test_fleet_page_filters_and_sorts_within_the_dealer(support, fleet):
+    for query, expected in FILTERS:
+        page = support.get(f"/fleet{query}")
+        assert page.status_code == 200
+        assert _shown(page.text) == expected, query
+        assert "9999" not in page.text
+
+
+def test_fleet_page_shows_each_terminals_state_at_a_glance(server, support, fleet):
+    page = support.get("/fleet").text
     rows = dict(re.findall(r'<tr data-terminal="(\d+)">(.*?)</tr>', page, re.S))
     assert '<td class="cassette">95 %</td>' in rows["5002"] and '<td class="paper">out</td>' in rows["5002"]
     assert '<td class="cassette">10 %</td>' in rows["5001"] and '<td class="paper">ok</td>' in rows["5001"]
@@ -106,8 +116,8 @@ def test_fleet_page_shows_each_terminals_state_at_a_glance(server, fleet):
     assert '<td class="paper">нет</td>' in russian.get("/fleet").text
 
 
-def test_another_dealers_terminal_history_is_not_found(server, fleet):
-    assert _portal(server).get(f"/fleet/{fleet['9999']}").status_code == 404
+def test_another_dealers_terminal_history_is_not_found(server, support, fleet):
+    assert support.get(f"/fleet/{fleet['9999']}").status_code == 404
     assert _portal(server, "support@rival.test").get(f"/fleet/{fleet['5001']}").status_code == 404
 
 
