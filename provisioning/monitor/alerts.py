@@ -32,9 +32,14 @@ def _queue(session: Session, alert_id: int, event: str, channels: list[str], now
         session.add(AlertDelivery(alert_id=alert_id, event=event, channel=name, next_attempt_at=now))
 
 
+def one_line(text: str) -> str:
+    """Terminal-supplied words on one line, without control characters (they end up in e-mail headers)."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()
+
+
 def _open(session: Session, terminal: Terminal, kind: str, detail: str, now: datetime,
           channels: list[str]) -> Alert | None:
-    alert = Alert(dealer_id=terminal.dealer_id, terminal_id=terminal.id, kind=kind, detail=detail[:500],
+    alert = Alert(dealer_id=terminal.dealer_id, terminal_id=terminal.id, kind=kind, detail=one_line(detail)[:500],
                   opened_at=now)
     try:
         with session.begin_nested():

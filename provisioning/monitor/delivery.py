@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, update
 
 from provisioning.db import Database
 from provisioning.db.models import Dealer, Terminal, utcnow
+from provisioning.monitor.alerts import one_line
 from provisioning.monitor.models import Alert, AlertChannel, AlertDelivery
 from provisioning.settings import Settings
 
@@ -75,7 +76,7 @@ def message(alert: Alert, event: str, terminal: Terminal, dealer: Dealer) -> Mes
                     "closed_at": alert.closed_at.isoformat() if alert.closed_at else None,
                     "close_detail": alert.close_detail}}
     what = "ALERT" if event == "opened" else "resolved"
-    subject = f"[kiosk {dealer.slug}] {what}: terminal {terminal.number} {alert.kind} — {alert.detail}"[:200]
+    subject = one_line(f"[kiosk {dealer.slug}] {what}: terminal {terminal.number} {alert.kind} — {alert.detail}")[:200]
     lines = [f"Terminal {terminal.number} ({terminal.address})", f"Alert: {alert.kind} — {alert.detail}",
              f"Opened: {alert.opened_at.isoformat()}"]
     if alert.closed_at:
@@ -191,6 +192,9 @@ def deliver_due(db: Database, settings: Settings, limit: int = 20,
             _send(db, settings, delivery_id, now)
         except DeliveryFailed as exc:
             error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any fault is this attempt's failure, recorded and retried
+            error = f"{type(exc).__name__}: {exc}"
+        if error is not None:
             log.warning("alert delivery %s attempt %s failed: %s", delivery_id, attempt, error)
         _record(db, delivery_id, attempt, error, clock())
     return attempted

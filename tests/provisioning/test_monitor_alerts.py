@@ -247,3 +247,18 @@ def test_the_periodic_workers_of_two_servers_evaluate_and_send_each_alert_once(s
     sent = Counter(d["terminal"] for d in hook.documents() if d["dealer"] == "workers")
     assert sent == Counter({n: 1 for n in numbers})
     assert len([m for m in smtp.messages if "[kiosk workers]" in m["Subject"]]) == 3
+
+
+def test_words_a_terminal_reports_cannot_add_headers_to_the_alert_e_mail(server, database, settings, receivers,
+                                                                         tmp_path):
+    hook, smtp = receivers
+    _dealer(database, "inject", {"validator_fault": 0}, hook, email="ops@inject.test")
+    with enrolled(server, database, tmp_path, "8101", dealer="inject") as link:
+        link.heartbeat(payload(validator={"kind": "ccnet", "online": True, "detail": "",
+                                          "state": "failure\r\nBcc: thief@evil.example"}))
+    assert _evaluate(database, settings)[0] >= 1
+    delivery.deliver_due(database, settings, limit=1000)
+    [mail] = [m for m in smtp.messages if "[kiosk inject]" in m["Subject"]]
+    assert mail["Bcc"] is None and "thief@evil.example" in mail["Subject"] and "\n" not in mail["Subject"]
+    [alert] = _alerts(database, "8101")
+    assert alert.detail == "bill validator: failure  Bcc: thief@evil.example"
