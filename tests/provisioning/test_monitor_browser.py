@@ -70,6 +70,7 @@ def test_a_silent_terminal_opens_an_alert_in_the_portal_and_its_next_heartbeat_c
     page.get_by_label("No heartbeat for more than (seconds): Threshold").fill(str(SILENCE))
     page.locator("#rules").locator("xpath=..").get_by_role("button", name="Save").click()
     assert page.get_by_role("status").inner_text() == "Rules saved."
+    page.screenshot(path=str(shots / "rules.png"), full_page=True)
 
     with enrolled(server, database, tmp_path, "10001") as link:
         link.heartbeat(payload())
