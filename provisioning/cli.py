@@ -20,6 +20,7 @@ from provisioning.config.vault import vault_of
 from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
+from provisioning.monitor import cli as monitor_cli
 from provisioning.settings import Settings, SettingsError, default_state_dir
 from provisioning.updates import cli as updates_cli
 
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         if cmd is not t_list:
             cmd.add_argument("--number", required=True)
     updates_cli.add_parsers(sub)
+    monitor_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
     return parser
@@ -218,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
             return _terminal(args, settings, database)
         if args.command == "release":
             return updates_cli.run_release(args, settings, database)
+        if args.command == "alerts":
+            return monitor_cli.run_alerts(args, settings, database)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())
