@@ -105,13 +105,17 @@ def test_an_alert_opens_once_closes_once_and_each_channel_gets_one_message_per_e
 
 
 def test_offline_after_the_threshold_and_back_online_with_the_next_heartbeat(server, database, settings, receivers,
-                                                                              tmp_path):
+                                                                              tmp_path, monkeypatch):
     hook, _ = receivers
     _dealer(database, "silent", {"offline": 300}, hook, email="")
     with enrolled(server, database, tmp_path, "5002", dealer="silent") as link:
         link.heartbeat(payload())
         now = utcnow()
         assert _evaluate(database, settings, now + dt.timedelta(seconds=299)) == (0, 0)
+        # a server that has listened for less than the threshold (back after an outage) cannot tell yet
+        monkeypatch.setattr(alerts, "LISTENING_SINCE", now + dt.timedelta(seconds=100))
+        assert _evaluate(database, settings, now + dt.timedelta(seconds=302)) == (0, 0)
+        monkeypatch.setattr(alerts, "LISTENING_SINCE", now - dt.timedelta(days=1))
         assert _evaluate(database, settings, now + dt.timedelta(seconds=302)) == (1, 0)
         assert _evaluate(database, settings, now + dt.timedelta(seconds=900)) == (0, 0)
         link.heartbeat(payload())
