@@ -164,7 +164,7 @@ def test_a_rule_switched_off_closes_its_open_alerts_once(server, database, setti
 def test_a_failing_webhook_is_retried_with_back_off_and_delivered_once(server, database, settings, receivers,
                                                                        tmp_path):
     hook, _ = receivers
-    _dealer(database, "flaky", {"paper_out": 0}, hook, email="")
+    flaky = _dealer(database, "flaky", {"paper_out": 0}, hook, email="")
     with enrolled(server, database, tmp_path, "5004", dealer="flaky") as link:
         link.heartbeat(payload(paper="out"))
     delivery.deliver_due(database, settings, limit=1000)  # what other tests left waiting
@@ -185,6 +185,16 @@ def test_a_failing_webhook_is_retried_with_back_off_and_delivered_once(server, d
     with database.session() as session:
         [row] = session.scalars(select(AlertDelivery).where(AlertDelivery.alert_id == alert.id)).all()
     assert row.state == "sent" and row.attempts == 3 and row.last_error == ""
+    # a channel removed meanwhile: given up at once, since no retry can reach it
+    with database.session() as session:
+        session.execute(update(AlertChannel).where(AlertChannel.dealer_id == flaky).values(webhook_url=""))
+        session.add(AlertDelivery(alert_id=alert.id, event="closed", channel="webhook", next_attempt_at=start))
+    assert delivery.deliver_due(database, settings, clock=lambda: clock[0]) == 1
+    with database.session() as session:
+        gone = session.scalars(select(AlertDelivery).where(AlertDelivery.alert_id == alert.id,
+                                                           AlertDelivery.event == "closed")).one()
+        session.execute(update(AlertChannel).where(AlertChannel.dealer_id == flaky).values(webhook_url=hook.url))
+    assert gone.state == "failed" and gone.attempts == 1 and "no webhook any more" in gone.last_error
 
 
 def test_two_evaluators_and_two_senders_racing_send_each_alert_once(server, database, settings, receivers, tmp_path):
