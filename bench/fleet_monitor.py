@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")  # Starlette's notice on import
 
 import psycopg  # noqa: E402
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select, update  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from provisioning import tenants  # noqa: E402
@@ -99,6 +99,9 @@ def run(url: str, state: Path, count: int) -> None:
             session.execute(insert(Heartbeat), [{"terminal_id": terminal_id, "payload": _payload(i, step),
                                                  "received_at": start + timedelta(seconds=300 * step)}
                                                 for step in range(steps)])
+            # the heartbeat route keeps the newest report on the terminal's row as well
+            session.execute(update(Terminal).where(Terminal.id == terminal_id)
+                            .values(last_heartbeat=_payload(i, steps - 1)))
     load_s = time.perf_counter() - loaded
     rows = count * steps
     print(f"fleet monitoring on PostgreSQL: {count} terminals, {rows} heartbeats over 24 h "
