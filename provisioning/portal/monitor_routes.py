@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from provisioning import audit, tenants
 from provisioning.db.models import Terminal, TerminalGroup, utcnow
+from provisioning.link_events import TerminalEvent
 from provisioning.monitor import history, svg
 from provisioning.monitor.models import Alert, AlertChannel, AlertDelivery, AlertRule
 from provisioning.monitor.rules import KINDS, check_threshold
@@ -149,9 +150,12 @@ def terminal_history(terminal_id: int, request: Request, period: str = "24h") ->
         ]
         alerts = session.scalars(select(Alert).where(Alert.terminal_id == terminal.id)
                                  .order_by(Alert.opened_at.desc()).limit(50)).all()
+        changes = session.scalars(select(TerminalEvent).where(TerminalEvent.terminal_id == terminal.id,
+                                                              TerminalEvent.at >= data.start)
+                                  .order_by(TerminalEvent.at.desc()).limit(100)).all()
         return render(request, "monitor_terminal.html", who, terminal=terminal, state=state, charts=charts,
-                      period=period, periods=list(history.PERIODS), raw=span.raw, zone=str(zone), alerts=alerts,
-                      age=lambda s: age_text(s, _units(t)))
+                      period=period, periods=list(history.PERIODS), raw=span.raw, zone=zone, alerts=alerts,
+                      changes=changes, age=lambda s: age_text(s, _units(t)))
 
 
 @page("GET", "/alerts", "alerts.view")

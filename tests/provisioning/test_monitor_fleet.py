@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+import zoneinfo
 from collections.abc import Iterator
 
 import pytest
@@ -232,3 +233,22 @@ def test_every_monitoring_word_exists_in_both_languages_and_hides_no_portal_word
 
     assert set(WORDS["en"]) == set(WORDS["ru"]) and all(WORDS["ru"].values())
     assert all(TEXTS[lang][key] == word for lang in WORDS for key, word in WORDS[lang].items())
+
+
+def test_history_lists_the_state_changes_the_terminal_reported_in_its_own_zone(server, database, tmp_path):
+    at = (utcnow() - dt.timedelta(minutes=30)).replace(microsecond=0)
+    changes = [{"id": "evt-paper-0001", "at": at.isoformat(), "kind": "paper_out", "detail": "sensor says empty"},
+               {"id": "evt-paper-0002", "at": (at + dt.timedelta(minutes=5)).isoformat(), "kind": "paper_ok",
+                "detail": ""}]
+    with enrolled(server, database, tmp_path, "5102", dealer="charts") as link:
+        link.heartbeat(payload(events=changes))
+        link.heartbeat(payload(events=changes))  # resent until acknowledged: stored once
+    with database.session() as session:
+        terminal_id = session.scalar(select(Terminal.id).where(Terminal.number == "5102"))
+    page = _portal(server, "support@charts.test").get(f"/fleet/{terminal_id}?period=6h").text
+    table = re.search(r'<table id="state-changes">.*?</table>', page, re.S)
+    assert table, "no state changes shown"
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]*)</td></tr>", table.group(0))
+    moscow = at.astimezone(zoneinfo.ZoneInfo("Europe/Moscow"))
+    assert rows == [((moscow + dt.timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S"), "paper_ok", ""),
+                    (moscow.strftime("%Y-%m-%d %H:%M:%S"), "paper_out", "sensor says empty")]
