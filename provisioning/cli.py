@@ -21,6 +21,7 @@ from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
 from provisioning.journal.cli import lookup_command
+from provisioning.monitor import cli as monitor_cli
 from provisioning.settings import Settings, SettingsError, default_state_dir
 from provisioning.updates import cli as updates_cli
 
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                           ("--gateway", "gateway name")):
         lookup.add_argument(option, dest=f"search_{option[2:].replace('-', '_')}", help=f"or search: {words}")
     updates_cli.add_parsers(sub)
+    monitor_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
     return parser
@@ -232,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
             return lookup_command(database, args)
         if args.command == "release":
             return updates_cli.run_release(args, settings, database)
+        if args.command == "alerts":
+            return monitor_cli.run_alerts(args, settings, database)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())
