@@ -95,7 +95,8 @@ def screenshot(terminal_id: int, command_id: str, request: Request) -> Response:
 # The words of these pages, added to the portal's two languages (the i18n test checks both have every key).
 WORDS: dict[str, dict[str, str]] = {
     "en": {
-        "commands": "Remote commands", "command": "Command", "send": "Send", "lock_message": "Message on the screen",
+        "commands": "Remote commands", "all_commands": "All commands and results", "command": "Command",
+        "send": "Send", "lock_message": "Message on the screen",
         "log_lines": "Lines", "requested_by": "Requested by", "delivered": "Delivered", "finished": "Finished",
         "result": "Result", "screenshot_of": "Screenshot of terminal", "no_commands": "No commands yet.",
         "command_refused": "The command was refused.", "commands_note": "Commands run when no payment is in "
@@ -107,7 +108,8 @@ WORDS: dict[str, dict[str, str]] = {
         "cmd_done": "done", "cmd_failed": "failed", "cmd_expired": "expired", "arguments": "Arguments",
     },
     "ru": {
-        "commands": "Удалённые команды", "command": "Команда", "send": "Отправить",
+        "commands": "Удалённые команды", "all_commands": "Все команды и результаты", "command": "Команда",
+        "send": "Отправить",
         "lock_message": "Сообщение на экране", "log_lines": "Строк", "requested_by": "Отправил",
         "delivered": "Доставлена", "finished": "Завершена", "result": "Результат",
         "screenshot_of": "Снимок экрана терминала", "no_commands": "Команд пока нет.",
