@@ -80,6 +80,7 @@ class Terminal:
         self._printing: list[threading.Thread] = []
         self._scheduler: Any = None
         self.dealer_link: Any = None  # the dealer link's heartbeat loop (its own thread), when enrolled
+        self.update_agent: Any = None  # downloads and installs releases beside this one (its own thread)
         #: set by the screen loop: ends it with this exit code (a remote restart), None without one
         self.request_exit: Callable[[int], None] | None = None
 
@@ -104,14 +105,18 @@ class Terminal:
             self.outbox.start()
         if self._background_checks:
             self._start_housekeeping(background_outbox)
-            from kiosk.dealer_link.status import start_heartbeat  # off the payment path: its own thread
+            from kiosk.dealer_link.status import start_heartbeat, start_update_agent  # off the payment path
 
             self.dealer_link = start_heartbeat(self)
+            self.update_agent = start_update_agent(self)
         self.pump()
         return self.summary
 
     def close(self) -> None:
         """Stop the dealer link, delivery and devices, close the journal."""
+        if self.update_agent is not None:
+            self.update_agent.close()
+            self.update_agent = None
         if self.dealer_link is not None:
             self.dealer_link.close()
             self.dealer_link = None

@@ -21,6 +21,10 @@ DELEGATED = {
     ("emulate", "scanner"): "kiosk.emulators.scanner",
     ("devices", "probe"): "kiosk.drivers.probe",
     ("link", "heartbeat"): "kiosk.dealer_link.cli:heartbeat_main",
+    ("update", "guard"): "kiosk.updates.cli:guard_main",
+    ("update", "check"): "kiosk.updates.cli:check_main",
+    ("update", "status"): "kiosk.updates.cli:status_main",
+    ("update", "pin-root"): "kiosk.updates.cli:pin_root_main",
 }
 
 
@@ -114,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     link = sub.add_parser("link", help="the dealer link: `kiosk link heartbeat --identity DIR [--once]`")
     link.add_argument("what", choices=("heartbeat",))
     link.add_argument("rest", nargs=argparse.REMAINDER, help="options (see kiosk link heartbeat --help)")
+    update = sub.add_parser("update", help="updates: `kiosk update guard|check|status|pin-root` (see --help of each)")
+    update.add_argument("what", choices=("guard", "check", "status", "pin-root"))
+    update.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 

@@ -144,6 +144,10 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
                 terminal.request_exit = ui.request_exit  # a remote restart ends the loop like the service menu's
                 if stop.requested:
                     ui.exit_code = 0
+                from kiosk.updates import health  # systemd: READY now, WATCHDOG while the loops turn
+
+                ui.on_turn = health.make_watchdog(terminal).tick
+                health.ready(terminal)
                 code = ui.run()
             finally:
                 stop.ui = None

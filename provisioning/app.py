@@ -16,8 +16,9 @@ from provisioning.commands import api as commands_api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
-from provisioning.portal import commands_routes, routes
+from provisioning.portal import commands_routes, monitor_routes, routes, updates_routes
 from provisioning.settings import Settings
+from provisioning.updates import api as updates_api
 
 # What a terminal may reach on the mutually authenticated link listener; the portal listener serves the rest.
 LINK_PATHS = (api.TERMINAL_PREFIX, "/api/v1/crl", "/api/v1/ca")
@@ -31,9 +32,12 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
                   redoc_url=None)
     app.state.services = Services(settings, db, ca, link_url)
     app.include_router(api.router)
+    app.include_router(updates_api.router)
     app.include_router(routes.router)
+    app.include_router(updates_routes.router)
     commands_api.install(app, db.url)
     app.include_router(commands_routes.router)
+    app.include_router(monitor_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

@@ -20,6 +20,7 @@ from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
 from provisioning.settings import Settings, SettingsError, default_state_dir
+from provisioning.updates import cli as updates_cli
 
 DEV_DEALER, DEV_ADMIN, DEV_SIGN_IN = "demo", "admin@demo.local", "demo-sign-in"
 
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--dealer", required=True)
         if cmd is not t_list:
             cmd.add_argument("--number", required=True)
+    updates_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
     return parser
@@ -188,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.command == "serve":
         return _serve(args, settings)
+    if args.command == "updates":
+        return updates_cli.run_updates(args, settings)
     if args.command == "migrate":
         database = dbmod.Database(settings.db_url)
         try:
@@ -210,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "terminal":
             return _terminal(args, settings, database)
+        if args.command == "release":
+            return updates_cli.run_release(args, settings, database)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())
@@ -228,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return run(args)
-    except (CliError, SettingsError, IdentityError, tenants.TenantError) as exc:
+    except (CliError, SettingsError, IdentityError, tenants.TenantError, *updates_cli.ERRORS) as exc:
         print(f"kiosk-dealer: error: {exc}", file=sys.stderr)
         return 2
 

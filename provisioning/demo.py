@@ -11,15 +11,18 @@ import sys
 import time
 from pathlib import Path
 
-from kiosk.dealer_link.client import HeartbeatLoop
+from kiosk.dealer_link.client import DealerLink, HeartbeatLoop
 from kiosk.dealer_link.enroll import enroll
 from kiosk.dealer_link.identity import TerminalIdentity, write_private
+from kiosk.updates.agent import fetch_root
+from kiosk.updates.client import pin_root
 from provisioning import tenants
 from provisioning.cli import DEV_DEALER, DEV_SIGN_IN, init
 from provisioning.db import Database
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles
 from provisioning.settings import SETTINGS_FILE, Settings
+from provisioning.updates.repository import Repository
 
 START_TIMEOUT = 60.0
 
@@ -43,8 +46,12 @@ class DemoDealer:
             if not (self.state_dir / SETTINGS_FILE).exists():
                 with open(self.state_dir.parent / "dealer-init.log", "w") as log:
                     init(self.state_dir, None, dev=True, hosts=["127.0.0.1", "localhost"], out=log)
+            updates = Repository(self.state_dir / "updates")
+            if not updates.exists():  # loopback demo: its one root key stays in the state folder
+                updates.init(self.state_dir / "demo-root-keys", root_keys=1, threshold=1)
             self._serve()
             self._enroll()
+            self._pin_update_root()
             if self.send_heartbeats:
                 self.heartbeat = HeartbeatLoop(self.identity_dir).start()
         except BaseException:
@@ -90,6 +97,12 @@ class DemoDealer:
         finally:
             db.close()
         enroll(self.portal_url, code, CAFiles(service.ca_dir).load().fingerprint, self.identity_dir)
+
+    def _pin_update_root(self) -> None:
+        pinned = self.identity_dir / "updates" / "metadata" / "root.json"
+        if not pinned.exists():  # as `kiosk enroll` does: over the enrolled, mutually authenticated link
+            with DealerLink(self.identity_dir) as link:
+                pin_root(self.identity_dir / "updates", fetch_root(link))
 
     def sign_in(self) -> str:
         """The demo admin's e-mail and password."""

@@ -32,6 +32,9 @@ def enroll_command(args: argparse.Namespace) -> int:
         return 1
     print(f"enrolled as terminal {settings.number} of dealer {settings.dealer}; identity in {folder}; "
           f"link {settings.link_url}")
+    from kiosk.updates.cli import pin_root_main  # the update root is pinned now, from the same trusted link
+
+    pin_root_main(["--identity", str(folder)])
     return 0
 
 

@@ -7,7 +7,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,17 @@ class DealerLink:
     def terminal_path(self) -> str:
         """The API path of this terminal."""
         return f"/api/v1/terminals/{self.settings.dealer}/{self.settings.number}"
+
+    @contextmanager
+    def stream(self, path: str, headers: dict[str, str] | None = None) -> Iterator[httpx.Response]:
+        """A signed GET whose reply body is read in pieces (files: update metadata and bundles); transport
+        faults raise LinkError, the status is the caller's to judge."""
+        try:
+            with self.http.stream("GET", path, headers={**(headers or {}),
+                                                           **self.signed_headers("GET", path, b"")}) as reply:
+                yield reply
+        except httpx.HTTPError as exc:
+            raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
 
     def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> dict[str, Any]:
         """Send one signed request (a long poll gives a longer timeout); a refusal raises LinkError with the

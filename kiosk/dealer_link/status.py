@@ -72,3 +72,14 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     if loop is not None:
         loop.companions += filter(None, [start_commands(terminal, identity_folder(terminal))])
     return loop
+
+
+def start_update_agent(terminal: Terminal) -> Any:
+    """The update agent of an enrolled terminal with a pinned update root (None otherwise)."""
+    from kiosk.updates.health import start_agent
+
+    try:
+        return start_agent(terminal, identity_folder(terminal))
+    except (KioskError, OSError, ValueError) as exc:
+        log.warning("updates not started: %s", exc)
+        return None

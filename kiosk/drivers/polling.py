@@ -170,6 +170,7 @@ class PollingValidator(BillValidator):
     # -- the polling thread -----------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stopping:
+            self.turned_at = time.monotonic()  # systemd's watchdog is fed only while this loop turns
             if not self._link.is_open:
                 self._reconnect()
                 continue

@@ -111,6 +111,7 @@ class KioskUI:
         port = terminal.screen_port() if hasattr(terminal, "screen_port") else terminal
         config = port.config
         self.terminal, self.demo, self.clock = port, demo, clock
+        self.on_turn: Callable[[], object] | None = None  # each turn of the loop (systemd's watchdog)
         # Demo keys push banknotes through the demo's port: an emulator process, or the in-process validator.
         self.insert_bill = insert_bill
         # SDL's accelerated window framebuffer loads a GL stack (Mesa's llvmpipe on a terminal without a GPU
@@ -367,6 +368,8 @@ class KioskUI:
         """Serve the payer until asked to stop; returns the exit code (RESTART_EXIT to be started again)."""
         self.draw(force=True)
         while self.exit_code is None:
+            if self.on_turn is not None:
+                self.on_turn()
             self.step(self._wait_for_events(self.wait_ms()))
         return self.exit_code
 

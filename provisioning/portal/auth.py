@@ -30,9 +30,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.view": frozenset({"admin"}),
     "users.change": frozenset({"admin"}),
     "audit.view": frozenset({"admin", "support"}),
+    "updates.view": frozenset({"admin", "support", "technician"}),
+    "updates.change": frozenset({"admin"}),
     # support reads what terminals did (to answer a payer); only those who run the fleet send commands
     "commands.view": frozenset({"admin", "support", "technician"}),
     "commands.send": frozenset({"admin", "technician"}),
+    "fleet.view": frozenset({"admin", "support", "technician"}),
+    "alerts.view": frozenset({"admin", "support", "technician"}),
+    "alerts.rules": frozenset({"admin"}),
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 

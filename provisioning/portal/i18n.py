@@ -68,3 +68,24 @@ def pick_language(cookie: str | None, accept_language: str | None) -> str:
 def translator(lang: str) -> dict[str, str]:
     """The words of one language."""
     return TEXTS.get(lang, TEXTS["en"])
+
+
+# The updates page (provisioning/portal/updates_routes.py).
+TEXTS["en"].update({
+    "updates": "Updates", "updates_fleet": "Versions on the terminals", "updates_running": "Runs",
+    "updates_target": "Updating to", "updates_step": "Step", "updates_detail": "Detail",
+    "updates_bad": "Refused versions", "updates_pilot": "pilot", "updates_pilot_group": "Pilot group",
+    "updates_releases": "Releases", "updates_channel": "Channel", "updates_size": "Size, bytes",
+    "step_checked": "up to date", "step_downloading": "downloading", "step_downloaded": "downloaded",
+    "step_installed": "installed, waiting for a pause between payments", "step_switched": "switched, restarting",
+    "step_healthy": "running, healthy", "step_rolled_back": "rolled back", "step_failed": "failed",
+})
+TEXTS["ru"].update({
+    "updates": "Обновления", "updates_fleet": "Версии на терминалах", "updates_running": "Работает",
+    "updates_target": "Обновляется до", "updates_step": "Шаг", "updates_detail": "Подробности",
+    "updates_bad": "Отвергнутые версии", "updates_pilot": "пилот", "updates_pilot_group": "Пилотная группа",
+    "updates_releases": "Выпуски", "updates_channel": "Канал", "updates_size": "Размер, байт",
+    "step_checked": "обновлений нет", "step_downloading": "загружается", "step_downloaded": "загружено",
+    "step_installed": "установлено, ждёт паузы между платежами", "step_switched": "переключено, перезапуск",
+    "step_healthy": "работает исправно", "step_rolled_back": "откат", "step_failed": "ошибка",
+})

@@ -93,7 +93,9 @@ def _form(method: str, path: str, csrf: str) -> dict[str, str]:
              "/users": {"email": f"new{n}@acme.test", "password": PASSWORD, "role": "technician"},
              "/users/{user_id}/role": {"role": "technician"},
              "/terminals/{terminal_id}/revoke": {"reason": "matrix"},
-             "/terminals/{terminal_id}/commands": {"kind": "lock", "message": "matrix"}}
+             "/terminals/{terminal_id}/commands": {"kind": "lock", "message": "matrix"},
+             "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
+             "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"}}
     return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
 
 
@@ -128,7 +130,7 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
     commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
-    for page in ("/terminals", "/codes", "/users", "/audit", commands):
+    for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", commands):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
