@@ -41,6 +41,7 @@ def terminal_status(terminal: Terminal) -> dict[str, Any]:
         "needs_attention": terminal.journal.count("needs_attention"),
         "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
         "fault": terminal.session.fault,
+        "locked": terminal.session.lock_message is not None,  # by the dealer's remote command (kept over restarts)
     }
 
 
