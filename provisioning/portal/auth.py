@@ -38,6 +38,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "fleet.view": frozenset({"admin", "support", "technician"}),
     "alerts.view": frozenset({"admin", "support", "technician"}),
     "alerts.rules": frozenset({"admin"}),
+    "config.view": frozenset({"admin", "support", "technician"}),
+    "config.change": frozenset({"admin", "technician"}),
+    "config.secrets": frozenset({"admin"}),  # gateway secrets: write-only, but whoever sets them controls money
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 
