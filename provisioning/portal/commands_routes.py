@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, undefer
 
 from provisioning.commands import service
 from provisioning.commands.models import KINDS, Command
-from provisioning.db.models import utcnow
+from provisioning.db.models import Terminal, utcnow
 from provisioning.portal.i18n import TEXTS
 from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, _own_terminal, render, signed
 
@@ -37,6 +37,17 @@ def _command(session: Session, terminal_id: int, command_id: str, with_attachmen
     if found is None:
         raise PortalError(404, "not_found")
     return found
+
+
+@page("GET", "/commands", "commands.view")
+def fleet_commands(request: Request) -> Response:
+    """The dealer's newest remote commands across every terminal (the nav's way in)."""
+    with signed(request, "commands.view") as (session, who):
+        rows = session.execute(select(Command, Terminal.number).join(Terminal, Command.terminal_id == Terminal.id)
+                               .where(Command.dealer_id == who.dealer_id)
+                               .order_by(Command.created_at.desc(), Command.id).limit(200)).all()
+        return render(request, "commands_fleet.html", who, rows=rows,
+                      pending=any(c.state in PENDING for c, _ in rows))
 
 
 @page("GET", "/terminals/{terminal_id}/commands", "commands.view")
