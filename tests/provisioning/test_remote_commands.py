@@ -274,9 +274,10 @@ def test_the_long_poll_answers_at_once_when_a_command_is_queued_and_holds_no_con
             event.remove(server.db.engine, "checkout", checkout)
             event.remove(server.db.engine, "checkin", checkin)
         latency = time.monotonic() - queued_at
-        assert held and max(held) < 1.0, held  # each look at the database is short; none spans the wait
+        assert held and max(held) < 1.4, held  # each look at the database is short; none spans the 1.5 s wait
         assert [c["id"] for c in replies[0]["commands"]] == [queued]
-        assert latency < (1.0 if database.is_postgresql else bell.RECHECK_SQLITE + 1.0), latency
+        # far below PostgreSQL's recheck (10 s): NOTIFY woke it; on SQLite within the recheck (slack for a busy box)
+        assert latency < (2.0 if database.is_postgresql else bell.RECHECK_SQLITE + 2.0), latency
         assert command(database, queued).state == "delivered"
     finally:
         link.close()
