@@ -200,7 +200,7 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
     commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
-    for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", commands,
+    for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", "/commands", commands,
                  "/configs", "/lookup/attention", "/lookup?account=7770001111", "/themes"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
