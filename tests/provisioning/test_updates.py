@@ -151,7 +151,7 @@ def test_a_bundle_missing_a_dependency_is_refused_before_signing(server, tmp_pat
 
 
 def test_root_rotation_needs_the_threshold_of_offline_keys_and_revocation_replaces_an_online_key(
-        dealer_state, offline_keys, tmp_path, capsys):
+        dealer_state, database, offline_keys, tmp_path, capsys):
     state = ["--state", str(dealer_state.state_dir)]
     offline = offline_keys
     assert len(offline) == 3 and all(p.stat().st_mode & 0o777 == 0o600 for p in offline)
@@ -171,3 +171,6 @@ def test_root_rotation_needs_the_threshold_of_offline_keys_and_revocation_replac
     cli.main([*state, "updates", "status"])
     after = json.loads(capsys.readouterr().out)
     assert after["timestamp"]["keys"] != [old_timestamp_key] and after["timestamp"]["version"] > 1
+    with database.session() as session:
+        actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("updates.%"))))
+    assert {"updates.init", "updates.rotate_root", "updates.revoke_key"} <= actions
