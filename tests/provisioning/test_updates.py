@@ -120,6 +120,9 @@ def test_the_repository_is_not_served_to_strangers(server, database, tmp_path):
             link.request("GET", "/api/v1/terminals/acme/7001/tuf/metadata/timestamp.json")  # another terminal's path
         with link.stream(f"{link.terminal_path}/tuf/keys/targets.pem") as reply:
             assert reply.status_code == 404  # the online keys are never served
+        with link.stream(f"{link.terminal_path}/tuf/metadata/1.root.json", {"Range": "bytes=10-"}) as reply:
+            whole = (server.settings.state_dir / "updates" / "metadata" / "1.root.json").read_bytes()
+            assert reply.status_code == 206 and reply.read() == whole[10:]  # a download resumes where it stopped
         with link.stream(f"{link.terminal_path}/tuf/metadata/../keys/timestamp.pem") as reply:
             assert reply.status_code in (401, 404)  # the client normalizes the path: it no longer matches its signature
 
