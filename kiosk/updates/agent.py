@@ -52,6 +52,7 @@ def check_once(releases: Releases, client: UpdateClient, report: Report, running
         bundle = client.download(offer.target)
         report({"running": running, "step": "downloaded", "version": offer.version, "bad": state.bad})
         releases.install(bundle, offer.version)
+        bundle.unlink()  # installed: the environment is what counts now (a failed install keeps it for a retry)
     except (UpdateRefused, UpdateError) as exc:
         report({"running": running, "step": "failed", "version": "", "detail": str(exc)[:500], "bad": state.bad})
         raise

@@ -283,8 +283,9 @@ class Releases:
         self._save(state)
         return f"{version}: start {state.pending['starts']} of {self.max_starts} awaiting its health check"
 
-    def prune(self, keep: int = 3) -> list[str]:
-        """Remove old releases beyond the newest `keep` (never the current, the previous or the factory one)."""
+    def prune(self, keep: int = 1) -> list[str]:
+        """Remove old releases beyond the newest `keep` besides the current, the previous and the factory one
+        (a release's environment is a few hundred MB)."""
         state = self.state()
         protect = {self.current(), FACTORY, state.pending.get("previous") if state.pending else None}
         candidates = [v for v in self.installed() if v not in protect]
