@@ -177,3 +177,22 @@ def test_root_rotation_needs_the_threshold_of_offline_keys_and_revocation_replac
     with database.session() as session:
         actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("updates.%"))))
     assert {"updates.init", "updates.rotate_root", "updates.revoke_key"} <= actions
+
+
+def test_a_rolled_back_release_is_reported_and_never_taken_again(server, database, tmp_path):
+    releases = Releases(tmp_path / "updates", deadline_s=0.0)  # its health deadline passes at once
+    running = releases.releases / "5.5.0"  # the release this terminal runs (complete, as if installed)
+    running.mkdir(parents=True)
+    (running / "release.json").write_text('{"version": "5.5.0"}')
+    releases._point_current("5.5.0")
+    _release(server, tmp_path, "5.6.0")
+    with _enrolled(server, database, tmp_path / "link", "7401") as link:
+        client, report = link_client(link, tmp_path / "link" / "updates"), link_report(link)
+        assert check_once(releases, client, report, running="5.5.0") == "5.6.0"
+        releases.switch("5.6.0")
+        assert releases.guard(starting=True) == "rolled back to 5.5.0"  # it never said it was healthy
+        assert check_once(releases, client, report, running="5.5.0") is None  # bad: not downloaded again
+    assert _steps(database, "7401")[-3:] == [("switched", "5.6.0"), ("rolled_back", "5.6.0"), ("checked", "")]
+    with database.session() as session:
+        terminal = session.scalar(select(Terminal).where(Terminal.number == "7401"))
+        assert session.get(TerminalUpdate, terminal.id).bad == "5.6.0"
