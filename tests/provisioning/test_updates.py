@@ -196,3 +196,19 @@ def test_a_rolled_back_release_is_reported_and_never_taken_again(server, databas
     with database.session() as session:
         terminal = session.scalar(select(Terminal).where(Terminal.number == "7401"))
         assert session.get(TerminalUpdate, terminal.id).bad == "5.6.0"
+
+
+def test_the_periodic_job_re_signs_the_timestamp_before_it_expires(server, database, dealer_state):
+    from provisioning.periodic import claim_and_run, refresh_update_metadata
+    from provisioning.updates.repository import Repository
+
+    repo = Repository(dealer_state.state_dir / "updates")
+    before = repo.load("timestamp").signed
+    # Run as if 13 hours had passed: less than half of the timestamp's one day is left.
+    later = before.expires - dt.timedelta(hours=11)
+    assert claim_and_run(database, "refresh_update_metadata_test", lambda s, now, settings: repo.refresh(later),
+                         600, dealer_state, "test", now=dt.datetime.now(dt.UTC))
+    after = repo.load("timestamp").signed
+    assert after.version == before.version + 1 and after.expires > before.expires
+    refresh_update_metadata(None, dt.datetime.now(dt.UTC), dealer_state)  # the job itself: nothing due now
+    assert repo.load("timestamp").signed.version == after.version
