@@ -48,6 +48,9 @@ class Terminal:
     def __init__(self, config: Config, *, clock: Any = None, catalog: Catalog | None = None,
                  gateways: Mapping[str, Gateway] | None = None, validator: BillValidator | None = None,
                  print_receipt: ReceiptPrinter | None = None, background_checks: bool = True) -> None:
+        from kiosk.dealer_link.config_sync import pushed_at_start  # the dealer's last pushed configuration
+
+        config, catalog, self.pushed_config = pushed_at_start(config, catalog)
         self.config = config
         self.clock = clock or SystemClock(config.timezone)
         self.catalog = catalog or load_catalog(config.catalog_path, config.currency, set(config.gateways))
@@ -80,7 +83,11 @@ class Terminal:
         self._printing: list[threading.Thread] = []
         self._scheduler: Any = None
         self.dealer_link: Any = None  # the dealer link's heartbeat loop (its own thread), when enrolled
+        self._retired: list[Gateway] = []  # adapters replaced by a pushed configuration
+        self.config_sync: Any = None  # pulls the dealer's configuration (its own thread), when enrolled
         self.update_agent: Any = None  # downloads and installs releases beside this one (its own thread)
+        #: set by the screen loop: ends it with this exit code (a remote restart), None without one
+        self.request_exit: Callable[[int], None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, background_outbox: bool = True) -> Summary:
@@ -118,6 +125,9 @@ class Terminal:
         if self.dealer_link is not None:
             self.dealer_link.close()
             self.dealer_link = None
+        if self.config_sync is not None:
+            self.config_sync.close()
+            self.config_sync = None
         self.outbox.stop()
         for thread in self._printing:
             thread.join(timeout=30)
@@ -127,7 +137,7 @@ class Terminal:
         try:
             self.validator.stop()
         finally:
-            for gateway in self.gateways.values():
+            for gateway in [*self.gateways.values(), *self._retired]:
                 gateway.close()
             self.journal.close()
 
@@ -147,6 +157,20 @@ class Terminal:
     def between_payments(self, label: str, work: Callable[[], None]) -> None:
         """Run `work` on the UI thread as soon as no payment is in progress (at once if none is); any thread."""
         self.post(ev.BetweenPayments(work, label))
+
+    def reconfigure(self, config: Config, catalog: Catalog) -> None:
+        """Run with a new configuration and catalog from now on; only between payments (a payment in progress
+        keeps the provider, fee and limits it started with)."""
+        # New options (a secret) need a new adapter (the breaker stays); all are built before anything changes,
+        # so an adapter that cannot be built leaves the terminal as it was.
+        fresh = {name: load("gateway protocol", GATEWAYS, part.kind)(name, part.options)
+                 for name, part in config.gateways.items() if part != self.config.gateways.get(name)}
+        for name, gateway in fresh.items():
+            self._retired.append(self.gateways[name])  # closed at shutdown: an attempt may still be on it
+            self.gateways[name] = self.router.gateways[name] = gateway
+        self.config = self.session.deps.config = self.receipts.config = config
+        self.catalog = self.session.deps.catalog = self.outbox.catalog = self.receipts.catalog = catalog
+        self._detector = None
 
     def pump(self) -> int:
         """Handle every queued event on this thread; returns how many."""

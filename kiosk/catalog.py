@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kiosk.fees import ROUNDINGS, FeeRule, FixedFee, NoFee, PercentFee, Tier, TieredFee, parse_percent
 from kiosk.gateways.base import Route
@@ -258,7 +259,13 @@ def _provider(doc: Doc, currency: str, categories: set[str], gateways: set[str] 
 
 def load_catalog(path: str | Path, currency: str = "RUB", gateways: set[str] | None = None) -> Catalog:
     """Load and validate a catalog; with gateways given, every route must name one of them."""
-    root = Doc(path, load_toml(path, "catalog"))
+    return parse_catalog(load_toml(path, "catalog"), path, currency, gateways)
+
+
+def parse_catalog(data: dict[str, Any], file: str | Path, currency: str = "RUB",
+                  gateways: set[str] | None = None) -> Catalog:
+    """Validate a catalog already read (errors name `file`)."""
+    root = Doc(file, data)
     root.unknown_keys({"version", "categories", "providers"})
     version = root.integer("version")
     if version != CATALOG_VERSION:

@@ -108,7 +108,12 @@ def _path(base: Path, doc: Doc, key: str, default: str) -> Path:
 def load_config(path: str | Path) -> Config:
     """Load and validate a terminal configuration; relative paths are relative to the file."""
     path = Path(path)
-    root = Doc(path, load_toml(path, "terminal configuration"))
+    return parse_config(load_toml(path, "terminal configuration"), path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    """Validate a terminal configuration already read (errors and relative paths refer to `path`)."""
+    root = Doc(path, data)
     root.unknown_keys({"version", "terminal", "agent", "limits", "offline", "devices", "gateways", "catalog",
                        "journal", "session", "outbox", "receipts", "screen", "service"})
     version = root.integer("version")

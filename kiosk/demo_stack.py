@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 from kiosk.config import DEMO_CONFIG, Config, Part, load_config
 from kiosk.demo_config import DEMO_UI_TERMINAL, demo_config
 from kiosk.drivers.virtual import VirtualValidator
-from kiosk.emulators.processing.jsonapi import JsonApiEmulator
-from kiosk.emulators.processing.osmp import OsmpEmulator
 from kiosk.emulators.virtual_printer import VirtualPrinter
 from kiosk.external_validator import ExternalValidator
 
@@ -67,6 +65,10 @@ class DemoStack:
         if self.in_process:
             self.config = config
             return
+        # the gateway emulators' HTTP servers are imported only for the full stack (--in-process has none)
+        from kiosk.emulators.processing.jsonapi import JsonApiEmulator
+        from kiosk.emulators.processing.osmp import OsmpEmulator
+
         self.validator = ExternalValidator.spawn(self.protocol, self.state_dir / f"cassette-{self.protocol}.json",
                                                  "--step", "0.15")
         osmp = OsmpEmulator(state_file=self.state_dir / "osmp-emulator.json")
@@ -87,6 +89,8 @@ class DemoStack:
         """The dealer service on loopback and this terminal enrolled with it; the demo runs on without it."""
         from provisioning.demo import DemoDealer
 
+        # A "reboot" sent from the demo portal must not reboot the desktop the demo runs on (command_poller.REBOOT_ENV)
+        os.environ.setdefault("KIOSK_REBOOT_COMMAND", "echo 'kiosk demo: a real terminal would reboot now'")
         try:
             # heartbeats come from the demo terminal itself (Terminal.start), as on a real terminal
             self.dealer = DemoDealer(self.state_dir / "dealer", config.terminal, config.address,

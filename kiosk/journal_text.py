@@ -80,8 +80,10 @@ def write_lookup(out: TextIO, op: Operation, bills: list[int], attempts: list[di
     for index, attempt in enumerate(attempts, 1):
         detail = " ".join(filter(None, (attempt.get("code"), attempt.get("message"))))
         external = f", id {attempt['external_id']}" if attempt.get("external_id") else ""
+        # after the centre forgot a SESSION, each attempt says which one it carried
+        carried = f" [SESSION {attempt['session']}]" if op.session and attempt.get("session") else ""
         lines.append(f"    {index}. {attempt['verb']} at {attempt['gateway']}, {local_time(attempt['started_at'])}"
-                     f" → {attempt.get('outcome') or 'no outcome (interrupted)'}{external}"
+                     f"{carried} → {attempt.get('outcome') or 'no outcome (interrupted)'}{external}"
                      + (f" — {detail}" if detail else ""))
     lines.append(f"  incidents: {len(incidents) or 'none'}")
     for incident in incidents:

@@ -114,6 +114,14 @@ class Session(SessionActions):
             except Exception:  # one failed piece of work must not keep the others waiting or stop the session
                 log.exception("between-payments work %r failed", item.label)
 
+    def lock(self, message: str) -> None:
+        """Out of service by the dealer's wish, showing their message (call between payments, on this thread)."""
+        self._fire("lock", message=message)
+
+    def unlock(self) -> None:
+        """End the dealer's lock: back to idle unless a fault keeps the terminal out of service."""
+        self._fire("unlock")
+
     def fail_safe(self, reason: str) -> None:
         """Something failed inside the terminal: take no more money and show out of service."""
         self._fire("internal_fault", reason=reason)
@@ -266,7 +274,7 @@ class Session(SessionActions):
                            account_error=self.account_error, details=dict(self.details), operation=self.operation,
                            cash=self.cash, offline=self.offline, message=self.message, fault=self.fault,
                            outcome=self.outcome, no_receipt=self.no_receipt,
-                           receipt=self.receipt_status)
+                           receipt=self.receipt_status, locked=self.lock_message)
         view.waiting = self.deps.journal.waiting()[0]
         if self._deadline is not None:
             view.seconds_left = max(0, int(self._deadline - self.deps.clock.monotonic() + 0.999))

@@ -43,6 +43,7 @@ class SessionActions:
         self.offline = False
         self.message = ""
         self.fault: str | None = None
+        self.lock_message: str | None = None  # locked by the dealer, with the message the screen shows
         self.outcome = ""
         self.no_receipt = False
         self.receipt_status = ""
@@ -133,6 +134,10 @@ class SessionActions:
     def faulty(self, data: EventData) -> bool:
         """A device fault is waiting to take the terminal out of service."""
         return self.fault is not None
+
+    def locked(self, data: EventData) -> bool:
+        """The dealer locked the terminal: it stays out of service until unlocked."""
+        return self.lock_message is not None
 
     def printer_fault(self, data: EventData) -> bool:
         """Out of service for want of a printer."""
@@ -308,6 +313,14 @@ class SessionActions:
         key = TIMEOUTS.get(self.state)
         self._deadline = None if key is None else self.deps.clock.monotonic() + self.deps.config.timeouts[key]
 
+    def take_lock(self, data: EventData) -> None:
+        """Locked by the dealer, with their message for the payer."""
+        self.lock_message = str(data.kwargs.get("message", ""))
+
+    def drop_lock(self, data: EventData) -> None:
+        """Unlocked by the dealer."""
+        self.lock_message = None
+
     def stop_taking_money(self, data: EventData) -> None:
         """An internal fault: stop the validator and hand back a bill in escrow, whatever else is broken."""
         try:
@@ -388,7 +401,7 @@ class SessionActions:
             self.deps.validator.disable()
         except Exception:
             log.exception("could not disable the validator")
-        log.warning("out of service: %s", self.fault)
+        log.warning("out of service: %s", "locked by the dealer" if self.lock_message is not None else self.fault)
 
     def _collecting(self) -> int:
         """The operation of this payment; only asked for in states after it was journaled."""

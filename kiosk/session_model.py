@@ -125,12 +125,18 @@ TRANSITIONS: list[Transition] = [
     {"trigger": "device_fault", "source": ["idle"] + BEFORE_MONEY, "dest": "out_of_service"},
     {"trigger": "device_fault", "source": "cash_collection", "dest": "commit", "conditions": "has_cash"},
     {"trigger": "device_fault", "source": "cash_collection", "dest": "out_of_service"},
-    {"trigger": "recovered", "source": "out_of_service", "dest": "idle"},
+    {"trigger": "recovered", "source": "out_of_service", "dest": "idle", "unless": "locked"},
     # Out of service for want of a printer: looked at again every few seconds.
     {"trigger": "tick", "source": "out_of_service", "dest": "idle", "prepare": "recheck_printer",
-     "conditions": ["printer_fault", "printer_back"], "before": "clear_fault"},
+     "conditions": ["printer_fault", "printer_back"], "unless": "locked", "before": "clear_fault"},
+    # Locked by the dealer (a remote command, applied only between payments): out of service with their message
+    # until unlocked; a device coming back or a visit to the service menu does not end it.
+    {"trigger": "lock", "source": ["idle", "out_of_service"], "dest": "out_of_service", "before": "take_lock"},
+    {"trigger": "unlock", "source": "out_of_service", "dest": "idle", "unless": "faulty", "before": "drop_lock"},
+    {"trigger": "unlock", "source": "*", "dest": None, "after": "drop_lock"},
     {"trigger": "service_login", "source": ["idle", "out_of_service"], "dest": "service"},
     {"trigger": "service_exit", "source": "service", "dest": "out_of_service", "conditions": "faulty"},
+    {"trigger": "service_exit", "source": "service", "dest": "out_of_service", "conditions": "locked"},
     {"trigger": "service_exit", "source": "service", "dest": "idle"},
     # Something failed inside the terminal (the journal, a driver): stop the money wherever the session is.
     # Whatever was journaled stays; start-up reconciliation finishes it after the restart.

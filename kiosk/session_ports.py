@@ -61,3 +61,4 @@ class SessionView:
     outcome: str = ""
     no_receipt: bool = False
     receipt: str = ""  # "printing" while a receipt is on its way out, then the journaled receipt status
+    locked: str | None = None  # locked by the dealer: the message to show (None: not locked)

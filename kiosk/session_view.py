@@ -159,9 +159,17 @@ class ScreenPort:
 
     def __init__(self, terminal: Terminal) -> None:
         self._t = terminal
-        self.config: Config = terminal.config
-        self.catalog: Catalog = terminal.catalog
         self.service = ServiceMenu(terminal)
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force (a pushed one replaces it between payments)."""
+        return self._t.config
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog in force."""
+        return self._t.catalog
 
     def view(self) -> SessionView:
         """The session's view of this moment (a copy: changing it changes nothing)."""

@@ -141,6 +141,7 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
                 ui = KioskUI(terminal, demo=demo, fullscreen=fullscreen, size=size, theme=theme, lang=lang,
                              insert_bill=demo_port(terminal) if demo_port is not None else None)
                 stop.ui = ui
+                terminal.request_exit = ui.request_exit  # a remote restart ends the loop like the service menu's
                 if stop.requested:
                     ui.exit_code = 0
                 from kiosk.updates import health  # systemd: READY now, WATCHDOG while the loops turn

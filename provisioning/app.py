@@ -12,10 +12,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provisioning import api
+from provisioning.commands import api as commands_api
+from provisioning.config import api_routes as config_api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
-from provisioning.portal import routes, updates_routes
+from provisioning.portal import commands_routes, config_routes, monitor_routes, routes, updates_routes
 from provisioning.settings import Settings
 from provisioning.updates import api as updates_api
 
@@ -34,6 +36,11 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(updates_api.router)
     app.include_router(routes.router)
     app.include_router(updates_routes.router)
+    commands_api.install(app, db.url)
+    app.include_router(commands_routes.router)
+    app.include_router(monitor_routes.router)
+    app.include_router(config_api.router)
+    app.include_router(config_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

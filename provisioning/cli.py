@@ -16,6 +16,7 @@ from sqlalchemy import select
 from kiosk.dealer_link.identity import write_private
 from provisioning import db as dbmod
 from provisioning import tenants
+from provisioning.config.vault import vault_of
 from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
@@ -106,6 +107,7 @@ def init(state: Path, db_url: str | None, dev: bool, hosts: list[str] | None, ou
     passphrase = os.environ.get("KIOSK_DEALER_CA_PASSPHRASE")
     files.save(ca, passphrase.encode() if passphrase else None)
     files.save_server(*ca.issue_server(settings.hosts))
+    vault_of(state)  # the key gateway secrets are sealed with (0600), beside the CA's
     settings.save()
     database = dbmod.Database(settings.db_url)
     try:

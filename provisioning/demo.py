@@ -25,6 +25,7 @@ from provisioning.settings import SETTINGS_FILE, Settings
 from provisioning.updates.repository import Repository
 
 START_TIMEOUT = 60.0
+DEMO_CONFIG_INTERVAL = 10  # seconds between the demo terminal's pulls of its pushed configuration
 
 
 class DemoDealer:
@@ -77,12 +78,15 @@ class DemoDealer:
 
     def _enroll(self) -> None:
         identity = TerminalIdentity(self.identity_dir)
-        if identity.enrolled():
-            # Ports are chosen afresh each run: point the stored link at this run's service.
-            settings = dataclasses.replace(identity.settings(), dealer_url=self.portal_url, link_url=self.link_url)
-            write_private(identity.settings_file, json.dumps(dataclasses.asdict(settings), indent=2).encode(),
-                          0o644)
-            return
+        if not identity.enrolled():
+            self._enroll_once()
+        # Ports are chosen afresh each run: point the stored link at this run's service. The demo terminal pulls
+        # pushed configuration every few seconds, so a change saved in the portal shows on it soon.
+        settings = dataclasses.replace(identity.settings(), dealer_url=self.portal_url, link_url=self.link_url,
+                                       config_interval=DEMO_CONFIG_INTERVAL)
+        write_private(identity.settings_file, json.dumps(dataclasses.asdict(settings), indent=2).encode(), 0o644)
+
+    def _enroll_once(self) -> None:
         service = Settings.load(self.state_dir)
         db = Database(service.db_url)
         try:

@@ -13,13 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from provisioning import audit
+from provisioning.commands.service import expire as expire_command_rows
 from provisioning.db import Database
 from provisioning.db.models import EnrollmentCode, PeriodicJob, Terminal, utcnow
 from provisioning.identity.requests import forget_old_nonces
+from provisioning.monitor import alerts, delivery, history
 from provisioning.settings import Settings
 
 log = logging.getLogger(__name__)
-Job = Callable[[Session, datetime, Settings], None]
+Job = Callable[[Session, datetime, Settings], object]  # what a job returns is for tests and logs
 
 
 def expire_codes(session: Session, now: datetime, settings: Settings) -> None:
@@ -49,6 +51,9 @@ def refresh_update_metadata(session: Session, now: datetime, settings: Settings)
     from provisioning.updates.repository import Repository
 
     Repository(settings.state_dir / "updates").refresh()
+def expire_commands(session: Session, now: datetime, settings: Settings) -> None:
+    """Remote commands nobody collected (or answered) before their expiry become `expired`."""
+    expire_command_rows(session, now)
 
 
 JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
@@ -56,6 +61,15 @@ JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
     "mark_offline": (mark_offline, 20),
     "purge_nonces": (purge_nonces, 300),
     "refresh_update_metadata": (refresh_update_metadata, 600),
+    "expire_commands": (expire_commands, 30),
+    "evaluate_alerts": (alerts.evaluate, 15),
+    "rollup_heartbeats": (history.rollup, 600),
+    "prune_heartbeats": (history.prune, 3600),
+}
+# Work that talks to the outside world: offered every tick in every server process, outside any transaction (a slow
+# receiver must hold no database lock); it claims its own rows, so each item is done once across the servers.
+TASKS: dict[str, Callable[[Database, Settings], object]] = {
+    "deliver_alerts": delivery.deliver_due,
 }
 
 
@@ -122,6 +136,11 @@ class PeriodicWorker:
                     claim_and_run(self.db, name, job, self.periods[name], self.settings, self.worker)
                 except Exception:  # a failed run is retried next tick; the server keeps serving
                     log.exception("periodic job %s failed", name)
+            for name, task in TASKS.items():
+                try:
+                    task(self.db, self.settings)
+                except Exception:
+                    log.exception("periodic task %s failed", name)
             self._stop.wait(self.tick)
 
     def close(self) -> None:

@@ -41,6 +41,13 @@ class Settings:
     lockout_minutes: int = 15
     renew_before_days: int = 30  # a terminal asks for a new certificate this long before expiry
     certificate_days: int = 365
+    heartbeat_retention_days: int = 30  # raw heartbeats older than this are pruned (hourly aggregates are kept)
+    smtp_host: str = ""  # the SMTP server alert e-mails go through (none: e-mail alerts fail and are retried)
+    smtp_port: int = 25
+    smtp_from: str = ""
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""  # kept in service.json (0600), never logged
 
     def __post_init__(self) -> None:
         if not self.db_url:

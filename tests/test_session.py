@@ -30,7 +30,7 @@ def test_a_payment_from_touch_to_receipt(terminal):
     assert terminal.session.state == "provider"
     act(terminal, ev.ChooseProvider("mts"), ev.EditAccount("9123456789"), ev.SubmitAccount())
     assert terminal.session.state == "confirmation"
-    assert terminal.session.details == {"name": "Subscriber 6789"}
+    assert terminal.session.details == {"subscriber": "6789"}  # data: the screen words it in its language
     act(terminal, ev.Confirm())
     number = terminal.session.operation
     assert terminal.journal.get(number).state == "collecting"  # journaled before the validator was enabled

@@ -53,32 +53,24 @@ class DealerLink:
         """The API path of this terminal."""
         return f"/api/v1/terminals/{self.settings.dealer}/{self.settings.number}"
 
-    def _signed_headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
-        headers = sign(method, f"{self.settings.link_url}{path}", body, self.key, self.key_id)
-        headers[CLIENT_CERT_HEADER] = self._cert_header
-        if body:
-            headers["Content-Type"] = "application/json"
-        return headers
-
     @contextmanager
     def stream(self, path: str, headers: dict[str, str] | None = None) -> Iterator[httpx.Response]:
         """A signed GET whose reply body is read in pieces (files: update metadata and bundles); transport
         faults raise LinkError, the status is the caller's to judge."""
-        assert self._client is not None
         try:
-            with self._client.stream("GET", path, headers={**(headers or {}),
-                                                           **self._signed_headers("GET", path, b"")}) as reply:
+            with self.http.stream("GET", path, headers={**(headers or {}),
+                                                           **self.signed_headers("GET", path, b"")}) as reply:
                 yield reply
         except httpx.HTTPError as exc:
             raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
 
-    def request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
-        """Send one signed request; a refusal raises LinkError with the service's reason."""
-        assert self._client is not None
+    def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> dict[str, Any]:
+        """Send one signed request (a long poll gives a longer timeout); a refusal raises LinkError with the
+        service's reason."""
         body = b"" if payload is None else json.dumps(payload).encode()
-        headers = self._signed_headers(method, path, body)
+        headers = self.signed_headers(method, path, body)
         try:
-            reply = self._client.request(method, path, content=body, headers=headers)
+            reply = self.http.request(method, path, content=body, headers=headers, timeout=timeout or TIMEOUT)
         except httpx.HTTPError as exc:
             raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
         if reply.status_code >= 400:
@@ -89,6 +81,21 @@ class DealerLink:
             raise LinkError(f"{method} {path} refused ({reply.status_code}): {detail}")
         result: dict[str, Any] = reply.json()
         return result
+
+    def signed_headers(self, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+        """Headers that sign one request to `path` (RFC 9421) and present the certificate (RFC 9440)."""
+        headers = sign(method, f"{self.settings.link_url}{path}", body, self.key, self.key_id)
+        headers[CLIENT_CERT_HEADER] = self._cert_header
+        if body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    @property
+    def http(self) -> httpx.Client:
+        """The mutually authenticated connection pool (for a caller that streams a reply, e.g. a long poll)."""
+        if self._client is None:
+            raise LinkError("the dealer link is closed")
+        return self._client
 
     def heartbeat(self, status: dict[str, Any] | None = None) -> dict[str, Any]:
         """Report that the terminal is alive (and renew the certificate when the service says it is time)."""
@@ -138,6 +145,7 @@ class HeartbeatLoop:
         self.last_error = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dealer-heartbeat", daemon=True)
+        self.companions: list[Any] = []  # other loops on the link (remote commands …), closed with this one
 
     def start(self) -> HeartbeatLoop:
         """Start sending (the first heartbeat goes at once)."""
@@ -168,6 +176,8 @@ class HeartbeatLoop:
     def close(self) -> None:
         """Stop the loop and close the connection."""
         self._stop.set()
+        for companion in self.companions:
+            companion.close()
         if self._thread.is_alive():
             self._thread.join(timeout=TIMEOUT + 5)
         self.link.close()

@@ -57,6 +57,7 @@ class LinkSettings:
     ca_fingerprint: str
     heartbeat_interval: int = 60
     renew_before_days: int = 30
+    config_interval: int = 300  # seconds between pulls of the pushed configuration (a "sync now" pulls at once)
 
 
 class TerminalIdentity:

@@ -80,11 +80,16 @@ class Declined:
 
 @dataclass(frozen=True, slots=True)
 class RetryLater:
-    """Not booked now; try again later. not_executed=True means provably not booked anywhere (safe to fail over)."""
+    """Not booked now; try again later. not_executed=True means provably not booked anywhere (safe to fail over).
+
+    new_session=True (with not_executed): the processing system has no record of the payment's session and wants
+    it started again under a new one (CyberPlat ERROR=11 to pay_status); the journal mints it before any use.
+    """
 
     reason: str = ""
     not_executed: bool = False
     gateway_code: str = ""
+    new_session: bool = False
     kind: str = "retry"
 
 

@@ -2,7 +2,9 @@
 
 One SESSION (request.session_id) serves check, pay and every status query of one operation. pay() runs the
 check and the pay step; a check that says the session already exists is the same operation coming back.
-After a pay whose reply was lost, only pay_status is asked, never pay again. Replies are verified with the
+After a pay whose reply was lost, only pay_status is asked, never pay again. A pay_status answering ERROR=11
+(no such session: never registered) is RetryLater(new_session=True): the journal mints a new SESSION and
+the payment starts again with check + pay under it. Replies are verified with the
 processing's public key; one that does not verify is an unknown outcome, never an approval.
 
 Requests and replies are IPRIV documents in the vendor's format (cyberplat_sign). Options: `url` (…/cgi-bin),
@@ -138,7 +140,9 @@ class CyberplatGateway(Gateway):
         if paid.get("RESULT") == "0" and error == 0:
             return self._poll(request, first=False)
         if error == NO_SESSION:
-            return RetryLater("session not registered", not_executed=True, gateway_code=str(error))
+            # The check registered this session, yet pay does not know it: only pay_status may prove it unknown
+            # and so allow a new SESSION (a pay answer alone never does).
+            return self._poll(request, first=True)
         if error in IN_DOUBT or error not in DECLINES and error not in TEMPORARY:
             return Unknown(f"pay ERROR={error}: {paid.get('ERRMSG', '')}")
         if error in TEMPORARY:
@@ -173,7 +177,9 @@ class CyberplatGateway(Gateway):
                 continue
             error, result = _int(reply.get("ERROR")), _int(reply.get("RESULT"))
             if error == NO_SESSION:
-                return RetryLater("session not registered", not_executed=True, gateway_code=str(error))
+                # Never registered: the protocol wants the payment started again (check + pay) under a new SESSION.
+                return RetryLater("session not registered at the centre; start again under a new SESSION",
+                                  not_executed=True, gateway_code=str(error), new_session=True)
             if result == 7:
                 if error == 0:
                     return Approved(reply.get("TRANSID", ""), reply.get("AUTHCODE", ""))

@@ -13,9 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import phonenumbers
-from phonenumbers import carrier
-
 DEMO_TABLE = Path(__file__).resolve().parent.parent / "data" / "numbering" / "def-demo.csv"
 # Operator names as registers, phonenumbers and gateways spell them → demo catalog provider ids.
 ALIASES: dict[str, str] = {
@@ -111,6 +108,10 @@ class OperatorDetector:
             return None
         name = self.plan.operator(digits)
         if name is None and self.use_phonenumbers:
+            # imported at the first number, not at start-up: its carrier tables cost a tenth of a second
+            import phonenumbers
+            from phonenumbers import carrier
+
             name = carrier.name_for_number(phonenumbers.parse("+7" + digits), "en") or None
         if name is None:
             return None

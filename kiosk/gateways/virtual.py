@@ -82,7 +82,8 @@ class VirtualGateway(Gateway):
             return Unreachable("connection refused")
         if account.endswith("0000"):
             return Refused(Code.ACCOUNT_NOT_FOUND, "account not found")
-        return Payable({"name": f"Subscriber {account[-4:]}"})
+        # data, not words: the screen says "Subscriber 6789" or "Абонент 6789" in the payer's language
+        return Payable({"subscriber": account[-4:]})
 
     def pay(self, request: PaymentRequest) -> PayOutcome:
         """Book once per idempotency key; repeat the same answer for a repeated key."""

@@ -31,6 +31,7 @@ from kiosk.offline_queue.operation import (  # re-exported (__all__): the journa
     STATES,
     Operation,
     idempotency_key,
+    session_id,
     txn_id,
 )
 from kiosk.offline_queue.schema import migrate, refuse_newer
@@ -265,16 +266,19 @@ class Journal(JournalIntegrity):
                          (CANCELLED, self._stamp(), reason, operation))
 
     # -- delivery -------------------------------------------------------------------------------
-    def begin_attempt(self, operation: int, route: Route, verb: str) -> int:
-        """Durably note that a request is about to leave, pinning the gateway until its outcome is known."""
+    def begin_attempt(self, operation: int, route: Route, verb: str, session: str | None = None) -> int:
+        """Durably note that a request is about to leave, pinning the gateway until its outcome is known.
+
+        `session`: the CyberPlat SESSION the request carries, so the journal names every one ever sent.
+        """
         route_json = json.dumps({"gateway": route.gateway, "provider_code": route.provider_code,
                                  "options": dict(route.options)}, sort_keys=True)
         stamp = self._stamp()
 
         def write(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
-                "INSERT INTO attempts (operation, gateway, route, verb, started_at) VALUES (?,?,?,?,?)",
-                (operation, route.gateway, route_json, verb, stamp))
+                "INSERT INTO attempts (operation, gateway, route, verb, started_at, session) VALUES (?,?,?,?,?,?)",
+                (operation, route.gateway, route_json, verb, stamp, session))
             conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
                          "WHERE operation=?", (route.gateway, route_json, operation))
             return int(cursor.lastrowid or 0)
@@ -290,11 +294,13 @@ class Journal(JournalIntegrity):
 
     def settle(self, operation: int, *, state: str | None = None, unpin: bool = False,
                next_attempt_ms: int | None = None, finish: tuple[int, str, str, str, str] | None = None,
-               **columns: Any) -> None:
+               new_session: bool = False, **columns: Any) -> None:
         """Update an operation after an attempt: new state, pin, schedule and outcome columns.
 
         `finish` (attempt, outcome, code, message, external id) records the attempt's outcome in the same
-        transaction, as finish_attempt() would.
+        transaction, as finish_attempt() would. `new_session`: the centre proved the current SESSION unknown;
+        a new one, never used before by this operation, is minted in the same transaction, so it is durable
+        before any request can carry it.
         """
         allowed = {"gateway", "external_id", "last_outcome", "last_code", "last_message", "attention_reason"}
         unknown = set(columns) - allowed
@@ -326,8 +332,24 @@ class Journal(JournalIntegrity):
                 conn.execute("UPDATE attempts SET finished_at=?, outcome=?, code=?, message=?, external_id=? "
                              "WHERE id=?", (stamp, outcome, code, message, external_id or None, attempt))
             conn.execute(statement, (*values, operation))
+            if new_session:
+                self._mint_session(conn, operation)
 
         self._grouped(write)
+
+    def _mint_session(self, conn: sqlite3.Connection, operation: int) -> str:
+        """Give an operation a SESSION that none of its attempts ever carried (inside the caller's transaction)."""
+        row = conn.execute("SELECT nonce, session FROM operations WHERE operation=?", (operation,)).fetchone()
+        used = {r[0] for r in conn.execute("SELECT session FROM attempts WHERE operation=? AND session IS NOT NULL",
+                                           (operation,))}
+        used.add(row[1] or session_id(self.terminal, operation, row[0]))
+        while True:  # a fresh random nonce: the new SESSION is as unrepeatable as the first
+            session = session_id(self.terminal, operation, secrets.randbelow(NONCE_RANGE))
+            if session not in used:
+                break
+        conn.execute("UPDATE operations SET session=? WHERE operation=?", (session, operation))
+        log.warning("operation %d: the centre does not know its SESSION; continuing under %s", operation, session)
+        return session
 
     def requeue(self, operation: int) -> None:
         """Support puts a needs-attention operation back into the outbox (e.g. after fixing a route)."""

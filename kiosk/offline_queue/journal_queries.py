@@ -75,7 +75,7 @@ class JournalQueries:
         with self._lock:
             return list(self.db["attempts"].rows_where(
                 "operation = ?", [operation], order_by="id",
-                select="gateway, verb, started_at, finished_at, outcome, code, message, external_id"))
+                select="gateway, verb, started_at, finished_at, outcome, code, message, external_id, session"))
 
     def in_state(self, *states: str, limit: int | None = None) -> list[Operation]:
         """Operations in any of these states, oldest first."""

@@ -99,6 +99,7 @@ class Operation:
     details: dict[str, Any] = field(default_factory=dict)
     nonce: int | None = None
     lifetime_from: str | None = None
+    session: str | None = None  # a SESSION minted after the centre forgot the first (None: the derived one)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Operation:
@@ -134,7 +135,7 @@ class Operation:
     def request_ids(self) -> tuple[str, int, str]:
         """(idempotency key, OSMP txn_id, CyberPlat SESSION): every id a processing system sees, derived here only."""
         return (self.idempotency_key, txn_id(self.terminal, self.operation, self.nonce),
-                session_id(self.terminal, self.operation, self.nonce))
+                self.session or session_id(self.terminal, self.operation, self.nonce))
 
     def request(self, route: Route, accepted_at: datetime) -> PaymentRequest:
         """The gateway request; the same bytes of identity on every attempt."""

@@ -5,7 +5,8 @@ The rules, in the order they are applied to one operation:
 2. A pinned operation is resolved first, at the same gateway, the way that gateway's profile allows: its
    status query, else an identical resend where a repeat cannot book twice, else a person (needs attention;
    never a blind resend to a provider that books every repeat again). Only an answer that the payment was
-   never registered unpins it.
+   never registered unpins it; where that answer also says the session is unknown (CyberPlat ERROR=11), a new
+   session is journaled with it, before any request carries it.
 3. Unpinned, routes are tried in the router's order. Moving to the next route is allowed only after an
    outcome that proves nothing was booked: RetryLater(not_executed=True), or a decline that is about the route
    (dealer balance, provider unavailable at that gateway) rather than about the payment.
@@ -49,6 +50,11 @@ CLOCK_SKEW_LIMIT = 60.0
 # A skew that has not moved is journaled again after this long (seconds).
 CLOCK_NOTE_SECONDS = 60.0
 FAILOVER_CODES = frozenset({Code.DEALER_BALANCE_LOW, Code.PROVIDER_UNAVAILABLE, Code.AUTH_FAILED, Code.TEMPORARY})
+
+
+def _new_session(outcome: PayOutcome | None) -> bool:
+    """Whether the gateway proved the operation's session unknown and wants a new one (never otherwise)."""
+    return isinstance(outcome, RetryLater) and outcome.not_executed and outcome.new_session
 
 
 def _describe(outcome: PayOutcome) -> tuple[str, str, str, str]:
@@ -111,7 +117,7 @@ class Outbox:
         kind, code, message, _ = _describe(outcome) if outcome else ("", "", "", "")
         self.journal.settle(op.operation, state=NEEDS_ATTENTION, unpin=unpin, attention_reason=reason,
                             finish=finish, last_outcome=kind or op.last_outcome, last_code=code or op.last_code,
-                            last_message=message or op.last_message)
+                            last_message=message or op.last_message, new_session=_new_session(outcome))
         log.error("operation %d needs attention: %s", op.operation, reason)
         return NEEDS_ATTENTION
 
@@ -146,7 +152,7 @@ class Outbox:
         # Journaled (and pinned) before the slot is taken, so the slot covers only the exchange and the gateway is
         # never idle while the disk syncs; a crash while waiting for the slot leaves an "unknown" that the
         # profile resolves like any other.
-        attempt = self.journal.begin_attempt(op.operation, route, verb)
+        attempt = self.journal.begin_attempt(op.operation, route, verb, request.session_id)
         with slot:  # waits only for this gateway's own requests, each bounded by its timeout
             try:
                 if verb == "pay":
@@ -199,7 +205,8 @@ class Outbox:
                 return final or NEEDS_ATTENTION
             if not (isinstance(outcome, RetryLater) and outcome.not_executed):
                 return self._schedule(self.journal.get(number), unpin=False, outcome=outcome, finish=finish)
-            self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms, finish=finish)
+            self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms, finish=finish,
+                                new_session=_new_session(outcome))
             op = self.journal.get(number)
 
         if provider is None:
@@ -219,7 +226,10 @@ class Outbox:
                 return self._unresolvable(self.journal.get(number), route.gateway, outcome.reason, outcome, finish)
             elif not (isinstance(outcome, RetryLater) and outcome.not_executed):
                 return self._schedule(self.journal.get(number), unpin=False, outcome=outcome, finish=finish)
-            self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms, finish=finish)
+            self.journal.settle(number, unpin=True, next_attempt_ms=op.next_attempt_ms, finish=finish,
+                                new_session=_new_session(outcome))
+            if _new_session(outcome):
+                op = self.journal.get(number)  # the next route's request carries the SESSION just journaled
             last = outcome
         op = self.journal.get(number)
         if isinstance(last, Declined):

@@ -107,6 +107,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE operations ADD COLUMN lifetime_from TEXT",
         "CREATE INDEX operations_by_account ON operations (account)",
     ),
+    (
+        # v4: the CyberPlat SESSION an operation is paid under now (NULL: the one derived from its ids) and the
+        # one each attempt carried; a new one is journaled only after pay_status proved the old one unknown.
+        "ALTER TABLE operations ADD COLUMN session TEXT",
+        "ALTER TABLE attempts ADD COLUMN session TEXT",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,7 +15,7 @@ import pygame
 
 from kiosk.screens.panels import Panel
 from kiosk.screens.text import Painter, TextLike
-from kiosk.screens.widgets import Label, Picture, Slideshow
+from kiosk.screens.widgets import Label, Picture, Slideshow, fit_size, text_fits
 
 #: providers listed on one slide; more are summed up as "and N more"
 MOST_PROVIDERS = 4
@@ -55,11 +55,28 @@ class CatalogSlideshow(Slideshow):
         else:
             words = pygame.Rect(inner.x, inner.y, inner.width * 3 // 5, inner.height)
             picture = pygame.Rect(words.right + gap, inner.y, inner.right - words.right - gap, inner.height)
-        title_h = min(words.height // 3, 2 * painter.font("numbers", True).get_linesize())
-        Label((words.x, words.y, words.width, title_h), slide.heading, "numbers", bold=True,
-              valign="middle").draw(surface, painter)
-        body = pygame.Rect(words.x, words.y + title_h + gap, words.width, words.height - title_h - gap)
-        Label(body, "\n".join(slide.lines), "title", "text").draw(surface, painter)
-        if slide.picture:
+        text = "\n".join(slide.lines)
+
+        def parts(words: pygame.Rect) -> tuple[pygame.Rect, pygame.Rect]:
+            # the heading takes the lines it needs (up to two), the providers the rest
+            said = painter.resolve(slide.heading)
+            px = fit_size(painter, said, "numbers", pygame.Rect(0, 0, words.width, words.height // 3))
+            lines = min(2, len(painter.wrap(said, px, words.width, True)))
+            title_h = min(words.height // 3, lines * painter.font("numbers", True).get_linesize())
+            heading = pygame.Rect(words.x, words.y, words.width, title_h)
+            return heading, pygame.Rect(words.x, words.y + title_h + gap, words.width, words.height - title_h - gap)
+
+        def fits(words: pygame.Rect) -> bool:
+            heading, body = parts(words)
+            return (text_fits(painter, painter.resolve(slide.heading), "numbers", heading, True)
+                    and text_fits(painter, text, "title", body, False))
+
+        if not portrait and not fits(words):
+            # large text on a small display: the words take the whole slide, the picture gives way
+            words, picture = inner, pygame.Rect(inner.right, inner.y, 0, 0)
+        heading, body = parts(words)
+        Label(heading, slide.heading, "numbers", bold=True, valign="middle").draw(surface, painter)
+        Label(body, text, "title", "text").draw(surface, painter)
+        if slide.picture and picture.width > 2 * gap:
             Picture(picture.inflate(-gap, -gap), slide.picture).draw(surface, painter)
         self.dirty = False

@@ -85,7 +85,9 @@ class AttractScreen(PinPadScreen):
         line = painter.font("base").get_linesize()
         one_row = sum(natural) + gap <= room
         small_h = m + gap if one_row else max(m + gap, 2 * line + gap)
-        band_h = painter.font("title", True).get_linesize() * 2 + 2 * gap
+        invite = Msg("Touch the screen to pay")
+        band_lines = len(painter.wrap(painter.resolve(invite), "title", rect.width - 2 * gap, True))
+        band_h = painter.font("title", True).get_linesize() * min(2, band_lines) + 2 * gap
         band = pygame.Rect(rect.x, rect.bottom - small_h - band_h, rect.width, band_h)
         show = pygame.Rect(rect.x, rect.y + head_h, rect.width, band.y - rect.y - head_h)
         small = pygame.Rect(rect.x + gap, band.bottom, room, small_h)
@@ -94,13 +96,22 @@ class AttractScreen(PinPadScreen):
         start = "" if self.pin.open else START
         widgets.insert(0, CatalogSlideshow(show, self.slides(painter), theme.ad_seconds, self.started, start))
         widgets.append(Panel(band, "accent"))
-        widgets.append(Label(band.inflate(-2 * gap, -gap), Msg("Touch the screen to pay"), "title", "accent_text",
+        widgets.append(Label(band.inflate(-2 * gap, -gap), invite, "title", "accent_text",
                              bold=True, align="center", valign="middle", max_lines=2))
-        first = natural[0] if one_row else (small.width - gap) * natural[0] // sum(natural)
-        widgets.append(Label((small.x, small.y, first, small.height), notes, "base", "muted_text", valign="middle",
-                             max_lines=2))
-        widgets.append(Label((small.x + first + gap, small.y, small.width - first - gap, small.height), support,
-                             "base", "muted_text", valign="middle", max_lines=2))
+        # stacked, each line may run up to a gap from the terminal number's box
+        stacked_w = rect.width - 3 * gap - corner_width(self, painter)
+        if one_row or max(natural) > stacked_w:
+            first = natural[0] if one_row else (small.width - gap) * natural[0] // sum(natural)
+            widgets.append(Label((small.x, small.y, first, small.height), notes, "base", "muted_text",
+                                 valign="middle", max_lines=2))
+            widgets.append(Label((small.x + first + gap, small.y, small.width - first - gap, small.height), support,
+                                 "base", "muted_text", valign="middle", max_lines=2))
+        else:
+            # each fits a line of its own, one above the other: neither is broken
+            top = small.y + (small.height - 2 * line) // 2
+            for n, text in enumerate((notes, support)):
+                widgets.append(Label((small.x, top + n * line, stacked_w, line), text, "base", "muted_text",
+                                     max_lines=1))
         if self.pin.open:
             widgets += self.pin.widgets(view, painter, rect)
         else:

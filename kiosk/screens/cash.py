@@ -8,7 +8,7 @@ from typing import Any
 import pygame
 
 from kiosk import events as ev
-from kiosk.screens.base import HOME, Screen, provider_name
+from kiosk.screens.base import HOME, Screen, phone, provider_name
 from kiosk.screens.frame import Nav, heading, standard, take_top
 from kiosk.screens.panels import Amount, Banner, Panel, Table, amount_height, banner_height
 from kiosk.screens.text import Msg, Painter
@@ -59,6 +59,9 @@ class CashScreen(Screen):
         ctx, gap = self.ctx, theme.spacing
         enough = view.cash >= view.min_amount > 0 and view.credited > 0  # Pay waits as the session does
         wide = rect.width >= rect.height * 1.2
+        compact = wide and not self._figures_fit(view, painter, (rect.width - 3 * gap) // 2 - 2 * gap)
+        if compact:
+            return self._compact(view, painter, rect)
         buttons = [] if wide else [Nav(Msg("Pay"), PAY, "primary", enough)]
         if view.cash == 0:
             buttons.insert(0, Nav(Msg("Cancel"), HOME))  # once money is inside there is no cancel
@@ -90,24 +93,7 @@ class CashScreen(Screen):
         title, side = heading(painter, side, Msg("Insert banknotes"))
         widgets.append(title)
         line = painter.font("base").get_linesize()
-        room = view.max_amount - view.cash
-        accepted = ctx.terminal.acceptable()  # the session decides what still fits, not the screen
-        # banknotes are whole roubles: "500 ₽", not "500,00 ₽"
-        names = ", ".join(re.sub(r"[.,]00(?=\D*$)", "", ctx.money(d)) for d in accepted)
-        texts: list[Msg] = []
-        if view.cash < view.min_amount:
-            texts.append(Msg("Insert at least {amount}", amount=ctx.money(view.min_amount - view.cash)))
-        if room > 0:
-            texts.append(Msg("You can insert up to {amount} more", amount=ctx.money(room)))
-        if accepted:
-            texts.append(Msg("Accepted banknotes: {denominations}", denominations=names))
-        texts.append(Msg("Account: {account}", account=view.account_display))
-        for text in texts:
-            px = fit_size(painter, painter.resolve(text), "base", pygame.Rect(side.x, side.y, side.width, 3 * line),
-                          False)
-            lines = len(painter.wrap(painter.resolve(text), px, side.width))
-            strip, side = take_top(side, painter.font(px).get_linesize() * lines, gap // 2)
-            widgets.append(Label(strip, text, px, "text", max_lines=3))
+        side = self._instructions(view, painter, side, widgets)
         message = MESSAGES.get(view.message)
         if view.message == "insert_more":
             message = (Msg("Insert at least {amount}", amount=ctx.money(view.min_amount - view.cash)), "danger")
@@ -123,6 +109,76 @@ class CashScreen(Screen):
         if side.height >= ctx.min_px:
             widgets.append(BillSlot((side.x, side.y, side.width, min(side.height, 3 * ctx.min_px))))
         return Group(widgets)
+
+    def _instructions(self, view: SessionView, painter: Painter, side: pygame.Rect, widgets: list[Widget],
+                      compact: bool = False) -> pygame.Rect:
+        """What to insert and where the money goes, as lines from the top of side; returns what is left."""
+        ctx, gap = self.ctx, painter.theme.spacing
+        line = painter.font("base").get_linesize()
+        left = view.max_amount - view.cash
+        accepted = ctx.terminal.acceptable()  # the session decides what still fits, not the screen
+        # banknotes are whole roubles: "500 ₽", not "500,00 ₽"
+        names = ", ".join(re.sub(r"[.,]00(?=\D*$)", "", ctx.money(d)) for d in accepted)
+        texts: list[Msg] = []
+        if view.cash < view.min_amount:
+            texts.append(Msg("Insert at least {amount}", amount=ctx.money(view.min_amount - view.cash)))
+        if left > 0 and not compact:
+            texts.append(Msg("You can insert up to {amount} more", amount=ctx.money(left)))
+        if accepted:
+            texts.append(Msg("Accepted banknotes: {denominations}", denominations=names))
+        if not compact:  # the compact layout has it in its table
+            texts.append(Msg("Account: {account}", account=view.account_display))
+        for text in texts:
+            px = fit_size(painter, painter.resolve(text), "base", pygame.Rect(side.x, side.y, side.width, 4 * line),
+                          False)
+            lines = len(painter.wrap(painter.resolve(text), px, side.width))
+            strip, side = take_top(side, painter.font(px).get_linesize() * lines, gap // 2)
+            widgets.append(Label(strip, text, px, "text", max_lines=4))
+        return side
+
+    def _compact(self, view: SessionView, painter: Painter, rect: pygame.Rect) -> Group:
+        """Large text on a small landscape display: the two amounts that matter side by side across the top,
+        the fee and limits under them at the left and what to insert at the right, Pay in the footer."""
+        ctx, gap = self.ctx, painter.theme.spacing
+        enough = view.cash >= view.min_amount > 0 and view.credited > 0
+        buttons = [Nav(Msg("Pay"), PAY, "primary", enough)]
+        if view.cash == 0:
+            buttons.insert(0, Nav(Msg("Cancel"), HOME))
+        countdown = (Msg("The payment will be made automatically in {seconds} s") if view.cash
+                     else Msg("Returning to the start in {seconds} s"))
+        widgets, body = standard(self, view, painter, rect, provider_name(ctx, view.provider), buttons, countdown)
+        figures, rest = take_top(body, amount_height(painter) + gap, gap)
+        widgets.append(Panel(figures, "surface"))
+        half = (figures.width - 3 * gap) // 2
+        for n, (caption, minor) in enumerate(((Msg("Inserted"), view.cash), (Msg("To be credited"), view.credited))):
+            widgets.append(Amount((figures.x + gap + n * (half + gap), figures.y + gap // 2, half, figures.height - gap),
+                                  caption, ctx.money(minor)))
+        rows = [(Msg("Fee"), ctx.money(view.fee)), (Msg("Minimum"), ctx.money(view.min_amount)),
+                (Msg("Maximum"), ctx.money(view.max_amount))]
+        # where the money goes, one line across the bottom of the body
+        account = Msg("Account: {account}", account=phone(view.account_display))
+        line = painter.font("base").get_linesize()
+        widgets.append(Label((rest.x, rest.bottom - line, rest.width, line), account, "base", "text", max_lines=1))
+        rest.height -= line + gap // 2
+        left = pygame.Rect(rest.x, rest.y, (rest.width - gap) // 2, rest.height)
+        widgets.append(Table(left, rows, size="base"))
+        side = pygame.Rect(left.right + gap, rest.y, rest.right - left.right - gap, rest.height)
+        side = self._instructions(view, painter, side, widgets, compact=True)
+        message = MESSAGES.get(view.message)
+        if view.message == "insert_more":
+            message = (Msg("Insert at least {amount}", amount=ctx.money(view.min_amount - view.cash)), "danger")
+        if message is not None:
+            # a warning goes over the fee and limits, which the payer has already seen
+            widgets.append(Banner(left, *message))
+        return Group(widgets)
+
+    def _figures_fit(self, view: SessionView, painter: Painter, width: int) -> bool:
+        """Whether the figures' labels and amounts fit beside each other in width, at the smallest text."""
+        font, bold = painter.font(painter.theme.sizes.minimum), painter.font(painter.theme.sizes.minimum, True)
+        label = max(font.size(word)[0] for msg in ("Fee", "To be credited", "Minimum", "Maximum")
+                    for word in painter.resolve(Msg(msg)).split())
+        value = max(bold.size(self.ctx.money(v))[0] for v in (view.fee, view.credited, view.max_amount))
+        return label + value + painter.theme.spacing <= width
 
     def handle(self, action: str, view: SessionView) -> list[Any]:
         """Pay commits what is inside; Cancel works only while nothing is."""

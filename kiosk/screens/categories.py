@@ -11,7 +11,7 @@ from kiosk.screens.base import BACK, Screen
 from kiosk.screens.frame import Nav, button_width, standard
 from kiosk.screens.grid import Grid, Tile
 from kiosk.screens.phone import MOBILE, PhoneScreen, phone_tile
-from kiosk.screens.text import Msg, Painter
+from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Button, Group, Label, Widget
 from kiosk.session import SessionView
@@ -31,19 +31,31 @@ def paged_grid(screen: Screen, painter: Painter, body: pygame.Rect, tiles: list[
     area = pygame.Rect(body.x, body.y, body.width, body.height - m - gap)
     grid = Grid(area, tiles, m, gap, min_size=min_size)
     grid.show(page)
-    row_y = area.bottom + gap
-    prev_w = button_width(painter, Msg("Previous page"), m)
-    next_w = button_width(painter, Msg("Next page"), m)
-    widgets: list[Widget] = [
-        grid,
-        Button((body.x, row_y, prev_w, m), Msg("Previous page"), PREV, "secondary", grid.page > 0),
-        Button((body.right - next_w, row_y, next_w, m), Msg("Next page"), NEXT, "secondary",
-               grid.page < grid.pages - 1),
-        Label((body.x + prev_w + gap, row_y, body.width - prev_w - next_w - 2 * gap, m),
-              Msg("Page {page} of {pages}", page=grid.page + 1, pages=grid.pages), "base", "muted_text",
-              align="center", valign="middle", max_lines=1),
+    return [grid, *page_row(painter, pygame.Rect(body.x, area.bottom + gap, body.width, m), grid.page,
+                            grid.pages, m)], grid.page
+
+
+def page_row(painter: Painter, row: pygame.Rect, page: int, pages: int, m: int) -> list[Widget]:
+    """Previous and Next at the ends of row and 'Page i of n' between them.
+
+    On a narrow display in large text the words do not fit beside each other: the buttons then show
+    arrows, which need no reading, and the page number stays between them.
+    """
+    gap = painter.theme.spacing
+    prev: TextLike = Msg("Previous page")
+    after: TextLike = Msg("Next page")
+    where = Msg("Page {page} of {pages}", page=page + 1, pages=pages)
+    prev_w, next_w = button_width(painter, prev, m), button_width(painter, after, m)
+    middle = painter.font("base").size(painter.resolve(where))[0]
+    if prev_w + next_w + middle + 2 * gap > row.width:
+        prev, after = "◀", "▶"
+        prev_w = next_w = button_width(painter, prev, m)
+    return [
+        Button((row.x, row.y, prev_w, m), prev, PREV, "secondary", page > 0),
+        Button((row.right - next_w, row.y, next_w, m), after, NEXT, "secondary", page < pages - 1),
+        Label((row.x + prev_w + gap, row.y, row.width - prev_w - next_w - 2 * gap, m), where, "base", "muted_text",
+              align="center", valign="middle", max_lines=2),
     ]
-    return widgets, grid.page
 
 
 class CategoriesScreen(PhoneScreen):

@@ -10,22 +10,29 @@ import pygame
 
 from kiosk import events as ev
 from kiosk.screens.base import BACK, HOME, Screen, ScreenContext, phone, provider_name
-from kiosk.screens.frame import Nav, standard, take_top
+from kiosk.screens.frame import Nav, button_width, standard, take_top
 from kiosk.screens.panels import Banner, Panel, Table, banner_fit
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
-from kiosk.screens.widgets import Group, Label
+from kiosk.screens.widgets import Button, Group, Label, Widget
 from kiosk.session import SessionView
 
 CONFIRM = "confirm"
+LEGAL = "legal-details"
 #: what a check's detail names mean to the payer (OSMP <fields>, CyberPlat ADDINFO), by name in lower case;
 #: names not here are shown as the gateway spells them
 DETAIL_LABELS: dict[str, Msg] = {
     "fio": Msg("Name"),
     "name": Msg("Name"),
+    "subscriber": Msg("Name"),
     "balance": Msg("Balance"),
     "debt": Msg("Debt"),
     "address": Msg("Address"),
+}
+#: details that are data to be worded by the screen, not words: the virtual gateway (demo, tests) names its
+#: subscriber by the account's last digits, which the payer reads in the screen's language
+DETAIL_WORDING: dict[str, Msg] = {
+    "subscriber": Msg("Subscriber {number}"),
 }
 #: numbered free-text lines some gateways send (disp1, disp2 …)
 DISPLAY_LINE = re.compile(r"disp\d+")
@@ -41,9 +48,13 @@ def detail_label(name: str) -> TextLike:
     return DETAIL_LABELS.get(key, name)
 
 
-def detail_value(ctx: ScreenContext, value: str) -> str:
-    """A detail's value; a decimal amount is written as money in the screen's language."""
+def detail_value(ctx: ScreenContext, value: str, name: str = "") -> TextLike:
+    """A detail's value; a decimal amount is written as money in the screen's language, and a detail that is
+    data for the screen to word (DETAIL_WORDING) is worded in it."""
     text = value.strip()
+    wording = DETAIL_WORDING.get(name.strip().casefold())
+    if wording is not None:
+        return Msg(wording.msgid, number=text)
     if DECIMAL.fullmatch(text):
         return ctx.money(int(Decimal(text.replace(",", ".")) * 100))
     return text
@@ -55,12 +66,16 @@ class ConfirmationScreen(Screen):
     states = ("confirmation",)
     name = "confirmation"
 
+    def __init__(self, ctx: ScreenContext) -> None:
+        super().__init__(ctx)
+        self.legal_open = False  # on a small display the legal details are shown instead of the table
+
     def rows(self, view: SessionView) -> list[tuple[TextLike, TextLike]]:
         """What the payer must check first, in the order they read it: payee, account, fee, limits."""
         ctx = self.ctx
         provider = ctx.terminal.catalog.providers.get(view.provider or "")
         rows: list[tuple[TextLike, TextLike]] = [(Msg("Payee"), provider_name(ctx, view.provider))]
-        rows += [(detail_label(k), detail_value(ctx, str(v))) for k, v in view.details.items() if str(v).strip()]
+        rows += [(detail_label(k), detail_value(ctx, str(v), k)) for k, v in view.details.items() if str(v).strip()]
         rows.append((Msg("Account"), phone(view.account_display)))
         if provider is not None:
             rows.append((Msg("Fee"), provider.fee.describe(ctx.lang)))
@@ -103,6 +118,10 @@ class ConfirmationScreen(Screen):
         legal_h = painter.font(px).get_linesize() * len(painter.wrap(legal, px, inner_w)) + gap
         area, rest = take_top(body, body.height - legal_h - gap - sum(h + gap for h in heights), gap)
         table = Table(area, self.rows(view), size="title")
+        if not table.fit(painter)[2]:
+            # a small display in large text: the legal details move behind a button of their own, so what
+            # the payer must check first keeps its size; they are one press away, before any money is taken
+            return self._paged(view, painter, body, widgets, legal, px, notes, heights)
         table.rect.height = table.used_height(painter)
         widgets.append(table)
         box = pygame.Rect(body.x, table.rect.bottom + gap, body.width, legal_h)
@@ -114,8 +133,37 @@ class ConfirmationScreen(Screen):
             widgets.append(Banner(strip, text, tone))
         return Group(widgets)
 
+    def _paged(self, view: SessionView, painter: Painter, body: pygame.Rect, widgets: list[Widget], legal: str,
+               px: int, notes: list[tuple[Msg, str]], heights: list[int]) -> Group:
+        """The body in two views: the payment (table and warnings) or the legal details, a button between."""
+        gap, finger = painter.theme.spacing, self.ctx.finger_px or self.ctx.min_px
+        label = Msg("Back to the payment") if self.legal_open else Msg("Agent, INN and claims")
+        # the warnings keep their place at the bottom (the offer of more time covers them whole, as elsewhere)
+        bottom = body.bottom
+        for (text, tone), height in reversed(list(zip(notes, heights, strict=True))):
+            widgets.append(Banner((body.x, bottom - height, body.width, height), text, tone))
+            bottom -= height + gap
+        switch = pygame.Rect(body.x, bottom - finger, button_width(painter, label, finger), finger)
+        widgets.append(Button(switch, label, LEGAL, "secondary"))
+        rest = pygame.Rect(body.x, body.y, body.width, switch.top - gap - body.y)
+        if self.legal_open:
+            widgets.append(Panel(rest, "surface"))
+            widgets.append(Label(rest.inflate(-2 * gap, -gap // 2), legal, px, "muted_text", valign="middle"))
+        else:
+            widgets.append(Table(rest, self.rows(view), size="title"))
+        return Group(widgets)
+
+    def key(self, view: SessionView) -> Any:
+        """The view and whether the legal details are open (a new payment starts with them closed)."""
+        if view.state != "confirmation":
+            self.legal_open = False
+        return super().key(view), self.legal_open
+
     def handle(self, action: str, view: SessionView) -> list[Any]:
-        """Confirm lets money in; Change goes back to the number."""
+        """Confirm lets money in; Change goes back to the number; the legal details open and close."""
+        if action == LEGAL:
+            self.legal_open, self.stale = not self.legal_open, True
+            return []
         if action == CONFIRM:
             return [ev.Confirm()]
         return super().handle(action, view)

@@ -46,8 +46,9 @@ def receipt_note(view: SessionView) -> tuple[Msg, str]:
 
 
 def notes_and_rows(painter: Painter, area: pygame.Rect, notes: list[tuple[Msg, str]],
-                   rows: list[tuple[TextLike, TextLike]]) -> list[Widget]:
-    """Banners above the table; where they do not all fit (large text on a short display), side by side."""
+                   rows: list[tuple[TextLike, TextLike]], screen: PagedScreen | None = None) -> list[Widget]:
+    """Banners above the table; where they do not all fit (large text on a short display), side by side,
+    and where that does not fit either, in pages."""
     gap = painter.theme.spacing
 
     def stacked(rect: pygame.Rect) -> tuple[list[Widget], bool, pygame.Rect]:
@@ -69,12 +70,78 @@ def notes_and_rows(painter: Painter, area: pygame.Rect, notes: list[tuple[Msg, s
         # a wide, short display: the messages at the left, what was paid at the right
         left = pygame.Rect(area.x, area.y, (area.width - gap) // 2, area.height)
         right = pygame.Rect(left.right + gap, area.y, area.right - left.right - gap, area.height)
-        widgets, _, _ = stacked(left)
-        return widgets + [Table(right, rows)]
+        widgets, fits, _ = stacked(left)
+        beside = Table(right, rows)
+        if fits and beside.fit(painter)[2]:
+            return widgets + [beside]
+    if screen is not None:
+        return screen.pages(painter, area, notes, rows)
     return widgets + tables(rest, rows, gap, painter=painter)
 
 
-class DoneScreen(Screen):
+class PagedScreen(Screen):
+    """A screen whose messages and table may not fit at once (large text on a small display): then they are
+    shown a page at a time, whole, with page buttons under them, and nothing is left out."""
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.page = 0
+        self.paged_for: int | None = None  # the operation the page is of
+
+    def pages(self, painter: Painter, area: pygame.Rect, notes: list[tuple[Msg, str]],
+              rows: list[tuple[TextLike, TextLike]]) -> list[Widget]:
+        """The banners, then the table's rows, spread over pages of area; the page shown and its buttons."""
+        gap, finger = painter.theme.spacing, self.ctx.finger_px or self.ctx.min_px
+        room = area.height - finger - gap
+        items: list[tuple[int, bool, Any]] = [(banner_fit(painter, text, area.width), True, (text, tone))
+                                              for text, tone in notes]
+        items += [(Table((0, 0, area.width, room), [row]).used_height(painter), False, row) for row in rows]
+        pages: list[list[tuple[int, bool, Any]]] = [[]]
+        used = 0
+        for item in items:
+            if pages[-1] and used + item[0] > room:
+                pages.append([])
+                used = 0
+            pages[-1].append(item)
+            used += item[0] + (gap if item[1] else 0)
+        self.page = max(0, min(self.page, len(pages) - 1))
+        widgets: list[Widget] = []
+        top, table_rows, table_top = area.y, [], area.y
+        for height, banner, item in pages[self.page]:
+            if banner:
+                widgets.append(Banner((area.x, top, area.width, height), *item))
+                top += height + gap
+                table_top = top
+            else:
+                table_rows.append(item)
+                top += height
+        if table_rows:
+            widgets.append(Table((area.x, table_top, area.width, top - table_top), table_rows))
+        if len(pages) > 1:
+            from kiosk.screens.categories import page_row
+
+            row = pygame.Rect(area.x, area.bottom - finger, area.width, finger)
+            widgets += page_row(painter, row, self.page, len(pages), finger)
+        return widgets
+
+    def key(self, view: SessionView) -> Any:
+        """The view and the page; a new operation starts on the first page."""
+        if view.operation != self.paged_for:
+            self.page, self.paged_for = 0, view.operation
+        return super().key(view), self.page
+
+    def handle(self, action: str, view: SessionView) -> list[Any]:
+        """The page buttons turn pages."""
+        from kiosk.screens.categories import NEXT, PREV
+
+        if action in (PREV, NEXT):
+            self.page += 1 if action == NEXT else -1
+            self.stale = True
+            return []
+        return super().handle(action, view)
+
+
+class DoneScreen(PagedScreen):
     """Payment accepted; says plainly whether it reached the provider or waits to be delivered."""
 
     states = ("receipt",)
@@ -98,7 +165,7 @@ class DoneScreen(Screen):
             else:
                 notes.append((Msg("The provider is not answering now. The terminal will keep trying; "
                                   "you do not need to do anything"), "focus"))
-        widgets += notes_and_rows(painter, rest, notes, receipt_rows(self, view))
+        widgets += notes_and_rows(painter, rest, notes, receipt_rows(self, view), self)
         return Group(widgets)
 
     def handle(self, action: str, view: SessionView) -> list[Any]:

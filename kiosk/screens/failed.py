@@ -7,8 +7,8 @@ from typing import Any
 import pygame
 
 from kiosk import events as ev
-from kiosk.screens.base import Screen, phone
-from kiosk.screens.done import FINISH, last_outcome, notes_and_rows, receipt_note, receipt_rows
+from kiosk.screens.base import phone
+from kiosk.screens.done import FINISH, PagedScreen, last_outcome, notes_and_rows, receipt_note, receipt_rows
 from kiosk.screens.frame import Nav, heading, standard
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import Theme
@@ -16,7 +16,7 @@ from kiosk.screens.widgets import Group
 from kiosk.session import SessionView
 
 
-class FailedScreen(Screen):
+class FailedScreen(PagedScreen):
     """The operation needs attention: the money is recorded under its number; support sorts it out."""
 
     states = ("receipt",)
@@ -42,7 +42,7 @@ class FailedScreen(Screen):
         if tone == "danger":
             notes.append((text, tone))
         # payee, account and cash: the terminal and operation numbers are in the banner above, whole
-        widgets += notes_and_rows(painter, rest, notes, receipt_rows(self, view)[2:5])
+        widgets += notes_and_rows(painter, rest, notes, receipt_rows(self, view)[2:5], self)
         return Group(widgets)
 
     def handle(self, action: str, view: SessionView) -> list[Any]:

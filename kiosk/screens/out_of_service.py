@@ -9,7 +9,7 @@ import pygame
 from kiosk.screens.attract import service_corner
 from kiosk.screens.base import phone
 from kiosk.screens.frame import header, heading, take_top
-from kiosk.screens.panels import Banner, banner_height
+from kiosk.screens.panels import Banner, banner_fit, banner_height
 from kiosk.screens.pin import PinEntry, PinPadScreen
 from kiosk.screens.text import Msg, Painter
 from kiosk.screens.theme import Theme
@@ -50,7 +50,14 @@ class OutOfServiceScreen(PinPadScreen):
         note, rest = take_top(rest, painter.font("base").get_linesize() * 2, gap)
         widgets.append(Label(note, Msg("Sorry for the inconvenience"), "base", "muted_text", max_lines=2))
         strip, rest = take_top(rest, banner_height(painter), gap)
-        widgets.append(Banner(strip, fault_text(view.fault), "danger"))
+        if view.locked is not None:
+            widgets.append(Banner(strip, Msg("Payments are not accepted: the terminal is closed by its owner"),
+                                  "danger"))
+            if view.locked:  # the dealer's own words, shown as written
+                strip, rest = take_top(rest, banner_fit(painter, view.locked, strip.width), gap)
+                widgets.append(Banner(strip, view.locked, "focus"))
+        else:
+            widgets.append(Banner(strip, fault_text(view.fault), "danger"))
         if view.waiting:
             strip, rest = take_top(rest, banner_height(painter), gap)
             widgets.append(Banner(strip, Msg("Payments already made are safe and will be delivered"), "focus"))
@@ -64,8 +71,8 @@ class OutOfServiceScreen(PinPadScreen):
         return Group(widgets)
 
     def key(self, view: SessionView) -> Any:
-        """The fault, the queue and the PIN message decide the look."""
-        return view.state, view.fault, bool(view.waiting), view.message
+        """The fault, the dealer's lock, the queue and the PIN message decide the look."""
+        return view.state, view.fault, view.locked, bool(view.waiting), view.message
 
     def handle(self, action: str, view: SessionView) -> list[Any]:
         """Only the language and the hidden service entry answer here."""

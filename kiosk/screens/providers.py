@@ -130,12 +130,17 @@ class ProvidersScreen(PhoneScreen):
         if short:
             box_h = painter.font("base", True).get_linesize() + gap
         box, rest = take_top(body, box_h, gap // 2 if short else gap)
-        widgets.append(SearchBox(box, self.query))
         info, rest = take_top(rest, 0 if short else painter.font("base").get_linesize(), 0 if short else gap // 2)
         found = matches(list(self.ctx.terminal.catalog.providers.values()), self.query)
-        # as many result buttons as fit one row at two finger widths each
-        columns = max(1, min(4, (rest.width + gap) // (3 * m + gap)))
         row, keys = take_top(rest, m, gap // 2 if short else gap)
+        if short and keys.height < 5 * (finger + 4):
+            # still too short for the keys: the results share the search box's row, at its right
+            box.height, box.width = finger, body.width * 2 // 5
+            row = pygame.Rect(box.right + gap // 2, box.y, body.right - box.right - gap // 2, finger)
+            keys = pygame.Rect(body.x, box.bottom + gap // 2, body.width, body.bottom - box.bottom - gap // 2)
+        widgets.append(SearchBox(box, self.query))
+        # as many result buttons as fit one row at two finger widths each
+        columns = max(1, min(4, (row.width + gap) // (3 * m + gap)))
         keys.height = min(keys.height, 5 * (m + gap) + 2 * m)
         if self.query and not found:
             info_text: TextLike = Msg("Nothing found. Check the spelling or choose from the list")
@@ -151,7 +156,7 @@ class ProvidersScreen(PhoneScreen):
             widgets.append(Button((row.x + index * (width + gap), row.y, width, row.height), provider.name, tile.id,
                                   "primary", tile.enabled, size="base"))
         # twelve letters a row: keys at the 15 mm floor with half gaps, where the theme's roomier size does not fit
-        self.keypad = Keypad(keys, self.ctx.finger_px or m, max(4, gap // 2), self.layout)
+        self.keypad = Keypad(keys, finger, 4 if short else max(4, gap // 2), self.layout)
         widgets.append(self.keypad)
         return Group(widgets)
 

@@ -11,6 +11,7 @@ import pygame
 
 from kiosk import events as ev
 from kiosk.screens.base import Screen
+from kiosk.screens.categories import NEXT, PREV, page_row
 from kiosk.screens.frame import Nav, heading, standard, take_top
 from kiosk.screens.i18n import translations
 from kiosk.screens.panels import Table
@@ -52,6 +53,7 @@ class ServiceScreen(Screen):
         super().__init__(ctx)
         self.page = MENU  # the menu of sections, or the open section's own page
         self.section = "status"
+        self.menu_page = 0  # where the menu's sections do not fit at once, the page of them shown
         self.result: TextLike = ""  # what the last test or reprint did
         self.confirming = False
         self.rows: list[tuple[TextLike, TextLike]] = []
@@ -221,6 +223,8 @@ class ServiceScreen(Screen):
         if action.startswith(SECTION):
             self.section, self.result, self.confirming = action[len(SECTION):], "", False
             self.page = self.section
+        elif action in (PREV, NEXT):
+            self.menu_page += 1 if action == NEXT else -1
         elif action == MENU_ACTION:
             self.page, self.section, self.result, self.confirming = MENU, "status", "", False
         elif action.startswith(DO):
@@ -277,8 +281,21 @@ class ServiceScreen(Screen):
         rows = math.ceil(len(sections) / columns)
         # tall enough for a two-line label ("Waiting operations") at the size buttons shrink to
         cell_h = max(m, 2 * small.get_linesize() + gap)
+        shown = list(sections.items())
+        finger = self.ctx.finger_px or m
+        if rows * cell_h + (rows - 1) * gap > body.height:
+            # large text on a small display: the sections in pages, the page buttons under them
+            fit_rows = max(1, (body.height - finger - gap + gap) // (cell_h + gap))
+            per_page = fit_rows * columns
+            pages = math.ceil(len(shown) / per_page)
+            self.menu_page = max(0, min(self.menu_page, pages - 1))
+            shown = shown[self.menu_page * per_page:(self.menu_page + 1) * per_page]
+            rows = fit_rows
+            row = pygame.Rect(body.x, body.bottom - finger, body.width, finger)
+            widgets += page_row(painter, row, self.menu_page, pages, finger)
+            body = pygame.Rect(body.x, body.y, body.width, row.top - gap - body.y)
         grid, rest = take_top(body, rows * cell_h + (rows - 1) * gap, gap)
-        for (key, label), cell in zip(sections.items(), cells(grid, columns, rows, gap), strict=False):
+        for (key, label), cell in zip(shown, cells(grid, columns, rows, gap), strict=False):
             widgets.append(Button(cell, label, SECTION + key, "primary" if key == "journal" else "secondary",
                                   size="base"))
         status = self._table(rest)

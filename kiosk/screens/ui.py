@@ -200,6 +200,10 @@ class KioskUI:
         elif what == "restart":
             self.exit_code = RESTART_EXIT
 
+    def request_exit(self, code: int) -> None:
+        """End the loop with this exit code after the current turn (called on the UI thread)."""
+        self.exit_code = code
+
     # -- the session's view ---------------------------------------------------------------------
     def refresh(self) -> None:
         """Read the session's view; change or rebuild the screen if it changed, else move the countdown on."""

@@ -152,6 +152,15 @@ def fit_size(painter: Painter, text: str, size: str | int, area: pygame.Rect, bo
     return floor
 
 
+def text_fits(painter: Painter, text: str, size: str | int, area: pygame.Rect, bold: bool = True) -> bool:
+    """Whether text fits area whole at some size from size down to the theme's minimum."""
+    px = fit_size(painter, text, size, area, bold)
+    font = painter.font(px, bold)
+    lines = painter.wrap(text, px, area.width, bold)
+    return (all(font.size(line)[0] <= area.width for line in lines)
+            and (len(lines) - 1) * font.get_linesize() + font.get_height() <= area.height)
+
+
 class Label(Widget):
     """Word-wrapped text in a theme colour role ('text', 'muted_text', 'danger' …)."""
 

@@ -93,5 +93,8 @@ class Database:
             self._write_engine.dispose()
 
 
-# Every area's tables belong to the metadata that migrations and checks compare against.
+# Every area's tables join Base.metadata here, so migrations' checks and drop_all see the whole schema.
+from provisioning.commands import models as _commands_models  # noqa: E402,F401
+from provisioning.config import models as _config_models  # noqa: E402,F401
+from provisioning.monitor import models as _monitor_models  # noqa: E402,F401
 from provisioning.updates import models as _updates_models  # noqa: E402,F401

@@ -32,6 +32,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.view": frozenset({"admin", "support"}),
     "updates.view": frozenset({"admin", "support", "technician"}),
     "updates.change": frozenset({"admin"}),
+    # support reads what terminals did (to answer a payer); only those who run the fleet send commands
+    "commands.view": frozenset({"admin", "support", "technician"}),
+    "commands.send": frozenset({"admin", "technician"}),
+    "fleet.view": frozenset({"admin", "support", "technician"}),
+    "alerts.view": frozenset({"admin", "support", "technician"}),
+    "alerts.rules": frozenset({"admin"}),
+    "config.view": frozenset({"admin", "support", "technician"}),
+    "config.change": frozenset({"admin", "technician"}),
+    "config.secrets": frozenset({"admin"}),  # gateway secrets: write-only, but whoever sets them controls money
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 

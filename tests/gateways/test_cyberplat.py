@@ -87,8 +87,10 @@ def test_error_table(keys):
         ([{"ERROR": "23", "RESULT": "1"}], Declined(Code.ACCOUNT_NOT_FOUND, "", "23")),
         ([{"ERROR": "30", "RESULT": "1"}], RetryLater("check ERROR=30", not_executed=True, gateway_code="30")),
         ([ok, {"ERROR": "21", "RESULT": "1"}], Declined(Code.DEALER_BALANCE_LOW, "", "21")),
-        ([ok, {"ERROR": "11", "RESULT": "1"}], RetryLater("session not registered", not_executed=True,
-                                                           gateway_code="11")),
+        # pay answering 11 is asked about once more by pay_status, whose 11 alone allows a new SESSION
+        ([ok, {"ERROR": "11", "RESULT": "1"}], RetryLater(
+            "session not registered at the centre; start again under a new SESSION", not_executed=True,
+            gateway_code="11", new_session=True)),
         ([ok, {"ERROR": "24", "RESULT": "1"}], RetryLater("", gateway_code="24")),
     ]
     for answers, expected in cases:

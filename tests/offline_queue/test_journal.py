@@ -166,11 +166,12 @@ def test_a_version_1_journal_is_migrated_in_place_keeping_its_money(tmp_path):
     conn.commit()
     conn.close()
     journal = Journal(path, "10001", "RUB", ManualClock(TZ).now)
-    assert journal.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert journal.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert journal.get(7).cash == 5000
     # an operation opened before nonces existed keeps the ids its gateway already knows
     old = journal.get(7)
     assert old.nonce is None and old.idempotency_key == "T10001-0000000007"
+    assert old.session is None and old.request_ids()[2] == "T10001N0000000007"  # v4: no SESSION minted yet
     journal.stack_commanded(7, 1000, "ccnet")  # the v2 table is there
     assert journal.open_operation("mts", "9123456789", {}, max_cash=1).operation == 8
     journal.close()

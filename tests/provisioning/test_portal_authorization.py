@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
@@ -14,6 +15,8 @@ from starlette.testclient import TestClient
 
 from provisioning import tenants
 from provisioning.app import create_app
+from provisioning.commands import service as commands_service
+from provisioning.config import store
 from provisioning.db.models import ROLES, AuditEntry, Membership, Terminal, User
 from provisioning.portal.auth import PERMISSIONS
 from provisioning.portal.routes import PUBLIC_PAGES, ROUTE_PERMISSIONS
@@ -23,9 +26,9 @@ _serial = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def world(dealer_state, database) -> dict[str, int]:
+def world(dealer_state, database) -> dict[str, Any]:
     """Two dealers: acme (one user per role, a terminal) and rival (an admin, a terminal)."""
-    ids: dict[str, int] = {}
+    ids: dict[str, Any] = {}
     with database.session() as session:
         acme = tenants.create_dealer(session, "acme", "Acme")
         rival = tenants.create_dealer(session, "rival", "Rival")
@@ -34,7 +37,17 @@ def world(dealer_state, database) -> dict[str, int]:
         tenants.add_user(session, rival, "admin@rival.test", PASSWORD, "admin", "test")
         ids["rival_terminal"] = tenants.add_terminal(session, rival, "R-1", "Rival st", "Europe/Moscow", "", "t").id
         ids["rival_user"] = session.scalar(select(User.id).where(User.email == "admin@rival.test"))
+        ids["rival_document"] = store.create_document(session, rival.id, "rival-config", "t").id
+        rival_terminal = session.get(Terminal, ids["rival_terminal"])
+        ids["rival_command"] = _screenshot_command(session, rival_terminal)
     return ids
+
+
+def _screenshot_command(session, terminal) -> str:  # noqa: ANN001
+    """A finished screenshot command of `terminal` (its PNG is only the signature: nothing decodes it here)."""
+    command = commands_service.queue(session, terminal, "screenshot", {}, "test", dt.datetime.now(dt.UTC))
+    command.state, command.attachment, command.attachment_type = "done", b"\x89PNG\r\n\x1a\n", "image/png"
+    return command.id
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +69,20 @@ def _csrf(client: TestClient) -> str:
     return found.group(1)
 
 
-def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> dict[str, int]:
+def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> dict[str, Any]:
     """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
     n = next(_serial)
-    ids = {"terminal_id": 0, "user_id": 0}
+    ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": "", "document_id": 0, "assign_to": 0}
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
+        if "{document_id}" in path:  # a configuration document, and a terminal to assign it to
+            ids["document_id"] = store.create_document(session, owner.id, f"config-{n}", "t").id
+            ids["assign_to"] = tenants.add_terminal(session, owner, f"C-{n}", "", "Europe/Moscow", "", "t").id
         if "{terminal_id}" in path:
-            ids["terminal_id"] = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t").id
+            terminal = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t")
+            ids["terminal_id"] = terminal.id
+            if "{command_id}" in path:
+                ids["command_id"] = _screenshot_command(session, terminal)
         if "{user_id}" in path:  # never signs in, so no (slow) argon2 hash is needed
             user = User(email=f"extra{n}@{dealer}.test", password_hash="-")
             session.add(user)
@@ -73,12 +92,19 @@ def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> d
     return ids
 
 
-def _form(method: str, path: str, csrf: str) -> dict[str, str]:
+def _form(method: str, path: str, csrf: str, ids: dict[str, Any]) -> dict[str, str]:
     n = next(_serial)
     forms = {"/terminals": {"number": f"N-{n}", "address": "Tverskaya 1", "timezone": "Europe/Moscow"},
              "/users": {"email": f"new{n}@acme.test", "password": PASSWORD, "role": "technician"},
              "/users/{user_id}/role": {"role": "technician"},
-             "/terminals/{terminal_id}/revoke": {"reason": "matrix"}}
+             "/terminals/{terminal_id}/revoke": {"reason": "matrix"},
+             "/configs": {"name": f"matrix-{n}"},
+             "/configs/{document_id}/versions": {"mode": "fields", "limits.max_operation": "14000"},
+             "/configs/{document_id}/assign": {"version": "1", "target": f"terminal:{ids.get('assign_to', 0)}"},
+             "/terminals/{terminal_id}/secrets": {"gateway": "main", "name": "password", "value": "matrix-secret"},
+             "/terminals/{terminal_id}/commands": {"kind": "lock", "message": "matrix"},
+             "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
+             "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"}}
     return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
 
 
@@ -86,7 +112,7 @@ def _call(client: TestClient, method: str, path: str, ids: dict[str, int], csrf:
     url = path.format(**ids)
     if method == "GET":
         return client.get(url)
-    return client.post(url, data=_form(method, path, csrf))
+    return client.post(url, data=_form(method, path, csrf, ids))
 
 
 def test_every_portal_route_declares_a_permission(app):
@@ -108,10 +134,13 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
         else:
             assert reply.status_code == 403, f"{role} {method} {path}: {reply.status_code}"
         if "{" in path:  # the same call with the rival dealer's terminal or user
-            foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"]}
+            foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"],
+                       "command_id": world["rival_command"], "document_id": world["rival_document"]}
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
-    for page in ("/terminals", "/codes", "/users", "/audit", "/updates"):
+    commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
+    for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", commands,
+                 "/configs"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
@@ -119,10 +148,18 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
         assert rival_terminal.status == "new"  # untouched by anyone at acme
 
 
+def test_another_dealers_command_is_not_found_through_ones_own_terminal(app, database, world):
+    client = _client(app, "admin@acme.test")
+    own = _fresh_ids(database, "acme", "{terminal_id}")["terminal_id"]
+    for suffix in ("", "/screenshot.png"):
+        reply = client.get(f"/terminals/{own}/commands/{world['rival_command']}{suffix}")
+        assert reply.status_code == 404, suffix
+
+
 def test_signed_out_visitors_are_sent_to_sign_in(app):
     client = _client(app, None)
     for (method, path) in ROUTE_PERMISSIONS:
-        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1}, "x")
+        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x", "document_id": 1}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
 

@@ -48,6 +48,13 @@ def test_details_in_russian_with_amounts_as_money(kiosk: Driver) -> None:
     assert rows["account_kind"] == "ЛС"
 
 
+def test_the_virtual_gateways_subscriber_is_worded_in_the_screens_language(kiosk: Driver) -> None:
+    # the gateway returns the account's last digits, not an English phrase (a Russian screen said "Subscriber 6789")
+    assert _rows(kiosk, {"subscriber": "6789"})["ФИО"] == "Абонент 6789"
+    kiosk.tap("lang")
+    assert _rows(kiosk, {"subscriber": "6789"})["Name"] == "Subscriber 6789"
+
+
 def test_details_in_english(kiosk: Driver) -> None:
     kiosk.tap("lang")
     rows = _rows(kiosk, {"name": "Subscriber 6789", "balance": "2216.44", "address": "Tverskaya 1"})

@@ -95,6 +95,7 @@ class CyberplatEmulator(ProcessingEmulator):
         self.sd = sd
         self.min_sum, self.max_sum = min_sum, max_sum
         self.pending_polls = 0  # status polls answered "in progress" before the final answer
+        self.lose_sessions = 0  # the next N sessions a check registers are lost by the centre right after it
         self.ported: dict[str, str] = {}  # number -> GATEWAY_OUT
 
     def app(self) -> Starlette:
@@ -105,16 +106,19 @@ class CyberplatEmulator(ProcessingEmulator):
                                  Route("/_admin", self.admin, methods=["POST"])])
 
     def control(self, line: str) -> str:
-        """Base controls plus: port NUMBER GATEWAY_OUT, pending-polls N; reset also forgets both."""
+        """Base controls plus: port NUMBER GATEWAY_OUT, pending-polls N, lose-sessions N; reset forgets them."""
         words = line.split()
         if words == ["reset"]:
-            self.pending_polls = 0
+            self.pending_polls = self.lose_sessions = 0
             self.ported.clear()
         if words[:1] == ["port"] and len(words) == 3:
             self.ported[words[1]] = words[2]
             return self.status_line()
         if words[:1] == ["pending-polls"] and len(words) == 2:
             self.pending_polls = int(words[1])
+            return self.status_line()
+        if words[:1] == ["lose-sessions"] and len(words) == 2:
+            self.lose_sessions = int(words[1])
             return self.status_line()
         return super().control(line)
 
@@ -170,7 +174,11 @@ class CyberplatEmulator(ProcessingEmulator):
                 if refusal:
                     return refusal
                 if fields.get("REQ_TYPE") != "1":
-                    sessions[session] = {"state": "checked", "number": number, "amount": amount, "gw": gw,
+                    # A lost session (a centre restart, an expired check) stays spent: its SESSION is never
+                    # accepted again, and pay and pay_status answer ERROR=11 for it.
+                    state = "lost" if self.lose_sessions > 0 else "checked"
+                    self.lose_sessions = max(0, self.lose_sessions - 1)
+                    sessions[session] = {"state": state, "number": number, "amount": amount, "gw": gw,
                                          "operator": operator}
                     self.ledger.save()
                 subscriber = self.ledger.subscriber(number)
@@ -180,7 +188,7 @@ class CyberplatEmulator(ProcessingEmulator):
                 if number in self.ported:
                     reply.update(GATEWAY_IN=gw, GATEWAY_OUT=self.ported[number])
                 return reply
-            if known is None:
+            if known is None or known["state"] == "lost":
                 return {"ERROR": "11", "RESULT": "1", "ERRMSG": "session does not exist"}
             if (known["gw"], known.get("operator", "")) != (gw, operator):
                 return {"ERROR": "37", "RESULT": "1", "ERRMSG": "other gateway than the check"}
@@ -199,7 +207,7 @@ class CyberplatEmulator(ProcessingEmulator):
             return {"ERROR": "0", "RESULT": "0", "TRANSID": booking.external_id, "AUTHCODE": booking.external_id}
 
     def _status(self, session: str, known: dict[str, Any] | None) -> dict[str, str]:
-        if known is None:
+        if known is None or known["state"] == "lost":
             return {"ERROR": "11", "RESULT": "1", "ERRMSG": "session does not exist"}
         if known["state"] == "checked":
             return {"ERROR": "0", "RESULT": "1"}

@@ -1,0 +1,1 @@
+"""Configuration documents pushed to terminals: versions, assignments, gateway secrets, signed bundles."""

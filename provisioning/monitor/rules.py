@@ -1,0 +1,81 @@
+"""The kinds of alert a dealer can switch on, each a condition over a terminal's state with one threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from provisioning.monitor.state import TerminalState, age_text
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An alert kind: its threshold's unit, default, allowed range, and the condition (a detail when it holds)."""
+
+    unit: str
+    default: int
+    low: int
+    high: int
+    check: Callable[[TerminalState, int], str | None]
+
+
+def _offline(state: TerminalState, seconds: int) -> str | None:
+    # A terminal never heard from has nothing to be silent about yet (it is not installed).
+    if state.silent_s is None or state.silent_s <= seconds:
+        return None
+    return f"no heartbeat for {age_text(state.silent_s)}"
+
+
+def _cassette(state: TerminalState, percent: int) -> str | None:
+    if state.cassette_fill is None or state.cassette_fill <= percent:
+        return None
+    return f"cassette {state.cassette_fill:g} % full ({state.cassette_count} bills)"
+
+
+def _paper_out(state: TerminalState, _: int) -> str | None:
+    return "the printer is out of paper" if state.paper == "out" else None
+
+
+def _needs_attention(state: TerminalState, count: int) -> str | None:
+    if state.needs_attention is None or state.needs_attention <= count:
+        return None
+    return f"{state.needs_attention} operation(s) need attention"
+
+
+def _validator(state: TerminalState, _: int) -> str | None:
+    return f"bill validator: {state.validator_fault}" if state.validator_fault else None
+
+
+def _clock(state: TerminalState, seconds: int) -> str | None:
+    if state.clock_skew_s is None or abs(state.clock_skew_s) <= seconds:
+        return None
+    return f"clock off by {state.clock_skew_s:+.0f} s"
+
+
+KINDS: dict[str, Kind] = {
+    "offline": Kind("s", 600, 1, 7 * 86400, _offline),
+    "cassette": Kind("%", 90, 1, 100, _cassette),
+    "paper_out": Kind("", 0, 0, 0, _paper_out),
+    "needs_attention": Kind("", 0, 0, 1_000_000, _needs_attention),
+    "validator_fault": Kind("", 0, 0, 0, _validator),
+    "clock_skew": Kind("s", 120, 1, 86400, _clock),
+}
+
+
+def condition(kind: str, threshold: int, state: TerminalState) -> str | None:
+    """What is wrong (a short English detail) when the rule's condition holds for this state, else None."""
+    return KINDS[kind].check(state, threshold)
+
+
+def check_threshold(kind: str, raw: str) -> int:
+    """A threshold typed in the rule editor, within the kind's range; ValueError saying the range otherwise."""
+    spec = KINDS[kind]
+    if spec.low == spec.high:
+        return spec.low
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError(f"a whole number from {spec.low} to {spec.high}") from None
+    if not spec.low <= value <= spec.high:
+        raise ValueError(f"a whole number from {spec.low} to {spec.high}")
+    return value

@@ -1,0 +1,93 @@
+"""Alerts in a real browser (Debian's Chromium through Playwright): an admin switches the offline rule on in the
+portal, a terminal heartbeats and then goes silent, the alert appears on the alerts page; it heartbeats again and
+the alert closes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from monitor_support import enrolled, payload
+
+from provisioning import tenants
+from provisioning.server import DealerServer
+
+CHROMIUM = os.environ.get("KIOSK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "browser alerts password"
+SILENCE = 5  # seconds: the rule's threshold
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not shutil.which(CHROMIUM) and os.environ.get("CI") != "true",
+                                 reason=f"{CHROMIUM} not installed (CI installs it)")]
+
+
+@pytest.fixture(scope="module")
+def server(dealer_state, database) -> Iterator[DealerServer]:
+    with database.session() as session:
+        dealer = tenants.create_dealer(session, "acme", "Acme Kiosks")
+        tenants.add_user(session, dealer, "admin@acme.test", PASSWORD, "admin", "test")
+    # alerts evaluated every half second, as a real service does every 15 s
+    with DealerServer(dealer_state, periodic_tick=0.2, periods={"evaluate_alerts": 0.5}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _until(page, check, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"not seen within {seconds} s: {page.url}"
+        time.sleep(0.3)
+        page.reload()
+
+
+def test_a_silent_terminal_opens_an_alert_in_the_portal_and_its_next_heartbeat_closes_it(server, database, browser,
+                                                                                          tmp_path):
+    shots = Path(os.environ.get("KIOSK_PORTAL_SHOTS") or tmp_path)  # where to look at the pages afterwards
+    context = browser.new_context(ignore_https_errors=True, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{server.portal_url}/login")
+    page.get_by_label("E-mail").fill("admin@acme.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/terminals")
+    page.get_by_role("link", name="Fleet").click()
+    page.get_by_role("link", name="Alert rules").click()
+    page.get_by_role("checkbox", name="No heartbeat for more than (seconds)").check()
+    page.get_by_label("No heartbeat for more than (seconds): Threshold").fill(str(SILENCE))
+    page.locator("#rules").locator("xpath=..").get_by_role("button", name="Save").click()
+    assert page.get_by_role("status").inner_text() == "Rules saved."
+
+    with enrolled(server, database, tmp_path, "10001") as link:
+        link.heartbeat(payload())
+        page.goto(f"{server.portal_url}/alerts")
+        assert page.locator("#no-open-alerts").is_visible()
+        # the terminal goes silent
+        row = page.locator('#open-alerts tr[data-terminal="10001"][data-kind="offline"]')
+        _until(page, lambda: row.count() == 1)
+        assert "no heartbeat for" in row.inner_text()
+        page.screenshot(path=str(shots / "alerts.png"), full_page=True)
+        link.heartbeat(payload())  # back
+        closed = page.locator('#closed-alerts tr[data-terminal="10001"][data-kind="offline"]')
+        _until(page, lambda: closed.count() == 1)
+        assert "cleared" in closed.locator("td.closed").inner_text()
+    page.goto(f"{server.portal_url}/fleet")
+    assert page.locator('#fleet tr[data-terminal="10001"]').is_visible()
+    page.screenshot(path=str(shots / "fleet.png"), full_page=True)
+    page.get_by_role("link", name="10001").click()
+    assert page.locator("#chart-fill svg").is_visible() and page.locator("#chart-payments svg").is_visible()
+    page.screenshot(path=str(shots / "history.png"), full_page=True)
+    context.close()
