@@ -4,6 +4,7 @@ and let systemd start the new release, which must confirm itself healthy or be r
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import signal
@@ -28,8 +29,21 @@ CHECK_INTERVAL = 15 * 60.0
 
 
 def running_version(releases: Releases) -> str:
-    """The version this process runs: its release folder's name, else the package's own version."""
-    return releases.current() or __version__
+    """The version running: this process's release folder, else the one `current` names, when that is a version
+    number; else (the factory release, a developer's checkout) the installed kiosk package's version."""
+    from kiosk.updates.health import running_release
+
+    for name in (running_release(releases.root), releases.current()):
+        if name is not None:
+            try:
+                version_key(name)
+            except UpdateRefused:
+                continue
+            return name
+    try:
+        return importlib.metadata.version("kiosk")
+    except importlib.metadata.PackageNotFoundError:
+        return __version__
 
 
 def check_once(releases: Releases, client: UpdateClient, report: Report, running: str) -> str | None:
