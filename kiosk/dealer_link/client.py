@@ -3,6 +3,8 @@ that runs beside the payment core (its own thread; a slow or absent service neve
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
 import logging
 import threading
@@ -24,6 +26,15 @@ from kiosk.dealer_link.signing import CLIENT_CERT_HEADER, client_cert_header, si
 
 log = logging.getLogger(__name__)
 TIMEOUT = 15.0
+
+
+@functools.cache
+def package_version() -> str:
+    """The installed kiosk package's version, which a release's wheel carries (read once, off the UI thread)."""
+    try:
+        return importlib.metadata.version("kiosk")
+    except importlib.metadata.PackageNotFoundError:
+        return __version__
 
 
 def _key_id(cert: x509.Certificate) -> str:
@@ -100,7 +111,7 @@ class DealerLink:
     def heartbeat(self, status: dict[str, Any] | None = None) -> dict[str, Any]:
         """Report that the terminal is alive (and renew the certificate when the service says it is time)."""
         reply = self.request("POST", f"{self.terminal_path}/heartbeat",
-                             {"version": __version__, **(status or {})})
+                             {"version": package_version(), **(status or {})})
         if reply.get("renew_certificate"):
             self.renew()
         return reply

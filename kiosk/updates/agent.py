@@ -4,7 +4,6 @@ and let systemd start the new release, which must confirm itself healthy or be r
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import os
 import signal
@@ -13,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk import __version__
-from kiosk.dealer_link.client import DealerLink
+from kiosk.dealer_link.client import DealerLink, package_version
 from kiosk.dealer_link.identity import LinkError
 from kiosk.updates.client import UpdateClient, UpdateRefused, pin_root, version_key
 from kiosk.updates.fetch import LinkFetcher
@@ -40,10 +38,7 @@ def running_version(releases: Releases) -> str:
             except UpdateRefused:
                 continue
             return name
-    try:
-        return importlib.metadata.version("kiosk")
-    except importlib.metadata.PackageNotFoundError:
-        return __version__
+    return package_version()
 
 
 def check_once(releases: Releases, client: UpdateClient, report: Report, running: str) -> str | None:
