@@ -56,6 +56,11 @@ class UpdateState:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
+def isolated_pip_env() -> dict[str, str]:
+    """This environment without pip's configuration: only the bundle's wheels, no index or extra wheel folders."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull}
+
+
 def _order(version: str) -> tuple[int, Any]:
     try:
         return (1, Version(version))
@@ -172,9 +177,7 @@ class Releases:
             raise UpdateError(f"bundle says version {manifest.get('version')!r}, the signed target {version!r}")
 
     def _run(self, command: list[str], what: str) -> None:
-        # Only the bundle's wheels: no index or extra wheel folders from this machine's pip configuration.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull}
-        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        done = subprocess.run(command, capture_output=True, text=True, env=isolated_pip_env())
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip()[-400:]
             full = "no space left on device" in tail.lower() or "errno 28" in tail.lower()
