@@ -106,6 +106,11 @@ class UpdateClient:
                 best = Offer(pointer["version"], release)
         return best
 
+    def fetch_target(self, path: str) -> Path:
+        """Any signed target (a theme pack `themes/<dealer>/<name>`, signed by the dealer's delegated role),
+        downloaded resumably and verified; call refresh() first."""
+        return self.download(self._target(path))
+
     def _download_small(self, info: TargetFile) -> bytes:
         try:
             path = self._updater.find_cached_target(info) or self._updater.download_target(info)
