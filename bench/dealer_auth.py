@@ -7,98 +7,38 @@ its nonce stored, the terminal marked online and the heartbeat row written. The 
 bare Starlette handler in two uvicorn processes doing the same database write (update the terminal, insert the
 heartbeat) with no TLS and no authentication. Clients run on the same machine, so they share its cores.
 
-    .venv/bin/python bench/dealer_auth.py [--seconds 10] [--clients 4] [--threads 8] [--pg postgresql://…/test]
+    .venv/bin/python bench/dealer_auth.py [--seconds 10] [--clients 1] [--terminals 32] [--pg postgresql://…/test]
 Target (issue 13): ≥ 1,000 authenticated requests/s with 2 server processes, p99 < 100 ms.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
 import math
-import multiprocessing
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
-
-from kiosk.dealer_link.signing import sign  # noqa: E402
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU the processes have used (from /proc): a figure other load on the machine does not bend."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def setup(state: Path, db_url: str, terminals: int) -> list[dict[str, str]]:
-    """Init the service and enroll `terminals` terminals directly (key, CSR, certificate): their identities."""
-    from provisioning import tenants
-    from provisioning.cli import init
-    from provisioning.db import Database
-    from provisioning.identity import enrollment
-    from provisioning.identity.ca import CAFiles, key_id
-
-    with open(os.devnull, "w") as quiet:
-        settings = init(state, db_url, dev=False, hosts=["127.0.0.1"], out=quiet)
-    ca = CAFiles(settings.ca_dir).load()
-    db = Database(db_url)
-    identities = []
-    with db.session() as session:
-        dealer = tenants.create_dealer(session, "bench", "Bench")
-        for n in range(terminals):
-            terminal = tenants.add_terminal(session, dealer, f"{n + 1}", "", "Europe/Moscow", "", "bench")
-            key = ec.generate_private_key(ec.SECP256R1())
-            csr = (x509.CertificateSigningRequestBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")]))
-                   .sign(key, hashes.SHA256()))
-            cert = ca.issue_terminal(csr.public_bytes(serialization.Encoding.PEM), "bench", terminal.number)
-            enrollment.store_certificate(session, terminal, cert)
-            terminal.status = "enrolled"
-            pem = state / f"terminal-{n + 1}.pem"
-            pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption())
-                            + cert.public_bytes(serialization.Encoding.PEM))
-            identities.append({"number": terminal.number, "pem": str(pem), "key_id": key_id(cert),
-                               "terminal_id": str(terminal.id)})
-    db.close()
-    return identities
+from link_bench import (  # noqa: E402
+    PG_DEFAULT,
+    Plan,
+    dealer_servers,
+    enroll_terminals,
+    free_port,
+    fresh_database,
+    http_request,
+    machine_load,
+    measure_with_cpu,
+    signed_heartbeats,
+    split,
+    wait_port,
+)
 
 
 def baseline_app(db_url: str):  # type: ignore[no-untyped-def]
@@ -149,103 +89,19 @@ def serve_baseline(port: int, db_url: str) -> None:
     server.run(sockets=[sock])
 
 
-def presign(mode: str, base: str, identity: dict[str, str], count: int) -> list[bytes]:
-    """`count` complete HTTP/1.1 requests for one terminal, made before the timed window: each signed on its own
-    (own nonce, `created` now: well inside the 300 s freshness window of a 10 s run)."""
-    body = json.dumps({"version": "bench", "outbox_depth": 0}).encode()
-    host = base.split("://", 1)[1]
-    if mode == "signed":
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-        key = load_pem_private_key(Path(identity["pem"]).read_bytes(), None)
-        path = f"/api/v1/terminals/bench/{identity['number']}/heartbeat"
-    else:
-        path = f"/heartbeat/{identity['terminal_id']}"
-    requests = []
-    for _ in range(count):
-        headers = sign("POST", f"{base}{path}", body, key, identity["key_id"]) if mode == "signed" else {}  # type: ignore[arg-type]
-        lines = [f"POST {path} HTTP/1.1", f"Host: {host}", "Content-Type: application/json",
-                 f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
-        requests.append(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-    return requests
-
-
-async def _terminal(host: str, port: int, context: Any, requests: list[bytes], start: asyncio.Event,
-                    deadline: list[float], latencies: list[float]) -> int:
-    """One terminal: one persistent connection (TLS with its own certificate when signed), requests one after
-    another; the count of failed ones."""
-    reader, writer = await asyncio.open_connection(host, port, ssl=context)
-    failed = 0
-    try:
-        await start.wait()
-        for raw in requests:
-            if time.monotonic() >= deadline[0]:
-                break
-            began = time.perf_counter()
-            writer.write(raw)
-            status = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            if status.split(b" ", 2)[1:2] == [b"200"]:
-                latencies.append(time.perf_counter() - began)
-            else:
-                failed += 1
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
-    return failed
-
-
-def client_process(args: tuple[str, str, list[dict[str, str]], float, str, int]) -> dict[str, Any]:
-    """A light asyncio client: pre-signed requests, one persistent connection per terminal, no work in the timed
-    window beyond writing bytes and reading the reply. Latencies, errors, the window and the client's own CPU."""
-    mode, base, identities, seconds, ca_file, per_terminal = args
-    prepared = [presign(mode, base, identity, per_terminal) for identity in identities]
-    host, port = base.split("://", 1)[1].rsplit(":", 1)
-
-    def context(identity: dict[str, str]) -> ssl.SSLContext | None:
-        if mode != "signed":
-            return None
-        tls = ssl.create_default_context(cafile=ca_file)
-        tls.load_cert_chain(identity["pem"])
-        return tls
-
-    async def run() -> dict[str, Any]:
-        latencies: list[float] = []
-        start, deadline = asyncio.Event(), [0.0]
-        tasks = [asyncio.create_task(_terminal(host, int(port), context(i), r, start, deadline, latencies))
-                 for i, r in zip(identities, prepared, strict=True)]
-        await asyncio.sleep(1.0)  # every connection (and TLS handshake) made before the window opens
-        cpu, began = time.process_time(), time.time()
-        deadline[0] = time.monotonic() + seconds
-        start.set()
-        errors = sum(await asyncio.gather(*tasks))
-        return {"latencies": latencies, "errors": errors, "began": began, "ended": time.time(),
-                "client_cpu": time.process_time() - cpu}
-
-    return asyncio.run(run())
-
-
-def measure(mode: str, base: str, identities: list[dict[str, str]], clients: int, seconds: float,
-            ca_file: str, per_terminal: int) -> dict[str, float]:
-    """Run the client processes; requests/s, p50, p99 (ms), errors and the clients' CPU per request."""
-    chunks = [identities[i::clients] for i in range(clients)]
-    with multiprocessing.get_context("spawn").Pool(clients) as pool:
-        results = pool.map(client_process, [(mode, base, c, seconds, ca_file, per_terminal) for c in chunks])
-    latencies = sorted(x for r in results for x in r["latencies"])
-    errors = sum(r["errors"] for r in results)
-    wall = max(r["ended"] for r in results) - min(r["began"] for r in results)
-    if not latencies:
-        raise RuntimeError(f"{mode}: no request succeeded ({errors} errors)")
-    return {"rps": len(latencies) / wall, "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-            "requests": len(latencies), "errors": errors,
-            "client_cpu_ms": sum(r["client_cpu"] for r in results) * 1000 / len(latencies)}
+def _plans(mode: str, port: int, identities: list[dict[str, str]], clients: int, seconds: float, ca_file: str,
+           per_terminal: int) -> list[Plan]:
+    """Closed-loop client plans: every terminal on its own persistent connection, its requests one after another."""
+    body = b'{"version": "bench", "outbox_depth": 0}'
+    plans = []
+    for chunk in split(identities, clients):
+        if mode == "signed":
+            requests = [signed_heartbeats(f"https://127.0.0.1:{port}", i, [body] * per_terminal) for i in chunk]
+        else:
+            requests = [[http_request(f"/heartbeat/{i['terminal_id']}", f"127.0.0.1:{port}", body, {})] * per_terminal
+                        for i in chunk]
+        plans.append(Plan(port, requests, chunk, ca_file if mode == "signed" else None, seconds))
+    return plans
 
 
 def main() -> int:
@@ -256,60 +112,44 @@ def main() -> int:
     parser.add_argument("--terminals", type=int, default=32, help="terminals, each on its own persistent connection")
     parser.add_argument("--max-rate", type=int, default=2500,
                         help="requests/s the pre-signed supply can sustain for the whole run")
-    parser.add_argument("--pg", default=os.environ.get("KIOSK_DEALER_TEST_PG",
-                                                       "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--pg", default=PG_DEFAULT)
     parser.add_argument("--serve-baseline", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:
         serve_baseline(int(args.serve_baseline[0]), args.serve_baseline[1])
         return 0
-    import psycopg
-
-    name = f"kiosk_dealer_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.pg, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    db_url = args.pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            state = Path(tmp)
-            identities = setup(state, db_url, args.terminals)
-            per_terminal = math.ceil(args.max_rate * args.seconds / args.terminals)
-            port, link_port, base_port = _free_port(), _free_port(), _free_port()
-            for _ in range(2):
-                procs.append(subprocess.Popen([sys.executable, "-m", "provisioning.cli", "--state", str(state),
-                                               "serve", "--port", str(port), "--link-port", str(link_port),
-                                               "--reuse-port"], stdout=subprocess.DEVNULL))
-                procs.append(subprocess.Popen([sys.executable, __file__, "--serve-baseline", str(base_port),
-                                               db_url]))
-            for p in (port, link_port, base_port):
-                _wait_port(p)
-            time.sleep(2)  # both processes of each pair listening
-            ca_file = str(state / "ca" / "ca.pem")
-            service, bare = [p.pid for p in procs[0::2]], [p.pid for p in procs[1::2]]
-            before = cpu_seconds(bare)
-            base = measure("bare", f"http://127.0.0.1:{base_port}", identities, args.clients, args.seconds, ca_file,
-                           per_terminal)
-            base["cpu_ms"] = (cpu_seconds(bare) - before) * 1000 / base["requests"]
-            before = cpu_seconds(service)
-            signed = measure("signed", f"https://127.0.0.1:{link_port}", identities, args.clients, args.seconds,
-                             ca_file, per_terminal)
-            signed["cpu_ms"] = (cpu_seconds(service) - before) * 1000 / signed["requests"]
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=20)
-        with psycopg.connect(args.pg, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    load_before = machine_load()
+    with fresh_database(args.pg) as (db_url, db_name), tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp)
+        identities = enroll_terminals(state, db_url, args.terminals)
+        per_terminal = math.ceil(args.max_rate * args.seconds / args.terminals)
+        ca_file = str(state / "ca" / "ca.pem")
+        base_port = free_port()
+        bare_procs = [subprocess.Popen([sys.executable, __file__, "--serve-baseline", str(base_port), db_url])
+                      for _ in range(2)]
+        try:
+            wait_port(base_port)
+            time.sleep(2)
+            bare = [p.pid for p in bare_procs]
+            base = measure_with_cpu(_plans("bare", base_port, identities, args.clients, args.seconds, ca_file,
+                                    per_terminal), bare, db_name)
+        finally:
+            for p in bare_procs:
+                p.terminate()
+            for p in bare_procs:
+                p.wait(timeout=20)
+        with dealer_servers(state, 2) as (link_port, service):
+            signed = measure_with_cpu(_plans("signed", link_port, identities, args.clients, args.seconds, ca_file,
+                                      per_terminal), service, db_name)
     print(f"dealer_auth: 2 server processes, PostgreSQL, {args.terminals} terminals, {args.seconds:.0f} s each, same "
-          f"machine ({os.cpu_count()} cores shared by clients, servers, PostgreSQL and any other load)")
+          f"machine ({os.cpu_count()} cores shared by clients, servers, PostgreSQL and any other load; "
+          f"{load_before} before, {machine_load()} after)")
     print(f"  client: {args.clients} asyncio process(es), one persistent connection per terminal (TLS handshake before "
           f"the window), every request pre-signed before the window (own nonce and created), closed loop")
     for label, r in (("signed mTLS heartbeat", signed), ("bare Starlette write", base)):
         print(f"  {label:22s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
-              f"server CPU {r['cpu_ms']:5.2f} ms/request, client CPU {r['client_cpu_ms']:4.2f} ms/request  "
-              f"({r['requests']:.0f} ok, {r['errors']:.0f} errors)")
+              f"server CPU {r['cpu_ms']:5.2f} ms/request, PostgreSQL CPU {r['pg_ms']:4.2f} ms/request, client CPU "
+              f"{r['client_cpu_ms']:4.2f} ms/request  ({r['requests']:.0f} ok, {r['errors']:.0f} errors)")
     print(f"  ratio authenticated / bare: {signed['rps'] / base['rps']:.2f} (throughput), "
           f"{base['cpu_ms'] / signed['cpu_ms']:.2f} (server CPU per request)")
     print(f"  capacity of one free core at that CPU cost: {1000 / signed['cpu_ms']:.0f} authenticated req/s, "

@@ -68,7 +68,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="the terminal's state folder: read its journal.sqlite (e.g. the window demo's "
                               "~/.local/state/kiosk/demo-ui)")
         if name in ("lookup", "requeue", "pay-on"):
-            cmd.add_argument("--operation", type=int, required=True, help="operation number from the receipt")
+            cmd.add_argument("--operation", type=int, required=name != "lookup",
+                             help="operation number from the receipt")
+        if name == "lookup":  # `kiosk journal lookup 57`, as support says it
+            cmd.add_argument("number", type=int, nargs="?", help="the same as --operation")
         if name in ("lookup", "find"):
             cmd.add_argument("--format", default="text", choices=("text", "json"),
                              help="text for people (default), json for machines")

@@ -22,11 +22,12 @@ from kiosk.catalog import Provider, load_catalog
 from kiosk.clock import SystemClock
 from kiosk.config import Config
 from kiosk.errors import JournalError, KioskError
-from kiosk.journal_text import HEADER, row, write_lookup
+from kiosk.journal_text import HEADER, row
 from kiosk.money import Money
 from kiosk.offline_queue.journal import NEEDS_ATTENTION, Journal, Operation
 from kiosk.offline_queue.journal_queries import JournalQueries
 from kiosk.offline_queue.reader import JournalReader, salvage
+from kiosk.story import from_journal
 
 
 def open_journal(config: Config) -> Journal:
@@ -139,18 +140,14 @@ def show(journal: JournalReader, out: TextIO, limit: int = 20) -> None:
 def lookup(journal: JournalReader, number: int, out: TextIO, fmt: str = "text",
            providers: Mapping[str, Provider] | None = None) -> bool:
     """Everything about one operation, as support needs it; False if there is no such operation."""
-    op = journal.find(number)
-    if op is None:
+    story = from_journal(journal, number)
+    if story is None:
         out.write(f"no operation {number} on terminal {journal.terminal} in {journal.path}\n")
         return False
-    bills, attempts = journal.bills(number), journal.attempts(number)
-    incidents = [i for i in journal.incidents(1000) if i["operation"] == number]
     if fmt == "text":
-        write_lookup(out, op, bills, attempts, incidents, providers or {}, str(journal.path))
+        out.write("\n".join(story.lines(providers or {})) + "\n")
         return True
-    record = export_record(op, bills)
-    record.update(fields=op.fields, details=op.details, delivery_attempts=attempts, incidents=incidents)
-    json.dump(record, out, ensure_ascii=False, indent=2)
+    json.dump(story.as_json(), out, ensure_ascii=False, indent=2)
     out.write("\n")
     return True
 
@@ -240,7 +237,10 @@ def main(where: Where, command: str, args: Any, err: TextIO | None = None) -> in
         if command == "show":
             show(reader, sys.stdout, args.limit)
         elif command == "lookup":
-            return 0 if lookup(reader, args.operation, sys.stdout, args.format, where.providers()) else 1
+            number = args.operation if args.operation is not None else args.number
+            if number is None:
+                raise ValueError("which operation? give its number (kiosk journal lookup 57) or --operation")
+            return 0 if lookup(reader, number, sys.stdout, args.format, where.providers()) else 1
         elif command == "find":
             query = Query(args.account, args.phone, _date(args.since, "--from"), _date(args.until, "--to"),
                           Money.parse(args.amount, reader.currency).minor if args.amount else None)

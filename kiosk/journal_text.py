@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TextIO
 
 from kiosk.catalog import Provider
 from kiosk.money import Money
@@ -45,51 +44,6 @@ def provider_name(provider_id: str, providers: Mapping[str, Provider]) -> str:
         return provider_id
     name = provider.name.get("en") or provider.name.get("ru") or next(iter(provider.name.values()), provider_id)
     return f"{name} ({provider_id})"
-
-
-def write_lookup(out: TextIO, op: Operation, bills: list[int], attempts: list[dict[str, Any]],
-                 incidents: list[dict[str, Any]], providers: Mapping[str, Provider], journal: str) -> None:
-    """One operation, as support reads it to a payer on the phone."""
-    cur = op.currency
-    key, txn, session = op.request_ids()
-    lines = [
-        f"Terminal {op.terminal}, operation {op.operation}        (journal {journal})",
-        f"  state        {op.state} — {STATE_WORDS.get(op.state, op.state)}",
-        f"  booked       {op.booked()}",
-    ]
-    if op.attention_reason:
-        lines.append(f"  why          {op.attention_reason}")
-    lines += [
-        f"  provider     {provider_name(op.provider, providers)}",
-        f"  account      {op.account or '—'}",
-        f"  cash         {amount(op.cash, cur)}    fee {amount(op.fee, cur)}    credited {amount(op.credited, cur)}",
-        f"  bills        {', '.join(Money(b, cur).decimal_text() for b in bills) or 'none'}",
-        f"  created      {local_time(op.created_at)}",
-        f"  committed    {local_time(op.committed_at)}" + (f"  ({op.commit_reason})" if op.commit_reason else ""),
-        f"  finished     {local_time(op.finished_at)}",
-        f"  receipt      {op.receipt_status}",
-        "  ids at the processing systems (these tell two payments with the same number apart):",
-        f"    idempotency key {key}   OSMP txn_id {txn}   CyberPlat SESSION {session}",
-    ]
-    if op.gateway or op.external_id:
-        lines.append(f"    delivered via {op.gateway or '—'}; its id (prv_txn / TRANSID / payment id): "
-                     f"{op.external_id or '—'}")
-    if op.pinned_gateway:
-        lines.append(f"    an attempt at {op.pinned_gateway} is unresolved: the next step asks its status there")
-    lines.append(f"  delivery attempts: {len(attempts) or 'none'}")
-    for index, attempt in enumerate(attempts, 1):
-        detail = " ".join(filter(None, (attempt.get("code"), attempt.get("message"))))
-        external = f", id {attempt['external_id']}" if attempt.get("external_id") else ""
-        # after the centre forgot a SESSION, each attempt says which one it carried
-        carried = f" [SESSION {attempt['session']}]" if op.session and attempt.get("session") else ""
-        lines.append(f"    {index}. {attempt['verb']} at {attempt['gateway']}, {local_time(attempt['started_at'])}"
-                     f"{carried} → {attempt.get('outcome') or 'no outcome (interrupted)'}{external}"
-                     + (f" — {detail}" if detail else ""))
-    lines.append(f"  incidents: {len(incidents) or 'none'}")
-    for incident in incidents:
-        money = f" [{amount(incident['amount'], cur)}]" if incident.get("amount") else ""
-        lines.append(f"    {local_time(incident['at'])} {incident['kind']}{money}: {incident['detail']}")
-    out.write("\n".join(lines) + "\n")
 
 
 def row(op: Operation) -> str:

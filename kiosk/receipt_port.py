@@ -9,7 +9,7 @@ from typing import Any
 
 from kiosk.catalog import Catalog, InputField
 from kiosk.config import Config
-from kiosk.drivers.printer import ReceiptPrinter
+from kiosk.drivers.printer import PrinterStatus, ReceiptPrinter
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Operation
 from kiosk.receipt import (
@@ -71,6 +71,7 @@ class ReceiptDesk:
         self.last: Receipt | None = None
         self._lock = threading.Lock()  # one receipt at a time through one printer
         self._known_ready: bool | None = None  # kept fresh by refresh(), so asking never blocks the screen
+        self.known_status: PrinterStatus | None = None  # the last status refresh() read (heartbeats report it)
         self.monitored = False  # a scheduler calls refresh(): ready() answers from the last status
 
     @classmethod
@@ -95,10 +96,12 @@ class ReceiptDesk:
             return False
         with self._lock:
             try:
-                ready = self.printer.status().summary in ("ok", "near_end", "unknown")
+                status = self.printer.status()
+                ready = status.summary in ("ok", "near_end", "unknown")
             except Exception:  # a status query that fails is a printer that cannot print
                 log.exception("printer status query failed")
-                ready = False
+                status, ready = None, False
+            self.known_status = status
         self._known_ready = ready
         return ready
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kiosk.catalog import Catalog, Provider
 from kiosk.config import Config
 from kiosk.session import SessionView
+from kiosk.story import Story, from_journal
 
 if TYPE_CHECKING:
     from kiosk.app import Terminal
@@ -108,6 +109,10 @@ class ServiceMenu:
     def incidents(self, limit: int) -> list[dict[str, Any]]:
         """The newest journaled incidents."""
         return list(self._t.journal.incidents(limit=limit))
+
+    def story(self, operation: int) -> Story | None:
+        """An operation's whole story, as `kiosk journal lookup` and the dealer service tell it."""
+        return from_journal(self._t.journal, operation)
 
     def last_operation(self) -> int | None:
         """The number of the newest operation, if any."""

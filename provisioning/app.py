@@ -17,7 +17,15 @@ from provisioning.config import api_routes as config_api
 from provisioning.context import Services
 from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
-from provisioning.portal import commands_routes, config_routes, monitor_routes, routes, updates_routes
+from provisioning.journal import routes as journal_routes
+from provisioning.portal import (
+    commands_routes,
+    config_routes,
+    lookup_routes,
+    monitor_routes,
+    routes,
+    updates_routes,
+)
 from provisioning.settings import Settings
 from provisioning.updates import api as updates_api
 
@@ -41,6 +49,8 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(monitor_routes.router)
     app.include_router(config_api.router)
     app.include_router(config_routes.router)
+    app.include_router(journal_routes.router)
+    app.include_router(lookup_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

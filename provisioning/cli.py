@@ -20,6 +20,7 @@ from provisioning.config.vault import vault_of
 from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
+from provisioning.journal.cli import lookup_command
 from provisioning.settings import Settings, SettingsError, default_state_dir
 from provisioning.updates import cli as updates_cli
 
@@ -75,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--dealer", required=True)
         if cmd is not t_list:
             cmd.add_argument("--number", required=True)
+    lookup = sub.add_parser("lookup", help="a payment's whole story from the uploaded journals (support)")
+    lookup.add_argument("--terminal", help="the terminal number printed on the receipt")
+    lookup.add_argument("--operation", type=int, help="the operation number printed on the receipt")
+    lookup.add_argument("--query", help="or: '10001/57', the receipt QR's text, a processing system's id")
+    lookup.add_argument("--dealer", help="the dealer (needed when several have a terminal with this number)")
+    lookup.add_argument("--format", choices=("text", "json"), default="text")
     updates_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
@@ -216,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "terminal":
             return _terminal(args, settings, database)
+        if args.command == "lookup":
+            return lookup_command(database, args)
         if args.command == "release":
             return updates_cli.run_release(args, settings, database)
         if args.command == "crl":

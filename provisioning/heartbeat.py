@@ -1,25 +1,28 @@
 """The terminal heartbeat, the one request every enrolled terminal sends every minute, made cheap: the signature
 checked against a per-process cache of enrolled keys, then revocation, the nonce, the terminal's online mark and
-the heartbeat row in one database statement (PostgreSQL: one round trip in autocommit); and a plain ASGI route for
-it on the link listener, in front of FastAPI (which still documents the same route in the OpenAPI document)."""
+latest report, the heartbeat row and the state changes it carries in one database statement (PostgreSQL: written
+from the event loop, batched with the heartbeats arriving meanwhile); and a plain ASGI route for it on the link
+listener, in front of FastAPI (which still documents the same route in the OpenAPI document)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, case, select, text, update
 from sqlalchemy import insert as plain_insert
+from sqlalchemy.dialects import postgresql
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provisioning import audit
 from provisioning.context import Services
 from provisioning.db.models import Certificate, Heartbeat, Terminal, utcnow
+from provisioning.heartbeat_writer import BatchWriter
 from provisioning.identity.requests import (
     REPLAYED,
     EnrolledKey,
@@ -28,13 +31,15 @@ from provisioning.identity.requests import (
     remember_nonce,
     revoked_reason,
 )
+from provisioning.link_events import ReportedEvent, events_json, parse_events, store_events
 
 MAX_BODY = 256 * 1024
+MAX_REPORT = 16 * 1024  # the report a heartbeat stores (its events aside): the keys of kiosk.dealer_link.status
 PREFIX = "/api/v1/terminals/"
 SUFFIX = "/heartbeat"
 
-# Revocation read, nonce stored, terminal marked online, heartbeat written: one statement, so one round trip and
-# atomic on its own. Nothing is written for a revoked certificate or a nonce seen before (data-modifying CTEs run
+# Revocation read, nonce stored, terminal marked online with its latest report, heartbeat written, state changes
+# stored (once each): one statement, so one round trip and atomic on its own. Nothing is written for a revoked certificate or a nonce seen before (data-modifying CTEs run
 # once each, whether or not the final SELECT reads them).
 _POSTGRESQL_WRITE = text("""
 WITH state AS (
@@ -47,15 +52,24 @@ WITH state AS (
 ), touched AS (
     UPDATE terminals SET last_seen_at = :now, online = true,
         version = CASE WHEN CAST(:version AS text) = '' THEN version ELSE CAST(:version AS text) END,
+        last_heartbeat = :payload,
         highest_operation = GREATEST(highest_operation, CAST(:operation AS bigint))
     WHERE id = :terminal_id AND EXISTS (SELECT 1 FROM nonce) RETURNING highest_operation
 ), beat AS (
     INSERT INTO heartbeats (terminal_id, received_at, payload)
     SELECT :terminal_id, :now, :payload WHERE EXISTS (SELECT 1 FROM nonce) RETURNING 1
+), events AS (
+    INSERT INTO terminal_events (terminal_id, event_id, at, kind, detail, received_at)
+    SELECT :terminal_id, e.event_id, e.at, e.kind, e.detail, :now
+    FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e(event_id text, at timestamptz, kind text, detail text)
+    WHERE EXISTS (SELECT 1 FROM nonce)
+    ON CONFLICT (terminal_id, event_id) DO NOTHING RETURNING 1
 )
 SELECT state.revoked_at, state.revocation_reason, state.status, state.online, EXISTS (SELECT 1 FROM nonce),
     (SELECT highest_operation FROM touched)
 FROM state""")
+# The same statement in psycopg's own parameter style, for the event loop's writer.
+POSTGRESQL_WRITE_PSYCOPG = str(_POSTGRESQL_WRITE.compile(dialect=postgresql.psycopg.dialect()))
 
 
 @dataclass(frozen=True)
@@ -68,73 +82,132 @@ class Written:
     highest_operation: int = 0
 
 
-def _write_postgresql(connection: Connection, key: EnrolledKey, nonce: str, version: str, operation: int,
-                      payload: str, now: datetime) -> Written:
-    row = connection.execute(_POSTGRESQL_WRITE, {
-        "certificate_id": key.certificate_id, "terminal_id": key.terminal_id, "key_id": key.key_id, "nonce": nonce,
-        "now": now, "version": version, "operation": operation, "payload": payload}).one()
+@dataclass(frozen=True)
+class Beat:
+    """A heartbeat whose signature, certificate and body were checked: what is written."""
+
+    key: EnrolledKey
+    nonce: str
+    version: str
+    operation: int
+    report: str  # the payload as stored: JSON, without its events (those go to terminal_events)
+    events: list[ReportedEvent]
+    now: datetime
+
+    def params(self) -> dict[str, Any]:
+        """The PostgreSQL statement's parameters."""
+        key = self.key
+        return {"certificate_id": key.certificate_id, "terminal_id": key.terminal_id, "key_id": key.key_id,
+                "nonce": self.nonce, "now": self.now, "version": self.version, "operation": self.operation,
+                "payload": self.report, "events": events_json(self.events)}
+
+
+def written_from_row(beat: Beat, row: Sequence[Any]) -> Written:
+    """The PostgreSQL statement's one row, read."""
     revoked_at, reason, status, was_online, stored, highest = row
-    refusal = revoked_reason(revoked_at, reason, status, key.serial)
+    refusal = revoked_reason(revoked_at, reason, status, beat.key.serial)
     if refusal is None and not stored:
         refusal = REPLAYED
     return Written(refusal, bool(was_online), int(highest or 0))
 
 
-def _write_generic(connection: Connection, key: EnrolledKey, nonce: str, version: str, operation: int,
-                   payload: str, now: datetime) -> Written:
+def _write_postgresql(connection: Connection, beat: Beat) -> Written:
+    return written_from_row(beat, connection.execute(_POSTGRESQL_WRITE, beat.params()).one())
+
+
+def _write_generic(connection: Connection, beat: Beat) -> Written:
     """The same steps as separate statements in one transaction (SQLite: no data-modifying CTEs)."""
+    key = beat.key
     revoked_at, reason, status, was_online = connection.execute(
         select(Certificate.revoked_at, Certificate.revocation_reason, Terminal.status, Terminal.online)
         .join(Terminal, Certificate.terminal_id == Terminal.id).where(Certificate.id == key.certificate_id)).one()
     refusal = revoked_reason(revoked_at, reason, status, key.serial)
     if refusal is not None:
         return Written(refusal, bool(was_online))
-    if not remember_nonce(connection, key.key_id, nonce, now):
+    if not remember_nonce(connection, key.key_id, beat.nonce, beat.now):
         return Written(REPLAYED, bool(was_online))
     # The maximum is taken inside the UPDATE, so two heartbeats racing can never lower it.
-    values: dict[str, Any] = {"last_seen_at": now, "online": True, "highest_operation": case(
-        (Terminal.highest_operation < operation, operation), else_=Terminal.highest_operation)}
-    if version:
-        values["version"] = version
+    values: dict[str, Any] = {"last_seen_at": beat.now, "online": True, "last_heartbeat": beat.report,
+                              "highest_operation": case((Terminal.highest_operation < beat.operation, beat.operation),
+                                                        else_=Terminal.highest_operation)}
+    if beat.version:
+        values["version"] = beat.version
     highest = connection.execute(update(Terminal).where(Terminal.id == key.terminal_id).values(**values)
                                  .returning(Terminal.highest_operation)).scalar_one()
-    connection.execute(plain_insert(Heartbeat).values(terminal_id=key.terminal_id, received_at=now, payload=payload))
+    connection.execute(plain_insert(Heartbeat).values(terminal_id=key.terminal_id, received_at=beat.now,
+                                                      payload=beat.report))
+    store_events(connection, key.terminal_id, beat.events, beat.now)
     return Written(None, bool(was_online), int(highest))
+
+
+def check_heartbeat(svc: Services, lookup: Callable[[str], EnrolledKey | None], *, method: str, url: str,
+                    headers: dict[str, str], body: bytes, dealer: str, number: str, now: datetime) -> Beat:
+    """Everything before the write (no database I/O but `lookup`): RequestRefused for the signature and the
+    certificate, HTTPException 400/413 for the body."""
+    key, nonce = check_signature(lookup, svc.ca, method=method, url=url, headers=headers, body=body, dealer=dealer,
+                                 number=number, now=now, max_age=svc.settings.signature_max_age)
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise HTTPException(400, f"heartbeat body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise HTTPException(400, "heartbeat body: expected a JSON object")
+    carried = payload.pop("events", None)
+    try:
+        events = parse_events(carried)
+    except ValueError as exc:
+        raise HTTPException(400, f"heartbeat body: {exc}") from exc
+    # Without events the body is the report as stored: kept as sent, not encoded again.
+    report = body.decode() if carried is None and body[:1] == b"{" and body.isascii() else json.dumps(payload)
+    if len(report) > MAX_REPORT:
+        raise HTTPException(413, f"heartbeat report (without events) larger than {MAX_REPORT} characters")
+    return Beat(key, nonce, str(payload.get("version", ""))[:40], _reported_operation(payload), report, events, now)
 
 
 def record_heartbeat(svc: Services, *, method: str, url: str, headers: dict[str, str], body: bytes, dealer: str,
                      number: str, remote: str) -> dict[str, Any]:
     """Verify a heartbeat from terminal dealer/number and record it; the reply. Refusals are audited and raised as
-    HTTPException with the reason."""
-    now = utcnow()
+    HTTPException with the reason. (Blocking: the SQLite path, and FastAPI's route.)"""
     try:
-        key, nonce = check_signature(lambda key_id: svc.keys.get(svc.db.session, key_id), svc.ca, method=method,
-                                     url=url, headers=headers, body=body, dealer=dealer, number=number, now=now,
-                                     max_age=svc.settings.signature_max_age)
-        try:
-            payload = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise HTTPException(400, f"heartbeat body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise HTTPException(400, "heartbeat body: expected a JSON object")
-        version, text_payload = str(payload.get("version", ""))[:40], json.dumps(payload)[:8000]
-        operation = _reported_operation(payload)
+        beat = check_heartbeat(svc, lambda key_id: svc.keys.get(svc.db.session, key_id), method=method, url=url,
+                               headers=headers, body=body, dealer=dealer, number=number, now=utcnow())
         with svc.db.write_engine.begin() as connection:
             write = _write_postgresql if connection.dialect.name == "postgresql" else _write_generic
-            written = write(connection, key, nonce, version, operation, text_payload, now)
-        if written.refusal is not None:
-            raise RequestRefused(written.refusal, key.key_id, 401 if written.refusal == REPLAYED else 403)
+            written = write(connection, beat)
+        refuse_if(written, beat)
     except RequestRefused as refusal:
-        _audit(svc, actor=f"key {refusal.key_id[:16]}" if refusal.key_id else "unknown", action="terminal.request",
-               target=f"terminal {number} {PREFIX}{dealer}/{number}{SUFFIX}", outcome="refused",
-               reason=refusal.reason, remote=remote)
+        audit_refusal(svc, refusal, dealer, number, remote)
         raise HTTPException(refusal.status, refusal.reason) from refusal
     if not written.was_online:
-        _audit(svc, actor=f"terminal {dealer}/{number}", action="terminal.online", dealer_id=key.dealer_id,
-               target=f"terminal {number}", before={"online": False}, after={"online": True})
-    renew = key.not_after - now < timedelta(days=svc.settings.renew_before_days)
-    return {"server_time": now.isoformat(), "heartbeat_interval": svc.settings.heartbeat_interval,
-            "renew_certificate": renew, "highest_operation": written.highest_operation}
+        audit_online(svc, beat, dealer, number)
+    return reply(svc, beat, written)
+
+
+def refuse_if(written: Written, beat: Beat) -> None:
+    """Raise the refusal the write found (revoked, replayed)."""
+    if written.refusal is not None:
+        raise RequestRefused(written.refusal, beat.key.key_id, 401 if written.refusal == REPLAYED else 403)
+
+
+def reply(svc: Services, beat: Beat, written: Written) -> dict[str, Any]:
+    """The answer to a recorded heartbeat (the events it carried are stored: the terminal may forget them)."""
+    renew = beat.key.not_after - beat.now < timedelta(days=svc.settings.renew_before_days)
+    return {"server_time": beat.now.isoformat(), "heartbeat_interval": svc.settings.heartbeat_interval,
+            "renew_certificate": renew, "highest_operation": written.highest_operation,
+            "events_acknowledged": len(beat.events)}
+
+
+def audit_refusal(svc: Services, refusal: RequestRefused, dealer: str, number: str, remote: str) -> None:
+    """The audit record of a refused heartbeat (blocking)."""
+    _audit(svc, actor=f"key {refusal.key_id[:16]}" if refusal.key_id else "unknown", action="terminal.request",
+           target=f"terminal {number} {PREFIX}{dealer}/{number}{SUFFIX}", outcome="refused", reason=refusal.reason,
+           remote=remote)
+
+
+def audit_online(svc: Services, beat: Beat, dealer: str, number: str) -> None:
+    """The audit record of a terminal coming online (blocking)."""
+    _audit(svc, actor=f"terminal {dealer}/{number}", action="terminal.online", dealer_id=beat.key.dealer_id,
+           target=f"terminal {number}", before={"online": False}, after={"online": True})
 
 
 def _reported_operation(payload: dict[str, Any]) -> int:
@@ -163,10 +236,19 @@ def heartbeat_target(scope: Scope) -> tuple[str, str] | None:
 
 class HeartbeatRoute:
     """A plain ASGI route for heartbeats in front of the app: no dependency injection, no response models, no
-    middleware stack. Every other request goes on to the app."""
+    middleware stack. On PostgreSQL the heartbeat never leaves the event loop (signature checked on it, the write
+    batched by a BatchWriter) unless the key is not cached yet or something must be audited. Every other request
+    goes on to the app."""
 
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app, self.services = app, services
+        self.writer = (BatchWriter(services.db.url, POSTGRESQL_WRITE_PSYCOPG) if services.db.is_postgresql
+                       else None)
+
+    async def close(self) -> None:
+        """Finish the writes in flight and close the writer's connections (call on the server's loop)."""
+        if self.writer is not None:
+            await self.writer.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = heartbeat_target(scope) if scope["type"] == "http" else None
@@ -187,17 +269,57 @@ class HeartbeatRoute:
         query = scope.get("query_string", b"").decode("latin-1")
         url = f"{scope['scheme']}://{host}{scope['path']}" + (f"?{query}" if query else "")
         remote = scope["client"][0] if scope.get("client") else ""
+        request = {"method": "POST", "url": url, "headers": headers, "body": body, "dealer": target[0],
+                   "number": target[1]}
         try:
-            reply = await run_in_threadpool(
-                record_heartbeat, self.services, method="POST", url=url, headers=headers, body=body,
-                dealer=target[0], number=target[1], remote=remote)
+            if self.writer is None:
+                answer = await run_in_threadpool(lambda: record_heartbeat(self.services, remote=remote, **request))
+            else:
+                answer = await self._record(self.writer, request, remote)
         except HTTPException as exc:
             await _reply(exc.status_code, {"detail": exc.detail}, scope, receive, send)
             return
-        await _reply(200, reply, scope, receive, send)
+        await _reply(200, answer, scope, receive, send)
+
+    async def _record(self, writer: BatchWriter, request: dict[str, Any], remote: str) -> dict[str, Any]:
+        """record_heartbeat on the event loop: the same checks, the same statement, the same audit records."""
+        svc, dealer, number = self.services, request["dealer"], request["number"]
+
+        missed: list[str] = []
+
+        def cached(key_id: str) -> EnrolledKey | None:
+            key = svc.keys.peek(key_id)
+            if key is None:
+                missed.append(key_id)
+            return key
+
+        try:
+            try:
+                beat = check_heartbeat(svc, cached, now=utcnow(), **request)
+            except RequestRefused:
+                if not missed:
+                    raise
+                # not cached yet: read from the database off the loop, then checked again with what was read
+                found = await run_in_threadpool(svc.keys.get, svc.db.session, missed[0])
+                beat = check_heartbeat(svc, lambda key_id: found if key_id == missed[0] else None, now=utcnow(),
+                                       **request)
+            written = written_from_row(beat, await writer.write(beat.params()))
+            refuse_if(written, beat)
+        except RequestRefused as refusal:
+            await run_in_threadpool(audit_refusal, svc, refusal, dealer, number, remote)
+            raise HTTPException(refusal.status, refusal.reason) from refusal
+        if not written.was_online:
+            await run_in_threadpool(audit_online, svc, beat, dealer, number)
+        return reply(svc, beat, written)
 
 
 async def _reply(status: int, content: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse(content, status_code=status, headers={"X-Content-Type-Options": "nosniff",
-                                                                  "Cache-Control": "no-store"})
-    await response(scope, receive, send)
+    body = json.dumps(content).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(body)).encode()), *_REPLY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
+
+
+# The reply's fixed headers, encoded once (the hot path answers with plain ASGI messages, no Response object).
+_REPLY_HEADERS = ((b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff"),
+                  (b"cache-control", b"no-store"))

@@ -75,6 +75,7 @@ class DealerServer:
         self.worker = PeriodicWorker(self.db, settings, worker_name or f"{socket.gethostname()}:{os.getpid()}",
                                      tick=periodic_tick, periods=periods)
         self._servers: list[_QuietServer] = []
+        self._heartbeats: HeartbeatRoute | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
@@ -91,8 +92,8 @@ class DealerServer:
                                      "timeout_keep_alive": 30}
         portal = uvicorn.Config(PathGate(self.app, deny=("/api/v1/terminals/",)), **common,
                                 **(self._tls(False) if self.portal_tls else {}))
-        link_app = HeartbeatRoute(self.app, self.app.state.services)  # the hot path, without FastAPI's layers
-        link = uvicorn.Config(PathGate(link_app, allow=LINK_PATHS), **common, **self._tls(True))
+        self._heartbeats = HeartbeatRoute(self.app, self.app.state.services)  # the hot path, without FastAPI
+        link = uvicorn.Config(PathGate(self._heartbeats, allow=LINK_PATHS), **common, **self._tls(True))
         return [_QuietServer(portal), _QuietServer(link)]
 
     async def _serve(self) -> None:
@@ -105,7 +106,11 @@ class DealerServer:
                 break
             await asyncio.sleep(0.01)
         self._started.set()
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            if self._heartbeats is not None:
+                await self._heartbeats.close()  # its database connections live on this loop
 
     def stop(self) -> None:
         """Ask both listeners to finish (safe from any thread or a signal handler)."""

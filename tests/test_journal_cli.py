@@ -153,3 +153,12 @@ def test_a_slow_delivery_is_a_clear_error_not_an_empty_one(monkeypatch, capsys):
     assert main(["simulate"]) == 2
     err = capsys.readouterr().err
     assert "kiosk: error: timed out" in err and not err.strip().endswith("error:")
+
+
+def test_lookup_by_the_number_alone_tells_the_whole_story(paid, capsys):
+    code, out, _ = run(capsys, "lookup", "1", "--config", str(paid))
+    assert code == 0 and "  story:" in out
+    assert "bill 100.00 RUB stacked" in out and "bill 50.00 RUB stacked" in out and "committed: cash 150.00 RUB" in out
+    assert "attempt 1: pay at" in out and "→ approved" in out
+    code, _, err = run(capsys, "lookup", "--config", str(paid))
+    assert code == 2 and "which operation?" in err

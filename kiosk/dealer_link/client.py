@@ -26,6 +26,8 @@ from kiosk.dealer_link.signing import CLIENT_CERT_HEADER, client_cert_header, si
 
 log = logging.getLogger(__name__)
 TIMEOUT = 15.0
+WATCH_INTERVAL = 5.0  # seconds between looks at the terminal's state (no device I/O: cheap)
+MIN_INTERVAL, MAX_INTERVAL = 5, 3600  # heartbeat intervals a service reply may set
 
 
 @functools.cache
@@ -75,11 +77,14 @@ class DealerLink:
         except httpx.HTTPError as exc:
             raise LinkError(f"dealer service unreachable at {self.settings.link_url}: {exc}") from exc
 
-    def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> dict[str, Any]:
-        """Send one signed request (a long poll gives a longer timeout); a refusal raises LinkError with the
-        service's reason."""
-        body = b"" if payload is None else json.dumps(payload).encode()
+    def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None, *,
+                content: bytes | None = None, content_encoding: str = "") -> dict[str, Any]:
+        """Send one signed request (a long poll gives a longer timeout; `content`: JSON bytes as they are, e.g.
+        gzip with its `content_encoding`); a refusal raises LinkError with the service's reason."""
+        body = content if content is not None else b"" if payload is None else json.dumps(payload).encode()
         headers = self.signed_headers(method, path, body)
+        if content_encoding:
+            headers["Content-Encoding"] = content_encoding
         try:
             reply = self.http.request(method, path, content=body, headers=headers, timeout=timeout or TIMEOUT)
         except httpx.HTTPError as exc:
@@ -143,14 +148,20 @@ class DealerLink:
 
 
 class HeartbeatLoop:
-    """Sends a heartbeat every interval from its own thread; failures are logged and retried next time."""
+    """Sends a heartbeat every interval from its own thread (the service's reply may change the interval); between
+    heartbeats calls `watch` every few seconds (state changes are noted when they happen, not a minute later).
+    Failures are logged and retried next time: missed heartbeats are not replayed."""
 
     def __init__(self, folder: Path, status: Callable[[], dict[str, Any]] | None = None,
-                 interval: float | None = None, on_reply: Callable[[dict[str, Any]], object] | None = None) -> None:
+                 interval: float | None = None, on_reply: Callable[[dict[str, Any]], object] | None = None,
+                 watch: Callable[[], object] | None = None, watch_interval: float = WATCH_INTERVAL) -> None:
         self.link = DealerLink(folder)
         self.status = status or (lambda: {})
         self.on_reply = on_reply or (lambda reply: None)
+        self.watch = watch
+        self.fixed_interval = interval is not None
         self.interval = float(interval or self.link.settings.heartbeat_interval)
+        self.watch_interval = watch_interval
         self.started = time.monotonic()
         self.sent = 0
         self.last_error = ""
@@ -173,6 +184,10 @@ class HeartbeatLoop:
             return False
         self.sent += 1
         self.last_error = ""
+        interval = reply.get("heartbeat_interval")
+        if not self.fixed_interval and isinstance(interval, int) and not isinstance(interval, bool) \
+                and MIN_INTERVAL <= interval <= MAX_INTERVAL:
+            self.interval = float(interval)  # the dealer sets it for the fleet
         try:
             self.on_reply(reply)
         except Exception:  # the heartbeat thread outlives any fault in what the reply triggers; it retries next time
@@ -180,9 +195,18 @@ class HeartbeatLoop:
         return True
 
     def _run(self) -> None:
+        due = 0.0
         while not self._stop.is_set():
-            self.beat()
-            self._stop.wait(self.interval)
+            if time.monotonic() >= due:
+                due = time.monotonic() + self.interval
+                self.beat()
+            elif self.watch is not None:
+                try:
+                    self.watch()
+                except Exception:  # a failing read of the terminal's state must not end the heartbeat
+                    log.exception("dealer link: watching the terminal's state failed")
+            wait = due - time.monotonic()
+            self._stop.wait(max(0.0, min(wait, self.watch_interval) if self.watch is not None else wait))
 
     def close(self) -> None:
         """Stop the loop and close the connection."""
@@ -195,8 +219,9 @@ class HeartbeatLoop:
 
 
 def start_if_enrolled(folder: Path, status: Callable[[], dict[str, Any]] | None = None,
-                      on_reply: Callable[[dict[str, Any]], object] | None = None) -> HeartbeatLoop | None:
+                      on_reply: Callable[[dict[str, Any]], object] | None = None,
+                      watch: Callable[[], object] | None = None) -> HeartbeatLoop | None:
     """The composition root's one call: a running heartbeat loop when this terminal is enrolled, else None."""
     if not TerminalIdentity(folder).enrolled():
         return None
-    return HeartbeatLoop(folder, status=status, on_reply=on_reply).start()
+    return HeartbeatLoop(folder, status=status, on_reply=on_reply, watch=watch).start()

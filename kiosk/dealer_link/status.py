@@ -4,10 +4,13 @@ held for long), and the composition root's one call that starts the heartbeat wh
 from __future__ import annotations
 
 import logging
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.dealer_link.commands import restore_lock
+from kiosk.dealer_link.state_changes import StateChanges
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
@@ -23,27 +26,102 @@ def identity_folder(terminal: Terminal) -> Path:
     return terminal.config.journal_path.parent / "dealer-link"
 
 
-def terminal_status(terminal: Terminal) -> dict[str, Any]:
-    """The heartbeat's report: validator, printer, gateways' breakers, the outbox and what needs a person."""
+_PAPER = {"ok": "ok", "near_end": "low", "out": "out"}  # the printer's words → the heartbeat's (unknown: null)
+
+
+def _utc(stamp: str | None) -> datetime | None:
+    return None if not stamp else datetime.fromisoformat(stamp).astimezone(UTC)
+
+
+def terminal_status(terminal: Terminal, now: datetime | None = None,
+                    figures: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The heartbeat's report (the keys the dealer service's fleet pages read): devices from their last known
+    status, figures from one short journal read; no device I/O."""
     from kiosk.dealer_link import config_sync  # only an enrolled terminal reports (see start_heartbeat)
 
+    now = now or datetime.now(UTC)
     validator = terminal.validator.status()
-    receipts = terminal.receipts
-    waiting, waiting_kopecks = terminal.journal.waiting()
+    known = terminal.receipts.known_status
+    figures = figures or terminal.journal.fleet_figures()
+    skew = terminal.journal.clock_skew()
+    oldest, last_payment = _utc(figures["outbox_oldest"]), _utc(figures["last_payment"])
+    capacity = terminal.config.validator.options.get("cassette_capacity")
+    printer = None
+    if terminal.receipts.printer is not None:  # the last status the printer chore read (every 5 s)
+        printer = ("paper_out" if known is not None and known.paper == "out" else
+                   "ready" if terminal.receipts.ready() else "not_ready")
+    try:
+        free_disk: int | None = shutil.disk_usage(terminal.config.journal_path.parent).free
+    except OSError:
+        free_disk = None
     return {
         "terminal": terminal.config.terminal,
         "validator": {"kind": terminal.config.validator.kind, "online": validator.online, "state": validator.state,
                       "detail": validator.detail},
-        # the last status the printer chore read (every 5 s): no printer I/O from this thread
-        "printer": None if receipts.printer is None else ("ready" if receipts.ready() else "not_ready"),
+        "printer": printer,
+        "paper": None if known is None else _PAPER.get(known.paper),
+        "cassette": {"count": figures["cassette_bills"], "kopecks": figures["cassette_kopecks"],
+                     "capacity": capacity if isinstance(capacity, int) else None},
         "gateways": {name: terminal.router.state(name) for name in terminal.gateways},
-        "outbox_depth": waiting,
-        "outbox_kopecks": waiting_kopecks,
-        "needs_attention": terminal.journal.count("needs_attention"),
+        "outbox_depth": figures["outbox_depth"],
+        "outbox_kopecks": figures["outbox_kopecks"],
+        "outbox_oldest_s": None if oldest is None else max(0, int((now - oldest).total_seconds())),
+        "needs_attention": figures["needs_attention"],
+        "uncertain_bills": figures["uncertain_bills"],
+        "last_payment_at": None if last_payment is None else last_payment.isoformat(),
+        "free_disk_bytes": free_disk,
+        "clock_skew_s": None if skew is None else float(skew["seconds"]),
+        "config_version": config_sync.applied_version(terminal),
+        "theme": terminal.config.screen.theme,
+        "locked": getattr(terminal.session, "lock_message", None) is not None,  # the dealer's remote lock
         "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
         "fault": terminal.session.fault,
-        "config_version": config_sync.applied_version(terminal),
     }
+
+
+def watched_facts(report: dict[str, Any], session_state: str, encashment: dict[str, Any] | None) -> dict[str, Any]:
+    """The facts whose changes are events, as (kind, detail), from a report and the session's state."""
+    validator = report["validator"]
+    facts: dict[str, Any] = {
+        "validator": ("validator_ok", "") if validator["online"] and not report["fault"] else
+        ("validator_fault", report["fault"] or validator["detail"] or validator["state"]),
+        "service": ("out_of_service", report["fault"] or "") if session_state == "out_of_service" else
+        ("in_service", ""),
+        "printer": None if report["printer"] is None else (f"printer_{report['printer']}", ""),
+        "paper": None if report["paper"] is None else (f"paper_{report['paper']}", ""),
+        "lock": None if report["locked"] is None else ("locked" if report["locked"] else "unlocked", ""),
+        "encashment": None if encashment is None else (encashment["id"], encashment["reason"]),
+    }
+    return facts
+
+
+class Reporter:
+    """What the heartbeat loop calls: `watch()` every few seconds notes state changes durably, `status()` is the
+    next heartbeat's report with the changes not yet acknowledged, `on_reply()` forgets those the service stored."""
+
+    def __init__(self, terminal: Terminal, changes: StateChanges) -> None:
+        self.terminal, self.changes = terminal, changes
+        self._sent: list[dict[str, str]] = []
+
+    def watch(self) -> dict[str, Any]:
+        """Read the report now and note what changed since the last look; the report."""
+        figures = self.terminal.journal.fleet_figures()
+        report = terminal_status(self.terminal, figures=figures)
+        self.changes.observe(watched_facts(report, self.terminal.session.state, figures["last_encashment"]))
+        return report
+
+    def status(self) -> dict[str, Any]:
+        """The heartbeat's body (without version and uptime, which the loop adds)."""
+        report = self.watch()
+        self._sent = self.changes.pending()
+        return {**report, "events": self._sent} if self._sent else report  # none: the body is stored as sent
+
+    def on_reply(self, reply: dict[str, Any]) -> None:
+        """Forget the changes the service acknowledged; act on restore evidence."""
+        if reply.get("events_acknowledged") == len(self._sent):
+            self.changes.acknowledge(self._sent)
+        self._sent = []
+        jump_past_numbers_seen(self.terminal.journal, reply)
 
 
 def jump_past_numbers_seen(journal: Journal, reply: dict[str, Any]) -> int | None:
@@ -64,22 +142,25 @@ def jump_past_numbers_seen(journal: Journal, reply: dict[str, Any]) -> int | Non
 def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     """Start the dealer link's heartbeat for an enrolled terminal (None when not enrolled or the identity is
     unusable: payments never depend on the dealer service)."""
-    restore_lock(terminal, identity_folder(terminal))  # locked by the dealer: locked again before any payer
-    if not identity_folder(terminal).is_dir():
+    folder = identity_folder(terminal)
+    restore_lock(terminal, folder)  # locked by the dealer: locked again before any payer
+    if not folder.is_dir():
         return None  # never enrolled: the link's HTTP and crypto libraries (0.3 s of a cold start) stay unloaded
     from kiosk.dealer_link import config_sync
     from kiosk.dealer_link.client import start_if_enrolled
     from kiosk.dealer_link.command_poller import start_commands
+    from kiosk.dealer_link.upload import start_upload
 
     try:
-        terminal.config_sync = config_sync.start(terminal, identity_folder(terminal))
-        loop = start_if_enrolled(identity_folder(terminal), status=lambda: terminal_status(terminal),
-                                 on_reply=lambda reply: jump_past_numbers_seen(terminal.journal, reply))
+        terminal.config_sync = config_sync.start(terminal, folder)
+        reporter = Reporter(terminal, StateChanges(folder / "state-changes.json"))
+        loop = start_if_enrolled(folder, status=reporter.status, on_reply=reporter.on_reply, watch=reporter.watch)
     except (KioskError, OSError, ValueError) as exc:
         log.warning("dealer link not started: %s", exc)
         return None
     if loop is not None:
-        loop.companions += filter(None, [start_commands(terminal, identity_folder(terminal))])
+        loop.companions += filter(None, [start_commands(terminal, folder)])
+        loop.companions.append(start_upload(loop.link, terminal.config.journal_path, terminal.config.terminal))
     return loop
 
 

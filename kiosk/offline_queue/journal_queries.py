@@ -114,6 +114,28 @@ class JournalQueries:
                 "SELECT COUNT(*), COALESCE(SUM(cash), 0) FROM operations WHERE state=?", (COMMITTED,)).fetchone()
         return count, total
 
+    def fleet_figures(self) -> dict[str, Any]:
+        """What a heartbeat reports from the journal, read in one short hold of the lock: the cassette (bills since
+        the last encashment), the outbox and its oldest operation, needs attention, uncertain bills since the last
+        encashment, the last payment and encashment (time stamps as journaled)."""
+        with self._lock:
+            c = self.conn
+            bills, kopecks = c.execute(
+                "SELECT COUNT(*), COALESCE(SUM(denomination), 0) FROM bills WHERE encashment IS NULL").fetchone()
+            depth, waiting, oldest = c.execute(
+                "SELECT COUNT(*), COALESCE(SUM(cash), 0), MIN(committed_at) FROM operations "
+                "WHERE state=?", (COMMITTED,)).fetchone()
+            attention = c.execute("SELECT COUNT(*) FROM operations WHERE state='needs_attention'").fetchone()[0]
+            encashment = c.execute("SELECT id, closed_at, reason FROM encashments ORDER BY id DESC LIMIT 1").fetchone()
+            uncertain = c.execute("SELECT COUNT(*) FROM incidents WHERE kind='uncertain_bill' AND at > ?",
+                                  (encashment[1] if encashment else "",)).fetchone()[0]
+            last_payment = c.execute("SELECT MAX(committed_at) FROM operations").fetchone()[0]
+        return {"cassette_bills": bills, "cassette_kopecks": kopecks, "outbox_depth": depth,
+                "outbox_kopecks": waiting, "outbox_oldest": oldest, "needs_attention": attention,
+                "uncertain_bills": uncertain, "last_payment": last_payment,
+                "last_encashment": None if encashment is None else
+                {"id": encashment[0], "at": encashment[1], "reason": encashment[2]}}
+
     def count(self, state: str) -> int:
         """How many operations are in a state."""
         with self._lock:

@@ -100,6 +100,7 @@ class Operation:
     nonce: int | None = None
     lifetime_from: str | None = None
     session: str | None = None  # a SESSION minted after the centre forgot the first (None: the derived one)
+    change_seq: int | None = None  # the journal-wide change sequence at this row's last write (journal upload)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Operation:

@@ -6,6 +6,41 @@ import sqlite3
 
 from kiosk.errors import SchemaTooNewError
 
+# Tables the dealer service receives (journal upload), parents before children: a backfilled journal numbers an
+# operation before its bills, so the service always knows an operation before anything that belongs to it.
+UPLOADED = ("operations", "bills", "attempts", "incidents", "encashments")
+
+
+def _change_sequence() -> tuple[str, ...]:
+    """v5: every insert or update of an uploaded row takes the next number of one journal-wide change sequence.
+
+    The dealer service acknowledges a position in this sequence (never wall time, which a terminal's clock can
+    get wrong), so an upload resumes exactly where the last acknowledged one ended. Triggers number the rows in
+    the writing transaction itself: no payment code changes, and a journal written by an older kiosk is
+    numbered once, here, oldest rows first.
+    """
+    steps = ["CREATE TABLE change_seq (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)",
+             "INSERT INTO change_seq (id, value) VALUES (1, 0)"]
+    for table in UPLOADED:
+        steps += [
+            f"ALTER TABLE {table} ADD COLUMN change_seq INTEGER",
+            f"UPDATE {table} SET change_seq = rowid + (SELECT value FROM change_seq)",
+            f"UPDATE change_seq SET value = MAX(value, (SELECT COALESCE(MAX(change_seq), 0) FROM {table}))",
+            f"CREATE INDEX {table}_by_change ON {table} (change_seq)",
+            # The inner UPDATE changes change_seq, so the update trigger's WHEN stops it from numbering twice.
+            f"""CREATE TRIGGER {table}_numbered_insert AFTER INSERT ON {table} BEGIN
+                UPDATE change_seq SET value = value + 1 WHERE id = 1;
+                UPDATE {table} SET change_seq = (SELECT value FROM change_seq WHERE id = 1) WHERE rowid = NEW.rowid;
+            END""",
+            f"""CREATE TRIGGER {table}_numbered_update AFTER UPDATE ON {table}
+                WHEN NEW.change_seq IS OLD.change_seq BEGIN
+                UPDATE change_seq SET value = value + 1 WHERE id = 1;
+                UPDATE {table} SET change_seq = (SELECT value FROM change_seq WHERE id = 1) WHERE rowid = NEW.rowid;
+            END""",
+        ]
+    return tuple(steps)
+
+
 # Each entry migrates from version (index) to version (index + 1). Never edit a released step: add one.
 MIGRATIONS: list[tuple[str, ...]] = [
     (
@@ -113,6 +148,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE operations ADD COLUMN session TEXT",
         "ALTER TABLE attempts ADD COLUMN session TEXT",
     ),
+    _change_sequence(),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

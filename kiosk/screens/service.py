@@ -43,6 +43,9 @@ RECEIPT_WORDS = {"printed": Msg("Printed"), "failed": Msg("Not printed"), "incom
                  "not_printed": Msg("No printer"), "none": Msg("No receipt printed since the start")}
 
 
+STORIES = 3  # needs-attention operations whose whole story the section tells (the others: one line each)
+
+
 class ServiceScreen(Screen):
     """A grid of sections at the top, the chosen section's figures below; Exit in the footer."""
 
@@ -143,9 +146,15 @@ class ServiceScreen(Screen):
 
     def _rows_attention(self) -> list[tuple[TextLike, TextLike]]:
         port = self.ctx.terminal.service
-        rows: list[tuple[TextLike, TextLike]] = [
-            (f"№ {op.operation}", f"{op.provider} · {op.account} · {self.ctx.money(op.cash)} · "
-             f"{op.attention_reason or ''}") for op in port.operations("needs_attention", limit=20)]
+        rows: list[tuple[TextLike, TextLike]] = []
+        for index, op in enumerate(port.operations("needs_attention", limit=20)):
+            rows.append((f"№ {op.operation}", f"{op.provider} · {op.account} · {self.ctx.money(op.cash)} · "
+                                              f"{op.attention_reason or ''}"))
+            story = port.story(op.operation) if index < STORIES else None
+            if story is not None:
+                # the same story `kiosk journal lookup` and the dealer service tell (kiosk.story), event by event
+                providers = self.ctx.terminal.catalog.providers
+                rows += [(story.when(e.at)[11:19], e.text) for e in story.events(providers)]
         rows += [(str(i["kind"]), f"{i['at'][:19]} · {i['detail']}") for i in port.incidents(limit=5)]
         return rows or [(Msg("Needs attention"), "0")]
 

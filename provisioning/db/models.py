@@ -122,6 +122,8 @@ class Terminal(Base):
     # The highest operation number any heartbeat reported: a terminal restored to an older state learns from it
     # that its numbers were used already (kiosk.dealer_link.restore).
     highest_operation: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The latest heartbeat's report (JSON; the keys kiosk.dealer_link.status sends), for the fleet page.
+    last_heartbeat: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

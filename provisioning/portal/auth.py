@@ -41,6 +41,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "config.view": frozenset({"admin", "support", "technician"}),
     "config.change": frozenset({"admin", "technician"}),
     "config.secrets": frozenset({"admin"}),  # gateway secrets: write-only, but whoever sets them controls money
+    "lookup.view": frozenset({"admin", "support"}),
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 

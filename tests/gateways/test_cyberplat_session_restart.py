@@ -7,7 +7,6 @@ may prove the old one unknown, and a terminal killed at any step of the restart 
 
 from __future__ import annotations
 
-import io
 import signal
 import subprocess
 import sys
@@ -18,9 +17,9 @@ import pytest
 from kiosk.emulators.processing.cyberplat import CyberplatEmulator
 from kiosk.gateways.cyberplat import CyberplatGateway
 from kiosk.gateways.router import Router
-from kiosk.journal_text import write_lookup
 from kiosk.offline_queue.journal import COMMITTED, DELIVERED, Journal
 from kiosk.offline_queue.outbox import Outbox
+from kiosk.story import from_journal
 
 from .session_restart_child import CATALOG, open_journal, prepare
 
@@ -85,10 +84,11 @@ def test_status_error_11_restarts_check_and_pay_under_a_new_journaled_session(de
     assert sessions(journal) == [("pay", first, "retry_not_executed"), ("pay", op.session, "approved")]
     assert bookings_of(centre_losing_one, "T10001N1R") == {op.session: op.external_id}
     assert op.request_ids()[2] == op.session  # support sees the SESSION the money was booked under
-    text = io.StringIO()
-    write_lookup(text, op, journal.bills(1), journal.attempts(1), [], {}, "journal")
-    assert "1. pay at cp" in text.getvalue() and f"[SESSION {first}]" in text.getvalue()
-    assert f"[SESSION {op.session}] → approved" in text.getvalue()
+    story = from_journal(journal, 1)
+    assert story is not None
+    text = "\n".join(story.lines())
+    assert f"attempt 1: pay at cp [SESSION {first}]" in text
+    assert f"[SESSION {op.session}] → approved" in text
 
 
 def test_lost_pay_reply_then_error_11_from_status_restarts_in_the_same_cycle(delivery, centre_losing_one):

@@ -26,7 +26,7 @@ _serial = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def world(dealer_state, database) -> dict[str, Any]:
+def world(dealer_state, database, tmp_path_factory) -> dict[str, Any]:
     """Two dealers: acme (one user per role, a terminal) and rival (an admin, a terminal)."""
     ids: dict[str, Any] = {}
     with database.session() as session:
@@ -40,7 +40,31 @@ def world(dealer_state, database) -> dict[str, Any]:
         ids["rival_document"] = store.create_document(session, rival.id, "rival-config", "t").id
         rival_terminal = session.get(Terminal, ids["rival_terminal"])
         ids["rival_command"] = _screenshot_command(session, rival_terminal)
+        _upload_a_payment_needing_attention(session, rival.id, ids["rival_terminal"], "R-1", tmp_path_factory)
     return ids
+
+
+def _upload_a_payment_needing_attention(session, dealer_id: int, terminal_id: int, number: str, folders) -> None:
+    """The rival's terminal has a payment uploaded (so a leak across dealers would show on the lookup pages)."""
+    from zoneinfo import ZoneInfo
+
+    from kiosk.clock import ManualClock
+    from kiosk.dealer_link.upload import open_reader, read_batch
+    from kiosk.emulators.payments import pay
+    from kiosk.offline_queue.journal import Journal
+    from provisioning.journal.ingest import store
+
+    clock = ManualClock(ZoneInfo("Europe/Moscow"))
+    path = folders.mktemp("rival") / "journal.sqlite"
+    journal = Journal(path, number, "RUB", clock.now)
+    operation = pay(journal, clock, account="7770001111", delivered=False)
+    journal.settle(operation, state="needs_attention", attention_reason="declined by the provider")
+    journal.close()
+    reader = open_reader(path)
+    batch = read_batch(reader, 0)
+    reader.close()
+    store(session.connection(), dealer_id, terminal_id, number, {"format": 1, "terminal": number, "after": 0,
+                                                                 "last": batch.last, "rows": batch.rows})
 
 
 def _screenshot_command(session, terminal) -> str:  # noqa: ANN001
@@ -72,7 +96,7 @@ def _csrf(client: TestClient) -> str:
 def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> dict[str, Any]:
     """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
     n = next(_serial)
-    ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": "", "document_id": 0, "assign_to": 0}
+    ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": "", "document_id": 0, "assign_to": 0, "operation": 1}
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
         if "{document_id}" in path:  # a configuration document, and a terminal to assign it to
@@ -135,12 +159,12 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
             assert reply.status_code == 403, f"{role} {method} {path}: {reply.status_code}"
         if "{" in path:  # the same call with the rival dealer's terminal or user
             foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"],
-                       "command_id": world["rival_command"], "document_id": world["rival_document"]}
+                       "command_id": world["rival_command"], "document_id": world["rival_document"], "operation": 1}
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
     commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
     for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", commands,
-                 "/configs"):
+                 "/configs", "/lookup/attention", "/lookup?account=7770001111"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
@@ -159,7 +183,8 @@ def test_another_dealers_command_is_not_found_through_ones_own_terminal(app, dat
 def test_signed_out_visitors_are_sent_to_sign_in(app):
     client = _client(app, None)
     for (method, path) in ROUTE_PERMISSIONS:
-        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x", "document_id": 1}, "x")
+        reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x", "document_id": 1,
+                                                "operation": 1}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
 
@@ -228,3 +253,10 @@ def test_every_portal_word_exists_in_both_languages():
 
     assert set(TEXTS["en"]) == set(TEXTS["ru"])
     assert all(TEXTS["ru"][k] for k in TEXTS["ru"])
+
+
+def test_the_rival_sees_its_own_uploaded_payment_on_the_lookup_pages(app, world):
+    client = _client(app, "admin@rival.test")  # the same pages do show a dealer its own payments
+    assert "R-1" in client.get("/lookup/attention").text and "declined by the provider" in \
+        client.get("/lookup/attention").text
+    assert "7770001111" in client.get("/lookup?account=+7 777 000-11-11&state=needs_attention").text

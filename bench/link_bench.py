@@ -1,0 +1,364 @@
+"""Shared machinery of the dealer-link benchmarks (dealer_auth.py, fleet_heartbeats.py): a fresh PostgreSQL database,
+terminals enrolled directly (own key, certificate from the service's CA), two `kiosk-dealer serve` processes on one
+port (SO_REUSEPORT), and light asyncio client processes sending pre-signed requests over real mutual TLS.
+
+Clients pre-build every request before the timed window (signature, own nonce, `created`), so the window measures
+the service, not the signing; they run on the same machine and share its cores with the servers and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import multiprocessing
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
+
+from kiosk.dealer_link.signing import CLIENT_CERT_HEADER, client_cert_header, sign  # noqa: E402
+
+PG_DEFAULT = os.environ.get("KIOSK_DEALER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used (from /proc): a figure other load on the machine does not bend."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def rss_bytes(pids: list[int]) -> int:
+    """Resident memory of the processes."""
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def postgres_pids(database: str) -> list[int]:
+    """The PostgreSQL backends serving `database` (their CPU is part of each request's cost)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if f" {database} ".encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" ") + b" ":
+                    pids.append(int(entry.name))
+    return pids
+
+
+def machine_load() -> str:
+    """The 1-minute load average and the core count, for the report."""
+    return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 60) -> None:
+    """Wait until something accepts connections on loopback `port`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@contextlib.contextmanager
+def fresh_database(pg: str) -> Iterator[tuple[str, str]]:
+    """A new PostgreSQL database for one run, dropped afterwards: (its SQLAlchemy URL, its name)."""
+    import psycopg
+
+    name = f"kiosk_dealer_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}", name
+    finally:
+        with psycopg.connect(pg, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def enroll_terminals(state: Path, db_url: str, terminals: int) -> list[dict[str, str]]:
+    """`kiosk-dealer init`, then `terminals` terminals enrolled directly (key, CSR, certificate): their identities
+    (number, PEM file with key and certificate, key id, database id)."""
+    from provisioning import tenants
+    from provisioning.cli import init
+    from provisioning.db import Database
+    from provisioning.identity import enrollment
+    from provisioning.identity.ca import CAFiles, key_id
+
+    with open(os.devnull, "w") as quiet:
+        settings = init(state, db_url, dev=False, hosts=["127.0.0.1"], out=quiet)
+    ca = CAFiles(settings.ca_dir).load()
+    db = Database(db_url)
+    identities = []
+    with db.session() as session:
+        dealer = tenants.create_dealer(session, "bench", "Bench")
+        for n in range(terminals):
+            terminal = tenants.add_terminal(session, dealer, f"{n + 1}", "", "Europe/Moscow", "", "bench")
+            key = ec.generate_private_key(ec.SECP256R1())
+            csr = (x509.CertificateSigningRequestBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")]))
+                   .sign(key, hashes.SHA256()))
+            cert = ca.issue_terminal(csr.public_bytes(serialization.Encoding.PEM), "bench", terminal.number)
+            enrollment.store_certificate(session, terminal, cert)
+            terminal.status = "enrolled"
+            pem = state / f"terminal-{n + 1}.pem"
+            pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())
+                            + cert.public_bytes(serialization.Encoding.PEM))
+            identities.append({"number": terminal.number, "pem": str(pem), "key_id": key_id(cert),
+                               "terminal_id": str(terminal.id)})
+    db.close()
+    return identities
+
+
+@contextlib.contextmanager
+def dealer_servers(state: Path, count: int = 2) -> Iterator[tuple[int, list[int]]]:
+    """`count` `kiosk-dealer serve` processes sharing one link port: (the link port, their pids)."""
+    port, link_port = free_port(), free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "provisioning.cli", "--state", str(state), "serve", "--port",
+                               str(port), "--link-port", str(link_port), "--reuse-port"], stdout=subprocess.DEVNULL)
+             for _ in range(count)]
+    try:
+        wait_port(link_port)
+        time.sleep(2)  # every process listening, not just the first
+        yield link_port, [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=20)
+
+
+def http_request(path: str, host: str, body: bytes, headers: dict[str, str], close: bool = False) -> bytes:
+    """One complete HTTP/1.1 POST as bytes."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", "Content-Type: application/json",
+             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def signed_heartbeats(base: str, identity: dict[str, str], bodies: list[bytes], close: bool = False) -> list[bytes]:
+    """Heartbeat requests for one terminal as kiosk.dealer_link.client sends them (RFC 9440 Client-Cert too), each
+    signed on its own (own nonce, `created` now: well inside the 300 s freshness window of a run)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    pem = Path(identity["pem"]).read_bytes()
+    key = load_pem_private_key(pem, None)
+    cert = client_cert_header(x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER))
+    path = f"/api/v1/terminals/bench/{identity['number']}/heartbeat"
+    host = base.split("://", 1)[1]
+    return [http_request(path, host, body, {**sign("POST", f"{base}{path}", body, key, identity["key_id"]),  # type: ignore[arg-type]
+                                            CLIENT_CERT_HEADER: cert}, close) for body in bodies]
+
+
+def tls_context(ca_file: str, identity: dict[str, str]) -> ssl.SSLContext:
+    """The terminal's client side of mutual TLS: its own certificate, the service's CA pinned."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.load_cert_chain(identity["pem"])
+    return context
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> bool:
+    """Send one request and read its whole reply; whether it was 200."""
+    writer.write(raw)
+    status = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status.split(b" ", 2)[1:2] == [b"200"]
+
+
+@dataclass
+class Plan:
+    """What one client process does: its terminals, their requests, and when each goes."""
+
+    port: int
+    requests: list[list[bytes]]  # per terminal, in order
+    identities: list[dict[str, str]]  # per terminal (its PEM makes its TLS client context)
+    ca_file: str | None  # the service's CA for mutual TLS; None: plain HTTP
+    seconds: float
+    interval: float = 0.0  # open loop: each terminal sends every `interval` s (staggered); 0: closed loop
+    reconnect: bool = False  # a new (mutual TLS) connection for every request, as a terminal whose idle
+    # connection the server closed between two heartbeats
+    ready: Any = None  # a shared barrier: every client (and measure()) passes it when set up, so the window opens
+    # at once everywhere and the servers' CPU is read after the handshakes and first heartbeats, not before
+
+
+async def _closed_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, deadline: list[float],
+                       latencies: list[float]) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", plan.port, ssl=context)
+    failed = 0
+    try:
+        await start.wait()
+        for raw in plan.requests[n]:
+            if time.monotonic() >= deadline[0]:
+                break
+            began = time.perf_counter()
+            if await exchange(reader, writer, raw):
+                latencies.append(time.perf_counter() - began)
+            else:
+                failed += 1
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+    return failed
+
+
+async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, deadline: list[float],
+                     latencies: list[float], t0: list[float]) -> int:
+    """One terminal on a schedule: request k is due at t0 + offset + k·interval; its latency counts from when it
+    was due (a late start is the service's delay too: no coordinated omission)."""
+    offset = plan.interval * n / len(plan.requests)
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = await asyncio.open_connection(
+        "127.0.0.1", plan.port, ssl=context)
+    assert connection is not None
+    # A first heartbeat before the window: the terminal is online and its key cached, as in a running fleet.
+    warm, *scheduled = plan.requests[n]
+    await exchange(*connection, warm)
+    if plan.reconnect:
+        connection[1].close()
+        connection = None
+    failed = 0
+    try:
+        await start.wait()
+        for k, raw in enumerate(scheduled):
+            due = t0[0] + offset + k * plan.interval
+            if due >= deadline[0]:
+                break
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            try:
+                if plan.reconnect:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", plan.port, ssl=context)
+                    ok = await exchange(reader, writer, raw)
+                    writer.close()
+                else:
+                    assert connection is not None
+                    ok = await exchange(*connection, raw)
+            except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
+                ok = False
+            if ok:
+                latencies.append(time.monotonic() - due)
+            else:
+                failed += 1
+    finally:
+        if connection is not None:
+            connection[1].close()
+    return failed
+
+
+def run_plan(plan: Plan) -> dict[str, Any]:
+    """One client process: connections made (TLS handshakes done) before the window opens. Latencies, errors, the
+    window and the client's own CPU."""
+
+    async def run() -> dict[str, Any]:
+        latencies: list[float] = []
+        start, deadline, t0 = asyncio.Event(), [float("inf")], [0.0]
+        contexts = [None if plan.ca_file is None else tls_context(plan.ca_file, i) for i in plan.identities]
+        if plan.interval:
+            tasks = [asyncio.create_task(_open_loop(plan, n, contexts[n], start, deadline, latencies, t0))
+                     for n in range(len(plan.requests))]
+        else:
+            tasks = [asyncio.create_task(_closed_loop(plan, n, contexts[n], start, deadline, latencies))
+                     for n in range(len(plan.requests))]
+        # every connection (and TLS handshake, and an open loop's first heartbeat) made before the window
+        await asyncio.sleep(1.0 + len(tasks) / 200)
+        if plan.ready is not None:
+            plan.ready.wait()
+        cpu, began = time.process_time(), time.time()
+        t0[0] = time.monotonic()
+        deadline[0] = t0[0] + plan.seconds
+        start.set()
+        errors = sum(await asyncio.gather(*tasks))
+        return {"latencies": latencies, "errors": errors, "began": began, "ended": time.time(),
+                "client_cpu": time.process_time() - cpu}
+
+    try:
+        import uvloop
+
+        return uvloop.run(run())
+    except ImportError:
+        return asyncio.run(run())
+
+
+def measure(plans: list[Plan], on_start: Callable[[], None] = lambda: None) -> dict[str, float]:
+    """Run one client process per plan; `on_start` is called as the window opens (after every client's set-up).
+    Requests/s, p50, p99 (ms), errors and the clients' CPU per request."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(len(plans)) as pool:
+        ready = manager.Barrier(len(plans) + 1)
+        pending = pool.map_async(run_plan, [dataclasses.replace(plan, ready=ready) for plan in plans])
+        ready.wait(timeout=600)
+        on_start()
+        results = pending.get()
+    latencies = sorted(x for r in results for x in r["latencies"])
+    errors = sum(r["errors"] for r in results)
+    wall = max(r["ended"] for r in results) - min(r["began"] for r in results)
+    if not latencies:
+        raise RuntimeError(f"no request succeeded ({errors} errors)")
+    return {"rps": len(latencies) / wall, "p50_ms": latencies[len(latencies) // 2] * 1000,
+            "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+            "max_ms": latencies[-1] * 1000, "requests": len(latencies), "errors": errors,
+            "client_cpu_ms": sum(r["client_cpu"] for r in results) * 1000 / len(latencies)}
+
+
+def measure_with_cpu(plans: list[Plan], servers: list[int], database: str) -> dict[str, float]:
+    """measure(), plus the servers' and PostgreSQL's CPU per request over the window (ms)."""
+    before: list[float] = []
+    result = measure(plans, lambda: before.extend([cpu_seconds(servers), cpu_seconds(postgres_pids(database))]))
+    result["cpu_ms"] = (cpu_seconds(servers) - before[0]) * 1000 / result["requests"]
+    result["pg_ms"] = (cpu_seconds(postgres_pids(database)) - before[1]) * 1000 / result["requests"]
+    return result
+
+
+def split(items: list[Any], parts: int) -> list[list[Any]]:
+    """Round-robin `items` into `parts` lists."""
+    return [items[i::parts] for i in range(parts)]
+
+
+def report_json(**extra: Any) -> bytes:
+    """A heartbeat body shaped like a real terminal's report (kiosk.dealer_link.status)."""
+    report = {"version": "bench", "uptime_s": 86400, "terminal": "bench",
+              "validator": {"kind": "ccnet", "online": True, "state": "idle", "detail": ""},
+              "printer": "ready", "paper": "ok", "cassette": {"count": 412, "kopecks": 21_450_000, "capacity": 1000},
+              "gateways": {"main": "closed"}, "outbox_depth": 0, "outbox_kopecks": 0, "outbox_oldest_s": None,
+              "needs_attention": 0, "uncertain_bills": 0, "last_payment_at": "2026-11-29T21:14:03.118000+00:00",
+              "free_disk_bytes": 9_812_344_832, "clock_skew_s": 0.4, "config_version": 7, "theme": "default",
+              "locked": False, "last_operation": 18_234, "fault": None, "events": []}
+    return json.dumps({**report, **extra}).encode()
