@@ -13,6 +13,8 @@ import functools
 import http.server
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +46,26 @@ def _wheels(folder: Path | None, scratch: Path) -> list[Path]:
         print("building the kiosk wheel and its dependency wheels (pip wheel .) …", flush=True)
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(folder), str(ROOT)], check=True)
     return sorted(folder.glob("*.whl"))
+
+
+def restart_to_ready(scratch: Path) -> tuple[float, float]:
+    """Seconds to stop a running kiosk (SIGTERM) and to start one to its READY=1 (the demo on SDL's dummy driver,
+    in-process emulators, its dealer service included): what systemd's restart onto a new release costs."""
+    notify = scratch / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(notify))
+        sock.settimeout(120)
+        env = {**os.environ, "NOTIFY_SOCKET": str(notify), "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+               "XDG_STATE_HOME": str(scratch / "state")}
+        started = time.perf_counter()
+        process = subprocess.Popen([str(Path(sys.prefix) / "bin" / "kiosk"), "demo", "--in-process"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert sock.recv(100) == b"READY=1"
+        ready = time.perf_counter() - started
+    started = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    process.wait(60)
+    return time.perf_counter() - started, ready
 
 
 def main() -> int:
@@ -95,6 +117,8 @@ def main() -> int:
         _timed("roll back (link back, state, failed release removed)", results,
                lambda: impatient.guard(starting=True))
         assert releases.current() == "previous"
+        stop, ready = restart_to_ready(scratch)
+        results["kiosk stop (SIGTERM)"], results["kiosk start to READY=1 (demo, dummy video)"] = stop, ready
 
     load = os.getloadavg()
     print(f"update of kiosk {version}: bundle {len(bundle):,} bytes ({len(bundle) / 2**20:.1f} MiB) of "

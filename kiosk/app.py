@@ -27,6 +27,7 @@ from kiosk.offline_queue.reconcile import Summary, check_cassette, reconcile, re
 from kiosk.receipt_port import ReceiptDesk
 from kiosk.registry import GATEWAYS, VALIDATORS, load
 from kiosk.session import Session, SessionDeps
+from kiosk.theme_choice import ThemeChoice
 
 if TYPE_CHECKING:
     from kiosk.session_view import ScreenPort
@@ -48,9 +49,13 @@ class Terminal:
     def __init__(self, config: Config, *, clock: Any = None, catalog: Catalog | None = None,
                  gateways: Mapping[str, Gateway] | None = None, validator: BillValidator | None = None,
                  print_receipt: ReceiptPrinter | None = None, background_checks: bool = True) -> None:
-        from kiosk.dealer_link.config_sync import pushed_at_start  # the dealer's last pushed configuration
+        self.pushed_config: Any = None
+        # the dealer's last pushed configuration; never enrolled, nothing was pushed, and the link's HTTP and
+        # crypto libraries (a third of a second) stay off the way to the first frame
+        if (config.journal_path.parent / "dealer-link").is_dir():
+            from kiosk.dealer_link.config_sync import pushed_at_start
 
-        config, catalog, self.pushed_config = pushed_at_start(config, catalog)
+            config, catalog, self.pushed_config = pushed_at_start(config, catalog)
         self.config = config
         self.clock = clock or SystemClock(config.timezone)
         self.catalog = catalog or load_catalog(config.catalog_path, config.currency, set(config.gateways))
@@ -86,6 +91,8 @@ class Terminal:
         self._retired: list[Gateway] = []  # adapters replaced by a pushed configuration
         self.config_sync: Any = None  # pulls the dealer's configuration (its own thread), when enrolled
         self.update_agent: Any = None  # downloads and installs releases beside this one (its own thread)
+        # the theme on screen: the UI draws it, the dealer link delivers packs (kiosk/dealer_link/themes.py)
+        self.theme = ThemeChoice(config.journal_path.parent / "themes", config.screen.theme)
         #: set by the screen loop: ends it with this exit code (a remote restart), None without one
         self.request_exit: Callable[[int], None] | None = None
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from kiosk.app import Terminal
     from kiosk.drivers.validator import Identity, ValidatorStatus
     from kiosk.offline_queue.journal import Operation
+    from kiosk.theme_choice import ThemeChoice
 
 
 class HasScreenPort(Protocol):
@@ -165,6 +166,7 @@ class ScreenPort:
     def __init__(self, terminal: Terminal) -> None:
         self._t = terminal
         self.service = ServiceMenu(terminal)
+        self.theme: ThemeChoice | None = getattr(terminal, "theme", None)  # the dealer's delivered theme, if any
 
     @property
     def config(self) -> Config:

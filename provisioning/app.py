@@ -24,9 +24,11 @@ from provisioning.portal import (
     lookup_routes,
     monitor_routes,
     routes,
+    theme_routes,
     updates_routes,
 )
 from provisioning.settings import Settings
+from provisioning.themes import api as themes_api
 from provisioning.updates import api as updates_api
 
 # What a terminal may reach on the mutually authenticated link listener; the portal listener serves the rest.
@@ -51,6 +53,8 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(config_routes.router)
     app.include_router(journal_routes.router)
     app.include_router(lookup_routes.router)
+    app.include_router(themes_api.router)
+    app.include_router(theme_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

@@ -21,6 +21,7 @@ from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
 from provisioning.journal.cli import lookup_command
+from provisioning.monitor import cli as monitor_cli
 from provisioning.settings import Settings, SettingsError, default_state_dir
 from provisioning.updates import cli as updates_cli
 
@@ -82,7 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     lookup.add_argument("--query", help="or: '10001/57', the receipt QR's text, a processing system's id")
     lookup.add_argument("--dealer", help="the dealer (needed when several have a terminal with this number)")
     lookup.add_argument("--format", choices=("text", "json"), default="text")
+    for option, words in (("--account", "account or phone, any form"), ("--from", "first local date, YYYY-MM-DD"),
+                          ("--to", "last local date"), ("--amount", "cash or credited, roubles"),
+                          ("--in-state", "e.g. needs_attention"), ("--provider", "provider id"),
+                          ("--gateway", "gateway name")):
+        lookup.add_argument(option, dest=f"search_{option[2:].replace('-', '_')}", help=f"or search: {words}")
     updates_cli.add_parsers(sub)
+    monitor_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
     return parser
@@ -227,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
             return lookup_command(database, args)
         if args.command == "release":
             return updates_cli.run_release(args, settings, database)
+        if args.command == "alerts":
+            return monitor_cli.run_alerts(args, settings, database)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())

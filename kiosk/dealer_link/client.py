@@ -3,6 +3,8 @@ that runs beside the payment core (its own thread; a slow or absent service neve
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
 import logging
 import threading
@@ -26,6 +28,15 @@ log = logging.getLogger(__name__)
 TIMEOUT = 15.0
 WATCH_INTERVAL = 5.0  # seconds between looks at the terminal's state (no device I/O: cheap)
 MIN_INTERVAL, MAX_INTERVAL = 5, 3600  # heartbeat intervals a service reply may set
+
+
+@functools.cache
+def package_version() -> str:
+    """The installed kiosk package's version, which a release's wheel carries (read once, off the UI thread)."""
+    try:
+        return importlib.metadata.version("kiosk")
+    except importlib.metadata.PackageNotFoundError:
+        return __version__
 
 
 def _key_id(cert: x509.Certificate) -> str:
@@ -105,7 +116,7 @@ class DealerLink:
     def heartbeat(self, status: dict[str, Any] | None = None) -> dict[str, Any]:
         """Report that the terminal is alive (and renew the certificate when the service says it is time)."""
         reply = self.request("POST", f"{self.terminal_path}/heartbeat",
-                             {"version": __version__, **(status or {})})
+                             {"version": package_version(), **(status or {})})
         if reply.get("renew_certificate"):
             self.renew()
         return reply

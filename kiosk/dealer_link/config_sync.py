@@ -17,19 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from kiosk.catalog import Catalog
 from kiosk.config import Config
 from kiosk.config_document import apply_to
 from kiosk.dealer_link import commands
 from kiosk.dealer_link.bundle import BundleRefused, open_bundle
-from kiosk.dealer_link.client import DealerLink
 from kiosk.dealer_link.identity import LinkError, TerminalIdentity, write_private
 from kiosk.errors import ConfigError, KioskError
 
 if TYPE_CHECKING:
+    import httpx
+
     from kiosk.app import Terminal
+    from kiosk.dealer_link.client import DealerLink
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,8 @@ def start(terminal: Terminal, folder: Path, interval: float | None = None) -> Co
     identity = TerminalIdentity(folder)
     if not identity.enrolled():
         return None
+    from kiosk.dealer_link.client import DealerLink  # the HTTP stack only for an enrolled terminal
+
     try:
         link = DealerLink(folder)
     except (KioskError, OSError, ValueError) as exc:

@@ -47,8 +47,8 @@ class StateChanges:
     """The durable list of changes not yet acknowledged, and the last facts seen (to tell what changed, also
     across a restart). Thread-safe: the heartbeat thread notes and sends, nothing else needs the file."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, max_kept: int = MAX_KEPT) -> None:
+        self.path, self.max_kept = path, max_kept
         self._lock = threading.Lock()
         self._events: list[dict[str, str]] = []
         self._facts: dict[str, Any] = {}
@@ -76,8 +76,8 @@ class StateChanges:
             if not noted and dict(facts) == self._facts:
                 return []
             self._events.extend(noted)
-            if len(self._events) > MAX_KEPT:
-                dropped = len(self._events) - MAX_KEPT
+            if len(self._events) > self.max_kept:
+                dropped = len(self._events) - self.max_kept
                 log.warning("dealer link: %d unacknowledged state changes dropped (oldest first)", dropped)
                 del self._events[:dropped]
             self._facts = dict(facts)

@@ -72,7 +72,7 @@ def terminal_status(terminal: Terminal, now: datetime | None = None,
         "free_disk_bytes": free_disk,
         "clock_skew_s": None if skew is None else float(skew["seconds"]),
         "config_version": config_sync.applied_version(terminal),
-        "theme": terminal.config.screen.theme,
+        "theme": terminal.theme.shown,  # the theme on screen (a delivered pack shows after the payment on screen)
         "locked": getattr(terminal.session, "lock_message", None) is not None,  # the dealer's remote lock
         "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
         "fault": terminal.session.fault,
@@ -149,6 +149,7 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
     from kiosk.dealer_link import config_sync
     from kiosk.dealer_link.client import start_if_enrolled
     from kiosk.dealer_link.command_poller import start_commands
+    from kiosk.dealer_link.themes import start_themes
     from kiosk.dealer_link.upload import start_upload
 
     try:
@@ -159,7 +160,7 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
         log.warning("dealer link not started: %s", exc)
         return None
     if loop is not None:
-        loop.companions += filter(None, [start_commands(terminal, folder)])
+        loop.companions += filter(None, [start_commands(terminal, folder), start_themes(terminal, folder)])
         loop.companions.append(start_upload(loop.link, terminal.config.journal_path, terminal.config.terminal))
     return loop
 

@@ -104,6 +104,23 @@ class Unknown:
 PayOutcome = Approved | Declined | RetryLater | Unknown
 
 
+class Execution(enum.StrEnum):
+    """What a status answer proves about an earlier pay (corrections need it before paying again)."""
+
+    EXECUTED = "executed"
+    NOT_EXECUTED = "not_executed"
+    UNKNOWN = "unknown"
+
+
+def execution(outcome: PayOutcome) -> Execution:
+    """Executed (booked), provably not executed (never registered, or finally refused), or unknown."""
+    if isinstance(outcome, Approved):
+        return Execution.EXECUTED
+    if isinstance(outcome, Declined) or (isinstance(outcome, RetryLater) and outcome.not_executed):
+        return Execution.NOT_EXECUTED
+    return Execution.UNKNOWN
+
+
 # -- check outcomes ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Payable:
@@ -142,6 +159,8 @@ class Gateway(ABC):
     protocol: str = ""
     #: the profile (kiosk.gateways.profiles.PROFILES) used unless the options name another
     default_profile: str = "standard"
+    #: whether the protocol can reverse a booked payment at the provider (cancel)
+    cancellable: bool = False
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         self.name = name
@@ -159,6 +178,17 @@ class Gateway(ABC):
     @abstractmethod
     def status(self, request: PaymentRequest) -> PayOutcome:
         """Find out what happened to an earlier pay; RetryLater(not_executed=True) if it was never registered."""
+
+    def executed(self, request: PaymentRequest) -> Execution:
+        """A status query that never pays: executed, provably not executed, or unknown (corrections rely on it).
+
+        The default reads status(); an adapter whose status() may resend the pay overrides this.
+        """
+        return execution(self.status(request))
+
+    def cancel(self, request: PaymentRequest, external_id: str = "") -> PayOutcome:
+        """Reverse a booked payment at the provider: Approved once reversed (only where `cancellable`)."""
+        raise NotImplementedError(f"gateway {self.name}: the {self.protocol} protocol has no cancel")
 
     def resend(self, request: PaymentRequest) -> PayOutcome:
         """Repeat the identical pay after an unknown outcome (only where the profile says it cannot re-book)."""

@@ -129,7 +129,10 @@ class JournalQueries:
             encashment = c.execute("SELECT id, closed_at, reason FROM encashments ORDER BY id DESC LIMIT 1").fetchone()
             uncertain = c.execute("SELECT COUNT(*) FROM incidents WHERE kind='uncertain_bill' AND at > ?",
                                   (encashment[1] if encashment else "",)).fetchone()[0]
-            last_payment = c.execute("SELECT MAX(committed_at) FROM operations").fetchone()[0]
+            # newest first by number (the primary key): no scan of a journal of a million operations under the lock
+            last_payment = c.execute("SELECT committed_at FROM operations WHERE committed_at IS NOT NULL "
+                                     "ORDER BY operation DESC LIMIT 1").fetchone()
+            last_payment = None if last_payment is None else last_payment[0]
         return {"cassette_bills": bills, "cassette_kopecks": kopecks, "outbox_depth": depth,
                 "outbox_kopecks": waiting, "outbox_oldest": oldest, "needs_attention": attention,
                 "uncertain_bills": uncertain, "last_payment": last_payment,

@@ -161,14 +161,14 @@ def listed_shots(folder: Path) -> list[str] | None:
 
 def render_theme_language(out_dir: Path, theme: str, lang: str, size: tuple[int, int] | None = None,
                           keep: Callable[[str, object], None] | None = None,
-                          only: Collection[str] | None = None) -> list[Path]:
+                          only: Collection[str] | None = None, themes_dir: Path | None = None) -> list[Path]:
     """Walk one theme and language, saving each moment to out_dir (only the file names in `only`, if given)
-    and handing every surface to keep."""
+    and handing every surface to keep; the theme is looked up in themes_dir if given."""
     from kiosk.screens.ui import KioskUI
 
     paths: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as temp, terminal_in(Path(temp)) as (terminal, _clock):
-        ui = KioskUI(terminal, size=size, theme=theme, lang=lang, clock=lambda: 0.0)
+        ui = KioskUI(terminal, size=size, theme=theme, lang=lang, clock=lambda: 0.0, themes_dir=themes_dir)
 
         def shot(name: str) -> None:
             ui.widgets.tick(0.0)

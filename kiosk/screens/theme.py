@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -218,20 +218,24 @@ BUILTIN_THEME = Theme(
 )
 
 
-def load_theme(themes_dir: str | Path, name: str) -> Theme:
+def load_theme(themes_dir: str | Path, name: str, more_dirs: Sequence[Path] = ()) -> Theme:
     """The named theme; a missing or broken one is logged and replaced by `default` (then the built-in one)."""
     for candidate in dict.fromkeys((name, DEFAULT_THEME)):
         try:
-            return read_theme(_folder(themes_dir, candidate))
+            return read_theme(_folder(themes_dir, candidate, more_dirs))
         except ConfigError as exc:
             log.error("theme %r cannot be used, falling back: %s", candidate, exc)
     return BUILTIN_THEME
 
 
-def _folder(themes_dir: str | Path, name: str) -> Path:
+def _folder(themes_dir: str | Path, name: str, more_dirs: Sequence[Path] = ()) -> Path:
     # a theme name comes from configuration pushed by the dealer; it must not walk out of the themes folder
     if not name or name in (".", "..") or "/" in name or "\\" in name:
         raise ConfigError(str(themes_dir), "", f"expected a theme folder name, got {name!r}")
+    # packs the dealer delivered (kiosk/dealer_link/themes.py) live in the terminal's state folder
+    for folder in more_dirs:
+        if (Path(folder) / name / MANIFEST).is_file():
+            return Path(folder) / name
     return Path(themes_dir) / name
 
 
@@ -247,9 +251,10 @@ Listener = Callable[[Theme], None]
 class ThemeManager:
     """Holds the current theme and tells listeners when it changes; call it from the UI thread."""
 
-    def __init__(self, themes_dir: str | Path, name: str = DEFAULT_THEME) -> None:
+    def __init__(self, themes_dir: str | Path, name: str = DEFAULT_THEME, more_dirs: Sequence[Path] = ()) -> None:
         self.themes_dir = Path(themes_dir)
-        self.current = load_theme(self.themes_dir, name)
+        self.more_dirs = tuple(more_dirs)  # delivered packs, looked up first
+        self.current = load_theme(self.themes_dir, name, self.more_dirs)
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -260,7 +265,7 @@ class ThemeManager:
     def switch(self, name: str) -> bool:
         """Make the named theme current; a broken one is logged and the working current theme stays."""
         try:
-            theme = read_theme(_folder(self.themes_dir, name))
+            theme = read_theme(_folder(self.themes_dir, name, self.more_dirs))
         except ConfigError as exc:
             # unlike start-up, a working theme is on screen: keep it rather than jump to the default
             log.error("cannot switch to theme %r, keeping %r: %s", name, self.current.id, exc)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.errors import ConfigError
-from kiosk.offline_queue.files import fsync_dir
 from kiosk.screens.theme import MANIFEST, Theme, read_theme
 
 MAX_PACK_BYTES = 8 * 1024 * 1024  # the zip as uploaded or delivered
@@ -186,7 +185,11 @@ def install_pack(pack: ThemePack, themes_dir: Path, pack_id: str) -> str:
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    fsync_dir(themes_dir)
+    fd = os.open(themes_dir, os.O_RDONLY)  # the rename itself made durable
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return name
 
 

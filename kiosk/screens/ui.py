@@ -130,8 +130,16 @@ class KioskUI:
         if not demo:
             pygame.mouse.set_visible(False)  # a touchscreen shows no pointer; a demo on a desktop does
         self.size = self.surface.get_size()
-        self.themes = ThemeManager(themes_dir or config.screen.themes_dir or THEMES_DIR, theme or config.screen.theme)
+        # the theme the dealer delivered (kiosk/theme_choice.py) unless one is asked for here
+        choice = getattr(port, "theme", None)
+        wanted = theme or (choice.wanted() if choice is not None else config.screen.theme)
+        self.themes = ThemeManager(themes_dir or config.screen.themes_dir or THEMES_DIR, wanted,
+                                   (choice.folder,) if choice is not None else ())
         self.themes.subscribe(lambda _theme: self._restyle())
+        if choice is not None:
+            choice.attach(self.themes.switch, self.themes.current.id)
+            self.themes.subscribe(lambda current: setattr(choice, "shown", current.id))  # the service menu's too
+        self._configured_theme = config.screen.theme  # a pushed configuration may name another: see step()
         self.default_lang: str = lang if lang is not None and lang in config.languages else config.screen.language
         self.lang = self.default_lang
         self.touch = TouchInput(self.size, clock=clock)
@@ -335,6 +343,9 @@ class KioskUI:
             self.terminal.post(ev.Tick())
             self.next_tick = max(self.next_tick + TICK_SECONDS, now + TICK_SECONDS / 2)
         self.terminal.pump()
+        if self.terminal.config.screen.theme != self._configured_theme:  # pushed, and applied between payments
+            self._configured_theme = self.terminal.config.screen.theme
+            self.themes.switch(self._configured_theme)
         self.refresh()
         if self.screen is not None:
             self.screen.tick(now)

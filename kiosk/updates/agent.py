@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk import __version__
-from kiosk.dealer_link.client import DealerLink
+from kiosk.dealer_link.client import DealerLink, package_version
 from kiosk.dealer_link.identity import LinkError
 from kiosk.updates.client import UpdateClient, UpdateRefused, pin_root, version_key
 from kiosk.updates.fetch import LinkFetcher
@@ -28,8 +27,18 @@ CHECK_INTERVAL = 15 * 60.0
 
 
 def running_version(releases: Releases) -> str:
-    """The version this process runs: its release folder's name, else the package's own version."""
-    return releases.current() or __version__
+    """The version running: this process's release folder, else the one `current` names, when that is a version
+    number; else (the factory release, a developer's checkout) the installed kiosk package's version."""
+    from kiosk.updates.health import running_release
+
+    for name in (running_release(releases.root), releases.current()):
+        if name is not None:
+            try:
+                version_key(name)
+            except UpdateRefused:
+                continue
+            return name
+    return package_version()
 
 
 def check_once(releases: Releases, client: UpdateClient, report: Report, running: str) -> str | None:
@@ -52,6 +61,7 @@ def check_once(releases: Releases, client: UpdateClient, report: Report, running
         bundle = client.download(offer.target)
         report({"running": running, "step": "downloaded", "version": offer.version, "bad": state.bad})
         releases.install(bundle, offer.version)
+        bundle.unlink()  # installed: the environment is what counts now (a failed install keeps it for a retry)
     except (UpdateRefused, UpdateError) as exc:
         report({"running": running, "step": "failed", "version": "", "detail": str(exc)[:500], "bad": state.bad})
         raise

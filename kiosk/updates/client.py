@@ -61,11 +61,16 @@ class UpdateClient:
         self.downloads = folder / "downloads"
         if not (folder / "metadata" / "root.json").is_file():
             raise UpdateRefused(f"{folder}: no pinned update root (it is pinned at enrollment)")
-        self._updater = Updater(str(folder / "metadata"), self.metadata_url, str(self.downloads),
-                                self.targets_url, fetcher=fetcher, config=UpdaterConfig(), bootstrap=None)
+        self._updater = self._new_updater()
+
+    def _new_updater(self) -> Updater:
+        return Updater(str(self.folder / "metadata"), self.metadata_url, str(self.downloads), self.targets_url,
+                       fetcher=self.fetcher, config=UpdaterConfig(), bootstrap=None)
 
     def refresh(self) -> None:
-        """Top-level metadata: newer root(s), timestamp, snapshot, targets — each verified, none older or expired."""
+        """Top-level metadata: newer root(s), timestamp, snapshot, targets — each verified, none older or expired
+        (an ngclient Updater refreshes once: each refresh starts from the metadata trusted on disk)."""
+        self._updater = self._new_updater()
         try:
             self._updater.refresh()
         except (RepositoryError, DownloadError) as exc:
@@ -100,6 +105,11 @@ class UpdateClient:
             if best is None or version_key(pointer["version"]) > version_key(best.version):
                 best = Offer(pointer["version"], release)
         return best
+
+    def fetch_target(self, path: str) -> Path:
+        """Any signed target (a theme pack `themes/<dealer>/<name>`, signed by the dealer's delegated role),
+        downloaded resumably and verified; call refresh() first."""
+        return self.download(self._target(path))
 
     def _download_small(self, info: TargetFile) -> bytes:
         try:

@@ -56,6 +56,11 @@ class UpdateState:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
+def isolated_pip_env() -> dict[str, str]:
+    """This environment without pip's configuration: only the bundle's wheels, no index or extra wheel folders."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull}
+
+
 def _order(version: str) -> tuple[int, Any]:
     try:
         return (1, Version(version))
@@ -172,7 +177,7 @@ class Releases:
             raise UpdateError(f"bundle says version {manifest.get('version')!r}, the signed target {version!r}")
 
     def _run(self, command: list[str], what: str) -> None:
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, env=isolated_pip_env())
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip()[-400:]
             full = "no space left on device" in tail.lower() or "errno 28" in tail.lower()
@@ -281,8 +286,9 @@ class Releases:
         self._save(state)
         return f"{version}: start {state.pending['starts']} of {self.max_starts} awaiting its health check"
 
-    def prune(self, keep: int = 3) -> list[str]:
-        """Remove old releases beyond the newest `keep` (never the current, the previous or the factory one)."""
+    def prune(self, keep: int = 1) -> list[str]:
+        """Remove old releases beyond the newest `keep` besides the current, the previous and the factory one
+        (a release's environment is a few hundred MB)."""
         state = self.state()
         protect = {self.current(), FACTORY, state.pending.get("previous") if state.pending else None}
         candidates = [v for v in self.installed() if v not in protect]

@@ -93,10 +93,15 @@ class KeyCache:
         self.ttl, self.max_entries = ttl, max_entries
         self._entries: dict[str, tuple[float, EnrolledKey]] = {}
 
-    def peek(self, key_id: str) -> EnrolledKey | None:
-        """The key if it is cached and fresh (no database I/O: the event loop may call it)."""
+    def peek(self, key_id: str, stale: bool = False) -> EnrolledKey | None:
+        """The key if it is cached (and fresh, unless `stale`: for a caller that checks the cached facts against the
+        database in the same request); no database I/O, so the event loop may call it."""
         entry = self._entries.get(key_id)
-        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+        return entry[1] if entry is not None and (stale or entry[0] > time.monotonic()) else None
+
+    def forget(self, key_id: str) -> None:
+        """Drop a cached key (its row changed): the next request reads it again."""
+        self._entries.pop(key_id, None)
 
     def get(self, session_factory: Callable[[], AbstractContextManager[Session]], key_id: str) -> EnrolledKey | None:
         """The key for `key_id`, from the cache or (on a miss or after the TTL) from the database."""

@@ -116,7 +116,7 @@ def _attempt(row: dict[str, Any], terminal_id: int) -> dict[str, Any]:
     return {"terminal_id": terminal_id, "op_key": str(row["op_key"]), "local_id": _int(row["id"], "attempt id"),
             "gateway": str(row["gateway"]), "verb": str(row["verb"]), "started_at": str(row["started_at"]),
             "finished_at": row["finished_at"], "outcome": row["outcome"], "code": row["code"],
-            "message": row["message"], "external_id": row["external_id"],
+            "message": row["message"], "external_id": row["external_id"], "session": row.get("session"),
             "change_seq": _int(row["change_seq"], "change_seq")}
 
 
@@ -139,7 +139,7 @@ def _encashment(row: dict[str, Any], terminal_id: int) -> dict[str, Any]:
 _CHILDREN: dict[str, tuple[Any, Callable[[dict[str, Any], int], dict[str, Any]], tuple[str, ...], tuple[str, ...]]] = {
     "bills": (JournalBill, _bill, ("terminal_id", "op_key", "local_id"), ("encashment",)),
     "attempts": (JournalAttempt, _attempt, ("terminal_id", "op_key", "local_id"),
-                 ("finished_at", "outcome", "code", "message", "external_id")),
+                 ("finished_at", "outcome", "code", "message", "external_id", "session")),
     "incidents": (JournalIncident, _incident, ("terminal_id", "local_id", "at"), ()),
     "encashments": (JournalEncashment, _encashment, ("terminal_id", "local_id", "closed_at"), ()),
 }

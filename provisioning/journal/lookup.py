@@ -92,6 +92,14 @@ def _matches(row: JournalOperation, nonce: int | None, check: str) -> bool:
     return True
 
 
+def _carried(session: Session, op: JournalOperation, check: str) -> bool:
+    """Whether one of the operation's attempts carried this SESSION (one minted after the centre forgot the first)."""
+    kind, _, value = check.partition(":")
+    return kind == "session" and session.scalar(select(JournalAttempt.local_id).where(
+        JournalAttempt.terminal_id == op.terminal_id, JournalAttempt.op_key == op.op_key,
+        JournalAttempt.session == value).limit(1)) is not None
+
+
 def _terminal_number(op_key: str) -> str:
     return op_key[1:].split("-", 1)[0]
 
@@ -108,7 +116,7 @@ def find(session: Session, dealer_id: int, text: str) -> list[tuple[Terminal, Jo
             found = by_external_id(session, dealer_id, wanted.external_id)
         else:
             found = [(t, op) for t, op in by_number(session, dealer_id, wanted.terminal, wanted.operation)
-                     if _matches(op, _nonce(op.op_key), wanted.check)]
+                     if _matches(op, _nonce(op.op_key), wanted.check) or _carried(session, op, wanted.check)]
         if found:
             return found
     return []
@@ -149,7 +157,8 @@ def story(session: Session, terminal: Terminal, op: JournalOperation) -> Story:
                                                                 JournalBill.op_key == op.op_key)
                                       .order_by(JournalBill.local_id))]
     attempts = [{"gateway": a.gateway, "verb": a.verb, "started_at": a.started_at, "finished_at": a.finished_at,
-                 "outcome": a.outcome, "code": a.code, "message": a.message, "external_id": a.external_id}
+                 "outcome": a.outcome, "code": a.code, "message": a.message, "external_id": a.external_id,
+                 "session": a.session}
                 for a in session.scalars(select(JournalAttempt).where(JournalAttempt.terminal_id == terminal.id,
                                                                       JournalAttempt.op_key == op.op_key)
                                          .order_by(JournalAttempt.local_id))]

@@ -107,6 +107,7 @@ class JournalAttempt(Base):
     code: Mapped[str | None] = mapped_column(String(100), nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     external_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    session: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the CyberPlat SESSION it carried
     change_seq: Mapped[int] = mapped_column(BigInteger)
 
 

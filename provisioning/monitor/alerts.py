@@ -13,11 +13,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from provisioning.db.models import Terminal
+from provisioning.db.models import Terminal, utcnow
 from provisioning.monitor.models import Alert, AlertChannel, AlertDelivery, AlertRule
 from provisioning.monitor.rules import KINDS, condition
 from provisioning.monitor.state import latest_payloads, terminal_state
 from provisioning.settings import Settings
+
+# Since when this server process has been able to hear heartbeats. A terminal silent for longer than that may only
+# have been unheard while the service was down: no offline alert opens on such silence until the process has
+# listened for the rule's whole threshold (so a restart after an outage raises no storm of offline alerts).
+LISTENING_SINCE = utcnow()
 
 
 def channels_of(channel: AlertChannel | None) -> list[str]:
@@ -32,9 +37,14 @@ def _queue(session: Session, alert_id: int, event: str, channels: list[str], now
         session.add(AlertDelivery(alert_id=alert_id, event=event, channel=name, next_attempt_at=now))
 
 
+def one_line(text: str) -> str:
+    """Terminal-supplied words on one line, without control characters (they end up in e-mail headers)."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()
+
+
 def _open(session: Session, terminal: Terminal, kind: str, detail: str, now: datetime,
           channels: list[str]) -> Alert | None:
-    alert = Alert(dealer_id=terminal.dealer_id, terminal_id=terminal.id, kind=kind, detail=detail[:500],
+    alert = Alert(dealer_id=terminal.dealer_id, terminal_id=terminal.id, kind=kind, detail=one_line(detail)[:500],
                   opened_at=now)
     try:
         with session.begin_nested():
@@ -78,6 +88,9 @@ def evaluate(session: Session, now: datetime, settings: Settings) -> tuple[int, 
             key = (terminal.id, rule.kind)
             seen.add(key)
             detail = condition(rule.kind, rule.threshold, state)
+            if detail is not None and rule.kind == "offline" and \
+                    (now - LISTENING_SINCE).total_seconds() <= rule.threshold:
+                continue  # not listened long enough to tell silence from our own downtime: judge later
             if detail is not None and key not in open_alerts:
                 opened += _open(session, terminal, rule.kind, detail, now, channels.get(terminal.dealer_id, [])) \
                     is not None

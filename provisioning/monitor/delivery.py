@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, update
 
 from provisioning.db import Database
 from provisioning.db.models import Dealer, Terminal, utcnow
+from provisioning.monitor.alerts import one_line
 from provisioning.monitor.models import Alert, AlertChannel, AlertDelivery
 from provisioning.settings import Settings
 
@@ -35,7 +36,12 @@ SIGNATURE_HEADER = "X-Kiosk-Signature"
 
 
 class DeliveryFailed(Exception):
-    """A message the receiver did not take (a refusal, a timeout, a connection fault), with the reason."""
+    """A message the receiver did not take (a refusal, a timeout, a connection fault), with the reason; `final`
+    when trying again cannot help (the channel was removed)."""
+
+    def __init__(self, reason: str, final: bool = False) -> None:
+        super().__init__(reason)
+        self.final = final
 
 
 def backoff(attempts: int) -> timedelta:
@@ -75,7 +81,7 @@ def message(alert: Alert, event: str, terminal: Terminal, dealer: Dealer) -> Mes
                     "closed_at": alert.closed_at.isoformat() if alert.closed_at else None,
                     "close_detail": alert.close_detail}}
     what = "ALERT" if event == "opened" else "resolved"
-    subject = f"[kiosk {dealer.slug}] {what}: terminal {terminal.number} {alert.kind} — {alert.detail}"[:200]
+    subject = one_line(f"[kiosk {dealer.slug}] {what}: terminal {terminal.number} {alert.kind} — {alert.detail}")[:200]
     lines = [f"Terminal {terminal.number} ({terminal.address})", f"Alert: {alert.kind} — {alert.detail}",
              f"Opened: {alert.opened_at.isoformat()}"]
     if alert.closed_at:
@@ -148,23 +154,24 @@ def _send(db: Database, settings: Settings, delivery_id: int, now: datetime) -> 
         dealer = session.get(Dealer, alert.dealer_id) if alert else None
         channel = session.get(AlertChannel, alert.dealer_id) if alert else None
     if delivery is None or alert is None or terminal is None or dealer is None:
-        raise DeliveryFailed("the alert is gone")
+        raise DeliveryFailed("the alert is gone", final=True)
     msg = message(alert, delivery.event, terminal, dealer)
     if delivery.channel == "webhook":
         if channel is None or not channel.webhook_url:
-            raise DeliveryFailed("the dealer has no webhook any more")
+            raise DeliveryFailed("the dealer has no webhook any more", final=True)
         send_webhook(channel.webhook_url, channel.webhook_secret, msg, now)
     else:
         recipients = [a.strip() for a in (channel.emails if channel else "").split(",") if a.strip()]
         if not recipients:
-            raise DeliveryFailed("the dealer has no e-mail addresses any more")
+            raise DeliveryFailed("the dealer has no e-mail addresses any more", final=True)
         send_email(settings, recipients, msg)
 
 
-def _record(db: Database, delivery_id: int, attempt: int, error: str | None, now: datetime) -> None:
+def _record(db: Database, delivery_id: int, attempt: int, error: str | None, now: datetime,
+            final: bool = False) -> None:
     if error is None:
         values: dict[str, Any] = {"state": "sent", "sent_at": now, "lease_until": None, "last_error": ""}
-    elif attempt >= MAX_ATTEMPTS:
+    elif final or attempt >= MAX_ATTEMPTS:
         values = {"state": "failed", "lease_until": None, "last_error": error[:300]}
     else:
         values = {"state": "pending", "lease_until": None, "last_error": error[:300],
@@ -187,10 +194,14 @@ def deliver_due(db: Database, settings: Settings, limit: int = 20,
         delivery_id, attempt = claimed
         attempted += 1
         error: str | None = None
+        final = False
         try:
             _send(db, settings, delivery_id, now)
         except DeliveryFailed as exc:
-            error = str(exc)
+            error, final = str(exc), exc.final
+        except Exception as exc:  # noqa: BLE001 - any fault is this attempt's failure, recorded and retried
+            error = f"{type(exc).__name__}: {exc}"
+        if error is not None:
             log.warning("alert delivery %s attempt %s failed: %s", delivery_id, attempt, error)
-        _record(db, delivery_id, attempt, error, clock())
+        _record(db, delivery_id, attempt, error, clock(), final)
     return attempted

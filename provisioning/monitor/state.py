@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from provisioning.db.models import Heartbeat, Terminal
@@ -117,12 +117,16 @@ def parse_payload(text: str | None) -> dict[str, Any]:
 
 
 def latest_payloads(session: Session, terminal_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Each terminal's newest heartbeat payload: one indexed look-up per terminal (terminal, time), so the cost
-    grows with the fleet, not with the heartbeats kept."""
+    """Each terminal's newest heartbeat payload: the report kept on its row, else one indexed look-up per terminal
+    (terminal, time); either way the cost grows with the fleet, not with the heartbeats kept."""
     if not terminal_ids:
         return {}
-    newest = (select(Heartbeat.payload).where(Heartbeat.terminal_id == Terminal.id)
-              .order_by(Heartbeat.received_at.desc(), Heartbeat.id.desc()).limit(1).scalar_subquery())
+    # The heartbeat route keeps the newest report on the terminal's row; a terminal that has not reported since that
+    # column came (migration of the heartbeat events) is read from its newest heartbeat row instead. COALESCE reads
+    # that look-up only when it is needed, on both databases.
+    newest = func.coalesce(Terminal.last_heartbeat, select(Heartbeat.payload).where(
+        Heartbeat.terminal_id == Terminal.id).order_by(Heartbeat.received_at.desc(), Heartbeat.id.desc())
+        .limit(1).scalar_subquery())
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(terminal_ids), 500):
         chunk = terminal_ids[start:start + 500]

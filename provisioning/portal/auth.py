@@ -42,6 +42,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "config.change": frozenset({"admin", "technician"}),
     "config.secrets": frozenset({"admin"}),  # gateway secrets: write-only, but whoever sets them controls money
     "lookup.view": frozenset({"admin", "support"}),
+    "themes.view": frozenset({"admin", "support", "technician"}),
+    "themes.change": frozenset({"admin", "technician"}),
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, undefer
 
 from provisioning.commands import service
 from provisioning.commands.models import KINDS, Command
-from provisioning.db.models import utcnow
+from provisioning.db.models import Terminal, utcnow
 from provisioning.portal.i18n import TEXTS
 from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, _own_terminal, render, signed
 
@@ -37,6 +37,17 @@ def _command(session: Session, terminal_id: int, command_id: str, with_attachmen
     if found is None:
         raise PortalError(404, "not_found")
     return found
+
+
+@page("GET", "/commands", "commands.view")
+def fleet_commands(request: Request) -> Response:
+    """The dealer's newest remote commands across every terminal (the nav's way in)."""
+    with signed(request, "commands.view") as (session, who):
+        rows = session.execute(select(Command, Terminal.number).join(Terminal, Command.terminal_id == Terminal.id)
+                               .where(Command.dealer_id == who.dealer_id)
+                               .order_by(Command.created_at.desc(), Command.id).limit(200)).all()
+        return render(request, "commands_fleet.html", who, rows=rows,
+                      pending=any(c.state in PENDING for c, _ in rows))
 
 
 @page("GET", "/terminals/{terminal_id}/commands", "commands.view")
@@ -95,7 +106,8 @@ def screenshot(terminal_id: int, command_id: str, request: Request) -> Response:
 # The words of these pages, added to the portal's two languages (the i18n test checks both have every key).
 WORDS: dict[str, dict[str, str]] = {
     "en": {
-        "commands": "Remote commands", "command": "Command", "send": "Send", "lock_message": "Message on the screen",
+        "commands": "Remote commands", "all_commands": "All commands and results", "command": "Command",
+        "send": "Send", "lock_message": "Message on the screen",
         "log_lines": "Lines", "requested_by": "Requested by", "delivered": "Delivered", "finished": "Finished",
         "result": "Result", "screenshot_of": "Screenshot of terminal", "no_commands": "No commands yet.",
         "command_refused": "The command was refused.", "commands_note": "Commands run when no payment is in "
@@ -107,7 +119,8 @@ WORDS: dict[str, dict[str, str]] = {
         "cmd_done": "done", "cmd_failed": "failed", "cmd_expired": "expired", "arguments": "Arguments",
     },
     "ru": {
-        "commands": "Удалённые команды", "command": "Команда", "send": "Отправить",
+        "commands": "Удалённые команды", "all_commands": "Все команды и результаты", "command": "Команда",
+        "send": "Отправить",
         "lock_message": "Сообщение на экране", "log_lines": "Строк", "requested_by": "Отправил",
         "delivered": "Доставлена", "finished": "Завершена", "result": "Результат",
         "screenshot_of": "Снимок экрана терминала", "no_commands": "Команд пока нет.",

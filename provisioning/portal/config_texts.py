@@ -61,4 +61,5 @@ WORDS: dict[str, dict[str, str]] = {
 def install() -> None:
     """Add these words to the portal's texts (once; the same keys in both languages)."""
     for lang, words in WORDS.items():
+        assert not set(words) & set(TEXTS[lang]) or set(words) <= set(TEXTS[lang]), "a config word hides a portal word"
         TEXTS[lang].update(words)

@@ -89,3 +89,31 @@ TEXTS["ru"].update({
     "step_installed": "установлено, ждёт паузы между платежами", "step_switched": "переключено, перезапуск",
     "step_healthy": "работает исправно", "step_rolled_back": "откат", "step_failed": "ошибка",
 })
+
+
+# The themes pages (provisioning/portal/theme_routes.py).
+TEXTS["en"].update({
+    "themes": "Themes", "themes_upload": "Upload a theme pack", "themes_slug": "Theme id", "themes_file": "Pack (zip)",
+    "themes_rules": "A zip of manifest.toml, PNG/JPEG pictures and TTF/OTF fonts, all at its top; up to 8 MB. "
+                    "It is checked by the terminal's own code before anything else.",
+    "themes_packs": "Theme packs", "themes_none": "No theme packs yet.", "themes_refused": "The pack is refused",
+    "themes_on_terminals": "Themes on the terminals", "themes_assigned": "Assigned", "themes_applied": "On screen",
+    "themes_shown_since": "shown since", "themes_waiting": "waiting for the terminal (it switches between payments)",
+    "themes_back": "Back to themes", "themes_preview": "Preview",
+    "themes_preview_note": "Drawn by the terminal's own screens at 1280×1024: attract, confirmation, cash and done, "
+                           "in Russian and English.",
+    "themes_assign": "Assign to a terminal",
+})
+TEXTS["ru"].update({
+    "themes": "Темы", "themes_upload": "Загрузить пакет темы", "themes_slug": "Идентификатор темы",
+    "themes_file": "Пакет (zip)",
+    "themes_rules": "Zip с manifest.toml, картинками PNG/JPEG и шрифтами TTF/OTF, все в корне; до 8 МБ. "
+                    "Пакет проверяется кодом самого терминала.",
+    "themes_packs": "Пакеты тем", "themes_none": "Пакетов тем пока нет.", "themes_refused": "Пакет отклонён",
+    "themes_on_terminals": "Темы на терминалах", "themes_assigned": "Назначена", "themes_applied": "На экране",
+    "themes_shown_since": "показывается с", "themes_waiting": "ждёт терминала (он переключится между платежами)",
+    "themes_back": "К списку тем", "themes_preview": "Предпросмотр",
+    "themes_preview_note": "Нарисовано экранами самого терминала при 1280×1024: заставка, подтверждение, приём "
+                           "наличных и готово, на русском и английском.",
+    "themes_assign": "Назначить терминалу",
+})

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from provisioning import audit, tenants
 from provisioning.db.models import Terminal, TerminalGroup, utcnow
+from provisioning.link_events import TerminalEvent
 from provisioning.monitor import history, svg
 from provisioning.monitor.models import Alert, AlertChannel, AlertDelivery, AlertRule
 from provisioning.monitor.rules import KINDS, check_threshold
@@ -46,6 +47,10 @@ SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "version": lambda r: r["state"].version,
     "last_seen": lambda r: r["terminal"].last_seen_at or datetime.min.replace(tzinfo=UTC),
 }
+# Each sortable column and the word its header shows.
+COLUMNS = (("number", "number"), ("address", "address"), ("group", "group"), ("state", "state"),
+           ("cassette", "cassette"), ("paper", "paper"), ("outbox", "outbox"), ("oldest", "oldest"),
+           ("attention", "needs_attention"), ("alerts", "alerts"), ("version", "version"), ("last_seen", "last_seen"))
 EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
@@ -113,7 +118,7 @@ def fleet(request: Request, state: str = "", group: str = "", q: str = "", sort:
             return "/fleet?" + urlencode({**filters, "sort": key, "order": flip})
 
         return render(request, "monitor_fleet.html", who, rows=shown, groups=groups, summary=summary,
-                      filters=filters, sort=sort, order=order, states=STATES, sorts=list(SORTS),
+                      filters=filters, sort=sort, order=order, states=STATES, columns=COLUMNS,
                       sort_link=sort_link, age=lambda s: age_text(s, _units(TEXTS[language(request)])))
 
 
@@ -145,9 +150,12 @@ def terminal_history(terminal_id: int, request: Request, period: str = "24h") ->
         ]
         alerts = session.scalars(select(Alert).where(Alert.terminal_id == terminal.id)
                                  .order_by(Alert.opened_at.desc()).limit(50)).all()
+        changes = session.scalars(select(TerminalEvent).where(TerminalEvent.terminal_id == terminal.id,
+                                                              TerminalEvent.at >= data.start)
+                                  .order_by(TerminalEvent.at.desc()).limit(100)).all()
         return render(request, "monitor_terminal.html", who, terminal=terminal, state=state, charts=charts,
-                      period=period, periods=list(history.PERIODS), raw=span.raw, zone=str(zone), alerts=alerts,
-                      age=lambda s: age_text(s, _units(t)))
+                      period=period, periods=list(history.PERIODS), raw=span.raw, zone=zone, alerts=alerts,
+                      changes=changes, age=lambda s: age_text(s, _units(t)))
 
 
 @page("GET", "/alerts", "alerts.view")

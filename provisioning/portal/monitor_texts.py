@@ -4,7 +4,7 @@ from __future__ import annotations
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
-        "fleet": "Fleet", "fleet_summary": "Summary", "total": "Terminals", "out_of_service": "out of service",
+        "fleet": "Fleet", "total": "Terminals", "out_of_service": "out of service",
         "state_locked": "locked", "state_online": "online", "state_offline": "offline",
         "state_out_of_service": "out of service", "cassette": "Cassette", "paper": "Paper", "outbox": "Queue", "oldest": "Oldest waiting",
         "needs_attention": "Needs attention", "alerts": "Alerts", "open_alerts": "Open alerts",
@@ -33,11 +33,12 @@ WORDS: dict[str, dict[str, str]] = {
         "rule_needs_attention": "More operations need attention than",
         "rule_validator_fault": "The bill validator is offline or in a fault state",
         "rule_clock_skew": "Clock off by more than (seconds)", "unit_d": "d", "unit_h": "h", "unit_min": "min",
-        "unit_s": "s", "no_match": "No terminal matches.", "on_service_time": "Service time",
-        "invalid": "Not saved", "apply": "Apply",
+        "unit_s": "s", "no_match": "No terminal matches.",
+        "invalid": "Not saved", "apply": "Apply", "state_changes": "State changes the terminal reported",
+        "no_state_changes": "No state change reported in this period.",
     },
     "ru": {
-        "fleet": "Парк терминалов", "fleet_summary": "Сводка", "total": "Терминалов",
+        "fleet": "Парк терминалов", "total": "Терминалов",
         "out_of_service": "не работает", "state_locked": "заблокирован", "state_online": "на связи",
         "state_offline": "не на связи", "state_out_of_service": "не работает", "cassette": "Кассета", "paper": "Бумага",
         "outbox": "Очередь", "oldest": "Ждёт дольше всех", "needs_attention": "Требуют внимания",
@@ -69,6 +70,8 @@ WORDS: dict[str, dict[str, str]] = {
         "rule_validator_fault": "Купюроприёмник не на связи или неисправен",
         "rule_clock_skew": "Часы расходятся больше чем на (секунд)", "unit_d": "д", "unit_h": "ч",
         "unit_min": "мин", "unit_s": "с", "no_match": "Подходящих терминалов нет.",
-        "on_service_time": "Время сервиса", "invalid": "Не сохранено", "apply": "Применить",
+        "invalid": "Не сохранено", "apply": "Применить",
+        "state_changes": "Изменения состояния по сообщениям терминала",
+        "no_state_changes": "За этот период изменений состояния не было.",
     },
 }

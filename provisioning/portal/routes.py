@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provisioning import tenants
+from provisioning.commands.service import recent as recent_commands
 from provisioning.context import Services
 from provisioning.db.models import (
     ROLES,
@@ -241,7 +242,8 @@ def terminal_page(terminal_id: int, request: Request) -> Response:
                                 .order_by(Certificate.not_before.desc())).all()
         group = session.get(TerminalGroup, terminal.group_id) if terminal.group_id else None
         return render(request, "terminal.html", who, terminal=terminal, certs=certs, group=group.name if group else "",
-                      online=_online(terminal, utcnow(), svc.settings.offline_after))
+                      online=_online(terminal, utcnow(), svc.settings.offline_after),
+                      commands=recent_commands(session, terminal.id, 10) if who.may("commands.view") else [])
 
 
 @page("POST", "/terminals/{terminal_id}/code", "terminals.code")

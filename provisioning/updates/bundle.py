@@ -11,6 +11,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from kiosk.updates.releases import isolated_pip_env
+
 MANIFEST = "bundle.json"
 PROJECT = "kiosk"
 
@@ -39,7 +41,8 @@ def build_bundle(wheels: list[Path], version: str, project: str = PROJECT, check
                 (Path(scratch) / wheel.name).symlink_to(wheel)
             done = subprocess.run(
                 [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-index", "--ignore-installed",
-                 "--find-links", scratch, f"{project}=={version}"], capture_output=True, text=True)
+                 "--find-links", scratch, f"{project}=={version}"], capture_output=True, text=True,
+                env=isolated_pip_env())
             if done.returncode != 0:
                 raise BundleError(f"the wheels do not install on their own: {done.stderr.strip()[-600:]}")
     out = io.BytesIO()

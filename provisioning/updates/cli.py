@@ -9,8 +9,8 @@ from pathlib import Path
 
 from securesystemslib.signer import CryptoSigner, Signer
 
+from provisioning import audit, tenants
 from provisioning import db as dbmod
-from provisioning import tenants
 from provisioning.settings import Settings
 from provisioning.updates import service
 from provisioning.updates.bundle import BundleError, build_bundle
@@ -83,13 +83,31 @@ def _new_root_keys(count: int, folder: Path | None) -> list[Signer]:
     return signers
 
 
+def _audit(settings: Settings, action: str, after: dict[str, object]) -> None:
+    database = dbmod.Database(settings.db_url)
+    try:
+        with database.session() as session:
+            audit.record(session, actor=f"cli:{getpass.getuser()}", action=action, target="update repository",
+                         after=after)
+    finally:
+        database.close()
+
+
 def run_updates(args: argparse.Namespace, settings: Settings) -> int:
-    """Carry out `kiosk-dealer updates …`."""
+    """Carry out `kiosk-dealer updates …` (key changes are audited)."""
     repo = Repository(settings.state_dir / "updates")
+    if args.sub != "status":
+        database = dbmod.Database(settings.db_url)
+        try:
+            if dbmod.current_revision(database.engine) is None:
+                raise RepositoryError("the database has no schema (for the audit log): run `kiosk-dealer migrate`")
+        finally:
+            database.close()
     if args.sub == "init":
         for path in repo.init(args.root_key_dir, args.root_keys, args.threshold):
             print(f"root key: {path} (move it offline; {args.threshold} of {args.root_keys} sign a new root)")
         print(f"update repository in {repo.folder}")
+        _audit(settings, "updates.init", {"root_keys": args.root_keys, "threshold": args.threshold})
         return 0
     if not repo.exists():
         raise RepositoryError("no update repository: run `kiosk-dealer updates init` first")
@@ -98,9 +116,12 @@ def run_updates(args: argparse.Namespace, settings: Settings) -> int:
         root = repo.new_root(old, _new_root_keys(args.new_root_keys, args.root_key_dir), args.threshold,
                              revoke=args.drop)
         print(f"root version {root.signed.version} signed")
+        _audit(settings, "updates.rotate_root", {"version": root.signed.version,
+                                                 "root_keys": root.signed.roles["root"].keyids})
     elif args.sub == "revoke-key":
         root = repo.new_root(_root_signers(args.root_key), revoke=[args.keyid])
         print(f"key {args.keyid} revoked; root version {root.signed.version}")
+        _audit(settings, "updates.revoke_key", {"keyid": args.keyid, "version": root.signed.version})
     elif args.sub == "refresh":
         print("re-signed: " + (", ".join(repo.refresh()) or "nothing due"))
     elif args.sub == "status":

@@ -97,11 +97,14 @@ def record_step(session: Session, terminal_id: int, running: str, step: str, ver
     if state is None:
         state = TerminalUpdate(terminal_id=terminal_id, dealer_id=terminal.dealer_id)
         session.add(state)
+    # A check that finds nothing new, every 15 minutes, is kept once, not once per check.
+    repeated = step == "checked" and state.step == "checked" and state.running == running
     state.running, state.target, state.step, state.detail = running, version, step, detail[:500]
     state.bad, state.updated_at = ",".join(bad)[:2000], now
     if running:
         terminal.version = running
-    session.add(UpdateStep(terminal_id=terminal_id, at=now, version=version, step=step, detail=detail[:500]))
+    if not repeated:
+        session.add(UpdateStep(terminal_id=terminal_id, at=now, version=version, step=step, detail=detail[:500]))
 
 
 def fleet(session: Session, dealer_id: int) -> list[dict[str, Any]]:

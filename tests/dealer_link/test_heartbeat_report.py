@@ -42,13 +42,14 @@ def test_state_changes_are_noted_once_kept_across_a_restart_and_forgotten_when_a
 
 
 def test_a_terminal_that_starts_faulty_reports_it_and_the_list_is_bounded(tmp_path):
-    changes = StateChanges(tmp_path / "s.json")
+    changes = StateChanges(tmp_path / "s.json", max_kept=20)
     assert [e["kind"] for e in changes.observe({"validator": ("validator_fault", "Disconnected")})] == [
         "validator_fault"]
-    for n in range(MAX_KEPT + 5):
+    for n in range(25):
         changes.observe({"validator": ("validator_fault" if n % 2 else "validator_ok", "")})
-    kept = StateChanges(tmp_path / "s.json").pending(limit=MAX_KEPT * 2)
-    assert len(kept) == MAX_KEPT and kept[-1]["kind"] == "validator_ok"  # the newest kept, the oldest dropped
+    kept = StateChanges(tmp_path / "s.json").pending(limit=100)
+    assert len(kept) == 20 and kept[-1]["kind"] == "validator_ok"  # the newest kept, the oldest dropped
+    assert MAX_KEPT >= 20 * 50  # a real terminal keeps weeks of changes
     (tmp_path / "s.json").write_text("{not json")
     assert StateChanges(tmp_path / "s.json").pending() == []  # a damaged file never stops the link
 
@@ -60,6 +61,27 @@ def test_watched_facts_read_the_report():
     assert facts == {"validator": ("validator_fault", "no answer"), "service": ("in_service", ""),
                      "printer": ("printer_paper_out", ""), "paper": ("paper_out", ""), "lock": None,
                      "encashment": (2, "cassette removed")}
+
+
+def test_the_report_counts_the_cassette_the_outbox_and_the_last_payment_from_the_journal(terminal, clock):
+    from kiosk.dealer_link.status import terminal_status
+    from kiosk.fees import NoFee
+    from kiosk.money import Money
+
+    journal = terminal.journal
+    paid = journal.open_operation("mts", "9123456789", {}, 1_000_000)
+    journal.record_bill(paid.operation, 100_000, "ccnet", "e1")
+    journal.record_bill(paid.operation, 50_000, "ccnet", "e2")
+    journal.commit(paid.operation, NoFee().split(Money(150_000)), "pay")
+    journal.open_operation("mts", "9123456780", {}, 1_000_000)  # a payer still paying: no payment yet
+    committed_at = dt.datetime.fromisoformat(journal.get(paid.operation).committed_at)
+    report = terminal_status(terminal, now=committed_at.astimezone(dt.UTC) + dt.timedelta(seconds=90))
+    assert report["cassette"]["count"] == 2 and report["cassette"]["kopecks"] == 150_000
+    assert (report["outbox_depth"], report["outbox_kopecks"], report["outbox_oldest_s"]) == (1, 150_000, 90)
+    assert report["last_payment_at"] == committed_at.astimezone(dt.UTC).isoformat()
+    assert report["needs_attention"] == 0 and report["uncertain_bills"] == 0 and report["locked"] is False
+    terminal.encash("cassette removed")
+    assert terminal_status(terminal)["cassette"] == {"count": 0, "kopecks": 0, "capacity": None}
 
 
 @pytest.mark.slow

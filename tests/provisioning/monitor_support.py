@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import socket
 import threading
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -101,8 +101,8 @@ class _Collect:
         self.messages = messages
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd
-        self.messages.append(message_from_bytes(envelope.content if isinstance(envelope.content, bytes)
-                                                else str(envelope.content).encode()))
+        content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        self.messages.append(message_from_bytes(content, policy=policy.default))  # headers decoded, unfolded
         return "250 OK"
 
 

@@ -85,6 +85,7 @@ def test_lock_screenshot_and_unlock_from_the_portal(server, database, browser, c
         shot_row.get_by_role("link").click()
         image = page.get_by_role("img", name="Screenshot of terminal")
         image.wait_for()
+        page.wait_for_function("() => document.querySelector('#screenshot').complete", timeout=15_000)  # loaded
         size = image.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
         assert size == [True, 800, 600]
         page.screenshot(path=str(tmp_path / "portal-screenshot.png"), full_page=True)
@@ -93,6 +94,11 @@ def test_lock_screenshot_and_unlock_from_the_portal(server, database, browser, c
         page.get_by_role("button", name="Unlock").click()
         assert turn_until(step, lambda: terminal.session.state == "idle")
         assert ui.view.locked is None
+
+        page.get_by_role("navigation").get_by_role("link", name="Remote commands").click()  # the whole fleet's
+        page.wait_for_url("**/commands")
+        kinds = page.locator("#commands tbody tr").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+        assert kinds[-2:] == ["screenshot", "lock"] and "unlock" in kinds
     finally:
         context.close()
         terminal.close()

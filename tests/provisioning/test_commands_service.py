@@ -76,8 +76,10 @@ def test_a_result_for_another_terminals_command_is_refused(database, terminal_id
     assert refused.value.status == 404 and _row(database, command_id).state == "queued"
 
 
-def test_the_periodic_job_expires_what_nobody_collected_and_it_is_never_handed_out(database, dealer_state):
+def test_the_periodic_job_expires_what_nobody_collected_and_it_is_never_handed_out(database, dealer_state,
+                                                                                    terminal_id):
     with database.session() as session:
+        # a terminal of its own: nothing other tests queued is in its way
         terminal_id = tenants.add_terminal(session, tenants.dealer_by_slug(session, "acme"), "10003", "",
                                            "Europe/Moscow", "", "test").id
     unanswered = _queue(database, terminal_id, ttl=60)

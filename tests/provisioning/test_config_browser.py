@@ -8,6 +8,7 @@ import datetime as dt
 import time
 from typing import Any
 
+import pytest
 import test_portal_browser as portal_browser
 
 from kiosk.app import Terminal
@@ -22,6 +23,13 @@ from provisioning.server import DealerServer
 server, browser, pytestmark, PASSWORD = (portal_browser.server, portal_browser.browser, portal_browser.pytestmark,
                                          portal_browser.PASSWORD)
 SECRET = "browser-secret-4711-never-shown"  # noqa: S105 - a test value that must never come back
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: Any) -> str:
+    """One browser run, on SQLite (the suite's time): the same pages and link run on PostgreSQL without a browser
+    in test_config_portal.py and test_config_store.py."""
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'dealer.sqlite'}"
 
 
 def _enrolled_terminal(server: DealerServer, database: Any, config: Any) -> Terminal:

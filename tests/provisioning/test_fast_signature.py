@@ -133,9 +133,10 @@ def _variants() -> list[tuple[str, str, str, dict[str, str], bytes | None]]:
     return out
 
 
-@pytest.mark.parametrize("case", _variants(), ids=lambda case: case[0])
-def test_the_fast_path_never_accepts_what_the_library_refuses(case):
-    what, method, url, headers, body = case
+@pytest.mark.parametrize("what", [case[0] for case in _variants()])
+def test_the_fast_path_never_accepts_what_the_library_refuses(what):
+    # signed now, not when the tests were collected: `created` and `expires` are compared with the clock
+    _, method, url, headers, body = next(case for case in _variants() if case[0] == what)
     fast, library = _both(method, url, headers, body)
     if fast is not None:
         assert fast == library, what

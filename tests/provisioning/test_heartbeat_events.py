@@ -74,15 +74,15 @@ def test_events_are_stored_once_however_often_resent_and_the_latest_report_is_ke
     assert latest["outbox_depth"] == 1 and "events" not in latest  # events live in their own table
 
 
-@pytest.mark.parametrize(("events", "reason"), [
-    ("not a list", "events must be a list"),
-    ([{"id": "short", "at": "2026-11-29T10:00:00+00:00", "kind": "x"}], "events[0].id"),
-    ([{"id": "ev-0001-aaaa", "at": "2026-11-29T10:00:00", "kind": "paper_out"}], "time zone"),
-    ([{"id": "ev-0001-aaaa", "at": "yesterday", "kind": "paper_out"}], "ISO 8601"),
-    ([{"id": "ev-0001-aaaa", "at": "2026-11-29T10:00:00+00:00", "kind": "Paper Out"}], "kind"),
+@pytest.mark.parametrize(("number", "events", "reason"), [
+    ("3101", "not a list", "events must be a list"),
+    ("3102", [{"id": "short", "at": "2026-11-29T10:00:00+00:00", "kind": "x"}], "events[0].id"),
+    ("3103", [{"id": "ev-0001-aaaa", "at": "2026-11-29T10:00:00", "kind": "paper_out"}], "time zone"),
+    ("3104", [{"id": "ev-0001-aaaa", "at": "yesterday", "kind": "paper_out"}], "ISO 8601"),
+    ("3105", [{"id": "ev-0001-aaaa", "at": "2026-11-29T10:00:00+00:00", "kind": "Paper Out"}], "kind"),
 ])
-def test_malformed_events_refuse_the_whole_heartbeat_with_the_reason(server, database, tmp_path, events, reason):
-    number = f"31{abs(hash(reason)) % 100:02d}"
+def test_malformed_events_refuse_the_whole_heartbeat_with_the_reason(server, database, tmp_path, number, events,
+                                                                     reason):
     with _enrolled(server, database, tmp_path, number) as link:
         with pytest.raises(LinkError, match=r"\(400\).*" + reason.replace("[", r"\[").replace("]", r"\]")):
             link.heartbeat({"events": events})
@@ -116,6 +116,29 @@ def test_concurrent_heartbeats_of_many_terminals_are_all_written_and_replays_sti
         for link in links:
             link.close()
     assert sum(len(_stored(database, f"32{n:02d}")) for n in range(6)) == 18
+
+
+def test_a_cached_key_serves_past_its_ttl_until_its_rows_change(server, database, tmp_path, db_url, monkeypatch):
+    keys = server.app.state.services.keys
+    monkeypatch.setattr(keys, "ttl", 0)  # every cached key is past its TTL at once
+    reads: list[str] = []
+    original = keys.get
+    monkeypatch.setattr(keys, "get", lambda *args: reads.append("read") or original(*args))
+    with _enrolled(server, database, tmp_path, "3301") as link:
+        for _ in range(3):
+            link.heartbeat()
+        # PostgreSQL: checked against the rows by the heartbeat's own statement, so read once, not every time
+        assert len(reads) == (1 if db_url.startswith("postgresql") else 3)
+        with database.session() as session:
+            session.scalar(select(Terminal).where(Terminal.number == "3301")).number = "3302"  # renumbered by hand
+        accepted = 0
+        for _ in range(2):  # at most the request that finds the change is served from the old facts
+            try:
+                link.heartbeat()
+                accepted += 1
+            except LinkError as exc:
+                assert "wrong terminal" in str(exc)
+        assert accepted <= 1
 
 
 def test_the_batch_writer_writes_a_batch_in_one_transaction_and_a_failing_row_fails_alone(db_url):

@@ -12,9 +12,10 @@ import pytest
 
 from kiosk.clock import ManualClock
 from kiosk.dealer_link.upload import open_reader, read_batch
-from kiosk.emulators.payments import pay
+from kiosk.emulators.payments import ROUTE, pay
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Journal
+from kiosk.offline_queue.operation import session_id
 from kiosk.offline_queue.reader import JournalReader
 from kiosk.receipt_format import qr_payload
 from kiosk.story import from_journal
@@ -35,6 +36,8 @@ def uploaded(database, tmp_path_factory) -> dict:
     journal = Journal(folder / "journal.sqlite", "20001", "RUB", clock.now)
     delivered = pay(journal, clock, account="9123456789")
     stuck = pay(journal, clock, bills=(50000, 100000), account="9031234567", delivered=False, provider="beeline")
+    second = journal.begin_attempt(stuck, ROUTE, "pay", session=session_id("20001", stuck, 424242))  # a new one
+    journal.finish_attempt(second, "unknown", "timeout", "no reply in 30 s")
     journal.settle(stuck, state="needs_attention", attention_reason="unknown after 24 h: ask the gateway")
     journal.incident("uncertain_bill", "a bill stacked while the link was down", stuck, 10000)
     journal.encash("full", {10000: 1, 5000: 1, 50000: 1, 100000: 2})  # one 1000 ₽ bill more than journaled
@@ -62,10 +65,10 @@ def _numbers(found) -> list[tuple[str, int]]:
 def test_every_name_of_a_payment_finds_it(database, uploaded):
     delivered = uploaded["delivered"]
     op = uploaded["reader"].get(delivered)
-    key, txn, session_id = op.request_ids()
+    key, txn, session_text = op.request_ids()
     qr = qr_payload("20001", delivered, Money(15000, "RUB"), ManualClock(TZ).now())
     with database.session() as session:
-        for text in (f"20001/{delivered}", f" 20001 {delivered} ", qr, key, str(txn), session_id,
+        for text in (f"20001/{delivered}", f" 20001 {delivered} ", qr, key, str(txn), session_text,
                      f"prv{delivered}"):
             assert _numbers(lookup.find(session, uploaded["dealer"], text)) == [("20001", delivered)], text
         # the same number with another operation's nonce is not this payment; another dealer finds nothing
@@ -73,6 +76,9 @@ def test_every_name_of_a_payment_finds_it(database, uploaded):
         assert lookup.find(session, uploaded["dealer"], other[0].replace(f"{uploaded['stuck']:010d}",
                                                                          f"{delivered:010d}")) == []
         assert lookup.find(session, uploaded["dealer"] + 999, f"20001/{delivered}") == []
+        # a SESSION minted after the centre forgot the first finds its payment too
+        assert _numbers(lookup.find(session, uploaded["dealer"], session_id("20001", uploaded["stuck"], 424242))) \
+            == [("20001", uploaded["stuck"])]
         assert lookup.find(session, uploaded["dealer"], "20001/999") == []
 
 
@@ -113,6 +119,7 @@ def test_the_service_tells_the_story_the_terminal_tells(database, uploaded, deal
     text = "\n".join(service_story.lines())
     assert "1500.00 RUB" in text and "bill 500.00 RUB stacked" in text and "bill 1000.00 RUB stacked" in text
     assert "(UTC+05:00)" in text and "attempt 1: pay at osmp → unknown" in text and "no reply in 30 s" in text
+    assert f"attempt 2: pay at osmp [SESSION {session_id('20001', stuck, 424242)}] → unknown" in text
     assert "incident uncertain_bill [100.00 RUB]" in text and "uncertain bills and owed cash: 1" in text
     assert dealer_main(["--state", str(dealer_state.state_dir), "lookup", "--terminal", "20001", "--operation",
                         str(stuck), "--dealer", "north"]) == 0
@@ -137,3 +144,15 @@ def test_reading_every_id_kind_back():
     assert lookup.Wanted("10001", 57, "txn:1000134954300000057") in lookup.understand("1000134954300000057")
     assert lookup.understand("ABC-77")[-1] == lookup.Wanted(external_id="ABC-77") and lookup.understand(" ") == []
 
+
+
+def test_the_command_line_searches_like_the_portal(dealer_state, uploaded, capsys):
+    state = ["--state", str(dealer_state.state_dir), "lookup"]
+    assert dealer_main([*state, "--account", "8 (903) 123-45-67", "--dealer", "north"]) == 0
+    out, err = capsys.readouterr()
+    assert f"20001/{uploaded['stuck']}" in out and "1500.00" in out and "1 payments found" in err
+    assert dealer_main([*state, "--in-state", "needs_attention", "--amount", "1500", "--format", "json"]) == 0
+    [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["operation"] == uploaded["stuck"] and record["dealer"] == "north" and record["cash"] == 150000
+    assert dealer_main([*state, "--from", "2026-02-01", "--dealer", "north"]) == 1
+    assert dealer_main([*state, "--from", "yesterday"]) == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -15,9 +16,11 @@ import pytest
 from monitor_support import SmtpServer, WebhookReceiver, enrolled, payload
 from sqlalchemy import select, update
 
-from provisioning.db.models import Dealer, Terminal, utcnow
+from provisioning.db import Database
+from provisioning.db.models import Dealer, PeriodicJob, Terminal, utcnow
 from provisioning.monitor import alerts, delivery
 from provisioning.monitor.models import Alert, AlertChannel, AlertDelivery, AlertRule
+from provisioning.periodic import PeriodicWorker
 from provisioning.server import DealerServer
 
 SECRET = "webhook secret for the tests"
@@ -102,13 +105,17 @@ def test_an_alert_opens_once_closes_once_and_each_channel_gets_one_message_per_e
 
 
 def test_offline_after_the_threshold_and_back_online_with_the_next_heartbeat(server, database, settings, receivers,
-                                                                              tmp_path):
+                                                                              tmp_path, monkeypatch):
     hook, _ = receivers
     _dealer(database, "silent", {"offline": 300}, hook, email="")
     with enrolled(server, database, tmp_path, "5002", dealer="silent") as link:
         link.heartbeat(payload())
         now = utcnow()
         assert _evaluate(database, settings, now + dt.timedelta(seconds=299)) == (0, 0)
+        # a server that has listened for less than the threshold (back after an outage) cannot tell yet
+        monkeypatch.setattr(alerts, "LISTENING_SINCE", now + dt.timedelta(seconds=100))
+        assert _evaluate(database, settings, now + dt.timedelta(seconds=302)) == (0, 0)
+        monkeypatch.setattr(alerts, "LISTENING_SINCE", now - dt.timedelta(days=1))
         assert _evaluate(database, settings, now + dt.timedelta(seconds=302)) == (1, 0)
         assert _evaluate(database, settings, now + dt.timedelta(seconds=900)) == (0, 0)
         link.heartbeat(payload())
@@ -157,7 +164,7 @@ def test_a_rule_switched_off_closes_its_open_alerts_once(server, database, setti
 def test_a_failing_webhook_is_retried_with_back_off_and_delivered_once(server, database, settings, receivers,
                                                                        tmp_path):
     hook, _ = receivers
-    _dealer(database, "flaky", {"paper_out": 0}, hook, email="")
+    flaky = _dealer(database, "flaky", {"paper_out": 0}, hook, email="")
     with enrolled(server, database, tmp_path, "5004", dealer="flaky") as link:
         link.heartbeat(payload(paper="out"))
     delivery.deliver_due(database, settings, limit=1000)  # what other tests left waiting
@@ -178,6 +185,16 @@ def test_a_failing_webhook_is_retried_with_back_off_and_delivered_once(server, d
     with database.session() as session:
         [row] = session.scalars(select(AlertDelivery).where(AlertDelivery.alert_id == alert.id)).all()
     assert row.state == "sent" and row.attempts == 3 and row.last_error == ""
+    # a channel removed meanwhile: given up at once, since no retry can reach it
+    with database.session() as session:
+        session.execute(update(AlertChannel).where(AlertChannel.dealer_id == flaky).values(webhook_url=""))
+        session.add(AlertDelivery(alert_id=alert.id, event="closed", channel="webhook", next_attempt_at=start))
+    assert delivery.deliver_due(database, settings, clock=lambda: clock[0]) == 1
+    with database.session() as session:
+        gone = session.scalars(select(AlertDelivery).where(AlertDelivery.alert_id == alert.id,
+                                                           AlertDelivery.event == "closed")).one()
+        session.execute(update(AlertChannel).where(AlertChannel.dealer_id == flaky).values(webhook_url=hook.url))
+    assert gone.state == "failed" and gone.attempts == 1 and "no webhook any more" in gone.last_error
 
 
 def test_two_evaluators_and_two_senders_racing_send_each_alert_once(server, database, settings, receivers, tmp_path):
@@ -215,3 +232,47 @@ def test_two_evaluators_and_two_senders_racing_send_each_alert_once(server, data
     with database.session() as session:
         assert session.scalars(select(AlertDelivery.state).join(Alert).where(Alert.dealer_id.in_(
             select(Dealer.id).where(Dealer.slug == "race")))).all() == ["sent"] * 24
+
+
+def test_the_periodic_workers_of_two_servers_evaluate_and_send_each_alert_once(server, database, settings,
+                                                                                 receivers, tmp_path):
+    hook, smtp = receivers
+    _dealer(database, "workers", {"cassette": 90}, hook, email="workers@acme.test")
+    numbers = ["8001", "8002", "8003"]
+    for number in numbers:
+        with enrolled(server, database, tmp_path, number, dealer="workers") as link:
+            link.heartbeat(payload(cassette={"count": 990, "kopecks": 1, "capacity": 1000}))
+    with database.session() as session:  # due now (the module's server ran it at start, for its 15 s period)
+        session.execute(update(PeriodicJob).where(PeriodicJob.name == "evaluate_alerts").values(next_run_at=utcnow()))
+    # the periodic machinery of two servers, each with its own connection pool, offering jobs every 50 ms
+    pools = [Database(settings.db_url) for _ in range(2)]
+    workers = [PeriodicWorker(pool, settings, f"server-{i}", tick=0.05, periods={"evaluate_alerts": 0.2}).start()
+               for i, pool in enumerate(pools)]
+    try:
+        deadline = time.monotonic() + 20
+        while len([d for d in hook.documents() if d["dealer"] == "workers"]) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # several more evaluations and sending rounds: nothing more may arrive
+    finally:
+        for worker in workers:
+            worker.close()
+        for pool in pools:
+            pool.close()
+    sent = Counter(d["terminal"] for d in hook.documents() if d["dealer"] == "workers")
+    assert sent == Counter({n: 1 for n in numbers})
+    assert len([m for m in smtp.messages if "[kiosk workers]" in m["Subject"]]) == 3
+
+
+def test_words_a_terminal_reports_cannot_add_headers_to_the_alert_e_mail(server, database, settings, receivers,
+                                                                         tmp_path):
+    hook, smtp = receivers
+    _dealer(database, "inject", {"validator_fault": 0}, hook, email="ops@inject.test")
+    with enrolled(server, database, tmp_path, "8101", dealer="inject") as link:
+        link.heartbeat(payload(validator={"kind": "ccnet", "online": True, "detail": "",
+                                          "state": "failure\r\nBcc: thief@evil.example"}))
+    assert _evaluate(database, settings)[0] >= 1
+    delivery.deliver_due(database, settings, limit=1000)
+    [mail] = [m for m in smtp.messages if "[kiosk inject]" in m["Subject"]]
+    assert mail["Bcc"] is None and "thief@evil.example" in mail["Subject"] and "\n" not in mail["Subject"]
+    [alert] = _alerts(database, "8101")
+    assert alert.detail == "bill validator: failure  Bcc: thief@evil.example"

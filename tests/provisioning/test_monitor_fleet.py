@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+import zoneinfo
 from collections.abc import Iterator
 
 import pytest
@@ -16,9 +17,9 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from provisioning import tenants
-from provisioning.db.models import Heartbeat, Terminal, utcnow
+from provisioning.db.models import AuditEntry, Heartbeat, Terminal, utcnow
 from provisioning.monitor import history
-from provisioning.monitor.models import HeartbeatHour
+from provisioning.monitor.models import AlertChannel, AlertRule, HeartbeatHour
 from provisioning.server import DealerServer
 
 PASSWORD = "fleet page password"
@@ -28,9 +29,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture(scope="module")
 def server(dealer_state, database) -> Iterator[DealerServer]:
     with database.session() as session:
-        for slug in ("fleet", "rival"):
+        for slug in ("fleet", "rival", "charts"):
             dealer = tenants.create_dealer(session, slug, slug.title())
             tenants.add_user(session, dealer, f"support@{slug}.test", PASSWORD, "support", "test")
+        tenants.add_user(session, tenants.dealer_by_slug(session, "charts"), "admin@charts.test", PASSWORD, "admin",
+                         "test")
     with DealerServer(dealer_state, periodic_tick=3600) as running:
         yield running
 
@@ -68,7 +71,7 @@ def _shown(page: str) -> list[str]:
     return re.findall(r'<tr data-terminal="([^"]+)">', page)
 
 
-@pytest.mark.parametrize(("query", "expected"), [
+FILTERS = [
     ("", ["5001", "5002", "5003", "5004", "5005"]),
     ("?state=offline", ["5005"]),
     ("?state=online", ["5001", "5002", "5003", "5004"]),
@@ -80,16 +83,26 @@ def _shown(page: str) -> list[str]:
     ("?sort=cassette&order=desc", ["5002", "5001", "5003", "5004", "5005"]),
     ("?sort=outbox&order=desc&state=online", ["5004", "5001", "5002", "5003"]),
     ("?sort=number&order=desc&group=north", ["5002", "5001"]),
-])
-def test_fleet_page_filters_and_sorts_within_the_dealer(server, fleet, query, expected):
-    page = _portal(server).get(f"/fleet{query}")
-    assert page.status_code == 200
-    assert _shown(page.text) == expected
-    assert "9999" not in page.text
+]
 
 
-def test_fleet_page_shows_each_terminals_state_at_a_glance(server, fleet):
-    page = _portal(server).get("/fleet").text
+@pytest.fixture(scope="module")
+def support(server) -> Iterator[TestClient]:
+    """Support at dealer `fleet`, signed in once for the module (argon2 is slow on purpose)."""
+    with _portal(server) as client:
+        yield client
+
+
+def test_fleet_page_filters_and_sorts_within_the_dealer(support, fleet):
+    for query, expected in FILTERS:
+        page = support.get(f"/fleet{query}")
+        assert page.status_code == 200
+        assert _shown(page.text) == expected, query
+        assert "9999" not in page.text
+
+
+def test_fleet_page_shows_each_terminals_state_at_a_glance(server, support, fleet):
+    page = support.get("/fleet").text
     rows = dict(re.findall(r'<tr data-terminal="(\d+)">(.*?)</tr>', page, re.S))
     assert '<td class="cassette">95 %</td>' in rows["5002"] and '<td class="paper">out</td>' in rows["5002"]
     assert '<td class="cassette">10 %</td>' in rows["5001"] and '<td class="paper">ok</td>' in rows["5001"]
@@ -104,8 +117,8 @@ def test_fleet_page_shows_each_terminals_state_at_a_glance(server, fleet):
     assert '<td class="paper">нет</td>' in russian.get("/fleet").text
 
 
-def test_another_dealers_terminal_history_is_not_found(server, fleet):
-    assert _portal(server).get(f"/fleet/{fleet['9999']}").status_code == 404
+def test_another_dealers_terminal_history_is_not_found(server, support, fleet):
+    assert support.get(f"/fleet/{fleet['9999']}").status_code == 404
     assert _portal(server, "support@rival.test").get(f"/fleet/{fleet['5001']}").status_code == 404
 
 
@@ -126,7 +139,7 @@ def test_history_charts_hold_the_bucketed_values_and_survive_rollup_and_pruning(
     now = utcnow()
     base = (int(now.timestamp()) // 300) * 300 - 3 * 3600  # a five-minute bucket three hours ago
     beats = [(base + 10, 100, 2, 10), (base + 70, 120, 5, 12), (base + 3630, 300, 1, 20), (base + 7200, 50, 0, 26)]
-    with enrolled(server, database, tmp_path, "5101", dealer="fleet") as link:
+    with enrolled(server, database, tmp_path, "5101", dealer="charts") as link:
         for _, count, depth, operation in beats:
             link.heartbeat(payload(cassette={"count": count, "kopecks": 1, "capacity": 1000}, outbox_depth=depth,
                                    last_operation=operation))
@@ -140,7 +153,7 @@ def test_history_charts_hold_the_bucketed_values_and_survive_rollup_and_pruning(
         # a payload cut short is left out of every chart instead of failing it
         session.add(Heartbeat(terminal_id=terminal_id, received_at=dt.datetime.fromtimestamp(base + 100, dt.UTC),
                               payload='{"cassette": {"count": 999, "capac'))
-    portal = _portal(server)
+    portal = _portal(server, "support@charts.test")
     page = portal.get(f"/fleet/{terminal_id}?period=6h").text
     assert _points(page, "fill") == {_at(base): 12.0, _at(base + 3600): 30.0, _at(base + 7200): 5.0}
     assert _points(page, "depth") == {_at(base): 5.0, _at(base + 3600): 1.0, _at(base + 7200): 0.0}
@@ -168,3 +181,74 @@ def test_history_charts_hold_the_bucketed_values_and_survive_rollup_and_pruning(
         by_two_hours[key] = max(by_two_hours.get(key, 0.0), fill)
     assert _points(page, "fill") == by_two_hours
     assert _points(page, "payments") == {_at(hour + 3600): 8.0, _at(hour + 7200): 6.0}
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def test_rule_editor_checks_thresholds_audits_changes_and_never_shows_the_webhook_secret(server, database):
+    admin = _portal(server, "admin@charts.test")
+    form = admin.get("/alerts/rules")
+    assert form.status_code == 200 and form.text.count('type="checkbox"') == 6
+    csrf = _csrf(form.text)
+    wrong = admin.post("/alerts/rules", data={"csrf": csrf, "enabled_offline": "on", "threshold_offline": "soon"})
+    assert wrong.status_code == 400 and "a whole number from 1 to 604800" in wrong.text
+    assert 'id="threshold_offline" name="threshold_offline" inputmode="numeric" size="8" value="soon" ' \
+           'aria-invalid="true"' in wrong.text
+    saved = admin.post("/alerts/rules", data={"csrf": csrf, "enabled_offline": "on", "threshold_offline": "120",
+                                              "enabled_cassette": "on", "threshold_cassette": "85"})
+    assert saved.status_code == 303
+    secret = "the-dealer-webhook-secret-42"
+    assert admin.post("/alerts/channels", data={"csrf": csrf, "webhook_url": "ftp://hooks.example"}).status_code == 400
+    assert admin.post("/alerts/channels", data={"csrf": csrf, "webhook_url": "https://hooks.example/kiosk",
+                                                "webhook_secret": secret, "emails": "a@b.example, c@d.example"}
+                      ).status_code == 303
+    assert admin.post("/alerts/channels", data={"csrf": csrf, "webhook_url": "https://hooks.example/kiosk",
+                                                "emails": "a@b.example"}).status_code == 303  # the secret is kept
+    page = admin.get("/alerts/rules").text
+    assert secret not in page and "A secret is set." in page and "https://hooks.example/kiosk" in page
+    audit = admin.get("/audit").text
+    assert secret not in audit and "alert.rules" in audit and "alert.channels" in audit
+    with database.session() as session:
+        dealer = tenants.dealer_by_slug(session, "charts")
+        rules = {r.kind: (r.enabled, r.threshold) for r in session.scalars(
+            select(AlertRule).where(AlertRule.dealer_id == dealer.id))}
+        channel = session.get(AlertChannel, dealer.id)
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert.rules",
+                                                         AuditEntry.dealer_id == dealer.id)).one()
+    assert rules == {"offline": (True, 120), "cassette": (True, 85)}
+    assert channel.webhook_secret == secret and channel.emails == "a@b.example"
+    assert entry.actor == "admin@charts.test" and '"threshold": 120' in entry.after and entry.before == "{}"
+    support = _portal(server, "support@charts.test")
+    assert support.get("/alerts/rules").status_code == 403
+    assert support.post("/alerts/rules", data={"csrf": _csrf(support.get("/fleet").text)}).status_code == 403
+
+
+def test_every_monitoring_word_exists_in_both_languages_and_hides_no_portal_word():
+    from provisioning.portal.i18n import TEXTS
+    from provisioning.portal.monitor_texts import WORDS
+
+    assert set(WORDS["en"]) == set(WORDS["ru"]) and all(WORDS["ru"].values())
+    assert all(TEXTS[lang][key] == word for lang in WORDS for key, word in WORDS[lang].items())
+
+
+def test_history_lists_the_state_changes_the_terminal_reported_in_its_own_zone(server, database, tmp_path):
+    at = (utcnow() - dt.timedelta(minutes=30)).replace(microsecond=0)
+    changes = [{"id": "evt-paper-0001", "at": at.isoformat(), "kind": "paper_out", "detail": "sensor says empty"},
+               {"id": "evt-paper-0002", "at": (at + dt.timedelta(minutes=5)).isoformat(), "kind": "paper_ok",
+                "detail": ""}]
+    with enrolled(server, database, tmp_path, "5102", dealer="charts") as link:
+        link.heartbeat(payload(events=changes))
+        link.heartbeat(payload(events=changes))  # resent until acknowledged: stored once
+    with database.session() as session:
+        terminal_id = session.scalar(select(Terminal.id).where(Terminal.number == "5102"))
+    page = _portal(server, "support@charts.test").get(f"/fleet/{terminal_id}?period=6h").text
+    table = re.search(r'<table id="state-changes">.*?</table>', page, re.S)
+    assert table, "no state changes shown"
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]*)</td></tr>", table.group(0))
+    moscow = at.astimezone(zoneinfo.ZoneInfo("Europe/Moscow"))
+    assert rows == [((moscow + dt.timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S"), "paper_ok", ""),
+                    (moscow.strftime("%Y-%m-%d %H:%M:%S"), "paper_out", "sensor says empty")]

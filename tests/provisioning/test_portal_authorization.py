@@ -41,6 +41,8 @@ def world(dealer_state, database, tmp_path_factory) -> dict[str, Any]:
         rival_terminal = session.get(Terminal, ids["rival_terminal"])
         ids["rival_command"] = _screenshot_command(session, rival_terminal)
         _upload_a_payment_needing_attention(session, rival.id, ids["rival_terminal"], "R-1", tmp_path_factory)
+        ids["rival_pack"] = _theme_pack(session, rival.id)
+        KNOWN_PACK["zip"] = _known_pack(session, acme.id)
     return ids
 
 
@@ -65,6 +67,33 @@ def _upload_a_payment_needing_attention(session, dealer_id: int, terminal_id: in
     reader.close()
     store(session.connection(), dealer_id, terminal_id, number, {"format": 1, "terminal": number, "after": 0,
                                                                  "last": batch.last, "rows": batch.rows})
+
+
+def _theme_pack(session, dealer_id: int) -> int:  # noqa: ANN001
+    """A kept theme pack of the dealer with one preview picture (no preview is drawn: that is test_themes.py's)."""
+    from kiosk.screens.theme import THEMES_DIR
+    from kiosk.screens.theme_pack import check_pack, pack_folder
+    from provisioning.themes import service as themes_service
+
+    data = pack_folder(THEMES_DIR / "default") + str(next(_serial)).encode()  # a zip tolerates trailing bytes
+    prepared = themes_service.Prepared(f"matrix-{next(_serial)}", data, check_pack(data),
+                                       {"attract-ru": b"\x89PNG\r\n\x1a\n"})
+    return themes_service.store(session, dealer_id, prepared, "test").id
+
+
+#: a pack acme holds already: uploading it again finds it, so the matrix draws no preview
+KNOWN_PACK: dict[str, bytes] = {}
+
+
+def _known_pack(session, dealer_id: int) -> bytes:  # noqa: ANN001
+    """Keep the dark theme's pack for the dealer and return its zip."""
+    from kiosk.screens.theme import THEMES_DIR
+    from kiosk.screens.theme_pack import check_pack, pack_folder
+    from provisioning.themes import service as themes_service
+
+    data = pack_folder(THEMES_DIR / "dark")
+    themes_service.store(session, dealer_id, themes_service.Prepared("known", data, check_pack(data), {}), "test")
+    return data
 
 
 def _screenshot_command(session, terminal) -> str:  # noqa: ANN001
@@ -96,12 +125,16 @@ def _csrf(client: TestClient) -> str:
 def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> dict[str, Any]:
     """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
     n = next(_serial)
-    ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": "", "document_id": 0, "assign_to": 0, "operation": 1}
+    ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": "", "document_id": 0, "assign_to": 0,
+                           "pack_id": 0, "shot": "attract-ru", "operation": 1}
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
         if "{document_id}" in path:  # a configuration document, and a terminal to assign it to
             ids["document_id"] = store.create_document(session, owner.id, f"config-{n}", "t").id
             ids["assign_to"] = tenants.add_terminal(session, owner, f"C-{n}", "", "Europe/Moscow", "", "t").id
+        if "{pack_id}" in path:  # a theme pack, and a terminal to assign it to
+            ids["pack_id"] = _theme_pack(session, owner.id)
+            ids["assign_to"] = tenants.add_terminal(session, owner, f"T-{n}", "", "Europe/Moscow", "", "t").id
         if "{terminal_id}" in path:
             terminal = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t")
             ids["terminal_id"] = terminal.id
@@ -128,7 +161,9 @@ def _form(method: str, path: str, csrf: str, ids: dict[str, Any]) -> dict[str, s
              "/terminals/{terminal_id}/secrets": {"gateway": "main", "name": "password", "value": "matrix-secret"},
              "/terminals/{terminal_id}/commands": {"kind": "lock", "message": "matrix"},
              "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
-             "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"}}
+             "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"},
+             "/themes": {"slug": "known"},
+             "/themes/{pack_id}/assign": {"terminal": str(ids.get("assign_to", 0))}}
     return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
 
 
@@ -136,7 +171,8 @@ def _call(client: TestClient, method: str, path: str, ids: dict[str, int], csrf:
     url = path.format(**ids)
     if method == "GET":
         return client.get(url)
-    return client.post(url, data=_form(method, path, csrf, ids))
+    files = {"pack": ("pack.zip", KNOWN_PACK.get("zip", b""), "application/zip")} if path == "/themes" else None
+    return client.post(url, data=_form(method, path, csrf, ids), files=files)
 
 
 def test_every_portal_route_declares_a_permission(app):
@@ -159,12 +195,13 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
             assert reply.status_code == 403, f"{role} {method} {path}: {reply.status_code}"
         if "{" in path:  # the same call with the rival dealer's terminal or user
             foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"],
-                       "command_id": world["rival_command"], "document_id": world["rival_document"], "operation": 1}
+                       "command_id": world["rival_command"], "document_id": world["rival_document"],
+                       "pack_id": world["rival_pack"], "shot": "attract-ru", "operation": 1}
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
     commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
-    for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", commands,
-                 "/configs", "/lookup/attention", "/lookup?account=7770001111"):
+    for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", "/commands", commands,
+                 "/configs", "/lookup/attention", "/lookup?account=7770001111", "/themes"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
@@ -184,7 +221,8 @@ def test_signed_out_visitors_are_sent_to_sign_in(app):
     client = _client(app, None)
     for (method, path) in ROUTE_PERMISSIONS:
         reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x", "document_id": 1,
-                                                "operation": 1}, "x")
+                                             "pack_id": 1, "shot": "attract-ru",
+                                             "operation": 1}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
 

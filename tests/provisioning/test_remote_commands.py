@@ -25,6 +25,7 @@ from kiosk.app import Terminal
 from kiosk.config import Part
 from kiosk.dealer_link import command_poller
 from kiosk.dealer_link.client import DealerLink
+from kiosk.dealer_link.status import terminal_status
 from kiosk.screens.ui import RESTART_EXIT, KioskUI
 from provisioning import tenants
 from provisioning.commands import bell, service
@@ -71,6 +72,7 @@ def test_lock_shows_the_dealers_message_until_unlock(kiosk, server, database):
     assert command(database, locked).state == "done"
     assert terminal.session.state == "out_of_service" and ui.screen.name == "out_of_service"
     assert ui.view.locked == "Closed for cleaning until 14:00"
+    assert terminal_status(terminal)["locked"] is True  # what the next heartbeat tells the fleet page
     terminal.post(ev.Touch())  # a payer touching the screen gets nowhere
     ui.step([])
     assert terminal.session.state == "out_of_service"
@@ -78,7 +80,7 @@ def test_lock_shows_the_dealers_message_until_unlock(kiosk, server, database):
     unlocked = queue(server, database, terminal_id, "unlock")
     assert turn_until(_step(ui), finished(database, unlocked))
     assert command(database, unlocked).state == "done" and result(database, unlocked)["locked"] is False
-    assert terminal.session.state == "idle" and ui.view.locked is None
+    assert terminal.session.state == "idle" and ui.view.locked is None and terminal_status(terminal)["locked"] is False
 
 
 def test_a_lock_during_a_payment_waits_for_the_payment_to_end(kiosk, server, database):
@@ -272,9 +274,10 @@ def test_the_long_poll_answers_at_once_when_a_command_is_queued_and_holds_no_con
             event.remove(server.db.engine, "checkout", checkout)
             event.remove(server.db.engine, "checkin", checkin)
         latency = time.monotonic() - queued_at
-        assert held and max(held) < 1.0, held  # each look at the database is short; none spans the wait
+        assert held and max(held) < 1.4, held  # each look at the database is short; none spans the 1.5 s wait
         assert [c["id"] for c in replies[0]["commands"]] == [queued]
-        assert latency < (1.0 if database.is_postgresql else bell.RECHECK_SQLITE + 1.0), latency
+        # far below PostgreSQL's recheck (10 s): NOTIFY woke it; on SQLite within the recheck (slack for a busy box)
+        assert latency < (2.0 if database.is_postgresql else bell.RECHECK_SQLITE + 2.0), latency
         assert command(database, queued).state == "delivered"
     finally:
         link.close()

@@ -51,3 +51,19 @@ def test_the_running_release_is_read_from_the_environment_path(tmp_path):
     venv.mkdir(parents=True)
     assert running_release(tmp_path / "updates", str(venv)) == "1.4.0"
     assert running_release(tmp_path / "updates", str(tmp_path)) is None
+
+
+def test_a_release_is_healthy_after_its_first_heartbeat_unless_the_service_refuses_it():
+    from types import SimpleNamespace
+
+    from kiosk.updates.health import _first_heartbeat_ok
+
+    def terminal(sent: int, error: str) -> SimpleNamespace:
+        return SimpleNamespace(dealer_link=SimpleNamespace(sent=sent, last_error=error))
+
+    assert _first_heartbeat_ok(terminal(1, ""), 1) == (True, "first heartbeat accepted")
+    ok, why = _first_heartbeat_ok(terminal(0, "POST /heartbeat refused (400): unknown field"), 1)
+    assert not ok and "refused" in why
+    ok, why = _first_heartbeat_ok(terminal(0, "dealer service unreachable at https://x: timed out"), 1)
+    assert ok and "payments do not need it" in why  # the network being away is no fault of the release
+    assert _first_heartbeat_ok(SimpleNamespace(dealer_link=None), 1)[0]

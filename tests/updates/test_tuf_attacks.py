@@ -216,7 +216,7 @@ def test_dealer_theme_role_signs_only_its_own_paths(setup):
     with RepoServer(setup.repo.folder) as server:
         client = setup.client(server)
         client.refresh()
-        assert client._target("themes/acme/night.tar").length == len(b"theme bytes")
+        assert client.fetch_target("themes/acme/night.tar").read_bytes() == b"theme bytes"
         with pytest.raises(UpdateRefused, match="not a signed target"):
             client._target("themes/other/night.tar")
 

@@ -1,0 +1,45 @@
+"""For the portal's browser tests: Debian's Chromium through Playwright, and a served portal with one user."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from provisioning import tenants
+from provisioning.db import Database
+from provisioning.server import DealerServer
+from provisioning.settings import Settings
+
+CHROMIUM = os.environ.get("KIOSK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+#: a browser test is slow, and skipped where no Chromium is installed (never in CI, which installs it)
+BROWSER_TEST = [pytest.mark.slow,
+                pytest.mark.skipif(not shutil.which(CHROMIUM) and os.environ.get("CI") != "true",
+                                   reason=f"{CHROMIUM} not installed (CI installs it)")]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """A headless Chromium for the module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@contextmanager
+def portal_with_user(settings: Settings, database: Database, email: str, password: str,
+                     role: str) -> Iterator[DealerServer]:
+    """The dealer service serving dealer acme, which has one user of `role`."""
+    with database.session() as session:
+        dealer = tenants.create_dealer(session, "acme", "Acme Kiosks")
+        tenants.add_user(session, dealer, email, password, role, "test")
+    with DealerServer(settings, periodic_tick=0.5) as running:
+        yield running
