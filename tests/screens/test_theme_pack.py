@@ -4,7 +4,9 @@ whole, once, under a name that changes with their content."""
 from __future__ import annotations
 
 import io
+import os
 import stat
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -162,3 +164,19 @@ def test_install_is_whole_once_and_by_content(tmp_path: Path) -> None:
     assert install_pack(other, tmp_path, "brand") != name  # a new upload never overwrites a folder in use
     with pytest.raises(ThemePackError, match="not a theme id"):
         install_pack(pack, tmp_path, "../up")
+
+
+def test_two_installs_of_one_pack_at_once_both_succeed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the background sync and a `sync_now` command race: the other installer's rename lands first
+    pack = check_pack(pack_folder(DEFAULT))
+    name = install_pack(pack, tmp_path / "other", "brand")
+    real_mkdtemp = tempfile.mkdtemp
+
+    def other_wins(**kwargs: str) -> str:
+        os.rename(tmp_path / "other" / name, tmp_path / name)  # after this installer's check, before its rename
+        return real_mkdtemp(**kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", other_wins)
+    assert install_pack(pack, tmp_path, "brand") == name
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "other"])  # no temporary folder left
+    assert read_theme(tmp_path / name).name == pack.name
