@@ -59,3 +59,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if exitstatus not in (0, 5) and isinstance(seed, int):
         terminalreporter.write_line(f"tests ran in random order; the same order again: --randomly-seed={seed}")
 
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """On xdist workers, files with slow tests are handed out first (in their random order), fast ones after.
+
+    Whole files go to a worker as they come: a two-minute file drawn last would leave the other worker idle."""
+    if not hasattr(config, "workerinput"):
+        return
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: the random order holds within each part
