@@ -181,7 +181,14 @@ def install_pack(pack: ThemePack, themes_dir: Path, pack_id: str) -> str:
             finally:
                 os.close(fd)
         os.chmod(temp, 0o755)
-        os.rename(temp, target)
+        try:
+            os.rename(temp, target)
+        except OSError:
+            # another installer (the poller and a sync at once) put the same content-named pack there first
+            if not (target / MANIFEST).is_file():
+                raise
+            shutil.rmtree(temp, ignore_errors=True)
+            return name
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
