@@ -39,8 +39,7 @@ def parse_text(text: str) -> dict[str, Any]:
 
 def overlay(base: Mapping[str, Any], document: Mapping[str, Any],
             secrets: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
-    """The terminal's configuration data with the document's sections laid over it and each gateway's secrets
-    added to that gateway's options."""
+    """The terminal's configuration data with the document's sections (and gateways' secrets) laid over it."""
     root = Doc(DOCUMENT, dict(document))
     root.unknown_keys(DOCUMENT_KEYS)
     version = root.integer("version")
@@ -64,19 +63,17 @@ def overlay(base: Mapping[str, Any], document: Mapping[str, Any],
 def validate(document: Mapping[str, Any], base: Mapping[str, Any], base_path: Path,
              secrets: Mapping[str, Mapping[str, str]] | None = None,
              check_routes: bool = True) -> tuple[Config, Catalog]:
-    """The configuration and catalog a terminal would run with; ConfigError names the document's key.
-
-    `check_routes=False` (the service, which does not know a terminal's gateways) skips checking that every route
-    names one of the terminal's gateways; the terminal itself always checks."""
+    """The configuration and catalog a terminal would run with; ConfigError names the document's key."""
+    # check_routes=False: the service, which does not know a terminal's gateways; the terminal always checks
     config = parse_config(overlay(base, document, secrets), base_path)
     return config, _catalog(document, config.currency, set(config.gateways) if check_routes else None)
 
 
 def apply_to(base: Config, document: Mapping[str, Any],
              secrets: Mapping[str, Mapping[str, str]] | None = None) -> tuple[Config, Catalog]:
-    """A running terminal's configuration with a document applied: validated over the terminal's own file, then
-    only the dealer-set values (and each gateway's secrets) taken into `base`, so whatever the terminal set up
-    beyond its file (the demo's emulator addresses) stays as it is. Routes must name the terminal's gateways."""
+    """A running terminal's configuration and catalog with a document applied (ConfigError names the key)."""
+    # Validated over the terminal's own file, then only the dealer-set values (and each gateway's secrets) are
+    # taken into `base`: what the terminal set up beyond its file (the demo's emulator addresses) stays.
     effective = parse_config(overlay(load_toml(base.file, "terminal configuration"), document), base.file)
     gateways = dict(base.gateways)
     for name, values in (secrets or {}).items():
@@ -103,14 +100,12 @@ def _catalog(document: Mapping[str, Any], currency: str, gateways: set[str] | No
 
 
 def reference_base() -> tuple[dict[str, Any], Path]:
-    """A complete terminal configuration to lay documents over where no terminal's own file is at hand (the
-    service): the demo terminal's."""
+    """The demo terminal's file: a complete configuration to lay documents over where no terminal's is at hand."""
     return load_toml(DEMO_CONFIG, "terminal configuration"), DEMO_CONFIG
 
 
 def check(document: Mapping[str, Any]) -> None:
-    """Validate a document as the service can (against the reference terminal; routes are checked on the
-    terminal); raises ConfigError naming the key."""
+    """Validate a document as the service can (routes are checked on the terminal); ConfigError names the key."""
     base, path = reference_base()
     validate(document, base, path, check_routes=False)
 

@@ -2,7 +2,7 @@
 shell, the factory install from the wheels alone, state folders owned by the kiosk user, `current` naming the
 factory release, the units enabled and accepted by systemd-analyze in that system, gettys masked.
 
-Slow (a Debian mirror, a few minutes): run by CI; skipped where there is no root, no debootstrap or no mirror."""
+Slow (a Debian mirror, about five minutes): kept out of `./dev test` and run by `.ci/run` as its own step; skipped where there is no root, no debootstrap or no mirror."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _chroot(root: Path, *command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["chroot", str(root), *command], capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
+@pytest.mark.install_chroot
 @pytest.mark.timeout(1800)
 def test_install_script_makes_a_terminal_of_a_fresh_debian_12(tmp_path):
     problem = _unavailable()

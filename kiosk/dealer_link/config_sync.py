@@ -59,8 +59,7 @@ def _folders(config: Config) -> tuple[Path, Path]:
 
 
 def check(body: bytes, base: Config, identity: TerminalIdentity) -> Checked:
-    """Verify a bundle against the pinned CA and validate it over the terminal's own file; BundleRefused or
-    ConfigError say why not."""
+    """A bundle verified through the pinned CA and validated by the terminal's loaders (else BundleRefused, ConfigError)."""
     settings = identity.settings()
     payload = open_bundle(body, identity.ca.read_bytes(), settings.dealer, settings.number)
     config, catalog = apply_to(base, payload["document"], payload.get("secrets") or {})
@@ -76,8 +75,7 @@ def install(folder: Path, body: bytes) -> None:
 
 
 def pushed_at_start(config: Config, catalog: Catalog | None) -> tuple[Config, Catalog | None, Checked | None]:
-    """At start-up: the stored bundle's configuration when it still checks out (else the previous one, else the
-    terminal's own file); returns (config, catalog, the bundle in force or None)."""
+    """At start-up: (config, catalog, bundle) from the stored bundle, else the previous one, else as given."""
     link_dir, folder = _folders(config)
     identity = TerminalIdentity(link_dir)
     if not (folder / CURRENT).exists() and not (folder / PREVIOUS).exists():

@@ -12,7 +12,6 @@ name and renamed into place, so a crash leaves either the whole pack or none.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import os
@@ -182,13 +181,14 @@ def install_pack(pack: ThemePack, themes_dir: Path, pack_id: str) -> str:
             finally:
                 os.close(fd)
         os.chmod(temp, 0o755)
-        os.rename(temp, target)
-    except OSError as exc:
-        shutil.rmtree(temp, ignore_errors=True)
-        # the background sync and a `sync_now` may install the same pack at once: the other one's rename won
-        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and (target / MANIFEST).is_file():
+        try:
+            os.rename(temp, target)
+        except OSError:
+            # another installer (the poller and a sync at once) put the same content-named pack there first
+            if not (target / MANIFEST).is_file():
+                raise
+            shutil.rmtree(temp, ignore_errors=True)
             return name
-        raise
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise

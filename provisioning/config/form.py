@@ -51,8 +51,8 @@ def values(document: Mapping[str, Any]) -> dict[str, str]:
 
 
 def apply(document: Mapping[str, Any], form: Mapping[str, str]) -> dict[str, Any]:
-    """The document with the posted fields laid over it (fields not posted stay as they are); FormErrors for a
-    field that cannot be read at all (the terminal's loaders judge everything else)."""
+    """The document with the posted fields laid over it; FormErrors for a field that cannot be read at all."""
+    # Fields not posted stay as they are; the terminal's loaders judge everything else (validated()).
     result = copy.deepcopy(dict(document))
     errors: dict[str, str] = {}
     for key in SETTINGS:

@@ -6,6 +6,8 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +45,19 @@ def portal_with_user(settings: Settings, database: Database, email: str, passwor
         tenants.add_user(session, dealer, email, password, role, "test")
     with DealerServer(settings, periodic_tick=0.5) as running:
         yield running
+
+
+def sign_in(page: Any, portal_url: str, email: str, password: str) -> None:
+    """Sign in on the portal's login page and land on the terminals list."""
+    page.goto(f"{portal_url}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/terminals")
+
+
+def upload_theme(page: Any, theme_id: str, pack: Path) -> None:
+    """On the Themes page, upload a pack file as `theme_id` (the page answers with the pack or with a refusal)."""
+    page.get_by_label("Theme id").fill(theme_id)
+    page.get_by_label("Pack (zip)").set_input_files(str(pack))
+    page.get_by_role("button", name="Upload a theme pack").click()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pygame
 import pytest
-from browser_rig import BROWSER_TEST, browser, portal_with_user  # noqa: F401 - browser is a fixture
+from browser_rig import BROWSER_TEST, browser, portal_with_user, sign_in, upload_theme  # noqa: F401 - browser is a fixture
 from command_rig import enrolled_terminal, turn_until
 
 from kiosk.app import Terminal
@@ -46,23 +46,15 @@ def test_upload_preview_refuse_assign_and_see_the_terminal_switch(server, databa
     bad.write_bytes(out.getvalue())
     try:
         page = context.new_page()
-        page.goto(f"{server.portal_url}/login")
-        page.get_by_label("E-mail").fill("tech@acme.test")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/terminals")
+        sign_in(page, server.portal_url, "tech@acme.test", PASSWORD)
         page.get_by_role("link", name="Themes").click()
         page.wait_for_url("**/themes")
 
-        page.get_by_label("Theme id").fill("evil")
-        page.get_by_label("Pack (zip)").set_input_files(str(bad))
-        page.get_by_role("button", name="Upload a theme pack").click()
+        upload_theme(page, "evil", bad)
         alert = page.get_by_role("alert")
         assert "The pack is refused" in alert.inner_text() and "'../logo.png'" in alert.inner_text()
 
-        page.get_by_label("Theme id").fill("brand")
-        page.get_by_label("Pack (zip)").set_input_files(str(good))
-        page.get_by_role("button", name="Upload a theme pack").click()
+        upload_theme(page, "brand", good)
         page.wait_for_url("**/themes/*", timeout=120_000)  # the preview is drawn before the page answers
         images = page.get_by_role("img", name="Preview")
         assert images.count() == 8
