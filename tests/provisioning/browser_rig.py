@@ -37,13 +37,13 @@ def browser() -> Iterator[object]:
 
 
 @contextmanager
-def portal_with_user(settings: Settings, database: Database, email: str, password: str,
-                     role: str) -> Iterator[DealerServer]:
-    """The dealer service serving dealer acme, which has one user of `role`."""
+def portal_with_user(settings: Settings, database: Database, email: str, password: str, role: str,
+                     **server_options: Any) -> Iterator[DealerServer]:
+    """The dealer service serving dealer acme, which has one user of `role` (`server_options` go to DealerServer)."""
     with database.session() as session:
         dealer = tenants.create_dealer(session, "acme", "Acme Kiosks")
         tenants.add_user(session, dealer, email, password, role, "test")
-    with DealerServer(settings, periodic_tick=0.5) as running:
+    with DealerServer(settings, **{"periodic_tick": 0.5, **server_options}) as running:
         yield running
 
 

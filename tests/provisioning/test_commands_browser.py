@@ -4,49 +4,29 @@ shows out of service with that message, a screenshot of it appears in the portal
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pygame
 import pytest
+from browser_rig import BROWSER_TEST, browser, portal_with_user, sign_in  # noqa: F401 - browser is a fixture
 from command_rig import enrolled_terminal, turn_until
 
 from kiosk.app import Terminal
 from kiosk.dealer_link import command_poller
 from kiosk.screens.ui import KioskUI
-from provisioning import tenants
 from provisioning.server import DealerServer
 
-CHROMIUM = os.environ.get("KIOSK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "browser commands password"
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not shutil.which(CHROMIUM) and os.environ.get("CI") != "true",
-                                 reason=f"{CHROMIUM} not installed (CI installs it)")]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")
 def server(dealer_state, database) -> Iterator[DealerServer]:
-    with database.session() as session:
-        dealer = tenants.create_dealer(session, "acme", "Acme Kiosks")
-        tenants.add_user(session, dealer, "tech@acme.test", PASSWORD, "technician", "test")
-    with DealerServer(dealer_state, periodic_tick=0.5) as running:
+    with portal_with_user(dealer_state, database, "tech@acme.test", PASSWORD, "technician") as running:
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def test_lock_screenshot_and_unlock_from_the_portal(server, database, browser, config, monkeypatch, tmp_path):
+def test_lock_screenshot_and_unlock_from_the_portal(server, database, browser, config, monkeypatch, tmp_path):  # noqa: F811
     monkeypatch.setattr(command_poller, "KEEPALIVE", 0.3)
     terminal_id = enrolled_terminal(server, database, config.journal_path.parent / "dealer-link")
     terminal = Terminal(config)
@@ -58,11 +38,7 @@ def test_lock_screenshot_and_unlock_from_the_portal(server, database, browser, c
             ui.step(pygame.event.get())
 
         page = context.new_page()
-        page.goto(f"{server.portal_url}/login")
-        page.get_by_label("E-mail").fill("tech@acme.test")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/terminals")
+        sign_in(page, server.portal_url, "tech@acme.test", PASSWORD)
         page.goto(f"{server.portal_url}/terminals/{terminal_id}")
 
         page.get_by_label("Message on the screen").fill("Closed for repairs, sorry")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import test_portal_browser as portal_browser
+from browser_rig import sign_in
 
 from kiosk.app import Terminal
 from kiosk.dealer_link import config_sync
@@ -50,11 +51,7 @@ def test_edit_a_fee_see_the_field_error_save_assign_and_see_it_applied(server, b
     context = browser.new_context(ignore_https_errors=True, locale="en-US")
     page = context.new_page()
     try:
-        page.goto(f"{server.portal_url}/login")
-        page.get_by_label("E-mail").fill("admin@acme.test")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/terminals")
+        sign_in(page, server.portal_url, "admin@acme.test", PASSWORD)
         page.get_by_role("link", name="Configuration").click()
         page.get_by_label("Name").fill("fleet")
         page.get_by_role("button", name="Add", exact=True).click()

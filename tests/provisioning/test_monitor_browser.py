@@ -5,45 +5,27 @@ the alert closes."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_rig import BROWSER_TEST, browser, portal_with_user, sign_in  # noqa: F401 - browser is a fixture
 from monitor_support import enrolled, payload
 
-from provisioning import tenants
 from provisioning.server import DealerServer
 
-CHROMIUM = os.environ.get("KIOSK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "browser alerts password"
 SILENCE = 2  # seconds: the rule's threshold
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not shutil.which(CHROMIUM) and os.environ.get("CI") != "true",
-                                 reason=f"{CHROMIUM} not installed (CI installs it)")]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")
 def server(dealer_state, database) -> Iterator[DealerServer]:
-    with database.session() as session:
-        dealer = tenants.create_dealer(session, "acme", "Acme Kiosks")
-        tenants.add_user(session, dealer, "admin@acme.test", PASSWORD, "admin", "test")
     # alerts evaluated every half second, as a real service does every 15 s
-    with DealerServer(dealer_state, periodic_tick=0.1, periods={"evaluate_alerts": 0.3}) as running:
+    with portal_with_user(dealer_state, database, "admin@acme.test", PASSWORD, "admin", periodic_tick=0.1,
+                          periods={"evaluate_alerts": 0.3}) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def _until(page, check, seconds: float = 20) -> None:
@@ -54,16 +36,12 @@ def _until(page, check, seconds: float = 20) -> None:
         page.reload()
 
 
-def test_a_silent_terminal_opens_an_alert_in_the_portal_and_its_next_heartbeat_closes_it(server, database, browser,
+def test_a_silent_terminal_opens_an_alert_in_the_portal_and_its_next_heartbeat_closes_it(server, database, browser,  # noqa: F811
                                                                                           tmp_path):
     shots = Path(os.environ.get("KIOSK_PORTAL_SHOTS") or tmp_path)  # where to look at the pages afterwards
     context = browser.new_context(ignore_https_errors=True, locale="en-US")
     page = context.new_page()
-    page.goto(f"{server.portal_url}/login")
-    page.get_by_label("E-mail").fill("admin@acme.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/terminals")
+    sign_in(page, server.portal_url, "admin@acme.test", PASSWORD)
     page.get_by_role("link", name="Fleet").click()
     page.get_by_role("link", name="Alert rules").click()
     page.get_by_role("checkbox", name="No heartbeat for more than (seconds)").check()

@@ -3,8 +3,6 @@ see its one-time code, enroll a terminal process with it, and see the terminal o
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,43 +10,25 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from browser_rig import BROWSER_TEST, browser, portal_with_user  # noqa: F401 - browser is a fixture
 
-from provisioning import tenants
 from provisioning.server import DealerServer
 
-CHROMIUM = os.environ.get("KIOSK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "browser test password"
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not shutil.which(CHROMIUM) and os.environ.get("CI") != "true",
-                                 reason=f"{CHROMIUM} not installed (CI installs it)")]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")
 def server(dealer_state, database) -> Iterator[DealerServer]:
-    with database.session() as session:
-        dealer = tenants.create_dealer(session, "acme", "Acme Kiosks")
-        tenants.add_user(session, dealer, "admin@acme.test", PASSWORD, "admin", "test")
-    with DealerServer(dealer_state, periodic_tick=0.5) as running:
+    with portal_with_user(dealer_state, database, "admin@acme.test", PASSWORD, "admin") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def _kiosk(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True, timeout=60)
 
 
-def test_sign_in_add_terminal_enroll_it_and_see_it_online(server, browser, tmp_path):
+def test_sign_in_add_terminal_enroll_it_and_see_it_online(server, browser, tmp_path):  # noqa: F811
     context = browser.new_context(ignore_https_errors=True, locale="en-US")  # the service's own CA signs TLS
     page = context.new_page()
     page.goto(f"{server.portal_url}/login")
@@ -100,7 +80,7 @@ def test_sign_in_add_terminal_enroll_it_and_see_it_online(server, browser, tmp_p
     context.close()
 
 
-def test_portal_in_russian_with_a_wrong_password(server, browser):
+def test_portal_in_russian_with_a_wrong_password(server, browser):  # noqa: F811
     context = browser.new_context(ignore_https_errors=True, locale="ru-RU",
                                   extra_http_headers={"Accept-Language": "ru-RU,ru;q=0.9"})
     page = context.new_page()
