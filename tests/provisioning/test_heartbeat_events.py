@@ -12,17 +12,13 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
+from monitor_support import enrolled
 from sqlalchemy import select
 
-from kiosk.dealer_link.client import DealerLink
-from kiosk.dealer_link.enroll import enroll
 from kiosk.dealer_link.identity import LinkError
 from kiosk.dealer_link.signing import sign
-from provisioning import tenants
-from provisioning.db.models import Dealer, Terminal
+from provisioning.db.models import Terminal
 from provisioning.heartbeat_writer import BatchWriter
-from provisioning.identity import enrollment
-from provisioning.identity.ca import CAFiles
 from provisioning.link_events import TerminalEvent
 from provisioning.server import DealerServer
 
@@ -32,15 +28,6 @@ def server(dealer_state) -> Iterator[DealerServer]:
     with DealerServer(dealer_state, periodic_tick=0.5) as running:
         yield running
 
-
-def _enrolled(server: DealerServer, database, tmp_path, number: str) -> DealerLink:
-    with database.session() as session:
-        owner = session.scalar(select(Dealer).where(Dealer.slug == "acme")) or tenants.create_dealer(
-            session, "acme", "Acme")
-        terminal = tenants.add_terminal(session, owner, number, "Lenina 1", "Europe/Moscow", "north", "test")
-        code = enrollment.new_enrollment_code(session, terminal, "test", dt.datetime.now(dt.UTC), 24)
-    enroll(server.portal_url, code, CAFiles(server.settings.ca_dir).load().fingerprint, tmp_path / number)
-    return DealerLink(tmp_path / number)
 
 
 def _event(event_id: str, kind: str, minutes_ago: int, detail: str = "") -> dict[str, str]:
@@ -57,7 +44,7 @@ def _stored(database, number: str) -> list[tuple[str, str, dt.datetime]]:
 
 def test_events_are_stored_once_however_often_resent_and_the_latest_report_is_kept(server, database, tmp_path):
     offline = [_event("ev-0001-aaaa", "validator_fault", 30, "jammed"), _event("ev-0002-bbbb", "validator_ok", 20)]
-    with _enrolled(server, database, tmp_path, "3001") as link:
+    with enrolled(server, database, tmp_path, "3001", group="north") as link:
         reply = link.heartbeat({"outbox_depth": 3, "events": offline})
         assert reply["events_acknowledged"] == 2
         # the reply was lost on the way: the terminal sends the same events again, with a new one
@@ -83,14 +70,14 @@ def test_events_are_stored_once_however_often_resent_and_the_latest_report_is_ke
 ])
 def test_malformed_events_refuse_the_whole_heartbeat_with_the_reason(server, database, tmp_path, number, events,
                                                                      reason):
-    with _enrolled(server, database, tmp_path, number) as link:
+    with enrolled(server, database, tmp_path, number, group="north") as link:
         with pytest.raises(LinkError, match=r"\(400\).*" + reason.replace("[", r"\[").replace("]", r"\]")):
             link.heartbeat({"events": events})
     assert _stored(database, number) == []
 
 
 def test_concurrent_heartbeats_of_many_terminals_are_all_written_and_replays_still_refused(server, database, tmp_path):
-    links = [_enrolled(server, database, tmp_path, f"32{n:02d}") for n in range(6)]
+    links = [enrolled(server, database, tmp_path, f"32{n:02d}", group="north") for n in range(6)]
     try:
         for link in links:
             link.heartbeat()  # online, key cached
@@ -124,7 +111,7 @@ def test_a_cached_key_serves_past_its_ttl_until_its_rows_change(server, database
     reads: list[str] = []
     original = keys.get
     monkeypatch.setattr(keys, "get", lambda *args: reads.append("read") or original(*args))
-    with _enrolled(server, database, tmp_path, "3301") as link:
+    with enrolled(server, database, tmp_path, "3301", group="north") as link:
         for _ in range(3):
             link.heartbeat()
         # PostgreSQL: checked against the rows by the heartbeat's own statement, so read once, not every time

@@ -8,17 +8,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from monitor_support import enrolled
 from sqlalchemy import func, select
 
-from kiosk.dealer_link.client import DealerLink
-from kiosk.dealer_link.enroll import enroll
 from kiosk.dealer_link.identity import LinkError
 from kiosk.dealer_link.signing import sign
-from provisioning import tenants
-from provisioning.db.models import Dealer, Heartbeat, Terminal
+from provisioning.db.models import Heartbeat, Terminal
 from provisioning.heartbeat import MAX_BODY, heartbeat_target
 from provisioning.identity import enrollment
-from provisioning.identity.ca import CAFiles
 from provisioning.identity.requests import KeyCache
 from provisioning.server import DealerServer
 
@@ -28,15 +25,6 @@ def server(dealer_state) -> Iterator[DealerServer]:
     with DealerServer(dealer_state, periodic_tick=0.5) as running:
         yield running
 
-
-def _enrolled(server: DealerServer, database, tmp_path, number: str) -> DealerLink:
-    with database.session() as session:
-        owner = session.scalar(select(Dealer).where(Dealer.slug == "acme")) or tenants.create_dealer(
-            session, "acme", "Acme")
-        terminal = tenants.add_terminal(session, owner, number, "Lenina 1", "Europe/Moscow", "north", "test")
-        code = enrollment.new_enrollment_code(session, terminal, "test", dt.datetime.now(dt.UTC), 24)
-    enroll(server.portal_url, code, CAFiles(server.settings.ca_dir).load().fingerprint, tmp_path / number)
-    return DealerLink(tmp_path / number)
 
 
 def _beats(database, number: str) -> int:
@@ -48,7 +36,7 @@ def _beats(database, number: str) -> int:
 
 def test_revocation_refuses_at_once_although_the_key_is_cached(server, database, tmp_path):
     keys = server.app.state.services.keys
-    with _enrolled(server, database, tmp_path, "2001") as link:
+    with enrolled(server, database, tmp_path, "2001", group="north") as link:
         link.heartbeat({"outbox_depth": 1})
         assert link.key_id in keys._entries  # the link listener's route used (and filled) the process's cache
         with database.session() as session:
@@ -60,7 +48,7 @@ def test_revocation_refuses_at_once_although_the_key_is_cached(server, database,
 
 
 def test_a_replay_writes_nothing_and_a_fresh_request_still_works(server, database, tmp_path):
-    with _enrolled(server, database, tmp_path, "2002") as link, \
+    with enrolled(server, database, tmp_path, "2002", group="north") as link, \
             httpx.Client(base_url=link.settings.link_url, verify=link.identity.tls_context(), timeout=10) as client:
         path = f"{link.terminal_path}/heartbeat"
         headers = sign("POST", f"{link.settings.link_url}{path}", b"{}", link.key, link.key_id)
@@ -73,7 +61,7 @@ def test_a_replay_writes_nothing_and_a_fresh_request_still_works(server, databas
 
 
 def test_an_oversized_or_non_json_heartbeat_is_refused_with_the_reason(server, database, tmp_path):
-    with _enrolled(server, database, tmp_path, "2003") as link, \
+    with enrolled(server, database, tmp_path, "2003", group="north") as link, \
             httpx.Client(base_url=link.settings.link_url, verify=link.identity.tls_context(), timeout=10) as client:
         path = f"{link.terminal_path}/heartbeat"
         big = b"x" * (MAX_BODY + 1)
@@ -112,7 +100,7 @@ def test_the_key_cache_rereads_after_its_ttl_and_never_caches_an_unknown_key(ser
     cache = KeyCache(ttl=60)
     assert cache.get(session, "0" * 64) is None and cache.get(session, "0" * 64) is None
     assert len(reads) == 2  # a terminal enrolled a moment ago must not be refused from the cache
-    with _enrolled(server, database, tmp_path, "2004") as link:
+    with enrolled(server, database, tmp_path, "2004", group="north") as link:
         found = cache.get(session, link.key_id)
         assert found is not None and (found.dealer, found.number) == ("acme", "2004")
         assert cache.get(session, link.key_id) is found and len(reads) == 3
@@ -128,7 +116,7 @@ def _highest(database, number: str) -> int:
 
 
 def test_the_service_keeps_the_highest_operation_ever_reported_and_returns_it(server, database, tmp_path):
-    with _enrolled(server, database, tmp_path, "2005") as link:
+    with enrolled(server, database, tmp_path, "2005", group="north") as link:
         assert link.heartbeat()["highest_operation"] == 0  # a terminal that reports no number yet
         assert link.heartbeat({"last_operation": 50})["highest_operation"] == 50
         # a restored terminal reports less: the service never forgets the higher number, and says it
