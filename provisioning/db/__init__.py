@@ -95,6 +95,7 @@ class Database:
 
 # Every area's tables join Base.metadata here, so migrations' checks and drop_all see the whole schema.
 from provisioning import link_events as _link_events  # noqa: E402,F401
+from provisioning.charges import models as _charges_models  # noqa: E402,F401
 from provisioning.commands import models as _commands_models  # noqa: E402,F401
 from provisioning.config import models as _config_models  # noqa: E402,F401
 from provisioning.journal import models as _journal_models  # noqa: E402,F401
