@@ -20,6 +20,7 @@ from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
 from provisioning.journal import routes as journal_routes
 from provisioning.portal import (
+    charges_routes,
     commands_routes,
     config_routes,
     lookup_routes,
@@ -57,6 +58,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(themes_api.router)
     app.include_router(theme_routes.router)
     app.include_router(charges_processing.router)
+    app.include_router(charges_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

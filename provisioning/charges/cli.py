@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk.money import Money
 from provisioning import tenants
 from provisioning.charges import booking, store
 from provisioning.config.vault import vault_of
@@ -55,10 +54,6 @@ def _dealer(session: Session, slug: str) -> Dealer:
     return dealers[0]
 
 
-def _rub(kopecks: int) -> str:
-    return Money(kopecks, "RUB").decimal_text() if kopecks >= 0 else "-" + Money(-kopecks, "RUB").decimal_text()
-
-
 def run_charges(args: argparse.Namespace, settings: Settings, database: Database) -> int:
     """Carry out one `charges` subcommand; 1 when a registry is refused or an account is not found."""
     actor = f"cli:{getpass.getuser()}"
@@ -77,12 +72,12 @@ def run_charges(args: argparse.Namespace, settings: Settings, database: Database
                     print(f"  … and {loaded.more} more", file=sys.stderr)
                 return 1
             print(f"registry {row.id}: provider {row.provider}, period {row.period}, {row.accounts} accounts, "
-                  f"debt {_rub(row.total)} RUB")
+                  f"debt {store.rub(row.total)} RUB")
             return 0
         if args.sub == "list":
             for row in store.registries(session, dealer.id, args.provider):
                 print(f"{row.id}\t{row.uploaded_at.isoformat()}\t{row.provider}\t{row.period or '-'}\t{row.status}\t"
-                      f"{row.accounts}\t{_rub(row.total)}\t{row.filename}")
+                      f"{row.accounts}\t{store.rub(row.total)}\t{row.filename}")
             return 0
         if args.sub == "show":
             return _show(session, dealer, args)
@@ -102,9 +97,9 @@ def _show(session: Session, dealer: Dealer, args: argparse.Namespace) -> int:
     for index, (account, registry) in enumerate(found):
         debt = store.debt_object(account, registry)
         print(f"{'current' if index == 0 else 'earlier'}: period {debt['period']} (registry {registry.id}), "
-              f"{debt['payer']}, {debt['address']}: debt {_rub(debt['total'])} RUB")
+              f"{debt['payer']}, {debt['address']}: debt {store.rub(debt['total'])} RUB")
         for service in debt["services"]:
-            print(f"  {service['service']:<16} {service['name']:<30} {_rub(service['amount']):>12}")
+            print(f"  {service['service']:<16} {service['name']:<30} {store.rub(service['amount']):>12}")
         for meter in debt["meters"]:
             print(f"  meter {meter['meter']} ({meter['name']}, {meter['unit']}): {meter['previous']} "
                   f"on {meter['previous_date'] or '-'}")

@@ -46,11 +46,6 @@ def _kopecks(text: str) -> int:
     return int(Decimal(text) * 100)
 
 
-def _text(kopecks: int) -> str:
-    sign_ = "-" if kopecks < 0 else ""
-    return f"{sign_}{abs(kopecks) // 100}.{abs(kopecks) % 100:02d}"
-
-
 def parse_body(body: bytes) -> dict[str, Any]:
     """The common part of check and pay, checked as the schema says (amount in kopecks)."""
     try:
@@ -114,7 +109,7 @@ def check(svc: Services, holder: booking.KeyHolder, body: bytes) -> tuple[int, d
         account, registry = found
         debt = store.debt_object(account, registry)
     details = {"payer": debt["payer"], "address": debt["address"], "period": debt["period"],
-               "debt": _text(debt["total"])}
+               "debt": store.rub(debt["total"])}
     return 200, {"result": "payable", "details": details, "debt": debt}
 
 

@@ -42,6 +42,12 @@ class Loaded:
         return self.registry.status == "accepted"
 
 
+def rub(kopecks: int) -> str:
+    """Kopecks as a decimal text of roubles, exactly (no float): "1234.50", a credit "-150.00"."""
+    sign = "-" if kopecks < 0 else ""
+    return f"{sign}{abs(kopecks) // 100}.{abs(kopecks) % 100:02d}"
+
+
 def check_provider(provider: str) -> str:
     """The provider code, or ChargesError saying what one looks like."""
     if not PROVIDER.fullmatch(provider):

@@ -44,6 +44,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lookup.view": frozenset({"admin", "support"}),
     "themes.view": frozenset({"admin", "support", "technician"}),
     "themes.change": frozenset({"admin", "technician"}),
+    # support answers payers about their debts; what payers are shown as owed is loaded by admins only
+    "charges.view": frozenset({"admin", "support"}),
+    "charges.load": frozenset({"admin"}),
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +44,7 @@ def world(dealer_state, database, tmp_path_factory) -> dict[str, Any]:
         _upload_a_payment_needing_attention(session, rival.id, ids["rival_terminal"], "R-1", tmp_path_factory)
         ids["rival_pack"] = _theme_pack(session, rival.id)
         KNOWN_PACK["zip"] = _known_pack(session, acme.id)
+        ids["rival_registry"] = _charge_registry(session, rival.id)
     return ids
 
 
@@ -96,6 +98,17 @@ def _known_pack(session, dealer_id: int) -> bytes:  # noqa: ANN001
     return data
 
 
+def _charge_registry(session, dealer_id: int) -> int:  # noqa: ANN001
+    """An accepted charge registry of the dealer (the documented sample)."""
+    from provisioning.charges import store as charges_store
+
+    return charges_store.load(session, dealer_id, "matrix-water", CHARGES_SAMPLE.name, CHARGES_SAMPLE.read_bytes(),
+                              "test").registry.id
+
+
+CHARGES_SAMPLE = Path(__file__).parents[2] / "provisioning" / "data" / "charge-registry-sample.csv"
+
+
 def _screenshot_command(session, terminal) -> str:  # noqa: ANN001
     """A finished screenshot command of `terminal` (its PNG is only the signature: nothing decodes it here)."""
     command = commands_service.queue(session, terminal, "screenshot", {}, "test", dt.datetime.now(dt.UTC))
@@ -135,6 +148,8 @@ def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> d
         if "{pack_id}" in path:  # a theme pack, and a terminal to assign it to
             ids["pack_id"] = _theme_pack(session, owner.id)
             ids["assign_to"] = tenants.add_terminal(session, owner, f"T-{n}", "", "Europe/Moscow", "", "t").id
+        if "{registry_id}" in path:
+            ids["registry_id"] = _charge_registry(session, owner.id)
         if "{terminal_id}" in path:
             terminal = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t")
             ids["terminal_id"] = terminal.id
@@ -163,7 +178,9 @@ def _form(method: str, path: str, csrf: str, ids: dict[str, Any]) -> dict[str, s
              "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
              "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"},
              "/themes": {"slug": "known"},
-             "/themes/{pack_id}/assign": {"terminal": str(ids.get("assign_to", 0))}}
+             "/themes/{pack_id}/assign": {"terminal": str(ids.get("assign_to", 0))},
+             "/charges": {"provider": "matrix-water", "split": "in_order"},
+             "/api/v1/charges/registries": {"provider": "matrix-water"}}
     return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
 
 
@@ -172,6 +189,8 @@ def _call(client: TestClient, method: str, path: str, ids: dict[str, int], csrf:
     if method == "GET":
         return client.get(url)
     files = {"pack": ("pack.zip", KNOWN_PACK.get("zip", b""), "application/zip")} if path == "/themes" else None
+    if path in ("/charges", "/api/v1/charges/registries"):
+        files = {"registry": (CHARGES_SAMPLE.name, CHARGES_SAMPLE.read_bytes(), "text/csv")}
     return client.post(url, data=_form(method, path, csrf, ids), files=files)
 
 
@@ -197,6 +216,7 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
             foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"],
                        "command_id": world["rival_command"], "document_id": world["rival_document"],
                        "pack_id": world["rival_pack"], "shot": "attract-ru", "operation": 1}
+            foreign["registry_id"] = world["rival_registry"]
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
     commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
@@ -222,6 +242,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(app):
     for (method, path) in ROUTE_PERMISSIONS:
         reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x", "document_id": 1,
                                              "pack_id": 1, "shot": "attract-ru",
+                                             "registry_id": 1,
                                              "operation": 1}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
