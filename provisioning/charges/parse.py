@@ -28,8 +28,9 @@ METER = re.compile(r"[0-9A-Za-z_./-]{1,40}")
 AMOUNT = re.compile(r"(-?)(\d{1,11})(?:[.,](\d{1,2}))?")
 READING = re.compile(r"(\d{1,9})(?:[.,](\d{1,3}))?")
 PERIOD = re.compile(r"(0[1-9]|1[0-2])[./-]?(\d{4})")
+# the protocol's meter units (contracts.md: m3 | kWh): payers read water and electricity meters, not heat meters
 UNITS = {"m3": "m3", "м3": "m3", "м³": "m3", "m³": "m3", "kwh": "kWh", "квт·ч": "kWh", "квт*ч": "kWh", "квтч": "kWh",
-         "квт.ч": "kWh", "gcal": "Gcal", "гкал": "Gcal"}
+         "квт.ч": "kWh"}
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
 
 
@@ -272,7 +273,7 @@ class _Reader:
             ok = False
         unit = UNITS.get(unit_text.lower().replace(" ", ""))
         if unit is None:
-            self.error(line, "unit", f"{unit_text!r} is not a unit; one of m3, kWh, Gcal")
+            self.error(line, "unit", f"{unit_text!r} is not a unit; one of m3, kWh")
             ok = False
         reading = READING.fullmatch(previous.translate(_SPACES))
         if not reading:

@@ -155,8 +155,12 @@ def errors_of(row: ChargeRegistry) -> list[dict[str, Any]]:
 
 
 def debt_object(account: ChargeAccount, registry: ChargeRegistry) -> dict[str, Any]:
-    """The protocol's `debt` object (contracts.md) for an account as its registry states it."""
+    """The protocol's `debt` object (contracts.md) for an account as its registry states it.
+
+    The protocol's amounts are what the payer owes, never negative: an overpaid service owes 0, and the total is
+    the account's net debt, 0 when it is overpaid as a whole (the registry keeps the signed figures)."""
     services = json.loads(account.services)
-    return {"total": account.debt, "period": registry.period, "payer": account.payer, "address": account.address,
-            "services": [{"service": s["service"], "name": s["name"], "amount": s["amount"]} for s in services],
+    return {"total": max(account.debt, 0), "period": registry.period, "payer": account.payer,
+            "address": account.address, "services": [{"service": s["service"], "name": s["name"],
+                                                      "amount": max(int(s["amount"]), 0)} for s in services],
             "meters": json.loads(account.meters), "split": registry.split}

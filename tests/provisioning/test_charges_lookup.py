@@ -183,6 +183,10 @@ def test_the_terminals_adapter_is_shown_the_debt_from_the_registry(server, deale
     assert debt["services"][0] == {"service": "water_cold", "name": "Холодное водоснабжение", "amount": 45600}
     assert debt["meters"][2] == {"meter": "E-77", "name": "Электроэнергия, день", "service": "electricity",
                                  "unit": "kWh", "previous": "10234.5", "previous_date": "2026-10-25"}
+    status, data = _signed(server, dealer_state, key, "POST", "/v1/check",
+                           {"provider": PROVIDER, "account": "2000345678", "amount": "100.00", "currency": "RUB"})
+    overpaid = data["debt"]  # the registry's -150.00 on cold water: the protocol never carries a negative amount
+    assert overpaid["total"] == 234567 - 15000 and overpaid["services"][1]["amount"] == 0
 
 
 def test_an_unknown_account_gets_the_protocols_refusal(server, dealer_state, key):

@@ -76,7 +76,7 @@ def test_every_bad_value_is_reported_with_its_line_and_column():
         "line 3, column debt: '12,3x' is not an amount (roubles, e.g. 1234.56 or 1 234,56)",
         "line 4, column account: '3 3' is not an account (1-40 letters, digits, . _ / -)",
         "line 5, column period: '132026' is not a period (MMYYYY, e.g. 102026)",
-        "line 6, column unit: 'litres' is not a unit; one of m3, kWh, Gcal",
+        "line 6, column unit: 'litres' is not a unit; one of m3, kWh",
         "line 6, column previous: '-5' is not a meter reading (e.g. 123.45, not negative)",
         "line 6, column previous_date: '2026-13-01' is not a date (YYYY-MM-DD or DD.MM.YYYY)",
     ]
