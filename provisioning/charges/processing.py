@@ -108,8 +108,9 @@ def check(svc: Services, holder: booking.KeyHolder, body: bytes) -> tuple[int, d
                          "message": "the account is in none of the provider's charge registries"}
         account, registry = found
         debt = store.debt_object(account, registry)
-    details = {"payer": debt["payer"], "address": debt["address"], "period": debt["period"],
-               "debt": store.rub(debt["total"])}
+    # shown to the payer by any terminal; "debt" itself is left to the object (the operation's details.debt is one)
+    details = {"name": debt["payer"], "address": debt["address"], "period": f"{debt['period'][:2]}.{debt['period'][2:]}",
+               "to_pay": store.rub(debt["total"])}
     return 200, {"result": "payable", "details": details, "debt": debt}
 
 

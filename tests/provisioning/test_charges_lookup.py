@@ -173,8 +173,8 @@ def test_the_terminals_adapter_is_shown_the_debt_from_the_registry(server, deale
     finally:
         gateway.close()
     assert isinstance(outcome, Payable)
-    assert outcome.details == {"payer": "Иванов И. И.", "address": "ул. Ленина, 1, кв. 2", "period": "102026",
-                               "debt": "3330.60"}
+    assert outcome.details == {"name": "Иванов И. И.", "address": "ул. Ленина, 1, кв. 2", "period": "10.2026",
+                               "to_pay": "3330.60"}
     status, data = _signed(server, dealer_state, key, "POST", "/v1/check",
                            {"provider": PROVIDER, "account": "1000234567", "amount": "100.00", "currency": "RUB"})
     assert status == 200 and data["result"] == "payable"
