@@ -9,16 +9,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from provisioning.charges import store
+from provisioning import tenants
+from provisioning.charges import booking, store
 from provisioning.charges.models import ChargeAccount, ChargeRegistry
 from provisioning.charges.parse import MAX_BYTES
+from provisioning.config.vault import vault_of
+from provisioning.db.models import Terminal
 from provisioning.portal import charges_texts  # noqa: F401  (adds this area's words to the portal's)
-from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, _remote, render, signed, templates
+from provisioning.portal.routes import (
+    ROUTE_PERMISSIONS,
+    PortalError,
+    _remote,
+    _svc,
+    render,
+    signed,
+    templates,
+)
 
 router = APIRouter(include_in_schema=False)
-VIEW, LOAD = "charges.view", "charges.load"
+VIEW, LOAD, KEYS = "charges.view", "charges.load", "charges.keys"
 
 
 templates.env.filters["charges_rub"] = store.rub  # money on these pages: exact decimal text of kopecks
@@ -65,6 +77,45 @@ async def upload(request: Request, registry: Annotated[UploadFile | None, File()
         with signed(request, LOAD, csrf, post=True) as (session, who):
             return _list(request, session, who, status=400, error=str(exc), provider=provider)
     return RedirectResponse(f"/charges/{loaded.registry.id}", 303)
+
+
+@page("GET", "/charges/keys", KEYS)
+def keys_page(request: Request) -> Response:
+    """The keys terminals sign the debt lookup with (their secrets are never shown again)."""
+    with signed(request, KEYS) as (session, who):
+        return _keys(request, session, who)
+
+
+def _keys(request: Request, session: Any, who: Any, status: int = 200, **extra: Any) -> Response:
+    terminals = {t.id: t.number for t in session.scalars(select(Terminal).where(Terminal.dealer_id == who.dealer_id))}
+    return render(request, "charges_keys.html", who, status=status, keys=booking.keys(session, who.dealer_id),
+                  terminals=terminals, **extra)
+
+
+@page("POST", "/charges/keys", KEYS)
+def add_key(request: Request, provider: Annotated[str, Form(max_length=64)] = "",
+            terminal: Annotated[str, Form(max_length=40)] = "", csrf: Annotated[str, Form()] = "") -> Response:
+    """A new key for a provider (optionally one terminal): its secret is shown on this answer only."""
+    with signed(request, KEYS, csrf, post=True) as (session, who):
+        try:
+            store.check_provider(provider.strip())
+            bound = tenants.terminal_by_number(session, who.dealer_id, terminal.strip()) if terminal.strip() else None
+        except tenants.TenantError as exc:
+            return _keys(request, session, who, status=400, error=str(exc))
+        key_id, secret = booking.create_key(session, vault_of(_svc(request).settings.state_dir), who.dealer_id,
+                                            provider.strip(), who.email, bound)
+        session.flush()
+        return _keys(request, session, who, created=(key_id, secret))
+
+
+@page("POST", "/charges/keys/revoke", KEYS)
+def revoke_key(request: Request, key_id: Annotated[str, Form(max_length=64)] = "",
+               csrf: Annotated[str, Form()] = "") -> Response:
+    """Stop accepting a key at once."""
+    with signed(request, KEYS, csrf, post=True) as (session, who):
+        if not booking.revoke_key(session, who.dealer_id, key_id, who.email):
+            raise PortalError(404, "not_found")
+    return RedirectResponse("/charges/keys", 303)
 
 
 @page("GET", "/charges/accounts", VIEW)

@@ -24,7 +24,12 @@ CHARGES_TEXTS: dict[str, dict[str, str]] = {
         "charges_earlier": "earlier", "charges_history": "Every registry that stated this account",
         "charges_payments": "Payments booked here", "charges_amount": "Amount", "charges_operation": "Operation",
         "charges_readings": "Readings", "charges_not_in_any": "No registry of this provider has this account.",
-        "charges_refused_upload": "Refused",
+        "charges_refused_upload": "Refused", "charges_keys": "Debt lookup keys",
+        "charges_keys_about": "Terminals reach the debt lookup as a JSON processing gateway at "
+                              "https://<this portal>/api/processing, signing with one of these keys.",
+        "charges_key_shown_once": "The secret is shown once: put it into the terminal's gateway now.",
+        "charges_key_add": "Add a key", "charges_key_terminal": "Only for terminal (number, optional)",
+        "charges_key_revoked": "revoked", "charges_key_revoke": "Revoke",
     },
     "ru": {
         "charges": "Начисления", "charges_title": "Реестры начислений поставщиков услуг ЖКХ",
@@ -46,7 +51,12 @@ CHARGES_TEXTS: dict[str, dict[str, str]] = {
         "charges_history": "Все реестры, где есть этот счёт", "charges_payments": "Платежи, проведённые здесь",
         "charges_amount": "Сумма", "charges_operation": "Операция", "charges_readings": "Показания",
         "charges_not_in_any": "Ни в одном реестре этого поставщика нет такого счёта.",
-        "charges_refused_upload": "Отклонено",
+        "charges_refused_upload": "Отклонено", "charges_keys": "Ключи запроса задолженности",
+        "charges_keys_about": "Терминалы обращаются к запросу задолженности как к JSON-процессингу по адресу "
+                              "https://<этот портал>/api/processing и подписывают запросы одним из этих ключей.",
+        "charges_key_shown_once": "Секрет показан один раз: сразу внесите его в шлюз терминала.",
+        "charges_key_add": "Добавить ключ", "charges_key_terminal": "Только для терминала (номер, необязательно)",
+        "charges_key_revoked": "отозван", "charges_key_revoke": "Отозвать",
     },
 }
 

@@ -120,3 +120,28 @@ def test_the_pages_speak_russian(app):
     client.get("/lang/ru")
     page = client.get("/charges").text
     assert "Реестры начислений поставщиков услуг ЖКХ" in page and "Загрузить реестр" in page
+
+
+def test_an_admin_makes_a_key_sees_its_secret_once_and_revokes_it(app, database, dealer_state):
+    from provisioning.charges import booking
+    from provisioning.config.vault import vault_of
+
+    client, csrf = _client(app, "admin@acme.test")
+    made = client.post("/charges/keys", data={"csrf": csrf, "provider": "portal-water"})
+    assert made.status_code == 200
+    key_id = re.search(r"<dt>key_id</dt><dd><code>([^<]+)</code>", made.text).group(1)
+    secret = re.search(r"<dt>hmac_secret</dt><dd><code>([^<]+)</code>", made.text).group(1)
+    with database.session() as session:
+        holder = booking.holder(session, vault_of(dealer_state.state_dir), key_id)
+        assert holder.secret == secret.encode() and holder.provider == "portal-water" and holder.terminal == ""
+        rival = tenants.dealer_by_slug(session, "rival")
+        rival_key, _ = booking.create_key(session, vault_of(dealer_state.state_dir), rival.id, "rival-water", "t")
+    listing = client.get("/charges/keys").text
+    assert key_id in listing and secret not in listing and rival_key not in listing
+    unknown = client.post("/charges/keys", data={"csrf": csrf, "provider": "portal-water", "terminal": "nope"})
+    assert unknown.status_code == 400 and "nope" in unknown.text
+    assert client.post("/charges/keys/revoke", data={"csrf": csrf, "key_id": rival_key}).status_code == 404
+    assert client.post("/charges/keys/revoke", data={"csrf": csrf, "key_id": key_id}).status_code == 303
+    with database.session() as session:
+        assert booking.holder(session, vault_of(dealer_state.state_dir), key_id) is None
+        assert booking.holder(session, vault_of(dealer_state.state_dir), rival_key) is not None

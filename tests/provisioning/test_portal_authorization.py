@@ -106,6 +106,15 @@ def _charge_registry(session, dealer_id: int) -> int:  # noqa: ANN001
                               "test").registry.id
 
 
+def _charge_key(session, dealer_id: int) -> str:  # noqa: ANN001
+    """A debt lookup key of the dealer (its sealed secret is never opened here)."""
+    from provisioning.charges.models import ChargeKey
+
+    key_id = f"matrix-water.{next(_serial)}"
+    session.add(ChargeKey(key_id=key_id, dealer_id=dealer_id, provider="matrix-water", secret=b"-", created_by="t"))
+    return key_id
+
+
 CHARGES_SAMPLE = Path(__file__).parents[2] / "provisioning" / "data" / "charge-registry-sample.csv"
 
 
@@ -150,6 +159,8 @@ def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> d
             ids["assign_to"] = tenants.add_terminal(session, owner, f"T-{n}", "", "Europe/Moscow", "", "t").id
         if "{registry_id}" in path:
             ids["registry_id"] = _charge_registry(session, owner.id)
+        if path == "/charges/keys/revoke":  # a debt lookup key to revoke
+            ids["charge_key"] = _charge_key(session, owner.id)
         if "{terminal_id}" in path:
             terminal = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t")
             ids["terminal_id"] = terminal.id
@@ -180,7 +191,9 @@ def _form(method: str, path: str, csrf: str, ids: dict[str, Any]) -> dict[str, s
              "/themes": {"slug": "known"},
              "/themes/{pack_id}/assign": {"terminal": str(ids.get("assign_to", 0))},
              "/charges": {"provider": "matrix-water", "split": "in_order"},
-             "/api/v1/charges/registries": {"provider": "matrix-water"}}
+             "/api/v1/charges/registries": {"provider": "matrix-water"},
+             "/charges/keys": {"provider": "matrix-water"},
+             "/charges/keys/revoke": {"key_id": ids.get("charge_key", "")}}
     return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
 
 
