@@ -18,6 +18,7 @@ from typing import Any
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ERRORS = 200
+MAX_LINES = 2_000_000  # a workbook's rows are not bounded by its compressed size: stop reading a "zip bomb" early
 REQUIRED = ("account", "period", "service", "debt")
 OPTIONAL = ("payer", "address", "service_name", "charge", "meter", "meter_name", "unit", "previous", "previous_date")
 COLUMNS = REQUIRED + OPTIONAL
@@ -183,6 +184,9 @@ class _Reader:
         if self.errors:
             raise RegistryRefused(self.errors)
         for line, row in iterator:
+            if line > MAX_LINES:
+                self.error(line, "", f"the registry has more than {MAX_LINES} lines")
+                break
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) > len(names) and any(cell.strip() for cell in row[len(names):]):

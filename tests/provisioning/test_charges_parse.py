@@ -131,3 +131,13 @@ def test_errors_are_capped_and_the_rest_counted():
     with pytest.raises(RegistryRefused) as caught:
         parse("r.csv", "\n".join(lines).encode())
     assert len(caught.value.errors) == 200 and caught.value.more == 50
+
+
+def test_reading_stops_at_the_line_limit(monkeypatch):
+    from provisioning.charges import parse as module
+
+    monkeypatch.setattr(module, "MAX_LINES", 3)
+    lines = ["account;period;service;debt"] + [f"{n};102026;gas;1" for n in range(5)]
+    with pytest.raises(RegistryRefused) as caught:
+        parse("r.csv", "\n".join(lines).encode())
+    assert [str(e) for e in caught.value.errors] == ["line 4: the registry has more than 3 lines"]
