@@ -63,8 +63,8 @@ def drop(folder: str, name: str, content: bytes) -> Path:
     return path
 
 
-def mail(settings: Settings, to: str, file: RegistryFile, content: bytes, title: str) -> None:
-    """E-mail the registry as an attachment."""
+def mail(settings: Settings, to: str, file: RegistryFile, content: bytes, title: str, encoding: str) -> None:
+    """E-mail the registry as an attachment (a CSV's charset named, so a mail reader shows it right)."""
     if not settings.smtp_host:
         raise DeliveryFailed("no SMTP server configured (smtp_host in service.json)")
     message = EmailMessage()
@@ -76,7 +76,8 @@ def mail(settings: Settings, to: str, file: RegistryFile, content: bytes, title:
                         f"{file.amount / 100:.2f} credited, {file.fee / 100:.2f} fees.\n"
                         f"File {file.file_name}, SHA-256 {file.sha256}.\n")
     maintype, subtype = MEDIA[file.format]
-    message.add_attachment(content, maintype=maintype, subtype=subtype, filename=file.file_name)
+    params = {"charset": encoding} if file.format == "csv" else {}
+    message.add_attachment(content, maintype=maintype, subtype=subtype, filename=file.file_name, params=params)
     smtp_send(settings, message)
 
 
@@ -102,11 +103,12 @@ def _send(db: Database, settings: Settings, delivery_id: int) -> None:
         if delivery is None or file is None:
             raise DeliveryFailed("the registry file is gone")
         content = file.content
-        title = profile_of(session, file.dealer_id, file.provider).name or file.provider
+        profile = profile_of(session, file.dealer_id, file.provider)
+        title, encoding = profile.name or file.provider, profile.encoding
     if delivery.channel == "folder":
         drop(delivery.target, file.file_name, content)
     else:
-        mail(settings, delivery.target, file, content, title)
+        mail(settings, delivery.target, file, content, title, encoding)
 
 
 def deliver_due(db: Database, settings: Settings, limit: int = 20) -> int:

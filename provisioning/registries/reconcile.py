@@ -111,8 +111,14 @@ def match(ours: list[Ours], theirs: list[TheirRow], window: timedelta, in_day: A
     """Pair their lines with our operations and say what differs (`in_day(ours)`: whether it belongs to the day)."""
     by_external = {o.external_id: o for o in ours if o.external_id}
     by_number = {(o.terminal, o.operation): o for o in ours}
-    report = Report(theirs_rows=len(theirs))
+    report = Report()
+    previous: tuple[Any, ...] = ()
     for row in theirs:
+        same = (row.external_id, row.terminal, row.operation, row.account, row.amount)
+        if same == previous:
+            continue  # the payment's next line in a registry with a line per service: one payment
+        previous = same
+        report.theirs_rows += 1
         found = by_external.get(row.external_id) if row.external_id else None
         if found is None and row.terminal and row.operation is not None:
             found = by_number.get((row.terminal, row.operation))
@@ -137,7 +143,7 @@ def match(ours: list[Ours], theirs: list[TheirRow], window: timedelta, in_day: A
             continue
         found.taken = True
         doc = found.doc() | {"line": row.line, "theirs": row.amount}
-        if other_day:
+        if other_day or not in_day(found):  # within the window of the day's edge, or named by id or number
             report.other_day.append(doc)
         if found.state != BOOKED:
             report.not_booked_here.append(doc)
@@ -165,7 +171,7 @@ def reconcile(session: Session, dealer_id: int, provider: str, day: date, data: 
     report = match(ours, theirs, window, lambda o: start <= o.op.created_utc < end,
                    lambda row: _elsewhere(session, dealer_id, provider, row))
     run = ReconcileRun(dealer_id=dealer_id, provider=provider, day=day, file_name=file_name[:200],
-                       rows=len(theirs), matched=report.matched, discrepancies=report.discrepancies,
+                       rows=report.theirs_rows, matched=report.matched, discrepancies=report.discrepancies,
                        report=json.dumps(report.as_json(), ensure_ascii=False), imported_by=actor[:200])
     session.add(run)
     session.flush()
