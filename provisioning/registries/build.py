@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from provisioning.db.models import Terminal
-from provisioning.journal.models import JournalOperation, JournalOperationVersion
+from provisioning.journal.models import JournalOperation
 from provisioning.registries.models import RegistryFile, RegistryProfile
 
 FORMATS = ("csv", "xlsx")
@@ -74,16 +74,10 @@ def profile_of(session: Session, dealer_id: int, provider: str) -> RegistryProfi
                                     drop_dir="", import_format="{}")
 
 
-def details_of(session: Session, op: JournalOperation) -> dict[str, Any]:
-    """The operation's details JSON: its own column once uploads carry it, else the latest version's record."""
-    text = getattr(op, "details", None)
-    if text is None:
-        text = session.scalar(select(JournalOperationVersion.record).where(
-            JournalOperationVersion.terminal_id == op.terminal_id, JournalOperationVersion.op_key == op.op_key)
-            .order_by(JournalOperationVersion.change_seq.desc()).limit(1))
-        text = (json.loads(text) if text else {}).get("details") or "{}"
+def details_of(op: JournalOperation) -> dict[str, Any]:
+    """The operation's details as the terminal journaled them (an empty dict for missing or broken JSON)."""
     try:
-        details = json.loads(text) if isinstance(text, str) else text
+        details = json.loads(op.details or "{}")
     except ValueError:
         return {}
     return details if isinstance(details, dict) else {}
@@ -100,7 +94,7 @@ def payments(session: Session, dealer_id: int, provider: str, day: date, zone: Z
         .order_by(JournalOperation.created_utc, Terminal.number, JournalOperation.operation)).all()
     out = []
     for number, op in rows:
-        details = details_of(session, op)
+        details = details_of(op)
         split = [s for s in details.get("split") or [] if isinstance(s, dict)]
         readings = [r for r in details.get("readings") or [] if isinstance(r, dict)]
         fee = op.fee or 0
