@@ -234,7 +234,7 @@ def turnover_page(request: Request, since: str = "", until: str = "", terminal: 
         day_values = [per_day[d].credited if d in per_day else 0 for d in days]
         per_terminal, per_provider = turnover.by(found, "terminal"), turnover.by(found, "provider")
         figures = [("day", t["turnover_by_day"], charts.bars([d[8:10] + "." + d[5:7] for d in days], day_values,
-                                                              label=t["turnover_by_day"])),
+                                                              label=t["turnover_by_day"], keys=days)),
                    ("terminal", t["turnover_by_terminal"],
                     charts.bars(list(per_terminal), [v.credited for v in per_terminal.values()],
                                 label=t["turnover_by_terminal"], color="#1f5fa8")),
