@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "alerts":
             return monitor_cli.run_alerts(args, settings, database)
         if args.command in ("registry", "reconcile"):
-            return registries_cli.run(args, database)
+            return registries_cli.run(args, settings, database)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())

@@ -96,7 +96,7 @@ def save_profile(request: Request, provider: Annotated[str, Form(max_length=64)]
         for key, value in values.items():
             setattr(fresh, key, value)
         try:
-            check_profile(fresh)
+            check_profile(fresh, request.app.state.services.settings.registry_drop_root)
         except (builder.RegistryError, FormatError) as exc:
             if profile is not None:
                 session.expire(profile)  # the wrong values are not kept

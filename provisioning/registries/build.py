@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -27,6 +28,7 @@ from provisioning.registries.models import RegistryFile, RegistryProfile
 FORMATS = ("csv", "xlsx")
 ENCODINGS = ("utf-8", "windows-1251")
 BOOKED = "delivered"  # only payments the provider accepted belong in its registry
+PROVIDER = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # the catalog's provider ids (also the file's name)
 COLUMNS = ("terminal", "operation", "paid_at", "account", "amount", "fee", "cash", "gateway_id", "service",
            "service_name", "service_amount", "meter", "meter_name", "unit", "previous", "value")
 
@@ -50,6 +52,13 @@ class Payment:
     gateway_id: str
     split: list[dict[str, Any]] = field(default_factory=list)
     readings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_provider(code: str) -> str:
+    """The provider id, or a RegistryError when it is not one the catalog allows."""
+    if not PROVIDER.fullmatch(code):
+        raise RegistryError(f"provider {code!r}: expected a lower-case id (letters, digits, _ and -)")
+    return code
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -187,6 +196,7 @@ def render(found: list[Payment], fmt: str, encoding: str, title: str) -> bytes:
 
 def build(session: Session, dealer_id: int, provider: str, day: date, fmt: str, actor: str) -> RegistryFile:
     """Build the provider's registry for its local `day` and keep it in the archive (a new version each time)."""
+    check_provider(provider)
     profile = profile_of(session, dealer_id, provider)
     found = payments(session, dealer_id, provider, day, zone_of(profile.timezone))
     title = f"{profile.name or provider} {day.isoformat()}"

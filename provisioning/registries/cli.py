@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 from provisioning import tenants
 from provisioning.db import Database
 from provisioning.db.models import Dealer
+from provisioning.monitor.delivery import DeliveryFailed
 from provisioning.registries import build as builder
-from provisioning.registries.delivery import queue
+from provisioning.registries.delivery import inside_root, queue
 from provisioning.registries.importer import FormatError, ImportFormat, ImportRejected
 from provisioning.registries.models import RegistryFile, RegistryProfile
 from provisioning.registries.reconcile import reconcile
+from provisioning.settings import Settings
 
 
 def add_parsers(sub: Any) -> None:
@@ -65,7 +67,7 @@ def _dealer(session: Session, slug: str | None) -> Dealer:
     return dealers[0]
 
 
-def _set(session: Session, dealer: Dealer, args: argparse.Namespace) -> None:
+def _set(session: Session, dealer: Dealer, args: argparse.Namespace, drop_root: str) -> None:
     profile = session.scalar(select(RegistryProfile).where(RegistryProfile.dealer_id == dealer.id,
                                                            RegistryProfile.provider == args.provider))
     if profile is None:
@@ -79,11 +81,12 @@ def _set(session: Session, dealer: Dealer, args: argparse.Namespace) -> None:
             setattr(profile, key, value)
     if args.schedule:
         profile.scheduled = args.schedule == "on"
-    check_profile(profile)
+    check_profile(profile, drop_root)
 
 
-def check_profile(profile: RegistryProfile) -> None:
+def check_profile(profile: RegistryProfile, drop_root: str) -> None:
     """A RegistryError or FormatError naming the first setting that cannot work."""
+    builder.check_provider(profile.provider)
     builder.zone_of(profile.timezone)
     if len(profile.build_at) != 5 or profile.build_at[2] != ":" or not profile.build_at.replace(":", "").isdigit() \
             or int(profile.build_at[:2]) > 23 or int(profile.build_at[3:]) > 59:
@@ -93,8 +96,11 @@ def check_profile(profile: RegistryProfile) -> None:
         raise builder.RegistryError(f"formats {profile.formats!r}: expected csv, xlsx or csv,xlsx")
     if profile.encoding not in builder.ENCODINGS:
         raise builder.RegistryError(f"encoding {profile.encoding!r}: expected utf-8 or windows-1251")
-    if profile.drop_dir.strip() and not Path(profile.drop_dir.strip()).is_absolute():
-        raise builder.RegistryError(f"drop folder {profile.drop_dir!r}: expected an absolute path")
+    if profile.drop_dir.strip():
+        try:
+            inside_root(profile.drop_dir.strip(), drop_root)
+        except DeliveryFailed as exc:
+            raise builder.RegistryError(str(exc)) from exc
     ImportFormat.from_json(profile.import_format)
 
 
@@ -113,7 +119,7 @@ def _report_text(report: dict[str, Any], out: Any) -> None:
             print(f"{title}: {who}  {amounts}{line}", file=out)
 
 
-def run(args: argparse.Namespace, database: Database) -> int:
+def run(args: argparse.Namespace, settings: Settings, database: Database) -> int:
     """Carry out `registry …` or `reconcile`; 1 when reconciliation found discrepancies or the file was refused."""
     actor = f"cli:{getpass.getuser()}"
     try:
@@ -130,7 +136,7 @@ def run(args: argparse.Namespace, database: Database) -> int:
                     _report_text(report, sys.stdout)
                 return 1 if report["discrepancies"] else 0
             if args.sub == "set":
-                _set(session, dealer, args)
+                _set(session, dealer, args, settings.registry_drop_root)
                 return 0
             if args.sub == "list":
                 query = select(RegistryFile).where(RegistryFile.dealer_id == dealer.id)

@@ -47,11 +47,22 @@ def queue(session: Session, file: RegistryFile) -> list[RegistryDelivery]:
     return rows
 
 
-def drop(folder: str, name: str, content: bytes) -> Path:
-    """Write the file into the drop folder atomically (readable by the folder's group: the loader's account)."""
+def inside_root(folder: str, root: str) -> Path:
+    """The drop folder, resolved, when it lies inside the service's `registry_drop_root`; else DeliveryFailed."""
+    if not root:
+        raise DeliveryFailed("drop folders are off: set registry_drop_root in service.json")
     target = Path(folder)
     if not target.is_absolute():
         raise DeliveryFailed(f"drop folder {folder!r} is not an absolute path")
+    resolved, base = target.resolve(), Path(root).resolve()
+    if resolved != base and base not in resolved.parents:
+        raise DeliveryFailed(f"drop folder {folder} is not inside {root} (registry_drop_root)")
+    return resolved
+
+
+def drop(folder: str, name: str, content: bytes, root: str) -> Path:
+    """Write the file into the drop folder atomically (readable by the folder's group: the loader's account)."""
+    target = inside_root(folder, root)
     if not target.is_dir():
         raise DeliveryFailed(f"drop folder {folder} does not exist")
     path = target / name
@@ -106,7 +117,7 @@ def _send(db: Database, settings: Settings, delivery_id: int) -> None:
         profile = profile_of(session, file.dealer_id, file.provider)
         title, encoding = profile.name or file.provider, profile.encoding
     if delivery.channel == "folder":
-        drop(delivery.target, file.file_name, content)
+        drop(delivery.target, file.file_name, content, settings.registry_drop_root)
     else:
         mail(settings, delivery.target, file, content, title, encoding)
 

@@ -35,14 +35,14 @@ def world(database, tmp_path_factory, smtp) -> dict:
     return found | {"drop": drop}
 
 
-def _settings(dealer_state, smtp):
+def _settings(dealer_state, smtp, drop):
     return dataclasses.replace(dealer_state, smtp_host="127.0.0.1", smtp_port=smtp.port,
-                               smtp_from="registries@dealer.test")
+                               smtp_from="registries@dealer.test", registry_drop_root=str(drop.parent))
 
 
 def test_the_schedule_builds_yesterday_once_its_local_time_has_come_and_delivers_it(database, dealer_state, smtp,
                                                                                      world):
-    settings = _settings(dealer_state, smtp)
+    settings = _settings(dealer_state, smtp, world["drop"])
     with database.session() as session:  # 04:29 in Moscow on 11.03: not yet
         assert build_scheduled(session, datetime(2026, 3, 11, 1, 29, tzinfo=UTC), settings) == []
     # 04:31 in Moscow (01:31 UTC, already 07:31 in the terminal's Omsk): through the periodic job's claim
@@ -82,7 +82,8 @@ def test_a_failed_delivery_is_recorded_with_why(database, dealer_state, smtp, wo
         from provisioning.registries.delivery import queue
 
         queue(session, file)
-    no_smtp = dataclasses.replace(dealer_state, smtp_host="127.0.0.1", smtp_port=_closed_port())
+    no_smtp = dataclasses.replace(dealer_state, smtp_host="127.0.0.1", smtp_port=_closed_port(),
+                                  registry_drop_root=str(tmp_path))
     assert deliver_due(database, no_smtp) == 2
     with database.session() as session:
         rows = session.scalars(select(RegistryDelivery).where(RegistryDelivery.file_id == file.id,
@@ -99,3 +100,28 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_a_stopped_service_catches_up_the_days_it_missed(database, dealer_state, smtp, world):
+    settings = _settings(dealer_state, smtp, world["drop"])
+    with database.session() as session:  # built the 10th above; the service comes back on the 14th at 05:00
+        built = build_scheduled(session, datetime(2026, 3, 14, 2, 0, tzinfo=UTC), settings)
+        assert sorted({(f.day.isoformat(), f.payments) for f in built}) == [
+            ("2026-03-11", 1), ("2026-03-12", 0), ("2026-03-13", 0)]
+        assert build_scheduled(session, datetime(2026, 3, 14, 3, 0, tzinfo=UTC), settings) == []
+    assert deliver_due(database, settings) == 12  # three days, two formats, e-mail and folder
+
+
+def test_drop_folders_stay_inside_the_configured_root(world, tmp_path):
+    from provisioning.monitor.delivery import DeliveryFailed
+    from provisioning.registries.delivery import drop
+
+    (tmp_path / "root" / "vk").mkdir(parents=True)
+    assert drop(str(tmp_path / "root" / "vk"), "a.csv", b"x", str(tmp_path / "root")).read_bytes() == b"x"
+    for folder, root, why in ((str(tmp_path), str(tmp_path / "root"), "is not inside"),
+                              (str(tmp_path / "root" / "vk" / ".." / ".."), str(tmp_path / "root"), "is not inside"),
+                              ("relative/vk", str(tmp_path), "not an absolute path"),
+                              (str(tmp_path / "root" / "vk"), "", "drop folders are off")):
+        with pytest.raises(DeliveryFailed, match=why):
+            drop(folder, "b.csv", b"y", root)
+    assert sorted(p.name for p in (tmp_path / "root" / "vk").iterdir()) == ["a.csv"]

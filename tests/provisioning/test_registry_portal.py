@@ -56,6 +56,10 @@ def test_admin_saves_settings_and_a_wrong_one_changes_nothing(app, database, his
     assert refused.status_code == 400 and "unknown time zone &#39;Mars/Olympus&#39;" in refused.text
     refused = client.post("/registries/profiles", data={**SETTINGS, "import_format": '{"columns": {}}', "csrf": csrf})
     assert refused.status_code == 400 and "the amount column is required" in refused.text
+    refused = client.post("/registries/profiles", data={**SETTINGS, "drop_dir": "/etc", "csrf": csrf})
+    assert refused.status_code == 400 and "drop folders are off: set registry_drop_root" in refused.text
+    refused = client.post("/registries/profiles", data={**SETTINGS, "provider": "../vk", "csrf": csrf})
+    assert refused.status_code == 400 and "provider &#39;../vk&#39;: expected a lower-case id" in refused.text
     with database.session() as session:
         profile = session.scalar(select(RegistryProfile).where(RegistryProfile.dealer_id == history["dealer"]))
         assert (profile.timezone, profile.build_at, profile.scheduled, profile.formats, profile.encoding) == (
