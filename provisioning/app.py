@@ -25,6 +25,7 @@ from provisioning.portal import (
     config_routes,
     lookup_routes,
     monitor_routes,
+    registry_routes,
     routes,
     status_routes,
     theme_routes,
@@ -58,6 +59,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(lookup_routes.router)
     app.include_router(themes_api.router)
     app.include_router(theme_routes.router)
+    app.include_router(registry_routes.router)
     app.include_router(status_routes.router)
     app.include_router(charges_processing.router)
     app.include_router(charges_routes.router)
