@@ -1,10 +1,13 @@
 """The registry round trip (issue 17): a provider's charge registry is uploaded; a terminal's jsonapi gateway checks
 the account against a real `kiosk-dealer` server and is shown the debt by service; the terminal's journal takes a
 part payment split across the services with meter readings, the gateway books it once; the journal is uploaded by the
-terminal's own batch reader; the service holds the payment with its split and readings, once, matching the booking."""
+terminal's own batch reader; the service holds the payment with its split and readings, once, matching the booking;
+`kiosk-dealer registry build` writes the provider's daily payment registry with a line per service and meter."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,6 +28,7 @@ from kiosk.offline_queue.journal import Journal
 from provisioning import tenants
 from provisioning.charges import booking, store
 from provisioning.charges.models import ChargePayment
+from provisioning.cli import main as dealer_cli
 from provisioning.config.vault import vault_of
 from provisioning.identity.ca import CAFiles
 from provisioning.journal.ingest import store as ingest
@@ -80,7 +84,8 @@ def _upload(session: Any, world: dict[str, Any], path: Path) -> None:
     reader.close()
 
 
-def test_upload_check_pay_with_split_and_readings_journal_upload(gateway, database, world, tmp_path, dealer_state):
+def test_upload_check_pay_with_split_and_readings_upload_daily_registry(gateway, database, world, tmp_path,
+                                                                        dealer_state):
     route = Route("dealer-charges", PROVIDER)
     checked = gateway.check(route, ACCOUNT, Money(2000_00, "RUB"), {})
     assert isinstance(checked, Payable) and checked.details["to_pay"] == "3330.60"
@@ -129,3 +134,17 @@ def test_upload_check_pay_with_split_and_readings_journal_upload(gateway, databa
         request.idempotency_key, 2000_00, NUMBER, op.operation)
     assert uploaded.external_id == outcome.external_id == f"C{booked.id}"
     assert booked.registry_id == world["registry"]
+
+    # the provider's daily registry for its day (Moscow), built by the command an operator runs
+    out = tmp_path / "vodokanal.csv"
+    assert dealer_cli(["--state", str(dealer_state.state_dir), "--db", dealer_state.db_url, "registry", "build",
+                       "--dealer", "acme", "--provider", PROVIDER, "--date", PAID_AT.date().isoformat(), "--format",
+                       "csv", "--output", str(out)]) == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")), delimiter=";"))
+    assert {(r["terminal"], r["operation"], r["account"], r["amount"], r["gateway_id"]) for r in rows} == {
+        (NUMBER, str(op.operation), ACCOUNT, "2000.00", outcome.external_id)}
+    assert [(r["service"], r["service_name"], r["service_amount"]) for r in rows] == [
+        (part["service"], part["name"], f"{part['amount'] // 100}.{part['amount'] % 100:02d}") for part in split]
+    assert sum(int(r["service_amount"].replace(".", "")) for r in rows) == 2000_00
+    assert [(r["service"], r["meter"], r["unit"], r["previous"], r["value"]) for r in rows if r["meter"]] == [
+        ("water_cold", "123456", "m3", "123.45", "130.10"), ("water_hot", "223344", "m3", "56.1", "57.25")]
