@@ -41,6 +41,9 @@ class ShtrihEmulator(PtyEmulator):
         self.parser = sf.FrameParser()
         self.pending: bytes | None = None  # the last answer, until the host ACKs it
         self.lose_replies = 0  # answers executed but never put on the wire
+        self.corrupt_requests = 0  # host frames damaged on the way in (the registrar answers NAK)
+        self.corrupt_answers = 0  # answers sent with a wrong LRC (the host NAKs, then ENQ fetches them again)
+        self.truncate_answers = 0  # answers cut short on the wire (the host's inter-byte timeout catches them)
         self.power_cut: str | None = None  # "before" | "after": cut power around the next fiscal document
         self.powered = True
         self.on_power_cut = on_power_cut  # the CLI dies for real (os._exit); in-process it just goes dark
@@ -74,12 +77,25 @@ class ShtrihEmulator(PtyEmulator):
         if byte == sf.ENQ:
             if self.pending is None:
                 return [bytes((sf.NAK,))]
-            return [bytes((sf.ACK,)), self.pending]
+            return [bytes((sf.ACK,)), self._damaged(self.pending)]
         if byte == sf.ACK:
             self.pending = None  # the host has the answer
         return []  # NAK: the host will ENQ for the answer again; anything else is line noise
 
+    def _damaged(self, answer: bytes) -> bytes:
+        """The answer as the line delivers it (a fault switch may damage it)."""
+        if self.corrupt_answers:
+            self.corrupt_answers -= 1
+            return answer[:-1] + bytes((answer[-1] ^ 0xA5,))
+        if self.truncate_answers:
+            self.truncate_answers -= 1
+            return answer[:len(answer) // 2]
+        return answer
+
     def _frame(self, frame: sf.Frame | sf.BadFrame) -> list[bytes]:
+        if self.corrupt_requests and isinstance(frame, sf.Frame):
+            self.corrupt_requests -= 1
+            frame = sf.BadFrame(frame.payload)
         if isinstance(frame, sf.BadFrame):
             return [bytes((sf.NAK,))]
         try:
@@ -96,7 +112,7 @@ class ShtrihEmulator(PtyEmulator):
         if self.lose_replies:
             self.lose_replies -= 1
             return [bytes((sf.ACK,))]
-        return [bytes((sf.ACK,)), self.pending]
+        return [bytes((sf.ACK,)), self._damaged(self.pending)]
 
     def _maybe_cut(self, moment: str) -> None:
         if self.power_cut != moment:
