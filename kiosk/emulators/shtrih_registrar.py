@@ -123,6 +123,16 @@ class Registrar:
             self.submode = SUBMODE_WAIT_CONTINUE if self.unprinted else 0
         self.drive.save()
 
+    def set_clock_offset(self, seconds: float) -> None:
+        """Run the registrar's clock this far ahead of the host's (a shift over 24 hours without waiting)."""
+        self.drive.state.clock_offset = seconds
+        self.drive.save()
+
+    def set_drive_full(self, code: int) -> None:
+        """Make the fiscal drive refuse new documents with this error code (0: a healthy drive)."""
+        self.drive.state.full_code = code
+        self.drive.save()
+
     def power_up(self) -> None:
         """After a power cut: memory is gone, the drive's file is what remains; an open receipt is annulled."""
         self.drive.reload()

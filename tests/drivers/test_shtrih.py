@@ -175,7 +175,7 @@ def test_clock_offset_expires_the_shift(tmp_path):
     with registrar_pair(tmp_path) as (emu, drv):
         opened = drv.open_shift()
         with emu.lock:
-            emu.registrar.drive.state.clock_offset = timedelta(hours=25).total_seconds()
+            emu.registrar.set_clock_offset(timedelta(hours=25).total_seconds())
         status = drv.status()
         assert status.shift_expired and status.shift_open and status.shift_opened_at == opened.at
         with pytest.raises(ShiftExpired):
@@ -192,7 +192,7 @@ def test_drive_full_refuses_documents(tmp_path):
     with registrar_pair(tmp_path) as (emu, drv):
         drv.open_shift()
         with emu.lock:
-            emu.registrar.drive.state.full_code = 0x14
+            emu.registrar.set_drive_full(0x14)
         with pytest.raises(DriveFull) as full:
             drv.sell(agent_receipt())
         assert full.value.code == 0x14
