@@ -41,6 +41,10 @@ SCANNERS: dict[str, str] = {
     "serial": "kiosk.drivers.scanner_serial:SerialScanner",
     "hid": "kiosk.drivers.scanner_hid:HidScanner",
 }
+# Fiscal registrars (ККТ, 54-FZ): drivers of the kiosk.fiscal.port.FiscalRegistrar port.
+FISCAL_REGISTRARS: dict[str, str] = {
+    "shtrih": "kiosk.drivers.shtrih:ShtrihRegistrar",
+}
 
 
 def load(kind: str, table: Mapping[str, str], name: str) -> type:
