@@ -107,7 +107,10 @@ class FnStatus:
 
 def _fn_time(data: bytes, tz: ZoneInfo) -> datetime:
     """FN DATE_TIME (YY MM DD HH MM) in the registrar's zone."""
-    return datetime(2000 + data[0], data[1], data[2], data[3], data[4], tzinfo=tz)
+    try:
+        return datetime(2000 + data[0], data[1], data[2], data[3], data[4], tzinfo=tz)
+    except (ValueError, IndexError) as exc:
+        raise RegistrarError(0, f"the registrar sent an impossible date-time {data.hex()}") from exc
 
 
 def _money(value: int) -> bytes:
@@ -140,10 +143,14 @@ class ShtrihRegistrar:
         with self._busy:
             self.link.close()
 
-    def _call(self, command: int, password: int | None, data: bytes = b"", repeatable: bool = False) -> bytes:
+    def _call(self, command: int, password: int | None, data: bytes = b"", repeatable: bool = False,
+              expect: int = 0) -> bytes:
+        """The answer's data, at least `expect` bytes of it; the error code raised as its exception."""
         answer = self.link.exchange(command, password, data, repeatable)
         if answer.error:
             raise error_for(answer.error, command)
+        if len(answer.data) < expect:
+            raise RegistrarError(0, f"answer to 0x{command:X} has {len(answer.data)} bytes, expected {expect}")
         return answer.data
 
     # ---- questions (safe to repeat)
@@ -151,27 +158,25 @@ class ShtrihRegistrar:
     @exclusive
     def fn_status(self) -> FnStatus:
         """FF01: life phase, open document, shift, warnings, clock, FN number, last document number."""
-        data = self._call(sf.FN_STATUS, self.sysadmin, repeatable=True)
-        self._fn_cache = data[10:26].decode("ascii").strip()
+        data = self._call(sf.FN_STATUS, self.sysadmin, repeatable=True, expect=30)
+        self._fn_cache = data[10:26].decode("ascii", "replace").strip(" \x00")
         return FnStatus(phase=data[0], document=data[1], shift_open=bool(data[3]), warnings=data[4],
-                        at=_fn_time(data[5:10], self.tz), fn_number=data[10:26].decode("ascii").strip(),
+                        at=_fn_time(data[5:10], self.tz), fn_number=self._fn_cache,
                         last_fd=int.from_bytes(data[26:30], "little"))
 
     @exclusive
     def short_status(self) -> tuple[int, int, int]:
         """10: (flags, mode, submode)."""
-        data = self._call(sf.SHORT_STATUS, self.cashier, repeatable=True)
+        data = self._call(sf.SHORT_STATUS, self.cashier, repeatable=True, expect=5)
         return int.from_bytes(data[1:3], "little"), data[3], data[4]
 
     @exclusive
     def full_status(self) -> dict[str, object]:
         """11: firmware, the registrar's clock, serial number, last closed shift, INN, mode and submode."""
-        data = self._call(sf.FULL_STATUS, self.cashier, repeatable=True)
-        if len(data) < 46:
-            raise RegistrarError(0, f"full status answer too short ({len(data)} bytes)")
+        data = self._call(sf.FULL_STATUS, self.cashier, repeatable=True, expect=46)
         day, month, year, hour, minute, second = data[23:29]
         return {"firmware": data[1:3].decode("ascii", "replace") + str(int.from_bytes(data[3:5], "little")),
-                "clock": datetime(2000 + year, month, day, hour, minute, second, tzinfo=self.tz),
+                "clock": _fn_time(bytes((year, month, day, hour, minute)), self.tz).replace(second=min(second, 59)),
                 "mode": data[13], "submode": data[14], "serial": int.from_bytes(data[30:34], "little"),
                 "last_closed_shift": int.from_bytes(data[34:36], "little"),
                 "inn": int.from_bytes(data[40:46], "little")}
@@ -179,7 +184,7 @@ class ShtrihRegistrar:
     @exclusive
     def device_type(self) -> dict[str, object]:
         """FC: type, subtype, protocol version, model and name (no password)."""
-        data = self._call(sf.DEVICE_TYPE, None, repeatable=True)
+        data = self._call(sf.DEVICE_TYPE, None, repeatable=True, expect=6)
         return {"type": data[0], "subtype": data[1], "protocol": f"{data[2]}.{data[3]}", "model": data[4],
                 "name": data[6:].decode("cp1251", "replace").strip(" \x00")}
 
@@ -200,7 +205,7 @@ class ShtrihRegistrar:
     def _shift_opened_at(self, fn: FnStatus) -> datetime | None:
         # FF01 does not say when the shift opened; the shift-open report is the document just before the
         # shift's receipts, so look there (and a few back, for other documents in between).
-        data = self._call(sf.FN_SHIFT_PARAMS, self.sysadmin, repeatable=True)
+        data = self._call(sf.FN_SHIFT_PARAMS, self.sysadmin, repeatable=True, expect=5)
         receipts = int.from_bytes(data[3:5], "little")
         for number in range(fn.last_fd - receipts, max(fn.last_fd - receipts - 4, 0), -1):
             found = self.document(number)
@@ -218,6 +223,8 @@ class ShtrihRegistrar:
         if answer.error:
             raise error_for(answer.error, sf.FN_FIND_DOCUMENT)
         data = answer.data
+        if len(data) < 15:
+            raise RegistrarError(0, f"answer to FF0A has {len(data)} bytes, expected 15 or more")
         kind = DOCUMENT_KINDS.get(data[0])
         if kind is None:
             log.info("registrar: document %d is of FN type %d, not a receipt or shift report", number, data[0])

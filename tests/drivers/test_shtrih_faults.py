@@ -153,3 +153,16 @@ def test_registrar_gone_from_the_port_is_link_down(tmp_path):
         with pytest.raises(LinkDown):
             drv.status()
         emu.wire.replug()
+
+
+def test_malformed_answers_are_registrar_errors_not_crashes(tmp_path):
+    from kiosk.fiscal.port import RegistrarError
+
+    with registrar_pair(tmp_path) as (emu, drv):
+        with emu.lock:
+            emu.registrar._handlers[sf.FN_STATUS] = lambda request: b"\x0f\x00"  # a two-byte FN status
+            emu.registrar._handlers[sf.FN_FIND_DOCUMENT] = lambda request: b"\x03\x00" + bytes((26, 13, 40, 25, 61))
+        with pytest.raises(RegistrarError, match="expected 30"):
+            drv.fn_status()
+        with pytest.raises(RegistrarError):
+            drv.document(1)
