@@ -54,7 +54,7 @@ def test_sell_registers_items_tags_and_prints_the_qr(tmp_path):
         assert bytes.fromhex("".join(saved["tags"])) == b"".join(t.encode() for t in receipt.tags)
         at = document.at.strftime("%Y%m%dT%H%M")
         qr = f"t={at}&s=510.00&fn=9999078902004321&i=2&fp={document.sign}&n=1"
-        assert saved["qr"] == qr
+        assert saved["qr"] == qr == document.qr()
         printout = (tmp_path / "printout.txt").read_text()
         assert f"[QR {qr}]" in printout and "ООО Водоканал" in printout and "Терминал 42" in printout
         assert "7707083893" in printout
