@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from kiosk.drivers import shtrih_frame as sf
@@ -29,6 +29,7 @@ from kiosk.fiscal.port import (
     DriveFull,
     FiscalDocument,
     FiscalReceipt,
+    FiscalRegistrar,
     LinkDown,
     LostReply,
     PaperOut,
@@ -368,3 +369,7 @@ class ShtrihRegistrar:
     def continue_printing(self) -> None:
         """B0: finish what paper-out interrupted, after new paper is in."""
         self._call(sf.CONTINUE_PRINTING, self.cashier)
+
+
+if TYPE_CHECKING:
+    _PORT: type[FiscalRegistrar] = ShtrihRegistrar  # mypy proves the driver implements the whole port
