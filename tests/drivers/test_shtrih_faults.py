@@ -166,3 +166,19 @@ def test_malformed_answers_are_registrar_errors_not_crashes(tmp_path):
             drv.fn_status()
         with pytest.raises(RegistrarError):
             drv.document(1)
+
+
+def test_a_late_nak_before_the_ack_does_not_register_an_item_twice(tmp_path):
+    with registrar_pair(tmp_path) as (emu, drv):
+        drv.open_shift()
+        original = emu._frame
+
+        def late_nak_first(frame):
+            replies = original(frame)
+            if isinstance(frame, sf.Frame) and frame.payload[:2] == bytes((0xFF, 0x46)):
+                return [bytes((sf.NAK,)), *replies]  # a NAK owed to some earlier byte arrives just now
+            return replies
+        emu._frame = late_nak_first  # type: ignore[method-assign]
+        document = drv.sell(agent_receipt(cash=1_000_000))  # plenty of cash: a doubled item would be signed
+        saved = _documents(tmp_path)[str(document.number)]
+        assert len(saved["items"]) == 2 and saved["total"] == 51000 and document.total == 51000
