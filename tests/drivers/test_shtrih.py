@@ -12,6 +12,8 @@ from kiosk.drivers import shtrih_frame as sf
 from kiosk.emulators.shtrih_drive import sign
 from kiosk.fiscal.port import BadPassword, FiscalReceipt, PaperOut, ReceiptOpen, ShiftClosed
 
+pytestmark = pytest.mark.usefixtures("no_leaks")  # no thread or file descriptor left behind
+
 
 def test_status_of_a_fresh_registrar(tmp_path):
     with registrar_pair(tmp_path) as (emu, drv):

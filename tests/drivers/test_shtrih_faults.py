@@ -15,6 +15,8 @@ from shtrih_support import agent_receipt, registrar_pair
 from kiosk.drivers import shtrih_frame as sf
 from kiosk.fiscal.port import LinkDown, LostReply
 
+pytestmark = pytest.mark.usefixtures("no_leaks")  # no thread or file descriptor left behind
+
 
 def _documents(tmp_path) -> dict:
     return json.loads((tmp_path / "fn.json").read_text())["documents"]
