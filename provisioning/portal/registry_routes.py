@@ -197,6 +197,10 @@ def _reconcile(request: Request, data: bytes, name: str, provider: str, day: str
                 with session.begin_nested():  # nothing of a refused file is kept
                     run = reconcile(session, who.dealer_id, provider, _day(day, date.today()), data, name,
                                     who.email)
+                audit.record(session, actor=who.email, action="reconcile.import", dealer_id=who.dealer_id,
+                             target=f"{provider} {run.day.isoformat()} {name}"[:200],
+                             after={"rows": run.rows, "matched": run.matched, "discrepancies": run.discrepancies},
+                             remote=_remote(request))
                 return RedirectResponse(f"/reconcile/{run.id}", 303)
             except ImportRejected as exc:
                 errors = [str(e) for e in exc.errors]
