@@ -146,11 +146,20 @@ def download(file_id: int, request: Request) -> Response:
     """A kept registry file, as built."""
     with signed(request, "registries.view") as (session, who):
         file = _own_file(session, who, file_id)
-        media = ("text/csv; charset=" + builder.profile_of(session, who.dealer_id, file.provider).encoding
-                 if file.format == "csv" else
+        media = ("text/csv; charset=" + _charset(file.content) if file.format == "csv" else
                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         return Response(file.content, media_type=media,
                         headers={"Content-Disposition": f'attachment; filename="{file.file_name}"'})
+
+
+def _charset(content: bytes) -> str:
+    """The encoding a kept CSV was built in (the provider's setting may have changed since): Cyrillic text in
+    Windows-1251 is never valid UTF-8."""
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return "windows-1251"
+    return "utf-8"
 
 
 @page("POST", "/registries/files/{file_id}/send", "registries.change")
@@ -197,6 +206,10 @@ def _reconcile(request: Request, data: bytes, name: str, provider: str, day: str
                 with session.begin_nested():  # nothing of a refused file is kept
                     run = reconcile(session, who.dealer_id, provider, _day(day, date.today()), data, name,
                                     who.email)
+                audit.record(session, actor=who.email, action="reconcile.import", dealer_id=who.dealer_id,
+                             target=f"{provider} {run.day.isoformat()} {name}"[:200],
+                             after={"rows": run.rows, "matched": run.matched, "discrepancies": run.discrepancies},
+                             remote=_remote(request))
                 return RedirectResponse(f"/reconcile/{run.id}", 303)
             except ImportRejected as exc:
                 errors = [str(e) for e in exc.errors]

@@ -163,19 +163,25 @@ def render_csv(found: list[Payment], encoding: str) -> bytes:
 
 
 def render_xlsx(found: list[Payment], title: str) -> bytes:
-    """The registry as an XLSX workbook: sheet 'registry' (COLUMNS, money as numbers) and sheet 'totals'."""
+    """The registry as an XLSX workbook: sheet 'registry' (COLUMNS, money as numbers shown with two decimals) and
+    sheet 'totals'. Written in openpyxl's streaming mode (a busy day's registry in little memory)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "registry"
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("registry")
     sheet.append(list(COLUMNS))
+    money = {COLUMNS.index(name) for name in ("amount", "fee", "cash", "service_amount")}
+
+    def cell(index: int, value: Any) -> Any:
+        if index not in money or value == "":
+            return value
+        made = WriteOnlyCell(sheet, value=value)
+        made.number_format = "0.00"
+        return made
+
     for line in lines(found):
-        sheet.append(line)
-    for column in ("E", "F", "G", "K"):
-        for cell in sheet[column][1:]:
-            cell.number_format = "0.00"
+        sheet.append([cell(i, v) for i, v in enumerate(line)])
     totals = book.create_sheet("totals")
     for row in (("registry", title), ("payments", len(found)), ("amount", roubles(sum(p.amount for p in found))),
                 ("fee", roubles(sum(p.fee for p in found))), ("cash", roubles(sum(p.cash for p in found)))):

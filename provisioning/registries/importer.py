@@ -55,6 +55,7 @@ class ImportFormat:
         "external_id": "gateway_id", "terminal": "terminal", "operation": "operation", "account": "account",
         "amount": "amount", "time": "paid_at"})
     amount_unit: str = "roubles"  # or "kopecks"
+    amount_is: str = "credited"  # what their amount is: credited to the provider, or the "cash" the payer gave
     time_format: str = "%Y-%m-%d %H:%M:%S"
     window_minutes: int = 10  # how far apart the two sides' times may be for a match by account and amount
 
@@ -81,6 +82,8 @@ class ImportFormat:
             raise FormatError(f"delimiter {self.delimiter!r}: expected one character")
         if self.encoding not in ("utf-8", "windows-1251"):
             raise FormatError(f"encoding {self.encoding!r}: expected utf-8 or windows-1251")
+        if self.amount_is not in ("credited", "cash"):
+            raise FormatError(f"amount_is {self.amount_is!r}: expected credited or cash")
         if self.amount_unit not in ("roubles", "kopecks"):
             raise FormatError(f"amount_unit {self.amount_unit!r}: expected roubles or kopecks")
         unknown = set(self.columns) - set(FIELDS)

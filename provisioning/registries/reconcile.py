@@ -77,7 +77,15 @@ def correction_link(terminal: str, operation: int, note: str) -> str:
     return "/corrections/new?" + urlencode({"terminal": terminal, "operation": operation, "note": note[:300]})
 
 
-def _ours(session: Session, dealer_id: int, provider: str, day: date, zone_name: str, window: timedelta) -> list[Ours]:
+def _amount(op: JournalOperation, amount_is: str) -> int:
+    """What their registry's amount is compared with: the cash taken, or what was credited to the provider."""
+    if amount_is == "cash":
+        return op.cash
+    return op.credited if op.credited is not None else op.cash - (op.fee or 0)
+
+
+def _ours(session: Session, dealer_id: int, provider: str, day: date, zone_name: str, window: timedelta,
+          amount_is: str) -> list[Ours]:
     start, end = day_bounds(day, zone_of(zone_name))
     rows = session.execute(
         select(Terminal.number, JournalOperation).join(Terminal, Terminal.id == JournalOperation.terminal_id)
@@ -85,11 +93,11 @@ def _ours(session: Session, dealer_id: int, provider: str, day: date, zone_name:
                JournalOperation.created_utc >= start - window, JournalOperation.created_utc < end + window,
                JournalOperation.cash > 0)
         .order_by(JournalOperation.created_utc)).all()
-    return [Ours(number, op.operation, op.account, op.credited if op.credited is not None else op.cash - (op.fee or 0),
-                 op.state, op.external_id or "", op, taken=False) for number, op in rows]
+    return [Ours(number, op.operation, op.account, _amount(op, amount_is), op.state, op.external_id or "", op)
+            for number, op in rows]
 
 
-def _elsewhere(session: Session, dealer_id: int, provider: str, row: TheirRow) -> Ours | None:
+def _elsewhere(session: Session, dealer_id: int, provider: str, row: TheirRow, amount_is: str) -> Ours | None:
     """Our operation a line names by id or number when it was opened on another day."""
     query = (select(Terminal.number, JournalOperation).join(Terminal, Terminal.id == JournalOperation.terminal_id)
              .where(JournalOperation.dealer_id == dealer_id, JournalOperation.provider == provider))
@@ -102,8 +110,7 @@ def _elsewhere(session: Session, dealer_id: int, provider: str, row: TheirRow) -
     if found is None:
         return None
     number, op = found
-    return Ours(number, op.operation, op.account, op.credited if op.credited is not None else op.cash,
-                op.state, op.external_id or "", op)
+    return Ours(number, op.operation, op.account, _amount(op, amount_is), op.state, op.external_id or "", op)
 
 
 def match(ours: list[Ours], theirs: list[TheirRow], window: timedelta, in_day: Any,
@@ -167,9 +174,9 @@ def reconcile(session: Session, dealer_id: int, provider: str, day: date, data: 
     theirs = parse(data, fmt, zone)
     window = timedelta(minutes=fmt.window_minutes)
     start, end = day_bounds(day, zone)
-    ours = _ours(session, dealer_id, provider, day, profile.timezone, window)
+    ours = _ours(session, dealer_id, provider, day, profile.timezone, window, fmt.amount_is)
     report = match(ours, theirs, window, lambda o: start <= o.op.created_utc < end,
-                   lambda row: _elsewhere(session, dealer_id, provider, row))
+                   lambda row: _elsewhere(session, dealer_id, provider, row, fmt.amount_is))
     run = ReconcileRun(dealer_id=dealer_id, provider=provider, day=day, file_name=file_name[:200],
                        rows=report.theirs_rows, matched=report.matched, discrepancies=report.discrepancies,
                        report=json.dumps(report.as_json(), ensure_ascii=False), imported_by=actor[:200])

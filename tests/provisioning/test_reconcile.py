@@ -76,6 +76,16 @@ def test_matching_by_terminal_and_operation_in_kopecks_without_a_header(database
     assert (run.matched, run.discrepancies) == (3, 0)
 
 
+def test_their_amount_may_be_the_cash_taken(database, history):
+    fmt = ImportFormat(header=False, amount_is="cash", columns={"external_id": "1", "amount": "2"})
+    text = f"prv{history['plain']};150.00\nprv{history['late']};490.00\n"
+    with database.session() as session:
+        run = reconcile(session, history["dealer"], "vodokanal", DAY, text.encode(), "cash.csv", "test", fmt)
+        report = __import__("json").loads(run.report)
+    assert run.matched == 1 and [(m["operation"], m["ours"], m["theirs"]) for m in report["mismatches"]] == [
+        (history["late"], 50000, 49000)]
+
+
 def test_account_and_amount_match_only_within_the_time_window(database, history):
     fmt = ImportFormat(columns={"account": "account", "amount": "amount", "time": "time"}, window_minutes=5,
                        time_format="%Y-%m-%dT%H:%M")

@@ -80,7 +80,8 @@ def test_support_builds_downloads_and_may_not_change_settings(app, database, his
         kept = session.get(RegistryFile, int(link.group(2)))
         assert reply.content == kept.content and kept.payments == 3
     assert reply.headers["content-disposition"] == f'attachment; filename="{kept.file_name}"'
-    assert "Холодное".encode("cp1251") in reply.content  # the provider's CSV encoding
+    assert "Холодное".encode("cp1251") in reply.content  # the provider's CSV encoding, and it says so
+    assert reply.headers["content-type"] == "text/csv; charset=windows-1251"
     assert client.post(f"/registries/files/{kept.id}/send", data={"csrf": csrf}).status_code == 403
 
 
