@@ -183,6 +183,9 @@ async def _serve(request: Request, command: str, key: str = "") -> Response:
                 status_code, data = check(svc, holder, body)
             elif command == "pay":
                 status_code, data = pay(svc, holder, request.headers.get(IDEMPOTENCY_HEADER, ""), int(timestamp), body)
+            elif command == "balance":
+                # no dealer balance to run out of: the dealer collects for the provider itself (the route stays)
+                status_code, data = 404, {"result": "not_found", "message": "no dealer balance at this processing"}
             else:
                 status_code, data = status(svc, holder, key, int(timestamp))
         except BadRequest as exc:
@@ -213,3 +216,9 @@ async def pay_route(request: Request) -> Response:
 async def status_route(key: str, request: Request) -> Response:
     """The answer given to a key; not_found voids older pays with it."""
     return await _serve(request, "status", key)
+
+
+@router.get("/v1/balance")
+async def balance_route(request: Request) -> Response:
+    """Signed not_found: a terminal reads "no balance reported" and keeps the route."""
+    return await _serve(request, "balance")

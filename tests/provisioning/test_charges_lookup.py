@@ -189,6 +189,16 @@ def test_the_terminals_adapter_is_shown_the_debt_from_the_registry(server, deale
     assert overpaid["total"] == 234567 - 15000 and overpaid["services"][1]["amount"] == 0
 
 
+def test_no_dealer_balance_is_reported_so_the_route_is_kept(server, dealer_state, key, caplog):
+    gateway = _gateway(server, dealer_state, *key)
+    try:
+        assert gateway.balance() is None
+    finally:
+        gateway.close()
+    assert "does not verify" not in caplog.text  # a signed answer, not a reply the terminal distrusts
+    assert _signed(server, dealer_state, key, "GET", "/v1/balance")[0] == 404
+
+
 def test_an_unknown_account_gets_the_protocols_refusal(server, dealer_state, key):
     gateway = _gateway(server, dealer_state, *key)
     try:
