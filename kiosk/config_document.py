@@ -23,7 +23,8 @@ from kiosk.schema import Doc, load_toml
 DOCUMENT_VERSION = 1
 DOCUMENT = "configuration document"
 #: sections of terminal.toml a dealer sets; devices, gateways' addresses, journal and paths stay the terminal's
-TERMINAL_SECTIONS = ("limits", "offline", "screen", "service", "session")
+TERMINAL_SECTIONS = ("limits", "offline", "screen", "service", "session",
+                     "fiscal")  # fiscal: the dealer's 54-FZ payment-agent data (kiosk/fiscal/settings.py)
 #: the screen's size, density and full-screen mode belong to the hardware, not to the dealer
 SCREEN_KEYS = {"theme", "language"}
 DOCUMENT_KEYS = {"version", "catalog", *TERMINAL_SECTIONS}
@@ -86,7 +87,8 @@ def apply_to(base: Config, document: Mapping[str, Any],
         offline_max_operation=effective.offline_max_operation, offline_max_total=effective.offline_max_total,
         screen=dataclasses.replace(base.screen, theme=effective.screen.theme, language=effective.screen.language),
         service_pin_sha256=effective.service_pin_sha256, timeouts=effective.timeouts,
-        receipt_required=effective.receipt_required, gateways=gateways)
+        receipt_required=effective.receipt_required, gateways=gateways,
+        fiscal=effective.fiscal)
     return config, _catalog(document, config.currency, set(gateways))
 
 
