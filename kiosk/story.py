@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiosk.catalog import Provider
+from kiosk.fiscal.words import fiscal_lines
 from kiosk.journal_text import STATE_WORDS, provider_name
 from kiosk.money import Money
 from kiosk.offline_queue.operation import Operation
@@ -122,6 +123,7 @@ class Story:
             + (f"  ({r['commit_reason']})" if r.get("commit_reason") else ""),
             f"  finished     {self.when(r.get('finished_at'))}",
             f"  receipt      {r.get('receipt_status') or 'none'}",
+            *fiscal_lines(r.get("details")),  # a fiscal registrar's receipt (kiosk/fiscal/words.py)
             "  ids at the processing systems (these tell two payments with the same number apart):",
             f"    idempotency key {key}   OSMP txn_id {txn}   CyberPlat SESSION {session}",
         ]

@@ -1,0 +1,39 @@
+"""The fiscal receipt as support reads it in a payment's story (terminal lookup and the dealer service alike)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+STATUS_WORDS = {
+    "done": "made",
+    "pending": "UNKNOWN whether the fiscal drive made it (the registrar did not answer); asked again at start-up",
+    "failed": "NOT made; the terminal retries when the registrar is ready (paper, link) — the payment itself stands",
+}
+
+
+def fiscal_of(details: Any) -> Mapping[str, Any] | None:
+    """details["fiscal"] from an operation's details (a dict or its JSON text), if any."""
+    if isinstance(details, str):
+        try:
+            details = json.loads(details or "{}")
+        except ValueError:
+            return None
+    fiscal = details.get("fiscal") if isinstance(details, Mapping) else None
+    return fiscal if isinstance(fiscal, Mapping) else None
+
+
+def fiscal_lines(details: Any) -> list[str]:
+    """'  fiscal       made: FN … FD 12 FP 3000…' and the QR, or nothing for a terminal without a registrar."""
+    fiscal = fiscal_of(details)
+    if fiscal is None:
+        return []
+    status = str(fiscal.get("status", "?"))
+    lines = [f"  fiscal       {STATUS_WORDS.get(status, status)}"]
+    if status == "done":
+        lines[0] += f": FN {fiscal.get('fn')}  FD {fiscal.get('fd')}  FP {fiscal.get('fp')}  at {fiscal.get('at')}"
+        lines.append(f"    QR (the payer's check at the tax service): {fiscal.get('qr')}")
+    if fiscal.get("error"):
+        lines.append(f"    why: {fiscal['error']}")
+    return lines
