@@ -146,3 +146,14 @@ def test_bank_paying_agent_data_goes_into_1223(path, operation):
     agent = {t.tag: t.text for t in {t.tag: t for t in payment.tags}[1223].children()}
     assert agent == {1044: "Платеж", 1073: "+78000000001", 1074: "+78000000002", 1075: "+74951234567",
                      1026: 'АО "Банк"', 1005: "Москва, ул. Б, 1", 1016: "7702070139  "}
+
+
+def test_a_dealer_document_carries_the_fiscal_data_and_is_checked_the_same_way():
+    from kiosk import config_document
+
+    document = config_document.starter()
+    document["fiscal"] = {"agent_sign": "paying_agent", "taxation": "osn", "agent_phone": "8 800 000-00-01"}
+    config_document.check(document)
+    document["fiscal"]["taxation"] = "vat"
+    with pytest.raises(ConfigError, match=r"fiscal.taxation: expected one of"):
+        config_document.check(document)
