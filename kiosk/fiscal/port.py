@@ -161,7 +161,15 @@ class StillPrinting(RegistrarError):
 
 
 class LostReply(FiscalError):
-    """The command was delivered but its answer never came: it may or may not have executed."""
+    """The command was delivered but its answer never came: it may or may not have executed.
+
+    `expected` is the document number the command would have made, when the driver knows it: ask
+    `document(expected)` to learn whether it did.
+    """
+
+    def __init__(self, message: str = "", expected: int | None = None) -> None:
+        super().__init__(message)
+        self.expected = expected
 
 
 class LinkDown(FiscalError):
