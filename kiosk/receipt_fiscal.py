@@ -7,6 +7,8 @@ supplier's data (1224: phone 1171, name 1225) and INN (1226); the fee is a separ
 
 from __future__ import annotations
 
+import textwrap
+
 from kiosk.catalog import Catalog, Provider
 from kiosk.config import Config
 from kiosk.errors import ConfigError
@@ -17,6 +19,7 @@ from kiosk.fiscal.text import cp866
 from kiosk.offline_queue.journal import Operation
 
 NAME_LIMIT = 128  # the registrar's item-name field
+HEADER_WIDTH = 40  # characters per non-fiscal line on an 80 mm registrar (Shtrih-M's line command takes 40)
 
 
 def agent_data(settings: FiscalSettings) -> list[tlv.Tlv]:
@@ -79,7 +82,15 @@ def fiscal_receipt(config: Config, catalog: Catalog, op: Operation,
     if settings.ffd == "1.05":
         receipt_tags.append(tlv.byte(tlv.AGENT_SIGN, settings.agent_bits))  # FFD 1.05 wants it at receipt level
     return FiscalReceipt(kind=tlv.KIND_INCOME, items=tuple(items), cash=op.cash, taxation=settings.taxation_bits,
-                         tags=tuple(receipt_tags), header_lines=tuple(cp866(line) for line in header_lines))
+                         tags=tuple(receipt_tags), header_lines=wrapped(header_lines))
+
+
+def wrapped(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """Lines cut to the registrar's width at spaces where possible (a cut-off line would lose words)."""
+    out: list[str] = []
+    for line in lines:
+        out += textwrap.wrap(cp866(line), HEADER_WIDTH, break_long_words=True) or [""]
+    return tuple(out)
 
 
 def check_catalog(catalog: Catalog, file: str) -> None:

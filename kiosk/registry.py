@@ -38,7 +38,7 @@ PRINTER_LINKS: dict[str, str] = {
 }
 # Fiscal registrars (54-FZ), `[devices.printer] link = "fiscal"`, chosen by `model` (kiosk/fiscal/wiring.py).
 FISCAL_REGISTRARS: dict[str, str] = {
-    "shtrih": "kiosk.fiscal.shtrih:ShtrihRegistrar",
+    "shtrih": "kiosk.drivers.shtrih:ShtrihRegistrar",
 }
 # 2D barcode scanners (utility bills' GOST R 56042 codes): serial/USB-CDC, or HID keyboard-wedge via evdev.
 SCANNERS: dict[str, str] = {
