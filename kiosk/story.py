@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiosk.catalog import Provider
-from kiosk.fiscal.words import fiscal_lines
+from kiosk.fiscal.words import fiscal_event, fiscal_lines
 from kiosk.journal_text import STATE_WORDS, provider_name
 from kiosk.money import Money
 from kiosk.offline_queue.operation import Operation
@@ -96,6 +96,9 @@ class Story:
         for incident in self.incidents:
             money = f" [{self.roubles(incident['amount'])}]" if incident.get("amount") else ""
             out.append(Event(incident["at"], "incident", f"incident {incident['kind']}{money}: {incident['detail']}"))
+        fiscal = fiscal_event(r.get("details"))  # the fiscal receipt a registrar made (kiosk/fiscal/words.py)
+        if fiscal is not None:
+            out.append(Event(fiscal[0], "fiscal", fiscal[1]))
         if r.get("finished_at"):
             out.append(Event(r["finished_at"], "finished", f"finished: {r['state']} — "
                                                             f"{STATE_WORDS.get(r['state'], r['state'])}"))

@@ -37,3 +37,12 @@ def fiscal_lines(details: Any) -> list[str]:
     if fiscal.get("error"):
         lines.append(f"    why: {fiscal['error']}")
     return lines
+
+
+def fiscal_event(details: Any) -> tuple[str, str] | None:
+    """(when, words) of the fiscal receipt for a story's events, when one was made."""
+    fiscal = fiscal_of(details)
+    if fiscal is None or fiscal.get("status") != "done" or not fiscal.get("at"):
+        return None
+    return str(fiscal["at"]), (f"fiscal receipt: FN {fiscal.get('fn')} FD {fiscal.get('fd')} FP {fiscal.get('fp')}; "
+                               f"QR {fiscal.get('qr')}")

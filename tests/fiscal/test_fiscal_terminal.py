@@ -64,6 +64,7 @@ def test_a_payment_gets_one_fiscal_receipt_journaled_before_the_payer_is_told(co
     out = capsys.readouterr().out
     assert f"fiscal       made: FN {fiscal['fn']}  FD {fiscal['fd']}  FP {fiscal['fp']}" in out
     assert f"QR (the payer's check at the tax service): {fiscal['qr']}" in out
+    assert f"fiscal receipt: FN {fiscal['fn']} FD {fiscal['fd']} FP {fiscal['fp']}; QR {fiscal['qr']}" in out
 
 
 def test_without_paper_the_payment_is_delivered_and_the_receipt_follows_when_paper_is_back(config_path, capsys):
