@@ -48,7 +48,8 @@ def attach(desk: ReceiptDesk, journal: Journal, registrar: FiscalRegistrar | Non
         raise ConfigError(str(config.file), "fiscal", "required table is missing (the printer is a fiscal registrar)")
     check_catalog(desk.catalog, str(config.catalog_path))
     if registrar is None:
-        registrar = open_registrar(dict(config.printer.options), str(config.file))
+        # the registrar's clock is read in the terminal's zone unless the configuration names another
+        registrar = open_registrar({"tz": config.timezone.key, **config.printer.options}, str(config.file))
     ledger = FiscalLedger(journal)
     ledger.start()
     desk.printer = FiscalPrinter(registrar)
