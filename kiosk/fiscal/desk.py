@@ -26,6 +26,7 @@ from kiosk.fiscal.port import (
     LostReply,
     RegistrarStatus,
     ShiftExpired,
+    StillPrinting,
 )
 from kiosk.fiscal.settings import MAX_SHIFT_HOURS
 from kiosk.offline_queue.journal import Operation
@@ -83,13 +84,14 @@ class FiscalDesk:
                 except Unresolved as unknown:
                     self.ledger.unresolved(row, f"{error}; {unknown}")
                     return FAILED
-                if document is None and isinstance(exc, ShiftExpired) and not renewed:
-                    # refused, so nothing was made: close the old shift, open a new one, and try once more
-                    self.ledger.failed(row, error)
+                if document is None and isinstance(exc, ShiftExpired | StillPrinting) and not renewed:
+                    # refused, so nothing was made: renew the shift or finish the interrupted printout, try again
+                    self.ledger.failed(row, error, incident=False)
                     try:
-                        self._renew_shift()
+                        self._renew_shift() if isinstance(exc, ShiftExpired) else self._continue_printing()
                     except (FiscalError, Unresolved) as renewal:
-                        log.warning("renewing the shift failed: %s", renewal)
+                        log.warning("making the registrar ready again failed: %s", renewal)
+                        self.ledger.not_attempted(op.operation, f"{error}; {_words(renewal)}", op.cash)
                         return FAILED
                     return self._issue(op, header_lines, renewed=True)
             if document is None:
@@ -98,6 +100,12 @@ class FiscalDesk:
                 return FAILED
             self.ledger.done(row, document, qr_text(document, op.cash, self.config.timezone))
             return PRINTED
+
+    def _continue_printing(self) -> None:
+        """After paper ran out mid-printout and was put back: finish printing (B0), if the registrar has it."""
+        resume = getattr(self.registrar, "continue_printing", None)
+        if resume is not None:
+            resume()
 
     def _ready_to_sell(self) -> RegistrarStatus:
         """A status that allows selling: paper in, no receipt left open, a shift open and under 24 h."""

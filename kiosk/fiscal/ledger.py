@@ -93,16 +93,18 @@ class FiscalLedger:
                                                   "fp": document.sign, "at": at, "qr": qr})
         return self.get(row.id)
 
-    def failed(self, row: FiscalRow, error: str) -> FiscalRow:
-        """Nothing was made (the drive says so): journaled with an incident support sees; retried later."""
+    def failed(self, row: FiscalRow, error: str, incident: bool = True) -> FiscalRow:
+        """Nothing was made (the drive says so): journaled with an incident support sees (unless retried at
+        once); retried later."""
         stamp = self._stamp()
         with self.journal._tx() as conn:
             conn.execute("UPDATE fiscal_documents SET state=?, error=?, updated_at=? WHERE id=?",
                          (FAILED, error, stamp, row.id))
             if row.operation is not None:
                 _set_fiscal(conn, row.operation, {"status": "failed", "fn": row.fn, "error": error})
-            conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?,?,?,?,?)",
-                         (stamp, f"fiscal_{row.kind}_failed", row.operation, error, row.total))
+            if incident:
+                conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?,?,?,?,?)",
+                             (stamp, f"fiscal_{row.kind}_failed", row.operation, error, row.total))
         return self.get(row.id)
 
     def unresolved(self, row: FiscalRow, error: str) -> None:

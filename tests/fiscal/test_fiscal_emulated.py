@@ -136,3 +136,24 @@ def test_paper_out_then_paper_in_the_receipt_follows_once(tmp_path, emulator):
     finally:
         terminal.close()
     assert len([d for d in receipts(tmp_path) if d["total"] == 15000]) == 1
+
+
+def test_paper_running_out_while_the_receipt_prints_keeps_the_document_and_printing_resumes(tmp_path, emulator):
+    terminal = start(tmp_path, emulator)
+    try:
+        pay(terminal, (5000,))
+        emulator.registrar.set_paper(True, lines=5)  # the roll ends a few lines into the next receipt
+        number = pay(terminal)
+        assert terminal.journal.get(number).details["fiscal"]["status"] == "done"  # signed before the paper ended
+        assert "[PAPER OUT" in (tmp_path / "printout.txt").read_text(encoding="utf-8")
+        emulator.registrar.set_paper(True)  # a new roll: the registrar waits for 'continue printing'
+        later = pay(terminal, (10000,))
+        assert terminal.journal.get(later).details["fiscal"]["status"] == "done"
+        assert terminal.journal.get(later).receipt_status == "printed"
+        assert not [i for i in terminal.journal.incidents() if i["operation"] == later]
+    finally:
+        terminal.close()
+    printout = (tmp_path / "printout.txt").read_text(encoding="utf-8")
+    first = [d for d in receipts(tmp_path) if d["total"] == 15000][0]
+    assert f"[QR {first['qr']}]" in printout  # the interrupted receipt's rest came out after the new roll
+    assert len(receipts(tmp_path)) == 3
