@@ -7,6 +7,9 @@ the service menu's reprint are printed as non-fiscal text, so a reprint can neve
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import AbstractContextManager
+from typing import Any
 
 from kiosk.drivers.printer import PrinterStatus, PrintResult
 from kiosk.fiscal.port import FiscalError, FiscalRegistrar, LinkDown
@@ -20,13 +23,16 @@ COPY_MARK = "*** КОПИЯ / COPY: НЕ ФИСКАЛЬНЫЙ ДОКУМЕНТ *
 class FiscalPrinter:
     """The registrar's printer, as the receipt desk and the service menu see a printer."""
 
-    def __init__(self, registrar: FiscalRegistrar) -> None:
+    def __init__(self, registrar: FiscalRegistrar, lock: AbstractContextManager[Any] | None = None) -> None:
         self.registrar = registrar
+        # the fiscal desk's lock: a status query must never interleave with a receipt on the same wire
+        self.lock = lock if lock is not None else threading.RLock()
 
     def status(self) -> PrinterStatus:
         """Paper and link, from the registrar's status."""
         try:
-            status = self.registrar.status()
+            with self.lock:
+                status = self.registrar.status()
         except LinkDown:
             return PrinterStatus("unknown", online=False)
         except FiscalError as exc:
@@ -40,7 +46,8 @@ class FiscalPrinter:
         if receipt.kind in ("payment", "restored", "not_completed"):
             lines = [COPY_MARK, *lines]
         try:
-            self.registrar.print_lines(lines, cut=True)
+            with self.lock:
+                self.registrar.print_lines(lines, cut=True)
         except FiscalError as exc:
             log.warning("non-fiscal print on the registrar: %s", exc)
             return PrintResult("failed", str(exc))

@@ -48,7 +48,7 @@ class FiscalDesk:
                  now: Callable[[], datetime] | None = None) -> None:
         self.registrar, self.ledger, self.config, self.catalog = registrar, ledger, config, catalog
         self.now = now or (lambda: datetime.now(UTC))  # the registrar keeps real time, whatever the session's clock
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()  # one conversation with the registrar at a time (its printer view shares it)
 
     @property
     def shift_hours(self) -> int:
@@ -61,7 +61,7 @@ class FiscalDesk:
         return self._issue(op, header_lines, renewed=False)
 
     def _issue(self, op: Operation, header_lines: tuple[str, ...], renewed: bool) -> str:
-        with self._lock:
+        with self.lock:
             if self.ledger.receipt_of(op.operation) is not None:
                 return PRINTED  # made already (a recovery, a retry): never a second one
             try:
@@ -159,7 +159,7 @@ class FiscalDesk:
 
     def scheduled_z_report(self) -> FiscalDocument | None:
         """Between payments: close a shift that is older than the dealer's limit (the next sale opens one)."""
-        with self._lock:
+        with self.lock:
             self.resolve_intents()
             status = self.registrar.status()
             if not status.shift_open:
@@ -191,7 +191,7 @@ class FiscalDesk:
     def resolve_intents(self) -> int:
         """Settle every intent a lost reply or a crash left: done if the drive has it, failed if not."""
         settled = 0
-        with self._lock:
+        with self.lock:
             for row in self.ledger.rows(state="intent"):
                 document = self._find(row)  # Unresolved propagates: nothing new may start while one is unknown
                 if document is None:
@@ -207,7 +207,7 @@ class FiscalDesk:
     def catch_up(self, journal_get: Callable[[int], Operation], limit: int = 20) -> dict[str, Any]:
         """Resolve intents, then issue the receipts still owed (paper was out, the link was down, a crash)."""
         made = failed = 0
-        with self._lock:
+        with self.lock:
             try:
                 self.resolve_intents()
                 if not self.registrar.status().paper:

@@ -52,9 +52,10 @@ def attach(desk: ReceiptDesk, journal: Journal, registrar: FiscalRegistrar | Non
         registrar = open_registrar({"tz": config.timezone.key, **config.printer.options}, str(config.file))
     ledger = FiscalLedger(journal)
     ledger.start()
-    desk.printer = FiscalPrinter(registrar)
-    desk.fiscal = FiscalDesk(registrar, ledger, config, desk.catalog)
-    return desk.fiscal
+    fiscal = FiscalDesk(registrar, ledger, config, desk.catalog)
+    desk.printer = FiscalPrinter(registrar, fiscal.lock)
+    desk.fiscal = fiscal
+    return fiscal
 
 
 def upkeep(fiscal: FiscalDesk, operation: Callable[[int], Operation]) -> dict[str, Any]:
@@ -63,7 +64,33 @@ def upkeep(fiscal: FiscalDesk, operation: Callable[[int], Operation]) -> dict[st
         fiscal.scheduled_z_report()
     except Exception as exc:  # reported, and tried again at the next upkeep; payments go on
         log.warning("scheduled Z-report: %s", exc)
+    note_warnings(fiscal)
     result = fiscal.catch_up(operation)
     if result["made"] or result["owed"]:
         log.info("fiscal upkeep: %s", result)
     return result
+
+
+WARNINGS_KEY = "fiscal_warnings"  # journal meta: the fiscal drive's warnings last seen (comma-separated)
+WARNING_WORDS = {"fn_replace_3_days": "the fiscal drive must be replaced within 3 days",
+                 "fn_replace_30_days": "the fiscal drive must be replaced within 30 days",
+                 "fn_memory_90": "the fiscal drive's memory is 90 % full",
+                 "ofd_timeout": "documents have waited too long for the fiscal data operator (OFD)"}
+
+
+def note_warnings(fiscal: FiscalDesk) -> list[str]:
+    """A warning the fiscal drive starts to give is journaled once as an incident (support replaces the drive)."""
+    journal = fiscal.ledger.journal
+    try:
+        with fiscal.lock:
+            current = sorted(fiscal.registrar.status().warnings)
+    except Exception as exc:  # the registrar not answering is the receipts' problem, reported there
+        log.info("fiscal warnings not read: %s", exc)
+        return []
+    seen = set(filter(None, (journal.meta(WARNINGS_KEY) or "").split(",")))
+    new = [w for w in current if w not in seen]
+    for warning in new:
+        journal.incident("fiscal_warning", WARNING_WORDS.get(warning, warning))
+    if set(current) != seen:
+        journal.set_meta(WARNINGS_KEY, ",".join(current))
+    return new

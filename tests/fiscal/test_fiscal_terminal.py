@@ -3,6 +3,7 @@ journaled before the payer is told, shown in `kiosk journal lookup`; start-up se
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -115,3 +116,19 @@ def test_start_up_settles_a_receipt_a_crash_left_unknown_without_a_second_one(co
     finally:
         restarted.close()
     assert len(registrar.receipts_for(20000)) == 1 and len(registrar.receipts) == 2
+
+
+def test_a_fiscal_drive_warning_becomes_one_incident(config_path):
+    from kiosk.fiscal.port import WARN_FN_REPLACE_30_DAYS
+
+    registrar = FakeRegistrar()
+    real_status = registrar.status
+    registrar.status = lambda: dataclasses.replace(real_status(), warnings=frozenset({WARN_FN_REPLACE_30_DAYS}))
+    terminal = start(config_path, registrar)
+    try:
+        terminal.fiscal_upkeep()
+        terminal.fiscal_upkeep()
+        warnings = [i for i in terminal.journal.incidents() if i["kind"] == "fiscal_warning"]
+    finally:
+        terminal.close()
+    assert [w["detail"] for w in warnings] == ["the fiscal drive must be replaced within 30 days"]
