@@ -56,11 +56,15 @@ class FiscalDesk:
         return self.config.fiscal.shift_hours if self.config.fiscal is not None else MAX_SHIFT_HOURS - 1
 
     # -- a payment's receipt ---------------------------------------------------------------------------
-    def issue(self, op: Operation, header_lines: tuple[str, ...] = ()) -> str:
-        """Make the operation's fiscal receipt unless it has one; the journal's receipt status."""
-        return self._issue(op, header_lines, renewed=False)
+    def issue(self, op: Operation, header_lines: tuple[str, ...] = (), retry: bool = False) -> str:
+        """Make the operation's fiscal receipt unless it has one; the journal's receipt status.
 
-    def _issue(self, op: Operation, header_lines: tuple[str, ...], renewed: bool) -> str:
+        retry: a later attempt (upkeep) — a failure updates the operation's fiscal status but raises no new
+        incident, so a registrar that keeps failing does not flood support with one per minute.
+        """
+        return self._issue(op, header_lines, renewed=False, quiet=retry)
+
+    def _issue(self, op: Operation, header_lines: tuple[str, ...], renewed: bool, quiet: bool) -> str:
         with self.lock:
             if self.ledger.receipt_of(op.operation) is not None:
                 return PRINTED  # made already (a recovery, a retry): never a second one
@@ -70,7 +74,7 @@ class FiscalDesk:
                 status = self._ready_to_sell()
             except (FiscalError, Unresolved) as exc:
                 log.warning("fiscal receipt for operation %d not attempted: %s", op.operation, exc)
-                self.ledger.not_attempted(op.operation, _words(exc), op.cash)
+                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet)
                 return FAILED
             receipt = fiscal_receipt(self.config, self.catalog, op, header_lines)
             row = self.ledger.intend(op.operation, "receipt", status.fn_number, status.last_fd, op.cash)
@@ -91,11 +95,12 @@ class FiscalDesk:
                         self._renew_shift() if isinstance(exc, ShiftExpired) else self._continue_printing()
                     except (FiscalError, Unresolved) as renewal:
                         log.warning("making the registrar ready again failed: %s", renewal)
-                        self.ledger.not_attempted(op.operation, f"{error}; {_words(renewal)}", op.cash)
+                        self.ledger.not_attempted(op.operation, f"{error}; {_words(renewal)}", op.cash,
+                                                  incident=not quiet)
                         return FAILED
-                    return self._issue(op, header_lines, renewed=True)
+                    return self._issue(op, header_lines, renewed=True, quiet=quiet)
             if document is None:
-                self.ledger.failed(row, error or "the registrar made no document")
+                self.ledger.failed(row, error or "the registrar made no document", incident=not quiet)
                 self._cancel_open_receipt()
                 return FAILED
             self.ledger.done(row, document, qr_text(document, op.cash, self.config.timezone))
@@ -215,7 +220,7 @@ class FiscalDesk:
             except (FiscalError, Unresolved) as exc:
                 return {"made": 0, "failed": 0, "owed": len(self.ledger.owed(limit)), "why": _words(exc)}
             for number in self.ledger.owed(limit):
-                if self.issue(journal_get(number)) == PRINTED:
+                if self.issue(journal_get(number), retry=self.ledger.reported(number)) == PRINTED:
                     made += 1
                 else:
                     failed += 1

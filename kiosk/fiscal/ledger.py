@@ -114,13 +114,14 @@ class FiscalLedger:
             if row.operation is not None:
                 _set_fiscal(conn, row.operation, {"status": "pending", "fn": row.fn, "error": error})
 
-    def not_attempted(self, operation: int, error: str, total: int) -> None:
+    def not_attempted(self, operation: int, error: str, total: int, incident: bool = True) -> None:
         """The registrar could not even be asked (link down, no paper): the receipt is owed and retried."""
         stamp = self._stamp()
         with self.journal._tx() as conn:
             _set_fiscal(conn, operation, {"status": "failed", "error": error})
-            conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?,?,?,?,?)",
-                         (stamp, "fiscal_receipt_failed", operation, error, total))
+            if incident:
+                conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?,?,?,?,?)",
+                             (stamp, "fiscal_receipt_failed", operation, error, total))
 
     # -- questions ---------------------------------------------------------------------------------------
     def get(self, row_id: int) -> FiscalRow:
@@ -143,6 +144,13 @@ class FiscalLedger:
         sql = f"SELECT {COLUMNS} FROM fiscal_documents" + (f" WHERE {' AND '.join(where)}" if where else "")
         with self.journal._lock:
             return [FiscalRow.from_row(tuple(r)) for r in self.journal.conn.execute(sql + " ORDER BY id", args)]
+
+    def reported(self, operation: int) -> bool:
+        """Support has already been told (an incident) that this operation's fiscal receipt failed."""
+        with self.journal._lock:
+            return self.journal.conn.execute(
+                "SELECT 1 FROM incidents WHERE operation=? AND kind='fiscal_receipt_failed' LIMIT 1",
+                (operation,)).fetchone() is not None
 
     def receipt_of(self, operation: int) -> FiscalRow | None:
         """The fiscal receipt made for an operation, if one was."""

@@ -214,3 +214,20 @@ def test_receipts_from_before_the_registrar_are_not_owed(tmp_path):
         assert ledger.owed() == [later.operation]
     finally:
         journal.close()
+
+
+def test_a_registrar_that_keeps_refusing_is_reported_once_not_every_minute(rig):
+    from kiosk.fiscal.port import DriveFull
+
+    rig.desk.issue(committed(rig.journal, 5000, 0))
+    op = committed(rig.journal)
+
+    def full(receipt):
+        raise DriveFull(0x14, "fiscal drive storage resource exhausted")
+
+    rig.registrar.sell = full  # type: ignore[method-assign]
+    assert rig.desk.issue(op) == "failed"
+    for _ in range(3):
+        assert rig.desk.catch_up(rig.journal.get)["failed"] == 1
+    assert len(rig.incidents("fiscal_receipt_failed")) == 1
+    assert "DriveFull" in rig.fiscal(op.operation)["error"] and rig.ledger.owed() == [op.operation]
