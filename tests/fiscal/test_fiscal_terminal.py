@@ -132,3 +132,26 @@ def test_a_fiscal_drive_warning_becomes_one_incident(config_path):
     finally:
         terminal.close()
     assert [w["detail"] for w in warnings] == ["the fiscal drive must be replaced within 30 days"]
+
+
+def test_the_dealer_story_shows_the_fiscal_receipt_from_the_uploaded_row(config_path):
+    """The dealer service builds the story from the uploaded row (details as text or already parsed)."""
+    from kiosk.story import Story, from_journal
+
+    registrar = FakeRegistrar()
+    terminal = start(config_path, registrar)
+    try:
+        number = pay(terminal)
+        act(terminal, ev.ReceiptTaken())
+        story = from_journal(terminal.journal, number)
+    finally:
+        terminal.close()
+    assert story is not None
+    fiscal = json.loads(story.record["details"])["fiscal"]
+    for details in (story.record["details"], json.loads(story.record["details"])):
+        uploaded = Story({**story.record, "details": details}, story.bills, story.attempts, story.incidents,
+                         timezone="Europe/Moscow", source="dealer service")
+        [event] = [e for e in uploaded.events() if e.kind == "fiscal"]
+        assert event.text == (f"fiscal receipt: FN {fiscal['fn']} FD {fiscal['fd']} FP {fiscal['fp']}; "
+                              f"QR {fiscal['qr']}")
+        assert any(line.startswith("  fiscal       made: FN") for line in uploaded.lines())
