@@ -67,7 +67,12 @@ def validate(document: Mapping[str, Any], base: Mapping[str, Any], base_path: Pa
     """The configuration and catalog a terminal would run with; ConfigError names the document's key."""
     # check_routes=False: the service, which does not know a terminal's gateways; the terminal always checks
     config = parse_config(overlay(base, document, secrets), base_path)
-    return config, _catalog(document, config.currency, set(config.gateways) if check_routes else None)
+    catalog = _catalog(document, config.currency, set(config.gateways) if check_routes else None)
+    if config.fiscal is not None:  # fiscal receipts carry each supplier's phone (tag 1171): check them now
+        from kiosk.receipt_fiscal import check_catalog
+
+        check_catalog(catalog, DOCUMENT, "catalog.")
+    return config, catalog
 
 
 def apply_to(base: Config, document: Mapping[str, Any],

@@ -93,11 +93,11 @@ def wrapped(lines: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def check_catalog(catalog: Catalog, file: str) -> None:
+def check_catalog(catalog: Catalog, file: str, prefix: str = "") -> None:
     """Every provider's phone must be a phone the receipt can carry (1171): say which one is not, at start-up."""
     for provider in catalog.providers.values():
         try:
             fiscal_phone(provider.phone)
         except ValueError as exc:
-            raise ConfigError(file, f"providers.{provider.id}.phone", f"{exc} (printed on fiscal receipts as tag "
-                                                                      "1171, the supplier's phone)") from None
+            raise ConfigError(file, f"{prefix}providers.{provider.id}.phone",
+                              f"{exc} (printed on fiscal receipts as tag 1171, the supplier's phone)") from None

@@ -157,3 +157,16 @@ def test_a_dealer_document_carries_the_fiscal_data_and_is_checked_the_same_way()
     document["fiscal"]["taxation"] = "vat"
     with pytest.raises(ConfigError, match=r"fiscal.taxation: expected one of"):
         config_document.check(document)
+
+
+def test_a_dealer_document_with_fiscal_data_checks_the_catalog_phones():
+    from kiosk import config_document
+
+    document = config_document.starter()
+    document["fiscal"] = {"agent_sign": "paying_agent", "taxation": "osn", "agent_phone": "8 800 000-00-01"}
+    document["catalog"]["providers"][0]["phone"] = "ask at the counter"
+    provider = document["catalog"]["providers"][0]["id"]
+    with pytest.raises(ConfigError, match=rf"catalog.providers.{provider}.phone: expected a phone"):
+        config_document.check(document)
+    del document["fiscal"]
+    config_document.check(document)  # a plain printer prints the phone as written
