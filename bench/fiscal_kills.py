@@ -1,6 +1,7 @@
 """Crash safety of fiscal receipts: a paying terminal whose printer is the emulated Shtrih-M fiscal registrar is
 killed with SIGKILL at chosen commands of its receipts (40 % of the kills at FF45, where the fiscal drive signs;
-half before the command runs, half after it ran and before the answer is read), restarted, and finally drained.
+every fifth after a day passed on the registrar's clock, at the Z-report or the shift opening; half before the
+command runs, half after it ran and before the answer is read), restarted, and finally drained.
 Then: every fiscal document in the drive's state file is journaled with its operation, no payment has two, every
 payment that took money has one, and the money invariants of the ordinary kill trials hold.
 

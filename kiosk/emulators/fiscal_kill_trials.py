@@ -2,8 +2,9 @@
 payment got two fiscal documents and none was lost. The emulated registrar's state file is the truth.
 
 The registrar runs here, in the trial process, so it outlives every killed terminal. Each trial picks a kill
-point: the n-th command the registrar receives from that terminal process (start-up recovery included) and a
-phase — "before" (the terminal dies as the command arrives; it never runs) or "after" (the command ran, even
+point: the n-th command the registrar receives from that terminal process (start-up recovery included), or of
+one kind (FF45 signing a receipt; after a day has passed on the registrar's clock, the Z-report or the shift
+opening), and a phase — "before" (the terminal dies as the command arrives; it never runs) or "after" (the command ran, even
 FF45 signing a receipt, and the terminal dies before reading the answer, which stays pending on the wire).
 """
 
@@ -31,6 +32,8 @@ from kiosk.fiscal.demo_settings import make_fiscal
 
 MAX_COMMAND = 160  # kill points are drawn among the first commands of a run: start-up, then two or three payments
 SIGNING_SHARE = 0.4  # share of kills aimed at FF45 (close receipt: the drive signs) rather than any command
+SHIFT_EVERY = 5  # every fifth kill is aimed at the Z-report or the shift opening after a day has passed
+SHIFT_HOURS_PASSED = 25
 RUN_LIMIT = 20.0  # seconds a terminal may run before it is killed anyway (it stopped talking to the registrar)
 
 
@@ -112,7 +115,11 @@ def run_fiscal_trials(directory: str | Path, kills: int, seed: int = 0) -> Fisca
         for trial in range(kills):
             child, output = _child(directory, "--seed", str(seed * 100_000 + trial))
             phase = rng.choice(("before", "after"))
-            if rng.random() < SIGNING_SHARE:  # the moment that matters most: the drive signing a receipt
+            if trial % SHIFT_EVERY == SHIFT_EVERY - 1:
+                # a day passes on the registrar: the next start-up or sale closes the shift and opens a new one
+                rig.advance_clock(SHIFT_HOURS_PASSED)
+                switch.arm(child.pid, 1, phase, only=rng.choice((sf.Z_REPORT, sf.OPEN_SHIFT)))
+            elif rng.random() < SIGNING_SHARE:  # the moment that matters most: the drive signing a receipt
                 switch.arm(child.pid, rng.randint(1, 3), phase, only=sf.FN_CLOSE_RECEIPT)
             else:
                 switch.arm(child.pid, rng.randint(1, MAX_COMMAND), phase)

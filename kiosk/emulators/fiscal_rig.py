@@ -46,6 +46,15 @@ class FiscalRig:
         printer = Part("printer", "fiscal", {"port": self.port, "tz": config.timezone.key, **DRIVER_OPTIONS})
         return dataclasses.replace(config, printer=printer, fiscal=fiscal)
 
+    def advance_clock(self, hours: float) -> None:
+        """Move the registrar's clock ahead (the open shift ages: past 24 h it must be closed before a sale)."""
+        if self.emulator is None:
+            raise RuntimeError("the fiscal registrar emulator is not started")
+        with self.emulator.lock:
+            drive = self.emulator.registrar.drive
+            drive.state.clock_offset += hours * 3600
+            drive.save()
+
     def documents(self) -> list[dict[str, Any]]:
         """Every document in the drive's archive, by number."""
         if not self.state_file.exists():
