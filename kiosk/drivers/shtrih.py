@@ -7,10 +7,13 @@ settled by asking the drive for that number (FF0A) instead of registering twice.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from kiosk.drivers import shtrih_frame as sf
@@ -26,6 +29,7 @@ from kiosk.fiscal.port import (
     DriveFull,
     FiscalDocument,
     FiscalReceipt,
+    FiscalRegistrar,
     LinkDown,
     LostReply,
     PaperOut,
@@ -57,6 +61,7 @@ ERRORS: dict[int, tuple[type[RegistrarError], str]] = {
     0x73: (WrongMode, "command not allowed in this mode"),
 }
 FN_NO_DATA = 0x08  # FF0A: no such document
+FN_RECEIPT_OPEN = 0x04  # FF01 "current document": a receipt
 WARNINGS = {0x01: WARN_FN_REPLACE_3_DAYS, 0x02: WARN_FN_REPLACE_30_DAYS, 0x04: WARN_FN_MEMORY_90,
             0x08: WARN_OFD_TIMEOUT}
 DOCUMENT_KINDS: dict[int, DocumentKind] = {2: "shift_open", 3: "receipt", 5: "z_report"}
@@ -67,6 +72,19 @@ LINE_WIDTH = 40
 NAME_LIMIT = 128
 SALE = 0  # 8D receipt type: приход
 PRINT_ON_RECEIPT = 0x02  # command 17 flags: bit 1 = receipt tape
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def exclusive(method: Callable[Concatenate[ShtrihRegistrar, P], R]) -> Callable[Concatenate[ShtrihRegistrar, P], R]:
+    """One conversation with the registrar at a time: a status check never lands inside a receipt."""
+    @functools.wraps(method)
+    def wrapper(self: ShtrihRegistrar, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._busy:
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 def error_for(code: int, command: int) -> RegistrarError:
@@ -90,7 +108,10 @@ class FnStatus:
 
 def _fn_time(data: bytes, tz: ZoneInfo) -> datetime:
     """FN DATE_TIME (YY MM DD HH MM) in the registrar's zone."""
-    return datetime(2000 + data[0], data[1], data[2], data[3], data[4], tzinfo=tz)
+    try:
+        return datetime(2000 + data[0], data[1], data[2], data[3], data[4], tzinfo=tz)
+    except (ValueError, IndexError) as exc:
+        raise RegistrarError(0, f"the registrar sent an impossible date-time {data.hex()}") from exc
 
 
 def _money(value: int) -> bytes:
@@ -110,6 +131,7 @@ class ShtrihRegistrar:
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self.cashier, self.admin, self.sysadmin = cashier_password, admin_password, sysadmin_password
         self._fn_cache: str | None = None
+        self._busy = threading.RLock()
 
     def __enter__(self) -> ShtrihRegistrar:
         return self
@@ -119,35 +141,55 @@ class ShtrihRegistrar:
 
     def close(self) -> None:
         """Release the port; idempotent."""
-        self.link.close()
+        with self._busy:
+            self.link.close()
 
-    def _call(self, command: int, password: int | None, data: bytes = b"", repeatable: bool = False) -> bytes:
+    def _call(self, command: int, password: int | None, data: bytes = b"", repeatable: bool = False,
+              expect: int = 0) -> bytes:
+        """The answer's data, at least `expect` bytes of it; the error code raised as its exception."""
         answer = self.link.exchange(command, password, data, repeatable)
         if answer.error:
             raise error_for(answer.error, command)
+        if len(answer.data) < expect:
+            raise RegistrarError(0, f"answer to 0x{command:X} has {len(answer.data)} bytes, expected {expect}")
         return answer.data
 
     # ---- questions (safe to repeat)
 
+    @exclusive
     def fn_status(self) -> FnStatus:
         """FF01: life phase, open document, shift, warnings, clock, FN number, last document number."""
-        data = self._call(sf.FN_STATUS, self.sysadmin, repeatable=True)
-        self._fn_cache = data[10:26].decode("ascii").strip()
+        data = self._call(sf.FN_STATUS, self.sysadmin, repeatable=True, expect=30)
+        self._fn_cache = data[10:26].decode("ascii", "replace").strip(" \x00")
         return FnStatus(phase=data[0], document=data[1], shift_open=bool(data[3]), warnings=data[4],
-                        at=_fn_time(data[5:10], self.tz), fn_number=data[10:26].decode("ascii").strip(),
+                        at=_fn_time(data[5:10], self.tz), fn_number=self._fn_cache,
                         last_fd=int.from_bytes(data[26:30], "little"))
 
+    @exclusive
     def short_status(self) -> tuple[int, int, int]:
         """10: (flags, mode, submode)."""
-        data = self._call(sf.SHORT_STATUS, self.cashier, repeatable=True)
+        data = self._call(sf.SHORT_STATUS, self.cashier, repeatable=True, expect=5)
         return int.from_bytes(data[1:3], "little"), data[3], data[4]
 
+    @exclusive
+    def full_status(self) -> dict[str, object]:
+        """11: firmware, the registrar's clock, serial number, last closed shift, INN, mode and submode."""
+        data = self._call(sf.FULL_STATUS, self.cashier, repeatable=True, expect=46)
+        day, month, year, hour, minute, second = data[23:29]
+        return {"firmware": data[1:3].decode("ascii", "replace") + str(int.from_bytes(data[3:5], "little")),
+                "clock": _fn_time(bytes((year, month, day, hour, minute)), self.tz).replace(second=min(second, 59)),
+                "mode": data[13], "submode": data[14], "serial": int.from_bytes(data[30:34], "little"),
+                "last_closed_shift": int.from_bytes(data[34:36], "little"),
+                "inn": int.from_bytes(data[40:46], "little")}
+
+    @exclusive
     def device_type(self) -> dict[str, object]:
         """FC: type, subtype, protocol version, model and name (no password)."""
-        data = self._call(sf.DEVICE_TYPE, None, repeatable=True)
+        data = self._call(sf.DEVICE_TYPE, None, repeatable=True, expect=6)
         return {"type": data[0], "subtype": data[1], "protocol": f"{data[2]}.{data[3]}", "model": data[4],
                 "name": data[6:].decode("cp1251", "replace").strip(" \x00")}
 
+    @exclusive
     def status(self) -> RegistrarStatus:
         """The registrar's and fiscal drive's state (FF01 + 10, and FF40/FF0A for when the shift opened)."""
         fn = self.fn_status()
@@ -157,14 +199,14 @@ class ShtrihRegistrar:
             shift_open=fn.shift_open, shift_opened_at=opened,
             shift_expired=mode & 0x0F == MODE_SHIFT_EXPIRED,
             paper=bool(flags & 0x02) and submode not in SUBMODES_NO_PAPER,
-            receipt_open=mode & 0x0F == MODE_RECEIPT or fn.document == 0x04,
+            receipt_open=mode & 0x0F == MODE_RECEIPT or fn.document == FN_RECEIPT_OPEN,
             fn_number=fn.fn_number, last_fd=fn.last_fd,
             warnings=frozenset(name for bit, name in WARNINGS.items() if fn.warnings & bit))
 
     def _shift_opened_at(self, fn: FnStatus) -> datetime | None:
         # FF01 does not say when the shift opened; the shift-open report is the document just before the
         # shift's receipts, so look there (and a few back, for other documents in between).
-        data = self._call(sf.FN_SHIFT_PARAMS, self.sysadmin, repeatable=True)
+        data = self._call(sf.FN_SHIFT_PARAMS, self.sysadmin, repeatable=True, expect=5)
         receipts = int.from_bytes(data[3:5], "little")
         for number in range(fn.last_fd - receipts, max(fn.last_fd - receipts - 4, 0), -1):
             found = self.document(number)
@@ -172,6 +214,7 @@ class ShtrihRegistrar:
                 return found.at
         return None
 
+    @exclusive
     def document(self, number: int) -> FiscalDocument | None:
         """FF0A: the document with this FD number if the fiscal drive has it (None if not)."""
         answer = self.link.exchange(sf.FN_FIND_DOCUMENT, self.sysadmin, number.to_bytes(4, "little"),
@@ -181,6 +224,8 @@ class ShtrihRegistrar:
         if answer.error:
             raise error_for(answer.error, sf.FN_FIND_DOCUMENT)
         data = answer.data
+        if len(data) < 15:
+            raise RegistrarError(0, f"answer to FF0A has {len(data)} bytes, expected 15 or more")
         kind = DOCUMENT_KINDS.get(data[0])
         if kind is None:
             log.info("registrar: document %d is of FN type %d, not a receipt or shift report", number, data[0])
@@ -196,10 +241,12 @@ class ShtrihRegistrar:
 
     # ---- shifts
 
+    @exclusive
     def open_shift(self) -> FiscalDocument:
         """E0: open the shift; the shift-open report's FD and FP come from the drive."""
         return self._document_command(sf.OPEN_SHIFT, self.cashier, "shift_open")
 
+    @exclusive
     def close_shift(self) -> FiscalDocument:
         """41: Z-report, closing the shift."""
         return self._document_command(sf.Z_REPORT, self.admin, "z_report")
@@ -235,9 +282,18 @@ class ShtrihRegistrar:
 
     # ---- receipts
 
+    @exclusive
     def sell(self, receipt: FiscalReceipt) -> FiscalDocument:
-        """Register and print one receipt; LostReply carries the document number to ask about."""
-        expected = self.fn_status().last_fd + 1
+        """Register and print one receipt; LostReply carries the document number to ask about.
+
+        A receipt left open (by a process that died before FF45) is cancelled first: an open receipt is never
+        registered, so nothing of value is lost, and the new one could not start otherwise.
+        """
+        fn = self.fn_status()
+        expected = fn.last_fd + 1
+        if fn.document == FN_RECEIPT_OPEN:
+            log.warning("registrar: cancelling a receipt left open before document %d", expected)
+            self.cancel_receipt()
         try:
             self._call(sf.OPEN_RECEIPT, self.cashier, bytes((SALE,)))
             for line in receipt.header_lines:
@@ -271,10 +327,16 @@ class ShtrihRegistrar:
                 self._cancel_quietly()
                 raise
             return settled
+        if len(data) < 18:
+            settled = self._settled(expected, "receipt")
+            if settled is None:
+                raise LostReply(f"malformed answer to closing the receipt; ask document({expected})", expected)
+            return settled
         return FiscalDocument(number=int.from_bytes(data[5:9], "little"), sign=int.from_bytes(data[9:13], "little"),
                               at=_fn_time(data[13:18], self.tz), fn_number=self._fn_number(), kind="receipt",
                               total=receipt.total)
 
+    @exclusive
     def cancel_receipt(self) -> None:
         """88: cancel an open receipt; nothing happens when none is open."""
         try:
@@ -294,6 +356,7 @@ class ShtrihRegistrar:
         raw = text.encode("cp1251", "replace")[:LINE_WIDTH]
         self._call(sf.PRINT_LINE, self.cashier, bytes((PRINT_ON_RECEIPT,)) + raw.ljust(LINE_WIDTH, b"\x00"))
 
+    @exclusive
     def print_lines(self, lines: Sequence[str], cut: bool = True) -> None:
         """17 per line (long lines wrapped at 40 characters), then 25 to cut."""
         for line in lines:
@@ -302,6 +365,11 @@ class ShtrihRegistrar:
         if cut:
             self._call(sf.CUT, self.cashier, b"\x01")
 
+    @exclusive
     def continue_printing(self) -> None:
         """B0: finish what paper-out interrupted, after new paper is in."""
         self._call(sf.CONTINUE_PRINTING, self.cashier)
+
+
+if TYPE_CHECKING:
+    _PORT: type[FiscalRegistrar] = ShtrihRegistrar  # mypy proves the driver implements the whole port

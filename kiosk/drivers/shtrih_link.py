@@ -83,14 +83,27 @@ class ShtrihLink:
     # ---- handshake
 
     def _settle(self) -> None:
-        """Make sure the registrar is idle: ENQ until NAK, taking away an old answer that waits; LinkDown if mute."""
-        for _ in range(self.attempts + 1):
+        """Make sure the registrar is idle: ENQ until NAK, taking away an old answer that waits; LinkDown if mute.
+
+        After an ENQ that timed out, its late reply could be taken for the reply to the next byte we send (a NAK
+        read as "frame refused, send again"); so a NAK that follows a timeout only counts after the line has
+        been quiet for a while and one more ENQ got its NAK in time.
+        """
+        late = False
+        for _ in range(self.attempts + 2):
             self._buffer.clear()
             self.serial.discard_input()
             self._send(bytes((sf.ENQ,)))
             byte = self._read_control(self.control_timeout)
+            if byte is None:
+                late = True
+                continue
             if byte == sf.NAK:
-                return
+                if not late:
+                    return
+                late = False
+                self._drain()
+                continue
             if byte == sf.ACK:
                 frame = self._read_frame(self.answer_timeout)
                 if isinstance(frame, sf.Frame):
@@ -99,6 +112,17 @@ class ShtrihLink:
                 elif frame is not None:
                     self._send(bytes((sf.NAK,)))
         raise LinkDown(f"{self.serial.port}: the registrar does not answer ENQ")
+
+    def _drain(self) -> None:
+        """Swallow late replies until the line is quiet for control_timeout; answers that come are ACKed."""
+        while True:
+            byte = self._read_control(self.control_timeout)
+            if byte is None:
+                return
+            if byte == sf.ACK:
+                frame = self._read_frame(self.control_timeout)
+                if isinstance(frame, sf.Frame):
+                    self._send(bytes((sf.ACK,)))
 
     def _recover(self, command: int) -> sf.Answer | None:
         """Ask with ENQ for the answer to `command`: the answer, or None if the registrar has none waiting.
@@ -173,7 +197,12 @@ class ShtrihLink:
             if byte == sf.ACK:
                 break
             if byte == sf.NAK:
-                continue  # the registrar threw the frame away (bad LRC): sending it again is safe
+                # Refused (bad LRC) — unless that NAK was a late reply to something earlier. ENQ tells: the
+                # registrar handles bytes in order, so an answer waiting now means our frame ran.
+                answer = self._recover(command)
+                if answer is not None:
+                    return answer
+                continue  # no answer waiting: the frame was thrown away, sending it again is safe
             return self._recover(command)  # no ACK: it may have got the frame anyway
         else:
             raise LinkDown(f"{self.serial.port}: the registrar refused the frame for 0x{command:X} every time")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from kiosk.drivers import shtrih_frame as sf
-from kiosk.emulators.shtrih_drive import FiscalDrive
+from kiosk.emulators.shtrih_drive import DEFAULT_FN, FiscalDrive
 from kiosk.emulators.shtrih_registrar import Registrar
 from kiosk.emulators.wire_emulator import PtyEmulator
 
@@ -33,9 +33,9 @@ class ShtrihEmulator(PtyEmulator):
 
     def __init__(self, state_file: str | os.PathLike | None = None, printout: str | os.PathLike | None = None,
                  link: str | None = None, tz: ZoneInfo | None = None,
-                 on_power_cut: Callable[[], None] | None = None) -> None:
+                 on_power_cut: Callable[[], None] | None = None, fn_number: str = DEFAULT_FN) -> None:
         super().__init__(link)
-        self.registrar = Registrar(FiscalDrive(state_file, tz), printout)
+        self.registrar = Registrar(FiscalDrive(state_file, tz, fn_number), printout)
         self.registrar.before_document = lambda: self._maybe_cut("before")
         self.registrar.after_document = lambda: self._maybe_cut("after")
         self.parser = sf.FrameParser()

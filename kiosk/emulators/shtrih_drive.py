@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kiosk.fiscal.port import qr_text
 from kiosk.offline_queue.files import write_atomically
 
 DEFAULT_FN = "9999078902004321"
@@ -64,12 +65,6 @@ def sign(fn_number: str, document: dict[str, Any]) -> int:
     body = json.dumps({k: v for k, v in document.items() if k != "fp"}, sort_keys=True, ensure_ascii=False)
     digest = hmac.new(fn_number.encode("ascii"), body.encode("utf-8"), hashlib.sha256).digest()
     return int.from_bytes(digest[:4], "big")
-
-
-def qr_text(at: datetime, total: int, fn_number: str, fd: int, fp: int, kind: int) -> str:
-    """The tax service QR string printed on a receipt."""
-    return (f"t={at.strftime('%Y%m%dT%H%M')}&s={total // 100}.{total % 100:02d}&fn={fn_number}&i={fd}"
-            f"&fp={fp}&n={kind}")
 
 
 class FiscalDrive:

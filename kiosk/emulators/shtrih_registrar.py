@@ -15,6 +15,7 @@ from typing import Any
 
 from kiosk.drivers import shtrih_frame as sf
 from kiosk.emulators.shtrih_drive import DOC_RECEIPT, DOC_SHIFT_CLOSE, DOC_SHIFT_OPEN, FiscalDrive
+from kiosk.emulators.shtrih_paper import receipt_lines, rub
 from kiosk.fiscal import tlv
 
 # Error codes the emulator answers with
@@ -121,6 +122,16 @@ class Registrar:
             self.submode = SUBMODE_PAPER_OUT
         elif self.submode in (SUBMODE_PAPER_OUT, SUBMODE_PAPER_OUT_PRINTING):
             self.submode = SUBMODE_WAIT_CONTINUE if self.unprinted else 0
+        self.drive.save()
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Run the registrar's clock this far ahead of the host's (a shift over 24 hours without waiting)."""
+        self.drive.state.clock_offset = seconds
+        self.drive.save()
+
+    def set_drive_full(self, code: int) -> None:
+        """Make the fiscal drive refuse new documents with this error code (0: a healthy drive)."""
+        self.drive.state.full_code = code
         self.drive.save()
 
     def power_up(self) -> None:
@@ -237,7 +248,7 @@ class Registrar:
                      if d["type"] == DOC_RECEIPT and d["shift"] == self.drive.state.shift_number)
         document = self._register(DOC_SHIFT_CLOSE, receipts=self.drive.state.receipts_in_shift, total=totals)
         self._print_document(["ОТЧЕТ О ЗАКРЫТИИ СМЕНЫ", f"СМЕНА {document['shift']}",
-                              f"ЧЕКОВ ЗА СМЕНУ {document['receipts']}", f"ПРИХОД {_rub(totals)}"], document)
+                              f"ЧЕКОВ ЗА СМЕНУ {document['receipts']}", f"ПРИХОД {rub(totals)}"], document)
         return self._operator(request)
 
     # ---- receipt
@@ -306,7 +317,7 @@ class Registrar:
         document = self._register(DOC_RECEIPT, kind_1054=tlv.KIND_INCOME, total=total, cash=payments[0],
                                   change=change, taxation=taxation, items=receipt.items, tags=receipt.tags)
         self.receipt = None
-        self._print_document(_receipt_lines(document, receipt.lines), document)
+        self._print_document(receipt_lines(document, receipt.lines), document)
         if self.close_error:
             raise CommandFailed(self.close_error)
         at = datetime.fromisoformat(document["at"])
@@ -377,36 +388,3 @@ class Registrar:
             with open(self.printout, "a", encoding="utf-8") as out:
                 out.write("\n".join(printed) + "\n")
 
-
-def _rub(kopecks: int) -> str:
-    return f"{kopecks // 100}.{kopecks % 100:02d}"
-
-
-def _tag_texts(blocks: list[str]) -> list[str]:
-    out = []
-    for block in blocks:
-        for item in tlv.decode(bytes.fromhex(block)):
-            nested = item.tag in (tlv.AGENT_DATA, tlv.SUPPLIER_DATA)
-            for leaf in item.children() if nested else (item,):
-                value = leaf.text.strip() if leaf.tag in _TEXT_TAGS else str(leaf.number)
-                out.append(f"  [{leaf.tag}] {value}")
-    return out
-
-
-_TEXT_TAGS = {tlv.AGENT_OPERATION, tlv.AGENT_PHONE, tlv.RECEIVING_OPERATOR_PHONE, tlv.TRANSFER_OPERATOR_PHONE,
-              tlv.TRANSFER_OPERATOR_NAME, tlv.TRANSFER_OPERATOR_ADDRESS, tlv.TRANSFER_OPERATOR_INN,
-              tlv.SUPPLIER_PHONE, tlv.SUPPLIER_NAME, tlv.SUPPLIER_INN, tlv.BUYER_CONTACT, tlv.SETTLEMENT_ADDRESS,
-              tlv.SETTLEMENT_PLACE, tlv.USER_NAME, tlv.USER_INN, tlv.CASHIER, tlv.ADDITIONAL_REQUISITE}
-
-
-def _receipt_lines(document: dict[str, Any], extra: list[str]) -> list[str]:
-    lines = ["КАССОВЫЙ ЧЕК", "ПРИХОД", *extra]
-    for item in document["items"]:
-        quantity = item["quantity"] / 1_000_000
-        lines.append(f"{item['name']}")
-        lines.append(f"  {quantity:g} x {_rub(item['price'])} = {_rub(item['total'])}")
-        lines.extend(_tag_texts(item["tags"]))
-    lines.extend(_tag_texts(document["tags"]))
-    lines += [f"ИТОГ {_rub(document['total'])}", f"НАЛИЧНЫМИ {_rub(document['cash'])}",
-              f"СДАЧА {_rub(document['change'])}", f"СНО {document['taxation']}"]
-    return lines

@@ -76,6 +76,12 @@ class FiscalReceipt:
         return sum(item.total for item in self.items)
 
 
+def qr_text(at: datetime, total: int, fn_number: str, number: int, sign: int, kind: int = 1) -> str:
+    """The tax service's QR string for a receipt: t=YYYYMMDDTHHMM&s=roubles.kopecks&fn=&i=&fp=&n= (no padding)."""
+    return (f"t={at.strftime('%Y%m%dT%H%M')}&s={total // 100}.{total % 100:02d}&fn={fn_number}&i={number}"
+            f"&fp={sign}&n={kind}")
+
+
 @dataclass(frozen=True)
 class FiscalDocument:
     """A document the fiscal drive signed: its number (FD), fiscal sign (FP) and when."""
@@ -86,6 +92,12 @@ class FiscalDocument:
     fn_number: str
     kind: DocumentKind
     total: int | None = None
+
+    def qr(self, receipt_kind: int = 1) -> str:
+        """The QR string printed on this receipt (receipt_kind is tag 1054: 1 приход)."""
+        if self.kind != "receipt" or self.total is None:
+            raise ValueError(f"only a receipt with its total has a QR string, not a {self.kind}")
+        return qr_text(self.at, self.total, self.fn_number, self.number, self.sign, receipt_kind)
 
 
 class FiscalRegistrar(Protocol):

@@ -54,7 +54,7 @@ def test_sell_registers_items_tags_and_prints_the_qr(tmp_path):
         assert bytes.fromhex("".join(saved["tags"])) == b"".join(t.encode() for t in receipt.tags)
         at = document.at.strftime("%Y%m%dT%H%M")
         qr = f"t={at}&s=510.00&fn=9999078902004321&i=2&fp={document.sign}&n=1"
-        assert saved["qr"] == qr
+        assert saved["qr"] == qr == document.qr()
         printout = (tmp_path / "printout.txt").read_text()
         assert f"[QR {qr}]" in printout and "ООО Водоканал" in printout and "Терминал 42" in printout
         assert "7707083893" in printout
@@ -175,7 +175,7 @@ def test_clock_offset_expires_the_shift(tmp_path):
     with registrar_pair(tmp_path) as (emu, drv):
         opened = drv.open_shift()
         with emu.lock:
-            emu.registrar.drive.state.clock_offset = timedelta(hours=25).total_seconds()
+            emu.registrar.set_clock_offset(timedelta(hours=25).total_seconds())
         status = drv.status()
         assert status.shift_expired and status.shift_open and status.shift_opened_at == opened.at
         with pytest.raises(ShiftExpired):
@@ -192,8 +192,40 @@ def test_drive_full_refuses_documents(tmp_path):
     with registrar_pair(tmp_path) as (emu, drv):
         drv.open_shift()
         with emu.lock:
-            emu.registrar.drive.state.full_code = 0x14
+            emu.registrar.set_drive_full(0x14)
         with pytest.raises(DriveFull) as full:
             drv.sell(agent_receipt())
         assert full.value.code == 0x14
         assert drv.status().last_fd == 1 and not drv.status().receipt_open
+
+
+def test_full_status_reads_the_registrar_clock_and_last_closed_shift(tmp_path):
+    from datetime import datetime
+
+    with registrar_pair(tmp_path) as (emu, drv):
+        drv.open_shift()
+        drv.close_shift()
+        drv.open_shift()
+        status = drv.full_status()
+        assert status["last_closed_shift"] == 1 and status["mode"] == 2 and status["submode"] == 0
+        clock = status["clock"]
+        assert isinstance(clock, datetime) and clock.tzinfo is not None
+        assert abs((clock - datetime.now(clock.tzinfo)).total_seconds()) < 120
+        with emu.lock:
+            emu.registrar.set_clock_offset(3600)
+        later = drv.full_status()["clock"]
+        assert isinstance(later, datetime) and 3500 < (later - clock).total_seconds() < 3800
+
+
+def test_a_receipt_left_open_by_a_dead_process_is_cancelled_before_the_next(tmp_path):
+    with registrar_pair(tmp_path) as (emu, drv):
+        drv.open_shift()
+        drv.link.exchange(sf.OPEN_RECEIPT, 1, b"\x00")
+        drv.link.exchange(sf.FN_OPERATION, 30, b"\x01" + (10**6).to_bytes(6, "little") + (999).to_bytes(5, "little")
+                          + b"\xff" * 10 + bytes((4, 0, 4, 10)) + "Брошенный".encode("cp1251"))
+        assert drv.status().receipt_open
+        document = drv.sell(agent_receipt())
+        assert document.number == 2 and document.total == 51000
+        saved = json.loads((tmp_path / "fn.json").read_text())["documents"]
+        assert sorted(saved) == ["1", "2"] and "Брошенный" not in json.dumps(saved, ensure_ascii=False)
+        assert "ЧЕК АННУЛИРОВАН" in (tmp_path / "printout.txt").read_text()

@@ -139,7 +139,11 @@ def test_an_answer_nobody_read_is_discarded_before_the_next_command(tmp_path):
         with emu.lock:
             emu.pending = sf.reply(sf.SHORT_STATUS, 0, b"\x01" * 16)  # left by a driver that died
         status = drv.fn_status()
-        assert status.last_fd == 0 and emu.pending is None
+        assert status.last_fd == 0
+        deadline = time.monotonic() + 5
+        while emu.pending is not None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the driver's final ACK may still be on its way through the pty
+        assert emu.pending is None
 
 
 def test_registrar_gone_from_the_port_is_link_down(tmp_path):
@@ -149,3 +153,32 @@ def test_registrar_gone_from_the_port_is_link_down(tmp_path):
         with pytest.raises(LinkDown):
             drv.status()
         emu.wire.replug()
+
+
+def test_malformed_answers_are_registrar_errors_not_crashes(tmp_path):
+    from kiosk.fiscal.port import RegistrarError
+
+    with registrar_pair(tmp_path) as (emu, drv):
+        with emu.lock:
+            emu.registrar._handlers[sf.FN_STATUS] = lambda request: b"\x0f\x00"  # a two-byte FN status
+            emu.registrar._handlers[sf.FN_FIND_DOCUMENT] = lambda request: b"\x03\x00" + bytes((26, 13, 40, 25, 61))
+        with pytest.raises(RegistrarError, match="expected 30"):
+            drv.fn_status()
+        with pytest.raises(RegistrarError):
+            drv.document(1)
+
+
+def test_a_late_nak_before_the_ack_does_not_register_an_item_twice(tmp_path):
+    with registrar_pair(tmp_path) as (emu, drv):
+        drv.open_shift()
+        original = emu._frame
+
+        def late_nak_first(frame):
+            replies = original(frame)
+            if isinstance(frame, sf.Frame) and frame.payload[:2] == bytes((0xFF, 0x46)):
+                return [bytes((sf.NAK,)), *replies]  # a NAK owed to some earlier byte arrives just now
+            return replies
+        emu._frame = late_nak_first  # type: ignore[method-assign]
+        document = drv.sell(agent_receipt(cash=1_000_000))  # plenty of cash: a doubled item would be signed
+        saved = _documents(tmp_path)[str(document.number)]
+        assert len(saved["items"]) == 2 and saved["total"] == 51000 and document.total == 51000

@@ -70,3 +70,16 @@ def test_registrar_errors_carry_code_and_text() -> None:
     error = PaperOut(0x6B, "no receipt paper")
     assert isinstance(error, RegistrarError)
     assert error.code == 0x6B and "0x6B" in str(error)
+
+
+def test_qr_string_has_no_padding_and_needs_a_receipt() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from kiosk.fiscal.port import FiscalDocument
+
+    at = datetime(2026, 11, 30, 9, 5, tzinfo=ZoneInfo("Europe/Moscow"))
+    receipt = FiscalDocument(number=7, sign=12345, at=at, fn_number="9999078902004321", kind="receipt", total=50005)
+    assert receipt.qr() == "t=20261130T0905&s=500.05&fn=9999078902004321&i=7&fp=12345&n=1"
+    with pytest.raises(ValueError):
+        FiscalDocument(number=1, sign=1, at=at, fn_number="1", kind="z_report").qr()
