@@ -174,7 +174,7 @@ class Story:
             money = f" [{self.roubles(incident['amount'])}]" if incident.get("amount") else ""
             out.append(Event(incident["at"], "incident", self.w("incident", kind=incident["kind"], money=money,
                                                                   detail=incident["detail"])))
-        fiscal = fiscal_event(r.get("details"))  # the fiscal receipt a registrar made (kiosk/fiscal/words.py)
+        fiscal = fiscal_event(r.get("details"), self.lang)  # a registrar's fiscal receipt (kiosk/fiscal/words.py)
         if fiscal is not None:
             out.append(Event(fiscal[0], "fiscal", fiscal[1]))
         if r.get("finished_at"):
@@ -209,7 +209,7 @@ class Story:
                 + (f"  ({r['commit_reason']})" if r.get("commit_reason") else "")),
             row(w("finished_label"), self.when(r.get("finished_at"))),
             row(w("receipt"), r.get("receipt_status") or "none"),
-            *fiscal_lines(r.get("details")),  # a fiscal registrar's receipt (kiosk/fiscal/words.py)
+            *fiscal_lines(r.get("details"), self.lang),  # a fiscal registrar's receipt (kiosk/fiscal/words.py)
             f"  {w('ids')}",
             f"    idempotency key {key}   OSMP txn_id {txn}   CyberPlat SESSION {session}",
         ]

@@ -155,3 +155,8 @@ def test_the_dealer_story_shows_the_fiscal_receipt_from_the_uploaded_row(config_
         assert event.text == (f"fiscal receipt: FN {fiscal['fn']} FD {fiscal['fd']} FP {fiscal['fp']}; "
                               f"QR {fiscal['qr']}")
         assert any(line.startswith("  fiscal       made: FN") for line in uploaded.lines())
+    russian = Story(story.record, story.bills, story.attempts, story.incidents, timezone="Europe/Moscow",
+                    source="dealer service", lang="ru")
+    [event] = [e for e in russian.events() if e.kind == "fiscal"]
+    assert event.text.startswith(f"фискальный чек: ФН {fiscal['fn']} ФД {fiscal['fd']} ФП {fiscal['fp']}")
+    assert any(line.startswith("  фиск. чек    пробит: FN") for line in russian.lines())
