@@ -160,3 +160,20 @@ def test_the_dealer_story_shows_the_fiscal_receipt_from_the_uploaded_row(config_
     [event] = [e for e in russian.events() if e.kind == "fiscal"]
     assert event.text.startswith(f"фискальный чек: ФН {fiscal['fn']} ФД {fiscal['fd']} ФП {fiscal['fp']}")
     assert any(line.startswith("  фиск. чек    пробит: FN") for line in russian.lines())
+
+
+def test_encashment_slips_and_reprints_on_a_registrar_are_never_fiscal(config_path):
+    registrar = FakeRegistrar()
+    terminal = start(config_path, registrar)
+    try:
+        pay(terminal)
+        act(terminal, ev.ReceiptTaken())
+        documents = dict(registrar.documents)
+        record = terminal.encash("service menu")
+        assert record["receipt"] == "printed"
+        assert terminal.receipts.reprint_last() == "printed"
+        assert terminal.screen_port().service.print_test_page("ru") == "printed"
+    finally:
+        terminal.close()
+    assert registrar.documents == documents  # no new fiscal document
+    assert len(registrar.printed) == 3 and registrar.printed[1][0].startswith("*** КОПИЯ")
