@@ -76,7 +76,12 @@ class FiscalDesk:
                 log.warning("fiscal receipt for operation %d not attempted: %s", op.operation, exc)
                 self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet)
                 return FAILED
-            receipt = fiscal_receipt(self.config, self.catalog, op, header_lines)
+            try:
+                receipt = fiscal_receipt(self.config, self.catalog, op, header_lines)
+            except ValueError as exc:  # data the drive cannot take (a configuration fault): reported, retried
+                log.error("fiscal receipt for operation %d cannot be built: %s", op.operation, exc)
+                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet)
+                return FAILED
             row = self.ledger.intend(op.operation, "receipt", status.fn_number, status.last_fd, op.cash)
             try:
                 document: FiscalDocument | None = self.registrar.sell(receipt)
