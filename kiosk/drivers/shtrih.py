@@ -131,6 +131,7 @@ class ShtrihRegistrar:
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self.cashier, self.admin, self.sysadmin = cashier_password, admin_password, sysadmin_password
         self._fn_cache: str | None = None
+        self._shift_seen: tuple[tuple[str, int], datetime] | None = None  # (FN, shift number) → when it opened
         self._busy = threading.RLock()
 
     def __enter__(self) -> ShtrihRegistrar:
@@ -207,10 +208,13 @@ class ShtrihRegistrar:
         # FF01 does not say when the shift opened; the shift-open report is the document just before the
         # shift's receipts, so look there (and a few back, for other documents in between).
         data = self._call(sf.FN_SHIFT_PARAMS, self.sysadmin, repeatable=True, expect=5)
-        receipts = int.from_bytes(data[3:5], "little")
+        shift, receipts = int.from_bytes(data[1:3], "little"), int.from_bytes(data[3:5], "little")
+        if self._shift_seen is not None and self._shift_seen[0] == (fn.fn_number, shift):
+            return self._shift_seen[1]  # a shift opens once: no need to look it up on every status
         for number in range(fn.last_fd - receipts, max(fn.last_fd - receipts - 4, 0), -1):
             found = self.document(number)
             if found is not None and found.kind == "shift_open":
+                self._shift_seen = ((fn.fn_number, shift), found.at)
                 return found.at
         return None
 

@@ -8,7 +8,6 @@ registrar's own switches (paper, clock, drive full) live in kiosk.emulators.shtr
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -18,8 +17,6 @@ from kiosk.drivers import shtrih_frame as sf
 from kiosk.emulators.shtrih_drive import DEFAULT_FN, FiscalDrive
 from kiosk.emulators.shtrih_registrar import Registrar
 from kiosk.emulators.wire_emulator import PtyEmulator
-
-log = logging.getLogger(__name__)
 
 INTER_BYTE_TIMEOUT = 0.05  # a frame that stalls longer than this is dropped
 

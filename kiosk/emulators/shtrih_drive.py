@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,9 +44,16 @@ class DriveState:
     clock_offset: float = 0.0  # seconds the registrar's clock runs ahead of the host's
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def to_json(self) -> bytes:
-        """The state file's bytes."""
-        return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+    def to_json(self, encoded: dict[str, str] | None = None) -> bytes:
+        """The state file's bytes; `encoded` caches each document's JSON (a signed document never changes)."""
+        cache = {} if encoded is None else encoded
+        head = {item.name: getattr(self, item.name) for item in fields(self) if item.name != "documents"}
+        for number, document in self.documents.items():
+            if number not in cache:
+                cache[number] = json.dumps(document, ensure_ascii=False, sort_keys=True)
+        archive = ",\n ".join(f'"{number}": {cache[number]}' for number in sorted(self.documents, key=int))
+        text = json.dumps(head, ensure_ascii=False, indent=1, sort_keys=True)
+        return f'{text[:-2]},\n "documents": {{\n {archive}\n }}\n}}'.encode()
 
     @classmethod
     def from_json(cls, raw: bytes, where: str) -> DriveState:
@@ -75,18 +82,20 @@ class FiscalDrive:
         self.path = Path(path) if path else None
         self.tz = tz or ZoneInfo("Europe/Moscow")
         self.state = DriveState(fn_number=fn_number)
+        self._encoded: dict[str, str] = {}
         if self.path and self.path.exists():
             self.state = DriveState.from_json(self.path.read_bytes(), str(self.path))
 
     def reload(self) -> None:
         """Forget memory and read the file again (a power-up)."""
+        self._encoded = {}
         if self.path and self.path.exists():
             self.state = DriveState.from_json(self.path.read_bytes(), str(self.path))
 
     def save(self) -> None:
         """Write the state atomically (nothing to do without a file)."""
         if self.path:
-            write_atomically(self.path, self.state.to_json())
+            write_atomically(self.path, self.state.to_json(self._encoded))
 
     def now(self) -> datetime:
         """The registrar's clock: the host's time in its zone plus the clock offset, to the second."""

@@ -37,7 +37,8 @@ def receipt_lines(document: dict[str, Any], extra: list[str]) -> list[str]:
         lines.append(f"{item['name']}")
         lines.append(f"  {quantity:g} x {rub(item['price'])} = {rub(item['total'])}")
         lines.extend(_tag_texts(item["tags"]))
-    lines.extend(_tag_texts(document["tags"]))
+    lines.append("-" * 40)
+    lines.extend(text.strip() for text in _tag_texts(document["tags"]))  # receipt-level: not under an item
     lines += [f"ИТОГ {rub(document['total'])}", f"НАЛИЧНЫМИ {rub(document['cash'])}",
               f"СДАЧА {rub(document['change'])}", f"СНО {document['taxation']}"]
     return lines

@@ -12,6 +12,8 @@ from kiosk.drivers import shtrih_frame as sf
 from kiosk.emulators.shtrih_drive import sign
 from kiosk.fiscal.port import BadPassword, FiscalReceipt, PaperOut, ReceiptOpen, ShiftClosed
 
+pytestmark = pytest.mark.usefixtures("no_leaks")  # no thread or file descriptor left behind
+
 
 def test_status_of_a_fresh_registrar(tmp_path):
     with registrar_pair(tmp_path) as (emu, drv):
@@ -229,3 +231,19 @@ def test_a_receipt_left_open_by_a_dead_process_is_cancelled_before_the_next(tmp_
         saved = json.loads((tmp_path / "fn.json").read_text())["documents"]
         assert sorted(saved) == ["1", "2"] and "Брошенный" not in json.dumps(saved, ensure_ascii=False)
         assert "ЧЕК АННУЛИРОВАН" in (tmp_path / "printout.txt").read_text()
+
+
+def test_status_looks_up_when_the_shift_opened_once_per_shift(tmp_path):
+    with registrar_pair(tmp_path) as (emu, drv):
+        first = drv.open_shift()
+        assert drv.status().shift_opened_at == first.at
+        before = emu.commands
+        drv.sell(agent_receipt())
+        sell_commands = emu.commands - before
+        before = emu.commands
+        assert drv.status().shift_opened_at == first.at
+        assert emu.commands - before == 3  # FF01, 10, FF40: the shift-open report is not searched again
+        drv.close_shift()
+        second = drv.open_shift()
+        assert drv.status().shift_opened_at == second.at and second.number == 4
+        assert sell_commands == 9

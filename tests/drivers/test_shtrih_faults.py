@@ -15,6 +15,8 @@ from shtrih_support import agent_receipt, registrar_pair
 from kiosk.drivers import shtrih_frame as sf
 from kiosk.fiscal.port import LinkDown, LostReply
 
+pytestmark = pytest.mark.usefixtures("no_leaks")  # no thread or file descriptor left behind
+
 
 def _documents(tmp_path) -> dict:
     return json.loads((tmp_path / "fn.json").read_text())["documents"]
@@ -182,3 +184,11 @@ def test_a_late_nak_before_the_ack_does_not_register_an_item_twice(tmp_path):
         document = drv.sell(agent_receipt(cash=1_000_000))  # plenty of cash: a doubled item would be signed
         saved = _documents(tmp_path)[str(document.number)]
         assert len(saved["items"]) == 2 and saved["total"] == 51000 and document.total == 51000
+
+
+def test_a_wire_paced_like_a_real_19200_baud_line_works_byte_by_byte(tmp_path):
+    with registrar_pair(tmp_path, byte_timeout=0.2) as (emu, drv):
+        emu.wire.baud = 19200  # answers trickle out a byte at a time, as from a UART
+        drv.open_shift()
+        assert drv.sell(agent_receipt()).number == 2
+        assert sorted(_documents(tmp_path)) == ["1", "2"]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kiosk.drivers import probe, probe_shtrih
 from kiosk.emulators.ccnet import CcnetEmulator
 from kiosk.emulators.shtrih import ShtrihEmulator
+
+pytestmark = pytest.mark.usefixtures("no_leaks")  # no thread or file descriptor left behind
 
 
 def test_probe_finds_the_registrar_and_its_name_among_validators(tmp_path, capsys):

@@ -131,3 +131,26 @@ def test_kill_9_mid_receipt_leaves_a_consistent_state_file(tmp_path: Path) -> No
         # every receipt the driver saw completed is in the file; the interrupted ones may be, whole
         assert registered <= len(receipts) <= registered + uncertain
     assert registered > 0
+
+
+def test_wire_handler_handshake_and_inter_byte_timeout(tmp_path: Path) -> None:
+    from kiosk.drivers import shtrih_frame as sf
+    from kiosk.emulators.shtrih import ShtrihEmulator
+
+    emu = ShtrihEmulator(tmp_path / "fn.json")  # not started: the handler alone, bytes in and out
+    try:
+        assert emu.receive(bytes((sf.ENQ,))) == [bytes((sf.NAK,))]  # idle
+        frame = sf.request(sf.SHORT_STATUS, 1)
+        assert emu.receive(frame[:4]) == []
+        time.sleep(0.1)
+        emu.tick()  # the rest never came: the half frame is dropped
+        ack, answer = emu.receive(frame)
+        assert ack == bytes((sf.ACK,)) and answer[2] == sf.SHORT_STATUS and emu.commands == 1
+        assert emu.receive(bytes((sf.ENQ,))) == [bytes((sf.ACK,)), answer]  # kept until the host ACKs
+        assert emu.receive(bytes((sf.ACK,))) == []
+        assert emu.receive(bytes((sf.ENQ,))) == [bytes((sf.NAK,))]
+        bad = frame[:-1] + bytes((frame[-1] ^ 1,))
+        assert emu.receive(bad) == [bytes((sf.NAK,))] and emu.commands == 1
+        assert emu.receive(sf.request(sf.FN_STATUS, 1))[1][4] == 0x4F  # FN commands want the sysadmin password
+    finally:
+        emu.stop()
