@@ -41,6 +41,9 @@ class Story:
     incidents: list[dict[str, Any]] = field(default_factory=list)  # at, kind, detail, amount
     timezone: str | None = None  # show times in this zone (the terminal's); None: as the journal wrote them
     source: str = ""  # where the facts come from (a journal file, the dealer service's upload)
+    # the dealer service's correction steps (at: ISO time, text: who did what); the terminal's own part of a
+    # correction is in its incidents and details
+    corrections: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def operation(self) -> Operation:
@@ -95,6 +98,7 @@ class Story:
         for incident in self.incidents:
             money = f" [{self.roubles(incident['amount'])}]" if incident.get("amount") else ""
             out.append(Event(incident["at"], "incident", f"incident {incident['kind']}{money}: {incident['detail']}"))
+        out += [Event(step["at"], "correction", step["text"]) for step in self.corrections]
         if r.get("finished_at"):
             out.append(Event(r["finished_at"], "finished", f"finished: {r['state']} — "
                                                             f"{STATE_WORDS.get(r['state'], r['state'])}"))

@@ -21,6 +21,7 @@ from provisioning.journal import routes as journal_routes
 from provisioning.portal import (
     commands_routes,
     config_routes,
+    corrections_routes,
     lookup_routes,
     monitor_routes,
     routes,
@@ -53,6 +54,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(config_routes.router)
     app.include_router(journal_routes.router)
     app.include_router(lookup_routes.router)
+    app.include_router(corrections_routes.router)
     app.include_router(themes_api.router)
     app.include_router(theme_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")

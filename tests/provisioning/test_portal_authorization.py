@@ -42,6 +42,7 @@ def world(dealer_state, database, tmp_path_factory) -> dict[str, Any]:
         ids["rival_command"] = _screenshot_command(session, rival_terminal)
         _upload_a_payment_needing_attention(session, rival.id, ids["rival_terminal"], "R-1", tmp_path_factory)
         ids["rival_pack"] = _theme_pack(session, rival.id)
+        ids["rival_correction"] = _correction(session, rival_terminal)
         KNOWN_PACK["zip"] = _known_pack(session, acme.id)
     return ids
 
@@ -96,6 +97,18 @@ def _known_pack(session, dealer_id: int) -> bytes:  # noqa: ANN001
     return data
 
 
+def _correction(session, terminal) -> int:  # noqa: ANN001
+    """A refund of `terminal`'s operation 1 waiting for approval (requested by someone who never signs in)."""
+    from provisioning.corrections.models import Correction
+
+    row = Correction(dealer_id=terminal.dealer_id, terminal_id=terminal.id, operation=1, op_key="", kind="refund",
+                     arguments="{}", note="", state="requested", needs_approval=True,
+                     requested_by="someone@else.test", requested_at=dt.datetime.now(dt.UTC), result="")
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 def _screenshot_command(session, terminal) -> str:  # noqa: ANN001
     """A finished screenshot command of `terminal` (its PNG is only the signature: nothing decodes it here)."""
     command = commands_service.queue(session, terminal, "screenshot", {}, "test", dt.datetime.now(dt.UTC))
@@ -126,7 +139,7 @@ def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> d
     """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
     n = next(_serial)
     ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": "", "document_id": 0, "assign_to": 0,
-                           "pack_id": 0, "shot": "attract-ru", "operation": 1}
+                           "pack_id": 0, "shot": "attract-ru", "operation": 1, "correction_id": 0}
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
         if "{document_id}" in path:  # a configuration document, and a terminal to assign it to
@@ -140,6 +153,9 @@ def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> d
             ids["terminal_id"] = terminal.id
             if "{command_id}" in path:
                 ids["command_id"] = _screenshot_command(session, terminal)
+        if "{correction_id}" in path:
+            ids["correction_id"] = _correction(session, tenants.add_terminal(session, owner, f"K-{n}", "",
+                                                                             "Europe/Moscow", "", "t"))
         if "{user_id}" in path:  # never signs in, so no (slow) argon2 hash is needed
             user = User(email=f"extra{n}@{dealer}.test", password_hash="-")
             session.add(user)
@@ -196,12 +212,13 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
         if "{" in path:  # the same call with the rival dealer's terminal or user
             foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"],
                        "command_id": world["rival_command"], "document_id": world["rival_document"],
-                       "pack_id": world["rival_pack"], "shot": "attract-ru", "operation": 1}
+                       "pack_id": world["rival_pack"], "shot": "attract-ru", "operation": 1,
+                       "correction_id": world["rival_correction"]}
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
     commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
     for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", "/commands", commands,
-                 "/configs", "/lookup/attention", "/lookup?account=7770001111", "/themes"):
+                 "/configs", "/lookup/attention", "/lookup?account=7770001111", "/themes", "/corrections"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
@@ -222,7 +239,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(app):
     for (method, path) in ROUTE_PERMISSIONS:
         reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x", "document_id": 1,
                                              "pack_id": 1, "shot": "attract-ru",
-                                             "operation": 1}, "x")
+                                             "operation": 1, "correction_id": 1}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
 
