@@ -60,6 +60,9 @@ class Corrector:
 
     def reprocess(self, op: Operation, entry: dict[str, Any]) -> dict[str, Any]:
         """Back into the outbox with the same ids; one delivery cycle now (status first where the profile has it)."""
+        if op.state == NEEDS_ATTENTION and self._booked(op):
+            raise CommandFailed("reversal_pending", "a reversal of this booked payment is unanswered: repeat the "
+                                                    "refund or account change that asked for it")
         if op.state == NEEDS_ATTENTION and op.last_outcome == NOT_SENT:
             raise CommandFailed("not_sent", "the money is held as owed and was never sent: change the account "
                                             "or refund it")
@@ -107,7 +110,7 @@ class Corrector:
             raise CommandFailed("bad_account", "the new account must be 1 to 100 printable characters, no spaces")
         entry = {**entry, "old_account": op.account, "account": account}
         text = f"correction: account {op.account} → {account}"
-        if op.state == DELIVERED:
+        if self._booked(op):
             if not approved:
                 raise CommandFailed("needs_approval", "the payment is booked: changing its account reverses it at "
                                                       "the provider, which needs a second person's approval")
@@ -142,7 +145,7 @@ class Corrector:
         entry = {**entry, "returned_by": by, "returned_at": at, "how": how, "note": str(args.get("note", ""))[:500]}
         text = (f"refunded {op.money(op.cash)}: returned by {by} at {at} ({how})"
                 + (f" — {entry['note']}" if entry["note"] else ""))
-        if op.state == DELIVERED:
+        if self._booked(op):
             self._reverse(op, entry, "refund")
             self.journal.refund_corrected(op.operation, entry, text + "; the provider reversed the payment",
                                           was_delivered=True)
@@ -241,13 +244,28 @@ class Corrector:
         except Exception as exc:  # an adapter bug is not a reversal
             log.exception("cancel at %s raised for operation %d", name, op.operation)
             outcome = RetryLater(f"adapter error: {type(exc).__name__}: {exc}")
-        self.journal.settle(op.operation, unpin=True, finish=(attempt, *_describe(outcome)))
-        if not isinstance(outcome, Approved):
-            kind, code, message, _ = _describe(outcome)
-            self.journal.note_correction(op.operation, {**entry, "refused": kind},
-                                         f"correction refused ({what}): cancel at {name} → {kind} {message or code}")
-            raise CommandFailed("not_cancelled", f"{what} refused: {name} did not confirm the reversal "
-                                                 f"({kind}: {message or code}); the payment stays booked")
+        finish = (attempt, *_describe(outcome))
+        kind, code, message, _ = finish[1:]
+        if isinstance(outcome, Approved):
+            self.journal.settle(op.operation, unpin=True, finish=finish)
+            return
+        if isinstance(outcome, Declined):  # a definite no: nothing was reversed, the payment stays as it was
+            self.journal.settle(op.operation, unpin=op.state == DELIVERED, finish=finish)
+            why = f"{name} refused the reversal ({message or code}); the payment stays booked"
+        else:  # nobody knows whether it was reversed: a person must see it, and a repeat asks again
+            self.journal.settle(op.operation, state=NEEDS_ATTENTION, finish=finish, attention_reason=(
+                f"{what}: the reversal at {name} is unknown ({message or code}); repeat the correction to ask again"))
+            why = f"the reversal at {name} is unknown ({kind}: {message or code}); repeat the correction"
+        self.journal.note_correction(op.operation, {**entry, "refused": kind},
+                                     f"correction refused ({what}): cancel at {name} → {kind} {message or code}")
+        raise CommandFailed("not_cancelled", f"{what} refused: {why}")
+
+    def _booked(self, op: Operation) -> bool:
+        """Delivered, or delivered and then asked to reverse without an answer (the pin is on the cancel)."""
+        if op.state == DELIVERED:
+            return True
+        attempts = self.journal.attempts(op.operation) if op.state == NEEDS_ATTENTION and op.pinned_gateway else []
+        return bool(attempts) and attempts[-1]["verb"] == "cancel" and bool(op.external_id)
 
     def _booked_route(self, op: Operation, gateway: str) -> Route:
         with self.journal._lock:

@@ -57,7 +57,7 @@ class JournalCorrections(JournalWrites):
         `was_delivered` — delivered and just reversed at the provider. A new account replaces the old; `reissue`
         gives its requests ids no processing system has seen (its own key stays the operation's identity)."""
         with self._tx() as conn:
-            row = self._correction_row(conn, operation, (DELIVERED,) if was_delivered else (NEEDS_ATTENTION,))
+            row = self._correction_row(conn, operation, (DELIVERED, NEEDS_ATTENTION) if was_delivered else (NEEDS_ATTENTION,))
             if row[3] and not was_delivered:
                 raise JournalError(f"operation {operation} has an unresolved attempt at {row[3]}")
             details = json.loads(row[2])
@@ -82,7 +82,7 @@ class JournalCorrections(JournalWrites):
         """The payer got the cash back: needs attention and unpinned (nothing booked), or delivered and just
         reversed at the provider; the operation ends `refunded`, with who returned it, when and how."""
         with self._tx() as conn:
-            row = self._correction_row(conn, operation, (DELIVERED,) if was_delivered else (NEEDS_ATTENTION,))
+            row = self._correction_row(conn, operation, (DELIVERED, NEEDS_ATTENTION) if was_delivered else (NEEDS_ATTENTION,))
             if row[3] and not was_delivered:
                 raise JournalError(f"operation {operation} has an unresolved attempt at {row[3]}")
             conn.execute("UPDATE operations SET state=?, finished_at=?, pinned_gateway=NULL, pinned_route=NULL, "

@@ -45,9 +45,10 @@ def offered(state: str) -> list[str]:
     return [kind for kind in KINDS if state in OFFERED[kind]]
 
 
-def moves_money(kind: str, state: str) -> bool:
-    """Whether a second person must approve: a refund, a re-route, an account change of a booked payment."""
-    return kind in ("refund", "reroute") or (kind == "account" and state == "delivered")
+def moves_money(kind: str, state: str, booked_id: str | None = None) -> bool:
+    """Whether a second person must approve: a refund, a re-route, an account change of a booked payment (delivered,
+    or holding a processing system's id: a reversal of it is under way)."""
+    return kind in ("refund", "reroute") or (kind == "account" and (state == "delivered" or bool(booked_id)))
 
 
 def check_arguments(kind: str, given: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def request(session: Session, terminal: Terminal, operation: int, kind: str, giv
     correction = Correction(dealer_id=terminal.dealer_id, terminal_id=terminal.id, operation=operation,
                             op_key=payment.op_key, kind=kind, arguments=json.dumps(arguments, ensure_ascii=False),
                             note=note.strip()[:1000], state="requested",
-                            needs_approval=moves_money(kind, payment.state), requested_by=actor[:200],
+                            needs_approval=moves_money(kind, payment.state, payment.external_id), requested_by=actor[:200],
                             requested_at=now, result="")
     session.add(correction)
     session.flush()
