@@ -15,7 +15,7 @@ from provisioning.corrections import service as correction_service
 from provisioning.db.models import utcnow
 from provisioning.journal import lookup
 from provisioning.portal import lookup_texts  # noqa: F401  (adds this area's words to the portal's)
-from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, _own_terminal, render, signed
+from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, _own_terminal, language, render, signed
 
 router = APIRouter(include_in_schema=False)
 VIEW = "lookup.view"
@@ -69,7 +69,7 @@ def story_page(terminal_id: int, operation: int, request: Request) -> Response:
     """The payment's whole story (every operation with this number: a number reused after a restore shows both)."""
     with signed(request, VIEW) as (session, who):
         terminal = _own_terminal(session, who, terminal_id)
-        stories = [(lookup.story(session, terminal, op), lookup.versions(session, terminal, op))
+        stories = [(lookup.story(session, terminal, op, language(request)), lookup.versions(session, terminal, op))
                    for _, op in lookup.by_number(session, who.dealer_id, terminal.number, operation)]
         corrections = correction_service.for_payment(session, terminal.id, operation, utcnow())
         for story, _ in stories:
