@@ -32,8 +32,8 @@ def _state(database, correction_id: int) -> str:  # noqa: ANN001
                            dt.datetime.now(dt.UTC)).state
 
 
-def test_support_requests_a_refund_a_second_person_approves_and_the_story_shows_it(  # noqa: F811
-        server, database, browser, config, monkeypatch):
+def test_support_requests_a_refund_a_second_person_approves_and_the_story_shows_it(
+        server, database, browser, config, monkeypatch):  # noqa: F811
     with enrolled_kiosk(server, database, config, monkeypatch) as kiosk:
         operation = declined_payment(kiosk)
         number = kiosk.terminal.config.terminal
