@@ -262,3 +262,8 @@ def story_events(corrections: list[Correction]) -> list[dict[str, Any]]:
             out.append({"at": step["at"].isoformat(),
                         "text": f"correction {correction.id} ({correction.kind}): {step['step']}{who}{detail}"})
     return out
+
+
+def story_of(session: Session, terminal_id: int, operation: int, now: datetime) -> list[dict[str, Any]]:
+    """A payment's correction steps for its story (every correction of it, up to date)."""
+    return story_events(for_payment(session, terminal_id, operation, now))

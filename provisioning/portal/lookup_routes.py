@@ -101,6 +101,7 @@ def lookup_api(request: Request, q: str = "") -> Response:
         found = []
         for terminal, op in lookup.find(session, who.dealer_id, q) if q.strip() else []:
             story = lookup.story(session, terminal, op)
+            story.corrections = correction_service.story_of(session, terminal.id, op.operation, utcnow())
             versions = [{**v, "received_at": v["received_at"].isoformat()}
                         for v in lookup.versions(session, terminal, op)]
             found.append({"terminal_timezone": terminal.timezone, **story.as_json(), "versions": versions})

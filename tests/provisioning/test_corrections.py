@@ -201,3 +201,5 @@ def test_cli_requests_approves_and_shows(database, people, dealer_state, tmp_pat
     assert dealer_main([*state, "correction", "show", str(correction_id), "--dealer", "acme"]) == 0
     shown = capsys.readouterr().out
     assert "reroute" in shown and "approved  boss@acme.test" in shown and "sent to the terminal" in shown
+    assert dealer_main([*state, "lookup", "--terminal", number, "--operation", str(operation)]) == 0
+    assert f"correction {correction_id} (reroute): approved by boss@acme.test" in capsys.readouterr().out
