@@ -16,7 +16,6 @@ journal upload brings the result to the dealer service with the command's own re
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -25,7 +24,7 @@ from kiosk.dealer_link.commands import HANDLERS, CommandContext, CommandFailed
 from kiosk.errors import JournalError
 from kiosk.gateways.base import Approved, Declined, Execution, PayOutcome, RetryLater, Route, Unknown
 from kiosk.offline_queue.journal import COMMITTED, DELIVERED, NEEDS_ATTENTION, Journal, Operation
-from kiosk.offline_queue.journal_corrections import CORRECTIONS
+from kiosk.offline_queue.journal_corrections import REISSUED_AFTER
 from kiosk.offline_queue.operation import NOT_SENT, REISSUED_NONCE
 from kiosk.offline_queue.outbox import Outbox, _describe
 
@@ -184,18 +183,10 @@ class Corrector:
 
     def _asked(self, op: Operation) -> dict[str, Route]:
         """The gateways that got a pay (or resend) under the operation's current ids, with the route they got."""
-        rows = self.journal.attempts(op.operation)
-        with self.journal._lock:  # the route column is not in attempts(): read it alongside
-            routes = [r[0] for r in self.journal.conn.execute(
-                "SELECT route FROM attempts WHERE operation=? ORDER BY id", (op.operation,))]
         # after new ids, only requests under them count (the old ones were reversed or proved unbooked)
-        cut = _reissue_cut(op.details.get(CORRECTIONS) or [], rows) if REISSUED_NONCE in op.details else -1
-        asked: dict[str, Route] = {}
-        for index, (attempt, route) in enumerate(zip(rows, routes, strict=True)):
-            if index > cut and attempt["verb"] in ("pay", "resend"):
-                data = json.loads(route)
-                asked[attempt["gateway"]] = Route(data["gateway"], data["provider_code"], data["options"])
-        return asked
+        cut = int(op.details.get(REISSUED_AFTER, 0)) if REISSUED_NONCE in op.details else 0
+        return {a["gateway"]: _route(a["route"]) for a in self.journal.attempt_routes(op.operation)
+                if a["id"] > cut and a["verb"] in ("pay", "resend")}
 
     def _prove_not_executed(self, op: Operation, entry: dict[str, Any], what: str) -> None:
         """Ask every gateway that got this payment whether it executed it; refuse unless each says NOT executed."""
@@ -268,14 +259,12 @@ class Corrector:
         return bool(attempts) and attempts[-1]["verb"] == "cancel" and bool(op.external_id)
 
     def _booked_route(self, op: Operation, gateway: str) -> Route:
-        with self.journal._lock:
-            row = self.journal.conn.execute(
-                "SELECT route FROM attempts WHERE operation=? AND gateway=? AND outcome='approved' "
-                "AND verb IN ('pay', 'resend', 'status') ORDER BY id DESC LIMIT 1", (op.operation, gateway)).fetchone()
-        if row is None:
-            return self._route_at(op, gateway)
-        data = json.loads(row[0])
-        return Route(data["gateway"], data["provider_code"], data["options"])
+        """The route the booking at `gateway` was made on (the cancel must name the same provider code)."""
+        for attempt in reversed(self.journal.attempt_routes(op.operation)):
+            if attempt["gateway"] == gateway and attempt["outcome"] == "approved" and attempt["verb"] in (
+                    "pay", "resend", "status"):
+                return _route(attempt["route"])
+        return self._route_at(op, gateway)
 
     def _request(self, op: Operation, route: Route, verb: str) -> tuple[PayOutcome, tuple[int, str, str, str, str]]:
         """One journaled request at a gateway (pinned before it leaves), like the outbox's own attempts."""
@@ -301,13 +290,8 @@ def _accepted(op: Operation) -> datetime:
     return datetime.fromisoformat(op.committed_at or op.created_at)
 
 
-def _reissue_cut(corrections: list[dict[str, Any]], rows: list[dict[str, Any]]) -> int:
-    """The index of the last attempt made before the newest reissue of ids (its time decides)."""
-    stamps = [datetime.fromisoformat(c["at"]) for c in corrections if c.get(REISSUED_NONCE) is not None]
-    if not stamps:
-        return -1
-    newest = max(stamps)
-    return max((i for i, a in enumerate(rows) if datetime.fromisoformat(a["started_at"]) <= newest), default=-1)
+def _route(data: dict[str, Any]) -> Route:
+    return Route(data["gateway"], data["provider_code"], data["options"])
 
 
 def correction(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:

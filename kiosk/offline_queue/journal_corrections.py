@@ -21,6 +21,7 @@ from kiosk.offline_queue.operation import (
 )
 
 CORRECTIONS = "corrections"  # the details key (contracts: corrections owns it)
+REISSUED_AFTER = "reissued_after_attempt"  # details key: the last attempt made under the ids before the reissue
 
 
 class JournalCorrections(JournalWrites):
@@ -68,6 +69,10 @@ class JournalCorrections(JournalWrites):
                 sets += ["account=?", "fields=?"]
                 values += [account, json.dumps({"account": account}, ensure_ascii=False)]
             if reissue:
+                # requests up to this attempt carried the old ids: they were reversed or proved unbooked
+                last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM attempts WHERE operation=?",
+                                    (operation,)).fetchone()[0]
+                details[REISSUED_AFTER] = int(last)
                 used = {details.get(REISSUED_NONCE), row[4]}
                 nonce = secrets.randbelow(10**NONCE_DIGITS)
                 while nonce in used:
@@ -89,3 +94,11 @@ class JournalCorrections(JournalWrites):
                          "next_attempt_ms=NULL, attention_reason=NULL WHERE operation=?",
                          (REFUNDED, self._stamp(), operation))
             self._append(conn, operation, json.loads(row[2]), entry, "refunded", text, int(row[1]))
+
+    def attempt_routes(self, operation: int) -> list[dict[str, Any]]:
+        """Every attempt of an operation with its id and the route it was sent on (JSON), oldest first."""
+        with self._lock:
+            rows = self.conn.execute("SELECT id, gateway, verb, route, outcome FROM attempts WHERE operation=? "
+                                     "ORDER BY id", (operation,)).fetchall()
+        return [{"id": r[0], "gateway": r[1], "verb": r[2], "route": json.loads(r[3]), "outcome": r[4]}
+                for r in rows]

@@ -218,3 +218,17 @@ def test_refund_is_refused_while_a_booking_may_exist(rig):
     with pytest.raises(CommandFailed):
         r.run("refund", number, approved=True, **REFUND)
     assert r.journal.get(number).state == NEEDS_ATTENTION
+
+
+def test_after_new_ids_the_request_under_them_still_needs_proof_before_paying_elsewhere(rig):
+    r = rig("rebooking")  # the clock stands still here: proof is about which requests, never about their times
+    number = r.committed()
+    assert r.outbox.deliver(number) == DELIVERED
+    r.servers["main"].control("fault drop-after-booking 1 pay")  # the new account's pay is booked, its reply lost
+    assert r.run("account", number, account=NEW_ACCOUNT, approved=True)["state"] == NEEDS_ATTENTION
+    assert r.live(number) == [("main", NEW_ACCOUNT, 100_00)]
+    for kind, args in (("reroute", {"gateway": "other"}), ("refund", {**REFUND, "approved": True})):
+        with pytest.raises(CommandFailed) as refused:
+            r.run(kind, number, **args)
+        assert refused.value.error == "not_proved", kind
+    assert r.live(number) == [("main", NEW_ACCOUNT, 100_00)]

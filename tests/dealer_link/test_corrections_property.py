@@ -93,7 +93,8 @@ def _step(r: Rig, numbers: list[int], action: tuple[Any, ...]) -> None:
                                                                  HealthCheck.too_slow])
 @given(main=PROFILE, other=PROFILE, actions=st.lists(ACTION, min_size=1, max_size=25))
 # always tried as well: a decline re-routed after proof, then re-routed again and refunded; a booked payment moved
-# to another account while the cancel's reply is lost; a lost reply at a provider that books every repeat
+# to another account while the cancel's reply is lost; a lost reply at a provider that books every repeat, also
+# under the new ids an account change gave
 @example(main="osmp-status", other="osmp-status", actions=[
     ("missing", "main"), ("pay",), ("reroute", 1, "other"), ("reroute", 1, "json"), ("refund", 1, True)])
 @example(main="osmp-status", other="ubilling", actions=[
@@ -102,6 +103,9 @@ def _step(r: Rig, numbers: list[int], action: tuple[Any, ...]) -> None:
 @example(main="rebooking", other="osmp-status", actions=[
     ("fault", "main", "drop-after-booking", "pay"), ("pay",), ("reroute", 1, "other"), ("refund", 1, True),
     ("reprocess", 1)])
+@example(main="rebooking", other="osmp-status", actions=[  # new ids, whose own request is then lost
+    ("fault", "main", "drop-after-booking", "pay"), ("account", 0, "9031112233", True), ("reroute", 0, "other"),
+    ("refund", 0, True)])
 def test_random_corrections_never_book_twice_and_never_lose_money(servers, main, other, actions):  # noqa: F811
     with tempfile.TemporaryDirectory() as folder:
         r = Rig(Path(folder), servers, main, other_profile=other)
