@@ -65,6 +65,7 @@ STATE_WORDS_RU = {
     "delivered": "доставлена поставщику",
     "needs_attention": "ТРЕБУЕТ ВНИМАНИЯ: деньги приняты, не доставлены",
     "cancelled": "отменена без денег",
+    "refunded": "деньги возвращены плательщику (исправление)",
 }
 
 
@@ -87,6 +88,9 @@ class Story:
     incidents: list[dict[str, Any]] = field(default_factory=list)  # at, kind, detail, amount
     timezone: str | None = None  # show times in this zone (the terminal's); None: as the journal wrote them
     source: str = ""  # where the facts come from (a journal file, the dealer service's upload)
+    # the dealer service's correction steps (at: ISO time, text: who did what); the terminal's own part of a
+    # correction is in its incidents and details
+    corrections: list[dict[str, Any]] = field(default_factory=list)
     lang: str = "en"  # the language of the story's sentences (WORDS)
 
     def w(self, key: str, **values: Any) -> str:
@@ -174,6 +178,7 @@ class Story:
             money = f" [{self.roubles(incident['amount'])}]" if incident.get("amount") else ""
             out.append(Event(incident["at"], "incident", self.w("incident", kind=incident["kind"], money=money,
                                                                   detail=incident["detail"])))
+        out += [Event(step["at"], "correction", step["text"]) for step in self.corrections]
         fiscal = fiscal_event(r.get("details"), self.lang)  # a registrar's fiscal receipt (kiosk/fiscal/words.py)
         if fiscal is not None:
             out.append(Event(fiscal[0], "fiscal", fiscal[1]))

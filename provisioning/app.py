@@ -23,6 +23,7 @@ from provisioning.portal import (
     charges_routes,
     commands_routes,
     config_routes,
+    corrections_routes,
     lookup_routes,
     monitor_routes,
     registry_routes,
@@ -57,6 +58,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(config_routes.router)
     app.include_router(journal_routes.router)
     app.include_router(lookup_routes.router)
+    app.include_router(corrections_routes.router)
     app.include_router(themes_api.router)
     app.include_router(theme_routes.router)
     app.include_router(registry_routes.router)

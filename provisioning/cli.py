@@ -18,6 +18,7 @@ from provisioning import db as dbmod
 from provisioning import tenants
 from provisioning.charges import cli as charges_cli
 from provisioning.config.vault import vault_of
+from provisioning.corrections import cli as corrections_cli
 from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
@@ -93,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         lookup.add_argument(option, dest=f"search_{option[2:].replace('-', '_')}", help=f"or search: {words}")
     updates_cli.add_parsers(sub)
     monitor_cli.add_parsers(sub)
+    corrections_cli.add_parsers(sub)
     registries_cli.add_parsers(sub)
     charges_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
@@ -241,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
             return updates_cli.run_release(args, settings, database)
         if args.command == "alerts":
             return monitor_cli.run_alerts(args, settings, database)
+        if args.command == "correction":
+            return corrections_cli.run(args, database)
         if args.command in ("registry", "reconcile"):
             return registries_cli.run(args, settings, database)
         if args.command == "charges":

@@ -42,6 +42,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "config.change": frozenset({"admin", "technician"}),
     "config.secrets": frozenset({"admin"}),  # gateway secrets: write-only, but whoever sets them controls money
     "lookup.view": frozenset({"admin", "support"}),
+    # corrections: support asks; money-moving ones need a second person with the approving permission
+    "corrections.view": frozenset({"admin", "support"}),
+    "corrections.request": frozenset({"admin", "support"}),
+    "corrections.approve": frozenset({"admin"}),
     "themes.view": frozenset({"admin", "support", "technician"}),
     "themes.change": frozenset({"admin", "technician"}),
     # registries and reconciliation are money: support builds and reconciles, only admins change where they go

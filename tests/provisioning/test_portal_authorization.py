@@ -43,6 +43,7 @@ def world(dealer_state, database, tmp_path_factory) -> dict[str, Any]:
         ids["rival_command"] = _screenshot_command(session, rival_terminal)
         _upload_a_payment_needing_attention(session, rival.id, ids["rival_terminal"], "R-1", tmp_path_factory)
         ids["rival_pack"] = _theme_pack(session, rival.id)
+        ids["rival_correction"] = _correction(session, rival_terminal)
         KNOWN_PACK["zip"] = _known_pack(session, acme.id)
         ids["rival_file"], ids["rival_run"] = _registry_and_run(session, rival.id)
         ids["rival_registry"] = _charge_registry(session, rival.id)
@@ -113,6 +114,18 @@ def _known_pack(session, dealer_id: int) -> bytes:  # noqa: ANN001
     return data
 
 
+def _correction(session, terminal) -> int:  # noqa: ANN001
+    """A refund of `terminal`'s operation 1 waiting for approval (requested by someone who never signs in)."""
+    from provisioning.corrections.models import Correction
+
+    row = Correction(dealer_id=terminal.dealer_id, terminal_id=terminal.id, operation=1, op_key="", kind="refund",
+                     arguments="{}", note="", state="requested", needs_approval=True,
+                     requested_by="someone@else.test", requested_at=dt.datetime.now(dt.UTC), result="")
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 def _charge_registry(session, dealer_id: int) -> int:  # noqa: ANN001
     """An accepted charge registry of the dealer (the documented sample)."""
     from provisioning.charges import store as charges_store
@@ -163,7 +176,8 @@ def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> d
     """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
     n = next(_serial)
     ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": "", "document_id": 0, "assign_to": 0,
-                           "pack_id": 0, "shot": "attract-ru", "operation": 1, "file_id": 0, "run_id": 0}
+                           "pack_id": 0, "shot": "attract-ru", "operation": 1, "file_id": 0, "run_id": 0,
+                           "correction_id": 0}
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
         if "{file_id}" in path or "{run_id}" in path:
@@ -183,6 +197,9 @@ def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> d
             ids["terminal_id"] = terminal.id
             if "{command_id}" in path:
                 ids["command_id"] = _screenshot_command(session, terminal)
+        if "{correction_id}" in path:
+            ids["correction_id"] = _correction(session, tenants.add_terminal(session, owner, f"K-{n}", "",
+                                                                             "Europe/Moscow", "", "t"))
         if "{user_id}" in path:  # never signs in, so no (slow) argon2 hash is needed
             user = User(email=f"extra{n}@{dealer}.test", password_hash="-")
             session.add(user)
@@ -252,14 +269,15 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
             foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"],
                        "command_id": world["rival_command"], "document_id": world["rival_document"],
                        "pack_id": world["rival_pack"], "shot": "attract-ru", "operation": 1,
-                       "file_id": world["rival_file"], "run_id": world["rival_run"]}
+                       "file_id": world["rival_file"], "run_id": world["rival_run"],
+                       "correction_id": world["rival_correction"]}
             foreign["registry_id"] = world["rival_registry"]
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
     commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
     for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", "/commands", commands,
                  "/configs", "/lookup/attention", "/lookup?account=7770001111", "/themes", "/registries", "/reconcile",
-                 "/turnover?since=2026-01-01&until=2026-01-31"):
+                 "/turnover?since=2026-01-01&until=2026-01-31", "/corrections"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
@@ -281,7 +299,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(app):
         reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x", "document_id": 1,
                                              "pack_id": 1, "shot": "attract-ru",
                                              "registry_id": 1,
-                                             "operation": 1, "file_id": 1, "run_id": 1}, "x")
+                                             "operation": 1, "file_id": 1, "run_id": 1, "correction_id": 1}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
 
