@@ -1,14 +1,14 @@
 """Registries: providers' registry settings, the archive of built registries, their deliveries, reconciliation runs
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
