@@ -40,6 +40,7 @@ from kiosk.gateways.base import (
 )
 from kiosk.gateways.transport import HttpStatus, Lost, NotSent, exchange, http_client, http_outcome, where
 from kiosk.money import Money, MoneyError
+from kiosk.utility import Debt, DebtError, parse_debt
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class JsonApiGateway(Gateway):
             return Unreachable(str(exc))
         if status == 200 and data.get("result") == "payable":
             return Payable({str(k): str(v) for k, v in (data.get("details") or {}).items()},
-                           str(data.get("provider_override") or ""))
+                           str(data.get("provider_override") or ""), debt=self._debt(data.get("debt")))
         if status == 200 and data.get("result") == "refused":
             return Refused(CODES.get(str(data.get("code")), Code.OTHER), str(data.get("message", "")),
                            str(data.get("code", "")))
@@ -123,6 +124,8 @@ class JsonApiGateway(Gateway):
                 "fee": request.fee.decimal_text(), "currency": request.credited.currency,
                 "fields": dict(request.fields), "terminal": request.terminal, "operation": request.operation,
                 "accepted_at": request.accepted_at.isoformat()}
+        # utility bills: how the amount is split across services and the meter readings, as journaled
+        body.update({key: request.details[key] for key in ("split", "readings") if request.details.get(key)})
         try:
             status, data = self._call("POST", "/payments", body, request.idempotency_key)
         except NotSent as exc:
@@ -160,6 +163,16 @@ class JsonApiGateway(Gateway):
         self._client.close()
 
     # -- internals ----------------------------------------------------------------------------------
+    def _debt(self, data: Any) -> Debt | None:
+        """The check's debt by service; one that breaks the protocol is left out (the account is still payable)."""
+        if data is None:
+            return None
+        try:
+            return parse_debt(data)
+        except DebtError as exc:
+            log.warning("json %s: the check's debt is not usable, shown without it: %s", self.name, exc)
+            return None
+
     def _outcome(self, status: int, data: dict[str, Any]) -> PayOutcome:
         result = data.get("result")
         if status == 200 and result == "approved" and data.get("payment_id"):

@@ -209,11 +209,14 @@ class Journal(JournalIntegrity):
             conn.execute("DELETE FROM pending_stacks")
         return rows
 
-    def commit(self, operation: int, split: Split, reason: str, hold: str | None = None) -> Operation:
+    def commit(self, operation: int, split: Split, reason: str, hold: str | None = None,
+               details: dict[str, Any] | None = None) -> Operation:
         """Fix the amount and fee and put the operation into the outbox.
 
         With `hold`, the money is kept as owed to the payer instead (never sent: e.g. below what the provider
         accepts): the operation goes straight to needs_attention with that reason, in the same transaction.
+        With `details`, those keys are added to the operation's details in the same transaction (utility bills:
+        the split of the credited sum across services, fixed with the amount it splits).
         """
         with self._tx() as conn:
             row = conn.execute("SELECT state, cash FROM operations WHERE operation=?", (operation,)).fetchone()
@@ -228,6 +231,11 @@ class Journal(JournalIntegrity):
                 "next_attempt_ms=? WHERE operation=?",
                 (COMMITTED, split.fee.minor, split.credited.minor, self._stamp(), reason,
                  int(self.now().timestamp() * 1000), operation))
+            if details:
+                old = json.loads(conn.execute("SELECT details FROM operations WHERE operation=?",
+                                              (operation,)).fetchone()[0])
+                conn.execute("UPDATE operations SET details=? WHERE operation=?",
+                             (json.dumps({**old, **details}, ensure_ascii=False), operation))
             if hold is not None:
                 conn.execute("UPDATE operations SET state=?, finished_at=?, attention_reason=?, last_outcome=?, "
                              "next_attempt_ms=NULL WHERE operation=?",

@@ -10,6 +10,7 @@ from kiosk.drivers.validator import Stacked
 from kiosk.fees import NoFee, Split
 from kiosk.money import Money
 from kiosk.offline_queue.journal import COLLECTING, NEEDS_ATTENTION, Journal, Operation
+from kiosk.utility import utility_split
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def commit_operation(journal: Journal, catalog: Catalog, number: int, reason: st
                 "sent, no fee taken — pay it on to an account (kiosk journal pay-on) or hand it back")
         return journal.commit(number, Split(cash=cash, fee=Money(0, cash.currency), credited=cash), reason,
                               hold=hold)
-    return journal.commit(number, split, reason)
+    return journal.commit(number, split, reason, details=utility_split(op.details, split.credited.minor))
 
 
 def pay_on(journal: Journal, catalog: Catalog, number: int, provider_id: str, account: str) -> Operation:
