@@ -8,6 +8,7 @@ import pygame
 
 from kiosk import events as ev
 from kiosk.screens.base import BACK, Screen
+from kiosk.screens.debt import scan_banner
 from kiosk.screens.frame import Nav, button_width, standard
 from kiosk.screens.grid import Grid, Tile
 from kiosk.screens.phone import MOBILE, PhoneScreen, phone_tile
@@ -73,6 +74,8 @@ class CategoriesScreen(PhoneScreen):
         if self.phone is not None:
             return self.phone.build(self, view, painter, rect)
         widgets, body = standard(self, view, painter, rect, Msg("Choose a service"), [Nav(Msg("Back"), BACK)])
+        banner, body = scan_banner(self.ctx, view, painter, body)  # a scanned bill that cannot be paid here
+        widgets += banner
         categories = self.ctx.terminal.catalog.categories
         # most people at a street terminal top up a phone: that goes first, without choosing an operator
         tiles = [phone_tile()] if any(c.id == MOBILE for c in categories) else []
