@@ -12,7 +12,7 @@ from kiosk.screens.base import BACK, Screen, problem_text, provider_name
 from kiosk.screens.entry import TEXT_LAYOUTS, Keypad, TextField
 from kiosk.screens.frame import Nav, standard, take_top
 from kiosk.screens.i18n import PROBLEMS
-from kiosk.screens.panels import Banner, banner_height
+from kiosk.screens.panels import Banner, banner_fit, banner_height
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import BACKSPACE, CLEAR, SPACE, Group, Label, Widget
@@ -55,6 +55,8 @@ def entry_widgets(painter: Painter, body: pygame.Rect, min_px: int, field: Input
             # a hint takes the lines it needs (up to three) rather than lose its end to an ellipsis
             lines = len(painter.wrap(painter.resolve(text), "base", left.width))
             line_h = max(line_h, painter.font("base").get_linesize() * min(3, lines))
+        elif text and tone:
+            line_h = max(line_h, banner_fit(painter, text, left.width))  # a longer warning keeps all its words
         strip, rest = take_top(rest, line_h, gap)
         if text and tone:
             widgets.append(Banner(strip, text, tone))

@@ -8,10 +8,10 @@ import pygame
 
 from kiosk import events as ev
 from kiosk.screens.base import BACK, Screen
-from kiosk.screens.debt import scan_banner
 from kiosk.screens.frame import Nav, button_width, standard
 from kiosk.screens.grid import Grid, Tile
 from kiosk.screens.phone import MOBILE, PhoneScreen, phone_tile
+from kiosk.screens.scan import scan_banner
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Button, Group, Label, Widget

@@ -80,7 +80,8 @@ class ReadingsScreen(Screen):
         buttons = [Nav(Msg("Back"), BACK)]
         if view.skip_allowed:
             buttons.append(Nav(Msg("Skip"), SKIP))
-        buttons.append(Nav(Msg("Confirm"), CONFIRM, "primary") if asked else Nav(Msg("Next"), NEXT, "primary", ready))
+        # a short word: three buttons share the footer of a small display
+        buttons.append(Nav(Msg("Yes, right"), CONFIRM, "primary") if asked else Nav(Msg("Next"), NEXT, "primary", ready))
         total = len(view.debt.meters) if view.debt is not None else 0
         title = Msg("Meter {name} № {meter} ({index} of {total})", name=meter.name if meter else "",
                     meter=meter.meter if meter else "", index=view.meter_index + 1, total=total)
