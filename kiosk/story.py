@@ -17,6 +17,7 @@ from kiosk.catalog import Provider
 from kiosk.journal_text import STATE_WORDS, provider_name
 from kiosk.money import Money
 from kiosk.offline_queue.operation import Operation
+from kiosk.utility_text import story_lines
 
 # incidents that mean money whose fate support must settle with the payer
 MONEY_INCIDENTS = ("uncertain_bill", "owed_cash", "late_bill", "paid_on")
@@ -122,6 +123,7 @@ class Story:
             + (f"  ({r['commit_reason']})" if r.get("commit_reason") else ""),
             f"  finished     {self.when(r.get('finished_at'))}",
             f"  receipt      {r.get('receipt_status') or 'none'}",
+            *story_lines(op.details, self.roubles),  # utility bills: debt, split, meter readings
             "  ids at the processing systems (these tell two payments with the same number apart):",
             f"    idempotency key {key}   OSMP txn_id {txn}   CyberPlat SESSION {session}",
         ]

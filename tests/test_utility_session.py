@@ -134,3 +134,25 @@ def test_a_scan_with_money_inside_changes_nothing(terminal):
 def test_the_demo_debts_add_up():
     for debt in DEMO_DEBTS.values():
         assert sum(s["amount"] for s in debt["services"]) == debt["total"]
+
+
+def test_journal_lookup_shows_the_debt_the_split_and_the_readings(config, config_path, clock, capsys):
+    from kiosk.app import Terminal
+    from kiosk.cli import main
+
+    terminal = Terminal(config, clock=clock, background_checks=False)
+    terminal.start(background_outbox=False)
+    try:
+        act(terminal, ev.ScanCode(EPD), ev.DebtNext(), ev.EditReading("130,1"), ev.SubmitReading(),
+            ev.SkipReading(), ev.Confirm())
+        number = terminal.session.operation
+        insert(terminal, 1000)
+        act(terminal, ev.Pay(), ev.ReceiptTaken())
+    finally:
+        terminal.close()
+    assert main(["journal", "lookup", "--operation", str(number), "--config", str(config_path)]) == 0
+    out = capsys.readouterr().out
+    assert "debt         8234.50 RUB for 10.2026 (proportional split)" in out
+    assert "split        Содержание жилья: 378.89 RUB" in out and "Горячее водоснабжение: 192.36 RUB" in out
+    assert "readings     ХВС meter 123456: 130.10 m3 (previous 123.45)" in out
+    assert "ГВС" not in out.split("readings")[1]  # the skipped meter has no reading
