@@ -38,7 +38,7 @@ DEMO_DEBTS: dict[str, dict[str, Any]] = {
             {"service": "power", "name": "Электроэнергия", "amount": 100000},
         ],
         "meters": [
-            {"meter": "E-778899", "name": "Электроэнергия", "service": "power", "unit": "kWh", "previous": "5210",
+            {"meter": "E-778899", "name": "Электроэнергия", "service": "power", "unit": "kWh", "previous": "5210.00",
              "previous_date": "2026-10-20"},
         ],
         "split": "in_order",

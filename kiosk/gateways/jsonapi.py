@@ -70,6 +70,18 @@ def sign(secret: bytes, message: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
+def utility_body(details: Mapping[str, Any], credited: int) -> dict[str, Any]:
+    """A payment's `split` and `readings` from the operation's details; a split is only sent when its parts add
+    up to the amount sent (one journaled for another amount — say money paid on elsewhere — never is)."""
+    out: dict[str, Any] = {}
+    split = details.get("split")
+    if isinstance(split, list) and split and sum(int(part.get("amount", 0)) for part in split) == credited:
+        out["split"] = split
+    if isinstance(details.get("readings"), list) and details["readings"]:
+        out["readings"] = details["readings"]
+    return out
+
+
 class BadReply(Exception):
     """A reply that is unsigned, wrongly signed, stale or not the JSON the API defines."""
 
@@ -125,7 +137,7 @@ class JsonApiGateway(Gateway):
                 "fields": dict(request.fields), "terminal": request.terminal, "operation": request.operation,
                 "accepted_at": request.accepted_at.isoformat()}
         # utility bills: how the amount is split across services and the meter readings, as journaled
-        body.update({key: request.details[key] for key in ("split", "readings") if request.details.get(key)})
+        body.update(utility_body(request.details, request.credited.minor))
         try:
             status, data = self._call("POST", "/payments", body, request.idempotency_key)
         except NotSent as exc:
