@@ -72,12 +72,27 @@ class Story:
         return [i for i in self.incidents if i.get("kind") in MONEY_INCIDENTS]
 
     def fee_words(self) -> str:
-        """The fee and what share of the cash it is (the rule's result; the catalog's rule itself is not journaled)."""
+        """The fee, the rule that made it (journaled at commit) and what share of the cash it is."""
         fee, cash = self.record.get("fee"), int(self.record.get("cash") or 0)
         if fee is None:
             return "not fixed yet"
         share = f" ({fee * 100 / cash:.2f} % of the cash)" if cash else ""
-        return f"{self.roubles(fee)}{share}, credited {self.roubles(self.record.get('credited'))}"
+        rule = self.fee_rule()
+        by_rule = f" by the rule {rule}" if rule else ""
+        return f"{self.roubles(fee)}{share}{by_rule}, credited {self.roubles(self.record.get('credited'))}"
+
+    def fee_rule(self, lang: str = "en") -> str:
+        """The fee rule's words as journaled at commit ('' for operations committed before rules were kept)."""
+        details = self.record.get("details")
+        if isinstance(details, str):
+            try:
+                details = json.loads(details)
+            except ValueError:
+                return ""
+        rule = details.get("fee_rule") if isinstance(details, dict) else None
+        if not isinstance(rule, dict):
+            return ""
+        return str(rule.get(lang) or rule.get("en") or "")
 
     def events(self, providers: Mapping[str, Provider] | None = None) -> list[Event]:
         """The story in the order things happened."""

@@ -156,3 +156,19 @@ def test_journal_lookup_shows_the_debt_the_split_and_the_readings(config, config
     assert "split        Содержание жилья: 378.89 RUB" in out and "Горячее водоснабжение: 192.36 RUB" in out
     assert "readings     ХВС meter 123456: 130.10 m3 (previous 123.45)" in out
     assert "ГВС" not in out.split("readings")[1]  # the skipped meter has no reading
+
+
+def test_money_held_as_owed_and_paid_on_elsewhere_goes_without_the_bills_debt_and_readings(terminal, clock):
+    from kiosk.offline_queue.reconcile import pay_on
+
+    act(terminal, ev.ScanCode(EPD), ev.DebtNext(), ev.EditReading("130"), ev.SubmitReading(), ev.SkipReading(),
+        ev.Confirm())
+    number = terminal.session.operation
+    insert(terminal, 50)  # below the provider's minimum of 100 ₽, and the payer walks away
+    clock.advance(terminal.config.timeouts["cash_collection"] + 1)
+    act(terminal, ev.Tick())
+    held = terminal.journal.get(number)
+    assert held.state == "needs_attention" and "split" not in held.details and held.details["readings"]
+    paid_on = pay_on(terminal.journal, terminal.catalog, number, "mts", "9123456789")
+    assert not {"debt", "readings", "split"} & set(paid_on.details)
+    assert paid_on.details["fee_rule"]

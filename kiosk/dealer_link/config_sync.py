@@ -22,7 +22,7 @@ from kiosk.config import Config
 from kiosk.config_document import apply_to
 from kiosk.dealer_link import commands
 from kiosk.dealer_link.bundle import BundleRefused, open_bundle
-from kiosk.dealer_link.identity import LinkError, TerminalIdentity, write_private
+from kiosk.dealer_link.identity import LINK_FOLDER, LinkError, TerminalIdentity, write_private
 from kiosk.errors import ConfigError, KioskError
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class Checked:
 
 def _folders(config: Config) -> tuple[Path, Path]:
     state = config.journal_path.parent
-    return state / "dealer-link", state / FOLDER
+    return state / LINK_FOLDER, state / FOLDER
 
 
 def check(body: bytes, base: Config, identity: TerminalIdentity) -> Checked:

@@ -7,7 +7,7 @@ import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -210,11 +210,13 @@ class Journal(JournalIntegrity):
         return rows
 
     def commit(self, operation: int, split: Split, reason: str, hold: str | None = None,
-               details: dict[str, Any] | None = None) -> Operation:
+               fee_rule: Mapping[str, str] | None = None, details: dict[str, Any] | None = None) -> Operation:
         """Fix the amount and fee and put the operation into the outbox.
 
         With `hold`, the money is kept as owed to the payer instead (never sent: e.g. below what the provider
         accepts): the operation goes straight to needs_attention with that reason, in the same transaction.
+        `fee_rule` (the rule's words by language) joins the operation's details, so support later reads which
+        rule made this fee even after the catalog changed.
         With `details`, those keys are added to the operation's details in the same transaction (utility bills:
         the split of the credited sum across services, fixed with the amount it splits).
         """
@@ -231,6 +233,9 @@ class Journal(JournalIntegrity):
                 "next_attempt_ms=? WHERE operation=?",
                 (COMMITTED, split.fee.minor, split.credited.minor, self._stamp(), reason,
                  int(self.now().timestamp() * 1000), operation))
+            if fee_rule:
+                conn.execute("UPDATE operations SET details=json_set(details, '$.fee_rule', json(?)) "
+                             "WHERE operation=?", (json.dumps(dict(fee_rule), ensure_ascii=False), operation))
             if details:
                 old = json.loads(conn.execute("SELECT details FROM operations WHERE operation=?",
                                               (operation,)).fetchone()[0])
@@ -244,7 +249,8 @@ class Journal(JournalIntegrity):
             self.incident("owed_cash", hold, operation, split.cash.minor)
         return self.get(operation)
 
-    def pay_on(self, operation: int, provider: str, account: str, split: Split) -> Operation:
+    def pay_on(self, operation: int, provider: str, account: str, split: Split,
+               fee_rule: Mapping[str, str] | None = None) -> Operation:
         """Support sends money held as owed (never sent) on to an account: it re-enters the outbox."""
         with self._tx() as conn:
             row = conn.execute("SELECT state, cash, last_outcome FROM operations WHERE operation=?",
@@ -260,6 +266,13 @@ class Journal(JournalIntegrity):
                          (COMMITTED, provider, account, json.dumps({"account": account}, ensure_ascii=False),
                           split.fee.minor, split.credited.minor, int(self.now().timestamp() * 1000),
                           self._stamp(), operation))
+            if fee_rule:
+                conn.execute("UPDATE operations SET details=json_set(details, '$.fee_rule', json(?)) "
+                             "WHERE operation=?", (json.dumps(dict(fee_rule), ensure_ascii=False), operation))
+            # a utility bill's debt, readings and split belonged to the account first entered: money paid on
+            # goes as a plain payment (fields are replaced above for the same reason)
+            conn.execute("UPDATE operations SET details=json_remove(details, '$.debt', '$.readings', '$.split') "
+                         "WHERE operation=?", (operation,))
         self.incident("paid_on", f"owed money paid on to {provider} account {account}", operation, split.cash.minor)
         return self.get(operation)
 
