@@ -172,3 +172,15 @@ def test_money_held_as_owed_and_paid_on_elsewhere_goes_without_the_bills_debt_an
     paid_on = pay_on(terminal.journal, terminal.catalog, number, "mts", "9123456789")
     assert not {"debt", "readings", "split"} & set(paid_on.details)
     assert paid_on.details["fee_rule"]
+
+
+def test_readings_go_as_extra_fields_where_the_provider_names_them(terminal):
+    import dataclasses
+
+    epd = terminal.catalog.providers["epd"]
+    terminal.catalog.providers["epd"] = dataclasses.replace(
+        epd, utility=dataclasses.replace(epd.utility, reading_field="meter_{meter}"))  # as an OSMP route needs
+    act(terminal, ev.ScanCode(EPD), ev.DebtNext(), ev.EditReading("130,1"), ev.SubmitReading(), ev.SkipReading(),
+        ev.Confirm())
+    op = terminal.journal.get(terminal.session.operation)
+    assert op.fields == {"meter_123456": "130.10", "account": "1048572"}
