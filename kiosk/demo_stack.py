@@ -133,6 +133,8 @@ class DemoStack:
         port = self.validator.port if self.validator is not None else "(not started)"
         text = (f"kiosk demo: {self.protocol} validator emulator on {port}; processing emulators: {gateways}; "
                 f"receipts as PNG in {receipts}; state in {self.state_dir}")
+        if self.scanner is not None:
+            text += f"\nbarcode scanner emulator on {self.scanner.port} (the S key scans a sample ЕПД through it)"
         if self.dealer is not None:
             text += "\n" + self.dealer.describe()
         elif self.dealer_problem:
