@@ -102,3 +102,16 @@ def test_a_payer_scans_a_bill_sees_the_debt_enters_readings_pays_part_and_gets_t
             assert booked["split"] == op.details["split"] and booked["readings"] == op.details["readings"]
         finally:
             terminal.close()
+
+
+def test_the_s_key_of_the_in_process_demo_scans_straight_into_the_session(tmp_path):
+    with DemoStack(tmp_path, in_process=True) as stack:
+        terminal = Terminal(stack.config, background_checks=False)
+        terminal.start(background_outbox=False)
+        try:
+            assert stack.config.scanner is None  # no emulator processes in-process
+            stack.scan_port(terminal)()
+            terminal.pump()
+            assert terminal.session.state == "debt" and terminal.session.debt.total == 823450
+        finally:
+            terminal.close()
