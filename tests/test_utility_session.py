@@ -152,10 +152,14 @@ def test_journal_lookup_shows_the_debt_the_split_and_the_readings(config, config
         terminal.close()
     assert main(["journal", "lookup", "--operation", str(number), "--config", str(config_path)]) == 0
     out = capsys.readouterr().out
-    assert "debt         8234.50 RUB for 10.2026 (proportional split)" in out
+    assert "debt         8234.50 RUB for 10.2026 (proportional split)" in out, out
     assert "split        Содержание жилья: 378.89 RUB" in out and "Горячее водоснабжение: 192.36 RUB" in out
     assert "readings     ХВС meter 123456: 130.10 m3 (previous 123.45)" in out
     assert "ГВС" not in out.split("readings")[1]  # the skipped meter has no reading
+    assert main(["journal", "lookup", "--operation", str(number), "--config", str(config_path), "--lang", "ru"]) == 0
+    russian = capsys.readouterr().out
+    assert "показания    ХВС счётчик 123456: 130,10 m3 (предыдущее 123,45)" in russian
+    assert "долг" in russian and "пропорционально долгу" in russian
 
 
 def test_money_held_as_owed_and_paid_on_elsewhere_goes_without_the_bills_debt_and_readings(terminal, clock):

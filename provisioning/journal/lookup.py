@@ -150,7 +150,7 @@ def by_external_id(session: Session, dealer_id: int, external_id: str) -> list[t
     return list(found.values())
 
 
-def story(session: Session, terminal: Terminal, op: JournalOperation) -> Story:
+def story(session: Session, terminal: Terminal, op: JournalOperation, lang: str = "en") -> Story:
     """The payment's whole story from the service's tables, in the terminal's zone."""
     record = session.scalar(select(JournalOperationVersion.record).where(
         JournalOperationVersion.terminal_id == terminal.id, JournalOperationVersion.op_key == op.op_key)
@@ -171,7 +171,7 @@ def story(session: Session, terminal: Terminal, op: JournalOperation) -> Story:
                                                                         JournalIncident.op_key == op.op_key)
                                           .order_by(JournalIncident.local_id))]
     return Story(row, bills, attempts, incidents, timezone=terminal.timezone,
-                 source=f"dealer service, uploaded {op.received_at:%Y-%m-%d %H:%M} UTC")
+                 source=f"dealer service, uploaded {op.received_at:%Y-%m-%d %H:%M} UTC", lang=lang)
 
 
 def versions(session: Session, terminal: Terminal, op: JournalOperation) -> list[dict[str, Any]]:
