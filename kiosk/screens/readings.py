@@ -17,11 +17,11 @@ from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import BACKSPACE, CLEAR, Group
 from kiosk.session import SessionView
-from kiosk.utility import decimal_text, parse_decimal
 
 NEXT, CONFIRM, SKIP = "reading-next", "reading-confirm", "reading-skip"
 UNITS: dict[str, TextLike] = {"m3": Msg("m³"), "kWh": Msg("kWh")}
 MAX_DIGITS = 12
+VALUE = re.compile(r"\d{1,12}(,\d{1,6})?")  # a reading Next can take (kiosk.utility.parse_decimal decides)
 #: the field the reading is typed into (the label, naming the unit, is given when it is drawn)
 READING = InputField("reading", {}, re.compile(r"[0-9,]*"), max_length=MAX_DIGITS + 7, keyboard="text")
 
@@ -55,7 +55,7 @@ class ReadingsScreen(Screen):
     def note(self, view: SessionView) -> tuple[TextLike, str]:
         """The previous reading as a hint, or the question about an unlikely value."""
         meter = view.meter
-        previous = decimal_text(meter.previous).replace(".", ",") if meter is not None and meter.previous else ""
+        previous = f"{meter.previous:f}".replace(".", ",") if meter is not None and meter.previous is not None else ""
         if view.reading_problem == "wrong_format":
             return Msg("Type the reading as digits, with a comma before the decimals"), "danger"
         if view.reading_problem == "lower":
@@ -76,7 +76,7 @@ class ReadingsScreen(Screen):
         """Title with the meter, the field with the hint or the question, the keypad, the footer."""
         meter = view.meter
         asked = view.reading_problem in ("lower", "too_high")
-        ready = parse_decimal(view.reading_text) is not None
+        ready = VALUE.fullmatch(view.reading_text.replace(".", ",")) is not None  # the session checks it again
         buttons = [Nav(Msg("Back"), BACK)]
         if view.skip_allowed:
             buttons.append(Nav(Msg("Skip"), SKIP))
