@@ -252,10 +252,17 @@ def sync_now(terminal: Terminal, wait: float = 0.0) -> dict[str, Any]:
 
 
 def _sync_now_command(ctx: commands.CommandContext, args: dict[str, Any]) -> dict[str, Any]:
-    """The remote "sync now" command: pull at once (what changed is applied between payments)."""
+    """The remote "sync now" command: pull the configuration and the theme at once (applied between payments)."""
     result = sync_now(ctx.terminal)
     if result["outcome"] == "failed":
         raise commands.CommandFailed("sync_failed", result["reason"])
+    themes = getattr(ctx.terminal, "theme_sync", None)
+    if themes is not None:
+        # a theme that cannot be fetched now does not undo the configuration just pulled: it is reported beside it
+        try:
+            result["theme"] = themes.sync_now()
+        except (KioskError, OSError, ValueError) as exc:
+            result["theme_error"] = str(exc)
     return result
 
 

@@ -161,7 +161,8 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
         log.warning("dealer link not started: %s", exc)
         return None
     if loop is not None:
-        loop.companions += filter(None, [start_commands(terminal, folder), start_themes(terminal, folder)])
+        terminal.theme_sync = start_themes(terminal, folder)  # "sync now" asks it too
+        loop.companions += filter(None, [start_commands(terminal, folder), terminal.theme_sync])
         loop.companions.append(start_upload(loop.link, terminal.config.journal_path, terminal.config.terminal))
     return loop
 
