@@ -5,6 +5,8 @@ attached and written atomically into a drop folder; every sending recorded, a fa
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -18,21 +20,37 @@ from provisioning.registries.models import RegistryDelivery, RegistryFile, Regis
 from provisioning.registries.schedule import build_scheduled
 
 
-@pytest.fixture(scope="module")
-def smtp(db_url):  # a new one per database
+@pytest.fixture
+def smtp():  # each test its own: the mails a test counts are its own
     server = SmtpServer()
     yield server
     server.close()
 
 
-@pytest.fixture(scope="module")
-def world(database, tmp_path_factory, smtp) -> dict:
+@pytest.fixture
+def world(database, tmp_path_factory) -> Iterator[dict]:
+    """A dealer of this test's own with the payment history and a scheduled, delivered registry profile: tests run
+    in any order and never see another's files or deliveries."""
     drop = tmp_path_factory.mktemp("drop")
     with database.session() as session:
-        found = upload_history(session, tmp_path_factory.mktemp("delivery"), "sender")
+        found = upload_history(session, tmp_path_factory.mktemp("delivery"), f"sender-{next(_DEALERS)}")
         add_profile(session, found["dealer"], build_at="04:30", scheduled=True, formats="csv,xlsx",
                     encoding="windows-1251", emails="registry@vodokanal.test, copy@vodokanal.test", drop_dir=str(drop))
-    return found | {"drop": drop}
+    yield found | {"drop": drop}
+    with database.session() as session:  # the next test's schedule builds its own dealer's registries only
+        for profile in session.scalars(select(RegistryProfile).where(RegistryProfile.dealer_id == found["dealer"])):
+            profile.scheduled = False
+
+
+_DEALERS = itertools.count(1)
+
+
+def _built_the_tenth(database, settings) -> None:
+    """The schedule built 10.03's registries at 04:31 Moscow on the 11th and they were delivered (the periodic
+    job's own claim is the schedule test's: one claim a minute)."""
+    with database.session() as session:
+        assert len(build_scheduled(session, datetime(2026, 3, 11, 1, 31, tzinfo=UTC), settings)) == 2
+    assert deliver_due(database, settings) == 4
 
 
 def _settings(dealer_state, smtp, drop):
@@ -75,6 +93,7 @@ def test_the_schedule_builds_yesterday_once_its_local_time_has_come_and_delivers
 
 
 def test_a_failed_delivery_is_recorded_with_why(database, dealer_state, smtp, world, tmp_path):
+    _built_the_tenth(database, _settings(dealer_state, smtp, world["drop"]))
     with database.session() as session:
         profile = session.scalar(select(RegistryProfile).where(RegistryProfile.dealer_id == world["dealer"]))
         profile.drop_dir = str(tmp_path / "gone")
@@ -104,7 +123,8 @@ def _closed_port() -> int:
 
 def test_a_stopped_service_catches_up_the_days_it_missed(database, dealer_state, smtp, world):
     settings = _settings(dealer_state, smtp, world["drop"])
-    with database.session() as session:  # built the 10th above; the service comes back on the 14th at 05:00
+    _built_the_tenth(database, settings)
+    with database.session() as session:  # the service stops after the 10th's and comes back on the 14th at 05:00
         built = build_scheduled(session, datetime(2026, 3, 14, 2, 0, tzinfo=UTC), settings)
         assert sorted({(f.day.isoformat(), f.payments) for f in built}) == [
             ("2026-03-11", 1), ("2026-03-12", 0), ("2026-03-13", 0)]

@@ -49,6 +49,12 @@ SETTINGS = {"provider": "vodokanal", "name": "Водоканал", "timezone": "
                                              '"delimiter": ","}'}
 
 
+def _saved_settings(app) -> None:
+    """The admin's settings (Windows-1251 CSV, the import format) in place, whatever test ran before."""
+    admin, csrf = _client(app, "admin")
+    assert admin.post("/registries/profiles", data={**SETTINGS, "csrf": csrf}).status_code == 303
+
+
 def test_admin_saves_settings_and_a_wrong_one_changes_nothing(app, database, history):
     client, csrf = _client(app, "admin")
     assert client.post("/registries/profiles", data={**SETTINGS, "csrf": csrf}).status_code == 303
@@ -69,6 +75,7 @@ def test_admin_saves_settings_and_a_wrong_one_changes_nothing(app, database, his
 
 
 def test_support_builds_downloads_and_may_not_change_settings(app, database, history):
+    _saved_settings(app)
     client, csrf = _client(app, "support")
     assert client.post("/registries/build", data={"provider": "vodokanal", "day": "2026-03-10", "format": "csv",
                                                   "csrf": csrf}).status_code == 303
@@ -86,6 +93,7 @@ def test_support_builds_downloads_and_may_not_change_settings(app, database, his
 
 
 def test_an_imported_registry_reports_discrepancies_with_their_links(app, database, history):
+    _saved_settings(app)
     client, csrf = _client(app, "support")
     theirs = (f"id,sum\r\nprv{history['plain']},147.00\r\nprv{history['utility']},980.01\r\n").encode()
     reply = client.post("/reconcile", data={"provider": "vodokanal", "day": "2026-03-10", "csrf": csrf},
@@ -104,6 +112,7 @@ def test_an_imported_registry_reports_discrepancies_with_their_links(app, databa
 
 
 def test_a_malformed_import_lists_its_lines_and_keeps_nothing(app, database, history):
+    _saved_settings(app)
     client, csrf = _client(app, "admin")
     before = client.get("/reconcile").text.count('href="/reconcile/')
     reply = client.post("/reconcile", data={"provider": "vodokanal", "day": "2026-03-10", "csrf": csrf},
