@@ -101,6 +101,7 @@ class Terminal:
         self.theme = ThemeChoice(config.journal_path.parent / "themes", config.screen.theme)
         #: set by the screen loop: ends it with this exit code (a remote restart), None without one
         self.request_exit: Callable[[int], None] | None = None
+        self.scanner: Any = None  # the utility bills' barcode scanner, when configured (kiosk/bills/feed.py)
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, background_outbox: bool = True) -> Summary:
@@ -122,6 +123,10 @@ class Terminal:
         self.fiscal_upkeep()  # documents a crash left unknown are settled before anyone pays
         if background_outbox:
             self.outbox.start()
+        if self.config.scanner is not None:
+            from kiosk.bills.feed import open_scanner
+
+            self.scanner = open_scanner(self.config.scanner, self.post)
         if self._background_checks:
             self._start_housekeeping(background_outbox)
             from kiosk.dealer_link.status import start_heartbeat, start_update_agent  # off the payment path
@@ -142,6 +147,9 @@ class Terminal:
         if self.config_sync is not None:
             self.config_sync.close()
             self.config_sync = None
+        if self.scanner is not None:
+            self.scanner.close()
+            self.scanner = None
         self.outbox.stop()
         for thread in self._printing:
             thread.join(timeout=30)

@@ -12,6 +12,7 @@ from kiosk.fees import ROUNDINGS, FeeRule, FixedFee, NoFee, PercentFee, Tier, Ti
 from kiosk.gateways.base import Route
 from kiosk.money import Money
 from kiosk.schema import Doc, load_toml
+from kiosk.utility_catalog import UtilityRule, parse_utility
 
 CATALOG_VERSION = 1
 CHECKSUMS = ("luhn", "inn")
@@ -117,6 +118,7 @@ class Provider:
     offline: bool
     online_check: bool
     routes: tuple[Route, ...]
+    utility: UtilityRule | None = None  # utility bills: which scanned bills select it, meter readings
 
     @property
     def account_field(self) -> InputField:
@@ -215,7 +217,7 @@ def _field(doc: Doc) -> InputField:
 
 def _provider(doc: Doc, currency: str, categories: set[str], gateways: set[str] | None) -> Provider:
     doc.unknown_keys({"id", "name", "category", "inn", "phone", "logo", "fields", "min", "max", "fee", "offline",
-                      "online_check", "routes"})
+                      "online_check", "routes", "utility"})
     category = doc.string("category")
     if category not in categories:
         raise doc.error("category", f"unknown category {category!r}; expected one of {sorted(categories)}")
@@ -254,6 +256,7 @@ def _provider(doc: Doc, currency: str, categories: set[str], gateways: set[str] 
         offline=doc.boolean("offline", False),
         online_check=doc.boolean("online_check", True),
         routes=tuple(routes),
+        utility=parse_utility(doc.table("utility")) if doc.has("utility") else None,
     )
 
 

@@ -82,6 +82,7 @@ class Config:
     # the dealer's public status page ('https://pay.example.ru/s'): receipts' QR codes link there; '' = none
     status_url: str = ""
     fiscal: FiscalSettings | None = None  # the dealer's 54-FZ data; required with a fiscal registrar
+    scanner: Part | None = None  # a 2D barcode scanner for utility bills ([devices.scanner]; kiosk/bills/feed.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +162,10 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     off_total = offline.money("max_total", currency, "0")
 
     devices = root.table("devices")
-    devices.unknown_keys({"validator", "printer"})
+    devices.unknown_keys({"validator", "printer", "scanner"})
     validator = _part(devices.table("validator"), "validator", "driver")
     printer = _part(devices.table("printer", {"link": "none"}), "printer", "link")
+    scanner = _part(devices.table("scanner"), "scanner", "driver") if devices.has("scanner") else None
 
     gateways: dict[str, Part] = {}
     for gw in root.tables("gateways"):
@@ -238,6 +240,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         # The PIN itself never sits in the file (configs get copied and logged): only its SHA-256.
         service_pin_sha256=service.string("pin_sha256", "", pattern=r"|[0-9a-f]{64}", what="64 hex digits"),
         fiscal=parse_fiscal(root, printer.kind),
+        scanner=scanner,
     )
 
 

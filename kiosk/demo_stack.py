@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kiosk.app import Terminal
     from kiosk.session_view import DemoPort
 
+log = logging.getLogger(__name__)
 JSON_KEY_ID, JSON_SECRET = "demo", "demo-secret"  # the JSON emulator's demo credentials, loopback only
 __all__ = ["DEMO_UI_TERMINAL", "DemoStack", "FiscalRig", "demo_config", "demo_main", "in_process_bills"]
 
@@ -47,6 +48,7 @@ class DemoStack:
         self.fiscal: FiscalRig | None = None
         self.printer: VirtualPrinter | None = None
         self.validator: ExternalValidator | None = None
+        self.scanner: Any = None  # kiosk.bills.external_scanner.ExternalScanner: the S key scans through it
         self.gateways: list[Any] = []
         self.config: Config | None = None
         self.dealer: Any = None  # provisioning.demo.DemoDealer: the dealer service and this terminal's link
@@ -89,7 +91,10 @@ class DemoStack:
                                               "hmac_secret": JSON_SECRET, "timeout": 10}),
         }
         validator = Part("validator", self.protocol, {"port": self.validator.port})
-        self.config = dataclasses.replace(config, validator=validator, gateways=gateways)
+        from kiosk.bills.external_scanner import ExternalScanner
+
+        self.scanner = ExternalScanner()  # a 2D scanner on a pty: the serial driver reads what the S key scans
+        self.config = dataclasses.replace(config, validator=validator, gateways=gateways, scanner=self.scanner.part())
         self._start_dealer(self.config)
 
     def _start_dealer(self, config: Config) -> None:
@@ -116,6 +121,16 @@ class DemoStack:
         if self.validator is not None:
             self.validator.insert(str(kopecks // 100))
 
+    def scan_port(self, terminal: Terminal) -> Callable[[], None]:
+        """The demo's S key: a sample ЕПД through the scanner emulator, or straight to the in-process session."""
+        from kiosk.events import ScanCode
+        from kiosk.utility_demo import SAMPLE_EPD
+
+        scanner = self.scanner
+        if scanner is not None:
+            return lambda: log.info("demo scan: %s", scanner.scan_file(SAMPLE_EPD))
+        return lambda: terminal.post(ScanCode(SAMPLE_EPD.read_bytes()))
+
     def describe(self) -> str:
         """What runs where, for the person starting the demo."""
         receipts = self.printer.out_dir if self.printer is not None else "(no printer started)"
@@ -127,6 +142,8 @@ class DemoStack:
                 f"receipts as PNG in {receipts}; state in {self.state_dir}")
         if self.fiscal is not None:
             text += "\n" + self.fiscal.summary()
+        if self.scanner is not None:
+            text += f"\nbarcode scanner emulator on {self.scanner.port} (the S key scans a sample ЕПД through it)"
         if self.dealer is not None:
             text += "\n" + self.dealer.describe()
         elif self.dealer_problem:
@@ -141,6 +158,9 @@ class DemoStack:
         if self.validator is not None:
             self.validator.close()
             self.validator = None
+        if self.scanner is not None:
+            self.scanner.close()
+            self.scanner = None
         for emulator in self.gateways:
             emulator.stop()
         self.gateways = []
@@ -185,7 +205,7 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
         if stack.config is None:
             raise RuntimeError("the demo stack started without a configuration")
         print(stack.describe())
-        print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; service: tap the terminal number "
-              "five times, PIN 1234; Esc or closing the window quits")
+        print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; S scans a sample utility bill (ЕПД); "
+              "service: tap the terminal number five times, PIN 1234; Esc or closing the window quits")
         return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=args.size,
-                      theme=args.theme, lang=args.lang, demo_port=stack.bill_port)
+                      theme=args.theme, lang=args.lang, demo_port=stack.bill_port, demo_scan=stack.scan_port)

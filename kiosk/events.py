@@ -42,6 +42,37 @@ class EditAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class ScanCode:
+    """A 2D barcode scanner read a code (a utility bill's payment code, as raw bytes)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DebtNext:
+    """'Next' on the debt screen: on to the meters, or to the confirmation."""
+
+
+@dataclass(frozen=True, slots=True)
+class EditReading:
+    """The meter reading field now holds this text (a decimal, typed on the keypad)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitReading:
+    """'Next' on a meter's screen; confirmed=True after the payer was asked about an unlikely value."""
+
+    confirmed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SkipReading:
+    """No reading for this meter this time (where the provider allows it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitAccount:
     """'Next' on the account screen."""
 
@@ -128,4 +159,5 @@ class BetweenPayments:
 
 
 UiEvent = (Touch | ChooseCategory | ChooseProvider | EnterPhone | EditAccount | SubmitAccount | Confirm | Pay
-           | MoreTime | Back | Cancel | ReceiptTaken | ServiceLogin | ServiceExit)
+           | MoreTime | Back | Cancel | ReceiptTaken | ServiceLogin | ServiceExit | ScanCode | DebtNext | EditReading
+           | SubmitReading | SkipReading)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from kiosk.money import Money
 from kiosk.receipt_format import format_account, format_time, qr_payload, time_zone
@@ -149,6 +149,7 @@ class PaymentReceiptData:
     reason: str = ""  # why not completed, in the payer's language, if known
     restored: bool = False  # found in the journal after a power loss and completed on start-up
     status_link: str = ""  # the signed link to the payer's status page (kiosk.status_link); '' = the support QR
+    utility: Mapping[str, Any] = field(default_factory=dict)  # utility bills: details' "split", "readings", "debt"
 
     def __post_init__(self) -> None:
         _check_common(self.terminal, self.when, self.timezone, self.lang)
@@ -270,6 +271,7 @@ def build_payment(data: PaymentReceiptData) -> Receipt:
         Row(t["cash"], data.cash.format(data.lang), bold=True),
         Row(t["fee"], data.fee.format(data.lang)),
         Row(t["credited"], data.credited.format(data.lang), bold=True),
+        *_utility_blocks(data),
         Separator(),
         Text(t[f"status_{data.status}"], bold=True, align="center"),
     ]
@@ -292,6 +294,15 @@ def build_payment(data: PaymentReceiptData) -> Receipt:
         blocks.append(Text(t["keep"], align="center"))
     blocks.append(Cut())
     return Receipt(kind, data.lang, data.terminal, data.operation, tuple(blocks))
+
+
+def _utility_blocks(data: PaymentReceiptData) -> list[Block]:
+    """The split across services and the meter readings of a utility bill (kiosk.utility_receipt)."""
+    if not data.utility:
+        return []
+    from kiosk.utility_receipt import utility_blocks  # it builds on this module's blocks
+
+    return utility_blocks(data.utility, data.cash.currency, data.lang)
 
 
 def build_encashment(data: EncashmentReceiptData) -> Receipt:

@@ -66,6 +66,7 @@ def receipt_data(config: Config, catalog: Catalog, op: Operation, kind: str, lan
         account_masking=masking(field), account_label=dict(field.label) if field else {},
         external_id=op.external_id or "", reason=op.attention_reason or "",
         restored=op.commit_reason == "reconciled", status_link=status_link,
+        utility={key: op.details[key] for key in ("split", "readings", "debt") if op.details.get(key)},
     )
 
 

@@ -15,14 +15,15 @@ from typing import Any
 from transitions import Machine
 
 from kiosk import events as ev
+from kiosk.bills.match import BillMatch, read_bill
 from kiosk.drivers import validator as dv
 from kiosk.gateways.base import Payable, Refused, Unreachable
 from kiosk.money import Money
 from kiosk.offline_queue.journal import COLLECTING
 from kiosk.offline_queue.reconcile import book_late_bill, credit_reported_stack
-from kiosk.session_actions import SessionActions
 from kiosk.session_model import COMPLETION, STATES, TRANSITIONS
 from kiosk.session_ports import SessionDeps, SessionView
+from kiosk.utility_session import UtilityActions
 
 __all__ = ["Session", "SessionDeps", "SessionView"]
 
@@ -34,7 +35,7 @@ logging.getLogger("transitions.core").setLevel(logging.ERROR)
 PIN_ATTEMPTS, PIN_LOCK_SECONDS = 3, 300
 
 
-class Session(SessionActions):
+class Session(UtilityActions):
     """The state machine's model: events in, triggers out; transitions come from session_model."""
 
     def __init__(self, deps: SessionDeps) -> None:
@@ -56,6 +57,11 @@ class Session(SessionActions):
             ev.ChooseProvider: self._choose_provider,
             ev.EnterPhone: self._enter_phone,
             ev.EditAccount: lambda event: self._fire("edit_account", text=event.text),
+            ev.ScanCode: self._scan,
+            ev.DebtNext: lambda event: self._fire("debt_next"),
+            ev.EditReading: lambda event: self._fire("edit_reading", text=event.text),
+            ev.SubmitReading: lambda event: self._fire("submit_reading", confirmed=event.confirmed),
+            ev.SkipReading: lambda event: self._fire("skip_reading"),
             ev.SubmitAccount: lambda event: self._fire("submit_account"),
             ev.Confirm: lambda event: self._fire("confirm"),
             ev.Pay: lambda event: self._fire("pay"),
@@ -156,6 +162,16 @@ class Session(SessionActions):
         if provider_id is not None and provider is None:
             return  # an operator this terminal does not serve
         self._fire("enter_phone", provider=provider, number=national)
+
+    def _scan(self, event: ev.ScanCode) -> None:
+        """A scanned bill: its provider and account, then the account's check; or why it cannot be paid here."""
+        result = read_bill(self.deps.catalog, event.data)
+        if not isinstance(result, BillMatch):
+            self._fire("scan_refused", problem=result)
+            return
+        self._fire("scan", provider=result.provider, bill=result)
+        if self.state == "account_entry" and self.bill is result:
+            self._fire("submit_account")
 
     def _service_login(self, event: ev.ServiceLogin) -> None:
         now = self.deps.clock.monotonic()
@@ -276,6 +292,11 @@ class Session(SessionActions):
                            outcome=self.outcome, no_receipt=self.no_receipt,
                            receipt=self.receipt_status, locked=self.lock_message)
         view.waiting = self.deps.journal.waiting()[0]
+        view.scan_problem, view.debt, view.readings = self.scan_problem, self.debt, self.readings
+        if self.state == "readings" and self.debt is not None and self.meter_index < len(self.debt.meters):
+            view.meter, view.meter_index = self.meter(), self.meter_index
+            view.reading_text, view.reading_problem = self.reading_text, self.reading_problem
+            view.skip_allowed = self.reading_rule().skip_allowed
         if self._deadline is not None:
             view.seconds_left = max(0, int(self._deadline - self.deps.clock.monotonic() + 0.999))
         if self.provider is not None:

@@ -7,6 +7,7 @@ event's details travel in ``data.kwargs``. Conditions never change anything; cal
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from transitions import EventData
 
@@ -56,6 +57,20 @@ class SessionActions:
         self._printer_checked = 0.0
         self._ticket = 0
         self._deadline: float | None = None
+
+    def forget_utility(self, data: EventData | None = None) -> None:
+        """Utility-bill state (kiosk.utility_session) is forgotten with the provider; nothing here."""
+
+    def forget_debt(self) -> None:
+        """A new check: the last answer's debt and readings no longer apply (kiosk.utility_session)."""
+
+    def utility_fields(self) -> dict[str, str]:
+        """Extra fields a utility bill sends (kiosk.utility_session); none here."""
+        return {}
+
+    def utility_details(self) -> dict[str, Any]:
+        """What a utility bill journals (kiosk.utility_session); nothing here."""
+        return {}
 
     def chosen(self) -> Provider:
         """The provider being paid; only asked for in states after one was chosen."""
@@ -194,6 +209,7 @@ class SessionActions:
         provider: Provider = data.kwargs["provider"]
         self.provider, self.category = provider, provider.category
         self.account, self.account_error, self.details, self.offline = "", "", {}, False
+        self.forget_utility()
 
     def note_offline(self, data: EventData) -> None:
         """No route is up: the payment will wait in the outbox."""
@@ -354,10 +370,12 @@ class SessionActions:
         self.details, self.cash, self.offline, self.no_receipt = {}, 0, False, False
         self.receipt_status = self.typed_phone = ""
         self.in_transit, self.pay_requested = None, False
+        self.forget_utility()
 
     def on_enter_online_check(self, data: EventData) -> None:
         """Ask the processing system about the account, in the background."""
         self._ticket += 1
+        self.forget_debt()  # the check answers the debt afresh
         amount = Money(self.min_cash(), self.deps.config.currency)
         self.deps.run_check(self._ticket, self.chosen(), self.account, amount, {"account": self.account})
 
@@ -365,8 +383,8 @@ class SessionActions:
         """Journal the operation, then (and only then) let the validator take bills."""
         try:
             op = self.deps.journal.open_operation(
-                self.chosen().id, self.account, {"account": self.account}, max_cash=self.max_cash(),
-                offline=self.offline, details=dict(self.details))
+                self.chosen().id, self.account, {**self.utility_fields(), "account": self.account},
+                max_cash=self.max_cash(), offline=self.offline, details={**self.details, **self.utility_details()})
         except JournalError:
             log.exception("cannot open an operation; going out of service")
             self.fault = "journal"  # the completion transition (operation_refused) takes it out of service

@@ -17,6 +17,8 @@ STATES = [
     "provider",
     "account_entry",
     "online_check",
+    "debt",  # utility bills: the debt by service the check answered
+    "readings",  # utility bills: one meter at a time
     "confirmation",
     "cash_collection",
     "commit",
@@ -36,12 +38,14 @@ TIMEOUTS = {
     "delivery": "delivery",
     "receipt": "receipt",
     "service": "service",
+    "debt": "confirmation",
+    "readings": "account_entry",
 }
 
 #: states where the session waits for the payer (not a reply or a device): the payer may ask for more time
-MORE_TIME_STATES = ("category", "provider", "account_entry", "confirmation", "cash_collection")
+MORE_TIME_STATES = ("category", "provider", "account_entry", "confirmation", "cash_collection", "debt", "readings")
 
-BEFORE_MONEY = ["category", "provider", "account_entry", "online_check", "confirmation"]
+BEFORE_MONEY = ["category", "provider", "account_entry", "online_check", "confirmation", "debt", "readings"]
 CHOOSING = ["category", "provider"]
 
 #: the trigger that took the session into "commit" → the reason journaled with the commit
@@ -73,13 +77,33 @@ TRANSITIONS: list[Transition] = [
     {"trigger": "enter_phone", "source": CHOOSING, "dest": "account_entry", "prepare": "take_provider",
      "conditions": "provider_available", "before": "note_offline", "after": "take_phone_number"},
     {"trigger": "enter_phone", "source": CHOOSING, "dest": None, "after": "say_unavailable"},
+    # A scanned bill (utility bills): its payee picks the provider and its account is filled in; the session then
+    # submits the account. A code that cannot be paid here is explained in the parser's words.
+    {"trigger": "scan", "source": ["idle", "account_entry"] + CHOOSING, "dest": "account_entry",
+     "prepare": "take_provider", "conditions": "provider_available", "before": "note_offline", "after": "take_bill"},
+    {"trigger": "scan", "source": ["idle", "account_entry"] + CHOOSING, "dest": None, "after": "say_unavailable"},
+    {"trigger": "scan_refused", "source": "idle", "dest": "category", "after": "take_scan_problem"},
+    {"trigger": "scan_refused", "source": ["account_entry"] + CHOOSING, "dest": None, "after": "take_scan_problem"},
     {"trigger": "edit_account", "source": "account_entry", "dest": None, "after": "take_account_text"},
     {"trigger": "submit_account", "source": "account_entry", "dest": "online_check",
      "conditions": ["account_valid", "wants_online_check"], "before": "clear_account_error"},
     {"trigger": "submit_account", "source": "account_entry", "dest": "confirmation",
      "conditions": ["account_valid", "payable_without_check"], "before": ["clear_account_error", "note_offline"]},
     {"trigger": "submit_account", "source": "account_entry", "dest": None, "after": "show_account_problem"},
+    # A check that answers the debt by service shows it first; then each meter, if the provider takes readings.
+    {"trigger": "check_payable", "source": "online_check", "dest": "debt", "conditions": "has_debt",
+     "before": ["take_check_details", "take_debt"]},
     {"trigger": "check_payable", "source": "online_check", "dest": "confirmation", "before": "take_check_details"},
+    {"trigger": "debt_next", "source": "debt", "dest": "readings", "conditions": "takes_readings",
+     "before": "start_readings"},
+    {"trigger": "debt_next", "source": "debt", "dest": "confirmation"},
+    {"trigger": "edit_reading", "source": "readings", "dest": None, "after": "take_reading_text"},
+    {"trigger": "submit_reading", "source": "readings", "dest": None, "conditions": "reading_acceptable",
+     "after": "take_reading"},
+    {"trigger": "submit_reading", "source": "readings", "dest": None, "after": "show_reading_problem"},
+    {"trigger": "skip_reading", "source": "readings", "dest": None, "conditions": "reading_skippable",
+     "after": "skip_meter"},
+    {"trigger": COMPLETION, "source": "readings", "dest": "confirmation", "conditions": "readings_done"},
     {"trigger": "check_refused", "source": "online_check", "dest": "account_entry", "before": "take_refusal",
      "after": "say_refusal"},
     {"trigger": "check_unreachable", "source": "online_check", "dest": "confirmation",
@@ -111,6 +135,10 @@ TRANSITIONS: list[Transition] = [
     {"trigger": "back", "source": "category", "dest": "idle"},
     {"trigger": "back", "source": "provider", "dest": "category"},
     {"trigger": "back", "source": "account_entry", "dest": "provider"},
+    {"trigger": "back", "source": "debt", "dest": "account_entry"},
+    {"trigger": "back", "source": "readings", "dest": None, "conditions": "earlier_meter", "after": "previous_meter"},
+    {"trigger": "back", "source": "readings", "dest": "debt"},
+    {"trigger": "back", "source": "confirmation", "dest": "debt", "conditions": "debt_known"},
     {"trigger": "back", "source": "confirmation", "dest": "account_entry"},
     {"trigger": "cancel", "source": BEFORE_MONEY, "dest": "idle"},
     # With money inside there is no cancel: the payer's money goes to the account they entered.

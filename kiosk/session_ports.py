@@ -62,3 +62,12 @@ class SessionView:
     no_receipt: bool = False
     receipt: str = ""  # "printing" while a receipt is on its way out, then the journaled receipt status
     locked: str | None = None  # locked by the dealer: the message to show (None: not locked)
+    # utility bills (kiosk.utility_session)
+    scan_problem: Any = None  # a Refusal or NotServed: .text(lang) says why a scanned code cannot be paid
+    debt: Any = None  # kiosk.utility.Debt the check answered
+    meter: Any = None  # kiosk.utility.Meter being read
+    meter_index: int = 0
+    reading_text: str = ""
+    reading_problem: str = ""
+    readings: tuple[Any, ...] = ()
+    skip_allowed: bool = False

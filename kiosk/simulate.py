@@ -68,6 +68,12 @@ VERBS: dict[str, tuple[int, int, str]] = {
     "deliver": (0, 0, "deliver"),
     "expect": (1, 1, "expect STATE"),
     "cassette": (1, 1, "cassette out|in"),
+    # utility bills: a scanned ЕПД (a file beside the scenario), the debt screen's Next, meter readings
+    "scan": (1, 1, "scan FILE"),
+    "debt-next": (0, 0, "debt-next"),
+    "reading": (1, 1, "reading VALUE"),
+    "confirm-reading": (0, 0, "confirm-reading"),
+    "skip-reading": (0, 0, "skip-reading"),
 }
 
 
@@ -208,6 +214,9 @@ class Simulator:
             self.deliver()
         elif verb == "cassette":
             self._cassette(args[0], step)
+        elif verb in ("scan", "debt-next", "reading", "confirm-reading", "skip-reading"):
+            for event in utility_step(verb, args, Path(self.scenario_file).parent, step.where):
+                post(event)
         elif verb == "expect":
             self.settle()
             if self.terminal.session.state != args[0]:
@@ -307,6 +316,19 @@ class Simulator:
 
 class _NoOp:
     operation = 0
+
+
+def utility_step(verb: str, args: list[str], folder: Path, where: str) -> list[Any]:
+    """The session events of a utility-bill step: a scan reads the file as the scanner would send it."""
+    if verb == "scan":
+        try:
+            return [ev.ScanCode((folder / args[0]).read_bytes())]
+        except OSError as exc:
+            raise SimulationError(f"{where}: cannot read the scanned file: {exc}") from None
+    if verb == "reading":
+        return [ev.EditReading(args[0]), ev.SubmitReading()]
+    return [{"debt-next": ev.DebtNext, "confirm-reading": lambda: ev.SubmitReading(confirmed=True),
+             "skip-reading": ev.SkipReading}[verb]()]
 
 
 def _now(config: Config) -> Any:

@@ -18,6 +18,7 @@ from kiosk.fiscal.words import fiscal_event, fiscal_lines
 from kiosk.journal_text import STATE_WORDS, provider_name
 from kiosk.money import Money
 from kiosk.offline_queue.operation import Operation
+from kiosk.utility_text import story_lines
 
 # incidents that mean money whose fate support must settle with the payer
 MONEY_INCIDENTS = ("uncertain_bill", "owed_cash", "late_bill", "paid_on")
@@ -215,6 +216,7 @@ class Story:
             row(w("finished_label"), self.when(r.get("finished_at"))),
             row(w("receipt"), r.get("receipt_status") or "none"),
             *fiscal_lines(r.get("details"), self.lang),  # a fiscal registrar's receipt (kiosk/fiscal/words.py)
+            *story_lines(op.details, self.roubles, self.lang),  # utility bills: debt, split, meter readings
             f"  {w('ids')}",
             f"    idempotency key {key}   OSMP txn_id {txn}   CyberPlat SESSION {session}",
         ]

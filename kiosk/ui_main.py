@@ -121,7 +121,8 @@ class _Stop:
 
 
 def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int] | None, theme: str | None,
-           lang: str | None, demo_port: Callable[[Terminal], DemoPort] | None = None) -> int:
+           lang: str | None, demo_port: Callable[[Terminal], DemoPort] | None = None,
+           demo_scan: Callable[[Terminal], Callable[[], None]] | None = None) -> int:
     """Start the terminal and its screens; start both afresh when the service menu asks for a restart."""
     import pygame
 
@@ -142,7 +143,8 @@ def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int
                     raise StartupFailure(exc) from exc
                 log.info("terminal %s started: %s", config.terminal, summary.text())
                 ui = KioskUI(terminal, demo=demo, fullscreen=fullscreen, size=size, theme=theme, lang=lang,
-                             insert_bill=demo_port(terminal) if demo_port is not None else None)
+                             insert_bill=demo_port(terminal) if demo_port is not None else None,
+                             scan_sample=demo_scan(terminal) if demo_scan is not None else None)
                 stop.ui = ui
                 terminal.request_exit = ui.request_exit  # a remote restart ends the loop like the service menu's
                 if stop.requested:

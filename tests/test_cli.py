@@ -33,7 +33,7 @@ def test_simulate_with_no_arguments_runs_the_demo_and_prints_a_summary(demo_home
     home, out = demo_home
     assert "A phone top-up: MTS, two bills, Pay" in out
     assert "restart: reconciled: 1 committed with money" in out
-    assert re.search(r"^\s*total\s+9 operations", out, re.MULTILINE), out
+    assert re.search(r"^\s*total\s+10 operations", out, re.MULTILINE), out
     assert "waiting in the outbox: 0" in out
     assert (home / ".local/state/kiosk/demo/journal.sqlite").exists()
 
@@ -54,7 +54,7 @@ def test_export_is_one_json_object_per_operation_with_integer_kopecks(demo_home)
     home, _ = demo_home
     lines = kiosk("journal", "export", "--format", "jsonl", home=home).stdout.splitlines()
     records = [json.loads(line) for line in lines]
-    assert len(records) == 9
+    assert len(records) == 10
     required = {"terminal", "operation", "state", "provider", "account", "cash", "fee", "credited", "bills",
                 "created_at", "committed_at"}
     for record in records:
@@ -72,10 +72,10 @@ def test_a_second_simulation_continues_the_numbering(demo_home, tmp_path):
     shutil.copytree(demo_home[0], home)
     out = kiosk("simulate", home=home).stdout
     first = re.search(r"^\s*(\d+)\s+mts\b", out, re.MULTILINE)
-    assert first is not None and first[1] == "10", out
-    assert re.search(r"^\s*total\s+9 operations", out, re.MULTILINE), out
+    assert first is not None and first[1] == "11", out
+    assert re.search(r"^\s*total\s+10 operations", out, re.MULTILINE), out
     journal = kiosk("journal", "export", "--format", "jsonl", home=home).stdout.splitlines()
-    assert [json.loads(line)["operation"] for line in journal] == list(range(1, 19))
+    assert [json.loads(line)["operation"] for line in journal] == list(range(1, 21))
 
 
 def test_bad_scenario_is_named_with_its_step(tmp_path, capsys):

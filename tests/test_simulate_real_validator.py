@@ -19,7 +19,7 @@ def test_demo_scenario_through_real_bytes(tmp_path, protocol):
                              "--validator-protocol", protocol], capture_output=True, text=True, timeout=180,
                             env=dict(os.environ))
     assert result.returncode == 0, result.stderr
-    assert "total  9 operations                          6150.00" in result.stdout
+    assert "total  10 operations                          9150.00" in result.stdout
     # What the device's cassette holds is exactly what the journal credits, bill by bill.
     cassette = json.loads((tmp_path / f"cassette-{protocol}.json").read_text())
     counts = {int(k): v for k, v in cassette["counts"].items()}

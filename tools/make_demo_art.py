@@ -170,6 +170,7 @@ ART: dict[str, tuple[Colour, Colour, Mark]] = {
     "energo": ((245, 158, 11), BLACK, bolt),
     "vodokanal": ((2, 119, 189), WHITE, drop),
     "housing": ((93, 64, 55), WHITE, house),
+    "epd": ((0, 121, 107), WHITE, wordmark("ЕПД")),
     "rostelecom": ((112, 0, 255), WHITE, wordmark("РТК", most=380)),
     "tricolor": ((13, 42, 94), WHITE, tv),
     "domru": ((200, 16, 46), WHITE, wordmark("Дом.ру")),

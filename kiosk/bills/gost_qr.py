@@ -20,8 +20,15 @@ DIGIT_OF_ENCODING = MappingProxyType({name: digit for digit, name in ENCODINGS.i
 MANDATORY = ("Name", "PersonalAcc", "BankName", "BIC", "CorrespAcc")
 MANDATORY_BLOCK_BYTES = 300
 ACCOUNT_RE = re.compile(r"[1-9]\d{4}[0-9ABCEHKMPTX]\d{14}")
+# A treasury account (03100…, 03221… at a territorial body of the Federal Treasury, whose BIC does not start
+# with 04 as a credit institution's does). The Bank of Russia key rule does not hold for them: two public ones
+# (03100643000000018500 at BIC 017003983, 03100643000000017300 at BIC 004525988) fail it with the BIC's last
+# three digits and with "0" + digits 5-6, while their single treasury accounts (40102…) pass the correspondent
+# rule; so the payee's account is not key-checked there (the 40102… CorrespAcc still is).
+TREASURY_RE = re.compile(r"03\d{18}")
+TOFK_BIC_RE = re.compile(r"0[0-35-9]\d{7}")
 PATTERNS = MappingProxyType({
-    "PersonalAcc": ACCOUNT_RE,
+    "PersonalAcc": re.compile(f"{ACCOUNT_RE.pattern}|{TREASURY_RE.pattern}"),
     "CorrespAcc": ACCOUNT_RE,
     "BIC": re.compile(r"\d{9}"),
     "KPP": re.compile(r"\d{4}[0-9A-Z]{2}\d{3}"),
@@ -170,7 +177,10 @@ def _check(reader: _Reader) -> PaymentCode | Refusal:
     bic = values["BIC"]
     if not correspondent_account_ok(bic, values["CorrespAcc"]):
         return Refusal(Reason.BAD_CORRESPONDENT_KEY, "CorrespAcc", "key does not match BIC")
-    if not settlement_account_ok(bic, values["PersonalAcc"]):
+    if TREASURY_RE.fullmatch(values["PersonalAcc"]):
+        if not TOFK_BIC_RE.fullmatch(bic):
+            return Refusal(Reason.BAD_VALUE, "PersonalAcc", "a treasury account (03…) needs a treasury BIC")
+    elif not settlement_account_ok(bic, values["PersonalAcc"]):
         return Refusal(Reason.BAD_ACCOUNT_KEY, "PersonalAcc", "key does not match BIC")
     return PaymentCode(
         name=values["Name"], personal_acc=values["PersonalAcc"], bank_name=values["BankName"], bic=bic,

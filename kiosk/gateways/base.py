@@ -11,6 +11,7 @@ from typing import Any
 
 from kiosk.gateways.profiles import Profile, profile_from
 from kiosk.money import Money
+from kiosk.utility import Debt
 
 
 class Code(enum.StrEnum):
@@ -56,6 +57,8 @@ class PaymentRequest:
     fee: Money
     credited: Money
     accepted_at: datetime
+    #: the operation's details as journaled (utility bills: "split", "readings"); protocols send what they carry
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 # -- pay / status outcomes --------------------------------------------------------------------------
@@ -129,6 +132,7 @@ class Payable:
     details: Mapping[str, str] = field(default_factory=dict)
     provider_override: str = ""  # number portability: the provider that really serves this number
     kind: str = "payable"
+    debt: Debt | None = None  # utility bills: what the account owes, by service (JSON `debt`)
 
 
 @dataclass(frozen=True, slots=True)

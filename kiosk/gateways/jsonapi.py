@@ -40,6 +40,7 @@ from kiosk.gateways.base import (
 )
 from kiosk.gateways.transport import HttpStatus, Lost, NotSent, exchange, http_client, http_outcome, where
 from kiosk.money import Money, MoneyError
+from kiosk.utility import Debt, DebtError, parse_debt
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,18 @@ def reply_canonical(request_signature: str, timestamp: str, body: bytes) -> byte
 def sign(secret: bytes, message: bytes) -> str:
     """Hex HMAC-SHA256."""
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def utility_body(details: Mapping[str, Any], credited: int) -> dict[str, Any]:
+    """A payment's `split` and `readings` from the operation's details; a split is only sent when its parts add
+    up to the amount sent (one journaled for another amount — say money paid on elsewhere — never is)."""
+    out: dict[str, Any] = {}
+    split = details.get("split")
+    if isinstance(split, list) and split and sum(int(part.get("amount", 0)) for part in split) == credited:
+        out["split"] = split
+    if isinstance(details.get("readings"), list) and details["readings"]:
+        out["readings"] = details["readings"]
+    return out
 
 
 class BadReply(Exception):
@@ -108,7 +121,7 @@ class JsonApiGateway(Gateway):
             return Unreachable(str(exc))
         if status == 200 and data.get("result") == "payable":
             return Payable({str(k): str(v) for k, v in (data.get("details") or {}).items()},
-                           str(data.get("provider_override") or ""))
+                           str(data.get("provider_override") or ""), debt=self._debt(data.get("debt")))
         if status == 200 and data.get("result") == "refused":
             return Refused(CODES.get(str(data.get("code")), Code.OTHER), str(data.get("message", "")),
                            str(data.get("code", "")))
@@ -123,6 +136,8 @@ class JsonApiGateway(Gateway):
                 "fee": request.fee.decimal_text(), "currency": request.credited.currency,
                 "fields": dict(request.fields), "terminal": request.terminal, "operation": request.operation,
                 "accepted_at": request.accepted_at.isoformat()}
+        # utility bills: how the amount is split across services and the meter readings, as journaled
+        body.update(utility_body(request.details, request.credited.minor))
         try:
             status, data = self._call("POST", "/payments", body, request.idempotency_key)
         except NotSent as exc:
@@ -160,6 +175,16 @@ class JsonApiGateway(Gateway):
         self._client.close()
 
     # -- internals ----------------------------------------------------------------------------------
+    def _debt(self, data: Any) -> Debt | None:
+        """The check's debt by service; one that breaks the protocol is left out (the account is still payable)."""
+        if data is None:
+            return None
+        try:
+            return parse_debt(data)
+        except DebtError as exc:
+            log.warning("json %s: the check's debt is not usable, shown without it: %s", self.name, exc)
+            return None
+
     def _outcome(self, status: int, data: dict[str, Any]) -> PayOutcome:
         result = data.get("result")
         if status == 200 and result == "approved" and data.get("payment_id"):

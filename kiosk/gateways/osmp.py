@@ -40,6 +40,7 @@ from kiosk.gateways.base import (
 from kiosk.gateways.profiles import Repeat
 from kiosk.gateways.transport import HttpStatus, Lost, NotSent, exchange, http_client, http_outcome, where
 from kiosk.money import Money
+from kiosk.utility_osmp import osmp_debt
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,9 @@ class OsmpGateway(Gateway):
         params["sum"] = amount.decimal_text()
         outcome = self._ask(route, params)
         if isinstance(outcome, Payable):
-            return Payable({**details, **outcome.details})
+            answered = {**details, **outcome.details}
+            # utility bills: the fields the route names as debts by service (kiosk/utility_osmp.py)
+            return Payable(answered, debt=osmp_debt(answered, route.options))
         return outcome
 
     def info(self, route: Route, account: str, amount: Money | None = None) -> CheckOutcome:

@@ -30,6 +30,8 @@ from kiosk.gateways.base import (
     Unreachable,
 )
 from kiosk.money import Money
+from kiosk.utility import parse_debt
+from kiosk.utility_demo import demo_debt
 
 MODES = ("ok", "down", "lose-reply", "timeout-before", "decline", "flaky")
 
@@ -82,6 +84,9 @@ class VirtualGateway(Gateway):
             return Unreachable("connection refused")
         if account.endswith("0000"):
             return Refused(Code.ACCOUNT_NOT_FOUND, "account not found")
+        debt = demo_debt(route.provider_code, account)
+        if debt is not None:  # a demo utility account: its debt by service and meters, as the JSON emulator's
+            return Payable({"subscriber": account[-4:]}, debt=parse_debt(debt))
         # data, not words: the screen says "Subscriber 6789" or "Абонент 6789" in the payer's language
         return Payable({"subscriber": account[-4:]})
 

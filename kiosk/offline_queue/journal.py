@@ -211,13 +211,15 @@ class Journal(JournalIntegrity, JournalCorrections):
         return rows
 
     def commit(self, operation: int, split: Split, reason: str, hold: str | None = None,
-               fee_rule: Mapping[str, str] | None = None) -> Operation:
+               fee_rule: Mapping[str, str] | None = None, details: dict[str, Any] | None = None) -> Operation:
         """Fix the amount and fee and put the operation into the outbox.
 
         With `hold`, the money is kept as owed to the payer instead (never sent: e.g. below what the provider
         accepts): the operation goes straight to needs_attention with that reason, in the same transaction.
         `fee_rule` (the rule's words by language) joins the operation's details, so support later reads which
         rule made this fee even after the catalog changed.
+        With `details`, those keys are added to the operation's details in the same transaction (utility bills:
+        the split of the credited sum across services, fixed with the amount it splits).
         """
         with self._tx() as conn:
             row = conn.execute("SELECT state, cash FROM operations WHERE operation=?", (operation,)).fetchone()
@@ -235,6 +237,11 @@ class Journal(JournalIntegrity, JournalCorrections):
             if fee_rule:
                 conn.execute("UPDATE operations SET details=json_set(details, '$.fee_rule', json(?)) "
                              "WHERE operation=?", (json.dumps(dict(fee_rule), ensure_ascii=False), operation))
+            if details:
+                old = json.loads(conn.execute("SELECT details FROM operations WHERE operation=?",
+                                              (operation,)).fetchone()[0])
+                conn.execute("UPDATE operations SET details=? WHERE operation=?",
+                             (json.dumps({**old, **details}, ensure_ascii=False), operation))
             if hold is not None:
                 conn.execute("UPDATE operations SET state=?, finished_at=?, attention_reason=?, last_outcome=?, "
                              "next_attempt_ms=NULL WHERE operation=?",
@@ -263,6 +270,10 @@ class Journal(JournalIntegrity, JournalCorrections):
             if fee_rule:
                 conn.execute("UPDATE operations SET details=json_set(details, '$.fee_rule', json(?)) "
                              "WHERE operation=?", (json.dumps(dict(fee_rule), ensure_ascii=False), operation))
+            # a utility bill's debt, readings and split belonged to the account first entered: money paid on
+            # goes as a plain payment (fields are replaced above for the same reason)
+            conn.execute("UPDATE operations SET details=json_remove(details, '$.debt', '$.readings', '$.split') "
+                         "WHERE operation=?", (operation,))
         self.incident("paid_on", f"owed money paid on to {provider} account {account}", operation, split.cash.minor)
         return self.get(operation)
 

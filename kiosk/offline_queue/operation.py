@@ -159,5 +159,5 @@ class Operation:
             terminal=self.terminal, operation=self.operation, idempotency_key=key, txn_id=number, session_id=session,
             provider=self.provider, route=route, account=self.account, fields=dict(self.fields),
             cash=Money(self.cash, self.currency), fee=Money(self.fee, self.currency),
-            credited=Money(self.credited, self.currency), accepted_at=accepted_at,
+            credited=Money(self.credited, self.currency), accepted_at=accepted_at, details=dict(self.details),
         )

@@ -10,6 +10,7 @@ from kiosk.drivers.validator import Stacked
 from kiosk.fees import FeeRule, NoFee, Split
 from kiosk.money import Money
 from kiosk.offline_queue.journal import COLLECTING, NEEDS_ATTENTION, Journal, Operation
+from kiosk.utility import utility_split
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ def commit_operation(journal: Journal, catalog: Catalog, number: int, reason: st
         return journal.commit(number, Split(cash=cash, fee=Money(0, cash.currency), credited=cash), reason,
                               hold=hold, fee_rule=fee_words("no fee: the money is held as owed to the payer",
                                                             "без комиссии: деньги удержаны как долг плательщику"))
-    return journal.commit(number, split, reason, fee_rule=rule_words(provider.fee))
+    return journal.commit(number, split, reason, fee_rule=rule_words(provider.fee),
+                          details=utility_split(op.details, split.credited.minor))
 
 
 def rule_words(rule: FeeRule) -> dict[str, str]:

@@ -12,7 +12,7 @@ from kiosk.screens.base import BACK, Screen, problem_text, provider_name
 from kiosk.screens.entry import TEXT_LAYOUTS, Keypad, TextField
 from kiosk.screens.frame import Nav, standard, take_top
 from kiosk.screens.i18n import PROBLEMS
-from kiosk.screens.panels import Banner, banner_height
+from kiosk.screens.panels import Banner, banner_fit, banner_height
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import BACKSPACE, CLEAR, SPACE, Group, Label, Widget
@@ -55,6 +55,8 @@ def entry_widgets(painter: Painter, body: pygame.Rect, min_px: int, field: Input
             # a hint takes the lines it needs (up to three) rather than lose its end to an ellipsis
             lines = len(painter.wrap(painter.resolve(text), "base", left.width))
             line_h = max(line_h, painter.font("base").get_linesize() * min(3, lines))
+        elif text and tone:
+            line_h = max(line_h, banner_fit(painter, text, left.width))  # a longer warning keeps all its words
         strip, rest = take_top(rest, line_h, gap)
         if text and tone:
             widgets.append(Banner(strip, text, tone))
@@ -62,10 +64,11 @@ def entry_widgets(painter: Painter, body: pygame.Rect, min_px: int, field: Input
             widgets.append(Label(strip, text, "base", "muted_text", valign="middle", max_lines=2))
     if pad_area is None:
         pad_area = rest
-    rows = 4 if kind == "digits" else 5
-    key_h = int(m * (1.6 if kind == "digits" else 1.2))  # a little over the minimum when there is room
+    digits = kind in ("digits", "decimal")
+    rows = 4 if digits else 5
+    key_h = int(m * (1.6 if digits else 1.2))  # a little over the minimum when there is room
     height = max(rows * m + (rows - 1) * gap, min(pad_area.height, rows * key_h + (rows - 1) * gap))
-    width = min(pad_area.width, 3 * int(2.4 * m) + 2 * gap) if kind == "digits" else pad_area.width
+    width = min(pad_area.width, 3 * int(2.4 * m) + 2 * gap) if digits else pad_area.width
     pad = pygame.Rect(0, 0, width, height)
     pad.midtop = pad_area.midtop
     if keypad is None or keypad.rect != pad or keypad.kind != kind:
@@ -103,7 +106,9 @@ class AccountScreen(Screen):
         kind = "digits" if field.keyboard == "digits" else (self.layout or self._text_layout())
         problem = view.account_error
         note: tuple[TextLike, str] = (Msg("Check the number and press Next"), "")
-        if problem and problem not in PROBLEMS:
+        if view.scan_problem is not None:  # a bill scanned here that cannot be paid: the parser's words
+            note = (view.scan_problem.text(self.ctx.lang), "danger")
+        elif problem and problem not in PROBLEMS:
             note = (problem_text(problem) or "", "danger")
         elif view.message == "provider_unavailable":
             note = (Msg("The provider cannot be reached now. Please try again later"), "danger")

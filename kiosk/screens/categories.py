@@ -11,6 +11,7 @@ from kiosk.screens.base import BACK, Screen
 from kiosk.screens.frame import Nav, button_width, standard
 from kiosk.screens.grid import Grid, Tile
 from kiosk.screens.phone import MOBILE, PhoneScreen, phone_tile
+from kiosk.screens.scan import scan_banner
 from kiosk.screens.text import Msg, Painter, TextLike
 from kiosk.screens.theme import Theme
 from kiosk.screens.widgets import Button, Group, Label, Widget
@@ -73,6 +74,8 @@ class CategoriesScreen(PhoneScreen):
         if self.phone is not None:
             return self.phone.build(self, view, painter, rect)
         widgets, body = standard(self, view, painter, rect, Msg("Choose a service"), [Nav(Msg("Back"), BACK)])
+        banner, body = scan_banner(self.ctx, view, painter, body)  # a scanned bill that cannot be paid here
+        widgets += banner
         categories = self.ctx.terminal.catalog.categories
         # most people at a street terminal top up a phone: that goes first, without choosing an operator
         tiles = [phone_tile()] if any(c.id == MOBILE for c in categories) else []

@@ -96,6 +96,8 @@ class TextField(Widget):
 
 
 DIGIT_ROWS = ("123", "456", "789")
+#: the decimal separator key of the "decimal" keypad (meter readings); sent as "," and read as a point
+DECIMAL_POINT = ","
 TEXT_LAYOUTS = {
     "ru": ("1234567890", "ЙЦУКЕНГШЩЗХЪ", "ФЫВАПРОЛДЖЭ", "ЯЧСМИТЬБЮЁ"),
     "en": ("1234567890", "QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM"),
@@ -114,7 +116,10 @@ class Key:
 
 
 def keypad_rows(kind: str) -> list[list[Key]]:
-    """The key rows of a keypad: 'digits', or a text layout 'ru' / 'en'."""
+    """The key rows of a keypad: 'digits', 'decimal' (a comma for Clear), or a text layout 'ru' / 'en'."""
+    if kind == "decimal":
+        rows = [[Key(ch, ch) for ch in row] for row in DIGIT_ROWS]
+        return rows + [[Key(DECIMAL_POINT, DECIMAL_POINT), Key("0", "0"), Key(BACKSPACE, "⌫")]]
     if kind == "digits":
         rows = [[Key(ch, ch) for ch in row] for row in DIGIT_ROWS]
         return rows + [[Key(CLEAR, Msg("Clear")), Key("0", "0"), Key(BACKSPACE, "⌫")]]
@@ -137,7 +142,7 @@ class Keypad(Group):
 
     def layout(self, kind: str) -> None:
         """Build the keys of a layout ('digits', 'ru', 'en') inside the rect."""
-        if kind != "digits" and kind not in TEXT_LAYOUTS:
+        if kind not in ("digits", "decimal") and kind not in TEXT_LAYOUTS:
             raise ValueError(f"unknown keypad kind {kind!r}; expected 'digits' or one of {sorted(TEXT_LAYOUTS)}")
         self.kind, rows = kind, keypad_rows(kind)
         units = max(sum(k.units for k in row) for row in rows)
@@ -154,7 +159,7 @@ class Keypad(Group):
             for key in row:
                 width = key.units * (unit + self.gap) - self.gap
                 style = "secondary" if key.id in (BACKSPACE, CLEAR, LAYOUT) else "primary"
-                size = "numbers" if kind == "digits" and key.id.isdigit() else "button"
+                size = "numbers" if kind in ("digits", "decimal") and key.id.isdigit() else "button"
                 self.children.append(Button((x, y, width, height), key.label, key.id, style, size=size))
                 x += width + self.gap
         self.dirty = True

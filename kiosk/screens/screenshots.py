@@ -23,7 +23,8 @@ from kiosk.drivers import validator as dv
 #: the moments saved, in the order the walk reaches them
 SHOTS = ("attract", "service_pin", "categories", "providers", "phone", "choose_operator", "provider_search",
          "account", "account_error", "checking", "confirmation", "more_time", "cash_empty", "cash", "processing",
-         "done", "failed", "done_queued", "out_of_service", "service", "service_cassette")
+         "done", "failed", "done_queued", "out_of_service", "service", "service_cassette",
+         "scan_refused", "debt", "readings", "reading_problem")
 #: a number no operator is known for (in the demo's DEF table or phonenumbers): the payer is asked to choose
 UNKNOWN_OPERATOR_NUMBER = "9551234567"
 LANGUAGES = ("ru", "en")
@@ -134,6 +135,25 @@ def walk(ui, terminal, shot: Callable[[str], None]) -> None:  # noqa: ANN001 - K
     act("section:cassette")
     shot("service_cassette")
     act("service-exit")
+    _utility_bill(terminal, post, act, shot)
+
+
+def _utility_bill(terminal, post, act, shot) -> None:  # noqa: ANN001
+    """A scanned ЕПД: a code that is not a bill, then the demo bill's debt and its first meter."""
+    from kiosk.utility_demo import SAMPLE_EPD
+
+    for gateway in terminal.gateways.values():
+        gateway.set_mode("ok")
+    post(ev.ScanCode(b"https://example.com/not-a-bill"))
+    shot("scan_refused")
+    act("home")
+    post(ev.ScanCode(SAMPLE_EPD.read_bytes()))
+    shot("debt")
+    act("debt-next", *"13")
+    shot("readings")
+    act("reading-next")
+    shot("reading_problem")
+    act("home")
 
 
 def _pay_with_gateways(terminal, post, mode: str, account: str) -> None:  # noqa: ANN001

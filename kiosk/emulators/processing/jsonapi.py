@@ -27,6 +27,7 @@ from kiosk.gateways.jsonapi import (
     reply_canonical,
     sign,
 )
+from kiosk.utility_demo import demo_debt
 
 KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 AMOUNT = re.compile(r"\d{1,9}\.\d{2}")
@@ -109,6 +110,9 @@ class JsonApiEmulator(ProcessingEmulator):
             return 200, {"result": "refused", **refusal}
         subscriber = self.ledger.subscriber(data["account"])
         assert subscriber is not None
+        debt = demo_debt(data["provider"], data["account"])
+        if debt is not None:  # a demo utility account: the debt by service and the meters (OpenAPI `debt`)
+            return 200, {"result": "payable", "details": {"name": str(debt["payer"])}, "debt": debt}
         return 200, {"result": "payable", "details": {"name": subscriber.name, "debt": _text(subscriber.debt)}}
 
     def pay(self, key: str, timestamp: int, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -140,6 +144,9 @@ class JsonApiEmulator(ProcessingEmulator):
                     return 200, {"result": "declined", "code": "dealer_balance_low",
                                  "message": "dealer balance insufficient"}
             results[key] = {"fingerprint": fingerprint.hexdigest(), "reply": reply}
+            if reply["result"] == "approved":
+                # utility bills: kept as received, for the demo's registry and the tests
+                results[key].update({name: data[name] for name in ("split", "readings") if data.get(name)})
             self.ledger.save()
             return 200, reply
 
@@ -192,7 +199,8 @@ def _payment(body: bytes) -> tuple[dict[str, Any], str]:
         amount = int(Decimal(data["amount"]) * 100)
     except InvalidOperation:
         return {}, "amount must be a string like '10.45'"
-    return {"provider": data["provider"], "account": data["account"], "amount": amount}, ""
+    utility = {name: data[name] for name in ("split", "readings") if isinstance(data.get(name), list)}
+    return {"provider": data["provider"], "account": data["account"], "amount": amount, **utility}, ""
 
 
 def _text(kopecks: int) -> str:
