@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +92,17 @@ class JournalQueries:
                 "ORDER BY next_attempt_ms LIMIT ?", (COMMITTED, now_ms, limit))
             return [r[0] for r in rows]
 
-    def due_routes(self, now_ms: int, limit: int = 64) -> list[tuple[int, str | None, str]]:
-        """(operation, pinned gateway, provider) of committed operations whose next attempt is due, in one read."""
+    def due_routes(self, now_ms: int, limit: int = 64,
+                   skip: Collection[int] = ()) -> list[tuple[int, str | None, str]]:
+        """(operation, pinned gateway, provider) of committed operations whose next attempt is due, in one read.
+
+        `skip`: operations the caller has on their way already; left out by SQLite rather than read and dropped.
+        """
         with self._lock:
             rows = self.conn.execute(
                 "SELECT operation, pinned_gateway, provider FROM operations WHERE state=? AND next_attempt_ms <= ? "
-                "ORDER BY next_attempt_ms LIMIT ?", (COMMITTED, now_ms, limit))
+                "AND operation NOT IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_ms LIMIT ?",
+                (COMMITTED, now_ms, json.dumps(list(skip)), limit))
             return [(int(r[0]), r[1], str(r[2])) for r in rows]
 
     def next_due_ms(self) -> int | None:
