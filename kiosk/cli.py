@@ -19,6 +19,7 @@ DELEGATED = {
     ("emulate", "printer"): "kiosk.emulators.virtual_printer",
     ("emulate", "gateway"): "kiosk.emulators.processing.cli",
     ("emulate", "scanner"): "kiosk.emulators.scanner",
+    ("emulate", "fiscal"): "kiosk.emulators.shtrih_cli",
     ("devices", "probe"): "kiosk.drivers.probe",
     ("link", "heartbeat"): "kiosk.dealer_link.cli:heartbeat_main",
     ("update", "guard"): "kiosk.updates.cli:guard_main",
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="operation number from the receipt")
         if name == "lookup":  # `kiosk journal lookup 57`, as support says it
             cmd.add_argument("number", type=int, nargs="?", help="the same as --operation")
+            cmd.add_argument("--lang", default="en", choices=("en", "ru"), help="the story's language (text format)")
         if name in ("lookup", "find"):
             cmd.add_argument("--format", default="text", choices=("text", "json"),
                              help="text for people (default), json for machines")
@@ -105,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     diagram.add_argument("--format", default="dot", choices=("dot", "mermaid"))
 
     emulate = sub.add_parser("emulate", help="pretend to be the outside world (validator, printer, gateway, scanner)")
-    emulate.add_argument("what", choices=("validator", "printer", "gateway", "scanner"))
+    emulate.add_argument("what", choices=("validator", "printer", "gateway", "scanner", "fiscal"))
     emulate.add_argument("rest", nargs=argparse.REMAINDER, help="options of that emulator (see --help)")
 
     devices = sub.add_parser("devices", help="find devices on serial ports")
