@@ -176,7 +176,7 @@ class Outbox:
 
     def deliver(self, number: int) -> str:
         """One delivery cycle for one operation; returns its state afterwards."""
-        op = self.journal.get(number)
+        op = self.journal.committed(number)  # its own writes are all committed: no wait behind others'
         if op.state != COMMITTED:
             return op.state
         provider = self.catalog.providers.get(op.provider)
