@@ -142,7 +142,6 @@ class Product:
         self.gateway = OsmpGateway("main", {"url": url, "timezone": "Europe/Moscow", "max_connections": threads,
                                             "timeout": 30})
         self.router, self.threads = Router({"main": self.gateway}), threads
-        self.settled = threading.Semaphore(0)
 
     def commit(self, n: int) -> list[int]:
         """n operations committed to the journal (not timed: the payer's part)."""
@@ -154,16 +153,29 @@ class Product:
         return numbers
 
     def round(self, numbers: list[int]) -> None:
-        """Start the outbox as a terminal does (background loop) and let it deliver them all."""
-        outbox = Outbox(self.journal, self.router, CATALOG, concurrency=self.threads,
-                        on_settled=lambda number, state: self.settled.release())
+        """Start the outbox as a terminal does (background loop) and let it deliver them all.
+
+        Each settled operation is counted by the outbox's on_settled callback; this thread sleeps until the count
+        is complete (one wake-up per round, as the bare side's pool.map wakes once per chunk, not per payment).
+        """
+        left, lock, done = [len(numbers)], threading.Lock(), threading.Event()
+
+        def settled(number: int, state: str) -> None:
+            with lock:
+                left[0] -= 1
+                if left[0] == 0:
+                    done.set()
+
+        outbox = Outbox(self.journal, self.router, CATALOG, concurrency=self.threads, on_settled=settled)
         outbox.start()
         try:
-            for _ in numbers:
-                if not self.settled.acquire(timeout=120):
-                    raise SystemExit("the outbox stalled; the figures would mean nothing")
+            if not done.wait(timeout=120 + len(numbers) / 10):
+                raise SystemExit("the outbox stalled; the figures would mean nothing")
         finally:
             outbox.stop()
+
+    def check(self, numbers: list[int]) -> None:
+        """Every operation of a round delivered (after its timing: reading them back is not delivering them)."""
         if any(self.journal.get(n).state != DELIVERED for n in numbers):
             raise SystemExit("an operation was not delivered; the figures would mean nothing")
 
@@ -180,12 +192,15 @@ def measure(emulator: Emulator, latency_ms: int, n: int, rounds: int, threads: i
     bare, product = Bare(emulator.url, threads), Product(emulator.url, threads, folder)
     try:
         bare.round(min(n, 200))  # warm-up: connections, imports, caches
-        product.round(product.commit(min(n, 200)))
+        warm = product.commit(min(n, 200))
+        product.round(warm)
+        product.check(warm)
         bare_side, product_side = Side(), Side()
         for _ in range(rounds):
             bare_side.add(n, *timed(lambda: bare.round(n)))
             numbers = product.commit(n)
             product_side.add(n, *timed(lambda batch=numbers: product.round(batch)))
+            product.check(numbers)
         return bare_side, product_side
     finally:
         product.close()

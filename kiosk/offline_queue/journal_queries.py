@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ class JournalQueries:
     """The reading half of the Journal (mixed into it); needs conn, db, _lock and path."""
 
     conn: sqlite3.Connection
+    _reader: sqlite3.Connection  # a second connection for reads of committed rows only (see committed())
+    _reader_lock: threading.Lock
     db: sqlite_utils.Database  # the same connection, for table reads that come back as dicts
     _lock: threading.RLock
     path: Path
@@ -47,6 +49,18 @@ class JournalQueries:
         """One operation by number."""
         with self._lock:
             row = self.conn.execute("SELECT * FROM operations WHERE operation=?", (operation,)).fetchone()
+        if row is None:
+            raise JournalError(f"no operation {operation} in {self.path}")
+        return Operation.from_row(row)
+
+    def committed(self, operation: int) -> Operation:
+        """One operation as last committed, read without waiting for a commit in progress (the outbox's read).
+
+        Only for a caller whose own writes are all committed (a delivery worker between its transactions): what
+        another thread is committing right now is not seen until it is durable.
+        """
+        with self._reader_lock:
+            row = self._reader.execute("SELECT * FROM operations WHERE operation=?", (operation,)).fetchone()
         if row is None:
             raise JournalError(f"no operation {operation} in {self.path}")
         return Operation.from_row(row)
@@ -92,13 +106,18 @@ class JournalQueries:
                 "ORDER BY next_attempt_ms LIMIT ?", (COMMITTED, now_ms, limit))
             return [r[0] for r in rows]
 
-    def due_routes(self, now_ms: int, limit: int = 64) -> list[tuple[int, str | None, str]]:
-        """(operation, pinned gateway, provider) of committed operations whose next attempt is due, in one read."""
-        with self._lock:
-            rows = self.conn.execute(
+    def due_routes(self, now_ms: int, limit: int = 64,
+                   skip: Collection[int] = ()) -> list[tuple[int, str | None, str]]:
+        """(operation, pinned gateway, provider) of committed operations whose next attempt is due, in one read.
+
+        `skip`: operations the caller has on their way already; left out by SQLite rather than read and dropped.
+        """
+        with self._reader_lock:  # committed rows only: what is being committed now is due next round
+            rows = self._reader.execute(
                 "SELECT operation, pinned_gateway, provider FROM operations WHERE state=? AND next_attempt_ms <= ? "
-                "ORDER BY next_attempt_ms LIMIT ?", (COMMITTED, now_ms, limit))
-            return [(int(r[0]), r[1], str(r[2])) for r in rows]
+                "AND operation NOT IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_ms LIMIT ?",
+                (COMMITTED, now_ms, json.dumps(list(skip)), limit)).fetchall()
+        return [(int(r[0]), r[1], str(r[2])) for r in rows]
 
     def next_due_ms(self) -> int | None:
         """When the earliest committed operation is due."""

@@ -1,0 +1,151 @@
+"""The outbox's workers: one lane per gateway, each a queue of operation numbers and the threads that take them.
+
+A worker takes the next number from its own lane as soon as it has finished one: no thread hands work to another
+per payment, no future is made per payment, and the outbox's loop is woken only when a lane runs low (about once
+per half a lane of payments), to read the next due operations from the journal in one query. A lane's depth is
+bounded (its workers' worth in flight and as many waiting), so a gateway that hangs holds its own lane and no
+other; a number is in at most one lane at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+
+# A worker with nothing to do for this long ends (a new one starts when work comes): threads of an outbox that is
+# driven by run_due() alone never outlive their use by long.
+IDLE_SECONDS = 5.0
+
+class Lane:
+    """One gateway's queue and workers (their count is the lane's size)."""
+
+    __slots__ = ("name", "size", "queue", "threads", "idle", "running", "ready")
+
+    def __init__(self, name: str | None, size: int, lock: threading.Lock) -> None:
+        self.name, self.size = name, max(1, size)
+        self.queue: deque[int] = deque()
+        self.threads: set[threading.Thread] = set()
+        self.idle = 0  # workers waiting for a number
+        self.running = 0  # numbers being delivered now
+        self.ready = threading.Condition(lock)
+
+    def room(self) -> int:
+        """How many more numbers the lane takes: its workers' worth in flight and as many waiting."""
+        return 2 * self.size - self.running - len(self.queue)
+
+class Lanes:
+    """Numbers offered to lanes, each delivered by `run` on one of its lane's workers; see the module doc."""
+
+    def __init__(self, sizes: Mapping[str | None, int], run: Callable[[int], None],
+                 on_low: Callable[[], None]) -> None:
+        self._lock = threading.Lock()
+        self._lanes = {name: Lane(name, size, self._lock) for name, size in sizes.items()}
+        self._run, self._on_low = run, on_low
+        self._busy: dict[int, Lane] = {}  # number → its lane, from offer until its delivery returns
+        self._settled = threading.Condition(self._lock)
+        self._watchers = 0  # threads in wait()
+        self._closing = False
+
+    def busy_numbers(self) -> list[int]:
+        """The numbers waiting or in delivery now."""
+        with self._lock:
+            return list(self._busy)
+
+    def is_busy(self, number: int) -> bool:
+        """Whether a number waits in a lane or is being delivered."""
+        return number in self._busy
+
+    def room(self) -> int:
+        """Numbers the lanes take before every one of them is full."""
+        with self._lock:
+            return sum(max(0, lane.room()) for lane in self._lanes.values())
+
+    def offer(self, number: int, lane_name: str | None, urgent: bool = False) -> bool:
+        """Queue a number on its lane unless it is busy already or the lane is full (`urgent`: at the front, even
+        past a full lane: a payer is waiting for it). Returns whether it was queued."""
+        with self._lock:
+            lane = self._lanes[lane_name]
+            if self._closing or number in self._busy or (lane.room() <= 0 and not urgent):
+                return False
+            self._busy[number] = lane
+            if urgent:
+                lane.queue.appendleft(number)
+            else:
+                lane.queue.append(number)
+            if lane.idle:
+                lane.ready.notify()
+            # idle workers count until they have taken a number: more queued than idle needs another worker
+            if lane.idle < len(lane.queue) and len(lane.threads) < lane.size:
+                self._spawn(lane)
+        return True
+
+    def _spawn(self, lane: Lane) -> None:
+        thread = threading.Thread(target=self._work, args=(lane,), name=f"outbox-{lane.name}", daemon=True)
+        lane.threads.add(thread)
+        thread.start()
+
+    def _work(self, lane: Lane) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._lock:
+                number = self._next(lane)
+                if number is None:
+                    lane.threads.discard(me)
+                    return
+                lane.running += 1
+                # once when the queue drops to half a lane (a refill arrives before the workers run dry), and when
+                # it empties (what was not due then may be now)
+                low = len(lane.queue) == lane.size // 2 or not lane.queue
+            if low:
+                self._on_low()
+            try:
+                self._run(number)
+            finally:
+                with self._lock:
+                    lane.running -= 1
+                    del self._busy[number]
+                    if self._watchers:
+                        self._settled.notify_all()
+
+    def _next(self, lane: Lane) -> int | None:
+        """The lane's next number, waiting for one up to IDLE_SECONDS; None: the worker should end (lock held)."""
+        deadline = time.monotonic() + IDLE_SECONDS
+        while not lane.queue:
+            remaining = deadline - time.monotonic()
+            if self._closing or remaining <= 0:
+                return None
+            lane.idle += 1
+            try:
+                lane.ready.wait(remaining)
+            finally:
+                lane.idle -= 1
+        return lane.queue.popleft()
+
+    def wait(self, numbers: Iterable[int] | None = None, timeout: float | None = None) -> bool:
+        """Block until these numbers (default: every busy one) have been delivered; False on timeout."""
+        with self._lock:
+            watched = set(self._busy if numbers is None else numbers)
+            self._watchers += 1
+            try:
+                return self._settled.wait_for(lambda: not watched.intersection(self._busy), timeout)
+            finally:
+                self._watchers -= 1
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Drop what waits in the lanes (it stays due in the journal) and wait for deliveries in flight."""
+        with self._lock:
+            self._closing = True
+            for lane in self._lanes.values():
+                for number in lane.queue:
+                    del self._busy[number]
+                lane.queue.clear()
+                lane.ready.notify_all()
+            self._settled.notify_all()
+            threads = [t for lane in self._lanes.values() for t in lane.threads]
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self._closing = False
