@@ -72,8 +72,7 @@ class Corrector:
         elif op.state != COMMITTED:
             raise CommandFailed("wrong_state", f"operation {op.operation} is {op.state}; only one that needs "
                                                "attention or waits in the outbox can be re-processed")
-        future = self.outbox.submit(op.operation)
-        state = future.result(timeout=DELIVERY_WAIT) if future is not None else self.journal.get(op.operation).state
+        state = self.outbox.deliver_next(op.operation, DELIVERY_WAIT)
         return self._summary(self.journal.get(op.operation), state=state)
 
     def reroute(self, op: Operation, gateway: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +123,7 @@ class Corrector:
             # new ids whenever an earlier request carried the old account: a provider keeps what a key was for
             self.journal.reopen_corrected(op.operation, entry, text + " before booking", account=account,
                                           reissue=self.journal.get(op.operation).attempts > 0)
-        future = self.outbox.submit(op.operation)
-        state = future.result(timeout=DELIVERY_WAIT) if future is not None else self.journal.get(op.operation).state
+        state = self.outbox.deliver_next(op.operation, DELIVERY_WAIT)
         return self._summary(self.journal.get(op.operation), state=state)
 
     def refund(self, op: Operation, args: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:

@@ -310,6 +310,14 @@ class Outbox:
         op = self.journal.get(number)
         return self._lanes.offer(number, self._target(op.pinned_gateway, op.provider), urgent=True)
 
+    def deliver_next(self, number: int, timeout: float) -> str:
+        """Deliver one operation next (or let the delivery on its way finish); its state afterwards (a support
+        correction waits for its cycle). A full lane leaves it to the loop: the state is then still 'committed'."""
+        self.submit(number)
+        if not self._lanes.wait([number], timeout=timeout):
+            raise TimeoutError(f"operation {number}: its delivery is still in flight after {timeout:g} s")
+        return self.journal.get(number).state
+
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Block until the deliveries queued or in flight now are over (simulation and tests)."""
         if not self._lanes.wait(timeout=timeout):
