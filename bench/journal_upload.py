@@ -37,7 +37,7 @@ from kiosk.dealer_link.upload import BATCH_ROWS, open_reader, read_batch  # noqa
 from kiosk.emulators.payments import pay  # noqa: E402
 from kiosk.offline_queue.journal import Journal  # noqa: E402
 from provisioning.db import Database, upgrade  # noqa: E402
-from provisioning.journal.ingest import inflate, store  # noqa: E402
+from provisioning.journal.ingest import decompress, store_text  # noqa: E402
 
 TABLES = ("journal_operations", "journal_operation_versions", "journal_bills", "journal_attempts",
           "journal_incidents", "journal_encashments")
@@ -135,7 +135,7 @@ def upload_all(db: Database, templates: list[str], terminals: list[tuple[int, in
                     body = for_terminal(template, number)  # the terminal's work, not timed
                     started = time.perf_counter()
                     with db.engine.begin() as conn:
-                        stored = store(conn, dealer_id, terminal_id, number, inflate(body, "gzip"))
+                        stored = store_text(conn, dealer_id, terminal_id, number, decompress(body, "gzip"))
                     spent[index] += time.perf_counter() - started
                     rows[index] += stored.rows
         except BaseException as exc:  # reported by the main thread
