@@ -56,6 +56,11 @@ def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def link_keep_alive(settings: Settings) -> int:
+    """Seconds the link listener keeps an idle terminal connection: past two heartbeat intervals."""
+    return 2 * settings.heartbeat_interval + 30
+
+
 class DealerServer:
     """The service's listeners and periodic worker; `run()` blocks (the CLI), `start()`/`close()` use a thread."""
 
@@ -93,7 +98,11 @@ class DealerServer:
         portal = uvicorn.Config(PathGate(self.app, deny=("/api/v1/terminals/",)), **common,
                                 **(self._tls(False) if self.portal_tls else {}))
         self._heartbeats = HeartbeatRoute(self.app, self.app.state.services)  # the hot path, without FastAPI
-        link = uvicorn.Config(PathGate(self._heartbeats, allow=LINK_PATHS), **common, **self._tls(True))
+        # Terminals keep their connection from one heartbeat to the next (kiosk.dealer_link.client: the heartbeat
+        # interval and a margin): a handshake costs the service more than the heartbeat itself. Idle link
+        # connections are kept longer than that, so the terminal, not the service, closes an idle one.
+        link = uvicorn.Config(PathGate(self._heartbeats, allow=LINK_PATHS),
+                              **(common | {"timeout_keep_alive": link_keep_alive(self.settings)}), **self._tls(True))
         return [_QuietServer(portal), _QuietServer(link)]
 
     async def _serve(self) -> None:
