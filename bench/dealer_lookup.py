@@ -149,13 +149,17 @@ def index_sizes(db: Database) -> list[tuple[str, int]]:
             "ON t.oid = i.indrelid WHERE t.relname LIKE 'journal_%' ORDER BY 2 DESC")).all()]
 
 
-def timed(db: Database, calls: list[object], work: object) -> list[float]:
-    """Milliseconds of each call of work(session, argument), each in its own session."""
+def timed(db: Database, calls: list[object], work: object, read: bool = False) -> list[float]:
+    """Milliseconds of each call of work(session, argument), each in its own session (`read`: as the portal's
+    search box reads, `Database.read`: autocommit, one round trip per statement)."""
     out = []
     for argument in calls:
         started = time.perf_counter()
-        with db.session() as session:
-            work(session, argument)  # type: ignore[operator]
+        if read:
+            db.read(lambda session: work(session, argument))  # type: ignore[operator]  # noqa: B023
+        else:
+            with db.session() as session:
+                work(session, argument)  # type: ignore[operator]
         out.append((time.perf_counter() - started) * 1000)
     return out
 
@@ -183,6 +187,39 @@ def report(label: str, millis: list[float], target: float | None = None) -> None
           f"max {ordered[-1]:6.2f} ms{verdict}")
 
 
+def _fill_database(db: Database, args: argparse.Namespace) -> tuple[int, list[tuple[int, str]]]:
+    """Create the schema, one dealer's terminals and their operations; the dealer's id and the terminals."""
+    upgrade(db.engine)
+    with db.engine.begin() as conn:
+        dealer = conn.execute(text("INSERT INTO dealers (slug, name, created_at) VALUES ('bench', 'Bench', now()) "
+                                   "RETURNING id")).scalar_one()
+        conn.execute(text("INSERT INTO terminals (dealer_id, number, address, timezone, status, version, online, "
+                          "highest_operation, created_at) SELECT :d, (10000 + g)::text, '', 'Europe/Moscow', "
+                          "'enrolled', '', false, 0, now() FROM generate_series(1, :n) g"),
+                     {"d": dealer, "n": args.terminals})
+        terminals = [(int(i), str(n)) for i, n in conn.execute(text("SELECT id, number FROM terminals "
+                                                                     "ORDER BY id")).all()]
+    print(f"load before: {os.getloadavg()[0]:.2f} (1-min), {os.cpu_count()} CPUs")
+    with db.engine.begin() as conn:
+        # unlogged: ten million rows would otherwise push gigabytes through the write-ahead log, and its
+        # checkpoints stall every other database on a shared server; lookups read the same pages either way
+        for table in ("journal_operations", "journal_operation_versions", "journal_bills", "journal_attempts"):
+            conn.execute(text(f"ALTER TABLE {table} SET UNLOGGED"))
+    rebuild = drop_secondary_indexes(db)
+    copy_seconds = fill(db, terminals, dealer, args.operations, args.story_share, seed=1)
+    started = time.perf_counter()
+    with db.engine.begin() as conn:
+        for statement in rebuild:
+            conn.execute(text(statement))
+    index_seconds = time.perf_counter() - started
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    total = args.operations // args.terminals * args.terminals
+    print(f"filled {total:,} operations by COPY in {copy_seconds:.0f} s, indexes built in {index_seconds:.0f} s")
+
+    return dealer, terminals
+
+
 def main() -> None:
     """Fill, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -191,42 +228,25 @@ def main() -> None:
     parser.add_argument("--story-share", type=float, default=0.1, help="share of terminals with story rows")
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    parser.add_argument("--database", help="measure again on a database an earlier --keep run filled (kept)")
     parser.add_argument("--pg", default=os.environ.get("KIOSK_DEALER_TEST_PG", "postgresql://postgres@127.0.0.1/test"))
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so the database is dropped on the way out
-    name = f"kiosk_lookup_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.pg, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    name = args.database or f"kiosk_lookup_bench_{uuid.uuid4().hex[:8]}"
+    if not args.database:
+        with psycopg.connect(args.pg, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
     url = args.pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
     db = Database(url)
     try:
-        upgrade(db.engine)
-        with db.engine.begin() as conn:
-            dealer = conn.execute(text("INSERT INTO dealers (slug, name, created_at) VALUES ('bench', 'Bench', now()) "
-                                       "RETURNING id")).scalar_one()
-            conn.execute(text("INSERT INTO terminals (dealer_id, number, address, timezone, status, version, online, "
-                              "highest_operation, created_at) SELECT :d, (10000 + g)::text, '', 'Europe/Moscow', "
-                              "'enrolled', '', false, 0, now() FROM generate_series(1, :n) g"),
-                         {"d": dealer, "n": args.terminals})
-            terminals = [(int(i), str(n)) for i, n in conn.execute(text("SELECT id, number FROM terminals "
-                                                                         "ORDER BY id")).all()]
-        print(f"load before: {os.getloadavg()[0]:.2f} (1-min), {os.cpu_count()} CPUs")
-        with db.engine.begin() as conn:
-            # unlogged: ten million rows would otherwise push gigabytes through the write-ahead log, and its
-            # checkpoints stall every other database on a shared server; lookups read the same pages either way
-            for table in ("journal_operations", "journal_operation_versions", "journal_bills", "journal_attempts"):
-                conn.execute(text(f"ALTER TABLE {table} SET UNLOGGED"))
-        rebuild = drop_secondary_indexes(db)
-        copy_seconds = fill(db, terminals, dealer, args.operations, args.story_share, seed=1)
-        started = time.perf_counter()
-        with db.engine.begin() as conn:
-            for statement in rebuild:
-                conn.execute(text(statement))
-        index_seconds = time.perf_counter() - started
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-        total = args.operations // args.terminals * args.terminals
-        print(f"filled {total:,} operations by COPY in {copy_seconds:.0f} s, indexes built in {index_seconds:.0f} s")
+        if args.database:  # measured again on what an earlier --keep run filled (the same --operations, --terminals)
+            with db.engine.connect() as conn:
+                dealer = conn.execute(text("SELECT id FROM dealers WHERE slug = 'bench'")).scalar_one()
+                terminals = [(int(i), str(n)) for i, n in conn.execute(text("SELECT id, number FROM terminals "
+                                                                             "ORDER BY id")).all()]
+            print(f"load before: {os.getloadavg()[0]:.2f} (1-min), {os.cpu_count()} CPUs; reusing database {name}")
+        else:
+            dealer, terminals = _fill_database(db, args)
 
         rng = random.Random(2)
         per = args.operations // args.terminals
@@ -247,8 +267,9 @@ def main() -> None:
             lookup.search(session, dealer, lookup.Search(account=account, since=month,  # type: ignore[arg-type]
                                                          until=month + timedelta(days=30)))
 
-        timed(db, pairs[:50], find)  # warm the pool and the caches a little, as a running service would be
-        report("lookup by terminal + operation (find)", timed(db, pairs, find), 10)
+        timed(db, pairs[:50], find, read=True)  # warm the pool and the caches a little, as a running service would be
+        report("lookup by terminal + operation (find, as the portal reads)", timed(db, pairs, find, read=True), 10)
+        report("  the same in a transaction of its own (ping, BEGIN, COMMIT)", timed(db, pairs, find))
         report("the whole story (find + version, bills, attempts, incidents)", timed(db, story_pairs, whole_story))
         report("  the same query's execution inside PostgreSQL", server_side(db, dealer, pairs))
         accounts = [account_of(rng.randrange(ACCOUNTS)) for _ in range(args.samples // 4)]
@@ -263,7 +284,7 @@ def main() -> None:
         print(f"load after: {os.getloadavg()[0]:.2f} (1-min)")
     finally:
         db.close()
-        if args.keep:
+        if args.keep or args.database:
             print(f"kept database {name}")
         else:
             with psycopg.connect(args.pg, autocommit=True) as admin:

@@ -90,6 +90,7 @@ class Terminal:
         self.dealer_link: Any = None  # the dealer link's heartbeat loop (its own thread), when enrolled
         self._retired: list[Gateway] = []  # adapters replaced by a pushed configuration
         self.config_sync: Any = None  # pulls the dealer's configuration (its own thread), when enrolled
+        self.theme_sync: Any = None  # asks for the dealer's assigned theme (its own thread), when enrolled
         self.update_agent: Any = None  # downloads and installs releases beside this one (its own thread)
         # the theme on screen: the UI draws it, the dealer link delivers packs (kiosk/dealer_link/themes.py)
         self.theme = ThemeChoice(config.journal_path.parent / "themes", config.screen.theme)

@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="operation number from the receipt")
         if name == "lookup":  # `kiosk journal lookup 57`, as support says it
             cmd.add_argument("number", type=int, nargs="?", help="the same as --operation")
+            cmd.add_argument("--lang", default="en", choices=("en", "ru"), help="the story's language (text format)")
         if name in ("lookup", "find"):
             cmd.add_argument("--format", default="text", choices=("text", "json"),
                              help="text for people (default), json for machines")

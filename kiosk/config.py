@@ -78,6 +78,8 @@ class Config:
     denominations: tuple[int, ...]
     screen: Screen
     service_pin_sha256: str
+    # the dealer's public status page ('https://pay.example.ru/s'): receipts' QR codes link there; '' = none
+    status_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +186,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     outbox.unknown_keys({"concurrency", "backoff_base_seconds", "backoff_max_seconds", "lifetime_hours"})
 
     receipts = root.table("receipts", {})
-    receipts.unknown_keys({"directory"})
+    receipts.unknown_keys({"directory", "status_url", "support_phone"})
+    status_url = receipts.string("status_url", "", pattern=r"(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?)?",
+                                 what="the status page's address like 'https://pay.example.ru/s' (no query)")
     screen_doc = root.table("screen", {})
     screen_doc.unknown_keys({"theme", "language", "dpi", "width", "height", "fullscreen", "themes_dir"})
     screen = Screen(
@@ -203,7 +207,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         file=path,
         terminal=number,
         address=term.string("address"),
-        support_phone=term.string("support_phone"),
+        # the dealer's support desk (pushed with the configuration) wins over the terminal's own line
+        support_phone=receipts.string("support_phone", term.string("support_phone")),
         timezone=timezone,
         currency=currency,
         languages=languages,
@@ -218,6 +223,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         catalog_path=_path(base, root.table("catalog"), "path", "catalog.toml"),
         journal_path=_path(base, root.table("journal", {}), "path", "var/journal.sqlite"),
         receipts_dir=_path(base, receipts, "directory", "var/receipts"),
+        status_url=status_url.rstrip("/"),
         timeouts=timeouts,
         outbox_concurrency=outbox.integer("concurrency", 4, minimum=1, maximum=64),
         outbox_backoff_base=float(outbox.integer("backoff_base_seconds", 5, minimum=1, maximum=3600)),

@@ -23,9 +23,11 @@ from kiosk.schema import Doc, load_toml
 DOCUMENT_VERSION = 1
 DOCUMENT = "configuration document"
 #: sections of terminal.toml a dealer sets; devices, gateways' addresses, journal and paths stay the terminal's
-TERMINAL_SECTIONS = ("limits", "offline", "screen", "service", "session")
+TERMINAL_SECTIONS = ("limits", "offline", "screen", "service", "session", "receipts")
 #: the screen's size, density and full-screen mode belong to the hardware, not to the dealer
 SCREEN_KEYS = {"theme", "language"}
+#: the receipts' folder is the terminal's; the payer's status page and the support desk's phone are the dealer's
+RECEIPT_KEYS = {"status_url", "support_phone"}
 DOCUMENT_KEYS = {"version", "catalog", *TERMINAL_SECTIONS}
 
 
@@ -46,6 +48,7 @@ def overlay(base: Mapping[str, Any], document: Mapping[str, Any],
     if version != DOCUMENT_VERSION:
         raise root.error("version", f"expected {DOCUMENT_VERSION}, got {version}")
     root.table("screen", {}).unknown_keys(SCREEN_KEYS)
+    root.table("receipts", {}).unknown_keys(RECEIPT_KEYS)
     merged = copy.deepcopy(dict(base))
     for section in TERMINAL_SECTIONS:
         if section in document:
@@ -75,6 +78,7 @@ def apply_to(base: Config, document: Mapping[str, Any],
     # Validated over the terminal's own file, then only the dealer-set values (and each gateway's secrets) are
     # taken into `base`: what the terminal set up beyond its file (the demo's emulator addresses) stays.
     effective = parse_config(overlay(load_toml(base.file, "terminal configuration"), document), base.file)
+    receipts = document.get("receipts") or {}
     gateways = dict(base.gateways)
     for name, values in (secrets or {}).items():
         if name not in gateways:
@@ -86,7 +90,10 @@ def apply_to(base: Config, document: Mapping[str, Any],
         offline_max_operation=effective.offline_max_operation, offline_max_total=effective.offline_max_total,
         screen=dataclasses.replace(base.screen, theme=effective.screen.theme, language=effective.screen.language),
         service_pin_sha256=effective.service_pin_sha256, timeouts=effective.timeouts,
-        receipt_required=effective.receipt_required, gateways=gateways)
+        receipt_required=effective.receipt_required, gateways=gateways,
+        # what the document leaves out stays as the terminal runs it (the demo's own status page)
+        status_url=effective.status_url if "status_url" in receipts else base.status_url,
+        support_phone=effective.support_phone if "support_phone" in receipts else base.support_phone)
     return config, _catalog(document, config.currency, set(gateways))
 
 
@@ -118,5 +125,8 @@ def starter() -> dict[str, Any]:
         if section in base:
             document[section] = base[section]
     document["screen"] = {k: v for k, v in document.get("screen", {}).items() if k in SCREEN_KEYS}
+    receipts = {k: v for k, v in document.pop("receipts", {}).items() if k in RECEIPT_KEYS}
+    if receipts:
+        document["receipts"] = receipts
     document["catalog"] = load_toml(DEMO_DIR / "catalog.toml", "catalog")
     return document

@@ -95,6 +95,8 @@ class DemoStack:
             # heartbeats come from the demo terminal itself (Terminal.start), as on a real terminal
             self.dealer = DemoDealer(self.state_dir / "dealer", config.terminal, config.address,
                                      str(config.timezone), heartbeat=False).start()
+            # receipts' QR codes open the payer's status page on the demo service (a dealer sets its public one)
+            self.config = dataclasses.replace(config, status_url=f"{self.dealer.portal_url}/s")
         except Exception as exc:  # payments never depend on the dealer service
             self.dealer_problem = f"dealer service not started: {exc}"
 

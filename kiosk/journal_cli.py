@@ -138,13 +138,14 @@ def show(journal: JournalReader, out: TextIO, limit: int = 20) -> None:
 
 
 def lookup(journal: JournalReader, number: int, out: TextIO, fmt: str = "text",
-           providers: Mapping[str, Provider] | None = None) -> bool:
+           providers: Mapping[str, Provider] | None = None, lang: str = "en") -> bool:
     """Everything about one operation, as support needs it; False if there is no such operation."""
     story = from_journal(journal, number)
     if story is None:
         out.write(f"no operation {number} on terminal {journal.terminal} in {journal.path}\n")
         return False
     if fmt == "text":
+        story.lang = lang
         out.write("\n".join(story.lines(providers or {})) + "\n")
         return True
     json.dump(story.as_json(), out, ensure_ascii=False, indent=2)
@@ -240,7 +241,7 @@ def main(where: Where, command: str, args: Any, err: TextIO | None = None) -> in
             number = args.operation if args.operation is not None else args.number
             if number is None:
                 raise ValueError("which operation? give its number (kiosk journal lookup 57) or --operation")
-            return 0 if lookup(reader, number, sys.stdout, args.format, where.providers()) else 1
+            return 0 if lookup(reader, number, sys.stdout, args.format, where.providers(), args.lang) else 1
         elif command == "find":
             query = Query(args.account, args.phone, _date(args.since, "--from"), _date(args.until, "--to"),
                           Money.parse(args.amount, reader.currency).minor if args.amount else None)

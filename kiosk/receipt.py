@@ -148,6 +148,7 @@ class PaymentReceiptData:
     external_id: str = ""  # the gateway's id for the payment, once known
     reason: str = ""  # why not completed, in the payer's language, if known
     restored: bool = False  # found in the journal after a power loss and completed on start-up
+    status_link: str = ""  # the signed link to the payer's status page (kiosk.status_link); '' = the support QR
 
     def __post_init__(self) -> None:
         _check_common(self.terminal, self.when, self.timezone, self.lang)
@@ -283,8 +284,10 @@ def build_payment(data: PaymentReceiptData) -> Receipt:
     blocks += [
         Row(t["support"], data.support_phone, bold=True),
         Feed(),
-        Qr(qr_payload(data.terminal, data.operation, data.cash, local_when)),
     ]
+    if data.status_link:
+        blocks.append(Text(t["status_qr"], align="center"))
+    blocks.append(Qr(data.status_link or qr_payload(data.terminal, data.operation, data.cash, local_when)))
     if data.status != "not_completed":
         blocks.append(Text(t["keep"], align="center"))
     blocks.append(Cut())

@@ -9,6 +9,8 @@ from typing import Any
 
 from kiosk.catalog import Catalog, InputField
 from kiosk.config import Config
+from kiosk.dealer_link.identity import LINK_FOLDER
+from kiosk.dealer_link.status_signer import StatusSigner
 from kiosk.drivers.printer import PrinterStatus, ReceiptPrinter
 from kiosk.money import Money
 from kiosk.offline_queue.journal import Operation
@@ -43,7 +45,8 @@ def masking(field: InputField | None) -> AccountMasking:
     return "plain"
 
 
-def receipt_data(config: Config, catalog: Catalog, op: Operation, kind: str, lang: str) -> PaymentReceiptData:
+def receipt_data(config: Config, catalog: Catalog, op: Operation, kind: str, lang: str,
+                 status_link: str = "") -> PaymentReceiptData:
     """The receipt model's input for one operation."""
     provider = catalog.providers.get(op.provider)
     field = provider.account_field if provider else None
@@ -58,7 +61,7 @@ def receipt_data(config: Config, catalog: Catalog, op: Operation, kind: str, lan
         status=STATUS.get(kind, "queued"), support_phone=config.support_phone, lang=lang,
         account_masking=masking(field), account_label=dict(field.label) if field else {},
         external_id=op.external_id or "", reason=op.attention_reason or "",
-        restored=op.commit_reason == "reconciled",
+        restored=op.commit_reason == "reconciled", status_link=status_link,
     )
 
 
@@ -73,6 +76,7 @@ class ReceiptDesk:
         self._known_ready: bool | None = None  # kept fresh by refresh(), so asking never blocks the screen
         self.known_status: PrinterStatus | None = None  # the last status refresh() read (heartbeats report it)
         self.monitored = False  # a scheduler calls refresh(): ready() answers from the last status
+        self.status_links = StatusSigner(config.status_url, config.journal_path.parent / LINK_FOLDER)
 
     @classmethod
     def from_config(cls, config: Config, catalog: Catalog) -> ReceiptDesk:
@@ -107,7 +111,8 @@ class ReceiptDesk:
 
     def print_operation(self, op: Operation, kind: str) -> str:
         """Print the receipt of an operation; returns the journal's receipt status."""
-        receipt = build_payment(receipt_data(self.config, self.catalog, op, kind, self.language))
+        link = self.status_links.link(op.terminal, op.operation, op.nonce)
+        receipt = build_payment(receipt_data(self.config, self.catalog, op, kind, self.language, link))
         return self._print(receipt)
 
     def print_encashment(self, record: dict[str, Any]) -> str:

@@ -21,6 +21,51 @@ from kiosk.offline_queue.operation import Operation
 # incidents that mean money whose fate support must settle with the payer
 MONEY_INCIDENTS = ("uncertain_bill", "owed_cash", "late_bill", "paid_on")
 
+#: the story's sentences in each language support works in (the portal's, `--lang` on the command lines)
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "opened": "opened: {provider}, account {account}", "bill": "bill {amount} stacked{validator}",
+        "committed": "committed: cash {cash}, fee {fee}{why}", "not_fixed": "not fixed yet",
+        "share": " ({percent} % of the cash)", "by_rule": " by the rule {rule}", "credited": ", credited {credited}",
+        "attempt": "attempt {number}: {verb} at {gateway}{carried} → {outcome}{external}{took}{detail}",
+        "no_outcome": "no outcome (interrupted)", "seconds": "{seconds} s",
+        "incident": "incident {kind}{money}: {detail}", "finished": "finished: {state} — {words}",
+        "terminal": "Terminal {terminal}, operation {operation}", "state": "state", "booked": "booked",
+        "why": "why", "provider": "provider", "account": "account", "cash": "cash", "fee": "fee",
+        "credited_label": "credited", "bills": "bills", "none": "none", "created": "created",
+        "committed_label": "committed", "finished_label": "finished", "receipt": "receipt",
+        "ids": "ids at the processing systems (these tell two payments with the same number apart):",
+        "delivered_via": "delivered via {gateway}; its id (prv_txn / TRANSID / payment id): {external}",
+        "pinned": "an attempt at {gateway} is unresolved: the next step asks its status there",
+        "owed": "uncertain bills and owed cash: {count}", "story": "story:",
+    },
+    "ru": {
+        "opened": "открыта: {provider}, счёт {account}", "bill": "купюра {amount} принята{validator}",
+        "committed": "зафиксирована: внесено {cash}, комиссия {fee}{why}", "not_fixed": "ещё не определена",
+        "share": " ({percent} % от внесённого)", "by_rule": " по правилу {rule}", "credited": ", к зачислению {credited}",
+        "attempt": "попытка {number}: {verb} в {gateway}{carried} → {outcome}{external}{took}{detail}",
+        "no_outcome": "без ответа (прервана)", "seconds": "{seconds} с",
+        "incident": "происшествие {kind}{money}: {detail}", "finished": "завершена: {state} — {words}",
+        "terminal": "Терминал {terminal}, операция {operation}", "state": "состояние", "booked": "проведена",
+        "why": "причина", "provider": "поставщик", "account": "счёт", "cash": "внесено", "fee": "комиссия",
+        "credited_label": "к зачислению", "bills": "купюры", "none": "нет", "created": "открыта",
+        "committed_label": "зафиксирована", "finished_label": "завершена", "receipt": "чек",
+        "ids": "номера в процессинге (по ним различают два платежа с одним номером):",
+        "delivered_via": "доставлена через {gateway}; её номер там (prv_txn / TRANSID / payment id): {external}",
+        "pinned": "попытка в {gateway} не выяснена: следующим шагом там запрашивается статус",
+        "owed": "неясные купюры и долг плательщику: {count}", "story": "история:",
+    },
+}
+
+#: what each state means to a person holding a receipt, in Russian (English: journal_text.STATE_WORDS)
+STATE_WORDS_RU = {
+    "collecting": "приём денег (плательщик у терминала, или приём прервался)",
+    "committed": "ждёт отправки в очереди",
+    "delivered": "доставлена поставщику",
+    "needs_attention": "ТРЕБУЕТ ВНИМАНИЯ: деньги приняты, не доставлены",
+    "cancelled": "отменена без денег",
+}
+
 
 @dataclass
 class Event:
@@ -41,6 +86,16 @@ class Story:
     incidents: list[dict[str, Any]] = field(default_factory=list)  # at, kind, detail, amount
     timezone: str | None = None  # show times in this zone (the terminal's); None: as the journal wrote them
     source: str = ""  # where the facts come from (a journal file, the dealer service's upload)
+    lang: str = "en"  # the language of the story's sentences (WORDS)
+
+    def w(self, key: str, **values: Any) -> str:
+        """One of the story's sentences in its language."""
+        return WORDS.get(self.lang, WORDS["en"])[key].format(**values)
+
+    def state_words(self, state: str) -> str:
+        """What a state means, in the story's language."""
+        words = STATE_WORDS_RU if self.lang == "ru" else STATE_WORDS
+        return words.get(state, state)
 
     @property
     def operation(self) -> Operation:
@@ -62,78 +117,105 @@ class Story:
         return moment.strftime("%Y-%m-%d %H:%M:%S") + (f" (UTC{offset[:3]}:{offset[3:]})" if offset else "")
 
     def roubles(self, minor: int | None) -> str:
-        """'150.00 RUB', or '—' when not fixed yet."""
+        """'150.00 RUB' ('150,00 руб.' in Russian), or '—' when not fixed yet."""
         currency = str(self.record.get("currency") or "RUB")
-        return "—" if minor is None else f"{Money(int(minor), currency).decimal_text()} {currency}"
+        if minor is None:
+            return "—"
+        text = Money(int(minor), currency).decimal_text()
+        if self.lang == "ru":
+            return text.replace(".", ",") + (" руб." if currency == "RUB" else f" {currency}")
+        return f"{text} {currency}"
 
     def owed(self) -> list[dict[str, Any]]:
         """Incidents about money whose fate is not settled (uncertain bills, cash owed to the payer)."""
         return [i for i in self.incidents if i.get("kind") in MONEY_INCIDENTS]
 
     def fee_words(self) -> str:
-        """The fee and what share of the cash it is (the rule's result; the catalog's rule itself is not journaled)."""
+        """The fee, the rule that made it (journaled at commit) and what share of the cash it is."""
         fee, cash = self.record.get("fee"), int(self.record.get("cash") or 0)
         if fee is None:
-            return "not fixed yet"
-        share = f" ({fee * 100 / cash:.2f} % of the cash)" if cash else ""
-        return f"{self.roubles(fee)}{share}, credited {self.roubles(self.record.get('credited'))}"
+            return self.w("not_fixed")
+        percent = f"{fee * 100 / cash:.2f}"
+        share = self.w("share", percent=percent.replace(".", ",") if self.lang == "ru" else percent) if cash else ""
+        rule = self.fee_rule(self.lang)
+        by_rule = self.w("by_rule", rule=rule) if rule else ""
+        return f"{self.roubles(fee)}{share}{by_rule}" + self.w("credited", credited=self.roubles(self.record.get("credited")))
+
+    def fee_rule(self, lang: str = "en") -> str:
+        """The fee rule's words as journaled at commit ('' for operations committed before rules were kept)."""
+        details = self.record.get("details")
+        if isinstance(details, str):
+            try:
+                details = json.loads(details)
+            except ValueError:
+                return ""
+        rule = details.get("fee_rule") if isinstance(details, dict) else None
+        if not isinstance(rule, dict):
+            return ""
+        return str(rule.get(lang) or rule.get("en") or "")
 
     def events(self, providers: Mapping[str, Provider] | None = None) -> list[Event]:
         """The story in the order things happened."""
         r = self.record
-        out = [Event(r["created_at"], "opened", f"opened: {provider_name(r['provider'], providers or {})}, "
-                                                f"account {r.get('account') or '—'}")]
+        out = [Event(r["created_at"], "opened", self.w("opened", provider=provider_name(r["provider"], providers or {}),
+                                                       account=r.get("account") or "—"))]
         for bill in self.bills:
-            out.append(Event(bill["stacked_at"], "bill", f"bill {self.roubles(bill['denomination'])} stacked"
-                             + (f" ({bill['validator']})" if bill.get("validator") else "")))
+            validator = f" ({bill['validator']})" if bill.get("validator") else ""
+            out.append(Event(bill["stacked_at"], "bill", self.w("bill", amount=self.roubles(bill["denomination"]),
+                                                                validator=validator)))
         if r.get("committed_at"):
             why = f" — {r['commit_reason']}" if r.get("commit_reason") else ""
-            out.append(Event(r["committed_at"], "commit", f"committed: cash {self.roubles(r['cash'])}, fee "
-                                                          f"{self.fee_words()}{why}"))
+            out.append(Event(r["committed_at"], "commit", self.w("committed", cash=self.roubles(r["cash"]),
+                                                                 fee=self.fee_words(), why=why)))
         for number, attempt in enumerate(self.attempts, 1):
-            out.append(Event(attempt["started_at"], "attempt", attempt_words(number, attempt)))
+            out.append(Event(attempt["started_at"], "attempt", attempt_words(number, attempt, self.lang)))
         for incident in self.incidents:
             money = f" [{self.roubles(incident['amount'])}]" if incident.get("amount") else ""
-            out.append(Event(incident["at"], "incident", f"incident {incident['kind']}{money}: {incident['detail']}"))
+            out.append(Event(incident["at"], "incident", self.w("incident", kind=incident["kind"], money=money,
+                                                                  detail=incident["detail"])))
         if r.get("finished_at"):
-            out.append(Event(r["finished_at"], "finished", f"finished: {r['state']} — "
-                                                            f"{STATE_WORDS.get(r['state'], r['state'])}"))
+            out.append(Event(r["finished_at"], "finished", self.w("finished", state=r["state"],
+                                                                  words=self.state_words(r["state"]))))
         # ISO stamps with offsets: compare as moments, unreadable ones keep their place at the end
         return sorted(out, key=lambda e: _moment(e.at))
 
     def lines(self, providers: Mapping[str, Provider] | None = None) -> list[str]:
         """The story as support reads it to a payer on the phone."""
-        r, op = self.record, self.operation
+        r, op, w = self.record, self.operation, self.w
         key, txn, session = op.request_ids()
-        bills = ", ".join(Money(b["denomination"], op.currency).decimal_text() for b in self.bills)
-        lines = [f"Terminal {r['terminal']}, operation {r['operation']}        ({self.source})",
-                 f"  state        {r['state']} — {STATE_WORDS.get(r['state'], r['state'])}",
-                 f"  booked       {op.booked()}"]
+        notes = [Money(b["denomination"], op.currency).decimal_text() for b in self.bills]
+        bills = "; ".join(n.replace(".", ",") for n in notes) if self.lang == "ru" else ", ".join(notes)
+
+        def row(label: str, value: str) -> str:
+            return f"  {label:<12} {value}"
+
+        lines = [f"{w('terminal', terminal=r['terminal'], operation=r['operation'])}        ({self.source})",
+                 row(w("state"), f"{r['state']} — {self.state_words(r['state'])}"),
+                 row(w("booked"), str(op.booked()))]
         if r.get("attention_reason"):
-            lines.append(f"  why          {r['attention_reason']}")
+            lines.append(row(w("why"), r["attention_reason"]))
         lines += [
-            f"  provider     {provider_name(r['provider'], providers or {})}",
-            f"  account      {r.get('account') or '—'}",
-            f"  cash         {self.roubles(r['cash'])}    fee {self.roubles(r.get('fee'))}    credited "
-            f"{self.roubles(r.get('credited'))}",
-            f"  bills        {bills or 'none'}",
-            f"  created      {self.when(r['created_at'])}",
-            f"  committed    {self.when(r.get('committed_at'))}"
-            + (f"  ({r['commit_reason']})" if r.get("commit_reason") else ""),
-            f"  finished     {self.when(r.get('finished_at'))}",
-            f"  receipt      {r.get('receipt_status') or 'none'}",
-            "  ids at the processing systems (these tell two payments with the same number apart):",
+            row(w("provider"), provider_name(r["provider"], providers or {})),
+            row(w("account"), r.get("account") or "—"),
+            row(w("cash"), f"{self.roubles(r['cash'])}    {w('fee')} {self.roubles(r.get('fee'))}    "
+                           f"{w('credited_label')} {self.roubles(r.get('credited'))}"),
+            row(w("bills"), bills or w("none")),
+            row(w("created"), self.when(r["created_at"])),
+            row(w("committed_label"), self.when(r.get("committed_at"))
+                + (f"  ({r['commit_reason']})" if r.get("commit_reason") else "")),
+            row(w("finished_label"), self.when(r.get("finished_at"))),
+            row(w("receipt"), r.get("receipt_status") or "none"),
+            f"  {w('ids')}",
             f"    idempotency key {key}   OSMP txn_id {txn}   CyberPlat SESSION {session}",
         ]
         if r.get("gateway") or r.get("external_id"):
-            lines.append(f"    delivered via {r.get('gateway') or '—'}; its id (prv_txn / TRANSID / payment id): "
-                         f"{r.get('external_id') or '—'}")
+            lines.append("    " + w("delivered_via", gateway=r.get("gateway") or "—", external=r.get("external_id") or "—"))
         if r.get("pinned_gateway"):
-            lines.append(f"    an attempt at {r['pinned_gateway']} is unresolved: the next step asks its status there")
+            lines.append("    " + w("pinned", gateway=r["pinned_gateway"]))
         owed = self.owed()
         if owed:
-            lines.append(f"  uncertain bills and owed cash: {len(owed)}")
-        lines.append("  story:")
+            lines.append("  " + w("owed", count=len(owed)))
+        lines.append("  " + w("story"))
         lines += [f"    {self.when(e.at)}  {e.text}" for e in self.events(providers)]
         return lines
 
@@ -148,19 +230,20 @@ class Story:
                 "events": [{"at": e.at, "kind": e.kind, "text": e.text} for e in self.events()]}
 
 
-def attempt_words(number: int, attempt: Mapping[str, Any]) -> str:
-    """'2. pay at osmp → unknown (timeout: no reply in 30 s), 30.0 s' — one delivery attempt."""
+def attempt_words(number: int, attempt: Mapping[str, Any], lang: str = "en") -> str:
+    """'attempt 2: pay at osmp → unknown, 30.0 s — timeout no reply in 30 s': one delivery attempt."""
+    words = WORDS.get(lang, WORDS["en"])
     detail = " ".join(filter(None, (attempt.get("code"), attempt.get("message"))))
     external = f", id {attempt['external_id']}" if attempt.get("external_id") else ""
     took = ""
     if attempt.get("finished_at"):
-        seconds = (_moment(attempt["finished_at"]) - _moment(attempt["started_at"])).total_seconds()
-        took = f", {seconds:.1f} s"
+        seconds = f"{(_moment(attempt['finished_at']) - _moment(attempt['started_at'])).total_seconds():.1f}"
+        took = ", " + words["seconds"].format(seconds=seconds.replace(".", ",") if lang == "ru" else seconds)
     # after the centre forgot a SESSION, each attempt says which one it carried
     carried = f" [SESSION {attempt['session']}]" if attempt.get("session") else ""
-    return (f"attempt {number}: {attempt['verb']} at {attempt['gateway']}{carried} → "
-            f"{attempt.get('outcome') or 'no outcome (interrupted)'}{external}{took}"
-            + (f" — {detail}" if detail else ""))
+    return words["attempt"].format(number=number, verb=attempt["verb"], gateway=attempt["gateway"], carried=carried,
+                                   outcome=attempt.get("outcome") or words["no_outcome"], external=external,
+                                   took=took, detail=f" — {detail}" if detail else "")
 
 
 def _moment(stamp: str) -> datetime:

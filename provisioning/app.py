@@ -24,6 +24,7 @@ from provisioning.portal import (
     lookup_routes,
     monitor_routes,
     routes,
+    status_routes,
     theme_routes,
     updates_routes,
 )
@@ -55,6 +56,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(lookup_routes.router)
     app.include_router(themes_api.router)
     app.include_router(theme_routes.router)
+    app.include_router(status_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

@@ -83,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     lookup.add_argument("--query", help="or: '10001/57', the receipt QR's text, a processing system's id")
     lookup.add_argument("--dealer", help="the dealer (needed when several have a terminal with this number)")
     lookup.add_argument("--format", choices=("text", "json"), default="text")
+    lookup.add_argument("--lang", choices=("en", "ru"), default="en", help="the story's language (text format)")
     for option, words in (("--account", "account or phone, any form"), ("--from", "first local date, YYYY-MM-DD"),
                           ("--to", "last local date"), ("--amount", "cash or credited, roubles"),
                           ("--in-state", "e.g. needs_attention"), ("--provider", "provider id"),

@@ -84,6 +84,10 @@ def test_install_script_makes_a_terminal_of_a_fresh_debian_12(tmp_path):
         assert (wants / "graphical.target.wants" / "kiosk-compositor.service").is_symlink()
         assert (wants / "timers.target.wants" / "kiosk-updater.timer").is_symlink()
         assert os.readlink(wants / "getty@tty2.service") == "/dev/null"
+        # the remote reboot: polkitd is there to read the rule that lets user kiosk (only) reboot
+        rule = root / "etc" / "polkit-1" / "rules.d" / "50-kiosk.rules"
+        assert rule.read_text() == (REPO / "polkit" / "50-kiosk.rules").read_text() and (rule.stat().st_mode & 0o777) == 0o644
+        assert _chroot(root, "dpkg-query", "-W", "-f", "${Status}", "polkitd").stdout == "install ok installed"
         for unit in ("kiosk.service", "kiosk-compositor.service", "kiosk-updater.service", "kiosk-updater.timer"):
             verify = subprocess.run(["systemd-analyze", "verify", f"--root={root}", unit], capture_output=True,
                                     text=True)

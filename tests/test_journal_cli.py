@@ -52,6 +52,17 @@ def test_lookup_is_for_people_by_default_and_says_which_journal(paid, capsys, co
     assert record["cash"] == 15000 and record["booked"] == "booked" and isinstance(record["txn_id"], int)
 
 
+def test_lookup_tells_the_story_in_russian_with_the_fee_rule_journaled_at_commit(paid, capsys):
+    code, out, _ = run(capsys, "lookup", "1", "--config", str(paid), "--lang", "ru")
+    assert code == 0
+    assert "Терминал 10001, операция 1" in out and "состояние    delivered — доставлена поставщику" in out
+    assert "купюра 100,00 руб. принята" in out and "купюры       100,00; 50,00" in out
+    fee = next(line for line in out.splitlines() if "зафиксирована: внесено 150,00 руб., комиссия" in line)
+    assert "по правилу" in fee and "к зачислению" in fee  # the rule's words as the terminal applied it
+    code, out, _ = run(capsys, "lookup", "1", "--config", str(paid))
+    assert "by the rule" in next(line for line in out.splitlines() if "committed: cash 150.00 RUB" in line)
+
+
 def test_state_dir_reads_that_folders_journal(paid, capsys, config):
     code, out, err = run(capsys, "show", "--state-dir", str(config.journal_path.parent))
     assert code == 0 and str(config.journal_path) in err and "terminal 10001" in out

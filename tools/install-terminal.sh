@@ -31,9 +31,10 @@ export PIP_CONFIG_FILE=/dev/null
 echo "install-terminal: packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# systemd as init, udev for the device names, cage as the screen, libusb for USB receipt printers
+# systemd as init, udev for the device names, cage as the screen, libusb for USB receipt printers, polkitd so
+# the dealer's remote reboot may ask logind without a password (polkit/50-kiosk.rules)
 apt-get install -y -qq --no-install-recommends python3 python3-venv systemd systemd-sysv udev cage \
-  libusb-1.0-0 >/dev/null
+  libusb-1.0-0 polkitd >/dev/null
 
 echo "install-terminal: user kiosk (no password, no shell)"
 for group in dialout lp video input render; do
@@ -69,6 +70,8 @@ fi
 echo "install-terminal: systemd units and udev rules"
 install -m 0644 "$source"/systemd/*.service "$source"/systemd/*.timer /etc/systemd/system/
 install -m 0644 "$source/udev/99-kiosk.rules" /etc/udev/rules.d/99-kiosk.rules
+install -d -m 0755 /etc/polkit-1/rules.d
+install -m 0644 "$source/polkit/50-kiosk.rules" /etc/polkit-1/rules.d/50-kiosk.rules
 # No way out to a shell: no gettys on other virtual terminals, none spawned on demand.
 install -d /etc/systemd/logind.conf.d
 printf '[Login]\nNAutoVTs=0\nReserveVT=0\n' > /etc/systemd/logind.conf.d/kiosk.conf

@@ -12,14 +12,14 @@ from pathlib import Path
 from kiosk.config import load_config
 from kiosk.dealer_link.client import HeartbeatLoop
 from kiosk.dealer_link.enroll import enroll
-from kiosk.dealer_link.identity import LinkError
+from kiosk.dealer_link.identity import LINK_FOLDER, LinkError
 
 
 def identity_folder(config_path: str, identity: str | None) -> Path:
     """Where the terminal's identity lives: --identity, else `dealer-link/` next to the journal."""
     if identity:
         return Path(identity).expanduser()
-    return load_config(config_path).journal_path.parent / "dealer-link"
+    return load_config(config_path).journal_path.parent / LINK_FOLDER
 
 
 def enroll_command(args: argparse.Namespace) -> int:

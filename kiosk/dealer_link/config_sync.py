@@ -22,7 +22,7 @@ from kiosk.config import Config
 from kiosk.config_document import apply_to
 from kiosk.dealer_link import commands
 from kiosk.dealer_link.bundle import BundleRefused, open_bundle
-from kiosk.dealer_link.identity import LinkError, TerminalIdentity, write_private
+from kiosk.dealer_link.identity import LINK_FOLDER, LinkError, TerminalIdentity, write_private
 from kiosk.errors import ConfigError, KioskError
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class Checked:
 
 def _folders(config: Config) -> tuple[Path, Path]:
     state = config.journal_path.parent
-    return state / "dealer-link", state / FOLDER
+    return state / LINK_FOLDER, state / FOLDER
 
 
 def check(body: bytes, base: Config, identity: TerminalIdentity) -> Checked:
@@ -252,10 +252,17 @@ def sync_now(terminal: Terminal, wait: float = 0.0) -> dict[str, Any]:
 
 
 def _sync_now_command(ctx: commands.CommandContext, args: dict[str, Any]) -> dict[str, Any]:
-    """The remote "sync now" command: pull at once (what changed is applied between payments)."""
+    """The remote "sync now" command: pull the configuration and the theme at once (applied between payments)."""
     result = sync_now(ctx.terminal)
     if result["outcome"] == "failed":
         raise commands.CommandFailed("sync_failed", result["reason"])
+    themes = getattr(ctx.terminal, "theme_sync", None)
+    if themes is not None:
+        # a theme that cannot be fetched now does not undo the configuration just pulled: it is reported beside it
+        try:
+            result["theme"] = themes.sync_now()
+        except (KioskError, OSError, ValueError) as exc:
+            result["theme_error"] = str(exc)
     return result
 
 

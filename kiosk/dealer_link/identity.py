@@ -60,6 +60,9 @@ class LinkSettings:
     config_interval: int = 300  # seconds between pulls of the pushed configuration (a "sync now" pulls at once)
 
 
+LINK_FOLDER = "dealer-link"  # where `kiosk enroll` keeps the identity by default: next to the journal
+
+
 class TerminalIdentity:
     """Files in the identity folder: identity.pem (key + certificate, 0600), ca.pem, link.json."""
 

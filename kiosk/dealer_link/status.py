@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.dealer_link.commands import restore_lock
+from kiosk.dealer_link.identity import LINK_FOLDER
 from kiosk.dealer_link.state_changes import StateChanges
 from kiosk.errors import KioskError
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def identity_folder(terminal: Terminal) -> Path:
     """Where `kiosk enroll` puts this terminal's identity by default: `dealer-link/` next to the journal."""
-    return terminal.config.journal_path.parent / "dealer-link"
+    return terminal.config.journal_path.parent / LINK_FOLDER
 
 
 _PAPER = {"ok": "ok", "near_end": "low", "out": "out"}  # the printer's words → the heartbeat's (unknown: null)
@@ -160,7 +161,8 @@ def start_heartbeat(terminal: Terminal) -> HeartbeatLoop | None:
         log.warning("dealer link not started: %s", exc)
         return None
     if loop is not None:
-        loop.companions += filter(None, [start_commands(terminal, folder), start_themes(terminal, folder)])
+        terminal.theme_sync = start_themes(terminal, folder)  # "sync now" asks it too
+        loop.companions += filter(None, [start_commands(terminal, folder), terminal.theme_sync])
         loop.companions.append(start_upload(loop.link, terminal.config.journal_path, terminal.config.terminal))
     return loop
 

@@ -7,7 +7,7 @@ import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -209,11 +209,14 @@ class Journal(JournalIntegrity):
             conn.execute("DELETE FROM pending_stacks")
         return rows
 
-    def commit(self, operation: int, split: Split, reason: str, hold: str | None = None) -> Operation:
+    def commit(self, operation: int, split: Split, reason: str, hold: str | None = None,
+               fee_rule: Mapping[str, str] | None = None) -> Operation:
         """Fix the amount and fee and put the operation into the outbox.
 
         With `hold`, the money is kept as owed to the payer instead (never sent: e.g. below what the provider
         accepts): the operation goes straight to needs_attention with that reason, in the same transaction.
+        `fee_rule` (the rule's words by language) joins the operation's details, so support later reads which
+        rule made this fee even after the catalog changed.
         """
         with self._tx() as conn:
             row = conn.execute("SELECT state, cash FROM operations WHERE operation=?", (operation,)).fetchone()
@@ -228,6 +231,9 @@ class Journal(JournalIntegrity):
                 "next_attempt_ms=? WHERE operation=?",
                 (COMMITTED, split.fee.minor, split.credited.minor, self._stamp(), reason,
                  int(self.now().timestamp() * 1000), operation))
+            if fee_rule:
+                conn.execute("UPDATE operations SET details=json_set(details, '$.fee_rule', json(?)) "
+                             "WHERE operation=?", (json.dumps(dict(fee_rule), ensure_ascii=False), operation))
             if hold is not None:
                 conn.execute("UPDATE operations SET state=?, finished_at=?, attention_reason=?, last_outcome=?, "
                              "next_attempt_ms=NULL WHERE operation=?",
@@ -236,7 +242,8 @@ class Journal(JournalIntegrity):
             self.incident("owed_cash", hold, operation, split.cash.minor)
         return self.get(operation)
 
-    def pay_on(self, operation: int, provider: str, account: str, split: Split) -> Operation:
+    def pay_on(self, operation: int, provider: str, account: str, split: Split,
+               fee_rule: Mapping[str, str] | None = None) -> Operation:
         """Support sends money held as owed (never sent) on to an account: it re-enters the outbox."""
         with self._tx() as conn:
             row = conn.execute("SELECT state, cash, last_outcome FROM operations WHERE operation=?",
@@ -252,6 +259,9 @@ class Journal(JournalIntegrity):
                          (COMMITTED, provider, account, json.dumps({"account": account}, ensure_ascii=False),
                           split.fee.minor, split.credited.minor, int(self.now().timestamp() * 1000),
                           self._stamp(), operation))
+            if fee_rule:
+                conn.execute("UPDATE operations SET details=json_set(details, '$.fee_rule', json(?)) "
+                             "WHERE operation=?", (json.dumps(dict(fee_rule), ensure_ascii=False), operation))
         self.incident("paid_on", f"owed money paid on to {provider} account {account}", operation, split.cash.minor)
         return self.get(operation)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from kiosk.catalog import Catalog, Provider
 from kiosk.drivers.validator import Stacked
-from kiosk.fees import NoFee, Split
+from kiosk.fees import FeeRule, NoFee, Split
 from kiosk.money import Money
 from kiosk.offline_queue.journal import COLLECTING, NEEDS_ATTENTION, Journal, Operation
 
@@ -33,15 +33,27 @@ def commit_operation(journal: Journal, catalog: Catalog, number: int, reason: st
     cash = Money(op.cash, op.currency)
     if provider is None:
         # A provider dropped from the catalog mid-operation: take no fee rather than guess one.
-        return journal.commit(number, NoFee().split(cash), reason)
+        return journal.commit(number, NoFee().split(cash), reason, fee_rule=fee_words(
+            "no fee: the provider is no longer in the catalog", "без комиссии: поставщика больше нет в каталоге"))
     split = provider.fee.split(cash)
     if not acceptable(provider, split):
         hold = (f"owed to the payer: {cash.decimal_text()} {cash.currency} is below what {provider.id} accepts "
                 f"(minimum {provider.min_amount.decimal_text()}, and something must be left after the fee); not "
                 "sent, no fee taken — pay it on to an account (kiosk journal pay-on) or hand it back")
         return journal.commit(number, Split(cash=cash, fee=Money(0, cash.currency), credited=cash), reason,
-                              hold=hold)
-    return journal.commit(number, split, reason)
+                              hold=hold, fee_rule=fee_words("no fee: the money is held as owed to the payer",
+                                                            "без комиссии: деньги удержаны как долг плательщику"))
+    return journal.commit(number, split, reason, fee_rule=rule_words(provider.fee))
+
+
+def rule_words(rule: FeeRule) -> dict[str, str]:
+    """A fee rule's words in every language the terminal speaks, as journaled at commit."""
+    return {"en": rule.describe("en"), "ru": rule.describe("ru")}
+
+
+def fee_words(english: str, russian: str) -> dict[str, str]:
+    """Why no rule applied, in both languages."""
+    return {"en": english, "ru": russian}
 
 
 def pay_on(journal: Journal, catalog: Catalog, number: int, provider_id: str, account: str) -> Operation:
@@ -57,7 +69,7 @@ def pay_on(journal: Journal, catalog: Catalog, number: int, provider_id: str, ac
     if not acceptable(provider, split):
         raise ValueError(f"operation {number}: {Money(op.cash, op.currency).decimal_text()} is below what "
                          f"{provider_id} accepts (minimum {provider.min_amount.decimal_text()})")
-    return journal.pay_on(number, provider_id, account, split)
+    return journal.pay_on(number, provider_id, account, split, fee_rule=rule_words(provider.fee))
 
 
 @dataclass(slots=True)

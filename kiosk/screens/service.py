@@ -154,6 +154,7 @@ class ServiceScreen(Screen):
             if story is not None:
                 # the same story `kiosk journal lookup` and the dealer service tell (kiosk.story), event by event
                 providers = self.ctx.terminal.catalog.providers
+                story.lang = self.ctx.lang  # the technician reads it in the menu's language
                 rows += [(story.when(e.at)[11:19], e.text) for e in story.events(providers)]
         rows += [(str(i["kind"]), f"{i['at'][:19]} · {i['detail']}") for i in port.incidents(limit=5)]
         return rows or [(Msg("Needs attention"), "0")]

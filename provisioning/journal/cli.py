@@ -48,6 +48,7 @@ def lookup_command(database: Database, args: argparse.Namespace) -> int:
             else:
                 print(f"dealer {dealer.slug}, terminal {terminal.number} ({terminal.address or 'no address'}, "
                       f"{terminal.timezone})")
+                story.lang = args.lang
                 print("\n".join(story.lines()))
                 print()
     if args.format == "json":

@@ -101,6 +101,19 @@ def _utc(stamp: str) -> datetime:
     return when.astimezone(UTC)
 
 
+def _json_text(value: Any, what: str) -> str:
+    """A JSON object column as the terminal sent it (text or already decoded), checked to be an object."""
+    if value is None:
+        return "{}"
+    try:
+        decoded = json.loads(value) if isinstance(value, str) else value
+    except ValueError as error:
+        raise BatchRefused(400, f"journal batch: operation {what} is not JSON ({error})") from error
+    if not isinstance(decoded, dict):
+        raise BatchRefused(400, f"journal batch: operation {what} is not a JSON object")
+    return json.dumps(decoded, ensure_ascii=False, sort_keys=True)
+
+
 def _operation(row: dict[str, Any], dealer_id: int, terminal_id: int) -> dict[str, Any]:
     return {"dealer_id": dealer_id, "terminal_id": terminal_id, "operation": _int(row["operation"], "operation"),
             "op_key": str(row["idempotency_key"]), "state": str(row["state"]), "provider": str(row["provider"]),
@@ -111,6 +124,7 @@ def _operation(row: dict[str, Any], dealer_id: int, terminal_id: int) -> dict[st
             "external_id": row["external_id"], "attempts": _int(row["attempts"], "attempts"),
             "last_outcome": row["last_outcome"], "attention_reason": row["attention_reason"],
             "receipt_status": str(row["receipt_status"]), "offline": bool(row["offline"]),
+            "fields": _json_text(row.get("fields"), "fields"), "details": _json_text(row.get("details"), "details"),
             "change_seq": _int(row["change_seq"], "change_seq"), "received_at": utcnow()}
 
 
@@ -154,7 +168,7 @@ _CHILDREN: dict[str, tuple[Any, Callable[[dict[str, Any], int], dict[str, Any]],
 }
 _OPERATION_UPDATES = ("state", "provider", "account", "cash", "fee", "credited", "committed_at", "finished_at",
                       "commit_reason", "gateway", "external_id", "attempts", "last_outcome", "attention_reason",
-                      "receipt_status", "change_seq")
+                      "receipt_status", "fields", "details", "change_seq")
 
 
 def _upsert(connection: Connection, model: Any, rows: list[dict[str, Any]], key: tuple[str, ...],

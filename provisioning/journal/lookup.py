@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from kiosk.offline_queue.operation import session_id, txn_id
+from kiosk.offline_queue.operation import idempotency_key, session_id, txn_id
 from kiosk.receipt_format import parse_qr_payload
+from kiosk.status_link import parse_link
 from kiosk.story import Story
 from provisioning.db.models import Terminal, utcnow
 from provisioning.journal.models import (
@@ -45,7 +46,7 @@ class Wanted:
 
 def understand(text: str) -> list[Wanted]:
     """Every reading of a search box's text, most specific first: '10001/57', '10001 57', the receipt QR's
-    contents, an idempotency key, a CyberPlat SESSION, an OSMP txn_id, or any processing system's id."""
+    contents (the support payload or the payer's status link), an idempotency key, a CyberPlat SESSION, an OSMP txn_id, or any processing system's id."""
     text = text.strip()
     if not text:
         return []
@@ -54,6 +55,9 @@ def understand(text: str) -> list[Wanted]:
         return [Wanted(qr.terminal, qr.operation)]
     except ValueError:
         pass
+    link = parse_link(text) if "/" in text and not _PAIR.fullmatch(text) else None
+    if link:  # the payer's status link from a receipt's QR (support is signed in: the signature is not needed)
+        return [Wanted(link.terminal, link.operation, f"key:{idempotency_key(link.terminal, link.operation, link.nonce)}")]
     pair = _PAIR.fullmatch(text)
     if pair:
         return [Wanted(pair[1], int(pair[2]))]
@@ -146,7 +150,7 @@ def by_external_id(session: Session, dealer_id: int, external_id: str) -> list[t
     return list(found.values())
 
 
-def story(session: Session, terminal: Terminal, op: JournalOperation) -> Story:
+def story(session: Session, terminal: Terminal, op: JournalOperation, lang: str = "en") -> Story:
     """The payment's whole story from the service's tables, in the terminal's zone."""
     record = session.scalar(select(JournalOperationVersion.record).where(
         JournalOperationVersion.terminal_id == terminal.id, JournalOperationVersion.op_key == op.op_key)
@@ -167,7 +171,7 @@ def story(session: Session, terminal: Terminal, op: JournalOperation) -> Story:
                                                                         JournalIncident.op_key == op.op_key)
                                           .order_by(JournalIncident.local_id))]
     return Story(row, bills, attempts, incidents, timezone=terminal.timezone,
-                 source=f"dealer service, uploaded {op.received_at:%Y-%m-%d %H:%M} UTC")
+                 source=f"dealer service, uploaded {op.received_at:%Y-%m-%d %H:%M} UTC", lang=lang)
 
 
 def versions(session: Session, terminal: Terminal, op: JournalOperation) -> list[dict[str, Any]]:

@@ -55,6 +55,10 @@ class JournalOperation(Base):
     attention_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     receipt_status: Mapped[str] = mapped_column(String(20), default="none")
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # JSON text as the terminal journals them: the payer's input fields, and details (payee, fee rule, utility
+    # split and readings, fiscal document) that registries and the story read
+    fields: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    details: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     change_seq: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

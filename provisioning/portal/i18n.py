@@ -54,15 +54,16 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def pick_language(cookie: str | None, accept_language: str | None) -> str:
-    """The language from the cookie, else the browser's first supported preference, else English."""
-    if cookie in LANGUAGES:
+def pick_language(cookie: str | None, accept_language: str | None, languages: tuple[str, ...] = LANGUAGES,
+                  fallback: str = "en") -> str:
+    """The language from the cookie, else the browser's first supported preference, else the fallback."""
+    if cookie in languages:
         return cookie
     for part in (accept_language or "").split(","):
         code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
+        if code in languages:
             return code
-    return "en"
+    return fallback
 
 
 def translator(lang: str) -> dict[str, str]:

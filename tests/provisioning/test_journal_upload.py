@@ -130,7 +130,8 @@ def test_every_version_of_an_operation_is_kept(server, database, dealer_state, t
     journal, clock = _journal(tmp_path, "3002")
     with DealerLink(folder) as link:
         upload = JournalUpload(journal.path, "3002", link_sender(link))
-        op = journal.open_operation("mts", "9123456789", {"account": "9123456789"}, max_cash=1_500_000)
+        op = journal.open_operation("mts", "9123456789", {"account": "9123456789"}, max_cash=1_500_000,
+                                    details={"subscriber": "Абонент 6789"})
         upload.catch_up()
         journal.record_bill(op.operation, 10000, "ccnet", "e1")
         upload.catch_up()
@@ -154,6 +155,9 @@ def test_every_version_of_an_operation_is_kept(server, database, dealer_state, t
         ("collecting", 0, None), ("collecting", 10000, None), ("committed", 10000, "unknown"),
         ("delivered", 10000, "approved")]
     assert latest.state == "delivered" and latest.fee == 200 and latest.credited == 9800
+    # the payer's input and the details registries and the story read arrive as JSON objects
+    assert json.loads(latest.fields) == {"account": "9123456789"}
+    assert json.loads(latest.details) == {"subscriber": "Абонент 6789"}
     journal.close()
 
 

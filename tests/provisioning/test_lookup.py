@@ -134,6 +134,14 @@ def test_the_service_tells_the_story_the_terminal_tells(database, uploaded, deal
     assert dealer_main(["--state", str(dealer_state.state_dir), "lookup", "--terminal", "20001", "--operation",
                         "999"]) == 1
     assert "nothing uploaded matches" in capsys.readouterr().err
+    # support in Russian reads the same facts in Russian, on the terminal and at the service alike
+    terminal_story.lang = "ru"
+    with database.session() as session:
+        russian = lookup.story(session, terminal, op, "ru")
+    assert terminal_story.lines()[1:] == russian.lines()[1:]
+    text = "\n".join(russian.lines())
+    assert "купюра 500,00 руб. принята" in text and "попытка 1: pay в osmp → unknown" in text
+    assert "происшествие uncertain_bill [100,00 руб.]" in text and "неясные купюры и долг плательщику: 1" in text
 
 
 def test_reading_every_id_kind_back():

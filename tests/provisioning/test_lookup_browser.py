@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from browser_rig import sign_in
 from sqlalchemy import select
 from terminal_steps import act
 from test_portal_browser import browser, pytestmark  # noqa: F401,F811  (its Chromium fixture; slow, skipped without it)
@@ -43,6 +44,16 @@ def server(dealer_state, database) -> Iterator[DealerServer]:
         yield running
 
 
+def _pay_150(terminal: Terminal) -> None:
+    """A payer tops up 9123456789 at MTS with a 100 ₽ and a 50 ₽ note and takes the receipt."""
+    act(terminal, ev.Touch(), ev.ChooseProvider("mts"), ev.EditAccount("9123456789"), ev.SubmitAccount(), ev.Confirm())
+    for kopecks in (10000, 5000):
+        terminal.validator.insert(kopecks)
+        act(terminal)
+    act(terminal, ev.Pay())
+    act(terminal, ev.ReceiptTaken())
+
+
 def _receipt_payment(tmp_path, printer: VirtualPrinter):
     """A payment of 150 ₽ on a terminal that is not enrolled yet; its printed receipt's text."""
     config = load_config(write_config(tmp_path, gateway_mode="ok"))
@@ -51,13 +62,7 @@ def _receipt_payment(tmp_path, printer: VirtualPrinter):
     terminal = Terminal(config, clock=ManualClock(config.timezone), background_checks=False)
     terminal.start(background_outbox=False)
     try:
-        act(terminal, ev.Touch(), ev.ChooseProvider("mts"), ev.EditAccount("9123456789"), ev.SubmitAccount(),
-            ev.Confirm())
-        for kopecks in (10000, 5000):
-            terminal.validator.insert(kopecks)
-            act(terminal)
-        act(terminal, ev.Pay())
-        act(terminal, ev.ReceiptTaken())
+        _pay_150(terminal)
     finally:
         terminal.close()
     [paper] = printer.wait_for_receipts(1)
@@ -99,11 +104,7 @@ def test_support_finds_a_receipts_payment_in_the_portal(server, database, browse
 
     context = browser.new_context(ignore_https_errors=True, locale="en-US")
     page = context.new_page()
-    page.goto(f"{server.portal_url}/login")
-    page.get_by_label("E-mail").fill("support@acme.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/terminals")
+    sign_in(page, server.portal_url, "support@acme.test", PASSWORD)
     page.get_by_role("link", name="Payments").click()
     page.get_by_label("Terminal/operation, receipt QR text or a processing system's id").fill(qr)  # as scanned
     page.keyboard.press("Enter")
@@ -125,3 +126,59 @@ def test_support_finds_a_receipts_payment_in_the_portal(server, database, browse
     assert [(f["terminal"], f["operation"], f["cash"], f["bills"]) for f in found] == [
         (config.terminal, number, 15000, [10000, 5000])]
     assert found[0]["delivery_attempts"][0]["outcome"] == "approved" and found[0]["receipt_status"] == "printed"
+
+
+def test_the_payer_opens_the_receipts_status_link_on_a_phone(server, database, browser, tmp_path):  # noqa: F811
+    """With the dealer's status page set, the receipt's QR is a signed link: the payer's phone opens the payment's
+    status (no sign-in), and support's search box takes the same link."""
+    config = load_config(write_config(tmp_path, gateway_mode="ok"))
+    with database.session() as session:
+        dealer = tenants.dealer_by_slug(session, "acme")
+        row = tenants.add_terminal(session, dealer, "7301", "Tverskaya 3", "Europe/Moscow", "", "test")
+        code = enrollment.new_enrollment_code(session, row, "test", dt.datetime.now(dt.UTC), 1)
+    config = dataclasses.replace(config, terminal="7301", status_url=f"{server.portal_url}/s")
+    link_folder = config.journal_path.parent / "dealer-link"
+    enroll(server.portal_url, code, CAFiles(server.settings.ca_dir).load().fingerprint, link_folder)
+    printer = VirtualPrinter(tmp_path / "paper").start()
+    try:
+        config = dataclasses.replace(config, printer=Part("printer", "network", {
+            "host": "127.0.0.1", "port": printer.port, "model": "generic-80-42"}))
+        terminal = Terminal(config)
+        terminal.start()
+        try:
+            _pay_150(terminal)
+            [paper] = printer.wait_for_receipts(1)
+            deadline = time.monotonic() + 30
+            top = terminal.journal.conn.execute("SELECT value FROM change_seq").fetchone()[0]
+            while _acknowledged(database, "7301") < top:
+                assert time.monotonic() < deadline, "the journal was not uploaded"
+                time.sleep(0.05)
+        finally:
+            terminal.close()
+    finally:
+        printer.stop()
+    receipt = paper.read_text(encoding="utf-8")
+    link = re.search(r"\[QR (https://\S+?)\]", receipt)[1]
+    assert link.startswith(f"{server.portal_url}/s/7301/1-")
+
+    phone = browser.new_context(ignore_https_errors=True, locale="ru-RU", viewport={"width": 360, "height": 740},
+                                is_mobile=True)
+    page = phone.new_page()
+    page.goto(link)
+    assert page.get_by_role("status").inner_text().startswith("Платёж зачислен")
+    assert "9123456789" not in page.content() and "150,00" in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # readable without sideways scrolling
+    page.get_by_role("link", name="English").click()
+    assert page.get_by_role("status").inner_text().startswith("The payment has been credited")
+    phone.close()
+
+    context = browser.new_context(ignore_https_errors=True, locale="en-US")
+    page = context.new_page()
+    sign_in(page, server.portal_url, "support@acme.test", PASSWORD)
+    page.goto(f"{server.portal_url}/lookup")
+    page.get_by_label("Terminal/operation, receipt QR text or a processing system's id").fill(link)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/lookup/terminals/*/operations/1")
+    assert page.locator("#story-state").inner_text() == "delivered"
+    assert "by the rule" in page.locator("table.story-events").inner_text()  # the fee rule journaled at commit
+    context.close()

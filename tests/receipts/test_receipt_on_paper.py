@@ -125,3 +125,32 @@ def test_raster_qr_on_58mm_is_the_qr_of_the_payload():
     for my, row in enumerate(matrix):
         for mx, black in enumerate(row):
             assert dot(left + mx * module + module // 2, my * module + module // 2) == black, (mx, my)
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_the_payers_status_link_is_the_qr_when_the_dealer_set_a_status_page(model_name):
+    import dataclasses
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from kiosk.emulators.sample_receipts import payment_data
+    from kiosk.receipt import build_payment
+    from kiosk.status_link import make_link, parse_link, verify
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    link = make_link("https://pay.example.ru/s", key, "10001", 42, 381904)
+    model = printer_model(model_name)
+    printed: list[PrintedReceipt] = []
+    interpreter = EscposInterpreter(model.columns, on_receipt=printed.append)
+    interpreter.feed(EscposRenderer(model).render(build_payment(dataclasses.replace(payment_data(), status_link=link))))
+    [receipt] = printed
+    assert "Статус платежа: отсканируйте QR-код" in " ".join(to_text(receipt, model.columns).split())
+    qrs = [item for item in receipt.items if isinstance(item, QrSymbol)]
+    rasters = [item for item in receipt.items if isinstance(item, Raster)]
+    if qrs:  # 80 mm printers draw the symbol themselves: the link is what they were given
+        [qr] = qrs
+        ref = parse_link(qr.payload)
+        assert ref is not None and verify(ref, key.public_key()) and (ref.terminal, ref.operation) == ("10001", 42)
+    else:  # 58 mm: a raster; the link's symbol must still fit the paper's width
+        [raster] = rasters
+        assert raster.width <= model.dots
