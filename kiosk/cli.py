@@ -19,6 +19,7 @@ DELEGATED = {
     ("emulate", "printer"): "kiosk.emulators.virtual_printer",
     ("emulate", "gateway"): "kiosk.emulators.processing.cli",
     ("emulate", "scanner"): "kiosk.emulators.scanner",
+    ("emulate", "fiscal"): "kiosk.emulators.shtrih_cli",
     ("devices", "probe"): "kiosk.drivers.probe",
     ("link", "heartbeat"): "kiosk.dealer_link.cli:heartbeat_main",
     ("update", "guard"): "kiosk.updates.cli:guard_main",
@@ -106,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     diagram.add_argument("--format", default="dot", choices=("dot", "mermaid"))
 
     emulate = sub.add_parser("emulate", help="pretend to be the outside world (validator, printer, gateway, scanner)")
-    emulate.add_argument("what", choices=("validator", "printer", "gateway", "scanner"))
+    emulate.add_argument("what", choices=("validator", "printer", "gateway", "scanner", "fiscal"))
     emulate.add_argument("rest", nargs=argparse.REMAINDER, help="options of that emulator (see --help)")
 
     devices = sub.add_parser("devices", help="find devices on serial ports")

@@ -36,6 +36,10 @@ PRINTER_LINKS: dict[str, str] = {
     "file": "kiosk.drivers.printer_links:FileLink",
     "virtual": "kiosk.drivers.printer_links:FileLink",  # the name early configurations used for "file"
 }
+# Fiscal registrars (54-FZ), `[devices.printer] link = "fiscal"`, chosen by `model` (kiosk/fiscal/wiring.py).
+FISCAL_REGISTRARS: dict[str, str] = {
+    "shtrih": "kiosk.drivers.shtrih:ShtrihRegistrar",
+}
 # 2D barcode scanners (utility bills' GOST R 56042 codes): serial/USB-CDC, or HID keyboard-wedge via evdev.
 SCANNERS: dict[str, str] = {
     "serial": "kiosk.drivers.scanner_serial:SerialScanner",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from kiosk.drivers import ccnet_frame as cf
 from kiosk.drivers import cctalk_frame as cc
-from kiosk.drivers import probe_id003_essp, probe_scanner
+from kiosk.drivers import probe_id003_essp, probe_scanner, probe_shtrih
 from kiosk.drivers.serial_port import Reply, SerialPort, wait_reply
 from kiosk.errors import DeviceError
 
@@ -118,11 +118,18 @@ def probe_port(port: str, timeout: float = 0.3, bauds: tuple[int, ...] = (9600, 
         if found:
             result.update(found, baudrate=baud)
             return result
+    try:
+        registrar = probe_shtrih.probe(port, timeout)  # at the registrar's own speeds (115200, 4800)
+    except DeviceError as exc:
+        registrar = {"error": str(exc)}
+    if registrar:
+        result.update(registrar)
+        return result
     scanner = probe_scanner.identify(port, listen)
     if scanner:
         result.update(scanner)
         return result
-    result["note"] = ("no CCNET, ccTalk, ID003 or SSP answer: wrong port, no power, or a validator in pulse mode "
+    result["note"] = ("no CCNET, ccTalk, ID003, SSP or Shtrih-M answer: wrong port, no power, or a validator in pulse mode "
                       "(which never answers on the serial line); " + probe_scanner.NOTE)
     return result
 

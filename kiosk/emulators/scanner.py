@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from kiosk.drivers.scanner import parse_affix
+from kiosk.emulators.control_line import serve
 from kiosk.emulators.pty_port import PtyPort
 
 HELP = ("commands: scan <text> | scan-file <path> | scan-hex <hex> | scan-partial <text> | unplug | replug | "
@@ -133,19 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     except (LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    emu.start()
-    try:
-        print(f"PORT={emu.path}", flush=True)
-        for line in sys.stdin:
-            if line.strip().lower() in ("quit", "exit"):
-                print("ok bye", flush=True)
-                break
-            print(execute(emu, line), flush=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emu.stop()
-    return 0
+    return serve(emu, lambda line: execute(emu, line))
 
 
 if __name__ == "__main__":

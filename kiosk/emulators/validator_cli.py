@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from collections.abc import Callable
 
 from kiosk.emulators.cassette import Cassette
 from kiosk.emulators.ccnet import CcnetEmulator
 from kiosk.emulators.cctalk import CctalkEmulator
+from kiosk.emulators.control_line import serve
 from kiosk.emulators.essp import EsspEmulator
 from kiosk.emulators.id003 import Id003Emulator
 from kiosk.registry import WIRE_VALIDATORS
@@ -193,27 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    emu.start()
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        # SIGTERM ends the loop like `quit`, so the pty and its link are removed.
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    except ValueError:
-        previous = None  # not the main thread (a test calling main); no handler to install
-    try:
-        print(f"PORT={emu.path}", flush=True)
-        for line in sys.stdin:
-            if line.strip().lower() in ("quit", "exit"):
-                print("ok bye", flush=True)
-                break
-            print(execute(emu, line), flush=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emu.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    return 0
+    return serve(emu, lambda line: execute(emu, line))
 
 
 if __name__ == "__main__":
