@@ -30,6 +30,16 @@ class Column:
         """The terminal row's key."""
         return self.key or self.name
 
+    @property
+    def stored(self) -> str:
+        """The column of the batch's rows (the recordset) that holds the value to store."""
+        return f"{self.source}__object" if self.type == "object" else self.source
+
+
+# A JSON object the terminal journals as text (or sends decoded; missing or null: empty), as jsonb.
+_OBJECT = ("CASE WHEN \"{0}\" IS NULL OR jsonb_typeof(\"{0}\") = 'null' THEN CAST('{{}}' AS jsonb) "
+           "WHEN jsonb_typeof(\"{0}\") = 'string' THEN CAST(\"{0}\" #>> '{{}}' AS jsonb) ELSE \"{0}\" END")
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -52,10 +62,12 @@ OPERATIONS = TableSpec("journal_operations", "operations", (
     _c("account"), _c("currency"), _c("cash", "bigint", counted=True), _c("fee", "bigint"),
     _c("credited", "bigint"), _c("created_at"), _c("committed_at"), _c("finished_at"), _c("commit_reason"),
     _c("gateway"), _c("external_id"), _c("attempts", "integer", counted=True), _c("last_outcome"),
-    _c("attention_reason"), _c("receipt_status"), _c("offline", "boolean"), _SEQ),
+    _c("attention_reason"), _c("receipt_status"), _c("offline", "boolean"), _c("fields", "object"),
+    _c("details", "object"), _SEQ),
     ("terminal_id", "operation", "op_key"),
     ("state", "provider", "account", "cash", "fee", "credited", "committed_at", "finished_at", "commit_reason",
-     "gateway", "external_id", "attempts", "last_outcome", "attention_reason", "receipt_status", "change_seq"))
+     "gateway", "external_id", "attempts", "last_outcome", "attention_reason", "receipt_status", "fields", "details",
+     "change_seq"))
 CHILDREN = (
     TableSpec("journal_bills", "bills", (
         _c("op_key"), _c("local_id", "bigint", "id", True), _c("denomination", "bigint", counted=True),
@@ -106,8 +118,9 @@ def _rows(spec: TableSpec) -> str:
 def _recordset(spec: TableSpec) -> str:
     """The batch's rows of one table as typed columns: read only when the header is sound and the batch is next
     (one call for every row: a call per row costs ten times as much)."""
-    fields = ", ".join(f'"{c.source}" {c.type}' for c in spec.columns)
-    return f"SELECT r.* FROM doc, go, jsonb_to_recordset({_rows(spec)}) AS r({fields})"
+    fields = ", ".join(f'"{c.source}" {"jsonb" if c.type == "object" else c.type}' for c in spec.columns)
+    objects = "".join(f', {_OBJECT.format(c.source)} AS "{c.stored}"' for c in spec.columns if c.type == "object")
+    return f"SELECT r.*{objects} FROM doc, go, jsonb_to_recordset({_rows(spec)}) AS r({fields})"
 
 
 def _faults(spec: TableSpec) -> str:
@@ -117,6 +130,8 @@ def _faults(spec: TableSpec) -> str:
                  "'a row''s change sequence is outside the batch'")
     if spec is OPERATIONS:
         cases.append(f"WHEN created_at !~ '{_ZONED}' THEN 'operations: a time without its zone'")
+    cases.extend(f"WHEN jsonb_typeof(\"{c.stored}\") <> 'object' THEN '{spec.rows}: {c.source} is not a JSON object'"
+                 for c in spec.columns if c.type == "object")
     cases.extend(f"WHEN \"{c.source}\" IS NULL THEN '{spec.rows}: a row lacks {c.source}'" for c in spec.columns
                  if c.name in spec.unique)
     return f"SELECT CASE {' '.join(cases)} END AS fault FROM {spec.rows}, go"
@@ -125,7 +140,8 @@ def _faults(spec: TableSpec) -> str:
 def _insert(spec: TableSpec, fixed: dict[str, str]) -> str:
     """INSERT … SELECT from the recordset, ON CONFLICT: a later change wins, a repeat changes nothing."""
     names = [*fixed, *(c.name for c in spec.columns)]
-    values = [*fixed.values(), *(f'"{c.source}"' for c in spec.columns)]
+    values = [*fixed.values(), *(f'CAST("{c.stored}" AS text)' if c.type == "object" else f'"{c.source}"'
+                                 for c in spec.columns)]
     if spec.updates:
         changes = ", ".join(f"{c} = EXCLUDED.{c}" for c in spec.updates)
         conflict = f"DO UPDATE SET {changes} WHERE {spec.table}.change_seq < EXCLUDED.change_seq"

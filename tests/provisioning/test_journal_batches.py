@@ -34,7 +34,8 @@ def _operation(number: str, seq: int, state: str = "delivered", cash: Any = 1500
            "account": "9123456789", "currency": "RUB", "state": state, "cash": cash, "fee": 300, "credited": 14700,
            "offline": 0, "created_at": "2026-01-15T12:00:40.000000+03:00", "committed_at": None,
            "finished_at": None, "commit_reason": None, "attempts": 1, "gateway": "osmp", "external_id": "prv1",
-           "last_outcome": "approved", "attention_reason": None, "receipt_status": "printed", "details": "{}",
+           "last_outcome": "approved", "attention_reason": None, "receipt_status": "printed",
+           "fields": json.dumps({"account": "9123456789"}), "details": json.dumps({"subscriber": "Абонент 6789"}),
            "change_seq": seq}
     return {**row, **extra}
 
@@ -87,6 +88,19 @@ def test_a_batch_is_stored_and_its_repeat_changes_nothing(database, terminal):
     assert str(created).replace("T", " ").startswith("2026-01-15 09:00:40")  # its own zone's time, in UTC
 
 
+def test_fields_and_details_arrive_as_json_objects(database, terminal):
+    number = terminal["number"]
+    sent = [_operation(number, 1),  # as the journal holds them: JSON text
+            _operation(number, 2, operation=2, idempotency_key=f"T{number}-0000000002-000043", details={"fee": 1},
+                       fields=None)]  # already decoded, and missing
+    assert _send(database, terminal, _batch(number, 0, 2, operations=sent)).rows == 2
+    with database.engine.connect() as connection:
+        stored = connection.execute(text("SELECT fields, details FROM journal_operations WHERE terminal_id = :t "
+                                         "ORDER BY operation"), {"t": terminal["id"]}).all()
+    assert [(json.loads(f), json.loads(d)) for f, d in stored] == [
+        ({"account": "9123456789"}, {"subscriber": "Абонент 6789"}), ({}, {"fee": 1})]
+
+
 def test_a_later_change_wins_and_an_older_one_never_does(database, terminal):
     number = terminal["number"]
     assert _send(database, terminal, _batch(number, 0, 5, operations=[_operation(number, 5, "committed")])).rows == 1
@@ -133,6 +147,8 @@ def _bad_batches(number: str) -> list[tuple[str, Any, int]]:
          _batch(number, 0, 1, operations=[_operation(number, 1, created_at="2026-01-15T12:00:40")]), 400),
         ("a change outside the batch", _batch(number, 0, 1, operations=[_operation(number, 7)]), 400),
         ("a change at its start", _batch(number, 0, 2, operations=[_operation(number, 0)]), 400),
+        ("details not JSON", _batch(number, 0, 1, operations=[_operation(number, 1, details="{oops")]), 400),
+        ("fields not an object", _batch(number, 0, 1, operations=[_operation(number, 1, fields="[1, 2]")]), 400),
         ("too many rows", _batch(number, 0, 1, incidents=[{}] * (MAX_ROWS + 1)), 413),
     ]
 
