@@ -48,7 +48,8 @@ class Terminal:
 
     def __init__(self, config: Config, *, clock: Any = None, catalog: Catalog | None = None,
                  gateways: Mapping[str, Gateway] | None = None, validator: BillValidator | None = None,
-                 print_receipt: ReceiptPrinter | None = None, background_checks: bool = True) -> None:
+                 print_receipt: ReceiptPrinter | None = None, background_checks: bool = True,
+                 registrar: Any = None) -> None:
         self.pushed_config: Any = None
         # the dealer's last pushed configuration; never enrolled, nothing was pushed, and the link's HTTP and
         # crypto libraries (a third of a second) stay off the way to the first frame
@@ -74,6 +75,10 @@ class Terminal:
         self.validator = validator
         self._background_checks = background_checks
         self.receipts = ReceiptDesk.from_config(config, self.catalog)
+        if config.printer.kind == "fiscal":  # 54-FZ: a fiscal registrar makes the receipts (kiosk/fiscal/)
+            from kiosk.fiscal.wiring import attach
+
+            attach(self.receipts, self.journal, registrar)
         printer_ready = self.receipts.ready if self.receipts.printer is not None else (lambda: False)
         self.session = Session(SessionDeps(
             config=config, catalog=self.catalog, journal=self.journal, validator=validator, router=self.router,
@@ -114,6 +119,7 @@ class Terminal:
         refusal = self.journal.refusal()
         if refusal is not None:
             self.session.fail_safe(f"journal_lost: {refusal}")
+        self.fiscal_upkeep()  # documents a crash left unknown are settled before anyone pays
         if background_outbox:
             self.outbox.start()
         if self._background_checks:
@@ -142,6 +148,8 @@ class Terminal:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self.receipts.fiscal is not None:
+            self.receipts.fiscal.registrar.close()
         try:
             self.validator.stop()
         finally:
@@ -225,9 +233,21 @@ class Terminal:
             self.receipts.refresh()
             self.receipts.monitored = True
             chores.append(Chore("printer status", 5, self.receipts.refresh))
+        if self.receipts.fiscal is not None:
+            from kiosk.fiscal.wiring import UPKEEP_SECONDS
+
+            chores.append(Chore("fiscal upkeep", UPKEEP_SECONDS,
+                                lambda: self.between_payments("fiscal upkeep", self.fiscal_upkeep)))
         if background_outbox:
             chores.append(Chore("outbox nudge", 30, self.outbox.kick))  # in case a wake-up was missed
         self._scheduler = housekeeping.start(chores, self.config.timezone)
+
+    def fiscal_upkeep(self) -> None:
+        """Scheduled Z-report and fiscal receipts still owed; between payments only (a fiscal registrar only)."""
+        if self.receipts.fiscal is not None:
+            from kiosk.fiscal.wiring import upkeep
+
+            upkeep(self.receipts.fiscal, self.journal.get)
 
     def _print_receipt(self, op: Operation, kind: str) -> str | None:
         """Print on a worker thread when the terminal has a screen to keep alive; the result is journaled."""

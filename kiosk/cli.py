@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                           "unless --validator-port is given)")
     sim.add_argument("--validator-port", help="tty of an emulator you started (`kiosk emulate validator`)")
     sim.add_argument("--validator-control", help="a FIFO the emulator you started reads its commands from")
+    sim.add_argument("--printer", choices=("config", "fiscal"), default="config",
+                     help="fiscal: receipts from an emulated Shtrih-M fiscal registrar (54-FZ) on a pty, its fiscal "
+                          "drive kept beside the journal (default: the configuration's printer)")
 
     journal = sub.add_parser("journal", help="the journal: show, lookup, find, export, requeue, pay-on, encash, "
                                              "accept-new")
@@ -145,11 +148,18 @@ def _simulate(args: argparse.Namespace) -> int:
         else:
             state = config.journal_path.parent / f"cassette-{args.validator_protocol}.json"
             external = ExternalValidator.spawn(args.validator_protocol, state, "--step", "0.05")
+    fiscal = None
+    if args.printer == "fiscal":  # the emulated registrar answers on a pty from this process (kiosk/fiscal/)
+        # through the demo's wiring, the one module besides `kiosk emulate` that may start emulators
+        fiscal = importlib.import_module("kiosk.demo_stack").FiscalRig(config.journal_path.parent).start()
+        config = fiscal.configure(config)
     try:
         sim = Simulator(config, args.scenario or DEMO_SCENARIO, external=external)
     except BaseException:
         if external is not None:
             external.close()
+        if fiscal is not None:
+            fiscal.stop()
         raise
     try:
         ops = sim.run(scripts)
@@ -158,6 +168,9 @@ def _simulate(args: argparse.Namespace) -> int:
             print(line)
     finally:
         sim.close()
+        if fiscal is not None:
+            fiscal.stop()
+            print(fiscal.summary())
     return 0
 
 

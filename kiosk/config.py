@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kiosk.fiscal.settings import FiscalSettings, parse_fiscal
 from kiosk.money import Money
 from kiosk.schema import Doc, load_toml
 
@@ -80,6 +81,7 @@ class Config:
     service_pin_sha256: str
     # the dealer's public status page ('https://pay.example.ru/s'): receipts' QR codes link there; '' = none
     status_url: str = ""
+    fiscal: FiscalSettings | None = None  # the dealer's 54-FZ data; required with a fiscal registrar
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     """Validate a terminal configuration already read (errors and relative paths refer to `path`)."""
     root = Doc(path, data)
     root.unknown_keys({"version", "terminal", "agent", "limits", "offline", "devices", "gateways", "catalog",
-                       "journal", "session", "outbox", "receipts", "screen", "service"})
+                       "journal", "session", "outbox", "receipts", "screen", "service",
+                       "fiscal"})
     version = root.integer("version")
     if version != CONFIG_VERSION:
         raise root.error("version", f"expected {CONFIG_VERSION} (this kiosk understands version {CONFIG_VERSION}), "
@@ -234,6 +237,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         screen=screen,
         # The PIN itself never sits in the file (configs get copied and logged): only its SHA-256.
         service_pin_sha256=service.string("pin_sha256", "", pattern=r"|[0-9a-f]{64}", what="64 hex digits"),
+        fiscal=parse_fiscal(root, printer.kind),
     )
 
 

@@ -23,7 +23,8 @@ from kiosk.schema import Doc, load_toml
 DOCUMENT_VERSION = 1
 DOCUMENT = "configuration document"
 #: sections of terminal.toml a dealer sets; devices, gateways' addresses, journal and paths stay the terminal's
-TERMINAL_SECTIONS = ("limits", "offline", "screen", "service", "session", "receipts")
+TERMINAL_SECTIONS = ("limits", "offline", "screen", "service", "session", "receipts",
+                     "fiscal")  # fiscal: the dealer's 54-FZ payment-agent data (kiosk/fiscal/settings.py)
 #: the screen's size, density and full-screen mode belong to the hardware, not to the dealer
 SCREEN_KEYS = {"theme", "language"}
 #: the receipts' folder is the terminal's; the payer's status page and the support desk's phone are the dealer's
@@ -69,7 +70,12 @@ def validate(document: Mapping[str, Any], base: Mapping[str, Any], base_path: Pa
     """The configuration and catalog a terminal would run with; ConfigError names the document's key."""
     # check_routes=False: the service, which does not know a terminal's gateways; the terminal always checks
     config = parse_config(overlay(base, document, secrets), base_path)
-    return config, _catalog(document, config.currency, set(config.gateways) if check_routes else None)
+    catalog = _catalog(document, config.currency, set(config.gateways) if check_routes else None)
+    if config.fiscal is not None:  # fiscal receipts carry each supplier's phone (tag 1171): check them now
+        from kiosk.receipt_fiscal import check_catalog
+
+        check_catalog(catalog, DOCUMENT, "catalog.")
+    return config, catalog
 
 
 def apply_to(base: Config, document: Mapping[str, Any],
@@ -93,7 +99,8 @@ def apply_to(base: Config, document: Mapping[str, Any],
         receipt_required=effective.receipt_required, gateways=gateways,
         # what the document leaves out stays as the terminal runs it (the demo's own status page)
         status_url=effective.status_url if "status_url" in receipts else base.status_url,
-        support_phone=effective.support_phone if "support_phone" in receipts else base.support_phone)
+        support_phone=effective.support_phone if "support_phone" in receipts else base.support_phone,
+        fiscal=effective.fiscal if "fiscal" in document else base.fiscal)
     return config, _catalog(document, config.currency, set(gateways))
 
 

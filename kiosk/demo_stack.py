@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.config import DEMO_CONFIG, Config, Part, load_config
 from kiosk.demo_config import DEMO_UI_TERMINAL, demo_config
 from kiosk.drivers.virtual import VirtualValidator
+from kiosk.emulators.fiscal_rig import FiscalRig
 from kiosk.emulators.virtual_printer import VirtualPrinter
 from kiosk.external_validator import ExternalValidator
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from kiosk.session_view import DemoPort
 
 JSON_KEY_ID, JSON_SECRET = "demo", "demo-secret"  # the JSON emulator's demo credentials, loopback only
-__all__ = ["DEMO_UI_TERMINAL", "DemoStack", "demo_config", "demo_main", "in_process_bills"]
+__all__ = ["DEMO_UI_TERMINAL", "DemoStack", "FiscalRig", "demo_config", "demo_main", "in_process_bills"]
 
 
 def in_process_bills(terminal: Terminal) -> DemoPort:
@@ -39,8 +40,11 @@ def in_process_bills(terminal: Terminal) -> DemoPort:
 class DemoStack:
     """Starts the emulators, yields a configuration wired to them, and stops them again."""
 
-    def __init__(self, state_dir: Path, in_process: bool = False, protocol: str = "ccnet") -> None:
+    def __init__(self, state_dir: Path, in_process: bool = False, protocol: str = "ccnet",
+                 printer: str = "escpos") -> None:
         self.state_dir, self.in_process, self.protocol = state_dir, in_process, protocol
+        self.printer_kind = printer  # "fiscal": an emulated Shtrih-M fiscal registrar prints the receipts
+        self.fiscal: FiscalRig | None = None
         self.printer: VirtualPrinter | None = None
         self.validator: ExternalValidator | None = None
         self.gateways: list[Any] = []
@@ -62,6 +66,9 @@ class DemoStack:
     def _start(self) -> None:
         self.printer = VirtualPrinter(self.state_dir / "receipts", port=0).start()
         config = demo_config(self.state_dir, self.printer.port)
+        if self.printer_kind == "fiscal":
+            self.fiscal = FiscalRig(self.state_dir).start()
+            config = self.fiscal.configure(config)
         if self.in_process:
             self.config = config
             return
@@ -118,6 +125,8 @@ class DemoStack:
         port = self.validator.port if self.validator is not None else "(not started)"
         text = (f"kiosk demo: {self.protocol} validator emulator on {port}; processing emulators: {gateways}; "
                 f"receipts as PNG in {receipts}; state in {self.state_dir}")
+        if self.fiscal is not None:
+            text += "\n" + self.fiscal.summary()
         if self.dealer is not None:
             text += "\n" + self.dealer.describe()
         elif self.dealer_problem:
@@ -138,6 +147,9 @@ class DemoStack:
         if self.printer is not None:
             self.printer.stop()
             self.printer = None
+        if self.fiscal is not None:
+            self.fiscal.stop()
+            self.fiscal = None
 
 
 def demo_main(argv: Sequence[str] | None = None) -> int:
@@ -168,7 +180,8 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(paths)} screenshots written to {args.screenshots}")
         return 0
     state_dir = args.state_dir.expanduser()
-    with DemoStack(state_dir, in_process=args.in_process, protocol=args.validator_protocol) as stack:
+    with DemoStack(state_dir, in_process=args.in_process, protocol=args.validator_protocol,
+                   printer=args.printer) as stack:
         if stack.config is None:
             raise RuntimeError("the demo stack started without a configuration")
         print(stack.describe())

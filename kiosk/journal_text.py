@@ -16,6 +16,7 @@ STATE_WORDS = {
     "delivered": "delivered to the provider",
     "needs_attention": "NEEDS ATTENTION: money taken, not delivered",
     "cancelled": "cancelled without money",
+    "refunded": "refunded: the cash went back to the payer (a correction)",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.catalog import Catalog, InputField
 from kiosk.config import Config
@@ -25,6 +25,10 @@ from kiosk.receipt import (
     build_encashment,
     build_payment,
 )
+
+if TYPE_CHECKING:
+    from kiosk.fiscal.desk import FiscalDesk
+    from kiosk.receipt_fiscal_printer import FiscalPrinter
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ def receipt_data(config: Config, catalog: Catalog, op: Operation, kind: str, lan
 class ReceiptDesk:
     """Prints payment receipts and remembers the last one for the service menu's reprint."""
 
-    def __init__(self, config: Config, catalog: Catalog, printer: ReceiptPrinter | None) -> None:
+    def __init__(self, config: Config, catalog: Catalog, printer: ReceiptPrinter | FiscalPrinter | None) -> None:
         self.config, self.catalog, self.printer = config, catalog, printer
         self.language = config.screen.language
         self.last: Receipt | None = None
@@ -77,12 +81,14 @@ class ReceiptDesk:
         self.known_status: PrinterStatus | None = None  # the last status refresh() read (heartbeats report it)
         self.monitored = False  # a scheduler calls refresh(): ready() answers from the last status
         self.status_links = StatusSigner(config.status_url, config.journal_path.parent / LINK_FOLDER)
+        self.fiscal: FiscalDesk | None = None  # a fiscal registrar makes payment receipts (kiosk.fiscal.wiring)
 
     @classmethod
     def from_config(cls, config: Config, catalog: Catalog) -> ReceiptDesk:
         """A desk with the configured printer, or none when the link is 'none'."""
         part = config.printer
-        printer = None if part.kind == "none" else ReceiptPrinter.from_config(part.kind, part.options,
+        # "fiscal": the registrar is attached by kiosk.fiscal.wiring once the journal is open
+        printer = None if part.kind in ("none", "fiscal") else ReceiptPrinter.from_config(part.kind, part.options,
                                                                               str(config.file))
         return cls(config, catalog, printer)
 
@@ -113,7 +119,25 @@ class ReceiptDesk:
         """Print the receipt of an operation; returns the journal's receipt status."""
         link = self.status_links.link(op.terminal, op.operation, op.nonce)
         receipt = build_payment(receipt_data(self.config, self.catalog, op, kind, self.language, link))
+        if self.fiscal is not None:
+            return self._fiscal(op, receipt)
         return self._print(receipt)
+
+    def _fiscal(self, op: Operation, receipt: Receipt) -> str:
+        """The payment's fiscal receipt (the registrar prints it with our lines above the fiscal part)."""
+        self.last = receipt
+        if self.fiscal is None:
+            return "not_printed"
+        with self._lock:
+            try:
+                status = self.fiscal.issue(op, tuple(line for line in receipt.plain_lines()
+                                                     if not line.startswith("[QR ")))
+            except Exception:  # a registrar or journal fault must never stop the payment flow
+                log.exception("fiscal receipt for operation %d failed", op.operation)
+                status = "failed"
+        if status != "printed":
+            self._known_ready = False  # the next payer is told before paying, not after
+        return status
 
     def print_encashment(self, record: dict[str, Any]) -> str:
         """Print the receipt the collector takes away with the cassette."""

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiosk.catalog import Provider
+from kiosk.fiscal.words import fiscal_event, fiscal_lines
 from kiosk.journal_text import STATE_WORDS, provider_name
 from kiosk.money import Money
 from kiosk.offline_queue.operation import Operation
@@ -64,6 +65,7 @@ STATE_WORDS_RU = {
     "delivered": "доставлена поставщику",
     "needs_attention": "ТРЕБУЕТ ВНИМАНИЯ: деньги приняты, не доставлены",
     "cancelled": "отменена без денег",
+    "refunded": "деньги возвращены плательщику (исправление)",
 }
 
 
@@ -86,6 +88,9 @@ class Story:
     incidents: list[dict[str, Any]] = field(default_factory=list)  # at, kind, detail, amount
     timezone: str | None = None  # show times in this zone (the terminal's); None: as the journal wrote them
     source: str = ""  # where the facts come from (a journal file, the dealer service's upload)
+    # the dealer service's correction steps (at: ISO time, text: who did what); the terminal's own part of a
+    # correction is in its incidents and details
+    corrections: list[dict[str, Any]] = field(default_factory=list)
     lang: str = "en"  # the language of the story's sentences (WORDS)
 
     def w(self, key: str, **values: Any) -> str:
@@ -173,6 +178,10 @@ class Story:
             money = f" [{self.roubles(incident['amount'])}]" if incident.get("amount") else ""
             out.append(Event(incident["at"], "incident", self.w("incident", kind=incident["kind"], money=money,
                                                                   detail=incident["detail"])))
+        out += [Event(step["at"], "correction", step["text"]) for step in self.corrections]
+        fiscal = fiscal_event(r.get("details"), self.lang)  # a registrar's fiscal receipt (kiosk/fiscal/words.py)
+        if fiscal is not None:
+            out.append(Event(fiscal[0], "fiscal", fiscal[1]))
         if r.get("finished_at"):
             out.append(Event(r["finished_at"], "finished", self.w("finished", state=r["state"],
                                                                   words=self.state_words(r["state"]))))
@@ -205,6 +214,7 @@ class Story:
                 + (f"  ({r['commit_reason']})" if r.get("commit_reason") else "")),
             row(w("finished_label"), self.when(r.get("finished_at"))),
             row(w("receipt"), r.get("receipt_status") or "none"),
+            *fiscal_lines(r.get("details"), self.lang),  # a fiscal registrar's receipt (kiosk/fiscal/words.py)
             f"  {w('ids')}",
             f"    idempotency key {key}   OSMP txn_id {txn}   CyberPlat SESSION {session}",
         ]

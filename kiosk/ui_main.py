@@ -64,6 +64,9 @@ def _parser(prog: str, demo: bool) -> argparse.ArgumentParser:
         parser.add_argument("--validator-protocol", choices=WIRE_VALIDATORS, default="ccnet",
                             help="which validator emulator the demo drives through its real driver "
                                  "(default: %(default)s)")
+        parser.add_argument("--printer", choices=("escpos", "fiscal"), default="escpos",
+                            help="escpos: a virtual network printer writing PNGs; fiscal: an emulated Shtrih-M "
+                                 "fiscal registrar (54-FZ receipts with the tax service's QR) (default: %(default)s)")
     else:
         parser.add_argument("--config", required=True, type=Path, help="terminal configuration")
     parser.add_argument("--theme", default=None, help="theme folder name (default: the configuration's)")

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provisioning import api
+from provisioning.charges import processing as charges_processing
 from provisioning.commands import api as commands_api
 from provisioning.config import api_routes as config_api
 from provisioning.context import Services
@@ -19,10 +20,13 @@ from provisioning.db import Database
 from provisioning.identity.ca import CAFiles
 from provisioning.journal import routes as journal_routes
 from provisioning.portal import (
+    charges_routes,
     commands_routes,
     config_routes,
+    corrections_routes,
     lookup_routes,
     monitor_routes,
+    registry_routes,
     routes,
     status_routes,
     theme_routes,
@@ -54,9 +58,13 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(config_routes.router)
     app.include_router(journal_routes.router)
     app.include_router(lookup_routes.router)
+    app.include_router(corrections_routes.router)
     app.include_router(themes_api.router)
     app.include_router(theme_routes.router)
+    app.include_router(registry_routes.router)
     app.include_router(status_routes.router)
+    app.include_router(charges_processing.router)
+    app.include_router(charges_routes.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "portal" / "static")), name="static")
 
     @app.exception_handler(routes.PortalError)

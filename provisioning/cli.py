@@ -17,12 +17,15 @@ from sqlalchemy import select
 from kiosk.dealer_link.identity import write_private
 from provisioning import db as dbmod
 from provisioning import tenants
+from provisioning.charges import cli as charges_cli
 from provisioning.config.vault import vault_of
+from provisioning.corrections import cli as corrections_cli
 from provisioning.db.models import Terminal, utcnow
 from provisioning.identity import enrollment
 from provisioning.identity.ca import CAFiles, IdentityError, create_ca
 from provisioning.journal.cli import lookup_command
 from provisioning.monitor import cli as monitor_cli
+from provisioning.registries import cli as registries_cli
 from provisioning.settings import Settings, SettingsError, default_state_dir
 from provisioning.updates import cli as updates_cli
 
@@ -95,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
         lookup.add_argument(option, dest=f"search_{option[2:].replace('-', '_')}", help=f"or search: {words}")
     updates_cli.add_parsers(sub)
     monitor_cli.add_parsers(sub)
+    corrections_cli.add_parsers(sub)
+    registries_cli.add_parsers(sub)
+    charges_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
     return parser
@@ -253,6 +259,12 @@ def run(args: argparse.Namespace) -> int:
             return updates_cli.run_release(args, settings, database)
         if args.command == "alerts":
             return monitor_cli.run_alerts(args, settings, database)
+        if args.command == "correction":
+            return corrections_cli.run(args, database)
+        if args.command in ("registry", "reconcile"):
+            return registries_cli.run(args, settings, database)
+        if args.command == "charges":
+            return charges_cli.run_charges(args, settings, database)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())

@@ -18,6 +18,8 @@ from provisioning.db import Database
 from provisioning.db.models import EnrollmentCode, PeriodicJob, Terminal, utcnow
 from provisioning.identity.requests import forget_old_nonces
 from provisioning.monitor import alerts, delivery, history
+from provisioning.registries import delivery as registry_delivery
+from provisioning.registries.schedule import build_scheduled as build_registries
 from provisioning.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,11 +67,13 @@ JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
     "evaluate_alerts": (alerts.evaluate, 15),
     "rollup_heartbeats": (history.rollup, 600),
     "prune_heartbeats": (history.prune, 3600),
+    "build_registries": (build_registries, 60),
 }
 # Work that talks to the outside world: offered every tick in every server process, outside any transaction (a slow
 # receiver must hold no database lock); it claims its own rows, so each item is done once across the servers.
 TASKS: dict[str, Callable[[Database, Settings], object]] = {
     "deliver_alerts": delivery.deliver_due,
+    "deliver_registries": registry_delivery.deliver_due,
 }
 
 

@@ -48,6 +48,9 @@ class Settings:
     smtp_starttls: bool = False
     smtp_user: str = ""
     smtp_password: str = ""  # kept in service.json (0600), never logged
+    # providers' registry drop folders must lie inside this folder (none: registries go by e-mail only), so a
+    # dealer's admin cannot have the service write anywhere else
+    registry_drop_root: str = ""
 
     def __post_init__(self) -> None:
         if not self.db_url:

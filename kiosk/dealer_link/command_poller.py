@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from kiosk.dealer_link import corrections as _corrections  # noqa: F401  (registers the `correction` kind)
 from kiosk.dealer_link.client import TIMEOUT, DealerLink
 from kiosk.dealer_link.command_journal import CommandJournal, Record
 from kiosk.dealer_link.commands import DEFAULT_REBOOT, HANDLERS, CommandContext, CommandFailed, log_ring

@@ -128,6 +128,7 @@ def run(directory: Path, seed: int, payments: int | None, drain: bool, device: t
                 if due is None:
                     break
                 clock.advance(max(0.0, due / 1000 - clock.now().timestamp()) + 1)
+            _drain_fiscal(terminal)
             return 0
         rng = random.Random(seed)
         count = 0
@@ -138,6 +139,15 @@ def run(directory: Path, seed: int, payments: int | None, drain: bool, device: t
     finally:
         terminal.close()
     return 0
+
+
+def _drain_fiscal(terminal: Terminal) -> None:
+    """A fiscal registrar's receipts still owed (the kill trials' drain), until none is or no progress is made."""
+    fiscal = terminal.receipts.fiscal
+    while fiscal is not None:
+        result = fiscal.catch_up(terminal.journal.get)
+        if not result["owed"] or not result["made"]:
+            return
 
 
 def _rows(path: Path, sql: str) -> list[tuple]:

@@ -3,6 +3,8 @@ lookup tests and benchmarks, without devices or gateways."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kiosk.clock import ManualClock
 from kiosk.fees import PercentFee
 from kiosk.gateways.base import Route
@@ -14,10 +16,10 @@ ROUTE = Route("osmp", "mts-code", {})
 
 
 def pay(journal: Journal, clock: ManualClock, bills: tuple[int, ...] = (10000, 5000), account: str = "9123456789",
-        delivered: bool = True, provider: str = "mts") -> int:
-    """One payment: opened, bills stacked, committed with a 2 % fee, one delivery attempt (approved, or an
-    unknown outcome that leaves it pinned), the receipt printed. Returns its number."""
-    op = journal.open_operation(provider, account, {"account": account}, max_cash=1_500_000)
+        delivered: bool = True, provider: str = "mts", details: dict[str, Any] | None = None) -> int:
+    """One payment: opened (with `details`, e.g. a utility split), bills stacked, committed with a 2 % fee, one
+    delivery attempt (approved, or an unknown outcome that leaves it pinned), the receipt printed. Its number."""
+    op = journal.open_operation(provider, account, {"account": account}, max_cash=1_500_000, details=details)
     for index, value in enumerate(bills):
         clock.advance(2)
         journal.record_bill(op.operation, value, "ccnet", f"e{op.operation}-{index}")

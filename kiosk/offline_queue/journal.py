@@ -18,6 +18,7 @@ from kiosk.errors import JournalError
 from kiosk.fees import Split
 from kiosk.gateways.base import Route
 from kiosk.offline_queue.files import HighWater, make_shm_writable, permission_hint
+from kiosk.offline_queue.journal_corrections import JournalCorrections
 from kiosk.offline_queue.journal_integrity import JournalIntegrity
 from kiosk.offline_queue.journal_writes import PendingWrite
 from kiosk.offline_queue.operation import (  # re-exported (__all__): the journal's vocabulary
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 NONCE_RANGE = 10**6
 
 
-class Journal(JournalIntegrity):
+class Journal(JournalIntegrity, JournalCorrections):
     """The terminal's durable record; one instance per process, safe to share between threads."""
 
     def __init__(self, path: str | Path, terminal: str, currency: str,

@@ -13,7 +13,12 @@ from kiosk.money import Money
 
 COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED = (
     "collecting", "committed", "delivered", "needs_attention", "cancelled")
-STATES = (COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED)
+# corrections: the payer got the cash back (after the provider reversed a booked payment, or it was never booked)
+REFUNDED = "refunded"
+STATES = (COLLECTING, COMMITTED, DELIVERED, NEEDS_ATTENTION, CANCELLED, REFUNDED)
+# details key of the nonce a correction gave the operation's requests after its earlier ones were reversed or
+# proved unbooked (a new account needs ids no processing system has seen); the operation's own key stays
+REISSUED_NONCE = "reissued_nonce"
 # last_outcome of money kept on the terminal as owed to the payer: provably never sent anywhere
 NOT_SENT = "not_sent"
 RECEIPT_STATES = ("none", "printed", "failed", "incomplete", "not_printed")
@@ -126,6 +131,8 @@ class Operation:
         """What support must know first: 'booked', 'not booked' (provably), or 'booked: unknown'."""
         if self.state == DELIVERED:
             return "booked"
+        if self.state == REFUNDED:
+            return "not booked (refunded)"
         if self.state in (COLLECTING, CANCELLED) or self.attempts == 0 or self.last_outcome == NOT_SENT:
             return "not sent"
         if self.pinned_gateway or self.last_outcome in ("unknown", "retry"):
@@ -135,6 +142,11 @@ class Operation:
 
     def request_ids(self) -> tuple[str, int, str]:
         """(idempotency key, OSMP txn_id, CyberPlat SESSION): every id a processing system sees, derived here only."""
+        reissued = self.details.get(REISSUED_NONCE)
+        if isinstance(reissued, int):  # a correction's new ids (a new account after the first payment was reversed)
+            return (idempotency_key(self.terminal, self.operation, reissued),
+                    txn_id(self.terminal, self.operation, reissued),
+                    self.session or session_id(self.terminal, self.operation, reissued))
         return (self.idempotency_key, txn_id(self.terminal, self.operation, self.nonce),
                 self.session or session_id(self.terminal, self.operation, self.nonce))
 

@@ -149,6 +149,29 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE attempts ADD COLUMN session TEXT",
     ),
     _change_sequence(),
+    (
+        # fiscal-flow (issue 18): every fiscal document the registrar is asked for. The intent (with the fiscal
+        # drive's last FD number before the command) is journaled before the command is sent, so after a lost
+        # reply or a crash the terminal asks the drive whether the document was made instead of making another.
+        """CREATE TABLE fiscal_documents (
+            id INTEGER PRIMARY KEY,
+            operation INTEGER REFERENCES operations (operation),
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            fn TEXT,
+            last_fd INTEGER,
+            fd INTEGER,
+            fp INTEGER,
+            total INTEGER,
+            at TEXT,
+            qr TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX fiscal_documents_by_operation ON fiscal_documents (operation)",
+        "CREATE INDEX fiscal_documents_by_state ON fiscal_documents (state)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

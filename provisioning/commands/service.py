@@ -68,11 +68,12 @@ def check_arguments(kind: str, arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def queue(session: Session, terminal: Terminal, kind: str, arguments: dict[str, Any], actor: str, now: datetime,
-          ttl: timedelta = DEFAULT_TTL, remote: str = "") -> Command:
-    """A new queued command for a terminal, audited; on PostgreSQL every server's waiting poll hears of it at commit."""
+          ttl: timedelta = DEFAULT_TTL, remote: str = "", checked: bool = False) -> Command:
+    """A new queued command for a terminal, audited; on PostgreSQL every server's waiting poll hears of it at commit.
+    `checked`: the caller's own area checked the arguments (e.g. corrections), so they are sent as given."""
     if terminal.status == "revoked":
         raise CommandError("the terminal is revoked")
-    args = check_arguments(kind, arguments)
+    args = dict(arguments) if checked else check_arguments(kind, arguments)
     command = Command(dealer_id=terminal.dealer_id, terminal_id=terminal.id, kind=kind, arguments=json.dumps(args),
                       state="queued", created_by=actor[:200], created_at=now, expires_at=now + ttl, result="",
                       attachment_type="", deliveries=0)

@@ -113,9 +113,12 @@ class Database:
 
 # Every area's tables join Base.metadata here, so migrations' checks and drop_all see the whole schema.
 from provisioning import link_events as _link_events  # noqa: E402,F401
+from provisioning.charges import models as _charges_models  # noqa: E402,F401
 from provisioning.commands import models as _commands_models  # noqa: E402,F401
 from provisioning.config import models as _config_models  # noqa: E402,F401
+from provisioning.corrections import models as _corrections_models  # noqa: E402,F401
 from provisioning.journal import models as _journal_models  # noqa: E402,F401
 from provisioning.monitor import models as _monitor_models  # noqa: E402,F401
+from provisioning.registries import models as _registries_models  # noqa: E402,F401
 from provisioning.themes import models as _themes_models  # noqa: E402,F401
 from provisioning.updates import models as _updates_models  # noqa: E402,F401

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from kiosk.errors import KioskError
 from kiosk.money import Money
 from provisioning import tenants
+from provisioning.corrections import service as correction_service
 from provisioning.db import Database
-from provisioning.db.models import Dealer, Terminal
+from provisioning.db.models import Dealer, Terminal, utcnow
 from provisioning.journal import lookup
 
 
@@ -42,6 +43,7 @@ def lookup_command(database: Database, args: argparse.Namespace) -> int:
         stories: list[Any] = []
         for dealer, (terminal, op) in found:
             story = lookup.story(session, terminal, op)
+            story.corrections = correction_service.story_of(session, terminal.id, op.operation, utcnow())
             if args.format == "json":
                 stories.append({"dealer": dealer.slug, **story.as_json(),
                                 "versions": _versions(session, terminal, op)})

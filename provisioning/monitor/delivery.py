@@ -115,6 +115,11 @@ def send_email(settings: Settings, recipients: list[str], msg: Message) -> None:
     mail["Subject"] = msg.subject
     mail["Message-ID"] = f"<{msg.delivery_id}@kiosk-dealer>"
     mail.set_content(msg.text + "\n" + json.dumps(msg.document, indent=2, ensure_ascii=False) + "\n")
+    smtp_send(settings, mail)
+
+
+def smtp_send(settings: Settings, mail: EmailMessage) -> None:
+    """Hand one message to the configured SMTP server (STARTTLS and login when configured)."""
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT) as smtp:
             if settings.smtp_starttls:

@@ -42,8 +42,23 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "config.change": frozenset({"admin", "technician"}),
     "config.secrets": frozenset({"admin"}),  # gateway secrets: write-only, but whoever sets them controls money
     "lookup.view": frozenset({"admin", "support"}),
+    # corrections: support asks; money-moving ones need a second person with the approving permission
+    "corrections.view": frozenset({"admin", "support"}),
+    "corrections.request": frozenset({"admin", "support"}),
+    "corrections.approve": frozenset({"admin"}),
     "themes.view": frozenset({"admin", "support", "technician"}),
     "themes.change": frozenset({"admin", "technician"}),
+    # registries and reconciliation are money: support builds and reconciles, only admins change where they go
+    "registries.view": frozenset({"admin", "support"}),
+    "registries.build": frozenset({"admin", "support"}),
+    "registries.change": frozenset({"admin"}),
+    "reconcile.view": frozenset({"admin", "support"}),
+    "reconcile.import": frozenset({"admin", "support"}),
+    "turnover.view": frozenset({"admin", "support"}),
+    # support answers payers about their debts; what payers are shown as owed is loaded by admins only
+    "charges.view": frozenset({"admin", "support"}),
+    "charges.load": frozenset({"admin"}),
+    "charges.keys": frozenset({"admin"}),  # a key's secret lets a terminal book payments here
 }
 _DUMMY_HASH = HASHER.hash("timing equaliser: unknown users cost as much as known ones")
 

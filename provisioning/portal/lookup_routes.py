@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from provisioning.corrections import service as correction_service
+from provisioning.db.models import utcnow
 from provisioning.journal import lookup
 from provisioning.portal import lookup_texts  # noqa: F401  (adds this area's words to the portal's)
 from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, _own_terminal, language, render, signed
@@ -74,7 +76,11 @@ def story_page(terminal_id: int, operation: int, request: Request) -> Response:
         terminal = _own_terminal(session, who, terminal_id)
         stories = [(lookup.story(session, terminal, op, language(request)), lookup.versions(session, terminal, op))
                    for _, op in lookup.by_number(session, who.dealer_id, terminal.number, operation)]
-        return render(request, "lookup_story.html", who, terminal=terminal, operation=operation, stories=stories)
+        corrections = correction_service.for_payment(session, terminal.id, operation, utcnow())
+        for story, _ in stories:
+            story.corrections = correction_service.story_events(corrections)
+        return render(request, "lookup_story.html", who, terminal=terminal, operation=operation, stories=stories,
+                      corrections=corrections, offered=correction_service.offered)
 
 
 @page("GET", "/lookup/attention", VIEW)
@@ -100,6 +106,7 @@ def lookup_api(request: Request, q: str = "") -> Response:
         found = []
         for terminal, op in _find(request, who.dealer_id, q) if q.strip() else []:
             story = lookup.story(session, terminal, op)
+            story.corrections = correction_service.story_of(session, terminal.id, op.operation, utcnow())
             versions = [{**v, "received_at": v["received_at"].isoformat()}
                         for v in lookup.versions(session, terminal, op)]
             found.append({"terminal_timezone": terminal.timezone, **story.as_json(), "versions": versions})

@@ -29,12 +29,14 @@ from provisioning.server import DealerServer
 _numbers = itertools.count(1)
 
 
-def enrolled_terminal(server: DealerServer, database: Database, folder: Path, dealer: str = "acme") -> int:
-    """A new terminal of `dealer`, enrolled into `folder` with a one-time code as `kiosk enroll` does; its id."""
+def enrolled_terminal(server: DealerServer, database: Database, folder: Path, dealer: str = "acme",
+                      number: str | None = None) -> int:
+    """A new terminal of `dealer`, enrolled into `folder` with a one-time code as `kiosk enroll` does; its id.
+    `number`: the terminal's own number (its journal's), where the test uploads that journal."""
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
-        terminal = tenants.add_terminal(session, owner, f"C-{os.getpid()}-{next(_numbers)}", "Test st", "Europe/Moscow",
-                                        "", "test")
+        terminal = tenants.add_terminal(session, owner, number or f"C-{os.getpid()}-{next(_numbers)}", "Test st",
+                                        "Europe/Moscow", "", "test")
         code = enrollment.new_enrollment_code(session, terminal, "test", dt.datetime.now(dt.UTC), 1)
         terminal_id = terminal.id
     enroll(server.portal_url, code, server.app.state.services.ca.fingerprint, folder)

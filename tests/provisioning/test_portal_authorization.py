@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,7 +43,10 @@ def world(dealer_state, database, tmp_path_factory) -> dict[str, Any]:
         ids["rival_command"] = _screenshot_command(session, rival_terminal)
         _upload_a_payment_needing_attention(session, rival.id, ids["rival_terminal"], "R-1", tmp_path_factory)
         ids["rival_pack"] = _theme_pack(session, rival.id)
+        ids["rival_correction"] = _correction(session, rival_terminal)
         KNOWN_PACK["zip"] = _known_pack(session, acme.id)
+        ids["rival_file"], ids["rival_run"] = _registry_and_run(session, rival.id)
+        ids["rival_registry"] = _charge_registry(session, rival.id)
     return ids
 
 
@@ -67,6 +71,20 @@ def _upload_a_payment_needing_attention(session, dealer_id: int, terminal_id: in
     reader.close()
     store(session.connection(), dealer_id, terminal_id, number, {"format": 1, "terminal": number, "after": 0,
                                                                  "last": batch.last, "rows": batch.rows})
+
+
+#: a processing system's registry in the default import format (the layout of our own registries)
+THEIR_REGISTRY = b"terminal;operation;paid_at;account;amount;gateway_id\r\n1;1;2026-01-15 10:00:00;1;1.00;prv1\r\n"
+
+
+def _registry_and_run(session, dealer_id: int) -> tuple[int, int]:  # noqa: ANN001
+    """A kept registry file and a reconciliation run of the dealer (their pages take these ids)."""
+    from provisioning.registries.build import build
+    from provisioning.registries.reconcile import reconcile
+
+    file = build(session, dealer_id, "mts", dt.date(2026, 1, 15), "csv", "test")
+    run = reconcile(session, dealer_id, "mts", dt.date(2026, 1, 15), THEIR_REGISTRY, "m.csv", "test")
+    return file.id, run.id
 
 
 def _theme_pack(session, dealer_id: int) -> int:  # noqa: ANN001
@@ -94,6 +112,38 @@ def _known_pack(session, dealer_id: int) -> bytes:  # noqa: ANN001
     data = pack_folder(THEMES_DIR / "dark")
     themes_service.store(session, dealer_id, themes_service.Prepared("known", data, check_pack(data), {}), "test")
     return data
+
+
+def _correction(session, terminal) -> int:  # noqa: ANN001
+    """A refund of `terminal`'s operation 1 waiting for approval (requested by someone who never signs in)."""
+    from provisioning.corrections.models import Correction
+
+    row = Correction(dealer_id=terminal.dealer_id, terminal_id=terminal.id, operation=1, op_key="", kind="refund",
+                     arguments="{}", note="", state="requested", needs_approval=True,
+                     requested_by="someone@else.test", requested_at=dt.datetime.now(dt.UTC), result="")
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _charge_registry(session, dealer_id: int) -> int:  # noqa: ANN001
+    """An accepted charge registry of the dealer (the documented sample)."""
+    from provisioning.charges import store as charges_store
+
+    return charges_store.load(session, dealer_id, "matrix-water", CHARGES_SAMPLE.name, CHARGES_SAMPLE.read_bytes(),
+                              "test").registry.id
+
+
+def _charge_key(session, dealer_id: int) -> str:  # noqa: ANN001
+    """A debt lookup key of the dealer (its sealed secret is never opened here)."""
+    from provisioning.charges.models import ChargeKey
+
+    key_id = f"matrix-water.{next(_serial)}"
+    session.add(ChargeKey(key_id=key_id, dealer_id=dealer_id, provider="matrix-water", secret=b"-", created_by="t"))
+    return key_id
+
+
+CHARGES_SAMPLE = Path(__file__).parents[2] / "provisioning" / "data" / "charge-registry-sample.csv"
 
 
 def _screenshot_command(session, terminal) -> str:  # noqa: ANN001
@@ -126,20 +176,30 @@ def _fresh_ids(database, dealer: str, path: str = "{terminal_id}{user_id}") -> d
     """A new terminal and/or user of `dealer` for one call (so revoking or re-roling spoils nothing else)."""
     n = next(_serial)
     ids: dict[str, Any] = {"terminal_id": 0, "user_id": 0, "command_id": "", "document_id": 0, "assign_to": 0,
-                           "pack_id": 0, "shot": "attract-ru", "operation": 1}
+                           "pack_id": 0, "shot": "attract-ru", "operation": 1, "file_id": 0, "run_id": 0,
+                           "correction_id": 0}
     with database.session() as session:
         owner = tenants.dealer_by_slug(session, dealer)
+        if "{file_id}" in path or "{run_id}" in path:
+            ids["file_id"], ids["run_id"] = _registry_and_run(session, owner.id)
         if "{document_id}" in path:  # a configuration document, and a terminal to assign it to
             ids["document_id"] = store.create_document(session, owner.id, f"config-{n}", "t").id
             ids["assign_to"] = tenants.add_terminal(session, owner, f"C-{n}", "", "Europe/Moscow", "", "t").id
         if "{pack_id}" in path:  # a theme pack, and a terminal to assign it to
             ids["pack_id"] = _theme_pack(session, owner.id)
             ids["assign_to"] = tenants.add_terminal(session, owner, f"T-{n}", "", "Europe/Moscow", "", "t").id
+        if "{registry_id}" in path:
+            ids["registry_id"] = _charge_registry(session, owner.id)
+        if path == "/charges/keys/revoke":  # a debt lookup key to revoke
+            ids["charge_key"] = _charge_key(session, owner.id)
         if "{terminal_id}" in path:
             terminal = tenants.add_terminal(session, owner, f"M-{n}", "", "Europe/Moscow", "", "t")
             ids["terminal_id"] = terminal.id
             if "{command_id}" in path:
                 ids["command_id"] = _screenshot_command(session, terminal)
+        if "{correction_id}" in path:
+            ids["correction_id"] = _correction(session, tenants.add_terminal(session, owner, f"K-{n}", "",
+                                                                             "Europe/Moscow", "", "t"))
         if "{user_id}" in path:  # never signs in, so no (slow) argon2 hash is needed
             user = User(email=f"extra{n}@{dealer}.test", password_hash="-")
             session.add(user)
@@ -163,7 +223,15 @@ def _form(method: str, path: str, csrf: str, ids: dict[str, Any]) -> dict[str, s
              "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
              "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"},
              "/themes": {"slug": "known"},
-             "/themes/{pack_id}/assign": {"terminal": str(ids.get("assign_to", 0))}}
+             "/themes/{pack_id}/assign": {"terminal": str(ids.get("assign_to", 0))},
+             "/registries/profiles": {"provider": f"p{n}", "timezone": "Europe/Moscow", "build_at": "03:00",
+                                      "formats": "csv", "encoding": "utf-8", "import_format": "{}"},
+             "/registries/build": {"provider": "mts", "day": "2026-01-15", "format": "csv"},
+             "/reconcile": {"provider": "mts", "day": "2026-01-15"},
+             "/charges": {"provider": "matrix-water", "split": "in_order"},
+             "/api/v1/charges/registries": {"provider": "matrix-water"},
+             "/charges/keys": {"provider": "matrix-water"},
+             "/charges/keys/revoke": {"key_id": ids.get("charge_key", "")}}
     return {"csrf": csrf, **forms.get(path, {})} if method == "POST" else {}
 
 
@@ -172,6 +240,10 @@ def _call(client: TestClient, method: str, path: str, ids: dict[str, int], csrf:
     if method == "GET":
         return client.get(url)
     files = {"pack": ("pack.zip", KNOWN_PACK.get("zip", b""), "application/zip")} if path == "/themes" else None
+    if path == "/reconcile":
+        files = {"registry": ("theirs.csv", THEIR_REGISTRY, "text/csv")}
+    if path in ("/charges", "/api/v1/charges/registries"):
+        files = {"registry": (CHARGES_SAMPLE.name, CHARGES_SAMPLE.read_bytes(), "text/csv")}
     return client.post(url, data=_form(method, path, csrf, ids), files=files)
 
 
@@ -196,12 +268,16 @@ def test_each_role_gets_exactly_its_permissions_and_never_another_dealers_things
         if "{" in path:  # the same call with the rival dealer's terminal or user
             foreign = {"terminal_id": world["rival_terminal"], "user_id": world["rival_user"],
                        "command_id": world["rival_command"], "document_id": world["rival_document"],
-                       "pack_id": world["rival_pack"], "shot": "attract-ru", "operation": 1}
+                       "pack_id": world["rival_pack"], "shot": "attract-ru", "operation": 1,
+                       "file_id": world["rival_file"], "run_id": world["rival_run"],
+                       "correction_id": world["rival_correction"]}
+            foreign["registry_id"] = world["rival_registry"]
             reply = _call(client, method, path, foreign, csrf)
             assert reply.status_code in (403, 404), f"{role} {method} {path} foreign: {reply.status_code}"
     commands = f"/terminals/{_fresh_ids(database, 'acme', '{terminal_id}')['terminal_id']}/commands"
     for page in ("/terminals", "/codes", "/users", "/audit", "/updates", "/fleet", "/alerts", "/commands", commands,
-                 "/configs", "/lookup/attention", "/lookup?account=7770001111", "/themes"):
+                 "/configs", "/lookup/attention", "/lookup?account=7770001111", "/themes", "/registries", "/reconcile",
+                 "/turnover?since=2026-01-01&until=2026-01-31", "/corrections"):
         text = client.get(page).text
         assert "R-1" not in text and "rival" not in text.lower(), f"{role} sees the rival dealer on {page}"
     with database.session() as session:
@@ -222,7 +298,8 @@ def test_signed_out_visitors_are_sent_to_sign_in(app):
     for (method, path) in ROUTE_PERMISSIONS:
         reply = _call(client, method, path, {"terminal_id": 1, "user_id": 1, "command_id": "x", "document_id": 1,
                                              "pack_id": 1, "shot": "attract-ru",
-                                             "operation": 1}, "x")
+                                             "registry_id": 1,
+                                             "operation": 1, "file_id": 1, "run_id": 1, "correction_id": 1}, "x")
         assert reply.status_code == 303 and reply.headers["location"] == "/login", (method, path)
 
 
