@@ -4,13 +4,16 @@ schedule to 2 `kiosk-dealer serve` processes on PostgreSQL. Open loop: the offer
 latency counts from when it was due, so a slow service cannot hide by sending less.
 
 Every terminal sends one heartbeat before the window (online, its key in the servers' caches: a running fleet).
-Two ways a terminal can reach the service, measured separately:
-  keep-alive  each terminal keeps its connection between heartbeats (TLS handshake once);
-  reconnect   each heartbeat on a new connection with a full mutual TLS handshake (a terminal whose idle connection
-              was closed between two heartbeats).
+Three ways a terminal can reach the service, measured separately:
+  keep-alive  each terminal keeps its connection between heartbeats (TLS handshake once): what a terminal does, its
+              idle connection kept past the heartbeat interval by both sides (kiosk.dealer_link.client);
+  resume      each heartbeat on a new connection that resumes the TLS session (a terminal whose idle connection a
+              NAT box dropped; the server processes share their ticket keys: `serve --workers`);
+  reconnect   each heartbeat on a new connection with a full mutual TLS handshake (the worst case: terminals from
+              before session resumption).
 
     .venv/bin/python bench/fleet_heartbeats.py [--rate 1000] [--terminals 2000] [--seconds 15] [--clients 2]
-                                               [--modes keep-alive,reconnect] [--pg postgresql://…/test]
+                                               [--modes keep-alive,resume,reconnect] [--pg postgresql://…/test]
 Target (issue 14): ≥ 1,000 heartbeats/s (60,000 terminals at one a minute), p99 < 100 ms.
 """
 
@@ -56,7 +59,7 @@ def _bodies(count: int, first: int) -> list[bytes]:
 
 
 def _plans(port: int, identities: list[dict[str, str]], clients: int, seconds: float, rate: float, ca_file: str,
-           reconnect: bool) -> list[Plan]:
+           reconnect: bool, resume: bool) -> list[Plan]:
     interval = len(identities) / rate  # each terminal's period for the fleet to offer `rate` heartbeats/s
     per_terminal = int(seconds / interval) + 3  # the first is sent before the window
     base = f"https://127.0.0.1:{port}"
@@ -65,7 +68,7 @@ def _plans(port: int, identities: list[dict[str, str]], clients: int, seconds: f
         requests = [signed_heartbeats(base, i, _bodies(per_terminal, int(i["number"])), close=reconnect)
                     for i in chunk]
         plans.append(Plan(port, requests, chunk, ca_file, seconds, interval=interval,
-                          reconnect=reconnect))
+                          reconnect=reconnect, resume=resume))
     return plans
 
 
@@ -76,7 +79,7 @@ def main() -> int:
     parser.add_argument("--terminals", type=int, default=2000, help="simulated terminals (each its own connection)")
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
-    parser.add_argument("--modes", default="keep-alive,reconnect")
+    parser.add_argument("--modes", default="keep-alive,resume,reconnect")
     parser.add_argument("--pg", default=PG_DEFAULT)
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
@@ -89,7 +92,8 @@ def main() -> int:
         with dealer_servers(state, 2) as (port, servers):
             idle_rss = rss_bytes(servers)
             for mode in modes:
-                plans = _plans(port, identities, args.clients, args.seconds, args.rate, ca_file, mode == "reconnect")
+                plans = _plans(port, identities, args.clients, args.seconds, args.rate, ca_file,
+                               mode in ("resume", "reconnect"), mode == "resume")
                 result = measure_with_cpu(plans, servers, db_name)
                 result["rss_mb"] = rss_bytes(servers) / 2**20
                 results[mode] = result

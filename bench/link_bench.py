@@ -143,22 +143,30 @@ def enroll_terminals(state: Path, db_url: str, terminals: int) -> list[dict[str,
     return identities
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
 @contextlib.contextmanager
 def dealer_servers(state: Path, count: int = 2) -> Iterator[tuple[int, list[int]]]:
-    """`count` `kiosk-dealer serve` processes sharing one link port: (the link port, their pids)."""
+    """`kiosk-dealer serve --workers count`: that many server processes sharing one link port and its TLS session
+    tickets, as the service is deployed: (the link port, the server processes' pids)."""
     port, link_port = free_port(), free_port()
-    procs = [subprocess.Popen([sys.executable, "-m", "provisioning.cli", "--state", str(state), "serve", "--port",
-                               str(port), "--link-port", str(link_port), "--reuse-port"], stdout=subprocess.DEVNULL)
-             for _ in range(count)]
+    proc = subprocess.Popen([sys.executable, "-m", "provisioning.cli", "--state", str(state), "serve", "--port",
+                             str(port), "--link-port", str(link_port), "--workers", str(count)],
+                            stdout=subprocess.DEVNULL)
     try:
         wait_port(link_port)
         time.sleep(2)  # every process listening, not just the first
-        yield link_port, [p.pid for p in procs]
+        yield link_port, _children(proc.pid)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=20)
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def http_request(path: str, host: str, body: bytes, headers: dict[str, str], close: bool = False) -> bytes:
@@ -184,11 +192,31 @@ def signed_heartbeats(base: str, identity: dict[str, str], bodies: list[bytes], 
                                             CLIENT_CERT_HEADER: cert}, close) for body in bodies]
 
 
-def tls_context(ca_file: str, identity: dict[str, str]) -> ssl.SSLContext:
-    """The terminal's client side of mutual TLS: its own certificate, the service's CA pinned."""
-    context = ssl.create_default_context(cafile=ca_file)
+class ResumingContext(ssl.SSLContext):
+    """A terminal's client TLS that offers its last session on a new connection, as kiosk.dealer_link.tls_session
+    does for the terminal's blocking sockets (asyncio wraps a BIO instead of a socket)."""
+
+    session: ssl.SSLSession | None = None
+
+    def wrap_bio(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, server_side: bool = False,
+                 server_hostname: str | bytes | None = None, session: ssl.SSLSession | None = None) -> ssl.SSLObject:
+        """As SSLContext.wrap_bio, offering the kept session."""
+        return super().wrap_bio(incoming, outgoing, server_side=server_side, server_hostname=server_hostname,
+                                session=session or self.session)
+
+
+def tls_context(ca_file: str, identity: dict[str, str], resume: bool = False) -> ssl.SSLContext:
+    """The terminal's client side of mutual TLS: its own certificate, the service's CA pinned (resuming sessions)."""
+    context = ResumingContext(ssl.PROTOCOL_TLS_CLIENT) if resume else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=ca_file)
     context.load_cert_chain(identity["pem"])
     return context
+
+
+def _keep_session(context: Any, writer: asyncio.StreamWriter) -> None:
+    """Remember the connection's session (its TLS 1.3 ticket came with the reply) for the next connection."""
+    if isinstance(context, ResumingContext):
+        context.session = writer.get_extra_info("ssl_object").session
 
 
 async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> bool:
@@ -216,6 +244,7 @@ class Plan:
     interval: float = 0.0  # open loop: each terminal sends every `interval` s (staggered); 0: closed loop
     reconnect: bool = False  # a new (mutual TLS) connection for every request, as a terminal whose idle
     # connection the server closed between two heartbeats
+    resume: bool = False  # reconnecting, resume the TLS session (kiosk.dealer_link.tls_session)
     ready: Any = None  # a shared barrier: every client (and measure()) passes it when set up, so the window opens
     # at once everywhere and the servers' CPU is read after the handshakes and first heartbeats, not before
 
@@ -253,6 +282,7 @@ async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, dea
     warm, *scheduled = plan.requests[n]
     await exchange(*connection, warm)
     if plan.reconnect:
+        _keep_session(context, connection[1])
         connection[1].close()
         connection = None
     failed = 0
@@ -267,6 +297,7 @@ async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, dea
                 if plan.reconnect:
                     reader, writer = await asyncio.open_connection("127.0.0.1", plan.port, ssl=context)
                     ok = await exchange(reader, writer, raw)
+                    _keep_session(context, writer)
                     writer.close()
                 else:
                     assert connection is not None
@@ -290,7 +321,8 @@ def run_plan(plan: Plan) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
         latencies: list[float] = []
         start, deadline, t0 = asyncio.Event(), [float("inf")], [0.0]
-        contexts = [None if plan.ca_file is None else tls_context(plan.ca_file, i) for i in plan.identities]
+        contexts = [None if plan.ca_file is None else tls_context(plan.ca_file, i, plan.resume)
+                    for i in plan.identities]
         if plan.interval:
             tasks = [asyncio.create_task(_open_loop(plan, n, contexts[n], start, deadline, latencies, t0))
                      for n in range(len(plan.requests))]

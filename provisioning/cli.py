@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import secrets
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8440, help="portal and enrollment (0: any free port)")
     serve.add_argument("--link-port", type=int, default=8441, help="terminal link, mutual TLS (0: any free port)")
     serve.add_argument("--reuse-port", action="store_true", help="let several server processes share the ports")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes forked from this one, sharing the ports and the link's TLS session "
+                            "tickets (needs --port and --link-port)")
     serve.add_argument("--ready-file", type=Path, help="write the addresses here as JSON once listening")
     serve.add_argument("--periodic-tick", type=float, default=1.0, help=argparse.SUPPRESS)
     serve.add_argument("--job-period", action="append", default=[], metavar="NAME=SECONDS", help=argparse.SUPPRESS)
@@ -198,6 +202,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     for item in args.job_period:
         name, _, seconds = item.partition("=")
         periods[name] = float(seconds)
+    if args.workers > 1:
+        from provisioning.workers import serve_forked
+
+        if not (args.port and args.link_port):
+            raise SystemExit("kiosk-dealer serve --workers: give --port and --link-port (every process binds them)")
+
+        def worker(index: int, shared_tls: ssl.SSLContext) -> None:
+            DealerServer(settings, args.host, args.port, args.link_port, reuse_port=True,
+                         periodic_tick=args.periodic_tick, periods=periods,
+                         shared_tls=shared_tls).run(args.ready_file if index == 0 else None)
+
+        return serve_forked(settings, args.workers, worker)
     server = DealerServer(settings, args.host, args.port, args.link_port, reuse_port=args.reuse_port,
                           periodic_tick=args.periodic_tick, periods=periods)
     print(f"kiosk-dealer: portal {server.portal_url}  terminal link {server.link_url}", flush=True)

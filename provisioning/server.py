@@ -56,13 +56,29 @@ def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def link_tls(settings: Settings) -> ssl.SSLContext:
+    """The link listener's TLS: the service's certificate, the terminal's required and checked against the CA.
+    Made once before server processes are forked (`kiosk-dealer serve --workers N`), the processes share its
+    session-ticket keys, so a terminal that reconnects resumes its TLS session with whichever process accepts it."""
+    files = CAFiles(settings.ca_dir)
+    return uvicorn.config.create_ssl_context(certfile=str(files.server_cert), keyfile=str(files.server_key),
+                                             password=None, ssl_version=ssl.PROTOCOL_TLS_SERVER,
+                                             cert_reqs=ssl.CERT_REQUIRED, ca_certs=str(files.cert), ciphers="TLSv1")
+
+
+def link_keep_alive(settings: Settings) -> int:
+    """Seconds the link listener keeps an idle terminal connection: past two heartbeat intervals."""
+    return 2 * settings.heartbeat_interval + 30
+
+
 class DealerServer:
     """The service's listeners and periodic worker; `run()` blocks (the CLI), `start()`/`close()` use a thread."""
 
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0, link_port: int = 0,
                  reuse_port: bool = False, periodic_tick: float = 1.0, periods: dict[str, float] | None = None,
-                 worker_name: str | None = None) -> None:
+                 worker_name: str | None = None, shared_tls: ssl.SSLContext | None = None) -> None:
         self.settings = settings
+        self.shared_tls = shared_tls  # the link's TLS made before forking (link_tls), else each process its own
         self.ca_files = CAFiles(settings.ca_dir)
         self.portal_tls = not settings.dev
         self.portal_socket = _bind(host, port, reuse_port)
@@ -93,7 +109,14 @@ class DealerServer:
         portal = uvicorn.Config(PathGate(self.app, deny=("/api/v1/terminals/",)), **common,
                                 **(self._tls(False) if self.portal_tls else {}))
         self._heartbeats = HeartbeatRoute(self.app, self.app.state.services)  # the hot path, without FastAPI
-        link = uvicorn.Config(PathGate(self._heartbeats, allow=LINK_PATHS), **common, **self._tls(True))
+        # Terminals keep their connection from one heartbeat to the next (kiosk.dealer_link.client: the heartbeat
+        # interval and a margin): a handshake costs the service more than the heartbeat itself. Idle link
+        # connections are kept longer than that, so the terminal, not the service, closes an idle one.
+        link = uvicorn.Config(PathGate(self._heartbeats, allow=LINK_PATHS),
+                              **(common | {"timeout_keep_alive": link_keep_alive(self.settings)}), **self._tls(True))
+        if self.shared_tls is not None:
+            link.load()  # what uvicorn would load on start, but the TLS context is the one shared with the others
+            link.ssl = self.shared_tls
         return [_QuietServer(portal), _QuietServer(link)]
 
     async def _serve(self) -> None:

@@ -7,6 +7,7 @@ import functools
 import importlib.metadata
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,11 +24,29 @@ from cryptography.x509.oid import NameOID
 from kiosk import __version__
 from kiosk.dealer_link.identity import LinkError, TerminalIdentity
 from kiosk.dealer_link.signing import CLIENT_CERT_HEADER, client_cert_header, sign
+from kiosk.dealer_link.tls_session import resuming_client_context
 
 log = logging.getLogger(__name__)
 TIMEOUT = 15.0
 WATCH_INTERVAL = 5.0  # seconds between looks at the terminal's state (no device I/O: cheap)
 MIN_INTERVAL, MAX_INTERVAL = 5, 3600  # heartbeat intervals a service reply may set
+# An idle connection is kept this much longer than the heartbeat interval, so each heartbeat goes over the
+# connection the previous one opened (no TLS handshake: most of a heartbeat's cost to the service). The service
+# keeps idle link connections longer still (provisioning.server), so the terminal is the side that lets go.
+KEEP_ALIVE_MARGIN = 20.0
+# TCP keepalive probes on the idle connection: a NAT box or firewall keeps its mapping, and a connection that died
+# silently is noticed before the next heartbeat is written into it (seconds idle, between probes, probes).
+TCP_KEEPALIVE = (30, 10, 3)
+
+
+def _socket_options() -> list[tuple[int, int, int]]:
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    if hasattr(socket, "TCP_KEEPIDLE"):  # Linux (the terminals); elsewhere the system's keepalive timing
+        idle, interval, count = TCP_KEEPALIVE
+        options += [(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle),
+                    (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval),
+                    (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)]
+    return options
 
 
 @functools.cache
@@ -58,8 +77,12 @@ class DealerLink:
         self._cert_header = client_cert_header(self.cert.public_bytes(serialization.Encoding.DER))
         if self._client is not None:
             self._client.close()
-        self._client = httpx.Client(base_url=self.settings.link_url, verify=self.identity.tls_context(),
-                                    timeout=TIMEOUT)
+        # A new context with each identity: a renewed certificate is never hidden behind a resumed session.
+        self.tls = resuming_client_context(self.identity.ca, self.identity.identity)
+        expiry = self.settings.heartbeat_interval + KEEP_ALIVE_MARGIN
+        transport = httpx.HTTPTransport(verify=self.tls, limits=httpx.Limits(keepalive_expiry=expiry),
+                                        socket_options=_socket_options())
+        self._client = httpx.Client(base_url=self.settings.link_url, transport=transport, timeout=TIMEOUT)
 
     @property
     def terminal_path(self) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from provisioning.api import ServicesDep, _signed
 from provisioning.identity.requests import VerifiedTerminal
-from provisioning.journal.ingest import BatchRefused, inflate, store
+from provisioning.journal.ingest import BatchRefused, decompress, store_text
 
 router = APIRouter(prefix="/api/v1")
 
@@ -32,8 +32,8 @@ async def upload(dealer: str, number: str, request: Request, svc: ServicesDep) -
 
     def work(session: Session, verified: VerifiedTerminal, body: bytes) -> UploadReply:
         try:
-            stored = store(session.connection(), verified.dealer_id, verified.terminal_id, verified.number,
-                           inflate(body, encoding))
+            stored = store_text(session.connection(), verified.dealer_id, verified.terminal_id, verified.number,
+                                decompress(body, encoding))
         except BatchRefused as refused:
             raise HTTPException(refused.status, refused.reason) from refused
         return UploadReply(acknowledged=stored.acknowledged, rows=stored.rows, resend_from=stored.resend_from)
