@@ -172,11 +172,15 @@ def rollup(session: Session, now: datetime, settings: Settings) -> int:
     """Sum up every complete hour not summed up yet, all terminals at once, in SQL; how many hours. A periodic job."""
     until = int((now - ROLLUP_DELAY).timestamp()) // HOUR
     begin = rolled_up_until(session)
-    if begin is None:
-        oldest = session.scalar(select(func.min(Heartbeat.received_at)))
-        if oldest is None:
-            return 0
-        begin = int(oldest.timestamp()) // HOUR
+    # start at the first hour that has heartbeats: a fleet silent for longer than one run's window (a weekend with
+    # the service up and every terminal off) would otherwise leave the same empty window to every later run
+    first = select(func.min(Heartbeat.received_at))
+    if begin is not None:
+        first = first.where(Heartbeat.received_at >= datetime.fromtimestamp(begin * HOUR, UTC))
+    oldest = session.scalar(first)
+    if oldest is None:
+        return 0
+    begin = max(begin or 0, int(oldest.timestamp()) // HOUR)
     until = min(until, begin + ROLLUP_MAX_HOURS)
     if until <= begin:
         return 0

@@ -88,3 +88,5 @@ class HeartbeatHour(Base):
 
 # Charts read one terminal's heartbeats over a time range, and pruning deletes by age terminal by terminal.
 Index("ix_heartbeats_terminal_time", Heartbeat.terminal_id, Heartbeat.received_at)
+# The hourly rollup reads every terminal's heartbeats of a time range, and finds the first one after a gap.
+Index("ix_heartbeats_received_at", Heartbeat.received_at)
