@@ -94,9 +94,12 @@ def _matches(row: dict[str, Any], state: str, group: str, query: str) -> bool:
     return all(word in text for word in query.lower().split())
 
 
+FLEET_PAGE = 200  # terminals per fleet page
+
+
 @page("GET", "/fleet", "fleet.view")
 def fleet(request: Request, state: str = "", group: str = "", q: str = "", sort: str = "number",
-          order: str = "asc") -> Response:
+          order: str = "asc", page: int = 1) -> Response:
     """Every terminal of the dealer with its state at a glance; filters (state, group, text) and sorting."""
     svc = request.app.state.services
     now = utcnow()
@@ -112,13 +115,20 @@ def fleet(request: Request, state: str = "", group: str = "", q: str = "", sort:
         shown = sorted((r for r in rows if _matches(r, state, group, q[:100])), key=SORTS[sort],
                        reverse=order == "desc")
         filters = {"state": state, "group": group, "q": q[:100]}
+        # a fleet of thousands is read a page at a time; the summary above counts every terminal
+        pages = max(1, -(-len(shown) // FLEET_PAGE))
+        page = min(max(page, 1), pages)
 
         def sort_link(key: str) -> str:
             flip = "desc" if key == sort and order == "asc" else "asc"
             return "/fleet?" + urlencode({**filters, "sort": key, "order": flip})
 
-        return render(request, "monitor_fleet.html", who, rows=shown, groups=groups, summary=summary,
-                      filters=filters, sort=sort, order=order, states=STATES, columns=COLUMNS,
+        def page_link(number: int) -> str:
+            return "/fleet?" + urlencode({**filters, "sort": sort, "order": order, "page": number})
+
+        return render(request, "monitor_fleet.html", who, rows=shown[(page - 1) * FLEET_PAGE:page * FLEET_PAGE],
+                      matching=len(shown), page=page, pages=pages, page_link=page_link, groups=groups,
+                      summary=summary, filters=filters, sort=sort, order=order, states=STATES, columns=COLUMNS,
                       sort_link=sort_link, age=lambda s: age_text(s, _units(TEXTS[language(request)])))
 
 

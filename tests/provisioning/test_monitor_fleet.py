@@ -101,6 +101,20 @@ def test_fleet_page_filters_and_sorts_within_the_dealer(support, fleet):
         assert "9999" not in page.text
 
 
+def test_a_large_fleet_is_read_a_page_at_a_time_with_its_filters_kept(support, fleet, monkeypatch):
+    from provisioning.portal import monitor_routes
+
+    monkeypatch.setattr(monitor_routes, "FLEET_PAGE", 2)
+    first = support.get("/fleet?sort=number&order=desc").text
+    assert _shown(first) == ["5005", "5004"] and "page 1 of 3 (5 terminals)" in first and 'rel="prev"' not in first
+    following = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = support.get(following).text
+    assert _shown(second) == ["5003", "5002"] and "page 2 of 3" in second  # the sort order travels with the page
+    assert _shown(support.get("/fleet?sort=number&order=desc&page=9").text) == ["5001"]  # past the end: the last
+    filtered = support.get("/fleet?group=north&page=2").text  # two terminals fit one page: no pager at all
+    assert _shown(filtered) == ["5001", "5002"] and 'id="fleet-page"' not in filtered
+
+
 def test_fleet_page_shows_each_terminals_state_at_a_glance(server, support, fleet):
     page = support.get("/fleet").text
     rows = dict(re.findall(r'<tr data-terminal="(\d+)">(.*?)</tr>', page, re.S))
