@@ -52,7 +52,7 @@ def test_install_script_makes_a_terminal_of_a_fresh_debian_12(tmp_path):
                            capture_output=True, text=True, timeout=1200)
     assert built.returncode == 0, built.stderr[-2000:]
     source = root / "tmp" / "src"
-    for part in ("systemd", "udev", "tools"):
+    for part in ("systemd", "udev", "polkit", "tools"):
         shutil.copytree(REPO / part, source / part)
     shutil.copy(REPO / "kiosk" / "data" / "demo" / "terminal.toml", root / "tmp" / "terminal.toml")
     shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
