@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.fiscal.port import FiscalDocument
+from kiosk.fiscal.port import qr_text as port_qr_text  # the one writer of the QR string (the emulator's too)
 from kiosk.offline_queue.journal import CANCELLED, COLLECTING, Journal
 
 INTENT, DONE, FAILED = "intent", "done", "failed"
@@ -23,9 +24,7 @@ SINCE_KEY = "fiscal_since_operation"
 
 def qr_text(document: FiscalDocument, total: int, timezone: Any) -> str:
     """The tax service's check string: t=YYYYMMDDTHHMM&s=R.KK&fn=…&i=…&fp=…&n=1 (no zero-padding of i, fp)."""
-    when = document.at.astimezone(timezone).strftime("%Y%m%dT%H%M")
-    return (f"t={when}&s={total // 100}.{total % 100:02d}&fn={document.fn_number}&i={document.number}"
-            f"&fp={document.sign}&n=1")
+    return port_qr_text(document.at.astimezone(timezone), total, document.fn_number, document.number, document.sign)
 
 
 @dataclass(frozen=True)
