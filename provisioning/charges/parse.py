@@ -16,6 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from provisioning.row_errors import RowError
+
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ERRORS = 200
 MAX_LINES = 2_000_000  # a workbook's rows are not bounded by its compressed size: stop reading a "zip bomb" early
@@ -33,23 +35,6 @@ PERIOD = re.compile(r"(0[1-9]|1[0-2])[./-]?(\d{4})")
 UNITS = {"m3": "m3", "м3": "m3", "м³": "m3", "m³": "m3", "kwh": "kWh", "квт·ч": "kWh", "квт*ч": "kWh", "квтч": "kWh",
          "квт.ч": "kWh"}
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
-
-
-@dataclass(frozen=True)
-class RowError:
-    """What is wrong, where: the file's line (1 is the header) and the column's name."""
-
-    line: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.message}" if self.column else \
-            f"line {self.line}: {self.message}"
-
-    def as_json(self) -> dict[str, Any]:
-        """For storing with a refused registry."""
-        return {"line": self.line, "column": self.column, "message": self.message}
 
 
 @dataclass

@@ -14,6 +14,8 @@ from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from provisioning.row_errors import RowError
+
 FIELDS = ("external_id", "terminal", "operation", "account", "amount", "time")
 MAX_ERRORS = 50
 _ROUBLES = re.compile(r"-?\d+(?:[.,]\d{1,2})?")
@@ -21,18 +23,6 @@ _ROUBLES = re.compile(r"-?\d+(?:[.,]\d{1,2})?")
 
 class FormatError(Exception):
     """An import format (column mapping, encoding…) that cannot be used, naming the setting."""
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One thing wrong with the file: where (line, column) and what."""
-
-    line: int
-    column: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}" + (f", column {self.column}" if self.column else "") + f": {self.problem}"
 
 
 class ImportRejected(Exception):
