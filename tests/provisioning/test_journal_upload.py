@@ -285,6 +285,11 @@ def test_a_week_offline_catches_up_while_payments_go_on(server, database, dealer
     journal.conn.execute("PRAGMA synchronous=FULL")
     backlog = journal.conn.execute("SELECT value FROM change_seq").fetchone()[0]
     quiet = _bill_latencies(journal, clock, 30)  # the terminal's own pace with nothing else going on
+    # The service runs in a process of its own, as it does in the field (another machine): in this process its
+    # request handling would hold the interpreter's lock against the terminal's writes, which no terminal meets.
+    ready = tmp_path / "ready.json"
+    process = _serve(dealer_state.state_dir, ready)
+    _point_at(folder, ready)
     link = DealerLink(folder)
     # small batches, so the catching up spans many requests with payments between them
     loop = UploadLoop(JournalUpload(journal.path, "3005", link_sender(link), batch_rows=100), interval=0.2).start()
@@ -299,6 +304,8 @@ def test_a_week_offline_catches_up_while_payments_go_on(server, database, dealer
     finally:
         loop.close()
         link.close()
+        process.kill()
+        process.wait()
     stored = _stored(database, "3005")
     assert {t: len(stored[t]) for t in UPLOADED} == _journal_counts(journal)
     print(f"week backlog {backlog} changes; {len(during)} bills written during the upload; bill write p99 "
