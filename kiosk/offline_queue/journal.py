@@ -54,7 +54,8 @@ class Journal(JournalIntegrity, JournalCorrections):
         self.terminal, self.currency, self._clock = terminal, currency, clock
         self._lock = threading.RLock()
         self._waiting: list[PendingWrite] = []  # delivery writes queued for the next group commit
-        self._waiting_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._committing = False
         self._seq_path = self.path.with_name(self.path.name + ".opseq")
         # Read before anything is created: an empty or missing journal beside a high-water mark that says
         # operations existed is lost history, never a fresh start (defect: a deleted journal replaced silently).
@@ -323,13 +324,15 @@ class Journal(JournalIntegrity, JournalCorrections):
 
     def settle(self, operation: int, *, state: str | None = None, unpin: bool = False,
                next_attempt_ms: int | None = None, finish: tuple[int, str, str, str, str] | None = None,
-               new_session: bool = False, **columns: Any) -> None:
+               new_session: bool = False, then: Callable[[BaseException | None], None] | None = None,
+               **columns: Any) -> PendingWrite | None:
         """Update an operation after an attempt: new state, pin, schedule and outcome columns.
 
         `finish` (attempt, outcome, code, message, external id) records the attempt's outcome in the same
         transaction, as finish_attempt() would. `new_session`: the centre proved the current SESSION unknown;
         a new one, never used before by this operation, is minted in the same transaction, so it is durable
-        before any request can carry it.
+        before any request can carry it. With `then`, the write is queued and not waited for: its PendingWrite is
+        returned and `then(error)` is called once it is durable (see _grouped).
         """
         allowed = {"gateway", "external_id", "last_outcome", "last_code", "last_message", "attention_reason"}
         unknown = set(columns) - allowed
@@ -364,7 +367,11 @@ class Journal(JournalIntegrity, JournalCorrections):
             if new_session:
                 self._mint_session(conn, operation)
 
-        self._grouped(write)
+        if then is None:
+            self._grouped(write)
+            return None
+        pending: PendingWrite = self._grouped(write, then)
+        return pending
 
     def _mint_session(self, conn: sqlite3.Connection, operation: int) -> str:
         """Give an operation a SESSION that none of its attempts ever carried (inside the caller's transaction)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import logging
 import sqlite3
 import threading
@@ -16,11 +17,12 @@ log = logging.getLogger("kiosk.offline_queue.journal")
 
 
 class JournalWrites(JournalQueries):
-    """How the Journal writes (mixed into it); needs conn, _lock, _clock, _waiting and _waiting_lock."""
+    """How the Journal writes (mixed into it); needs conn, _lock, _clock, _waiting, _queue_lock and _committing."""
 
     _clock: Callable[[], datetime]
     _waiting: list[PendingWrite]  # delivery writes queued for the next group commit
-    _waiting_lock: threading.Lock
+    _queue_lock: threading.Lock  # guards _waiting, _committing and the writes' wake locks
+    _committing: bool  # a leader holds the journal's lock and is committing a batch
 
     def now(self) -> datetime:
         """The terminal's clock (aware, in the terminal's time zone)."""
@@ -41,24 +43,71 @@ class JournalWrites(JournalQueries):
                 raise
             self.conn.execute("COMMIT")
 
-    def _grouped(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _grouped(self, work: Callable[[sqlite3.Connection], Any],
+                 then: Callable[[BaseException | None], None] | None = None) -> Any:
         """Run `work` in a durable transaction whose commit (one fsync) it shares with other threads' writes.
 
-        Group commit: while one thread holds the journal and waits for the disk, the others queue their writes;
-        the next to get the journal commits every queued write in one transaction, each in its own savepoint
-        (a failing write is undone alone and raises in its own thread). Returns what `work` returned once durable.
+        Group commit: while one thread (the leader) holds the journal and waits for the disk, the others queue
+        their writes and sleep, each on a lock of its own. When the commit ends the leader wakes exactly the
+        threads whose writes it carried (no thread queues for the journal's lock only to find its write done,
+        and none is woken for nothing), and one thread whose write came in meanwhile, to lead the next commit
+        with everything queued by then, in one transaction (a failing write is then retried alone and raises in
+        its own thread). Returns what `work` returned once durable.
+
+        With `then`, the write is only queued: the call returns its PendingWrite at once, and `then(error)` is
+        called once it is durable (or failed), by whichever thread committed it. Writes are committed in the
+        order they were queued, so the caller's next durable write carries this one with it; `durable()` makes
+        it durable now.
         """
-        item = PendingWrite(work)
-        with self._waiting_lock:
+        item = PendingWrite(work, then)
+        with self._queue_lock:
             self._waiting.append(item)
-        with self._lock:
-            if not item.done:
-                with self._waiting_lock:
-                    batch, self._waiting = self._waiting, []
-                self._commit_batch(batch)
+        if then is not None:
+            return item
+        return self.durable(item)
+
+    def durable(self, item: PendingWrite) -> Any:
+        """Wait until a queued write is durable, committing it (and all queued with it) if nobody else is."""
+        with self._queue_lock:
+            # only a thread holding the journal's lock can be committing: one of our own (re-entrant) never sleeps
+            sleep = not item.done and self._committing
+            if sleep:
+                item.wake = _thread.allocate_lock()
+                item.wake.acquire()
+                wake = item.wake
+        if sleep:
+            wake.acquire()  # released by the leader: our write is durable, or it is our turn to lead
+        if not item.done:
+            self._lead()
         if item.error is not None:
             raise item.error
         return item.result
+
+    def _lead(self) -> None:
+        """Commit every queued write as one transaction, wake whom it concerns, run the writes' `then`."""
+        with self._lock:
+            with self._queue_lock:
+                batch, self._waiting = self._waiting, []
+                self._committing = bool(batch)
+            if not batch:
+                return  # a leader before us carried our write too
+            try:
+                self._commit_batch(batch)
+            finally:
+                with self._queue_lock:
+                    self._committing = False
+                    for item in batch:
+                        item.wake_up()
+                    for item in self._waiting:  # the first that sleeps leads the next commit
+                        if item.wake is not None:
+                            item.wake_up()
+                            break
+        for item in batch:  # outside the journal's lock: the next leader need not wait for these
+            if item.then is not None:
+                try:
+                    item.then(item.error)
+                except Exception:
+                    log.exception("a callback after a group commit failed")
 
     def _commit_batch(self, batch: list[PendingWrite]) -> None:
         try:
@@ -117,10 +166,18 @@ class JournalWrites(JournalQueries):
 class PendingWrite:
     """One write waiting for a group commit, and what became of it."""
 
-    __slots__ = ("work", "done", "result", "error")
+    __slots__ = ("work", "then", "done", "result", "error", "wake")
 
-    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
-        self.work = work
+    def __init__(self, work: Callable[[sqlite3.Connection], Any],
+                 then: Callable[[BaseException | None], None] | None = None) -> None:
+        self.work, self.then = work, then
         self.done = False
         self.result: Any = None
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
+        self.wake: _thread.LockType | None = None  # held while its thread sleeps in durable()
+
+    def wake_up(self) -> None:
+        """Wake the thread sleeping on this write, if one is (the journal's queue lock held)."""
+        if self.wake is not None:
+            self.wake.release()
+            self.wake = None

@@ -9,6 +9,7 @@ other; a number is in at most one lane at a time.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -35,11 +36,16 @@ class Lane:
         """How many more numbers the lane takes: its workers' worth in flight and as many waiting."""
         return 2 * self.size - self.running - len(self.queue)
 
+# run(number, release) delivers one number; it calls release() once the delivery is complete, before it returns
+# or later (from whichever thread makes its last journal write durable), and returns None or a call that makes
+# that write durable now (and so release() called) — the worker's own next delivery usually does that for free.
+Run = Callable[[int, Callable[[], None]], Callable[[], None] | None]
+
+
 class Lanes:
     """Numbers offered to lanes, each delivered by `run` on one of its lane's workers; see the module doc."""
 
-    def __init__(self, sizes: Mapping[str | None, int], run: Callable[[int], None],
-                 on_low: Callable[[], None]) -> None:
+    def __init__(self, sizes: Mapping[str | None, int], run: Run, on_low: Callable[[], None]) -> None:
         self._lock = threading.Lock()
         self._lanes = {name: Lane(name, size, self._lock) for name, size in sizes.items()}
         self._run, self._on_low = run, on_low
@@ -88,26 +94,43 @@ class Lanes:
 
     def _work(self, lane: Lane) -> None:
         me = threading.current_thread()
+        # how to make the last delivery's final journal write durable now: while the lane has a next number, that
+        # delivery's first durable write carries it; with none, the worker commits it before it waits
+        held: Callable[[], None] | None = None
         while True:
             with self._lock:
-                number = self._next(lane)
-                if number is None:
-                    lane.threads.discard(me)
-                    return
-                lane.running += 1
-                # once when the queue drops to half a lane (a refill arrives before the workers run dry), and when
-                # it empties (what was not due then may be now)
-                low = len(lane.queue) == lane.size // 2 or not lane.queue
+                if held is not None and (self._closing or not lane.queue):
+                    number = None
+                else:
+                    number = self._next(lane)
+                    if number is None:
+                        lane.threads.discard(me)
+                        return
+                    lane.running += 1
+                    # once when the queue drops to half a lane (a refill arrives before the workers run dry), and
+                    # when it empties (what was not due then may be now)
+                    low = len(lane.queue) == lane.size // 2 or not lane.queue
+            if number is None:
+                assert held is not None
+                held()
+                held = None
+                continue
             if low:
                 self._on_low()
+            previous, held = held, None
             try:
-                self._run(number)
+                held = self._run(number, functools.partial(self._release, lane, number))
             finally:
-                with self._lock:
-                    lane.running -= 1
-                    del self._busy[number]
-                    if self._watchers:
-                        self._settled.notify_all()
+                if previous is not None:
+                    previous()  # a no-op when this delivery wrote durably (it carried the previous one's write)
+
+    def _release(self, lane: Lane, number: int) -> None:
+        """A delivery is complete (its outcome durable): its number is free again."""
+        with self._lock:
+            lane.running -= 1
+            del self._busy[number]
+            if self._watchers:
+                self._settled.notify_all()
 
     def _next(self, lane: Lane) -> int | None:
         """The lane's next number, waiting for one up to IDLE_SECONDS; None: the worker should end (lock held)."""

@@ -25,12 +25,13 @@ class Recorder:
         self.lock = threading.Lock()
         self.low = 0
 
-    def run(self, number: int) -> None:
+    def run(self, number: int, release) -> None:
         with self.lock:
             self.running.append(number)
         assert self.gate.wait(10)
         with self.lock:
             self.order.append(number)
+        release()
 
     def on_low(self) -> None:
         with self.lock:
@@ -99,13 +100,14 @@ def test_a_full_lane_refuses_more_and_another_gateways_lane_still_takes_work(mad
 def test_workers_in_flight_never_exceed_the_lane_size(made):
     peak, now, lock = [0], [0], threading.Lock()
 
-    def run(number: int) -> None:
+    def run(number: int, release) -> None:
         with lock:
             now[0] += 1
             peak[0] = max(peak[0], now[0])
         time.sleep(0.002)
         with lock:
             now[0] -= 1
+        release()
 
     lanes = Lanes({"main": 3}, run, lambda: None)
     try:
@@ -181,7 +183,7 @@ def test_a_payers_operation_is_delivered_before_the_queue_of_due_ones(tmp_path, 
     try:
         r = Recorder(hold=True)
         real = h.outbox.deliver
-        monkeypatch.setattr(h.outbox, "deliver", lambda number: (r.run(number), real(number))[1])
+        monkeypatch.setattr(h.outbox, "deliver", lambda number: (r.run(number, lambda: None), real(number))[1])
         numbers = [h.committed() for _ in range(14)]
         queued = h.outbox.dispatch()
         assert queued == numbers[:12]  # main's lane: 6 workers (2 slots, 4 journaling) and as many waiting
