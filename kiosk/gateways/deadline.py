@@ -135,17 +135,23 @@ class ServerDates:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latest: ServerDate | None = None
+        self._parsed: tuple[str, datetime] | None = None  # the last header parsed, and what it said
 
     def note(self, source: str, header: str | None) -> None:
         """Remember a reply's Date header (ignored when absent or unparseable)."""
         if not header:
             return
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError, IndexError):
-            return
-        if when.tzinfo is None:
-            return
+        parsed = self._parsed  # a Date changes once a second: a busy drain parses each text once, not per reply
+        if parsed is not None and parsed[0] == header:
+            when = parsed[1]
+        else:
+            try:
+                when = parsedate_to_datetime(header)
+            except (TypeError, ValueError, IndexError):
+                return
+            if when.tzinfo is None:
+                return
+            self._parsed = (header, when)
         with self._lock:
             self._latest = ServerDate(source, when, time.monotonic())
 

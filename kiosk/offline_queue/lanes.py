@@ -29,7 +29,7 @@ class Lane:
         self.queue: deque[int] = deque()
         self.threads: set[threading.Thread] = set()
         self.idle = 0  # workers waiting for a number
-        self.running = 0  # numbers being delivered now
+        self.running = 0  # numbers a worker is delivering now
         self.ready = threading.Condition(lock)
 
     def room(self) -> int:
@@ -119,15 +119,18 @@ class Lanes:
                 self._on_low()
             previous, held = held, None
             try:
-                held = self._run(number, functools.partial(self._release, lane, number))
+                held = self._run(number, functools.partial(self._release, number))
             finally:
+                with self._lock:
+                    # the worker is free: a number whose last write still waits for the disk holds no worker, so
+                    # it leaves room for the next (else a lane of such numbers would wait for the loop's timeout)
+                    lane.running -= 1
                 if previous is not None:
                     previous()  # a no-op when this delivery wrote durably (it carried the previous one's write)
 
-    def _release(self, lane: Lane, number: int) -> None:
+    def _release(self, number: int) -> None:
         """A delivery is complete (its outcome durable): its number is free again."""
         with self._lock:
-            lane.running -= 1
             del self._busy[number]
             if self._watchers:
                 self._settled.notify_all()

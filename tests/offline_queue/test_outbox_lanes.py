@@ -220,3 +220,33 @@ def test_the_loop_survives_a_failed_read_of_the_schedule(tmp_path, monkeypatch):
         assert not failures
     finally:
         h.close()
+
+
+def test_a_delivery_whose_last_write_waits_for_the_disk_holds_its_number_but_not_its_worker(made):
+    gate, events, lock = threading.Event(), [], threading.Lock()
+
+    def run(number, release):
+        with lock:
+            events.append(f"run {number}")
+
+        def make_durable():
+            assert gate.wait(10)
+            with lock:
+                events.append(f"durable {number}")
+            release()
+        return make_durable
+
+    lanes = Lanes({"main": 1}, run, lambda: None)
+    try:
+        assert lanes.offer(1, "main") and lanes.offer(2, "main")
+        deadline = time.monotonic() + 10
+        while "run 2" not in events:  # 1's write rides with 2's delivery: the worker goes on without waiting
+            assert time.monotonic() < deadline, events
+            time.sleep(0.005)
+        assert lanes.is_busy(1) and not lanes.offer(1, "main")  # not complete until durable: never offered twice
+        assert lanes.room() == 2  # but its worker is free: the lane takes a whole refill, no wait for the loop
+        gate.set()
+        assert lanes.wait([1, 2], timeout=10)
+        assert events == ["run 1", "run 2", "durable 1", "durable 2"]  # the last is made durable when none is next
+    finally:
+        lanes.close()
