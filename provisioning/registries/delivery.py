@@ -94,10 +94,15 @@ def mail(settings: Settings, to: str, file: RegistryFile, content: bytes, title:
     message = EmailMessage()
     message["From"] = settings.smtp_from or f"kiosk-dealer@{settings.smtp_host}"
     message["To"] = to
-    message["Subject"] = f"Registry {title} {file.day.isoformat()}: {file.payments} payments"
+    kind = "Amended registry" if file.amendment else "Registry"
+    message["Subject"] = f"{kind} {title} {file.day.isoformat()}: {file.payments} payments"
     message["Message-ID"] = f"<registry-{file.sha256[:24]}-{file.id}@kiosk-dealer>"
-    message.set_content(f"The payment registry of {title} for {file.day.isoformat()}: {file.payments} payments, "
-                        f"{file.amount / 100:.2f} credited, {file.fee / 100:.2f} fees.\n"
+    # an amendment says so in words: payments of the day reached the service after the first file was sent
+    amends = (f"AMENDMENT (version {file.version}): it replaces the registry sent earlier for this day, which "
+              "lacked payments that reached the service after it was built (or listed one refunded since).\n"
+              if file.amendment else "")
+    message.set_content(f"{amends}The payment registry of {title} for {file.day.isoformat()}: {file.payments} "
+                        f"payments, {file.amount / 100:.2f} credited, {file.fee / 100:.2f} fees.\n"
                         f"File {file.file_name}, SHA-256 {file.sha256}.\n")
     maintype, subtype = MEDIA[file.format]
     params = {"charset": encoding} if file.format == "csv" else {}
