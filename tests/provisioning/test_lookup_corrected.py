@@ -20,6 +20,7 @@ from kiosk.dealer_link.commands import CommandFailed
 from kiosk.dealer_link.status_signer import StatusSigner
 from kiosk.dealer_link.upload import JournalUpload, link_sender
 from kiosk.offline_queue.journal import DELIVERED, NEEDS_ATTENTION
+from kiosk.story import from_journal
 from provisioning import tenants
 from provisioning.cli import main as dealer_main
 from provisioning.journal import lookup
@@ -79,6 +80,9 @@ def test_an_unanswered_reversal_is_named_everywhere_and_reissued_ids_find_the_pa
         assert row["reason"].startswith(f"reversal pending at main since {local} — ")
         assert story.as_json()["reversal_pending"] == {"gateway": "main", "since": cancel_at}
         assert f"reversal     reversal pending at main since {local}" in "\n".join(story.lines())
+        terminal_story = from_journal(rig.journal, number)  # the technician at the terminal reads the same
+        terminal_story.timezone = "Europe/Moscow"
+        assert f"reversal     reversal pending at main since {local}" in "\n".join(terminal_story.lines())
         # the CLI's JSON and text, the portal's story, queue and API name it too
         state = ["--state", str(dealer_state.state_dir), "lookup"]
         assert dealer_main([*state, "--terminal", "10001", "--operation", str(number), "--format", "json"]) == 0
