@@ -4,8 +4,8 @@ by an account change (a share of the sampled operations is marked corrected, as 
 details.corrections, and unmarked afterwards), and a gateway's own id. Reissued ids carry terminal + operation like
 the originals, so the operations' unique key answers them: no index of its own.
 
-Each kind is reported as wall p50/p99 per call and as CPU time per call of this process (time.process_time: what a
-busy shared machine's scheduling does not distort). `--baseline PATH` also times the original ids through another
+Each kind is reported as wall p50/p99 per call over every round and as CPU time per call of this process
+(time.process_time: what a busy shared machine's scheduling does not distort; the least of the rounds). `--baseline PATH` also times the original ids through another
 copy of provisioning/journal/lookup.py (e.g. the main branch's), interleaved, for a same-run ratio.
 
     .venv/bin/python bench/dealer_lookup_ids.py --database kiosk_lookup_bench_XXXXXXXX [--baseline FILE]
@@ -39,6 +39,7 @@ def _module(path: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location("baseline_lookup", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
@@ -68,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", required=True, help="a database bench/dealer_lookup.py --keep filled")
     parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per kind; CPU: the least of them")
     parser.add_argument("--baseline", help="another lookup.py to time the original ids through, for a ratio")
     parser.add_argument("--pg", default=os.environ.get("KIOSK_DEALER_TEST_PG", "postgresql://postgres@127.0.0.1/test"))
     args = parser.parse_args()
@@ -109,10 +111,18 @@ def main() -> None:
         measure(db, lookup.find, dealer, kinds["terminal/operation"][:50])  # warm the pool and the caches
         baseline = _module(args.baseline) if args.baseline else None
         for label, texts in kinds.items():
-            report(label, *measure(db, lookup.find, dealer, texts))
+            finds = {label: lookup.find}
             if baseline is not None and not label.startswith("reissued"):
-                report(f"  the same, baseline {Path(args.baseline).parent.parent.parent.name}",
-                       *measure(db, baseline.find, dealer, texts))
+                finds[f"  the same, baseline {Path(args.baseline).parent.parent.parent.name}"] = baseline.find
+            walls: dict[str, list[float]] = {name: [] for name in finds}
+            cpus: dict[str, list[float]] = {name: [] for name in finds}
+            for _ in range(args.rounds):  # interleaved rounds: a burst of load falls on both alike
+                for name, find in finds.items():
+                    wall, cpu = measure(db, find, dealer, texts)
+                    walls[name] += wall
+                    cpus[name].append(cpu)
+            for name in finds:
+                report(name, walls[name], min(cpus[name]))
         print(f"load after: {os.getloadavg()[0]:.2f} (1-min)")
     finally:
         with db.engine.begin() as conn:  # the kept database as the fill left it
