@@ -12,7 +12,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provisioning.registries.build import RegistryError, build, digest, payments, profile_of, zone_of
+from provisioning.registries.build import (
+    RegistryError,
+    build,
+    digest,
+    fingerprint,
+    payments,
+    profile_of,
+    zone_of,
+)
 from provisioning.registries.delivery import queue
 from provisioning.registries.models import RegistryDelivery, RegistryFile
 from provisioning.settings import Settings
@@ -29,13 +37,21 @@ def _latest(session: Session, dealer_id: int, provider: str, day: date) -> Regis
 
 
 def changed(session: Session, latest: RegistryFile) -> bool:
-    """Whether the day's payments now differ from what its latest file holds (files from before digests were kept
-    are compared by their count and amount)."""
+    """Whether the day's payments now differ from what its latest file holds: the database's count first (most
+    days have not changed), then the payments themselves (files from before digests were kept: count and amount)."""
     profile = profile_of(session, latest.dealer_id, latest.provider)
-    found = payments(session, latest.dealer_id, latest.provider, latest.day, zone_of(profile.timezone))
+    zone = zone_of(profile.timezone)
+    sign = fingerprint(session, latest.dealer_id, latest.provider, latest.day, zone)
+    if latest.fingerprint == sign:
+        return False
+    found = payments(session, latest.dealer_id, latest.provider, latest.day, zone)
     if latest.digest:
-        return digest(found) != latest.digest
-    return (len(found), sum(p.amount for p in found)) != (latest.payments, latest.amount)
+        differs = digest(found) != latest.digest
+    else:
+        differs = (len(found), sum(p.amount for p in found)) != (latest.payments, latest.amount)
+    if not differs:  # rows changed, lines did not (a receipt's state): remember, so the next look is the cheap one
+        latest.fingerprint = sign
+    return differs
 
 
 def _was_sent(session: Session, dealer_id: int, provider: str, day: date) -> bool:

@@ -113,6 +113,19 @@ def payments(session: Session, dealer_id: int, provider: str, day: date, zone: Z
     return out
 
 
+def fingerprint(session: Session, dealer_id: int, provider: str, day: date, zone: ZoneInfo) -> str:
+    """A cheap sign that the day's registry may have changed, counted in the database: how many payments and the sum
+    of their change sequence numbers (every version a terminal uploads has a higher one). Equal: nothing changed;
+    different: `digest` decides (an upload that changed only the receipt's state changes no registry line)."""
+    start, end = day_bounds(day, zone)
+    count, changes = session.execute(
+        select(func.count(), func.coalesce(func.sum(JournalOperation.change_seq), 0))
+        .where(JournalOperation.dealer_id == dealer_id, JournalOperation.provider == provider,
+               JournalOperation.state == BOOKED, JournalOperation.created_utc >= start,
+               JournalOperation.created_utc < end)).one()
+    return f"{count}:{changes}"
+
+
 def roubles(kopecks: int) -> Decimal:
     """Kopecks as an exact rouble amount with two places."""
     return (Decimal(kopecks) / 100).quantize(Decimal("0.01"))
@@ -215,7 +228,10 @@ def build(session: Session, dealer_id: int, provider: str, day: date, fmt: str, 
     `amendment`: made because the day changed after it was built, and named so)."""
     check_provider(provider)
     profile = profile_of(session, dealer_id, provider)
-    found = payments(session, dealer_id, provider, day, zone_of(profile.timezone))
+    zone = zone_of(profile.timezone)
+    # counted before the rows are read: a change landing in between makes the next check look again, never miss it
+    sign = fingerprint(session, dealer_id, provider, day, zone)
+    found = payments(session, dealer_id, provider, day, zone)
     title = f"{profile.name or provider} {day.isoformat()}"
     content = render(found, fmt, profile.encoding, title)
     version = (session.scalar(select(func.max(RegistryFile.version)).where(
@@ -226,7 +242,7 @@ def build(session: Session, dealer_id: int, provider: str, day: date, fmt: str, 
                        file_name=f"{provider}_{day:%Y%m%d}{suffix}.{fmt}", content=content,
                        sha256=hashlib.sha256(content).hexdigest(), payments=len(found),
                        amount=sum(p.amount for p in found), fee=sum(p.fee for p in found), built_by=actor[:200],
-                       digest=digest(found), amendment=amendment)
+                       digest=digest(found), fingerprint=sign, amendment=amendment)
     session.add(row)
     session.flush()
     return row

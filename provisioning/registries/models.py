@@ -67,6 +67,7 @@ class RegistryFile(Base):
     built_by: Mapped[str] = mapped_column(String(200))
     # what the file holds, independent of its format (build.digest): the amend job compares it with the day now
     digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)  # build.fingerprint: a cheap first look
     # a new version of a day already built, made because payments of that day arrived after it (amend.py)
     amendment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 

@@ -41,14 +41,22 @@ def smtp():
 
 def _confirm_late(database, folder, found: dict, operation: int) -> None:
     """The terminal learns the next morning that the provider booked `operation` and uploads the change."""
+    def confirm(journal: Journal) -> None:
+        attempt = journal.begin_attempt(operation, ROUTE, "status")
+        journal.settle(operation, state="delivered", unpin=True, gateway="osmp", external_id=f"prv{operation}",
+                       last_outcome="approved", last_code="0", last_message="OK",
+                       finish=(attempt, "approved", "0", "OK", f"prv{operation}"))
+
+    _upload_change(database, folder, found, confirm)
+
+
+def _upload_change(database, folder, found: dict, change) -> None:  # noqa: ANN001
+    """The terminal writes `change` into its journal the next morning and uploads what is new."""
     number = found["number"]
     path = folder / f"journal-{number}.sqlite"
     clock = ManualClock(OMSK, datetime(2026, 3, 11, 9, 0, tzinfo=MOSCOW))
     journal = Journal(path, number, "RUB", clock.now)
-    attempt = journal.begin_attempt(operation, ROUTE, "status")
-    journal.settle(operation, state="delivered", unpin=True, gateway="osmp", external_id=f"prv{operation}",
-                   last_outcome="approved", last_code="0", last_message="OK",
-                   finish=(attempt, "approved", "0", "OK", f"prv{operation}"))
+    change(journal)
     journal.close()
     with database.session() as session:
         after = session.get(JournalPosition, found["terminal"]).acknowledged
@@ -83,6 +91,16 @@ def test_a_late_payment_makes_an_amendment_kept_beside_the_sent_file_and_sent_li
                                                               ("vodokanal_20260310.xlsx", 3)]
     with database.session() as session:  # nothing changed: nothing is amended
         assert amend_recent(session, datetime(2026, 3, 11, 2, 0, tzinfo=UTC), settings) == []
+    # a change no registry line shows (a receipt reprinted) is looked at once, and makes no amendment
+    _upload_change(database, tmp_path, found, lambda journal: journal.set_receipt(found["plain"], "failed"))
+    with database.session() as session:
+        before = session.scalars(select(RegistryFile.fingerprint).where(RegistryFile.dealer_id == found["dealer"])
+                                 .order_by(RegistryFile.id)).all()
+        assert amend_recent(session, datetime(2026, 3, 11, 2, 15, tzinfo=UTC), settings) == []
+    with database.session() as session:
+        after = session.scalars(select(RegistryFile.fingerprint).where(RegistryFile.dealer_id == found["dealer"])
+                                .order_by(RegistryFile.id)).all()
+    assert after[-1] != before[-1] and after[:-1] == before[:-1]  # the next look is the cheap one again
 
     _confirm_late(database, tmp_path, found, found["unknown"])  # 14:00 on the 10th, confirmed on the 11th
     assert claim_and_run(database, "amend_registries", JOBS["amend_registries"][0], 900, settings, "test",
