@@ -6,6 +6,7 @@ first account, so a scan at the demo shows its debt.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +77,21 @@ def demo_osmp_fields(provider_code: str, account: str) -> dict[str, str] | None:
     fields.update({f"cnt_{m['service']}": f"{m['meter']};{m['previous']};{m['previous_date']}"
                    for m in debt["meters"]})
     return fields
+
+
+#: the demo's "payment by bank details" route (provider by_details) and its sample bill, whose payee no demo
+#: provider lists
+BY_DETAILS_CODE = "41"
+SAMPLE_BY_DETAILS = Path(DEMO_CONFIG).parent / "bill-by-details.qr"
+#: the demo keys' sample bills: S the ЕПД of the demo provider, D a bill paid by bank details
+DEMO_SAMPLES = {"epd": SAMPLE_EPD, "by_details": SAMPLE_BY_DETAILS}
+
+
+def demo_payee(provider_code: str, fields: Mapping[str, str]) -> dict[str, str] | None:
+    """What the demo bank answers a check by bank details with: the payee the bill names ({} when the details
+    needed to pay are missing: a payer who typed an account by hand has no payee); None on other routes."""
+    if provider_code != BY_DETAILS_CODE:
+        return None
+    if not all(fields.get(name) for name in ("Name", "PayeeINN", "BIC", "PersonalAcc")):
+        return {}
+    return {"payee": fields["Name"], "payee_inn": fields["PayeeINN"], "purpose": fields.get("Purpose", "")}
