@@ -148,6 +148,10 @@ def test_the_d_key_scans_a_bill_nobody_lists_and_it_is_paid_by_bank_details(tmp_
         assert (op.state, op.gateway, op.credited, op.provider) == ("delivered", "backup", 100000, "by_details")
         assert op.fields["PayeeINN"] == "7728123459" and op.fields["PersonalAcc"] == "40703810038000077001"
         assert op.fields["BIC"] == "044525225" and op.details["payee"] == "ТСЖ «Демо-Дом»"
+        paper = stack.printer.wait_for_receipts(1, timeout=15)[0].read_text(encoding="utf-8")
+        for words in ("Платёж по реквизитам", "Получатель: ТСЖ \"Демо-Дом\"", "7728123459", "Р/с",
+                      "40703810038000077001"):
+            assert words in paper, (words, paper)
         [_, json_api] = stack.gateways
         assert [(b.provider, b.account, b.amount) for b in json_api.ledger.bookings.values()] == [
             ("41", "77015", 100000)]
