@@ -3,6 +3,8 @@
 Switches (control lines) model the real providers a terminal meets:
   profile osmp|osmp-status|ubilling|abills-old|rebooking   how a repeated pay is answered, whether status exists
   account-format PRV_ID REGEX                               that provider's account rule (default: 1–200 printable)
+The demo utility accounts (prv_id 40, kiosk/utility_demo.py) answer their debt by service and meters as <fields>,
+and the extra parameters of every booked pay (meter readings) are kept: fields_of(txn_id), docs/osmp-utility.md.
 """
 
 from __future__ import annotations
