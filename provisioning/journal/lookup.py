@@ -252,8 +252,9 @@ def search(session: Session, dealer_id: int, query: Search, limit: int = LIMIT) 
     return [(t, op) for t, op in rows]
 
 
-def attention(session: Session, dealer_id: int, limit: int = LIMIT) -> list[dict[str, Any]]:
-    """The fleet's operations that need a person, oldest first, with their age and reason."""
+def attention(session: Session, dealer_id: int, limit: int = LIMIT, lang: str = "en") -> list[dict[str, Any]]:
+    """The fleet's operations that need a person, oldest first, with their age and reason (`lang`: the words of a
+    pending reversal)."""
     now = utcnow()
     rows = session.execute(
         select(Terminal, JournalOperation).join(Terminal, Terminal.id == JournalOperation.terminal_id)
@@ -266,8 +267,8 @@ def attention(session: Session, dealer_id: int, limit: int = LIMIT) -> list[dict
         reason = op.attention_reason or op.last_outcome or "—"
         pending = reversal_pending(op.state, op.external_id, cancels.get((terminal.id, op.op_key), []))
         if pending:  # the state support must name first: the money's fate waits on the provider's answer
-            story = Story({}, timezone=terminal.timezone)
-            reason = f"reversal pending at {pending.gateway} since {story.when(pending.since)} — {reason}"
+            story = Story({}, timezone=terminal.timezone, lang=lang)
+            reason = f"{story.w('reversal_pending', gateway=pending.gateway, since=story.when(pending.since))} — {reason}"
         out.append({"terminal": terminal, "op": op, "age": now - since, "reason": reason,
                     "reversal": pending})
     return out

@@ -78,6 +78,9 @@ def test_an_unanswered_reversal_is_named_everywhere_and_reissued_ids_find_the_pa
         local = story.when(cancel_at)
         assert local.endswith("(UTC+03:00)")  # the terminal's zone (Europe/Moscow)
         assert row["reason"].startswith(f"reversal pending at main since {local} — ")
+        with database.session() as session:  # support in Russian reads it in Russian
+            (russian,) = [r for r in lookup.attention(session, dealer_id, lang="ru") if r["op"].operation == number]
+        assert russian["reason"].startswith(f"ждёт ответа на отмену в main с {local} — ")
         assert story.as_json()["reversal_pending"] == {"gateway": "main", "since": cancel_at}
         assert f"reversal     reversal pending at main since {local}" in "\n".join(story.lines())
         terminal_story = from_journal(rig.journal, number)  # the technician at the terminal reads the same
