@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from kiosk.offline_queue.operation import REISSUED_NONCE, idempotency_key, session_id, txn_id
 from kiosk.receipt_format import parse_qr_payload
 from kiosk.status_link import parse_link
-from kiosk.story import Story, reversal_pending
+from kiosk.story import Reversal, Story, reversal_pending
 from provisioning.db.models import Terminal, utcnow
 from provisioning.journal.models import (
     JournalAttempt,
@@ -272,6 +272,14 @@ def attention(session: Session, dealer_id: int, limit: int = LIMIT, lang: str = 
         out.append({"terminal": terminal, "op": op, "age": now - since, "reason": reason,
                     "reversal": pending})
     return out
+
+
+def reversal(session: Session, op: JournalOperation) -> Reversal | None:
+    """The reversal one payment waits on (the provider has not answered a cancellation), or None."""
+    if op.state != "needs_attention" or not op.external_id:
+        return None
+    attempts = _cancel_runs(session, [(op.terminal_id, op)]).get((op.terminal_id, op.op_key), [])
+    return reversal_pending(op.state, op.external_id, attempts)
 
 
 def _cancel_runs(session: Session, ops: list[tuple[int, JournalOperation]]) -> dict[tuple[int, str], list[Any]]:

@@ -6,6 +6,7 @@ carried — the reissued ones too — finds it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from kiosk.offline_queue.journal import DELIVERED, NEEDS_ATTENTION
 from kiosk.story import from_journal
 from provisioning import tenants
 from provisioning.cli import main as dealer_main
+from provisioning.corrections import service
+from provisioning.db.models import Terminal
 from provisioning.journal import lookup
 from provisioning.server import DealerServer
 from tests.dealer_link.correction_rig import ACCOUNT, Rig, servers  # noqa: F401  (the module-scoped emulators)
@@ -96,6 +99,12 @@ def test_an_unanswered_reversal_is_named_everywhere_and_reissued_ids_find_the_pa
         page = portal.get(f"/lookup/terminals/{terminal.id}/operations/{number}").text
         assert re.search(r'id="story-state">needs_attention — reversal pending', page)
         assert f'id="story-reversal" role="alert">reversal pending at main since {local}' in page
+        # only repeating the account change (or a refund) can settle it: nothing else is offered or taken
+        assert 'id="offer-account"' in page and 'id="offer-refund"' in page
+        assert 'id="offer-reprocess"' not in page and 'id="offer-reroute"' not in page
+        with database.session() as session, pytest.raises(service.CorrectionError, match="waits for main's answer"):
+            service.request(session, session.get(Terminal, terminal.id), number, "reprocess", {}, "", "support@acme.test",
+                            dt.datetime.now(dt.UTC))
         assert f"reversal pending at main since {local}" in portal.get("/lookup/attention").text
         found = portal.get("/api/v1/lookup", params={"q": f"10001/{number}"}).json()["found"]
         assert found[0]["reversal_pending"] == {"gateway": "main", "since": cancel_at}
