@@ -149,7 +149,7 @@ def _simulate(args: argparse.Namespace) -> int:
             state = config.journal_path.parent / f"cassette-{args.validator_protocol}.json"
             external = ExternalValidator.spawn(args.validator_protocol, state, "--step", "0.05")
     fiscal = None
-    if args.printer == "fiscal":  # the emulated registrar answers on a pty from this process (kiosk/fiscal/)
+    if args.printer == "fiscal":  # the emulated registrar: `kiosk emulate fiscal` in a process of its own, on a pty
         # through the demo's wiring, the one module besides `kiosk emulate` that may start emulators
         fiscal = importlib.import_module("kiosk.demo_stack").FiscalRig(config.journal_path.parent).start()
         config = fiscal.configure(config)

@@ -42,3 +42,13 @@ def test_the_check_finds_a_doubled_and_a_lost_receipt(tmp_path):
     assert any("operation 1 has 2 fiscal receipts" in p for p in problems)
     assert any("operation 2 took money but has no fiscal receipt" in p for p in problems)
     assert any("intent is still unresolved" in p for p in problems)
+
+
+@pytest.mark.slow
+def test_kills_with_the_registrar_in_a_process_of_its_own(tmp_path):
+    """As in the demo: `kiosk emulate fiscal` runs apart; it kills the terminal mid-receipt (its `kill-host`
+    switch), the terminal restarts, and each payment still has exactly one fiscal receipt."""
+    report = run_fiscal_trials(tmp_path, kills=4, seed=7, separate=True)
+    assert report.problems == []
+    assert report.kills == 4 and report.signing_kills >= 1
+    assert report.operations > 0 and report.receipts == report.operations
