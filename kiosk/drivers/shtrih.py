@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -165,6 +165,15 @@ class ShtrihRegistrar:
         return FnStatus(phase=data[0], document=data[1], shift_open=bool(data[3]), warnings=data[4],
                         at=_fn_time(data[5:10], self.tz), fn_number=self._fn_cache,
                         last_fd=int.from_bytes(data[26:30], "little"))
+
+    @exclusive
+    def valid_until(self) -> date:
+        """FF03: the fiscal drive's validity date (YY MM DD); past it the drive signs nothing."""
+        data = self._call(sf.FN_VALIDITY, self.sysadmin, repeatable=True, expect=3)
+        try:
+            return date(2000 + data[0], data[1], data[2])
+        except ValueError as exc:
+            raise RegistrarError(0, f"the registrar sent an impossible validity date {data[:3].hex()}") from exc
 
     @exclusive
     def short_status(self) -> tuple[int, int, int]:

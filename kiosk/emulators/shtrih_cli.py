@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.emulators.control_line import serve
@@ -22,7 +23,8 @@ from kiosk.emulators.shtrih_kill import PHASES, KillSwitch
 HELP = ("commands: paper out|in | paper-lines <n> (the roll ends after n printed lines) | clock <hours ahead> | "
         "drive-full <code hex>|off | lose-reply <n> | power-cut before|after | power-on | corrupt-request <n> | "
         "corrupt-answer <n> | truncate-answer <n> | close-error <code hex>|off | silent on|off | delay <ms> | "
-        "kill-host <pid> before|after <n> [<command hex>] | kill-host off | status | help | quit")
+        "kill-host <pid> before|after <n> [<command hex>] | kill-host off | valid-until YYYY-MM-DD | status | help | "
+        "quit")
 POWER_CUT_EXIT = 137  # what a shell reports for a process killed by SIGKILL
 
 
@@ -96,6 +98,9 @@ def execute(emu: ShtrihEmulator, line: str, switch: KillSwitch | None = None) ->
             if phase not in PHASES:
                 raise ValueError(f"expected {' or '.join(PHASES)}")
             actions[verb] = lambda: switch.arm(pid, target, phase, only)
+        elif verb == "valid-until" and one:
+            until = date.fromisoformat(args[0]).isoformat()
+            actions[verb] = lambda: registrar.set_valid_until(until)
         elif verb == "status" and not args:
             status = emu.status()
             if switch is not None:

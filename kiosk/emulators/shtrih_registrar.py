@@ -21,6 +21,7 @@ from kiosk.fiscal import tlv
 # Error codes the emulator answers with
 OK = 0x00
 FN_NO_DATA = 0x08  # FN: the requested data is not there
+FN_TERM_OVER = 0x05  # FN: its validity term is over (the driver's DriveFull)
 FN_SHIFT_EXPIRED = 0x16
 BAD_PARAMETER = 0x33
 SHIFT_CLOSED = 0x3D
@@ -42,6 +43,7 @@ SUBMODE_PAPER_OUT_PRINTING = 2  # ran out while printing
 SUBMODE_WAIT_CONTINUE = 3  # paper is back: waiting for B0
 
 ADMIN, SYSADMIN = 29, 30
+WARN_DAYS_30, WARN_DAYS_3 = 30, 3  # FF01 warns this many days before the drive's validity date
 LINE_WIDTH = 40
 DEVICE_NAME = "ШТРИХ-М-01Ф ЭМУЛЯТОР"
 PAYMENT_TYPES = 16
@@ -96,6 +98,7 @@ class Registrar:
             sf.CANCEL_RECEIPT: self._cancel, sf.PRINT_LINE: self._print_line, sf.CUT: self._cut,
             sf.CONTINUE_PRINTING: self._continue, sf.FN_STATUS: self._fn_status,
             sf.FN_FIND_DOCUMENT: self._find_document, sf.FN_SHIFT_PARAMS: self._shift_params,
+            sf.FN_VALIDITY: self._validity,
         }
 
     # ---- state the status commands report
@@ -129,6 +132,11 @@ class Registrar:
         self.drive.state.clock_offset = seconds
         self.drive.save()
 
+    def set_valid_until(self, until: str) -> None:
+        """Set the drive's validity date (ISO); past it the drive signs nothing (FN error 05)."""
+        self.drive.state.valid_until = until
+        self.drive.save()
+
     def set_drive_full(self, code: int) -> None:
         """Make the fiscal drive refuse new documents with this error code (0: a healthy drive)."""
         self.drive.state.full_code = code
@@ -147,7 +155,7 @@ class Registrar:
         return {"mode": self.mode, "submode": self.submode, "paper": state.paper, "shift_open": state.shift_open,
                 "shift_expired": self.drive.shift_expired, "last_fd": state.last_fd, "fn": state.fn_number,
                 "receipt_open": self.receipt is not None, "full_code": state.full_code,
-                "clock_offset": state.clock_offset}
+                "clock_offset": state.clock_offset, "valid_until": state.valid_until}
 
     # ---- dispatch
 
@@ -179,6 +187,8 @@ class Registrar:
     def _need_document_allowed(self, fn_error: bool) -> None:
         if self.drive.state.full_code:
             raise CommandFailed(self.drive.state.full_code)
+        if self.drive.days_left() < 0:
+            raise CommandFailed(FN_TERM_OVER)
         if self.drive.shift_expired:
             raise CommandFailed(FN_SHIFT_EXPIRED if fn_error else SHIFT_EXPIRED)
 
@@ -206,9 +216,19 @@ class Registrar:
     def _fn_status(self, request: sf.Request) -> bytes:
         state = self.drive.state
         document = 0x04 if self.receipt is not None else 0
-        return (bytes((0x0F, document, 1 if self.receipt and self.receipt.items else 0, int(state.shift_open), 0))
+        return (bytes((0x0F, document, 1 if self.receipt and self.receipt.items else 0, int(state.shift_open),
+                       self._warnings()))
                 + fn_datetime(self.drive.now()) + state.fn_number.encode("ascii").ljust(16)[:16]
                 + state.last_fd.to_bytes(4, "little"))
+
+    def _warnings(self) -> int:
+        """FF01's warning flags the drive's own term raises: replace within 30 days (bit 1), within 3 (bit 0)."""
+        left = self.drive.days_left()
+        return (0x02 if left <= WARN_DAYS_30 else 0) | (0x01 if left <= WARN_DAYS_3 else 0)
+
+    def _validity(self, request: sf.Request) -> bytes:
+        until = self.drive.valid_until
+        return bytes((until.year % 100, until.month, until.day))
 
     def _shift_params(self, request: sf.Request) -> bytes:
         state = self.drive.state

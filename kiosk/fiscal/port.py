@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from kiosk.errors import DeviceError
@@ -117,6 +117,9 @@ class FiscalRegistrar(Protocol):
 
     def document(self, number: int) -> FiscalDocument | None:
         """Ask the fiscal drive whether document `number` exists (after LostReply)."""
+
+    def valid_until(self) -> date:
+        """The fiscal drive's validity date: it must be replaced before then."""
 
     def print_lines(self, lines: Sequence[str], cut: bool = True) -> None:
         """Print non-fiscal text."""
