@@ -17,7 +17,7 @@ from typing import Any
 
 from kiosk.catalog import Catalog
 from kiosk.config import Config
-from kiosk.fiscal.ledger import FiscalLedger, FiscalRow, qr_text
+from kiosk.fiscal.ledger import RECEIPT, REFUND, FiscalLedger, FiscalRow, qr_text
 from kiosk.fiscal.port import (
     FiscalDocument,
     FiscalError,
@@ -29,12 +29,23 @@ from kiosk.fiscal.port import (
     StillPrinting,
 )
 from kiosk.fiscal.settings import MAX_SHIFT_HOURS
+from kiosk.fiscal.tlv import KIND_INCOME, KIND_INCOME_RETURN
 from kiosk.offline_queue.journal import Operation
+from kiosk.offline_queue.operation import REFUNDED
 from kiosk.receipt_fiscal import fiscal_receipt
 
 log = logging.getLogger(__name__)
 
 PRINTED, FAILED = "printed", "failed"  # journal receipt statuses (kiosk.offline_queue.operation.RECEIPT_STATES)
+
+
+CALCULATIONS = {RECEIPT: KIND_INCOME, REFUND: KIND_INCOME_RETURN}  # ledger kind → the receipt's 1054
+
+
+def refund_way(op: Operation) -> str:
+    """How the payer got the cash back, as the refund correction recorded it (cash, transfer, other)."""
+    refunds = [c for c in op.details.get("corrections", []) if c.get("kind") == "refund"]
+    return str(refunds[-1].get("how", "cash")) if refunds else "cash"
 
 
 class Unresolved(Exception):
@@ -62,27 +73,41 @@ class FiscalDesk:
         retry: a later attempt (upkeep) — a failure updates the operation's fiscal status but raises no new
         incident, so a registrar that keeps failing does not flood support with one per minute.
         """
-        return self._issue(op, header_lines, renewed=False, quiet=retry)
+        return self._issue(op, header_lines, renewed=False, quiet=retry, kind=RECEIPT)
 
-    def _issue(self, op: Operation, header_lines: tuple[str, ...], renewed: bool, quiet: bool) -> str:
+    def refund(self, op: Operation, retry: bool = False) -> str:
+        """The refund receipt (возврат прихода, 1054 = 2) of a refunded operation, once; its sale receipt first.
+
+        The same items and agent tags as the sale; the cash given back, or for a refund by transfer an electronic
+        payment. Journaled like a sale document (intent, then FD/FP/QR in details["fiscal_refund"]).
+        """
         with self.lock:
-            if self.ledger.receipt_of(op.operation) is not None:
+            if op.state != REFUNDED:
+                raise ValueError(f"operation {op.operation} is {op.state}, not refunded: no refund receipt")
+            if self.ledger.receipt_of(op.operation) is None and self.issue(op, retry=retry) != PRINTED:
+                return FAILED  # the sale's own receipt is still owed: the refund follows it
+            return self._issue(op, (), renewed=False, quiet=retry, kind=REFUND)
+
+    def _issue(self, op: Operation, header_lines: tuple[str, ...], renewed: bool, quiet: bool, kind: str) -> str:
+        with self.lock:
+            if self.ledger.receipt_of(op.operation, kind) is not None:
                 return PRINTED  # made already (a recovery, a retry): never a second one
             try:
-                if self.resolve_intents() and self.ledger.receipt_of(op.operation) is not None:
+                if self.resolve_intents() and self.ledger.receipt_of(op.operation, kind) is not None:
                     return PRINTED  # the receipt a crash or a lost reply left unknown was made after all
                 status = self._ready_to_sell()
             except (FiscalError, Unresolved) as exc:
-                log.warning("fiscal receipt for operation %d not attempted: %s", op.operation, exc)
-                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet)
+                log.warning("fiscal %s for operation %d not attempted: %s", kind, op.operation, exc)
+                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet, kind=kind)
                 return FAILED
             try:
-                receipt = fiscal_receipt(self.config, self.catalog, op, header_lines)
+                receipt = fiscal_receipt(self.config, self.catalog, op, header_lines, CALCULATIONS[kind],
+                                         in_cash=kind == RECEIPT or refund_way(op) == "cash")
             except ValueError as exc:  # data the drive cannot take (a configuration fault): reported, retried
-                log.error("fiscal receipt for operation %d cannot be built: %s", op.operation, exc)
-                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet)
+                log.error("fiscal %s for operation %d cannot be built: %s", kind, op.operation, exc)
+                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet, kind=kind)
                 return FAILED
-            row = self.ledger.intend(op.operation, "receipt", status.fn_number, status.last_fd, op.cash)
+            row = self.ledger.intend(op.operation, kind, status.fn_number, status.last_fd, op.cash)
             try:
                 document: FiscalDocument | None = self.registrar.sell(receipt)
                 error = ""
@@ -101,9 +126,9 @@ class FiscalDesk:
                     except (FiscalError, Unresolved) as renewal:
                         log.warning("making the registrar ready again failed: %s", renewal)
                         self.ledger.not_attempted(op.operation, f"{error}; {_words(renewal)}", op.cash,
-                                                  incident=not quiet)
+                                                  incident=not quiet, kind=kind)
                         return FAILED
-                    return self._issue(op, header_lines, renewed=True, quiet=quiet)
+                    return self._issue(op, header_lines, renewed=True, quiet=quiet, kind=kind)
             if document is None:
                 self.ledger.failed(row, error or "the registrar made no document", incident=not quiet)
                 self._cancel_open_receipt()
@@ -188,12 +213,14 @@ class FiscalDesk:
         if row.fn and status.fn_number and status.fn_number != row.fn:
             raise Unresolved(f"the fiscal drive was replaced ({row.fn} → {status.fn_number}); ask the old one")
         last = row.last_fd or 0
+        wanted = "receipt" if row.kind in CALCULATIONS else row.kind  # a refund is a receipt of 1054 = 2
         for number in range(last + 1, status.last_fd + 1):
             try:
                 document = self.registrar.document(number)
             except (LinkDown, LostReply) as exc:
                 raise Unresolved(f"the registrar does not answer: {exc}") from exc
-            if document is not None and document.kind == row.kind and (
+            if document is not None and document.kind == wanted and (
+                    row.kind not in CALCULATIONS or document.calculation == CALCULATIONS[row.kind]) and (
                     row.total is None or document.total is None or document.total == row.total):
                 return document
         return None
@@ -209,7 +236,7 @@ class FiscalDesk:
                     self._cancel_open_receipt()
                 else:
                     total = row.total if row.total is not None else document.total or 0
-                    qr = qr_text(document, total, self.config.timezone) if row.kind == "receipt" else ""
+                    qr = qr_text(document, total, self.config.timezone) if row.kind in CALCULATIONS else ""
                     self.ledger.done(row, document, qr)
                 settled += 1
         return settled
@@ -224,13 +251,20 @@ class FiscalDesk:
                     return {"made": 0, "failed": 0, "owed": len(self.ledger.owed(limit)), "why": "no paper"}
             except (FiscalError, Unresolved) as exc:
                 return {"made": 0, "failed": 0, "owed": len(self.ledger.owed(limit)), "why": _words(exc)}
-            for number in self.ledger.owed(limit):
-                if self.issue(journal_get(number), retry=self.ledger.reported(number)) == PRINTED:
+            owed = [(number, RECEIPT) for number in self.ledger.owed(limit)]
+            owed += [(number, REFUND) for number in self.ledger.owed_refunds(limit)]
+            for number, kind in owed:
+                op, quiet = journal_get(number), self.ledger.reported(number, kind)
+                # a refunded payment whose sale receipt was still owed gets both now, the sale's first
+                refunding = kind == REFUND or op.state == REFUNDED
+                made_now = self.refund(op, retry=quiet) if refunding else self.issue(op, retry=quiet)
+                if made_now == PRINTED:
                     made += 1
                 else:
                     failed += 1
                     break  # the registrar is failing again: try the rest later
-        return {"made": made, "failed": failed, "owed": len(self.ledger.owed(limit)), "why": ""}
+        still = len(self.ledger.owed(limit)) + len(self.ledger.owed_refunds(limit))
+        return {"made": made, "failed": failed, "owed": still, "why": ""}
 
     def _cancel_open_receipt(self) -> None:
         try:

@@ -76,7 +76,8 @@ class FakeRegistrar:
         if not self.paper:
             self.receipt_open = True  # the items went in before the paper ran out: the receipt stays open
             raise PaperOut(0x6B, "no receipt paper")
-        return self._fiscal("receipt", receipt.cash, lambda: self.receipts.append(receipt))
+        return self._fiscal("receipt", receipt.cash + receipt.electronic, lambda: self.receipts.append(receipt),
+                            receipt.kind)
 
     def document(self, number: int) -> FiscalDocument | None:
         """A document by number, if the drive has it."""
@@ -109,7 +110,8 @@ class FakeRegistrar:
         if self.link_down:
             raise LinkDown("no answer to ENQ")
 
-    def _fiscal(self, kind: str, total: int | None, effect: Callable[[], object]) -> FiscalDocument:
+    def _fiscal(self, kind: str, total: int | None, effect: Callable[[], object],
+                calculation: int = 1) -> FiscalDocument:
         self._link()
         self.commands.append(kind)
         lose, self.lose = self.lose, None
@@ -118,7 +120,7 @@ class FakeRegistrar:
         effect()
         number = self.last_fd + 1
         document = FiscalDocument(number=number, sign=3_000_000_000 + number * 7919, at=self.now(), fn_number=self.fn,
-                                  kind=kind, total=total)  # type: ignore[arg-type]
+                                  kind=kind, total=total, calculation=calculation)  # type: ignore[arg-type]
         self.documents[number] = document
         self.receipt_open = False
         if lose == "after":
