@@ -17,7 +17,7 @@ from typing import Any
 
 from kiosk.catalog import Catalog
 from kiosk.config import Config
-from kiosk.fiscal.ledger import RECEIPT, REFUND, FiscalLedger, FiscalRow, qr_text
+from kiosk.fiscal.ledger import RECEIPT, REFUND, REPLACED, FiscalLedger, FiscalRow, qr_text
 from kiosk.fiscal.port import (
     FiscalDocument,
     FiscalError,
@@ -50,6 +50,10 @@ def refund_way(op: Operation) -> str:
 
 class Unresolved(Exception):
     """Whether the drive made a document cannot be known now (the registrar does not answer)."""
+
+
+class Replaced(Unresolved):
+    """The intent was for another fiscal drive: only a person who reads the old drive can settle it."""
 
 
 class FiscalDesk:
@@ -211,7 +215,8 @@ class FiscalDesk:
         except (LinkDown, LostReply) as exc:
             raise Unresolved(f"the registrar does not answer: {exc}") from exc
         if row.fn and status.fn_number and status.fn_number != row.fn:
-            raise Unresolved(f"the fiscal drive was replaced ({row.fn} → {status.fn_number}); ask the old one")
+            raise Replaced(f"{REPLACED} ({row.fn} → {status.fn_number}): a person must say whether the old one "
+                           f"made it (kiosk fiscal resolve)")
         last = row.last_fd or 0
         wanted = "receipt" if row.kind in CALCULATIONS else row.kind  # a refund is a receipt of 1054 = 2
         for number in range(last + 1, status.last_fd + 1):
@@ -230,7 +235,15 @@ class FiscalDesk:
         settled = 0
         with self.lock:
             for row in self.ledger.rows(state="intent"):
-                document = self._find(row)  # Unresolved propagates: nothing new may start while one is unknown
+                try:
+                    document = self._find(row)
+                except Replaced as replaced:  # held for a person: said on the intent, where support reads it
+                    if row.error != str(replaced):
+                        self.ledger.unresolved(row, str(replaced))
+                        self.ledger.journal.incident("fiscal_drive_replaced", f"intent {row.id}: {replaced}",
+                                                     row.operation, row.total)
+                    raise  # nothing new may start while one is unknown
+
                 if document is None:
                     self.ledger.failed(row, row.error or "interrupted before the registrar made the document")
                     self._cancel_open_receipt()

@@ -19,7 +19,8 @@ from kiosk.offline_queue.journal import CANCELLED, COLLECTING, Journal
 from kiosk.offline_queue.operation import REFUNDED
 
 INTENT, DONE, FAILED = "intent", "done", "failed"
-RECEIPT, REFUND = "receipt", "refund"  # a payment's receipt (1054 = 1) and its refund's (1054 = 2)
+RECEIPT, REFUND = "receipt", "refund"
+REPLACED = "the fiscal drive was replaced"  # an intent's error when it was made for another drive than the one now  # a payment's receipt (1054 = 1) and its refund's (1054 = 2)
 #: where support reads a document's state on its operation: details[key]
 DETAILS_KEYS = {RECEIPT: "fiscal", REFUND: "fiscal_refund"}
 #: meta key: the first operation this terminal owes a fiscal receipt for (set when the registrar first runs)
