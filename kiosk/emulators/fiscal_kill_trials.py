@@ -35,6 +35,7 @@ MAX_COMMAND = 160  # kill points are drawn among the first commands of a run: st
 SIGNING_SHARE = 0.4  # share of kills aimed at FF45 (close receipt: the drive signs) rather than any command
 SHIFT_EVERY = 5  # every fifth kill is aimed at the Z-report or the shift opening after a day has passed
 SHIFT_HOURS_PASSED = 25
+SIGNS = {"receipt": 1, "refund": 2}  # the journal's receipt kinds and their calculation sign (1054)
 RUN_LIMIT = 20.0  # seconds a terminal may run before it is killed anyway (it stopped talking to the registrar)
 
 
@@ -176,10 +177,12 @@ def check_fiscal(directory: Path, state_file: Path) -> list[str]:
             problems.append(f"the drive holds {document['kind']} FD {fd} that the journal does not know (lost)")
             continue
         op, kind, fp, total = done[fd]
-        if (kind, fp) != (document["kind"], document["fp"]):
+        receipt = kind in SIGNS  # a refund is a receipt of another calculation sign (1054)
+        if (("receipt" if receipt else kind), fp) != (document["kind"], document["fp"]) or (
+                receipt and SIGNS[kind] != document.get("kind_1054", 1)):
             problems.append(f"FD {fd}: the journal says {kind} FP {fp}, the drive {document['kind']} "
-                            f"FP {document['fp']}")
-        if kind == "receipt" and total != document["total"]:
+                            f"(1054 = {document.get('kind_1054')}) FP {document['fp']}")
+        if receipt and total != document["total"]:
             problems.append(f"FD {fd} of operation {op}: the drive's total {document['total']} != {total}")
     for fd in set(done) - set(drive):
         problems.append(f"the journal records FD {fd} that the drive never made")

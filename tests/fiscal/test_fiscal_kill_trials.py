@@ -52,3 +52,29 @@ def test_kills_with_the_registrar_in_a_process_of_its_own(tmp_path):
     assert report.problems == []
     assert report.kills == 4 and report.signing_kills >= 1
     assert report.operations > 0 and report.receipts == report.operations
+
+
+def test_the_check_tells_a_refund_receipt_from_a_sale(tmp_path):
+    """A refund (1054 = 2) journaled as such matches the drive; journaled against a sale document it does not."""
+    state = {"fn_number": "9999078902004321", "last_fd": 2, "documents": {
+        "1": {"fd": 1, "kind": "receipt", "fp": 11, "total": 500, "kind_1054": 1},
+        "2": {"fd": 2, "kind": "receipt", "fp": 12, "total": 500, "kind_1054": 2}}}
+    (tmp_path / "fn.json").write_text(json.dumps(state), encoding="utf-8")
+    conn = sqlite3.connect(tmp_path / "journal.sqlite")
+    conn.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        CREATE TABLE operations (operation INTEGER, cash INTEGER, state TEXT);
+        CREATE TABLE fiscal_documents (operation INTEGER, kind TEXT, state TEXT, fd INTEGER, fp INTEGER, total INTEGER);
+        INSERT INTO operations VALUES (1, 500, 'refunded');
+        INSERT INTO fiscal_documents VALUES (1, 'receipt', 'done', 1, 11, 500), (1, 'refund', 'done', 2, 12, 500);
+    """)
+    conn.commit()
+    problems = [p for p in check_fiscal(tmp_path, tmp_path / "fn.json") if not p.startswith("fiscal drive:")]
+    assert problems == []
+    conn.execute("UPDATE fiscal_documents SET kind='refund' WHERE fd=1")
+    conn.execute("UPDATE fiscal_documents SET kind='receipt' WHERE fd=2")
+    conn.commit()
+    conn.close()
+    problems = check_fiscal(tmp_path, tmp_path / "fn.json")
+    assert any("FD 1: the journal says refund" in p for p in problems)
+    assert any("FD 2: the journal says receipt" in p for p in problems)
