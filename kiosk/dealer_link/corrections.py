@@ -301,7 +301,7 @@ def correction(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:
     result = ctx.between_payments(f"correction {kind}", lambda: Corrector(terminal.journal, terminal.outbox)
                                   .run(kind, args))
     fiscal = terminal.receipts.fiscal
-    if kind == "refund" and fiscal is not None:  # the cash went back: a return-of-income receipt (54-FZ)
+    if kind == "refund" and fiscal is not None and fiscal.makes_refunds:  # cash went back: return of income
         op = terminal.journal.get(int(args["operation"]))
         result["fiscal_refund"] = ctx.between_payments("fiscal refund receipt", lambda: fiscal.refund(op))
     return result

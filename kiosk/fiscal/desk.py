@@ -265,19 +265,27 @@ class FiscalDesk:
             except (FiscalError, Unresolved) as exc:
                 return {"made": 0, "failed": 0, "owed": len(self.ledger.owed(limit)), "why": _words(exc)}
             owed = [(number, RECEIPT) for number in self.ledger.owed(limit)]
-            owed += [(number, REFUND) for number in self.ledger.owed_refunds(limit)]
+            owed += [(number, REFUND) for number in self._owed_refunds(limit)]
             for number, kind in owed:
                 op, quiet = journal_get(number), self.ledger.reported(number, kind)
                 # a refunded payment whose sale receipt was still owed gets both now, the sale's first
-                refunding = kind == REFUND or op.state == REFUNDED
+                refunding = kind == REFUND or (op.state == REFUNDED and self.makes_refunds)
                 made_now = self.refund(op, retry=quiet) if refunding else self.issue(op, retry=quiet)
                 if made_now == PRINTED:
                     made += 1
                 else:
                     failed += 1
                     break  # the registrar is failing again: try the rest later
-        still = len(self.ledger.owed(limit)) + len(self.ledger.owed_refunds(limit))
+        still = len(self.ledger.owed(limit)) + len(self._owed_refunds(limit))
         return {"made": made, "failed": failed, "owed": still, "why": ""}
+
+    @property
+    def makes_refunds(self) -> bool:
+        """Whether this terminal makes refunds' return receipts (the dealer may leave them to the office's register)."""
+        return self.config.fiscal is None or self.config.fiscal.refund_receipts
+
+    def _owed_refunds(self, limit: int) -> list[int]:
+        return self.ledger.owed_refunds(limit) if self.makes_refunds else []
 
     def _cancel_open_receipt(self) -> None:
         try:

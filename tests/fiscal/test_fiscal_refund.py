@@ -136,3 +136,16 @@ def test_the_refund_correction_prints_a_return_receipt_on_the_registrar_and_look
     out = capsys.readouterr().out
     assert f"fiscal refund made: FN {fiscal['fn']}  FD {fiscal['fd']}  FP {fiscal['fp']}" in out
     assert f"fiscal refund receipt (return of income): FN {fiscal['fn']} FD {fiscal['fd']}" in out
+
+
+def test_a_dealer_whose_office_register_makes_the_return_receipt_turns_them_off(rig, tmp_path):
+    text = (tmp_path / "terminal.toml").read_text(encoding="utf-8").replace("[fiscal]\n",
+                                                                              "[fiscal]\nrefund_receipts = false\n")
+    (tmp_path / "terminal.toml").write_text(text, encoding="utf-8")
+    rig.desk.config = load_config(tmp_path / "terminal.toml")
+    assert rig.desk.config.fiscal is not None and not rig.desk.config.fiscal.refund_receipts
+    number = owed(rig.journal, 4000)
+    rig.desk.catch_up(rig.journal.get)
+    refunded(rig.journal, number)
+    assert rig.desk.catch_up(rig.journal.get) == {"made": 0, "failed": 0, "owed": 0, "why": ""}
+    assert [r.kind for r in rig.registrar.receipts] == [tlv.KIND_INCOME]
