@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from fake_registrar import FakeRegistrar
 
+from kiosk.app import Terminal
 from kiosk.catalog import load_catalog
 from kiosk.clock import ManualClock
 from kiosk.config import load_config
@@ -53,3 +54,11 @@ class Rig:
 
     def receipts(self):
         return [d for d in self.registrar.documents.values() if d.kind == "receipt"]
+
+
+def start(config_path, registrar):
+    """A terminal on this configuration whose fiscal registrar is `registrar`, started without background work."""
+    config = load_config(config_path)
+    terminal = Terminal(config, clock=ManualClock(config.timezone), background_checks=False, registrar=registrar)
+    terminal.start(background_outbox=False)
+    return terminal
