@@ -20,18 +20,26 @@ def test_kills_around_the_signing_leave_one_fiscal_receipt_per_payment(tmp_path)
     assert report.operations > 0 and report.receipts == report.operations
 
 
-def test_the_check_finds_a_doubled_and_a_lost_receipt(tmp_path):
-    """The invariant check itself: a drive and a journal that disagree are reported."""
-    state = {"fn_number": "9999078902004321", "last_fd": 3, "documents": {
-        "1": {"fd": 1, "kind": "receipt", "fp": 11, "total": 500},
-        "2": {"fd": 2, "kind": "receipt", "fp": 12, "total": 500},
-        "3": {"fd": 3, "kind": "receipt", "fp": 13, "total": 500}}}
+def drive_and_journal(tmp_path, documents: dict, rows: str) -> sqlite3.Connection:
+    """A drive's state file with these documents, and a journal of the tables check_fiscal reads, with rows."""
+    state = {"fn_number": "9999078902004321", "last_fd": len(documents), "documents": documents}
     (tmp_path / "fn.json").write_text(json.dumps(state), encoding="utf-8")
     conn = sqlite3.connect(tmp_path / "journal.sqlite")
     conn.executescript("""
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
         CREATE TABLE operations (operation INTEGER, cash INTEGER, state TEXT);
         CREATE TABLE fiscal_documents (operation INTEGER, kind TEXT, state TEXT, fd INTEGER, fp INTEGER, total INTEGER);
+    """ + rows)
+    conn.commit()
+    return conn
+
+
+def test_the_check_finds_a_doubled_and_a_lost_receipt(tmp_path):
+    """The invariant check itself: a drive and a journal that disagree are reported."""
+    conn = drive_and_journal(tmp_path, {
+        "1": {"fd": 1, "kind": "receipt", "fp": 11, "total": 500},
+        "2": {"fd": 2, "kind": "receipt", "fp": 12, "total": 500},
+        "3": {"fd": 3, "kind": "receipt", "fp": 13, "total": 500}}, """
         INSERT INTO operations VALUES (1, 500, 'delivered'), (2, 500, 'delivered');
         INSERT INTO fiscal_documents VALUES (1, 'receipt', 'done', 1, 11, 500), (1, 'receipt', 'done', 2, 12, 500),
                                             (2, 'receipt', 'intent', NULL, NULL, 500);
@@ -56,19 +64,12 @@ def test_kills_with_the_registrar_in_a_process_of_its_own(tmp_path):
 
 def test_the_check_tells_a_refund_receipt_from_a_sale(tmp_path):
     """A refund (1054 = 2) journaled as such matches the drive; journaled against a sale document it does not."""
-    state = {"fn_number": "9999078902004321", "last_fd": 2, "documents": {
+    conn = drive_and_journal(tmp_path, {
         "1": {"fd": 1, "kind": "receipt", "fp": 11, "total": 500, "kind_1054": 1},
-        "2": {"fd": 2, "kind": "receipt", "fp": 12, "total": 500, "kind_1054": 2}}}
-    (tmp_path / "fn.json").write_text(json.dumps(state), encoding="utf-8")
-    conn = sqlite3.connect(tmp_path / "journal.sqlite")
-    conn.executescript("""
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
-        CREATE TABLE operations (operation INTEGER, cash INTEGER, state TEXT);
-        CREATE TABLE fiscal_documents (operation INTEGER, kind TEXT, state TEXT, fd INTEGER, fp INTEGER, total INTEGER);
+        "2": {"fd": 2, "kind": "receipt", "fp": 12, "total": 500, "kind_1054": 2}}, """
         INSERT INTO operations VALUES (1, 500, 'refunded');
         INSERT INTO fiscal_documents VALUES (1, 'receipt', 'done', 1, 11, 500), (1, 'refund', 'done', 2, 12, 500);
     """)
-    conn.commit()
     problems = [p for p in check_fiscal(tmp_path, tmp_path / "fn.json") if not p.startswith("fiscal drive:")]
     assert problems == []
     conn.execute("UPDATE fiscal_documents SET kind='refund' WHERE fd=1")
