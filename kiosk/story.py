@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiosk.catalog import Provider
-from kiosk.fiscal.words import fiscal_event, fiscal_lines
+from kiosk.fiscal.words import fiscal_events, fiscal_lines
 from kiosk.journal_text import STATE_WORDS, provider_name
 from kiosk.money import Money
 from kiosk.offline_queue.operation import Operation
@@ -217,9 +217,8 @@ class Story:
             out.append(Event(incident["at"], "incident", self.w("incident", kind=incident["kind"], money=money,
                                                                   detail=incident["detail"])))
         out += [Event(step["at"], "correction", step["text"]) for step in self.corrections]
-        fiscal = fiscal_event(r.get("details"), self.lang)  # a registrar's fiscal receipt (kiosk/fiscal/words.py)
-        if fiscal is not None:
-            out.append(Event(fiscal[0], "fiscal", fiscal[1]))
+        # a registrar's fiscal receipt and its refund receipt (kiosk/fiscal/words.py)
+        out += [Event(at, "fiscal", words) for at, words in fiscal_events(r.get("details"), self.lang)]
         if r.get("finished_at"):
             out.append(Event(r["finished_at"], "finished", self.w("finished", state=r["state"],
                                                                   words=self.state_words(r["state"]))))

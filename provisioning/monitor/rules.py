@@ -52,6 +52,16 @@ def _clock(state: TerminalState, seconds: int) -> str | None:
     return f"clock off by {state.clock_skew_s:+.0f} s"
 
 
+def _fiscal_drive(state: TerminalState, days: int) -> str | None:
+    left = state.fiscal_days_left
+    if left is None or left >= days:
+        return None
+    drive = state.payload.get("fiscal_drive") or {}
+    if left < 0:
+        return f"the fiscal drive is past its validity date {drive.get('valid_until')}: no fiscal receipts"
+    return f"the fiscal drive must be replaced: valid until {drive.get('valid_until')} ({left} d left)"
+
+
 KINDS: dict[str, Kind] = {
     "offline": Kind("s", 600, 1, 7 * 86400, _offline),
     "cassette": Kind("%", 90, 1, 100, _cassette),
@@ -59,6 +69,7 @@ KINDS: dict[str, Kind] = {
     "needs_attention": Kind("", 0, 0, 1_000_000, _needs_attention),
     "validator_fault": Kind("", 0, 0, 0, _validator),
     "clock_skew": Kind("s", 120, 1, 86400, _clock),
+    "fiscal_drive": Kind("d", 30, 1, 400, _fiscal_drive),
 }
 
 

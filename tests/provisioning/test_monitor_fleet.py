@@ -210,7 +210,8 @@ def _csrf(page: str) -> str:
 def test_rule_editor_checks_thresholds_audits_changes_and_never_shows_the_webhook_secret(server, database):
     admin = _portal(server, "admin@charts.test")
     form = admin.get("/alerts/rules")
-    assert form.status_code == 200 and form.text.count('type="checkbox"') == 6
+    assert form.status_code == 200 and form.text.count('type="checkbox"') == 7  # six kinds and the fiscal drive's
+    assert "Fiscal drive valid for fewer than (days)" in form.text
     csrf = _csrf(form.text)
     wrong = admin.post("/alerts/rules", data={"csrf": csrf, "enabled_offline": "on", "threshold_offline": "soon"})
     assert wrong.status_code == 400 and "a whole number from 1 to 604800" in wrong.text
