@@ -148,6 +148,20 @@ def set_secret(session: Session, terminal: Terminal, gateway: str, name: str, va
                  target=f"terminal {terminal.number}", after={"gateway": gateway, "name": name, "set": True})
 
 
+def delete_secret(session: Session, terminal: Terminal, gateway: str, name: str, actor: str, remote: str = "") -> None:
+    """Delete one gateway secret of one terminal (its next bundle goes without it, and the terminal keeps no copy);
+    audited by name only."""
+    row = session.scalar(select(GatewaySecret).where(GatewaySecret.terminal_id == terminal.id,
+                                                     GatewaySecret.gateway == gateway, GatewaySecret.name == name))
+    if row is None:
+        raise StoreError("secret", f"terminal {terminal.number} has no secret {gateway}.{name}")
+    session.delete(row)
+    session.flush()
+    audit.record(session, actor=actor, action="config.secret_delete", dealer_id=terminal.dealer_id,
+                 target=f"terminal {terminal.number}", before={"gateway": gateway, "name": name, "set": True},
+                 after={"gateway": gateway, "name": name, "set": False}, remote=remote)
+
+
 def secrets_set(session: Session, terminal: Terminal) -> list[GatewaySecret]:
     """Which secrets are set on a terminal (for "set on <date> by <user>"; the value is never read here)."""
     return list(session.scalars(select(GatewaySecret).where(GatewaySecret.terminal_id == terminal.id)

@@ -231,3 +231,21 @@ async def set_secret(terminal_id: int, request: Request) -> Response:
             return RedirectResponse(f"/terminals/{terminal_id}/config", 303)
 
     return await run_in_threadpool(work)
+
+
+@page("POST", "/terminals/{terminal_id}/secrets/delete", "config.secrets")
+async def delete_secret(terminal_id: int, request: Request) -> Response:
+    """Delete one gateway secret of this terminal (audited; the terminal drops it with its next bundle)."""
+    posted = {k: str(v) for k, v in (await request.form()).items()}
+
+    def work() -> Response:
+        with signed(request, "config.secrets", posted.get("csrf", ""), post=True) as (session, who):
+            terminal = _own_terminal(session, who, terminal_id)
+            try:
+                store.delete_secret(session, terminal, posted.get("gateway", ""), posted.get("name", ""), who.email,
+                                    request.client.host if request.client else "")
+            except store.StoreError as exc:
+                return _terminal_page(request, session, who, terminal, 404, exc)
+            return RedirectResponse(f"/terminals/{terminal_id}/config", 303)
+
+    return await run_in_threadpool(work)
