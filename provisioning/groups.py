@@ -39,7 +39,7 @@ def _free(session: Session, dealer_id: int, name: str) -> None:
 def listing(session: Session, dealer_id: int) -> list[tuple[TerminalGroup, int]]:
     """The dealer's groups by name, each with how many terminals it holds."""
     counts = dict(session.execute(select(Terminal.group_id, func.count()).where(Terminal.dealer_id == dealer_id)
-                                  .group_by(Terminal.group_id)).tuples().all())
+                                  .group_by(Terminal.group_id)).all())
     groups = session.scalars(select(TerminalGroup).where(TerminalGroup.dealer_id == dealer_id)
                              .order_by(TerminalGroup.name))
     return [(group, counts.get(group.id, 0)) for group in groups]

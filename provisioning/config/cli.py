@@ -145,8 +145,10 @@ def _validate(args: argparse.Namespace, session: Session | None, actor: str) -> 
     document = session.scalar(select(ConfigDocument).where(ConfigDocument.dealer_id == dealer.id,
                                                            ConfigDocument.name == args.save))
     if document is None:
-        document = store.create_document(session, dealer.id, args.save, actor)
-    version = store.save_version(session, document, text, actor, args.comment)
+        document = store.create_document(session, dealer.id, args.save, actor, text, args.comment)
+        version = store.versions(session, document)[0]
+    else:
+        version = store.save_version(session, document, text, actor, args.comment)
     print(f"{args.file}: valid; saved as {document.name} v{version.number}")
     return 0
 
@@ -191,7 +193,7 @@ def _group(args: argparse.Namespace, session: Session, actor: str) -> int:
     if args.sub == "list":
         labels = _labels(session, dealer)
         assigned = dict(session.execute(select(ConfigAssignment.group_id, ConfigAssignment.version_id)
-                                        .where(ConfigAssignment.dealer_id == dealer.id)).tuples().all())
+                                        .where(ConfigAssignment.dealer_id == dealer.id)).all())
         for group, count in groups.listing(session, dealer.id):
             print(f"{group.name}\t{count} terminal(s)\t{labels.get(assigned.get(group.id, 0), '-')}")
     elif args.sub == "create":

@@ -51,8 +51,11 @@ def validated(text: str) -> dict[str, Any]:
     return document
 
 
-def create_document(session: Session, dealer_id: int, name: str, actor: str) -> ConfigDocument:
-    """A new document whose first version is the starter configuration."""
+def create_document(session: Session, dealer_id: int, name: str, actor: str, text: str | None = None,
+                    comment: str = "starter") -> ConfigDocument:
+    """A new document whose first version is `text` (validated), else the starter configuration."""
+    if text is not None:
+        validated(text)  # refused before anything is written
     name = name.strip()
     if not name or len(name) > NAME_MAX:
         raise StoreError("name", f"expected a name of 1 to {NAME_MAX} characters")
@@ -63,7 +66,7 @@ def create_document(session: Session, dealer_id: int, name: str, actor: str) -> 
     session.add(document)
     session.flush()
     audit.record(session, actor=actor, action="config.create", dealer_id=dealer_id, target=f"configuration {name}")
-    save_version(session, document, render(starter()), actor, "starter")
+    save_version(session, document, render(starter()) if text is None else text, actor, comment)
     return document
 
 

@@ -28,6 +28,10 @@ WORDS: dict[str, dict[str, str]] = {
         "screen.theme": "Theme", "screen.language": "Language of the first screen",
         "config_kind_none": "none", "config_kind_fixed": "fixed", "config_kind_percent": "percent",
         "config_kind_tiered": "tiered (edit as text)", "config_compare": "Compare", "config_group": "group",
+        "config_signing_key": "Configuration signing key", "config_rotate_key": "Rotate the key",
+        "config_key_generation": "Generation {n}, since {at}. Terminals take a new key with their next bundle and "
+                                 "then refuse what the old one signs.",
+        "config_key_none": "No key yet (made with the first bundle).", "config_key_rotated": "The key was rotated.",
     },
     "ru": {
         "configs": "Настройки", "config_new": "Новая настройка", "config_name": "Название",
@@ -54,6 +58,11 @@ WORDS: dict[str, dict[str, str]] = {
         "screen.theme": "Тема", "screen.language": "Язык первого экрана",
         "config_kind_none": "нет", "config_kind_fixed": "фиксированная", "config_kind_percent": "процент",
         "config_kind_tiered": "по ступеням (правка текстом)", "config_compare": "Сравнить", "config_group": "группа",
+        "config_signing_key": "Ключ подписи настроек", "config_rotate_key": "Заменить ключ",
+        "config_key_generation": "Поколение {n}, с {at}. Терминалы переходят на новый ключ со следующей настройкой "
+                                 "и после этого отклоняют подписанное старым.",
+        "config_key_none": "Ключ ещё не создан (создаётся с первой настройкой).",
+        "config_key_rotated": "Ключ заменён.",
     },
 }
 
