@@ -153,5 +153,15 @@ def test_group_commands_create_rename_move_and_delete_only_empty_groups(dealer_s
         audit = [(e.action, e.target) for e in session.scalars(select(AuditEntry).where(
             AuditEntry.action.like("group.%")).order_by(AuditEntry.id))]
     assert rows == {"8001": "centre", "8002": "centre", "8003": None}
+    # the updates' pilot group is not deleted from under the updates either, even when empty
+    assert run("group", "create", "pilot")[0] == 0
+    from provisioning.updates.models import UpdateChannel
+
+    with database.session() as session:
+        dealer_id = session.scalar(select(TerminalGroup.dealer_id).where(TerminalGroup.name == "pilot"))
+        session.add(UpdateChannel(dealer_id=dealer_id, pilot_group_id=session.scalar(
+            select(TerminalGroup.id).where(TerminalGroup.name == "pilot", TerminalGroup.dealer_id == dealer_id))))
+    code, _, err = run("group", "delete", "pilot")
+    assert code == 2 and "group 'pilot' is the pilot group for updates: choose another first" in err
     assert audit == [("group.create", "group east"), ("group.move", "group east"), ("group.move", "no group"),
                      ("group.rename", "group centre"), ("group.delete", "group west")]
