@@ -153,6 +153,21 @@ def test_group_commands_create_rename_move_and_delete_only_empty_groups(dealer_s
         audit = [(e.action, e.target) for e in session.scalars(select(AuditEntry).where(
             AuditEntry.action.like("group.%")).order_by(AuditEntry.id))]
     assert rows == {"8001": "centre", "8002": "centre", "8003": None}
+    # a theme for a group: every terminal in it now
+    import test_portal_authorization as authz
+
+    with database.session() as session:
+        pack = authz._theme_pack(session, tenants_dealer_id(session, "cli-groups"))
+    code, out, _ = run("group", "theme", "centre", "--pack", str(pack))
+    assert code == 0 and out.strip() == f"theme pack {pack} assigned to 2 terminal(s) of group centre"
+    code, _, err = run("group", "theme", "centre", "--pack", "999999")
+    assert code == 2 and "pack: no such theme pack" in err
+    with database.session() as session:
+        from provisioning.themes.models import TerminalTheme
+
+        themed = set(session.scalars(select(Terminal.number).join(TerminalTheme, TerminalTheme.terminal_id ==
+                                                                  Terminal.id).where(TerminalTheme.pack_id == pack)))
+    assert themed == {"8001", "8002"}
     # the updates' pilot group is not deleted from under the updates either, even when empty
     assert run("group", "create", "pilot")[0] == 0
     from provisioning.updates.models import UpdateChannel
@@ -165,3 +180,10 @@ def test_group_commands_create_rename_move_and_delete_only_empty_groups(dealer_s
     assert code == 2 and "group 'pilot' is the pilot group for updates: choose another first" in err
     assert audit == [("group.create", "group east"), ("group.move", "group east"), ("group.move", "no group"),
                      ("group.rename", "group centre"), ("group.delete", "group west")]
+
+
+def tenants_dealer_id(session, slug: str) -> int:
+    """The id of a dealer by its short name."""
+    from provisioning import tenants
+
+    return tenants.dealer_by_slug(session, slug).id
