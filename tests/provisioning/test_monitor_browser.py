@@ -87,6 +87,7 @@ def test_a_silent_terminal_opens_an_alert_in_the_portal_and_its_next_heartbeat_c
     assert page.locator('#fleet tr[data-terminal="10001"]').is_visible()
     page.screenshot(path=str(shots / "fleet.png"), full_page=True)
     page.get_by_role("link", name="10001").click()
+    page.wait_for_url("**/fleet/*")  # the history page loaded (is_visible below does not wait; seen under load)
     assert page.locator("#chart-fill svg").is_visible() and page.locator("#chart-payments svg").is_visible()
     page.screenshot(path=str(shots / "history.png"), full_page=True)
     context.close()
