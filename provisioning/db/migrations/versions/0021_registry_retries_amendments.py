@@ -1,14 +1,14 @@
 """Registry deliveries retried with back-off (attempts, next attempt); registry files' digest, fingerprint and amendment mark
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0018"  # the integrator re-chains it after 0020
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
