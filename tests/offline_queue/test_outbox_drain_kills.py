@@ -25,7 +25,7 @@ from kiosk.offline_queue.reconcile import commit_operation
 from .drain_child import CATALOG, open_journal
 
 ROOT = Path(__file__).resolve().parents[2]
-PAYMENTS = 160
+PAYMENTS = 200
 
 
 def account(number: int) -> str:
@@ -39,7 +39,7 @@ def start_emulator(state: Path, profile: str) -> tuple[subprocess.Popen[str], st
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     port = int(proc.stdout.readline().strip().removeprefix("PORT="))
-    for line in (f"profile {profile}", "latency 5"):  # a little latency: each kill finds requests in flight
+    for line in (f"profile {profile}", "latency 20"):  # some latency: each kill finds requests in flight
         proc.stdin.write(line + "\n")
         proc.stdin.flush()
         proc.stdout.readline()
@@ -96,7 +96,7 @@ def test_kills_mid_drain_lose_nothing_and_pay_nothing_twice(tmp_path, profile):
         for _ in range(8):
             child = drain_child(path, url, profile)
             assert child.stdout is not None and child.stdout.readline().strip() == "READY"
-            time.sleep(rng.uniform(0.02, 0.3))
+            time.sleep(rng.uniform(0.02, 0.15))
             if child.poll() is not None:
                 break  # it finished the drain before the kill
             child.send_signal(signal.SIGKILL)
