@@ -43,7 +43,7 @@ from kiosk.gateways.profiles import Resolution
 from kiosk.gateways.router import Router
 from kiosk.offline_queue.journal import COMMITTED, DELIVERED, NEEDS_ATTENTION, Journal, Operation
 from kiosk.offline_queue.journal_writes import PendingWrite
-from kiosk.offline_queue.lanes import Lanes
+from kiosk.offline_queue.lanes import Lanes, Slots
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Outbox:
         self.on_settled = on_settled
         self.limits = {name: max(1, int(gateway.options.get("max_concurrency", concurrency)))
                        for name, gateway in router.gateways.items()}
-        self._request_slots = {name: threading.BoundedSemaphore(n) for name, n in self.limits.items()}
+        self._request_slots = {name: Slots(n) for name, n in self.limits.items()}
         # a lane per gateway: its slots' worth of workers at the gateway and as many (and two) journaling, so the
         # next request is ready the moment a slot frees even while the disk takes a while to sync, and the writes
         # of many workers share each commit (measured: slots + slots/2 left the slots idle behind the disk);
@@ -166,7 +166,7 @@ class Outbox:
         """
         gateway = self.router.gateways[route.gateway]
         request = op.request(route, datetime.fromisoformat(op.committed_at or op.created_at))
-        slot = self._request_slots.get(route.gateway) or threading.BoundedSemaphore(1)
+        slot = self._request_slots.get(route.gateway) or Slots(1)
         # Journaled (and pinned) before the slot is taken, so the slot covers only the exchange and the gateway is
         # never idle while the disk syncs; a crash while waiting for the slot leaves an "unknown" that the
         # profile resolves like any other.
