@@ -166,3 +166,32 @@ def test_the_batch_writer_writes_a_batch_in_one_transaction_and_a_failing_row_fa
     assert sorted(xids) == [*range(1, 31), 100, 101]
     assert len({xids[k] for k in range(1, 21)}) == 1  # one commit for the first twenty
     assert len({xids[k] for k in range(21, 31)}) == 10  # each retried row in its own transaction
+
+
+def test_a_thin_batch_waits_a_moment_to_fill_instead_of_committing_each_heartbeat(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no batch writer: each heartbeat is written in its own request there")
+    from provisioning.heartbeat_writer import psycopg_url
+
+    with psycopg.connect(psycopg_url(db_url), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS trickle_probe (k integer PRIMARY KEY, xid bigint)")
+    statement = "INSERT INTO trickle_probe VALUES (%(k)s, txid_current()) RETURNING k"
+
+    async def run() -> list[object]:
+        # heartbeats arriving 3 ms apart, as a quiet server receives them: a batch that lingers 0.5 s for them
+        writer = BatchWriter(db_url, statement, connections=1, order_key="k", linger=0.5, fill=6)
+        try:
+            pending = []
+            for k in range(1, 7):
+                pending.append(asyncio.ensure_future(writer.write({"k": k})))
+                await asyncio.sleep(0.003)
+            return list(await asyncio.gather(*pending))
+        finally:
+            await writer.close()
+
+    rows = asyncio.run(run())
+    assert [r[0] for r in rows] == list(range(1, 7))  # type: ignore[index]
+    with psycopg.connect(psycopg_url(db_url), autocommit=True) as conn:
+        xids = dict(conn.execute("SELECT k, xid FROM trickle_probe").fetchall())
+        conn.execute("DROP TABLE trickle_probe")
+    assert len(set(xids.values())) == 1  # six heartbeats, one commit
