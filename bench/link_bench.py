@@ -249,9 +249,10 @@ def _keep_session(context: Any, writer: asyncio.StreamWriter) -> None:
 async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> bool:
     """Send one request and read its whole reply; whether it was 200."""
     writer.write(raw)
-    status = await reader.readline()
+    head = await reader.readuntil(b"\r\n\r\n")  # the status line and headers in one read, not one per line
+    status, *lines = head.split(b"\r\n")
     length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
+    for line in lines:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
@@ -330,7 +331,7 @@ async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, dea
                 else:
                     assert connection is not None
                     ok = await exchange(*connection, raw)
-            except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 ok = False
             if ok:
                 latencies.append(time.monotonic() - due)
