@@ -78,7 +78,7 @@ class BatchWriter:
                     return
                 batch = [first]
                 stop = self._take_waiting(batch)
-                if not stop and len(batch) < self.fill and self.linger > 0:
+                if not stop and len(batch) < min(self.fill, self.max_batch) and self.linger > 0:
                     # A thin batch costs nearly as much as a full one (a round trip, a commit, a WAL flush): wait a
                     # moment for the heartbeats arriving next rather than write each almost alone.
                     time.sleep(self.linger)
