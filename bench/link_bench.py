@@ -414,12 +414,13 @@ def split(items: list[Any], parts: int) -> list[list[Any]]:
 
 
 def report_json(**extra: Any) -> bytes:
-    """A heartbeat body shaped like a real terminal's report (kiosk.dealer_link.status)."""
+    """A heartbeat body shaped like a real terminal's report (kiosk.dealer_link.status: `events` only when there
+    are some, so the service stores the rest as sent)."""
     report = {"version": "bench", "uptime_s": 86400, "terminal": "bench",
               "validator": {"kind": "ccnet", "online": True, "state": "idle", "detail": ""},
               "printer": "ready", "paper": "ok", "cassette": {"count": 412, "kopecks": 21_450_000, "capacity": 1000},
               "gateways": {"main": "closed"}, "outbox_depth": 0, "outbox_kopecks": 0, "outbox_oldest_s": None,
               "needs_attention": 0, "uncertain_bills": 0, "last_payment_at": "2026-11-29T21:14:03.118000+00:00",
               "free_disk_bytes": 9_812_344_832, "clock_skew_s": 0.4, "config_version": 7, "theme": "default",
-              "locked": False, "last_operation": 18_234, "fault": None, "events": []}
+              "locked": False, "last_operation": 18_234, "fault": None}
     return json.dumps({**report, **extra}).encode()
