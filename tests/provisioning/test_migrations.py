@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from provisioning.db import Database, alembic_config, current_revision, upgrade
 from provisioning.db.models import Base
@@ -44,3 +45,17 @@ def test_upgrade_from_every_earlier_revision_keeps_data_and_matches_models(datab
                 assert row[0] == "10001" and not row[1]
     _reset(database)
     upgrade(database.engine)
+
+
+def test_the_journal_tables_have_no_foreign_keys_and_0019_can_be_undone(database):
+    # the upload's terminal and dealer come from the authenticated link; a per-row key check cost a fifth of it
+    journal = ("journal_operations", "journal_operation_versions", "journal_bills", "journal_attempts",
+               "journal_incidents", "journal_encashments")
+    _reset(database)
+    upgrade(database.engine)
+    assert {t: inspect(database.engine).get_foreign_keys(t) for t in journal} == {t: [] for t in journal}
+    command.downgrade(alembic_config(database.engine), "0018")
+    restored = {t: sorted(k["referred_table"] for k in inspect(database.engine).get_foreign_keys(t)) for t in journal}
+    assert restored == {t: ["dealers", "terminals"] if t == "journal_operations" else ["terminals"] for t in journal}
+    upgrade(database.engine)
+    assert all(inspect(database.engine).get_foreign_keys(t) == [] for t in journal)
