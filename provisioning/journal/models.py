@@ -8,13 +8,24 @@ offset (text, as on the receipt); `created_utc` is the same moment in UTC, for r
 
 No foreign keys to terminals or dealers (migration 0019): the ingest path takes both ids from the authenticated link,
 never from the batch, and terminals are never deleted; a per-row key check cost a fifth of PostgreSQL's upload work.
+Versions, bills and attempts (rows of every operation) are keyed by their natural key alone, without a surrogate id.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from provisioning.db.models import Base, UtcDateTime, utcnow
@@ -71,8 +82,8 @@ class JournalOperationVersion(Base):
     journal row as JSON (every column: the latest version's is what the story page shows)."""
 
     __tablename__ = "journal_operation_versions"
-    __table_args__ = (UniqueConstraint("terminal_id", "op_key", "change_seq", name="journal_versions_key"),)
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    __table_args__ = (PrimaryKeyConstraint("terminal_id", "op_key", "change_seq",
+                                           name="journal_operation_versions_pkey"),)
     terminal_id: Mapped[int] = mapped_column(Integer)
     op_key: Mapped[str] = mapped_column(String(64))
     change_seq: Mapped[int] = mapped_column(BigInteger)
@@ -85,8 +96,7 @@ class JournalBill(Base):
     """A banknote stacked for an operation."""
 
     __tablename__ = "journal_bills"
-    __table_args__ = (UniqueConstraint("terminal_id", "op_key", "local_id", name="journal_bills_key"),)
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    __table_args__ = (PrimaryKeyConstraint("terminal_id", "op_key", "local_id", name="journal_bills_pkey"),)
     terminal_id: Mapped[int] = mapped_column(Integer)
     op_key: Mapped[str] = mapped_column(String(64))
     local_id: Mapped[int] = mapped_column(BigInteger)
@@ -101,8 +111,7 @@ class JournalAttempt(Base):
     """One delivery attempt: gateway, verb, times, outcome, result code and message, the gateway's id."""
 
     __tablename__ = "journal_attempts"
-    __table_args__ = (UniqueConstraint("terminal_id", "op_key", "local_id", name="journal_attempts_key"),)
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    __table_args__ = (PrimaryKeyConstraint("terminal_id", "op_key", "local_id", name="journal_attempts_pkey"),)
     terminal_id: Mapped[int] = mapped_column(Integer)
     op_key: Mapped[str] = mapped_column(String(64))
     local_id: Mapped[int] = mapped_column(BigInteger)
