@@ -5,7 +5,10 @@ command runs, half after it ran and before the answer is read), restarted, and f
 Then: every fiscal document in the drive's state file is journaled with its operation, no payment has two, every
 payment that took money has one, and the money invariants of the ordinary kill trials hold.
 
-Target: >= 100 kills with no problem.   Usage: ./dev bench fiscal_kills [KILLS] [SEED]
+With `separate`, the registrar is `kiosk emulate fiscal` in a process of its own (as in the demo) and the kills
+come from its `kill-host` switch; otherwise it answers from this process.
+
+Target: >= 100 kills with no problem.   Usage: ./dev bench fiscal_kills [KILLS] [SEED] [separate]
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from kiosk.emulators.fiscal_kill_trials import run_fiscal_trials
 def main() -> int:
     kills = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    separate = len(sys.argv) > 3 and sys.argv[3] == "separate"
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        report = run_fiscal_trials(tmp, kills=kills, seed=seed)
+        report = run_fiscal_trials(tmp, kills=kills, seed=seed, separate=separate)
     points = ", ".join(f"{command} {phase}: {n}" for (command, phase), n in sorted(report.points.items()))
+    print(f"registrar: {'a separate kiosk emulate fiscal process' if separate else 'in this process'}")
     print(f"kills: {report.kills}; distinct kill points (command, phase): {len(report.points)}; "
           f"kills around FF45 (signing): {report.signing_kills}")
     print(f"kill points: {points}")

@@ -20,7 +20,7 @@ from kiosk.app import Terminal
 from kiosk.clock import ManualClock
 from kiosk.config import load_config
 from kiosk.drivers.virtual import VirtualValidator
-from kiosk.emulators.fiscal_rig import FiscalRig
+from kiosk.emulators.fiscal_rig import LocalFiscalRig
 from kiosk.emulators.payer_process import write_config
 
 
@@ -53,7 +53,7 @@ def _pay(terminal: Terminal, rub: int) -> int:
 def main() -> int:
     payments = int(sys.argv[1]) if len(sys.argv) > 1 else 50
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as tmp, FiscalRig(Path(tmp)) as rig:
+    with tempfile.TemporaryDirectory() as tmp, LocalFiscalRig(Path(tmp)) as rig:
         config = rig.configure(load_config(write_config(Path(tmp), gateway_mode="ok")))
         terminal = Terminal(config, clock=ManualClock(config.timezone), background_checks=False)
         terminal.start(background_outbox=False)

@@ -26,6 +26,8 @@ DELEGATED = {
     ("update", "check"): "kiosk.updates.cli:check_main",
     ("update", "status"): "kiosk.updates.cli:status_main",
     ("update", "pin-root"): "kiosk.updates.cli:pin_root_main",
+    ("fiscal", "intents"): "kiosk.fiscal.support:intents_main",
+    ("fiscal", "resolve"): "kiosk.fiscal.support:resolve_main",
 }
 
 
@@ -123,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--ca-fingerprint", required=True, help="SHA256:… shown with the code")
     enroll.add_argument("--config", default=str(DEMO_CONFIG), help="terminal configuration (default: the demo)")
     enroll.add_argument("--identity", default=None, help="identity folder (default: dealer-link/ by the journal)")
+    fiscal = sub.add_parser("fiscal", help="fiscal intents a replaced fiscal drive holds: show, resolve (support)")
+    fiscal.add_argument("what", choices=("intents", "resolve"))
+    fiscal.add_argument("rest", nargs=argparse.REMAINDER, help="options (see kiosk fiscal resolve --help)")
     link = sub.add_parser("link", help="the dealer link: `kiosk link heartbeat --identity DIR [--once]`")
     link.add_argument("what", choices=("heartbeat",))
     link.add_argument("rest", nargs=argparse.REMAINDER, help="options (see kiosk link heartbeat --help)")
@@ -149,7 +154,7 @@ def _simulate(args: argparse.Namespace) -> int:
             state = config.journal_path.parent / f"cassette-{args.validator_protocol}.json"
             external = ExternalValidator.spawn(args.validator_protocol, state, "--step", "0.05")
     fiscal = None
-    if args.printer == "fiscal":  # the emulated registrar answers on a pty from this process (kiosk/fiscal/)
+    if args.printer == "fiscal":  # the emulated registrar: `kiosk emulate fiscal` in a process of its own, on a pty
         # through the demo's wiring, the one module besides `kiosk emulate` that may start emulators
         fiscal = importlib.import_module("kiosk.demo_stack").FiscalRig(config.journal_path.parent).start()
         config = fiscal.configure(config)

@@ -121,15 +121,21 @@ class DemoStack:
         if self.validator is not None:
             self.validator.insert(str(kopecks // 100))
 
-    def scan_port(self, terminal: Terminal) -> Callable[[], None]:
-        """The demo's S key: a sample ЕПД through the scanner emulator, or straight to the in-process session."""
+    def scan_port(self, terminal: Terminal) -> Callable[[str], None]:
+        """The demo's S and D keys: a sample bill (kiosk.utility_demo.DEMO_SAMPLES, the ЕПД unless named) through
+        the scanner emulator, or straight to the in-process session."""
         from kiosk.events import ScanCode
-        from kiosk.utility_demo import SAMPLE_EPD
+        from kiosk.utility_demo import DEMO_SAMPLES
 
         scanner = self.scanner
-        if scanner is not None:
-            return lambda: log.info("demo scan: %s", scanner.scan_file(SAMPLE_EPD))
-        return lambda: terminal.post(ScanCode(SAMPLE_EPD.read_bytes()))
+
+        def scan(sample: str = "epd") -> None:
+            path = DEMO_SAMPLES[sample]
+            if scanner is not None:
+                log.info("demo scan: %s", scanner.scan_file(path))
+            else:
+                terminal.post(ScanCode(path.read_bytes()))
+        return scan
 
     def describe(self) -> str:
         """What runs where, for the person starting the demo."""
@@ -143,7 +149,8 @@ class DemoStack:
         if self.fiscal is not None:
             text += "\n" + self.fiscal.summary()
         if self.scanner is not None:
-            text += f"\nbarcode scanner emulator on {self.scanner.port} (the S key scans a sample ЕПД through it)"
+            text += (f"\nbarcode scanner emulator on {self.scanner.port} (the S key scans a sample ЕПД through it, "
+                     "D a bill paid by bank details)")
         if self.dealer is not None:
             text += "\n" + self.dealer.describe()
         elif self.dealer_problem:
@@ -205,7 +212,8 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
         if stack.config is None:
             raise RuntimeError("the demo stack started without a configuration")
         print(stack.describe())
-        print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; S scans a sample utility bill (ЕПД); "
+        print("keys 1-8 insert 10, 50, 100, 200, 500, 1000, 2000, 5000 RUB; S scans a sample utility bill (ЕПД), "
+              "D a bill of a payee paid by bank details; "
               "service: tap the terminal number five times, PIN 1234; Esc or closing the window quits")
         return _serve(stack.config, demo=True, fullscreen=args.fullscreen, size=args.size,
                       theme=args.theme, lang=args.lang, demo_port=stack.bill_port, demo_scan=stack.scan_port)

@@ -18,6 +18,20 @@ from kiosk.config import Config, Part
 from kiosk.errors import KioskError
 
 
+def spawn_emulator(what: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `kiosk emulate WHAT ARGS…` as a separate process: it and the pty it announced (its PORT= line)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "emulate", what, *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert process.stdout is not None and process.stdin is not None  # both are pipes, as asked above
+    first = process.stdout.readline().strip()
+    if not first.startswith("PORT="):
+        process.kill()
+        process.wait()
+        raise KioskError(f"the {what} emulator did not start (said {first!r})")
+    return process, first.removeprefix("PORT=")
+
+
 class ExternalValidator:
     """An emulator process we started (control through its stdin) or one somebody else started (a FIFO)."""
 
@@ -29,17 +43,9 @@ class ExternalValidator:
     def spawn(cls, protocol: str, state_file: str | Path, *extra: str) -> ExternalValidator:
         """Start `kiosk emulate validator` as a separate process and wait for its PORT= line."""
         Path(state_file).parent.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kiosk.cli", "emulate", "validator", "--protocol", protocol,
-             "--state-file", str(state_file), *extra],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        assert process.stdout is not None and process.stdin is not None  # both are pipes, as asked above
-        first = process.stdout.readline().strip()
-        if not first.startswith("PORT="):
-            process.kill()
-            process.wait()
-            raise KioskError(f"the {protocol} emulator did not start (said {first!r})")
-        return cls(protocol, first.removeprefix("PORT="), process.stdin, process)
+        process, port = spawn_emulator("validator", "--protocol", protocol, "--state-file", str(state_file), *extra)
+        assert process.stdin is not None  # a pipe, as spawn_emulator asks
+        return cls(protocol, port, process.stdin, process)
 
     @classmethod
     def attach(cls, protocol: str, port: str, control_fifo: str | None) -> ExternalValidator:

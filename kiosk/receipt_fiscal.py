@@ -59,9 +59,13 @@ def agent_item_tags(settings: FiscalSettings, provider: Provider | None, name: s
     return tuple(tags)
 
 
-def fiscal_receipt(config: Config, catalog: Catalog, op: Operation,
-                   header_lines: tuple[str, ...] = ()) -> FiscalReceipt:
-    """The fiscal receipt of one committed operation: the credited sum and the fee as two items."""
+def fiscal_receipt(config: Config, catalog: Catalog, op: Operation, header_lines: tuple[str, ...] = (),
+                   kind: int = tlv.KIND_INCOME, in_cash: bool = True) -> FiscalReceipt:
+    """The fiscal receipt of one committed operation: the credited sum and the fee as two items.
+
+    kind 2 (возврат прихода) is its refund: the same items and agent tags, the money given back in cash or,
+    with in_cash False (a bank transfer), as an electronic payment.
+    """
     settings = config.fiscal
     if settings is None:
         raise ValueError("no [fiscal] settings: a fiscal receipt needs the dealer's agent data")
@@ -81,7 +85,8 @@ def fiscal_receipt(config: Config, catalog: Catalog, op: Operation,
     receipt_tags: list[tlv.Tlv] = []
     if settings.ffd == "1.05":
         receipt_tags.append(tlv.byte(tlv.AGENT_SIGN, settings.agent_bits))  # FFD 1.05 wants it at receipt level
-    return FiscalReceipt(kind=tlv.KIND_INCOME, items=tuple(items), cash=op.cash, taxation=settings.taxation_bits,
+    return FiscalReceipt(kind=kind, items=tuple(items), cash=op.cash if in_cash else 0,
+                         electronic=0 if in_cash else op.cash, taxation=settings.taxation_bits,
                          tags=tuple(receipt_tags), header_lines=wrapped(header_lines))
 
 

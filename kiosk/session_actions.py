@@ -377,7 +377,9 @@ class SessionActions:
         self._ticket += 1
         self.forget_debt()  # the check answers the debt afresh
         amount = Money(self.min_cash(), self.deps.config.currency)
-        self.deps.run_check(self._ticket, self.chosen(), self.account, amount, {"account": self.account})
+        # a bill paid by bank details is checked with its payee's details: the processing says whom it pays
+        fields = {**self.utility_fields(), "account": self.account}
+        self.deps.run_check(self._ticket, self.chosen(), self.account, amount, fields)
 
     def on_enter_cash_collection(self, data: EventData) -> None:
         """Journal the operation, then (and only then) let the validator take bills."""

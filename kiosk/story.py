@@ -7,14 +7,14 @@ and support in the office read the same facts in the same words.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiosk.catalog import Provider
-from kiosk.fiscal.words import fiscal_event, fiscal_lines
+from kiosk.fiscal.words import fiscal_events, fiscal_lines
 from kiosk.journal_text import STATE_WORDS, provider_name
 from kiosk.money import Money
 from kiosk.offline_queue.operation import Operation
@@ -40,6 +40,7 @@ WORDS: dict[str, dict[str, str]] = {
         "delivered_via": "delivered via {gateway}; its id (prv_txn / TRANSID / payment id): {external}",
         "pinned": "an attempt at {gateway} is unresolved: the next step asks its status there",
         "owed": "uncertain bills and owed cash: {count}", "story": "story:",
+        "reversal": "reversal", "reversal_pending": "reversal pending at {gateway} since {since}",
     },
     "ru": {
         "opened": "открыта: {provider}, счёт {account}", "bill": "купюра {amount} принята{validator}",
@@ -56,6 +57,7 @@ WORDS: dict[str, dict[str, str]] = {
         "delivered_via": "доставлена через {gateway}; её номер там (prv_txn / TRANSID / payment id): {external}",
         "pinned": "попытка в {gateway} не выяснена: следующим шагом там запрашивается статус",
         "owed": "неясные купюры и долг плательщику: {count}", "story": "история:",
+        "reversal": "отмена", "reversal_pending": "ждёт ответа на отмену в {gateway} с {since}",
     },
 }
 
@@ -68,6 +70,32 @@ STATE_WORDS_RU = {
     "cancelled": "отменена без денег",
     "refunded": "деньги возвращены плательщику (исправление)",
 }
+
+
+#: attempt outcomes that answer a cancel (reversed, or definitely refused); anything else leaves it open
+CANCEL_ANSWERED = ("approved", "declined")
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A cancellation sent to the provider (before an account change or a refund) that nobody has answered yet."""
+
+    gateway: str
+    since: str  # when the first unanswered cancel of the run was sent (the terminal's stamp, with its offset)
+
+
+def reversal_pending(state: str | None, external_id: str | None,
+                     attempts: Sequence[Mapping[str, Any]]) -> Reversal | None:
+    """The unanswered reversal of a booked payment: it needs attention, still holds the provider's id, and its
+    last attempts are cancels without an answer (the terminal's Corrector treats it as booked until one comes)."""
+    if state != "needs_attention" or not external_id or not attempts:
+        return None
+    since = None
+    for attempt in reversed(attempts):
+        if attempt.get("verb") != "cancel" or attempt.get("outcome") in CANCEL_ANSWERED:
+            break
+        since = attempt
+    return Reversal(str(since.get("gateway") or ""), str(since.get("started_at") or "")) if since else None
 
 
 @dataclass
@@ -132,6 +160,15 @@ class Story:
             return text.replace(".", ",") + (" руб." if currency == "RUB" else f" {currency}")
         return f"{text} {currency}"
 
+    def reversal(self) -> Reversal | None:
+        """The reversal this payment waits on, if its provider has not answered one."""
+        return reversal_pending(self.record.get("state"), self.record.get("external_id"), self.attempts)
+
+    def reversal_words(self) -> str:
+        """'reversal pending at osmp since 2026-11-30 12:00:00 (UTC+05:00)', or '' when none is pending."""
+        pending = self.reversal()
+        return self.w("reversal_pending", gateway=pending.gateway, since=self.when(pending.since)) if pending else ""
+
     def owed(self) -> list[dict[str, Any]]:
         """Incidents about money whose fate is not settled (uncertain bills, cash owed to the payer)."""
         return [i for i in self.incidents if i.get("kind") in MONEY_INCIDENTS]
@@ -180,9 +217,8 @@ class Story:
             out.append(Event(incident["at"], "incident", self.w("incident", kind=incident["kind"], money=money,
                                                                   detail=incident["detail"])))
         out += [Event(step["at"], "correction", step["text"]) for step in self.corrections]
-        fiscal = fiscal_event(r.get("details"), self.lang)  # a registrar's fiscal receipt (kiosk/fiscal/words.py)
-        if fiscal is not None:
-            out.append(Event(fiscal[0], "fiscal", fiscal[1]))
+        # a registrar's fiscal receipt and its refund receipt (kiosk/fiscal/words.py)
+        out += [Event(at, "fiscal", words) for at, words in fiscal_events(r.get("details"), self.lang)]
         if r.get("finished_at"):
             out.append(Event(r["finished_at"], "finished", self.w("finished", state=r["state"],
                                                                   words=self.state_words(r["state"]))))
@@ -202,6 +238,8 @@ class Story:
         lines = [f"{w('terminal', terminal=r['terminal'], operation=r['operation'])}        ({self.source})",
                  row(w("state"), f"{r['state']} — {self.state_words(r['state'])}"),
                  row(w("booked"), str(op.booked()))]
+        if self.reversal():
+            lines.append(row(w("reversal"), self.reversal_words()))
         if r.get("attention_reason"):
             lines.append(row(w("why"), r["attention_reason"]))
         lines += [
@@ -235,10 +273,12 @@ class Story:
         """The story for programs: the journal's fields, ids, and every part (money in kopecks)."""
         op = self.operation
         key, txn, session = op.request_ids()
+        pending = self.reversal()
         return {**{k: v for k, v in self.record.items() if k not in ("next_attempt_ms", "change_seq")},
                 "booked": op.booked(), "idempotency_key": key, "txn_id": txn, "session": session,
                 "bills": [b["denomination"] for b in self.bills], "bill_times": [b["stacked_at"] for b in self.bills],
                 "delivery_attempts": self.attempts, "incidents": self.incidents, "owed": self.owed(),
+                "reversal_pending": {"gateway": pending.gateway, "since": pending.since} if pending else None,
                 "events": [{"at": e.at, "kind": e.kind, "text": e.text} for e in self.events()]}
 
 

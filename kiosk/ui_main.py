@@ -122,7 +122,7 @@ class _Stop:
 
 def _serve(config: Config, *, demo: bool, fullscreen: bool, size: tuple[int, int] | None, theme: str | None,
            lang: str | None, demo_port: Callable[[Terminal], DemoPort] | None = None,
-           demo_scan: Callable[[Terminal], Callable[[], None]] | None = None) -> int:
+           demo_scan: Callable[[Terminal], Callable[[str], None]] | None = None) -> int:
     """Start the terminal and its screens; start both afresh when the service menu asks for a restart."""
     import pygame
 

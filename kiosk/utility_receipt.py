@@ -1,4 +1,5 @@
-"""The receipt lines of a utility bill: how the credited sum was split across services, the meter readings."""
+"""The receipt lines of a utility bill: whom a payment by bank details went to, the split across services, the
+meter readings."""
 
 from __future__ import annotations
 
@@ -10,17 +11,25 @@ from kiosk.receipt import Block, Row, Separator, Text
 
 TEXTS = {
     "ru": {"split": "Распределение по услугам", "readings": "Показания счётчиков", "period": "Период",
-           "previous": "пред.", "meter": "сч."},
+           "previous": "пред.", "meter": "сч.", "payee": "Платёж по реквизитам"},
     "en": {"split": "Split across services", "readings": "Meter readings", "period": "Period",
-           "previous": "prev.", "meter": "meter"},
+           "previous": "prev.", "meter": "meter", "payee": "Payment by bank details"},
 }
+#: a payment by bank details: the bill's fields as printed (the name and purpose as paragraphs: they are long)
+PAYEE_LABELS = {
+    "ru": {"Name": "Получатель", "PayeeINN": "ИНН", "KPP": "КПП", "BankName": "Банк", "BIC": "БИК",
+           "CorrespAcc": "К/с", "PersonalAcc": "Р/с", "Purpose": "Назначение", "UIN": "УИН"},
+    "en": {"Name": "Payee", "PayeeINN": "INN", "KPP": "KPP", "BankName": "Bank", "BIC": "BIC",
+           "CorrespAcc": "Corr. account", "PersonalAcc": "Account", "Purpose": "Purpose", "UIN": "UIN"},
+}
+PARAGRAPHS = ("Name", "BankName", "Purpose")
 UNITS = {"ru": {"m3": "м3", "kWh": "кВт*ч"}, "en": {"m3": "m3", "kWh": "kWh"}}
 
 
 def utility_blocks(details: Mapping[str, Any], currency: str, lang: str) -> list[Block]:
     """The split and readings journaled in an operation's details, as receipt lines (none without them)."""
     t, units = TEXTS.get(lang, TEXTS["ru"]), UNITS.get(lang, UNITS["ru"])
-    blocks: list[Block] = []
+    blocks: list[Block] = _payee_blocks(details.get("payee"), lang)
     split = [part for part in details.get("split") or [] if isinstance(part, Mapping)]
     if split:
         blocks += [Separator(), Text(t["split"], bold=True)]
@@ -38,4 +47,17 @@ def utility_blocks(details: Mapping[str, Any], currency: str, lang: str) -> list
             blocks.append(Row(f"{reading.get('name', '')} {t['meter']} {reading.get('meter', '')}", value, bold=True))
             if reading.get("previous"):
                 blocks.append(Row(f"  {t['previous']}", str(reading["previous"]).replace(".", ",")))
+    return blocks
+
+
+def _payee_blocks(payee: Any, lang: str) -> list[Block]:
+    """Whom a payment by bank details went to, from the bill's fields sent with it."""
+    if not isinstance(payee, Mapping) or not payee:
+        return []
+    labels = PAYEE_LABELS.get(lang, PAYEE_LABELS["ru"])
+    blocks: list[Block] = [Separator(), Text(TEXTS.get(lang, TEXTS["ru"])["payee"], bold=True)]
+    for name, label in labels.items():
+        value = str(payee.get(name) or "")
+        if value:
+            blocks.append(Text(f"{label}: {value}") if name in PARAGRAPHS else Row(label, value))
     return blocks

@@ -24,6 +24,7 @@ from provisioning.portal import (
     commands_routes,
     config_routes,
     corrections_routes,
+    group_routes,
     lookup_routes,
     monitor_routes,
     registry_routes,
@@ -56,6 +57,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(monitor_routes.router)
     app.include_router(config_api.router)
     app.include_router(config_routes.router)
+    app.include_router(group_routes.router)
     app.include_router(journal_routes.router)
     app.include_router(lookup_routes.router)
     app.include_router(corrections_routes.router)

@@ -18,6 +18,7 @@ from kiosk.dealer_link.identity import write_private
 from provisioning import db as dbmod
 from provisioning import tenants
 from provisioning.charges import cli as charges_cli
+from provisioning.config import cli as config_cli
 from provisioning.config.vault import vault_of
 from provisioning.corrections import cli as corrections_cli
 from provisioning.db.models import Terminal, utcnow
@@ -101,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     corrections_cli.add_parsers(sub)
     registries_cli.add_parsers(sub)
     charges_cli.add_parsers(sub)
+    config_cli.add_parsers(sub)
     crl = sub.add_parser("crl", help="write the certificate revocation list (PEM)")
     crl.add_argument("--output", type=Path, default=None)
     return parser
@@ -265,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
             return registries_cli.run(args, settings, database)
         if args.command == "charges":
             return charges_cli.run_charges(args, settings, database)
+        if args.command in ("config", "group"):
+            return config_cli.run(args, settings, database)
         if args.command == "crl":
             with database.session() as session:
                 pem = enrollment.certificate_revocation_list(session, CAFiles(settings.ca_dir).load())
@@ -284,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except (CliError, SettingsError, IdentityError, tenants.TenantError, *updates_cli.ERRORS) as exc:
+        print(f"kiosk-dealer: error: {exc}", file=sys.stderr)
+        return 2
+    except config_cli.ERRORS as exc:
         print(f"kiosk-dealer: error: {exc}", file=sys.stderr)
         return 2
 

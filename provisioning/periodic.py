@@ -19,6 +19,7 @@ from provisioning.db.models import EnrollmentCode, PeriodicJob, Terminal, utcnow
 from provisioning.identity.requests import forget_old_nonces
 from provisioning.monitor import alerts, delivery, history
 from provisioning.registries import delivery as registry_delivery
+from provisioning.registries.amend import amend_recent as amend_registries
 from provisioning.registries.schedule import build_scheduled as build_registries
 from provisioning.settings import Settings
 
@@ -68,6 +69,7 @@ JOBS: dict[str, tuple[Job, int]] = {  # name → (work, period in seconds)
     "rollup_heartbeats": (history.rollup, 600),
     "prune_heartbeats": (history.prune, 3600),
     "build_registries": (build_registries, 60),
+    "amend_registries": (amend_registries, 900),
 }
 # Work that talks to the outside world: offered every tick in every server process, outside any transaction (a slow
 # receiver must hold no database lock); it claims its own rows, so each item is done once across the servers.

@@ -2,7 +2,9 @@
 request), OSMP/JSON emulators and the virtual printer."""
 
 import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -73,6 +75,9 @@ def test_a_demo_payment_makes_a_fiscal_document_in_the_emulated_registrar(tmp_pa
     with DemoStack(tmp_path, printer="fiscal") as stack:
         assert stack.config is not None and stack.config.printer.kind == "fiscal"
         assert "fiscal registrar (emulated Shtrih-M)" in stack.describe()
+        # the registrar is `kiosk emulate fiscal` in a process of its own, like the validator emulator
+        assert stack.fiscal is not None and stack.fiscal.pid != os.getpid()
+        assert "emulate fiscal" in " ".join(Path(f"/proc/{stack.fiscal.pid}/cmdline").read_text().split("\0"))
         terminal = Terminal(stack.config)
         terminal.start()
         try:

@@ -57,3 +57,16 @@ def test_the_utility_receipt_on_paper_matches_its_golden_text(model_name: str) -
     if os.environ.get("KIOSK_UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+def test_a_payment_by_bank_details_names_the_bills_payee() -> None:
+    payee = {"Name": "ТСЖ «Демо-Дом»", "PayeeINN": "7728123459", "KPP": "772801001", "BIC": "044525225",
+             "PersonalAcc": "40703810038000077001", "Purpose": "Взносы за октябрь 2026, л/с 77015"}
+    data = dataclasses.replace(payment_data(), utility={"payee": payee})
+    lines = build_payment(data).plain_lines()
+    at = lines.index("Платёж по реквизитам")
+    assert lines[at + 1:at + 7] == ["Получатель: ТСЖ «Демо-Дом»", "ИНН 7728123459", "КПП 772801001",
+                                    "БИК 044525225", "Р/с 40703810038000077001",
+                                    "Назначение: Взносы за октябрь 2026, л/с 77015"]
+    english = build_payment(dataclasses.replace(payment_data(lang="en"), utility={"payee": payee})).plain_lines()
+    assert "Payment by bank details" in english and "Account 40703810038000077001" in english

@@ -119,6 +119,11 @@ def test_a_bad_code_is_refused_in_the_parsers_words(terminal, code, expected):
 
 def test_a_bill_of_a_payee_nobody_here_serves_is_refused(terminal):
     other = (SAMPLE_EPD.parent.parent.parent.parent / "tests/bills/data/epd_utf8_pipe_trailing.qr").read_bytes()
+    # the demo catalog pays such a bill by bank details; a dealer who does not allow that has no such provider
+    act(terminal, ev.ScanCode(other))
+    assert (terminal.session.state, terminal.session.provider.id) == ("confirmation", "by_details")
+    act(terminal, ev.Cancel())
+    del terminal.catalog.providers["by_details"]
     act(terminal, ev.ScanCode(other))
     problem = terminal.session.view().scan_problem
     assert isinstance(problem, NotServed) and "does not serve" in problem.text("en")

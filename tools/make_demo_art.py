@@ -171,6 +171,7 @@ ART: dict[str, tuple[Colour, Colour, Mark]] = {
     "vodokanal": ((2, 119, 189), WHITE, drop),
     "housing": ((93, 64, 55), WHITE, house),
     "epd": ((0, 121, 107), WHITE, wordmark("ЕПД")),
+    "by_details": ((55, 71, 79), WHITE, wordmark("Рекв.", most=380)),
     "rostelecom": ((112, 0, 255), WHITE, wordmark("РТК", most=380)),
     "tricolor": ((13, 42, 94), WHITE, tv),
     "domru": ((200, 16, 46), WHITE, wordmark("Дом.ру")),

@@ -5,17 +5,24 @@ the same bytes, so its ETag is strong). The key's certificate travels with the b
 CA the terminal pinned at enrollment, for this terminal's dealer and for code signing: the dealer key is pinned
 through the CA, so terminals enrolled before bundles existed need no new enrollment, and a dealer key can be
 replaced without visiting any terminal.
+
+Each dealer key's certificate carries its generation (`urn:kiosk:dealer-key-generation:N`, CA-signed like the rest
+of it): after a rotation a terminal pins the newer generation and refuses bundles signed by an older key
+(kiosk.dealer_link.trust), and each bundle carries a per-terminal sequence so a replayed older one is refused.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -23,6 +30,7 @@ from kiosk.errors import KioskError
 
 FORMAT = 1
 DEALER_URN = "urn:kiosk:dealer:"
+GENERATION_URN = "urn:kiosk:dealer-key-generation:"
 
 
 class BundleRefused(KioskError):
@@ -40,7 +48,29 @@ def envelope(payload: bytes, signature: bytes, signer_pem: bytes) -> bytes:
                       "signer": signer_pem.decode()})
 
 
-def _signer(pem: str, ca: x509.Certificate, dealer: str, now: dt.datetime) -> ed25519.Ed25519PublicKey:
+@dataclass(frozen=True)
+class Opened:
+    """A bundle whose signature checked out: its payload, the payload's digest and the signing key's identity."""
+
+    payload: dict[str, Any]
+    payload_sha256: str
+    key_generation: int  # 0 for a key certified before generations existed
+    key_sha256: str
+
+    @property
+    def sequence(self) -> int:
+        """The bundle's per-terminal sequence (0 from a service that sent none)."""
+        value = self.payload.get("sequence")
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def generation_of(uris: list[str]) -> int:
+    """The key generation a signing certificate's URIs name (0 when none does)."""
+    found = [u[len(GENERATION_URN):] for u in uris if u.startswith(GENERATION_URN)]
+    return int(found[0]) if len(found) == 1 and found[0].isdigit() else 0
+
+
+def _signer(pem: str, ca: x509.Certificate, dealer: str, now: dt.datetime) -> tuple[ed25519.Ed25519PublicKey, int]:
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
         cert.verify_directly_issued_by(ca)
@@ -61,12 +91,17 @@ def _signer(pem: str, ca: x509.Certificate, dealer: str, now: dt.datetime) -> ed
     key = cert.public_key()
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise BundleRefused("the bundle's signing key is not Ed25519")
-    return key
+    return key, generation_of(uris)
 
 
 def open_bundle(data: bytes, ca_pem: bytes, dealer: str, number: str,
                 now: dt.datetime | None = None) -> dict[str, Any]:
     """The bundle's payload once its signature, signer, dealer and terminal check out; else BundleRefused."""
+    return open_signed(data, ca_pem, dealer, number, now).payload
+
+
+def open_signed(data: bytes, ca_pem: bytes, dealer: str, number: str, now: dt.datetime | None = None) -> Opened:
+    """The checked bundle with its signer's generation and key digest (what the terminal pins); else BundleRefused."""
     try:
         outer = json.loads(data)
         payload = base64.b64decode(outer["payload"], validate=True)
@@ -74,7 +109,7 @@ def open_bundle(data: bytes, ca_pem: bytes, dealer: str, number: str,
         signer = str(outer["signer"])
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleRefused(f"not a signed bundle: {exc}") from None
-    key = _signer(signer, x509.load_pem_x509_certificate(ca_pem), dealer, now or dt.datetime.now(dt.UTC))
+    key, generation = _signer(signer, x509.load_pem_x509_certificate(ca_pem), dealer, now or dt.datetime.now(dt.UTC))
     try:
         key.verify(signature, payload)
     except InvalidSignature:
@@ -88,4 +123,5 @@ def open_bundle(data: bytes, ca_pem: bytes, dealer: str, number: str,
                             f"not {dealer}/{number}")
     if not isinstance(body.get("document"), dict) or not isinstance(body.get("secrets", {}), dict):
         raise BundleRefused("the bundle holds no configuration document")
-    return body
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return Opened(body, hashlib.sha256(payload).hexdigest(), generation, hashlib.sha256(raw).hexdigest())

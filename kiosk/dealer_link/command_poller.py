@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from kiosk.dealer_link import corrections as _corrections  # noqa: F401  (registers the `correction` kind)
+from kiosk.dealer_link import fiscal_commands as _fiscal_commands  # noqa: F401  (registers fiscal_intents/_resolve)
 from kiosk.dealer_link.client import TIMEOUT, DealerLink
 from kiosk.dealer_link.command_journal import CommandJournal, Record
 from kiosk.dealer_link.commands import DEFAULT_REBOOT, HANDLERS, CommandContext, CommandFailed, log_ring

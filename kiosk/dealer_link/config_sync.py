@@ -3,7 +3,8 @@ signature through the pinned CA, then the terminal's own loaders), kept on disk 
 between payments, and reported (applied, or refused with the reason; a refused bundle changes nothing).
 
 On disk, in `dealer-config/` beside the journal (0700, files 0600: gateway secrets are inside): `current.json`
-(the signed bundle in force) and `previous.json`. Each is replaced by an atomic rename, so a crash at any moment
+(the signed bundle in force), `previous.json` (not kept when it holds a secret the dealer has since deleted) and
+`trust.json` (the pinned key generation and the sequence in force: kiosk.dealer_link.trust). Each is replaced by an atomic rename, so a crash at any moment
 leaves a complete bundle in `current.json`, old or new; at start-up the terminal re-checks it and falls back to
 `previous.json`, then to its own file, if it no longer checks out.
 """
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from kiosk.catalog import Catalog
 from kiosk.config import Config
 from kiosk.config_document import apply_to
-from kiosk.dealer_link import commands
-from kiosk.dealer_link.bundle import BundleRefused, open_bundle
+from kiosk.dealer_link import commands, trust
+from kiosk.dealer_link.bundle import BundleRefused, Opened, open_signed
 from kiosk.dealer_link.identity import LINK_FOLDER, LinkError, TerminalIdentity, write_private
 from kiosk.errors import ConfigError, KioskError
 
@@ -46,6 +47,7 @@ class Checked:
     label: str
     config: Config
     catalog: Catalog
+    opened: Opened
 
     @property
     def etag(self) -> str:
@@ -61,16 +63,43 @@ def _folders(config: Config) -> tuple[Path, Path]:
 def check(body: bytes, base: Config, identity: TerminalIdentity) -> Checked:
     """A bundle verified through the pinned CA and validated by the terminal's loaders (else BundleRefused, ConfigError)."""
     settings = identity.settings()
-    payload = open_bundle(body, identity.ca.read_bytes(), settings.dealer, settings.number)
+    opened = open_signed(body, identity.ca.read_bytes(), settings.dealer, settings.number)
+    payload = opened.payload
     config, catalog = apply_to(base, payload["document"], payload.get("secrets") or {})
-    return Checked(body, int(payload.get("version") or 0), str(payload.get("label") or ""), config, catalog)
+    return Checked(body, int(payload.get("version") or 0), str(payload.get("label") or ""), config, catalog, opened)
+
+
+def _unverified_payload(body: bytes) -> dict[str, Any]:
+    """A bundle's payload read without any check (only for labels and housekeeping, never to run); {} if none."""
+    import base64
+    import json
+
+    try:
+        payload = json.loads(base64.b64decode(json.loads(body)["payload"]))
+    except (ValueError, KeyError, TypeError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _secret_names(body: bytes) -> set[tuple[str, str]]:
+    """(gateway, name) of each secret a stored bundle holds (to decide what may be kept)."""
+    secrets = _unverified_payload(body).get("secrets")
+    if not isinstance(secrets, dict):
+        return set()
+    return {(str(gateway), str(name)) for gateway, options in secrets.items() if isinstance(options, dict)
+            for name in options}
 
 
 def install(folder: Path, body: bytes) -> None:
-    """Make `body` the current bundle, the one in force so far the previous (each step an atomic rename)."""
-    current = folder / CURRENT
+    """Make `body` the current bundle, the one in force so far the previous (each step an atomic rename) —
+    unless that one holds a secret `body` no longer has: a deleted secret leaves no copy on the terminal."""
+    current, previous = folder / CURRENT, folder / PREVIOUS
     if current.exists():
-        write_private(folder / PREVIOUS, current.read_bytes())
+        outgoing = current.read_bytes()
+        if _secret_names(outgoing) <= _secret_names(body):
+            write_private(previous, outgoing)
+        else:
+            previous.unlink(missing_ok=True)
     write_private(current, body)
 
 
@@ -110,6 +139,10 @@ class ConfigSync:
         self.identity = TerminalIdentity(link_dir)
         current: Checked | None = terminal.pushed_config
         self.etag = current.etag if current else ""
+        self.trust = trust.load(self.folder)
+        if current is not None and self.trust.after(current.opened) != self.trust:  # stored, not yet pinned
+            self.trust = self.trust.after(current.opened)
+            trust.save(self.folder, self.trust)
         self.last_error = ""
         self.pulls = 0
         self._unreported: list[dict[str, Any]] = []
@@ -138,6 +171,7 @@ class ConfigSync:
             etag = reply.headers.get("etag", "")
             try:
                 checked = check(reply.content, self.base, self.identity)
+                self.trust.judge(checked.opened)
             except (BundleRefused, ConfigError) as exc:
                 self.etag = etag  # the same bundle is not fetched (nor reported) again until the dealer changes it
                 log.error("pushed configuration refused, keeping the one in force: %s", exc)
@@ -162,6 +196,12 @@ class ConfigSync:
     def _apply(self, checked: Checked, done: threading.Event) -> None:
         """On the UI thread, no payment in progress: switch (all or nothing), then store (the previous kept)."""
         try:
+            self.trust.judge(checked.opened)  # a newer bundle may have gone in while this one waited
+        except BundleRefused as exc:
+            self._queue({"version": checked.version, "etag": checked.etag, "outcome": "refused", "reason": str(exc)})
+            done.set()
+            return
+        try:
             self.terminal.reconfigure(checked.config, checked.catalog)
         except Exception as exc:  # a gateway adapter that cannot be built: the terminal runs on as it was
             # Only the kind of fault: an adapter's message may quote the option it choked on, a secret perhaps.
@@ -170,8 +210,10 @@ class ConfigSync:
             self._queue({"version": checked.version, "etag": checked.etag, "outcome": "refused", "reason": reason})
         else:
             self.terminal.pushed_config = checked
+            self.trust = self.trust.after(checked.opened)
             try:
                 install(self.folder, checked.body)
+                trust.save(self.folder, self.trust)
             except OSError as exc:  # in force now, but a restart would not find it: fetch and store it again
                 log.error("pushed configuration %s applied but not stored: %s", checked.label, exc)
                 self.etag = ""
@@ -218,14 +260,8 @@ class ConfigSync:
 
 def _version_of(body: bytes) -> int | None:
     """The version a refused bundle claims, for the report (unverified: only a label)."""
-    import base64
-    import json
-
-    try:
-        version = json.loads(base64.b64decode(json.loads(body)["payload"])).get("version")
-        return version if isinstance(version, int) else None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+    version = _unverified_payload(body).get("version")
+    return version if isinstance(version, int) else None
 
 
 def start(terminal: Terminal, folder: Path, interval: float | None = None) -> ConfigSync | None:

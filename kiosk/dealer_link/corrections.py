@@ -298,8 +298,13 @@ def correction(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:
     if kind not in KINDS:
         raise CommandFailed("unknown_kind", f"no correction {kind!r}; expected one of {', '.join(KINDS)}")
     terminal = ctx.terminal
-    return ctx.between_payments(f"correction {kind}", lambda: Corrector(terminal.journal, terminal.outbox)
-                                .run(kind, args))
+    result = ctx.between_payments(f"correction {kind}", lambda: Corrector(terminal.journal, terminal.outbox)
+                                  .run(kind, args))
+    fiscal = terminal.receipts.fiscal
+    if kind == "refund" and fiscal is not None and fiscal.makes_refunds:  # cash went back: return of income
+        op = terminal.journal.get(int(args["operation"]))
+        result["fiscal_refund"] = ctx.between_payments("fiscal refund receipt", lambda: fiscal.refund(op))
+    return result
 
 
 HANDLERS["correction"] = correction

@@ -51,6 +51,11 @@ def terminal_status(terminal: Terminal, now: datetime | None = None,
     if terminal.receipts.printer is not None:  # the last status the printer chore read (every 5 s)
         printer = ("paper_out" if known is not None and known.paper == "out" else
                    "ready" if terminal.receipts.ready() else "not_ready")
+    fiscal_drive = None
+    if terminal.receipts.fiscal is not None:  # the validity date the fiscal upkeep last read (FF03), days left now
+        from kiosk.fiscal.validity import known_validity
+
+        fiscal_drive = known_validity(terminal.journal, now, terminal.config.timezone)
     try:
         free_disk: int | None = shutil.disk_usage(terminal.config.journal_path.parent).free
     except OSError:
@@ -77,6 +82,7 @@ def terminal_status(terminal: Terminal, now: datetime | None = None,
         "locked": getattr(terminal.session, "lock_message", None) is not None,  # the dealer's remote lock
         "last_operation": terminal.journal.last_number(),  # the service keeps the highest: restore evidence
         "fault": terminal.session.fault,
+        "fiscal_drive": fiscal_drive,  # {"fn", "valid_until", "days_left"} with a fiscal registrar, else null
     }
 
 

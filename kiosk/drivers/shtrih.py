@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -70,7 +70,8 @@ SUBMODES_NO_PAPER = (1, 2)
 TLV_LIMIT = 250  # bytes of TLV per FF4D / FF0C command
 LINE_WIDTH = 40
 NAME_LIMIT = 128
-SALE = 0  # 8D receipt type: приход
+#: 8D's receipt type for each calculation sign (1054): приход 0, возврат прихода 2, расход 1, возврат расхода 3
+RECEIPT_TYPES = {1: 0, 2: 2, 3: 1, 4: 3}
 PRINT_ON_RECEIPT = 0x02  # command 17 flags: bit 1 = receipt tape
 
 
@@ -167,6 +168,15 @@ class ShtrihRegistrar:
                         last_fd=int.from_bytes(data[26:30], "little"))
 
     @exclusive
+    def valid_until(self) -> date:
+        """FF03: the fiscal drive's validity date (YY MM DD); past it the drive signs nothing."""
+        data = self._call(sf.FN_VALIDITY, self.sysadmin, repeatable=True, expect=3)
+        try:
+            return date(2000 + data[0], data[1], data[2])
+        except ValueError as exc:
+            raise RegistrarError(0, f"the registrar sent an impossible validity date {data[:3].hex()}") from exc
+
+    @exclusive
     def short_status(self) -> tuple[int, int, int]:
         """10: (flags, mode, submode)."""
         data = self._call(sf.SHORT_STATUS, self.cashier, repeatable=True, expect=5)
@@ -234,9 +244,11 @@ class ShtrihRegistrar:
         if kind is None:
             log.info("registrar: document %d is of FN type %d, not a receipt or shift report", number, data[0])
             return None
-        total = int.from_bytes(data[16:21], "little") if kind == "receipt" else None
+        receipt = kind == "receipt" and len(data) >= 21
+        total = int.from_bytes(data[16:21], "little") if receipt else None
         return FiscalDocument(number=int.from_bytes(data[7:11], "little"), sign=int.from_bytes(data[11:15], "little"),
-                              at=_fn_time(data[2:7], self.tz), fn_number=self._fn_number(), kind=kind, total=total)
+                              at=_fn_time(data[2:7], self.tz), fn_number=self._fn_number(), kind=kind, total=total,
+                              calculation=data[15] if receipt else 1)
 
     def _fn_number(self) -> str:
         if self._fn_cache is None:
@@ -293,19 +305,21 @@ class ShtrihRegistrar:
         A receipt left open (by a process that died before FF45) is cancelled first: an open receipt is never
         registered, so nothing of value is lost, and the new one could not start otherwise.
         """
+        if receipt.kind not in RECEIPT_TYPES:
+            raise ValueError(f"no receipt of calculation sign (1054) {receipt.kind}")
         fn = self.fn_status()
         expected = fn.last_fd + 1
         if fn.document == FN_RECEIPT_OPEN:
             log.warning("registrar: cancelling a receipt left open before document %d", expected)
             self.cancel_receipt()
         try:
-            self._call(sf.OPEN_RECEIPT, self.cashier, bytes((SALE,)))
+            self._call(sf.OPEN_RECEIPT, self.cashier, bytes((RECEIPT_TYPES[receipt.kind],)))
             for line in receipt.header_lines:
                 self._line(line)
             for item in receipt.items:
                 name = item.name.encode("cp1251", "replace")[:NAME_LIMIT]
                 self._call(sf.FN_OPERATION, self.sysadmin,
-                           bytes((tlv.KIND_INCOME,)) + (item.quantity_milli * 1000).to_bytes(6, "little")
+                           bytes((receipt.kind,)) + (item.quantity_milli * 1000).to_bytes(6, "little")
                            + _money(item.price) + b"\xff" * 5 + b"\xff" * 5
                            + bytes((item.tax, 0, item.method, item.subject)) + name)
                 for block in tlv.chunks(item.tags, TLV_LIMIT):
@@ -319,7 +333,8 @@ class ShtrihRegistrar:
             # Nothing before FF45 makes a fiscal document: the receipt is at most open, never registered.
             self._cancel_quietly()
             raise LinkDown(f"{exc} (before closing the receipt: nothing registered)") from exc
-        close = (_money(receipt.cash) + bytes(5 * 15) + b"\x00" + bytes(5 * 6)
+        # payment sums: #1 cash, #2 electronic, 14 more unused; rounding; 6 tax sums (the device computes them)
+        close = (_money(receipt.cash) + _money(receipt.electronic) + bytes(5 * 14) + b"\x00" + bytes(5 * 6)
                  + bytes((receipt.taxation,)))
         try:
             data = self._call(sf.FN_CLOSE_RECEIPT, self.sysadmin, close)
@@ -338,7 +353,7 @@ class ShtrihRegistrar:
             return settled
         return FiscalDocument(number=int.from_bytes(data[5:9], "little"), sign=int.from_bytes(data[9:13], "little"),
                               at=_fn_time(data[13:18], self.tz), fn_number=self._fn_number(), kind="receipt",
-                              total=receipt.total)
+                              total=receipt.total, calculation=receipt.kind)
 
     @exclusive
     def cancel_receipt(self) -> None:

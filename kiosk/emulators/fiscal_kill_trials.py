@@ -1,7 +1,8 @@
 """Kill a paying terminal with SIGKILL in the middle of its fiscal receipts, again and again; then prove that no
 payment got two fiscal documents and none was lost. The emulated registrar's state file is the truth.
 
-The registrar runs here, in the trial process, so it outlives every killed terminal. Each trial picks a kill
+The registrar outlives every killed terminal: it runs here, in the trial process, or (`separate`) as
+`kiosk emulate fiscal` in a process of its own, armed through its `kill-host` control command. Each trial picks a kill
 point: the n-th command the registrar receives from that terminal process (start-up recovery included), or of
 one kind (FF45 signing a receipt; after a day has passed on the registrar's clock, the Z-report or the shift
 opening), and a phase — "before" (the terminal dies as the command arrives; it never runs) or "after" (the command ran, even
@@ -15,7 +16,7 @@ import os
 import random
 import signal
 import sqlite3
-import threading
+import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,17 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.drivers import shtrih_frame as sf
-from kiosk.emulators.fiscal_rig import DRIVER_OPTIONS, FiscalRig
+from kiosk.emulators.fiscal_rig import DRIVER_OPTIONS, FiscalRig, LocalFiscalRig
 from kiosk.emulators.kill_trials import _child
 from kiosk.emulators.payer_process import check_invariants, write_config
-from kiosk.emulators.shtrih import PowerCut
 from kiosk.emulators.shtrih_drive import FiscalDrive
+from kiosk.emulators.shtrih_kill import KillSwitch
 from kiosk.fiscal.demo_settings import make_fiscal
 
 MAX_COMMAND = 160  # kill points are drawn among the first commands of a run: start-up, then two or three payments
 SIGNING_SHARE = 0.4  # share of kills aimed at FF45 (close receipt: the drive signs) rather than any command
 SHIFT_EVERY = 5  # every fifth kill is aimed at the Z-report or the shift opening after a day has passed
 SHIFT_HOURS_PASSED = 25
+SIGNS = {"receipt": 1, "refund": 2}  # the journal's receipt kinds and their calculation sign (1054)
 RUN_LIMIT = 20.0  # seconds a terminal may run before it is killed anyway (it stopped talking to the registrar)
 
 
@@ -55,77 +57,76 @@ class FiscalTrialReport:
         return sum(n for (command, _), n in self.points.items() if command == "FF45")
 
 
-class KillSwitch:
-    """Counts the commands a terminal process sends and kills it at the chosen one."""
+class RemoteSwitch:
+    """The kill switch of a separate `kiosk emulate fiscal` process, armed through its control line."""
 
     def __init__(self, rig: FiscalRig) -> None:
-        if rig.emulator is None:
-            raise RuntimeError("start the registrar first")
-        self.registrar = rig.emulator.registrar
-        self._execute = self.registrar.execute
-        self.registrar.execute = self._counting  # type: ignore[method-assign]
-        self.pid = 0
-        self.count = 0
-        self.target = 0
-        self.phase = "before"
-        self.only: int | None = None  # count only this command (FF45: aim at the signing itself)
-        self.hit: tuple[str, str] | None = None
-        self.fired = threading.Event()
+        self.rig = rig
 
     def arm(self, pid: int, target: int, phase: str, only: int | None = None) -> None:
-        """Kill process pid at its target-th command (of kind `only`, if given)."""
-        self.pid, self.count, self.target, self.phase, self.hit = pid, 0, target, phase, None
-        self.only = only
-        self.fired.clear()
+        """Kill process pid at its target-th command (of kind `only`); pid 0 disarms."""
+        if not pid:
+            self.rig.command("kill-host off")
+            return
+        self.rig.command(f"kill-host {pid} {phase} {target}" + (f" {only:X}" if only is not None else ""))
 
-    def _counting(self, request: sf.Request) -> tuple[int, bytes]:
-        if self.only is not None and request.command != self.only:
-            return self._execute(request)
-        self.count += 1
-        if not self.pid or self.count != self.target:
-            return self._execute(request)
-        self.hit = (f"{request.command:X}", self.phase)
-        if self.phase == "before":
-            self._kill()
-            raise PowerCut("the terminal died before the command ran")  # nothing runs, nothing is answered
-        try:
-            return self._execute(request)
-        finally:
-            self._kill()
+    @property
+    def hit(self) -> tuple[str, str] | None:
+        """Where the last kill struck (command, phase), if it did."""
+        where = self.rig.status().get("host_kill")
+        return (where.split()[0], where.split()[1]) if where else None
 
-    def _kill(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.pid = 0
-        self.fired.set()
+    def advance_clock(self, hours: float) -> None:
+        """A day passes on the registrar's clock."""
+        self.rig.advance_clock(hours)
 
 
-def run_fiscal_trials(directory: str | Path, kills: int, seed: int = 0) -> FiscalTrialReport:
-    """Kill `kills` times at random fiscal moments, drain, and check the registrar's documents against the journal."""
+class LocalSwitch(KillSwitch):
+    """The kill switch hooked into an in-process emulator."""
+
+    def __init__(self, rig: LocalFiscalRig) -> None:
+        if rig.emulator is None:
+            raise RuntimeError("start the registrar first")
+        super().__init__(rig.emulator.registrar)
+        self.rig = rig
+
+    def advance_clock(self, hours: float) -> None:
+        """A day passes on the registrar's clock."""
+        self.rig.advance_clock(hours)
+
+
+def run_fiscal_trials(directory: str | Path, kills: int, seed: int = 0, separate: bool = False) -> FiscalTrialReport:
+    """Kill `kills` times at random fiscal moments, drain, and check the registrar's documents against the journal.
+
+    separate: the registrar is `kiosk emulate fiscal` in a process of its own (as in the demo), armed through its
+    control line; otherwise it answers from this process.
+    """
     directory = Path(directory)
     config_path = write_config(directory, gateway_mode="flaky", seed=seed)
     rng = random.Random(seed)
     report = FiscalTrialReport()
     started, cpu = time.monotonic(), _cpu()
-    with FiscalRig(directory) as rig:
+    rig: FiscalRig | LocalFiscalRig = FiscalRig(directory) if separate else LocalFiscalRig(directory)
+    with rig:
         make_fiscal(config_path, rig.port, **DRIVER_OPTIONS)
-        switch = KillSwitch(rig)
+        switch: RemoteSwitch | LocalSwitch = (RemoteSwitch(rig) if isinstance(rig, FiscalRig)
+                                              else LocalSwitch(rig))
         for trial in range(kills):
             child, output = _child(directory, "--seed", str(seed * 100_000 + trial))
             phase = rng.choice(("before", "after"))
             if trial % SHIFT_EVERY == SHIFT_EVERY - 1:
                 # a day passes on the registrar: the next start-up or sale closes the shift and opens a new one
-                rig.advance_clock(SHIFT_HOURS_PASSED)
+                switch.advance_clock(SHIFT_HOURS_PASSED)
                 switch.arm(child.pid, 1, phase, only=rng.choice((sf.Z_REPORT, sf.OPEN_SHIFT)))
             elif rng.random() < SIGNING_SHARE:  # the moment that matters most: the drive signing a receipt
                 switch.arm(child.pid, rng.randint(1, 3), phase, only=sf.FN_CLOSE_RECEIPT)
             else:
                 switch.arm(child.pid, rng.randint(1, MAX_COMMAND), phase)
-            if not switch.fired.wait(RUN_LIMIT):
+            try:
+                child.wait(RUN_LIMIT)  # the switch kills it; a terminal that stopped talking is killed anyway
+            except subprocess.TimeoutExpired:
                 child.send_signal(signal.SIGKILL)
-            child.wait()
+                child.wait()
             output.close()
             report.kills += 1
             report.points[switch.hit or ("none", "timer")] += 1
@@ -176,10 +177,12 @@ def check_fiscal(directory: Path, state_file: Path) -> list[str]:
             problems.append(f"the drive holds {document['kind']} FD {fd} that the journal does not know (lost)")
             continue
         op, kind, fp, total = done[fd]
-        if (kind, fp) != (document["kind"], document["fp"]):
+        receipt = kind in SIGNS  # a refund is a receipt of another calculation sign (1054)
+        if (("receipt" if receipt else kind), fp) != (document["kind"], document["fp"]) or (
+                receipt and SIGNS[kind] != document.get("kind_1054", 1)):
             problems.append(f"FD {fd}: the journal says {kind} FP {fp}, the drive {document['kind']} "
-                            f"FP {document['fp']}")
-        if kind == "receipt" and total != document["total"]:
+                            f"(1054 = {document.get('kind_1054')}) FP {document['fp']}")
+        if receipt and total != document["total"]:
             problems.append(f"FD {fd} of operation {op}: the drive's total {document['total']} != {total}")
     for fd in set(done) - set(drive):
         problems.append(f"the journal records FD {fd} that the drive never made")

@@ -12,16 +12,19 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.emulators.control_line import serve
 from kiosk.emulators.shtrih import ShtrihEmulator
 from kiosk.emulators.shtrih_drive import DEFAULT_FN
+from kiosk.emulators.shtrih_kill import PHASES, KillSwitch
 
 HELP = ("commands: paper out|in | paper-lines <n> (the roll ends after n printed lines) | clock <hours ahead> | "
         "drive-full <code hex>|off | lose-reply <n> | power-cut before|after | power-on | corrupt-request <n> | "
         "corrupt-answer <n> | truncate-answer <n> | close-error <code hex>|off | silent on|off | delay <ms> | "
-        "status | help | quit")
+        "kill-host <pid> before|after <n> [<command hex>] | kill-host off | valid-until YYYY-MM-DD | status | help | "
+        "quit")
 POWER_CUT_EXIT = 137  # what a shell reports for a process killed by SIGKILL
 
 
@@ -50,8 +53,8 @@ def _count(args: list[str]) -> int:
     return value
 
 
-def execute(emu: ShtrihEmulator, line: str) -> str:
-    """Run one control command and return its one-line answer."""
+def execute(emu: ShtrihEmulator, line: str, switch: KillSwitch | None = None) -> str:
+    """Run one control command and return its one-line answer (`kill-host` needs the emulator's kill switch)."""
     words = line.split()
     if not words:
         return "error: empty command; " + HELP
@@ -87,8 +90,22 @@ def execute(emu: ShtrihEmulator, line: str) -> str:
         elif verb == "delay" and one:
             delay = _count(args) / 1000
             actions[verb] = lambda: setattr(emu.wire, "delay", delay)
+        elif verb == "kill-host" and switch is not None and args in (["off"],):
+            actions[verb] = lambda: switch.arm(0, 0, "before")
+        elif verb == "kill-host" and switch is not None and len(args) in (3, 4):
+            pid, phase, target = int(args[0]), args[1], _count(args[2:3])
+            only = int(args[3], 16) if len(args) == 4 else None
+            if phase not in PHASES:
+                raise ValueError(f"expected {' or '.join(PHASES)}")
+            actions[verb] = lambda: switch.arm(pid, target, phase, only)
+        elif verb == "valid-until" and one:
+            until = date.fromisoformat(args[0]).isoformat()
+            actions[verb] = lambda: registrar.set_valid_until(until)
         elif verb == "status" and not args:
-            return "ok " + json.dumps(emu.status(), separators=(",", ":"))
+            status = emu.status()
+            if switch is not None:
+                status["host_kill"] = " ".join(switch.hit) if switch.hit else None
+            return "ok " + json.dumps(status, separators=(",", ":"))
         elif verb == "help":
             return "ok " + HELP
     except ValueError as exc:
@@ -122,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     emu.wire.baud = args.baud
-    return serve(emu, lambda line: execute(emu, line))
+    switch = KillSwitch(emu.registrar)  # armed only by `kill-host` (the kill trials against this process)
+    return serve(emu, lambda line: execute(emu, line, switch))
 
 
 if __name__ == "__main__":

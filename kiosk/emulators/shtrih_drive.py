@@ -12,7 +12,7 @@ import hmac
 import json
 import os
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from kiosk.offline_queue.files import write_atomically
 
 DEFAULT_FN = "9999078902004321"
 SHIFT_HOURS = 24
+VALIDITY_DAYS = 456  # a new emulated drive is valid about 15 months (the FN-1.1M's term for most users)
 # FN document types as FF0A reports them
 DOC_SHIFT_OPEN = 2
 DOC_RECEIPT = 3
@@ -42,6 +43,7 @@ class DriveState:
     paper: bool = True
     full_code: int = 0  # a fiscal drive error every new document gets (0: the drive is fine)
     clock_offset: float = 0.0  # seconds the registrar's clock runs ahead of the host's
+    valid_until: str = ""  # the drive's validity date (FF03), ISO; set when the state is made
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self, encoded: dict[str, str] | None = None) -> bytes:
@@ -83,14 +85,15 @@ class FiscalDrive:
         self.tz = tz or ZoneInfo("Europe/Moscow")
         self.state = DriveState(fn_number=fn_number)
         self._encoded: dict[str, str] = {}
-        if self.path and self.path.exists():
-            self.state = DriveState.from_json(self.path.read_bytes(), str(self.path))
+        self.reload()
 
     def reload(self) -> None:
         """Forget memory and read the file again (a power-up)."""
         self._encoded = {}
         if self.path and self.path.exists():
             self.state = DriveState.from_json(self.path.read_bytes(), str(self.path))
+        if not self.state.valid_until:  # a new drive (or a state file from before FF03): its term starts now
+            self.state.valid_until = (self.now().date() + timedelta(days=VALIDITY_DAYS)).isoformat()
 
     def save(self) -> None:
         """Write the state atomically (nothing to do without a file)."""
@@ -100,6 +103,15 @@ class FiscalDrive:
     def now(self) -> datetime:
         """The registrar's clock: the host's time in its zone plus the clock offset, to the second."""
         return (datetime.now(self.tz) + timedelta(seconds=self.state.clock_offset)).replace(microsecond=0)
+
+    @property
+    def valid_until(self) -> date:
+        """The last day the drive may sign documents (FF03)."""
+        return date.fromisoformat(self.state.valid_until)
+
+    def days_left(self) -> int:
+        """Days from the registrar's today to the validity date (negative: expired)."""
+        return (self.valid_until - self.now().date()).days
 
     @property
     def shift_expired(self) -> bool:

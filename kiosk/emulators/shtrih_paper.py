@@ -6,6 +6,8 @@ from typing import Any
 
 from kiosk.fiscal import tlv
 
+CALCULATIONS = {1: "ПРИХОД", 2: "ВОЗВРАТ ПРИХОДА"}  # tag 1054 as the receipt's heading says it
+
 
 def rub(kopecks: int) -> str:
     """Kopecks as roubles with two decimals."""
@@ -31,7 +33,7 @@ _TEXT_TAGS = {tlv.AGENT_OPERATION, tlv.AGENT_PHONE, tlv.RECEIVING_OPERATOR_PHONE
 
 def receipt_lines(document: dict[str, Any], extra: list[str]) -> list[str]:
     """A signed receipt as printed lines: items with their tags, receipt tags, totals (the FN block follows)."""
-    lines = ["КАССОВЫЙ ЧЕК", "ПРИХОД", *extra]
+    lines = ["КАССОВЫЙ ЧЕК", CALCULATIONS.get(int(document.get("kind_1054", 1)), "?"), *extra]
     for item in document["items"]:
         quantity = item["quantity"] / 1_000_000
         lines.append(f"{item['name']}")
@@ -39,6 +41,8 @@ def receipt_lines(document: dict[str, Any], extra: list[str]) -> list[str]:
         lines.extend(_tag_texts(item["tags"]))
     lines.append("-" * 40)
     lines.extend(text.strip() for text in _tag_texts(document["tags"]))  # receipt-level: not under an item
-    lines += [f"ИТОГ {rub(document['total'])}", f"НАЛИЧНЫМИ {rub(document['cash'])}",
-              f"СДАЧА {rub(document['change'])}", f"СНО {document['taxation']}"]
+    lines += [f"ИТОГ {rub(document['total'])}", f"НАЛИЧНЫМИ {rub(document['cash'])}"]
+    if document.get("electronic"):
+        lines.append(f"БЕЗНАЛИЧНЫМИ {rub(document['electronic'])}")
+    lines += [f"СДАЧА {rub(document['change'])}", f"СНО {document['taxation']}"]
     return lines

@@ -21,6 +21,7 @@ from kiosk.fiscal import tlv
 # Error codes the emulator answers with
 OK = 0x00
 FN_NO_DATA = 0x08  # FN: the requested data is not there
+FN_TERM_OVER = 0x05  # FN: its validity term is over (the driver's DriveFull)
 FN_SHIFT_EXPIRED = 0x16
 BAD_PARAMETER = 0x33
 SHIFT_CLOSED = 0x3D
@@ -42,6 +43,8 @@ SUBMODE_PAPER_OUT_PRINTING = 2  # ran out while printing
 SUBMODE_WAIT_CONTINUE = 3  # paper is back: waiting for B0
 
 ADMIN, SYSADMIN = 29, 30
+OPEN_TYPES = {b"": tlv.KIND_INCOME, b"\x00": tlv.KIND_INCOME, b"\x02": tlv.KIND_INCOME_RETURN}  # 8D type → 1054
+WARN_DAYS_30, WARN_DAYS_3 = 30, 3  # FF01 warns this many days before the drive's validity date
 LINE_WIDTH = 40
 DEVICE_NAME = "ШТРИХ-М-01Ф ЭМУЛЯТОР"
 PAYMENT_TYPES = 16
@@ -60,6 +63,7 @@ class CommandFailed(Exception):
 class OpenReceipt:
     """A receipt between 8D/first item and FF45: nothing of it is in the fiscal drive yet."""
 
+    kind: int = 0  # 1054 (1 приход, 2 возврат прихода) as 8D or the first item set it; 0: not yet
     items: list[dict[str, Any]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)  # hex of receipt-level TLV blocks
     lines: list[str] = field(default_factory=list)  # non-fiscal text printed inside the receipt
@@ -96,6 +100,7 @@ class Registrar:
             sf.CANCEL_RECEIPT: self._cancel, sf.PRINT_LINE: self._print_line, sf.CUT: self._cut,
             sf.CONTINUE_PRINTING: self._continue, sf.FN_STATUS: self._fn_status,
             sf.FN_FIND_DOCUMENT: self._find_document, sf.FN_SHIFT_PARAMS: self._shift_params,
+            sf.FN_VALIDITY: self._validity,
         }
 
     # ---- state the status commands report
@@ -129,6 +134,11 @@ class Registrar:
         self.drive.state.clock_offset = seconds
         self.drive.save()
 
+    def set_valid_until(self, until: str) -> None:
+        """Set the drive's validity date (ISO); past it the drive signs nothing (FN error 05)."""
+        self.drive.state.valid_until = until
+        self.drive.save()
+
     def set_drive_full(self, code: int) -> None:
         """Make the fiscal drive refuse new documents with this error code (0: a healthy drive)."""
         self.drive.state.full_code = code
@@ -147,7 +157,7 @@ class Registrar:
         return {"mode": self.mode, "submode": self.submode, "paper": state.paper, "shift_open": state.shift_open,
                 "shift_expired": self.drive.shift_expired, "last_fd": state.last_fd, "fn": state.fn_number,
                 "receipt_open": self.receipt is not None, "full_code": state.full_code,
-                "clock_offset": state.clock_offset}
+                "clock_offset": state.clock_offset, "valid_until": state.valid_until}
 
     # ---- dispatch
 
@@ -179,6 +189,8 @@ class Registrar:
     def _need_document_allowed(self, fn_error: bool) -> None:
         if self.drive.state.full_code:
             raise CommandFailed(self.drive.state.full_code)
+        if self.drive.days_left() < 0:
+            raise CommandFailed(FN_TERM_OVER)
         if self.drive.shift_expired:
             raise CommandFailed(FN_SHIFT_EXPIRED if fn_error else SHIFT_EXPIRED)
 
@@ -206,9 +218,19 @@ class Registrar:
     def _fn_status(self, request: sf.Request) -> bytes:
         state = self.drive.state
         document = 0x04 if self.receipt is not None else 0
-        return (bytes((0x0F, document, 1 if self.receipt and self.receipt.items else 0, int(state.shift_open), 0))
+        return (bytes((0x0F, document, 1 if self.receipt and self.receipt.items else 0, int(state.shift_open),
+                       self._warnings()))
                 + fn_datetime(self.drive.now()) + state.fn_number.encode("ascii").ljust(16)[:16]
                 + state.last_fd.to_bytes(4, "little"))
+
+    def _warnings(self) -> int:
+        """FF01's warning flags the drive's own term raises: replace within 30 days (bit 1), within 3 (bit 0)."""
+        left = self.drive.days_left()
+        return (0x02 if left <= WARN_DAYS_30 else 0) | (0x01 if left <= WARN_DAYS_3 else 0)
+
+    def _validity(self, request: sf.Request) -> bytes:
+        until = self.drive.valid_until
+        return bytes((until.year % 100, until.month, until.day))
 
     def _shift_params(self, request: sf.Request) -> bytes:
         state = self.drive.state
@@ -244,11 +266,14 @@ class Registrar:
         if self.drive.state.full_code:
             raise CommandFailed(self.drive.state.full_code)
         self._need_printer()
-        totals = sum(int(d.get("total", 0)) for d in self.drive.state.documents.values()
-                     if d["type"] == DOC_RECEIPT and d["shift"] == self.drive.state.shift_number)
+        shift = [d for d in self.drive.state.documents.values()
+                 if d["type"] == DOC_RECEIPT and d["shift"] == self.drive.state.shift_number]
+        totals = sum(int(d.get("total", 0)) for d in shift if d.get("kind_1054", 1) == tlv.KIND_INCOME)
+        returns = sum(int(d.get("total", 0)) for d in shift if d.get("kind_1054", 1) == tlv.KIND_INCOME_RETURN)
         document = self._register(DOC_SHIFT_CLOSE, receipts=self.drive.state.receipts_in_shift, total=totals)
         self._print_document(["ОТЧЕТ О ЗАКРЫТИИ СМЕНЫ", f"СМЕНА {document['shift']}",
-                              f"ЧЕКОВ ЗА СМЕНУ {document['receipts']}", f"ПРИХОД {rub(totals)}"], document)
+                              f"ЧЕКОВ ЗА СМЕНУ {document['receipts']}", f"ПРИХОД {rub(totals)}",
+                              f"ВОЗВРАТ ПРИХОДА {rub(returns)}"], document)
         return self._operator(request)
 
     # ---- receipt
@@ -266,19 +291,23 @@ class Registrar:
     def _open_receipt(self, request: sf.Request) -> bytes:
         if self.receipt is not None:
             raise CommandFailed(RECEIPT_OPEN)
-        if request.data[:1] not in (b"\x00", b""):
-            raise CommandFailed(BAD_PARAMETER)  # only приход (sale) is emulated
-        self._start_receipt()
+        kind = OPEN_TYPES.get(request.data[:1])
+        if kind is None:
+            raise CommandFailed(BAD_PARAMETER)  # only приход and возврат прихода are emulated
+        self._start_receipt().kind = kind
         return self._operator(request)
 
     def _operation(self, request: sf.Request) -> bytes:
         data = request.data
-        if len(data) < 30 or data[0] != tlv.KIND_INCOME:
+        if len(data) < 30 or data[0] not in OPEN_TYPES.values():
             raise CommandFailed(BAD_PARAMETER)
         if self.drive.shift_expired:
             raise CommandFailed(FN_SHIFT_EXPIRED)
         self._need_printer()
         receipt = self._start_receipt()
+        if receipt.kind and receipt.kind != data[0]:
+            raise CommandFailed(BAD_PARAMETER)  # a return item in a sale receipt, or the other way round
+        receipt.kind = data[0]
         quantity, price, given = money(data[1:7]), money(data[7:12]), data[12:17]
         total = (price * quantity + 500_000) // 1_000_000 if given == b"\xff" * 5 else money(given)
         receipt.items.append({"quantity": quantity, "price": price, "total": total, "tax": data[22],
@@ -314,8 +343,10 @@ class Registrar:
         if sum(payments) < total:
             raise CommandFailed(PAYMENT_SHORT)
         change = payments[0] - (total - sum(payments[1:])) if payments[0] else 0
-        document = self._register(DOC_RECEIPT, kind_1054=tlv.KIND_INCOME, total=total, cash=payments[0],
-                                  change=change, taxation=taxation, items=receipt.items, tags=receipt.tags)
+        extra = {"electronic": sum(payments[1:])} if any(payments[1:]) else {}
+        document = self._register(DOC_RECEIPT, kind_1054=receipt.kind or tlv.KIND_INCOME, total=total,
+                                  cash=payments[0], change=change, taxation=taxation, items=receipt.items,
+                                  tags=receipt.tags, **extra)
         self.receipt = None
         self._print_document(receipt_lines(document, receipt.lines), document)
         if self.close_error:

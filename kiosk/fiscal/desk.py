@@ -17,7 +17,7 @@ from typing import Any
 
 from kiosk.catalog import Catalog
 from kiosk.config import Config
-from kiosk.fiscal.ledger import FiscalLedger, FiscalRow, qr_text
+from kiosk.fiscal.ledger import RECEIPT, REFUND, REPLACED, FiscalLedger, FiscalRow, qr_text
 from kiosk.fiscal.port import (
     FiscalDocument,
     FiscalError,
@@ -29,7 +29,9 @@ from kiosk.fiscal.port import (
     StillPrinting,
 )
 from kiosk.fiscal.settings import MAX_SHIFT_HOURS
+from kiosk.fiscal.tlv import KIND_INCOME, KIND_INCOME_RETURN
 from kiosk.offline_queue.journal import Operation
+from kiosk.offline_queue.operation import REFUNDED
 from kiosk.receipt_fiscal import fiscal_receipt
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,21 @@ log = logging.getLogger(__name__)
 PRINTED, FAILED = "printed", "failed"  # journal receipt statuses (kiosk.offline_queue.operation.RECEIPT_STATES)
 
 
+CALCULATIONS = {RECEIPT: KIND_INCOME, REFUND: KIND_INCOME_RETURN}  # ledger kind → the receipt's 1054
+
+
+def refund_way(op: Operation) -> str:
+    """How the payer got the cash back, as the refund correction recorded it (cash, transfer, other)."""
+    refunds = [c for c in op.details.get("corrections", []) if c.get("kind") == "refund"]
+    return str(refunds[-1].get("how", "cash")) if refunds else "cash"
+
+
 class Unresolved(Exception):
     """Whether the drive made a document cannot be known now (the registrar does not answer)."""
+
+
+class Replaced(Unresolved):
+    """The intent was for another fiscal drive: only a person who reads the old drive can settle it."""
 
 
 class FiscalDesk:
@@ -62,27 +77,41 @@ class FiscalDesk:
         retry: a later attempt (upkeep) — a failure updates the operation's fiscal status but raises no new
         incident, so a registrar that keeps failing does not flood support with one per minute.
         """
-        return self._issue(op, header_lines, renewed=False, quiet=retry)
+        return self._issue(op, header_lines, renewed=False, quiet=retry, kind=RECEIPT)
 
-    def _issue(self, op: Operation, header_lines: tuple[str, ...], renewed: bool, quiet: bool) -> str:
+    def refund(self, op: Operation, retry: bool = False) -> str:
+        """The refund receipt (возврат прихода, 1054 = 2) of a refunded operation, once; its sale receipt first.
+
+        The same items and agent tags as the sale; the cash given back, or for a refund by transfer an electronic
+        payment. Journaled like a sale document (intent, then FD/FP/QR in details["fiscal_refund"]).
+        """
         with self.lock:
-            if self.ledger.receipt_of(op.operation) is not None:
+            if op.state != REFUNDED:
+                raise ValueError(f"operation {op.operation} is {op.state}, not refunded: no refund receipt")
+            if self.ledger.receipt_of(op.operation) is None and self.issue(op, retry=retry) != PRINTED:
+                return FAILED  # the sale's own receipt is still owed: the refund follows it
+            return self._issue(op, (), renewed=False, quiet=retry, kind=REFUND)
+
+    def _issue(self, op: Operation, header_lines: tuple[str, ...], renewed: bool, quiet: bool, kind: str) -> str:
+        with self.lock:
+            if self.ledger.receipt_of(op.operation, kind) is not None:
                 return PRINTED  # made already (a recovery, a retry): never a second one
             try:
-                if self.resolve_intents() and self.ledger.receipt_of(op.operation) is not None:
+                if self.resolve_intents() and self.ledger.receipt_of(op.operation, kind) is not None:
                     return PRINTED  # the receipt a crash or a lost reply left unknown was made after all
                 status = self._ready_to_sell()
             except (FiscalError, Unresolved) as exc:
-                log.warning("fiscal receipt for operation %d not attempted: %s", op.operation, exc)
-                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet)
+                log.warning("fiscal %s for operation %d not attempted: %s", kind, op.operation, exc)
+                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet, kind=kind)
                 return FAILED
             try:
-                receipt = fiscal_receipt(self.config, self.catalog, op, header_lines)
+                receipt = fiscal_receipt(self.config, self.catalog, op, header_lines, CALCULATIONS[kind],
+                                         in_cash=kind == RECEIPT or refund_way(op) == "cash")
             except ValueError as exc:  # data the drive cannot take (a configuration fault): reported, retried
-                log.error("fiscal receipt for operation %d cannot be built: %s", op.operation, exc)
-                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet)
+                log.error("fiscal %s for operation %d cannot be built: %s", kind, op.operation, exc)
+                self.ledger.not_attempted(op.operation, _words(exc), op.cash, incident=not quiet, kind=kind)
                 return FAILED
-            row = self.ledger.intend(op.operation, "receipt", status.fn_number, status.last_fd, op.cash)
+            row = self.ledger.intend(op.operation, kind, status.fn_number, status.last_fd, op.cash)
             try:
                 document: FiscalDocument | None = self.registrar.sell(receipt)
                 error = ""
@@ -101,9 +130,9 @@ class FiscalDesk:
                     except (FiscalError, Unresolved) as renewal:
                         log.warning("making the registrar ready again failed: %s", renewal)
                         self.ledger.not_attempted(op.operation, f"{error}; {_words(renewal)}", op.cash,
-                                                  incident=not quiet)
+                                                  incident=not quiet, kind=kind)
                         return FAILED
-                    return self._issue(op, header_lines, renewed=True, quiet=quiet)
+                    return self._issue(op, header_lines, renewed=True, quiet=quiet, kind=kind)
             if document is None:
                 self.ledger.failed(row, error or "the registrar made no document", incident=not quiet)
                 self._cancel_open_receipt()
@@ -186,14 +215,17 @@ class FiscalDesk:
         except (LinkDown, LostReply) as exc:
             raise Unresolved(f"the registrar does not answer: {exc}") from exc
         if row.fn and status.fn_number and status.fn_number != row.fn:
-            raise Unresolved(f"the fiscal drive was replaced ({row.fn} → {status.fn_number}); ask the old one")
+            raise Replaced(f"{REPLACED} ({row.fn} → {status.fn_number}): a person must say whether the old one "
+                           f"made it (kiosk fiscal resolve)")
         last = row.last_fd or 0
+        wanted = "receipt" if row.kind in CALCULATIONS else row.kind  # a refund is a receipt of 1054 = 2
         for number in range(last + 1, status.last_fd + 1):
             try:
                 document = self.registrar.document(number)
             except (LinkDown, LostReply) as exc:
                 raise Unresolved(f"the registrar does not answer: {exc}") from exc
-            if document is not None and document.kind == row.kind and (
+            if document is not None and document.kind == wanted and (
+                    row.kind not in CALCULATIONS or document.calculation == CALCULATIONS[row.kind]) and (
                     row.total is None or document.total is None or document.total == row.total):
                 return document
         return None
@@ -203,13 +235,21 @@ class FiscalDesk:
         settled = 0
         with self.lock:
             for row in self.ledger.rows(state="intent"):
-                document = self._find(row)  # Unresolved propagates: nothing new may start while one is unknown
+                try:
+                    document = self._find(row)
+                except Replaced as replaced:  # held for a person: said on the intent, where support reads it
+                    if row.error != str(replaced):
+                        self.ledger.unresolved(row, str(replaced))
+                        self.ledger.journal.incident("fiscal_drive_replaced", f"intent {row.id}: {replaced}",
+                                                     row.operation, row.total)
+                    raise  # nothing new may start while one is unknown
+
                 if document is None:
                     self.ledger.failed(row, row.error or "interrupted before the registrar made the document")
                     self._cancel_open_receipt()
                 else:
                     total = row.total if row.total is not None else document.total or 0
-                    qr = qr_text(document, total, self.config.timezone) if row.kind == "receipt" else ""
+                    qr = qr_text(document, total, self.config.timezone) if row.kind in CALCULATIONS else ""
                     self.ledger.done(row, document, qr)
                 settled += 1
         return settled
@@ -224,13 +264,28 @@ class FiscalDesk:
                     return {"made": 0, "failed": 0, "owed": len(self.ledger.owed(limit)), "why": "no paper"}
             except (FiscalError, Unresolved) as exc:
                 return {"made": 0, "failed": 0, "owed": len(self.ledger.owed(limit)), "why": _words(exc)}
-            for number in self.ledger.owed(limit):
-                if self.issue(journal_get(number), retry=self.ledger.reported(number)) == PRINTED:
+            owed = [(number, RECEIPT) for number in self.ledger.owed(limit)]
+            owed += [(number, REFUND) for number in self._owed_refunds(limit)]
+            for number, kind in owed:
+                op, quiet = journal_get(number), self.ledger.reported(number, kind)
+                # a refunded payment whose sale receipt was still owed gets both now, the sale's first
+                refunding = kind == REFUND or (op.state == REFUNDED and self.makes_refunds)
+                made_now = self.refund(op, retry=quiet) if refunding else self.issue(op, retry=quiet)
+                if made_now == PRINTED:
                     made += 1
                 else:
                     failed += 1
                     break  # the registrar is failing again: try the rest later
-        return {"made": made, "failed": failed, "owed": len(self.ledger.owed(limit)), "why": ""}
+        still = len(self.ledger.owed(limit)) + len(self._owed_refunds(limit))
+        return {"made": made, "failed": failed, "owed": still, "why": ""}
+
+    @property
+    def makes_refunds(self) -> bool:
+        """Whether this terminal makes refunds' return receipts (the dealer may leave them to the office's register)."""
+        return self.config.fiscal is None or self.config.fiscal.refund_receipts
+
+    def _owed_refunds(self, limit: int) -> list[int]:
+        return self.ledger.owed_refunds(limit) if self.makes_refunds else []
 
     def _cancel_open_receipt(self) -> None:
         try:

@@ -16,15 +16,21 @@ from typing import Any
 from kiosk.fiscal.port import FiscalDocument
 from kiosk.fiscal.port import qr_text as port_qr_text  # the one writer of the QR string (the emulator's too)
 from kiosk.offline_queue.journal import CANCELLED, COLLECTING, Journal
+from kiosk.offline_queue.operation import REFUNDED
 
 INTENT, DONE, FAILED = "intent", "done", "failed"
+RECEIPT, REFUND = "receipt", "refund"
+REPLACED = "the fiscal drive was replaced"  # an intent's error when it was made for another drive than the one now  # a payment's receipt (1054 = 1) and its refund's (1054 = 2)
+#: where support reads a document's state on its operation: details[key]
+DETAILS_KEYS = {RECEIPT: "fiscal", REFUND: "fiscal_refund"}
 #: meta key: the first operation this terminal owes a fiscal receipt for (set when the registrar first runs)
 SINCE_KEY = "fiscal_since_operation"
 
 
 def qr_text(document: FiscalDocument, total: int, timezone: Any) -> str:
     """The tax service's check string: t=YYYYMMDDTHHMM&s=R.KK&fn=…&i=…&fp=…&n=1 (no zero-padding of i, fp)."""
-    return port_qr_text(document.at.astimezone(timezone), total, document.fn_number, document.number, document.sign)
+    return port_qr_text(document.at.astimezone(timezone), total, document.fn_number, document.number, document.sign,
+                        document.calculation)
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class FiscalLedger:
                 "VALUES (?,?,?,?,?,?,?,?)", (operation, kind, INTENT, fn, last_fd, total, stamp, stamp))
             row_id = int(cursor.lastrowid or 0)
             if operation is not None:
-                _set_fiscal(conn, operation, {"status": "pending", "fn": fn})
+                _set_fiscal(conn, operation, {"status": "pending", "fn": fn}, kind)
         return self.get(row_id)
 
     def done(self, row: FiscalRow, document: FiscalDocument, qr: str) -> FiscalRow:
@@ -89,7 +95,7 @@ class FiscalLedger:
                                         self._stamp(), row.id))
             if row.operation is not None:
                 _set_fiscal(conn, row.operation, {"status": "done", "fn": document.fn_number, "fd": document.number,
-                                                  "fp": document.sign, "at": at, "qr": qr})
+                                                  "fp": document.sign, "at": at, "qr": qr}, row.kind)
         return self.get(row.id)
 
     def failed(self, row: FiscalRow, error: str, incident: bool = True) -> FiscalRow:
@@ -100,7 +106,7 @@ class FiscalLedger:
             conn.execute("UPDATE fiscal_documents SET state=?, error=?, updated_at=? WHERE id=?",
                          (FAILED, error, stamp, row.id))
             if row.operation is not None:
-                _set_fiscal(conn, row.operation, {"status": "failed", "fn": row.fn, "error": error})
+                _set_fiscal(conn, row.operation, {"status": "failed", "fn": row.fn, "error": error}, row.kind)
             if incident:
                 conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?,?,?,?,?)",
                              (stamp, f"fiscal_{row.kind}_failed", row.operation, error, row.total))
@@ -111,16 +117,17 @@ class FiscalLedger:
         with self.journal._tx() as conn:
             conn.execute("UPDATE fiscal_documents SET error=?, updated_at=? WHERE id=?", (error, self._stamp(), row.id))
             if row.operation is not None:
-                _set_fiscal(conn, row.operation, {"status": "pending", "fn": row.fn, "error": error})
+                _set_fiscal(conn, row.operation, {"status": "pending", "fn": row.fn, "error": error}, row.kind)
 
-    def not_attempted(self, operation: int, error: str, total: int, incident: bool = True) -> None:
+    def not_attempted(self, operation: int, error: str, total: int, incident: bool = True,
+                      kind: str = RECEIPT) -> None:
         """The registrar could not even be asked (link down, no paper): the receipt is owed and retried."""
         stamp = self._stamp()
         with self.journal._tx() as conn:
-            _set_fiscal(conn, operation, {"status": "failed", "error": error})
+            _set_fiscal(conn, operation, {"status": "failed", "error": error}, kind)
             if incident:
                 conn.execute("INSERT INTO incidents (at, kind, operation, detail, amount) VALUES (?,?,?,?,?)",
-                             (stamp, "fiscal_receipt_failed", operation, error, total))
+                             (stamp, f"fiscal_{kind}_failed", operation, error, total))
 
     # -- questions ---------------------------------------------------------------------------------------
     def get(self, row_id: int) -> FiscalRow:
@@ -144,17 +151,26 @@ class FiscalLedger:
         with self.journal._lock:
             return [FiscalRow.from_row(tuple(r)) for r in self.journal.conn.execute(sql + " ORDER BY id", args)]
 
-    def reported(self, operation: int) -> bool:
-        """Support has already been told (an incident) that this operation's fiscal receipt failed."""
+    def reported(self, operation: int, kind: str = RECEIPT) -> bool:
+        """Support has already been told (an incident) that this operation's fiscal receipt (or refund) failed."""
         with self.journal._lock:
             return self.journal.conn.execute(
-                "SELECT 1 FROM incidents WHERE operation=? AND kind='fiscal_receipt_failed' LIMIT 1",
-                (operation,)).fetchone() is not None
+                "SELECT 1 FROM incidents WHERE operation=? AND kind=? LIMIT 1",
+                (operation, f"fiscal_{kind}_failed")).fetchone() is not None
 
-    def receipt_of(self, operation: int) -> FiscalRow | None:
-        """The fiscal receipt made for an operation, if one was."""
-        done = [r for r in self.rows(operation, DONE) if r.kind == "receipt"]
+    def receipt_of(self, operation: int, kind: str = RECEIPT) -> FiscalRow | None:
+        """The fiscal receipt (or, kind "refund", refund receipt) made for an operation, if one was."""
+        done = [r for r in self.rows(operation, DONE) if r.kind == kind]
         return done[0] if done else None
+
+    def owed_refunds(self, limit: int = 50) -> list[int]:
+        """Refunded operations whose sale has a fiscal receipt and whose refund has none (nor an open intent)."""
+        with self.journal._lock:
+            return [r[0] for r in self.journal.conn.execute(
+                "SELECT o.operation FROM operations o WHERE o.state = ? AND EXISTS (SELECT 1 FROM fiscal_documents f "
+                "WHERE f.operation = o.operation AND f.kind = ? AND f.state = ?) AND NOT EXISTS (SELECT 1 FROM "
+                "fiscal_documents f WHERE f.operation = o.operation AND f.kind = ? AND f.state IN (?, ?)) "
+                "ORDER BY o.operation LIMIT ?", (REFUNDED, RECEIPT, DONE, REFUND, DONE, INTENT, limit))]
 
     def owed(self, limit: int = 50) -> list[int]:
         """Operations that took money and have no fiscal receipt and no unresolved intent, oldest first."""
@@ -169,12 +185,13 @@ class FiscalLedger:
                 (since, COLLECTING, CANCELLED, DONE, INTENT, limit))]
 
 
-def _set_fiscal(conn: sqlite3.Connection, operation: int, fiscal: dict[str, Any]) -> None:
-    """Replace details["fiscal"] of an operation inside the caller's transaction (other keys stay)."""
+def _set_fiscal(conn: sqlite3.Connection, operation: int, fiscal: dict[str, Any], kind: str = RECEIPT) -> None:
+    """Replace details["fiscal"] (a refund's: details["fiscal_refund"]) of an operation inside the caller's
+    transaction (other keys stay)."""
     row = conn.execute("SELECT details FROM operations WHERE operation=?", (operation,)).fetchone()
     if row is None:
         return
     details = json.loads(row[0] or "{}")
-    details["fiscal"] = {k: v for k, v in fiscal.items() if v is not None}
+    details[DETAILS_KEYS.get(kind, "fiscal")] = {k: v for k, v in fiscal.items() if v is not None}
     conn.execute("UPDATE operations SET details=? WHERE operation=?",
                  (json.dumps(details, ensure_ascii=False), operation))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from kiosk.errors import DeviceError
@@ -61,7 +61,8 @@ class FiscalItem:
 
 @dataclass(frozen=True)
 class FiscalReceipt:
-    """A whole receipt: kind (1054), items, cash paid (kopecks), taxation system mask (1055), receipt TLVs."""
+    """A whole receipt: kind (1054: 1 приход, 2 возврат прихода), items, cash paid (kopecks), taxation system
+    mask (1055), receipt TLVs."""
 
     kind: int
     items: tuple[FiscalItem, ...]
@@ -69,6 +70,7 @@ class FiscalReceipt:
     taxation: int
     tags: tuple[Tlv, ...] = ()
     header_lines: tuple[str, ...] = ()
+    electronic: int = 0  # paid (or, returning, given back) other than in cash, e.g. a refund by bank transfer
 
     @property
     def total(self) -> int:
@@ -92,12 +94,13 @@ class FiscalDocument:
     fn_number: str
     kind: DocumentKind
     total: int | None = None
+    calculation: int = 1  # a receipt's tag 1054: 1 приход (a payment), 2 возврат прихода (its refund)
 
-    def qr(self, receipt_kind: int = 1) -> str:
-        """The QR string printed on this receipt (receipt_kind is tag 1054: 1 приход)."""
+    def qr(self) -> str:
+        """The QR string printed on this receipt (its n= is the receipt's 1054)."""
         if self.kind != "receipt" or self.total is None:
             raise ValueError(f"only a receipt with its total has a QR string, not a {self.kind}")
-        return qr_text(self.at, self.total, self.fn_number, self.number, self.sign, receipt_kind)
+        return qr_text(self.at, self.total, self.fn_number, self.number, self.sign, self.calculation)
 
 
 class FiscalRegistrar(Protocol):
@@ -117,6 +120,9 @@ class FiscalRegistrar(Protocol):
 
     def document(self, number: int) -> FiscalDocument | None:
         """Ask the fiscal drive whether document `number` exists (after LostReply)."""
+
+    def valid_until(self) -> date:
+        """The fiscal drive's validity date: it must be replaced before then."""
 
     def print_lines(self, lines: Sequence[str], cut: bool = True) -> None:
         """Print non-fiscal text."""

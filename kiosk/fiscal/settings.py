@@ -63,6 +63,7 @@ class FiscalSettings:
     fee_item_agent_tags: bool = False  # whether the fee item carries 1222/1226 too (practice differs)
     ffd: str = "1.05"  # 1.05: 1057 also at receipt level; 1.2: agent data per item only
     shift_hours: int = 23  # scheduled Z-report this long after the shift opened, below the 24 h limit
+    refund_receipts: bool = True  # the terminal makes the return receipt of a refund (False: the office's register)
 
     @property
     def agent_bits(self) -> int:
@@ -98,7 +99,7 @@ def parse_fiscal(root: Doc, printer_link: str) -> FiscalSettings | None:
         return None
     doc = root.table("fiscal")
     doc.unknown_keys({"agent_sign", "taxation", "agent_phone", "operator_phones", "operation", "transfer_operator",
-                      "fee_item_name", "fee_item_agent_tags", "ffd", "shift_hours"})
+                      "fee_item_name", "fee_item_agent_tags", "ffd", "shift_hours", "refund_receipts"})
     sign = doc.string("agent_sign", pattern="|".join(AGENT_SIGNS), what=f"one of {sorted(AGENT_SIGNS)}")
     taxation = doc.string("taxation", pattern="|".join(TAXATIONS), what=f"one of {sorted(TAXATIONS)}")
     phones = doc.strings("operator_phones", [])
@@ -125,6 +126,7 @@ def parse_fiscal(root: Doc, printer_link: str) -> FiscalSettings | None:
         fee_item_agent_tags=doc.boolean("fee_item_agent_tags", False),
         ffd=doc.string("ffd", "1.05", pattern=r"1\.05|1\.2", what=f"one of {FFD_VERSIONS}"),
         shift_hours=doc.integer("shift_hours", 23, minimum=1, maximum=MAX_SHIFT_HOURS - 1),
+        refund_receipts=doc.boolean("refund_receipts", True),
     )
     if not settings.agent_phone:
         raise doc.error("agent_phone", "required key is missing (tag 1073, the agent's phone)")

@@ -14,6 +14,7 @@ from kiosk.errors import ConfigError, KioskError
 from kiosk.fiscal.desk import FiscalDesk
 from kiosk.fiscal.ledger import FiscalLedger
 from kiosk.fiscal.port import FiscalRegistrar
+from kiosk.fiscal.validity import note_validity
 from kiosk.offline_queue.journal import Journal, Operation
 from kiosk.receipt_fiscal import check_catalog
 from kiosk.receipt_fiscal_printer import FiscalPrinter
@@ -65,6 +66,7 @@ def upkeep(fiscal: FiscalDesk, operation: Callable[[int], Operation]) -> dict[st
     except Exception as exc:  # reported, and tried again at the next upkeep; payments go on
         log.warning("scheduled Z-report: %s", exc)
     note_warnings(fiscal)
+    note_validity(fiscal, fiscal.now())  # the registrar's real time, like its shifts
     result = fiscal.catch_up(operation)
     if result["made"] or result["owed"]:
         log.info("fiscal upkeep: %s", result)

@@ -31,7 +31,7 @@ from kiosk.gateways.base import (
 )
 from kiosk.money import Money
 from kiosk.utility import parse_debt
-from kiosk.utility_demo import demo_debt
+from kiosk.utility_demo import demo_debt, demo_payee
 
 MODES = ("ok", "down", "lose-reply", "timeout-before", "decline", "flaky")
 
@@ -84,6 +84,11 @@ class VirtualGateway(Gateway):
             return Unreachable("connection refused")
         if account.endswith("0000"):
             return Refused(Code.ACCOUNT_NOT_FOUND, "account not found")
+        payee = demo_payee(route.provider_code, fields)
+        if payee == {}:  # the demo bank pays by bank details only with the bill's details, as the JSON emulator
+            return Refused(Code.FORBIDDEN, "payment by bank details: the bill's payee details are missing")
+        if payee:
+            return Payable({k: v for k, v in payee.items() if v})
         debt = demo_debt(route.provider_code, account)
         if debt is not None:  # a demo utility account: its debt by service and meters, as the JSON emulator's
             return Payable({"subscriber": account[-4:]}, debt=parse_debt(debt))

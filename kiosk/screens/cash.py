@@ -1,4 +1,4 @@
-"""Cash insertion: live cash, fee, amount to be credited and the maximum, with the Pay button."""
+"""Cash insertion: live cash, fee, amount to be credited and the maximum (and a bill's debt), with the Pay button."""
 
 from __future__ import annotations
 
@@ -73,6 +73,9 @@ class CashScreen(Screen):
         figure_h = amount_height(painter)
         rows = [(Msg("Fee"), ctx.money(view.fee)), (Msg("To be credited"), ctx.money(view.credited)),
                 (Msg("Minimum"), ctx.money(view.min_amount)), (Msg("Maximum"), ctx.money(view.max_amount))]
+        if view.debt is not None:  # a utility bill: the debt stays in sight, and what this payment leaves of it
+            due, rest = self._debt_rows(view)
+            rows = [rows[0], due, rows[1], rest, *rows[2:]]
         room = body.height - pay_h - (gap if wide else 0)
         figures_h = min(room if wide else room * 3 // 5, figure_h + 2 * gap + len(rows) * (
             painter.font("title", True).get_linesize() + gap) + gap)
@@ -155,6 +158,11 @@ class CashScreen(Screen):
                                   caption, ctx.money(minor)))
         rows = [(Msg("Fee"), ctx.money(view.fee)), (Msg("Minimum"), ctx.money(view.min_amount)),
                 (Msg("Maximum"), ctx.money(view.max_amount))]
+        if view.debt is not None:
+            # a bill's debt and what is left of it take the limits' rows, which a small display cannot hold too:
+            # the banknotes listed beside the table are those that still fit under the maximum, and while the
+            # cash is below the minimum the instructions say how much more must go in
+            rows = [*self._debt_rows(view), rows[0]]
         # where the money goes, one line across the bottom of the body
         account = Msg("Account: {account}", account=phone(view.account_display))
         line = painter.font("base").get_linesize()
@@ -172,12 +180,23 @@ class CashScreen(Screen):
             widgets.append(Banner(left, *message))
         return Group(widgets)
 
+    def _debt_rows(self, view: SessionView) -> list[tuple[Msg, str]]:
+        """A utility bill's total due and what is left of it once the money inside is paid (or paid over it)."""
+        if view.debt is None:
+            return []
+        left = view.debt.total - view.credited
+        rest = (Msg("Debt left"), self.ctx.money(left)) if left >= 0 else (Msg("Paid over the debt"),
+                                                                            self.ctx.money(-left))
+        return [(Msg("Total due"), self.ctx.money(view.debt.total)), rest]
+
     def _figures_fit(self, view: SessionView, painter: Painter, width: int) -> bool:
         """Whether the figures' labels and amounts fit beside each other in width, at the smallest text."""
         font, bold = painter.font(painter.theme.sizes.minimum), painter.font(painter.theme.sizes.minimum, True)
-        label = max(font.size(word)[0] for msg in ("Fee", "To be credited", "Minimum", "Maximum")
-                    for word in painter.resolve(Msg(msg)).split())
-        value = max(bold.size(self.ctx.money(v))[0] for v in (view.fee, view.credited, view.max_amount))
+        labels = [Msg(m) for m in ("Fee", "To be credited", "Minimum", "Maximum")]
+        labels += [label for label, _ in self._debt_rows(view)]
+        label = max(font.size(word)[0] for msg in labels for word in painter.resolve(msg).split())
+        amounts = [self.ctx.money(v) for v in (view.fee, view.credited, view.max_amount)]
+        value = max(bold.size(text)[0] for text in amounts + [text for _, text in self._debt_rows(view)])
         return label + value + painter.theme.spacing <= width
 
     def handle(self, action: str, view: SessionView) -> list[Any]:

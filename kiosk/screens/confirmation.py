@@ -28,6 +28,10 @@ DETAIL_LABELS: dict[str, Msg] = {
     "balance": Msg("Balance"),
     "debt": Msg("Debt"),
     "address": Msg("Address"),
+    # a payment by bank details: whom the bill names, as the processing confirmed it
+    "payee": Msg("Payee on the bill"),
+    "payee_inn": Msg("Payee INN on the bill"),
+    "purpose": Msg("Purpose of payment"),
 }
 #: details that are data to be worded by the screen, not words: the virtual gateway (demo, tests) names its
 #: subscriber by the account's last digits, which the payer reads in the screen's language

@@ -24,7 +24,7 @@ from kiosk.drivers import validator as dv
 SHOTS = ("attract", "service_pin", "categories", "providers", "phone", "choose_operator", "provider_search",
          "account", "account_error", "checking", "confirmation", "more_time", "cash_empty", "cash", "processing",
          "done", "failed", "done_queued", "out_of_service", "service", "service_cassette",
-         "scan_refused", "debt", "readings", "reading_problem")
+         "scan_refused", "debt", "readings", "reading_problem", "cash_debt")
 #: a number no operator is known for (in the demo's DEF table or phonenumbers): the payer is asked to choose
 UNKNOWN_OPERATOR_NUMBER = "9551234567"
 LANGUAGES = ("ru", "en")
@@ -139,7 +139,7 @@ def walk(ui, terminal, shot: Callable[[str], None]) -> None:  # noqa: ANN001 - K
 
 
 def _utility_bill(terminal, post, act, shot) -> None:  # noqa: ANN001
-    """A scanned ЕПД: a code that is not a bill, then the demo bill's debt and its first meter."""
+    """A scanned ЕПД: a code that is not a bill, the demo bill's debt, its first meter, then 2 000 ₽ of it in cash."""
     from kiosk.utility_demo import SAMPLE_EPD
 
     for gateway in terminal.gateways.values():
@@ -153,7 +153,13 @@ def _utility_bill(terminal, post, act, shot) -> None:  # noqa: ANN001
     shot("readings")
     act("reading-next")
     shot("reading_problem")
-    act("home")
+    # corrected, the hot water meter skipped: the cash screen keeps the debt's total and what is left of it
+    act("clear", *"130", "reading-next", "reading-skip", "confirm")
+    terminal.validator.insert(200000)
+    post()  # settles the stacked banknote and redraws
+    shot("cash_debt")
+    act("pay")
+    act("finish")
 
 
 def _pay_with_gateways(terminal, post, mode: str, account: str) -> None:  # noqa: ANN001

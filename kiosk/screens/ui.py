@@ -48,6 +48,9 @@ INPUT_POLL_SECONDS = 0.02
 SCREEN_GUARD_SECONDS = 0.4
 #: where the demo's S key scans a bill: where the session takes a scanned code (kiosk.session_model "scan")
 SCAN_STATES = ("idle", "category", "provider", "account_entry")
+#: the demo's scan keys and the sample each puts under the scanner (kiosk.utility_demo.DEMO_SAMPLES): S the
+#: demo provider's ЕПД, D a bill of a payee no provider lists (payment by bank details)
+DEMO_SCANS = {pygame.K_s: "epd", pygame.K_d: "by_details"}
 RESTART_EXIT = 75  # EX_TEMPFAIL: systemd (Restart=always) or the demo starts the terminal afresh
 #: demo keys 1 … 8: the banknotes a payer could push in, in kopecks
 DEMO_BILLS = {pygame.K_1 + i: value for i, value in enumerate(
@@ -108,7 +111,7 @@ class KioskUI:
     def __init__(self, terminal: HasScreenPort | ScreenPort, *, demo: bool = False, size: tuple[int, int] | None = None,
                  fullscreen: bool = False, theme: str | None = None, lang: str | None = None,
                  themes_dir: str | Path | None = None, clock: Callable[[], float] = time.monotonic,
-                 insert_bill: DemoPort | None = None, scan_sample: Callable[[], None] | None = None) -> None:
+                 insert_bill: DemoPort | None = None, scan_sample: Callable[[str], None] | None = None) -> None:
         # the screens see the terminal through its screen port only (kiosk/session_view.py)
         port = terminal.screen_port() if hasattr(terminal, "screen_port") else terminal
         config = port.config
@@ -116,7 +119,7 @@ class KioskUI:
         self.on_turn: Callable[[], object] | None = None  # each turn of the loop (systemd's watchdog)
         # Demo keys push banknotes through the demo's port: an emulator process, or the in-process validator.
         self.insert_bill = insert_bill
-        self.scan_sample = scan_sample  # the demo's S key: a sample utility bill under the scanner
+        self.scan_sample = scan_sample  # the demo's S and D keys: a sample utility bill under the scanner
         # SDL's accelerated window framebuffer loads a GL stack (Mesa's llvmpipe on a terminal without a GPU
         # driver): about 100 MB more resident memory for nothing a 2D kiosk draws (measured, bench/ui_xvfb.py)
         os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
@@ -309,9 +312,9 @@ class KioskUI:
                 self.insert_bill(DEMO_BILLS[event.key])
                 self.terminal.pump()
                 self.refresh()
-        elif event.key == pygame.K_s and self.scan_sample is not None and self.view is not None and \
+        elif event.key in DEMO_SCANS and self.scan_sample is not None and self.view is not None and \
                 self.view.state in SCAN_STATES:
-            self.scan_sample()  # the code arrives on the session's queue, from the scanner's thread or at once
+            self.scan_sample(DEMO_SCANS[event.key])  # the code arrives on the session's queue, from the scanner's thread or at once
         elif self.screen is not None and self.view is not None:
             self._post(self.screen.key_down(event.key, event.unicode, self.view))
 

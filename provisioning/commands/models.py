@@ -12,7 +12,7 @@ from provisioning.db.models import Base, UtcDateTime, utcnow
 
 #: what a terminal can be asked to do (the terminal's own registry may know more kinds; these are the portal's)
 KINDS = ("lock", "unlock", "restart", "reboot", "screenshot", "log_tail", "sync_now", "encashment_report",
-         "test_receipt")
+         "test_receipt", "fiscal_intents", "fiscal_resolve")
 STATES = ("queued", "delivered", "done", "failed", "expired")
 FINISHED = ("done", "failed", "expired")
 

@@ -64,7 +64,26 @@ def check_arguments(kind: str, arguments: dict[str, Any]) -> dict[str, Any]:
         if not 1 <= lines <= MAX_LOG_LINES:
             raise CommandError(f"lines: from 1 to {MAX_LOG_LINES}")
         return {"lines": lines}
+    if kind == "fiscal_resolve":
+        return _fiscal_resolve(arguments)
     return {}
+
+
+def _fiscal_resolve(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Which fiscal intent, and whether the old fiscal drive made it (then its FD, FP and zoned date-time)."""
+    try:
+        intent = int(arguments["intent"])
+        made = arguments.get("made")
+        if not isinstance(made, bool):
+            raise ValueError("made: true (the old drive has the document) or false (print it on the new one)")
+        if not made:
+            return {"intent": intent, "made": False}
+        fd, fp, at = int(arguments["fd"]), int(arguments["fp"]), str(arguments["at"])
+        if datetime.fromisoformat(at).tzinfo is None:
+            raise ValueError("at: a date-time with its zone")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CommandError(f"fiscal_resolve: intent, made, and when made fd, fp, at ({exc})") from exc
+    return {"intent": intent, "made": True, "fd": fd, "fp": fp, "at": at}
 
 
 def queue(session: Session, terminal: Terminal, kind: str, arguments: dict[str, Any], actor: str, now: datetime,
@@ -74,6 +93,8 @@ def queue(session: Session, terminal: Terminal, kind: str, arguments: dict[str, 
     if terminal.status == "revoked":
         raise CommandError("the terminal is revoked")
     args = dict(arguments) if checked else check_arguments(kind, arguments)
+    if kind == "fiscal_resolve":
+        args["by"] = actor[:200]  # the terminal journals who settled the fiscal intent
     command = Command(dealer_id=terminal.dealer_id, terminal_id=terminal.id, kind=kind, arguments=json.dumps(args),
                       state="queued", created_by=actor[:200], created_at=now, expires_at=now + ttl, result="",
                       attachment_type="", deliveries=0)

@@ -1,5 +1,8 @@
 """The terminal's effective bundle: its assigned document and its own gateway secrets, signed with its dealer's
-Ed25519 key, whose certificate the service's CA issues (the terminal checks it against the CA it pinned)."""
+Ed25519 key, whose certificate the service's CA issues (the terminal checks it against the CA it pinned).
+
+Each bundle carries the terminal's sequence, raised whenever the content changes (kiosk.dealer_link.trust refuses
+a lower one); a key rotation raises the key's generation, which its certificate names."""
 
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kiosk.config_document import parse_text
-from kiosk.dealer_link.bundle import DEALER_URN, FORMAT, canonical, envelope
+from kiosk.dealer_link.bundle import DEALER_URN, FORMAT, GENERATION_URN, canonical, envelope
+from provisioning import audit
 from provisioning.config.models import (
+    BundleSequence,
     ConfigAssignment,
     ConfigDocument,
     ConfigVersion,
@@ -42,8 +47,9 @@ class Bundle:
 
 
 def certify(ca: CertificateAuthority, dealer: str, key: ed25519.Ed25519PublicKey,
-            days: int = CA_DAYS) -> x509.Certificate:
-    """The CA's certificate for a dealer's bundle-signing key: names the dealer, usable for code signing only."""
+            days: int = CA_DAYS, generation: int = 1) -> x509.Certificate:
+    """The CA's certificate for a dealer's bundle-signing key: names the dealer and the key's generation, usable
+    for code signing only."""
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     return (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kiosk dealer service"),
@@ -51,20 +57,43 @@ def certify(ca: CertificateAuthority, dealer: str, key: ed25519.Ed25519PublicKey
             .issuer_name(ca.cert.subject).public_key(key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"{DEALER_URN}{dealer}")]),
+            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"{DEALER_URN}{dealer}"),
+                                                        x509.UniformResourceIdentifier(f"{GENERATION_URN}{generation}")]),
                            critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(ca.key, hashes.SHA256()))
 
 
-def _new_signing_key(ca: CertificateAuthority, dealer: Dealer, vault: Vault) -> DealerSigningKey:
+def _new_key_material(ca: CertificateAuthority, dealer: Dealer, vault: Vault, generation: int) -> tuple[bytes, str]:
     key = ed25519.Ed25519PrivateKey.generate()
-    cert = certify(ca, dealer.slug, key.public_key())
+    cert = certify(ca, dealer.slug, key.public_key(), generation=generation)
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                             serialization.NoEncryption())
-    return DealerSigningKey(dealer_id=dealer.id, key_ciphertext=vault.seal(raw.hex()),
-                            certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode())
+    return vault.seal(raw.hex()), cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _new_signing_key(ca: CertificateAuthority, dealer: Dealer, vault: Vault) -> DealerSigningKey:
+    sealed, pem = _new_key_material(ca, dealer, vault, 1)
+    return DealerSigningKey(dealer_id=dealer.id, key_ciphertext=sealed, certificate_pem=pem, generation=1)
+
+
+def rotate_signing_key(session: Session, ca: CertificateAuthority, dealer: Dealer, vault: Vault,
+                       actor: str, remote: str = "") -> int:
+    """Replace the dealer's signing key with a new one of the next generation (the old key is destroyed: a
+    terminal that has seen the new one refuses the old); audited. The new generation."""
+    row = session.get(DealerSigningKey, dealer.id, with_for_update=True)
+    if row is None:
+        signing_key(session, ca, dealer, vault)
+        row = session.get(DealerSigningKey, dealer.id)
+        assert row is not None
+    before = row.generation
+    row.key_ciphertext, row.certificate_pem = _new_key_material(ca, dealer, vault, before + 1)
+    row.generation, row.created_at = before + 1, dt.datetime.now(dt.UTC)
+    audit.record(session, actor=actor, action="config.key_rotate", dealer_id=dealer.id,
+                 target="configuration signing key", before={"generation": before},
+                 after={"generation": row.generation}, remote=remote)
+    return row.generation
 
 
 def signing_key(session: Session, ca: CertificateAuthority, dealer: Dealer,
@@ -122,22 +151,47 @@ def build(session: Session, ca: CertificateAuthority, terminal: Terminal, vault:
     assert dealer is not None and document is not None
     signer = session.get(DealerSigningKey, dealer.id)
     rows = _secret_rows(session, terminal)
-    key_of = (terminal.id, terminal.number, dealer.slug, version.id, document.name,
-              tuple((row.id, row.set_at) for row in rows), signer.certificate_pem if signer else None)
+    secret_state = tuple((row.id, row.gateway, row.name, row.set_at.isoformat()) for row in rows)
+    sequence_row = session.get(BundleSequence, terminal.id)
+    known = (sequence_row.sequence, sequence_row.content_sha256) if sequence_row else (0, "")
+    key_of = (terminal.id, terminal.number, dealer.slug, version.id, document.name, secret_state,
+              signer.certificate_pem if signer else None, known)
     with _BUILT_LOCK:
         if key_of in _BUILT and signer is not None:
             _BUILT.move_to_end(key_of)
             return _BUILT[key_of]
     label = f"{document.name} v{version.number}"
+    # What the content is made of, secrets by identity only (a digest of the values would let a weak one be guessed).
+    content = hashlib.sha256(canonical([terminal.number, dealer.slug, version.id, label, secret_state])).hexdigest()
+    sequence = _sequence(session, terminal, sequence_row, content)
     payload = canonical({"format": FORMAT, "dealer": dealer.slug, "terminal": terminal.number,
                          "version": version.id, "label": label, "document": parse_text(version.body),
-                         "secrets": secrets_of(session, terminal, vault)})
+                         "secrets": secrets_of(session, terminal, vault), "sequence": sequence})
     key, cert_pem = signing_key(session, ca, dealer, vault)
     body = envelope(payload, key.sign(payload), cert_pem)  # Ed25519 is deterministic: same bundle, same bytes
     bundle = Bundle(body, f'"{hashlib.sha256(body).hexdigest()}"', version.id, label)
     if signer is not None:  # a key made just now may lose to another server's: cache only a settled one
         with _BUILT_LOCK:
-            _BUILT[key_of] = bundle
+            _BUILT[(*key_of[:-1], (sequence, content))] = bundle
             while len(_BUILT) > _BUILT_MAX:
                 _BUILT.popitem(last=False)
     return bundle
+
+
+def _sequence(session: Session, terminal: Terminal, row: BundleSequence | None, content: str) -> int:
+    """The terminal's bundle sequence for this content: the same while it is unchanged, one higher once it changes
+    (servers racing on one change write the same values; a first row they race on is made once)."""
+    if row is not None and row.content_sha256 == content:
+        return row.sequence
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(BundleSequence(terminal_id=terminal.id, sequence=1, content_sha256=content))
+            return 1
+        except IntegrityError:
+            row = session.get(BundleSequence, terminal.id, populate_existing=True)
+            assert row is not None
+            if row.content_sha256 == content:
+                return row.sequence
+    row.sequence, row.content_sha256 = row.sequence + 1, content
+    return row.sequence

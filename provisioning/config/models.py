@@ -76,6 +76,19 @@ class DealerSigningKey(Base):
     key_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     certificate_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Raised by each rotation and written into the key's certificate: a terminal that has seen generation N
+    # refuses bundles signed by any key of a lower one (kiosk.dealer_link.trust).
+    generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class BundleSequence(Base):
+    """A terminal's bundle sequence: raised whenever what its bundle carries changes (a new assignment, even of an
+    older version, a secret set or deleted), so the terminal can refuse a replayed older bundle."""
+
+    __tablename__ = "config_bundle_sequences"
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id", ondelete="CASCADE"), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    content_sha256: Mapped[str] = mapped_column(String(64), default="")
 
 
 class ConfigReport(Base):

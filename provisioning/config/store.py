@@ -51,8 +51,11 @@ def validated(text: str) -> dict[str, Any]:
     return document
 
 
-def create_document(session: Session, dealer_id: int, name: str, actor: str) -> ConfigDocument:
-    """A new document whose first version is the starter configuration."""
+def create_document(session: Session, dealer_id: int, name: str, actor: str, text: str | None = None,
+                    comment: str = "starter") -> ConfigDocument:
+    """A new document whose first version is `text` (validated), else the starter configuration."""
+    if text is not None:
+        validated(text)  # refused before anything is written
     name = name.strip()
     if not name or len(name) > NAME_MAX:
         raise StoreError("name", f"expected a name of 1 to {NAME_MAX} characters")
@@ -63,7 +66,7 @@ def create_document(session: Session, dealer_id: int, name: str, actor: str) -> 
     session.add(document)
     session.flush()
     audit.record(session, actor=actor, action="config.create", dealer_id=dealer_id, target=f"configuration {name}")
-    save_version(session, document, render(starter()), actor, "starter")
+    save_version(session, document, render(starter()) if text is None else text, actor, comment)
     return document
 
 
@@ -146,6 +149,20 @@ def set_secret(session: Session, terminal: Terminal, gateway: str, name: str, va
     row.ciphertext, row.set_by, row.set_at = vault.seal(value), actor, utcnow()
     audit.record(session, actor=actor, action="config.secret", dealer_id=terminal.dealer_id,
                  target=f"terminal {terminal.number}", after={"gateway": gateway, "name": name, "set": True})
+
+
+def delete_secret(session: Session, terminal: Terminal, gateway: str, name: str, actor: str, remote: str = "") -> None:
+    """Delete one gateway secret of one terminal (its next bundle goes without it, and the terminal keeps no copy);
+    audited by name only."""
+    row = session.scalar(select(GatewaySecret).where(GatewaySecret.terminal_id == terminal.id,
+                                                     GatewaySecret.gateway == gateway, GatewaySecret.name == name))
+    if row is None:
+        raise StoreError("secret", f"terminal {terminal.number} has no secret {gateway}.{name}")
+    session.delete(row)
+    session.flush()
+    audit.record(session, actor=actor, action="config.secret_delete", dealer_id=terminal.dealer_id,
+                 target=f"terminal {terminal.number}", before={"gateway": gateway, "name": name, "set": True},
+                 after={"gateway": gateway, "name": name, "set": False}, remote=remote)
 
 
 def secrets_set(session: Session, terminal: Terminal) -> list[GatewaySecret]:

@@ -17,7 +17,7 @@ from provisioning.commands import service as commands
 from provisioning.commands.models import FINISHED, Command
 from provisioning.corrections.models import KINDS, Correction
 from provisioning.db.models import Terminal
-from provisioning.journal.lookup import by_number
+from provisioning.journal.lookup import by_number, reversal
 from provisioning.journal.models import JournalOperation
 
 COMMAND = "correction"  # the remote command's kind (the terminal's HANDLERS)
@@ -40,9 +40,14 @@ class CorrectionError(ValueError):
         self.key, self.status = key, status
 
 
-def offered(state: str) -> list[str]:
+#: while the provider has not answered a reversal, only repeating the correction that asked for it can settle it
+#: (the terminal refuses a re-process or re-route then: the payment may still be booked)
+AFTER_REVERSAL = ("account", "refund")
+
+
+def offered(state: str, reversal_pending: bool = False) -> list[str]:
     """The corrections a payment in this state may be given."""
-    return [kind for kind in KINDS if state in OFFERED[kind]]
+    return [kind for kind in KINDS if state in OFFERED[kind] and (not reversal_pending or kind in AFTER_REVERSAL)]
 
 
 def moves_money(kind: str, state: str, booked_id: str | None = None) -> bool:
@@ -99,6 +104,11 @@ def request(session: Session, terminal: Terminal, operation: int, kind: str, giv
     if payment.state not in OFFERED[kind]:
         raise CorrectionError(f"operation {operation} is {payment.state}: a {kind} correction is only for a payment "
                               f"that is {' or '.join(OFFERED[kind])}", "correction_wrong_state")
+    waiting = reversal(session, payment)
+    if waiting is not None and kind not in AFTER_REVERSAL:
+        raise CorrectionError(f"operation {operation} waits for {waiting.gateway}'s answer to a reversal asked for "
+                              f"at {waiting.since}: only repeating the account change or refund that asked for it "
+                              "can settle it", "correction_wrong_state")
     open_one = session.scalar(select(Correction.id).where(
         Correction.terminal_id == terminal.id, Correction.operation == operation,
         Correction.state.in_(("requested", "sent"))))

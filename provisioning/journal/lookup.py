@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from kiosk.offline_queue.operation import idempotency_key, session_id, txn_id
+from kiosk.offline_queue.operation import REISSUED_NONCE, idempotency_key, session_id, txn_id
 from kiosk.receipt_format import parse_qr_payload
 from kiosk.status_link import parse_link
-from kiosk.story import Story
+from kiosk.story import Reversal, Story, reversal_pending
 from provisioning.db.models import Terminal, utcnow
 from provisioning.journal.models import (
     JournalAttempt,
@@ -85,15 +85,37 @@ def understand(text: str) -> list[Wanted]:
     return [*readings, Wanted(external_id=text)]
 
 
-def _matches(row: JournalOperation, nonce: int | None, check: str) -> bool:
+def _matches(row: JournalOperation, check: str) -> bool:
+    """Whether the id in `check` is one the operation's requests ever carried: under its own nonce, or under a
+    nonce a correction reissued (an account change after the first payment was reversed or proved unbooked)."""
     kind, _, value = check.partition(":")
-    if kind == "key":
-        return row.op_key == value
-    if kind == "session":
-        return session_id(_terminal_number(row.op_key), row.operation, nonce) == value
-    if kind == "txn":
-        return str(txn_id(_terminal_number(row.op_key), row.operation, nonce)) == value
-    return True
+    terminal = _terminal_number(row.op_key)
+    for nonce in _nonces(row):
+        if kind == "key" and idempotency_key(terminal, row.operation, nonce) == value:
+            return True
+        if kind == "session" and session_id(terminal, row.operation, nonce) == value:
+            return True
+        if kind == "txn" and str(txn_id(terminal, row.operation, nonce)) == value:
+            return True
+    return kind not in ("key", "session", "txn")
+
+
+def _nonces(row: JournalOperation) -> list[int | None]:
+    """The operation's own nonce, then every nonce a correction gave its requests (each reissue is journaled in
+    details["corrections"]; details["reissued_nonce"] holds the latest)."""
+    out: list[int | None] = [_nonce(row.op_key)]
+    if REISSUED_NONCE not in (row.details or ""):  # most payments were never corrected: no JSON to parse
+        return out
+    try:
+        details = json.loads(row.details)
+    except ValueError:
+        return out
+    entries = details.get("corrections") if isinstance(details, dict) else None
+    for entry in [details, *(entries if isinstance(entries, list) else [])]:
+        reissued = entry.get(REISSUED_NONCE) if isinstance(entry, dict) else None
+        if isinstance(reissued, int) and not isinstance(reissued, bool) and reissued not in out:
+            out.append(reissued)
+    return out
 
 
 def _carried(session: Session, op: JournalOperation, check: str) -> bool:
@@ -120,7 +142,7 @@ def find(session: Session, dealer_id: int, text: str) -> list[tuple[Terminal, Jo
             found = by_external_id(session, dealer_id, wanted.external_id)
         else:
             found = [(t, op) for t, op in by_number(session, dealer_id, wanted.terminal, wanted.operation)
-                     if _matches(op, _nonce(op.op_key), wanted.check) or _carried(session, op, wanted.check)]
+                     if _matches(op, wanted.check) or _carried(session, op, wanted.check)]
         if found:
             return found
     return []
@@ -230,18 +252,53 @@ def search(session: Session, dealer_id: int, query: Search, limit: int = LIMIT) 
     return [(t, op) for t, op in rows]
 
 
-def attention(session: Session, dealer_id: int, limit: int = LIMIT) -> list[dict[str, Any]]:
-    """The fleet's operations that need a person, oldest first, with their age and reason."""
+def attention(session: Session, dealer_id: int, limit: int = LIMIT, lang: str = "en") -> list[dict[str, Any]]:
+    """The fleet's operations that need a person, oldest first, with their age and reason (`lang`: the words of a
+    pending reversal)."""
     now = utcnow()
     rows = session.execute(
         select(Terminal, JournalOperation).join(Terminal, Terminal.id == JournalOperation.terminal_id)
         .where(JournalOperation.dealer_id == dealer_id, JournalOperation.state == "needs_attention")
         .order_by(JournalOperation.created_utc).limit(limit)).all()
+    cancels = _cancel_runs(session, [(t.id, op) for t, op in rows if op.external_id])
     out = []
     for terminal, op in rows:
         since = _utc(op.finished_at) or op.created_utc
-        out.append({"terminal": terminal, "op": op, "age": now - since,
-                    "reason": op.attention_reason or op.last_outcome or "—"})
+        reason = op.attention_reason or op.last_outcome or "—"
+        pending = reversal_pending(op.state, op.external_id, cancels.get((terminal.id, op.op_key), []))
+        if pending:  # the state support must name first: the money's fate waits on the provider's answer
+            story = Story({}, timezone=terminal.timezone, lang=lang)
+            reason = f"{story.w('reversal_pending', gateway=pending.gateway, since=story.when(pending.since))} — {reason}"
+        out.append({"terminal": terminal, "op": op, "age": now - since, "reason": reason,
+                    "reversal": pending})
+    return out
+
+
+def reversal(session: Session, op: JournalOperation) -> Reversal | None:
+    """The reversal one payment waits on (the provider has not answered a cancellation), or None."""
+    if op.state != "needs_attention" or not op.external_id:
+        return None
+    attempts = _cancel_runs(session, [(op.terminal_id, op)]).get((op.terminal_id, op.op_key), [])
+    return reversal_pending(op.state, op.external_id, attempts)
+
+
+def _cancel_runs(session: Session, ops: list[tuple[int, JournalOperation]]) -> dict[tuple[int, str], list[Any]]:
+    """Each operation's attempts (gateway, verb, start, outcome), oldest first, for those that may wait on a
+    reversal: only operations still holding a provider's id can (one query for the whole page)."""
+    out: dict[tuple[int, str], list[Any]] = {}
+    if not ops:
+        return out
+    pairs = {(terminal_id, op.op_key) for terminal_id, op in ops}
+    rows = session.execute(
+        select(JournalAttempt.terminal_id, JournalAttempt.op_key, JournalAttempt.gateway, JournalAttempt.verb,
+               JournalAttempt.started_at, JournalAttempt.outcome)
+        .where(JournalAttempt.terminal_id.in_({t for t, _ in pairs}),
+               JournalAttempt.op_key.in_({k for _, k in pairs}))
+        .order_by(JournalAttempt.local_id)).all()
+    for terminal_id, op_key, gateway, verb, started_at, outcome in rows:
+        if (terminal_id, op_key) in pairs:
+            out.setdefault((terminal_id, op_key), []).append(
+                {"gateway": gateway, "verb": verb, "started_at": started_at, "outcome": outcome})
     return out
 
 

@@ -19,7 +19,7 @@ class AlertRule(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
-    threshold: Mapped[int] = mapped_column(Integer, default=0)  # in the kind's unit (rules.KINDS)
+    threshold: Mapped[int] = mapped_column(Integer, default=0)  # stored units: the editor's unit × Kind.scale (offline: seconds)
     enabled: Mapped[bool] = mapped_column(default=True)
 
 

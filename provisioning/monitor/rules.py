@@ -10,13 +10,19 @@ from provisioning.monitor.state import TerminalState, age_text
 
 @dataclass(frozen=True)
 class Kind:
-    """An alert kind: its threshold's unit, default, allowed range, and the condition (a detail when it holds)."""
+    """An alert kind: its threshold's unit in the editor, default and allowed range (in that unit), the condition
+    (a detail when it holds), and how many stored units one editor unit is (offline: minutes, stored in seconds)."""
 
     unit: str
     default: int
     low: int
     high: int
     check: Callable[[TerminalState, int], str | None]
+    scale: int = 1
+
+    def shown(self, stored: int) -> int:
+        """A stored threshold in the editor's unit (rounded up: never an earlier alert than stored)."""
+        return -(-stored // self.scale)
 
 
 def _offline(state: TerminalState, seconds: int) -> str | None:
@@ -52,13 +58,25 @@ def _clock(state: TerminalState, seconds: int) -> str | None:
     return f"clock off by {state.clock_skew_s:+.0f} s"
 
 
+def _fiscal_drive(state: TerminalState, days: int) -> str | None:
+    left = state.fiscal_days_left
+    if left is None or left >= days:
+        return None
+    drive = state.payload.get("fiscal_drive") or {}
+    if left < 0:
+        return f"the fiscal drive is past its validity date {drive.get('valid_until')}: no fiscal receipts"
+    return f"the fiscal drive must be replaced: valid until {drive.get('valid_until')} ({left} d left)"
+
+
 KINDS: dict[str, Kind] = {
-    "offline": Kind("s", 600, 1, 7 * 86400, _offline),
+    # "offline > N min", as dealers say it: whole minutes, up to a week; the check keeps its seconds
+    "offline": Kind("min", 10, 1, 7 * 24 * 60, _offline, scale=60),
     "cassette": Kind("%", 90, 1, 100, _cassette),
     "paper_out": Kind("", 0, 0, 0, _paper_out),
     "needs_attention": Kind("", 0, 0, 1_000_000, _needs_attention),
     "validator_fault": Kind("", 0, 0, 0, _validator),
     "clock_skew": Kind("s", 120, 1, 86400, _clock),
+    "fiscal_drive": Kind("d", 30, 1, 400, _fiscal_drive),
 }
 
 
@@ -68,14 +86,16 @@ def condition(kind: str, threshold: int, state: TerminalState) -> str | None:
 
 
 def check_threshold(kind: str, raw: str) -> int:
-    """A threshold typed in the rule editor, within the kind's range; ValueError saying the range otherwise."""
+    """A threshold typed in the rule editor (in the kind's unit), within its range, as stored; ValueError saying
+    the range otherwise."""
     spec = KINDS[kind]
     if spec.low == spec.high:
-        return spec.low
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError(f"a whole number from {spec.low} to {spec.high}") from None
+        return spec.low * spec.scale
+    wanted = f"a whole number{' of minutes' if spec.unit == 'min' else ''} from {spec.low} to {spec.high}"
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(wanted)
+    value = int(text)
     if not spec.low <= value <= spec.high:
-        raise ValueError(f"a whole number from {spec.low} to {spec.high}")
-    return value
+        raise ValueError(wanted)
+    return value * spec.scale

@@ -72,6 +72,7 @@ class TerminalState:
     clock_skew_s: float | None
     version: str
     payload: dict[str, Any]
+    fiscal_days_left: int | None = None  # days until the fiscal drive's validity date (FF03), if it has one
 
     @property
     def attention(self) -> bool:
@@ -83,6 +84,12 @@ class TerminalState:
 def _int(value: Any) -> int | None:
     number = _number(value)
     return None if number is None else int(number)
+
+
+def fiscal_days_left(payload: dict[str, Any]) -> int | None:
+    """Days the terminal's fiscal drive has left (None without a fiscal registrar or a reading)."""
+    drive = payload.get("fiscal_drive")
+    return _int(drive.get("days_left")) if isinstance(drive, dict) else None
 
 
 def terminal_state(terminal: Terminal, payload: dict[str, Any], now: datetime, offline_after: int) -> TerminalState:
@@ -104,7 +111,7 @@ def terminal_state(terminal: Terminal, payload: dict[str, Any], now: datetime, o
         outbox_depth=_int(payload.get("outbox_depth")), outbox_oldest_s=_number(payload.get("outbox_oldest_s")),
         needs_attention=_int(payload.get("needs_attention")), validator_fault=fault,
         clock_skew_s=_number(payload.get("clock_skew_s")), version=terminal.version or str(payload.get("version", "")),
-        payload=payload)
+        payload=payload, fiscal_days_left=fiscal_days_left(payload))
 
 
 def parse_payload(text: str | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "terminals.add": frozenset({"admin", "technician"}),
     "terminals.code": frozenset({"admin", "technician"}),
     "terminals.revoke": frozenset({"admin"}),
+    "groups.change": frozenset({"admin", "technician"}),
     "codes.view": frozenset({"admin", "technician"}),
     "users.view": frozenset({"admin"}),
     "users.change": frozenset({"admin"}),

@@ -115,7 +115,9 @@ WORDS: dict[str, dict[str, str]] = {
         "kind_lock": "Lock (out of service)", "kind_unlock": "Unlock", "kind_restart": "Restart the application",
         "kind_reboot": "Reboot", "kind_screenshot": "Screenshot", "kind_log_tail": "Last log lines",
         "kind_sync_now": "Sync now", "kind_encashment_report": "Encashment report",
-        "kind_test_receipt": "Print a test receipt", "cmd_queued": "queued", "cmd_delivered": "delivered",
+        "kind_test_receipt": "Print a test receipt", "kind_fiscal_intents": "Open fiscal intents",
+        "kind_fiscal_resolve": "Settle a fiscal intent (replaced fiscal drive)",
+        "cmd_queued": "queued", "cmd_delivered": "delivered",
         "cmd_done": "done", "cmd_failed": "failed", "cmd_expired": "expired", "arguments": "Arguments",
     },
     "ru": {
@@ -130,7 +132,9 @@ WORDS: dict[str, dict[str, str]] = {
         "kind_restart": "Перезапустить приложение", "kind_reboot": "Перезагрузить",
         "kind_screenshot": "Снимок экрана", "kind_log_tail": "Последние строки журнала",
         "kind_sync_now": "Синхронизировать сейчас", "kind_encashment_report": "Отчёт об инкассации",
-        "kind_test_receipt": "Напечатать тестовый чек", "cmd_queued": "в очереди", "cmd_delivered": "доставлена",
+        "kind_test_receipt": "Напечатать тестовый чек", "kind_fiscal_intents": "Незавершённые фискальные документы",
+        "kind_fiscal_resolve": "Закрыть фискальный документ (заменён ФН)",
+        "cmd_queued": "в очереди", "cmd_delivered": "доставлена",
         "cmd_done": "выполнена", "cmd_failed": "не выполнена", "cmd_expired": "истекла", "arguments": "Параметры",
     },
 }

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from provisioning.config import form as quick
 from provisioning.config import store
-from provisioning.config.bundles import assigned_version
-from provisioning.config.models import ConfigAssignment, ConfigDocument, ConfigVersion
+from provisioning.config.bundles import assigned_version, rotate_signing_key
+from provisioning.config.models import ConfigAssignment, ConfigDocument, ConfigVersion, DealerSigningKey
 from provisioning.config.vault import vault_of
-from provisioning.db.models import Heartbeat, Terminal, TerminalGroup
+from provisioning.db.models import Dealer, Heartbeat, Terminal, TerminalGroup
 from provisioning.portal import auth
 from provisioning.portal.config_texts import install as install_texts
 from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, _own_terminal, _svc, render, signed
@@ -72,8 +72,10 @@ def _list(request: Request, session: Session, who: auth.Signed, status: int = 20
     names.update({("group", g.id): g.name for g in targets["groups"]})
     rows = [{"target": ("terminal", a.terminal_id) if a.terminal_id else ("group", a.group_id),
              "version": a.version_id, "by": a.assigned_by, "at": a.assigned_at} for a in assignments]
+    signer = session.get(DealerSigningKey, who.dealer_id)
     return render(request, "config_list.html", who, status=status, documents=documents, latest=latest, rows=rows,
-                  names=names, labels=_labels(session, who.dealer_id), **extra)
+                  names=names, labels=_labels(session, who.dealer_id), signer=signer,
+                  rotated=request.query_params.get("rotated") == "1", **extra)
 
 
 @page("POST", "/configs", "config.change")
@@ -229,5 +231,40 @@ async def set_secret(terminal_id: int, request: Request) -> Response:
             except store.StoreError as exc:
                 return _terminal_page(request, session, who, terminal, 400, exc)
             return RedirectResponse(f"/terminals/{terminal_id}/config", 303)
+
+    return await run_in_threadpool(work)
+
+
+@page("POST", "/terminals/{terminal_id}/secrets/delete", "config.secrets")
+async def delete_secret(terminal_id: int, request: Request) -> Response:
+    """Delete one gateway secret of this terminal (audited; the terminal drops it with its next bundle)."""
+    posted = {k: str(v) for k, v in (await request.form()).items()}
+
+    def work() -> Response:
+        with signed(request, "config.secrets", posted.get("csrf", ""), post=True) as (session, who):
+            terminal = _own_terminal(session, who, terminal_id)
+            gateway, name = posted.get("gateway", ""), posted.get("name", "")
+            # a second click (a page shown before the first delete) finds it gone: nothing more to do
+            if any(s.gateway == gateway and s.name == name for s in store.secrets_set(session, terminal)):
+                store.delete_secret(session, terminal, gateway, name, who.email,
+                                    request.client.host if request.client else "")
+            return RedirectResponse(f"/terminals/{terminal_id}/config", 303)
+
+    return await run_in_threadpool(work)
+
+
+@page("POST", "/configs/signing-key", "config.secrets")
+async def rotate_key(request: Request) -> Response:
+    """Replace the dealer's bundle-signing key (terminals re-pin the new one and then refuse the old); audited."""
+    posted = {k: str(v) for k, v in (await request.form()).items()}
+    svc = _svc(request)
+
+    def work() -> Response:
+        with signed(request, "config.secrets", posted.get("csrf", ""), post=True) as (session, who):
+            dealer = session.get(Dealer, who.dealer_id)
+            assert dealer is not None
+            rotate_signing_key(session, svc.ca, dealer, vault_of(svc.settings.state_dir), who.email,
+                               request.client.host if request.client else "")
+            return RedirectResponse("/configs?rotated=1", 303)
 
     return await run_in_threadpool(work)

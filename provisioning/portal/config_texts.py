@@ -21,13 +21,17 @@ WORDS: dict[str, dict[str, str]] = {
         "config_last_report": "Last report", "config_reported_version": "Version in the latest heartbeat",
         "config_secrets": "Gateway secrets", "config_gateway": "Gateway", "config_secret_name": "Option",
         "config_secret_value": "Secret (write-only: never shown again)", "config_secret_set": "set on {at} by {who}",
-        "config_set_secret": "Set the secret", "config_no_secrets": "No secrets set.", "config_terminal": "Configuration",
+        "config_set_secret": "Set the secret", "config_delete_secret": "Delete", "config_no_secrets": "No secrets set.", "config_terminal": "Configuration",
         "config_nothing": "nothing", "config_refused": "refused", "config_fix": "Fix the marked fields.",
         "limits.min_operation": "Smallest payment", "limits.max_operation": "Largest payment",
         "offline.max_operation": "Largest offline payment", "offline.max_total": "Total waiting offline",
         "screen.theme": "Theme", "screen.language": "Language of the first screen",
         "config_kind_none": "none", "config_kind_fixed": "fixed", "config_kind_percent": "percent",
         "config_kind_tiered": "tiered (edit as text)", "config_compare": "Compare", "config_group": "group",
+        "config_signing_key": "Configuration signing key", "config_rotate_key": "Rotate the key",
+        "config_key_generation": "Generation {n}, since {at}. Terminals take a new key with their next bundle and "
+                                 "then refuse what the old one signs.",
+        "config_key_none": "No key yet (made with the first bundle).", "config_key_rotated": "The key was rotated.",
     },
     "ru": {
         "configs": "Настройки", "config_new": "Новая настройка", "config_name": "Название",
@@ -46,7 +50,7 @@ WORDS: dict[str, dict[str, str]] = {
         "config_last_report": "Последний отчёт", "config_reported_version": "Версия в последнем сигнале",
         "config_secrets": "Секреты шлюзов", "config_gateway": "Шлюз", "config_secret_name": "Параметр",
         "config_secret_value": "Секрет (только запись: больше не показывается)",
-        "config_secret_set": "задан {at}, {who}", "config_set_secret": "Задать секрет",
+        "config_secret_set": "задан {at}, {who}", "config_set_secret": "Задать секрет", "config_delete_secret": "Удалить",
         "config_no_secrets": "Секреты не заданы.", "config_terminal": "Настройка", "config_nothing": "ничего",
         "config_refused": "отклонено", "config_fix": "Исправьте отмеченные поля.",
         "limits.min_operation": "Наименьший платёж", "limits.max_operation": "Наибольший платёж",
@@ -54,6 +58,11 @@ WORDS: dict[str, dict[str, str]] = {
         "screen.theme": "Тема", "screen.language": "Язык первого экрана",
         "config_kind_none": "нет", "config_kind_fixed": "фиксированная", "config_kind_percent": "процент",
         "config_kind_tiered": "по ступеням (правка текстом)", "config_compare": "Сравнить", "config_group": "группа",
+        "config_signing_key": "Ключ подписи настроек", "config_rotate_key": "Заменить ключ",
+        "config_key_generation": "Поколение {n}, с {at}. Терминалы переходят на новый ключ со следующей настройкой "
+                                 "и после этого отклоняют подписанное старым.",
+        "config_key_none": "Ключ ещё не создан (создаётся с первой настройкой).",
+        "config_key_rotated": "Ключ заменён.",
     },
 }
 

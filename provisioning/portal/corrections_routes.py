@@ -53,7 +53,8 @@ def _form_context(session: Session, who: Signed, terminal: str, operation: str) 
         found = lookup.by_number(session, who.dealer_id, owner.number, int(operation))
         if found:
             payment = found[-1][1]
-            context.update(payment=payment, offered=service.offered(payment.state), owner=owner,
+            waiting = lookup.reversal(session, payment) is not None
+            context.update(payment=payment, offered=service.offered(payment.state, waiting), owner=owner,
                            story=lookup.story(session, owner, payment))
     return context
 

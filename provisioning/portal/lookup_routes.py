@@ -87,7 +87,8 @@ def story_page(terminal_id: int, operation: int, request: Request) -> Response:
 def attention_page(request: Request) -> Response:
     """The fleet's payments that need a person, oldest first, with age and reason."""
     with signed(request, VIEW) as (session, who):
-        return render(request, "lookup_attention.html", who, rows=lookup.attention(session, who.dealer_id))
+        rows = lookup.attention(session, who.dealer_id, lang=language(request))
+        return render(request, "lookup_attention.html", who, rows=rows)
 
 
 @page("GET", "/lookup/terminals/{terminal_id}/encashments", VIEW)

@@ -21,6 +21,8 @@ LOOKUP_TEXTS: dict[str, dict[str, str]] = {
         "lookup_bills": "Bills", "lookup_difference": "Difference (cassette − journal)",
         "lookup_no_difference": "none", "lookup_owed": "Uncertain bills and owed cash", "lookup_fee": "Fee",
         "lookup_credited": "Credited",
+        "lookup_reversal": "Reversal", "lookup_reversal_state": "reversal pending (the provider has not answered "
+                                                                "the cancellation yet)",
     },
     "ru": {
         "lookup": "Платежи", "lookup_title": "Найти платёж",
@@ -38,6 +40,8 @@ LOOKUP_TEXTS: dict[str, dict[str, str]] = {
         "lookup_bills": "Купюр", "lookup_difference": "Расхождение (кассета − журнал)",
         "lookup_no_difference": "нет", "lookup_owed": "Неясные купюры и долг плательщику", "lookup_fee": "Комиссия",
         "lookup_credited": "Зачислено",
+        "lookup_reversal": "Отмена", "lookup_reversal_state": "ждёт ответа на отмену (поставщик ещё не ответил "
+                                                              "на запрос отмены)",
     },
 }
 

@@ -203,7 +203,8 @@ def rules_form(request: Request, saved: str = "") -> Response:
 
 
 def _rules_snapshot(session: Session, dealer_id: int) -> dict[str, Any]:
-    return {r.kind: {"on": r.enabled, "threshold": r.threshold}
+    # in the editor's units, as the dealer typed them (offline: minutes)
+    return {r.kind: {"on": r.enabled, "threshold": KINDS[r.kind].shown(r.threshold), "unit": KINDS[r.kind].unit}
             for r in session.scalars(select(AlertRule).where(AlertRule.dealer_id == dealer_id)
                                      .order_by(AlertRule.kind))}
 

@@ -13,6 +13,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "in_progress": "Платёж принят и передаётся получателю. Обычно это занимает несколько минут.",
         "attention": "Платёж задерживается, им уже занимается служба поддержки. Деньги не потеряны; "
                      "позвоните, назвав номер терминала и операции.",
+        "reversal": "По вашему обращению мы попросили получателя отменить этот платёж и ждём его ответа. До ответа "
+                    "деньги никуда повторно не отправляются и не теряются; служба поддержки сообщит, когда он придёт.",
         "cancelled": "Операция отменена без внесения денег.",
         "not_reported": "Терминал ещё не передал сведения об этом платеже (возможно, нет связи). Чек настоящий; "
                         "загляните позже или позвоните в службу поддержки.",
@@ -27,6 +29,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "in_progress": "The payment was accepted and is on its way to the recipient; this usually takes minutes.",
         "attention": "The payment is delayed and support is already on it. The money is not lost; call support "
                      "with the terminal and operation numbers.",
+        "reversal": "As you asked, we have asked the recipient to cancel this payment and are waiting for their "
+                    "answer. Until it comes the money is not sent anywhere again and is not lost; support will tell "
+                    "you when it arrives.",
         "cancelled": "The operation was cancelled before any money was taken.",
         "not_reported": "The terminal has not reported this payment yet (it may be offline). The receipt is "
                         "genuine; look again later or call support.",

@@ -23,7 +23,7 @@ from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, language,
 from provisioning.registries import build as builder
 from provisioning.registries import charts, turnover
 from provisioning.registries.cli import check_profile
-from provisioning.registries.delivery import queue
+from provisioning.registries.delivery import ATTEMPTS, queue
 from provisioning.registries.importer import FormatError, ImportRejected
 from provisioning.registries.models import ReconcileRun, RegistryDelivery, RegistryFile, RegistryProfile
 from provisioning.registries.reconcile import correction_link, reconcile, story_link
@@ -62,7 +62,14 @@ def _registries(request: Request, session: Session, who: Signed, status: int = 2
     yesterday = date.today() - timedelta(days=1)
     return render(request, "registry_list.html", who, status=status, profiles=profiles, files=files,
                   deliveries=deliveries, yesterday=yesterday.isoformat(), formats=builder.FORMATS,
+                  attempts=ATTEMPTS, failed=_given_up(deliveries),
                   encodings=builder.ENCODINGS, **extra)
+
+
+def _given_up(deliveries: dict[int, list[RegistryDelivery]]) -> int:
+    """How many sendings failed for good and were not sent since ("Send again" makes new rows per channel)."""
+    latest = {(d.file_id, d.channel, d.target): d.state for rows in deliveries.values() for d in rows}  # by id
+    return sum(state == "failed" for state in latest.values())
 
 
 @page("GET", "/registries", "registries.view")

@@ -27,9 +27,10 @@ from kiosk.errors import ConfigError
 from kiosk.money import Money
 from kiosk.receipt_format import format_account
 from kiosk.status_link import StatusRef, parse_path, verify
+from kiosk.story import Reversal
 from provisioning.config.bundles import assigned_version
 from provisioning.db.models import Certificate, Terminal
-from provisioning.journal.lookup import by_number
+from provisioning.journal.lookup import by_number, reversal
 from provisioning.journal.models import JournalOperation
 from provisioning.portal.payer_texts import TEXTS, payer_language
 from provisioning.portal.routes import PUBLIC_PAGES
@@ -67,7 +68,7 @@ def status_page(terminal: str, ref: str, token: str, request: Request, lang: str
             return _page(request, language, 404, state="unknown")
         document = _document(session, owner)
         op = _operation(session, owner, status)
-        shown = _shown(op, owner, document, language) if op else None
+        shown = _shown(op, owner, document, language, reversal(session, op)) if op else None
         phone = _support_phone(document, op.provider if op else "")
     return _page(request, language, 200, state=shown.state if shown else "not_reported", shown=shown,
                  terminal=owner.number, operation=status.operation, phone=phone)
@@ -122,7 +123,8 @@ def _support_phone(document: dict[str, Any], provider: str) -> str:
     return str(document.get("receipts", {}).get("support_phone") or _provider(document, provider).get("phone") or "")
 
 
-def _shown(op: JournalOperation, terminal: Terminal, document: dict[str, Any], lang: str) -> Shown:
+def _shown(op: JournalOperation, terminal: Terminal, document: dict[str, Any], lang: str,
+           reversal: Reversal | None) -> Shown:
     name = _provider(document, op.provider).get("name")
     provider = (name.get(lang) or name.get("ru") or op.provider) if isinstance(name, dict) else str(name or op.provider)
     try:
@@ -134,6 +136,8 @@ def _shown(op: JournalOperation, terminal: Terminal, document: dict[str, Any], l
     digits = "".join(c for c in op.account if c.isalnum())
     masked = format_account(op.account, "card") if len(digits) >= 8 else "*" * max(len(digits) - 2, 0) + digits[-2:]
     credited = op.credited if op.credited is not None else op.cash
-    return Shown(PAYER_STATE.get(op.state, "in_progress"), provider, Money(op.cash, op.currency).format(lang),
+    # a reversal asked for and unanswered: the payer who came back to support hears exactly that, not "delayed"
+    state = "reversal" if reversal else PAYER_STATE.get(op.state, "in_progress")
+    return Shown(state, provider, Money(op.cash, op.currency).format(lang),
                  Money(credited, op.currency).format(lang), masked,
                  local.strftime("%d.%m.%Y %H:%M" if lang == "ru" else "%Y-%m-%d %H:%M") + f" ({local.tzname()})")

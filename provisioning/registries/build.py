@@ -113,6 +113,19 @@ def payments(session: Session, dealer_id: int, provider: str, day: date, zone: Z
     return out
 
 
+def fingerprint(session: Session, dealer_id: int, provider: str, day: date, zone: ZoneInfo) -> str:
+    """A cheap sign that the day's registry may have changed, counted in the database: how many payments and the sum
+    of their change sequence numbers (every version a terminal uploads has a higher one). Equal: nothing changed;
+    different: `digest` decides (an upload that changed only the receipt's state changes no registry line)."""
+    start, end = day_bounds(day, zone)
+    count, changes = session.execute(
+        select(func.count(), func.coalesce(func.sum(JournalOperation.change_seq), 0))
+        .where(JournalOperation.dealer_id == dealer_id, JournalOperation.provider == provider,
+               JournalOperation.state == BOOKED, JournalOperation.created_utc >= start,
+               JournalOperation.created_utc < end)).one()
+    return f"{count}:{changes}"
+
+
 def roubles(kopecks: int) -> Decimal:
     """Kopecks as an exact rouble amount with two places."""
     return (Decimal(kopecks) / 100).quantize(Decimal("0.01"))
@@ -200,21 +213,36 @@ def render(found: list[Payment], fmt: str, encoding: str, title: str) -> bytes:
     raise RegistryError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
 
 
-def build(session: Session, dealer_id: int, provider: str, day: date, fmt: str, actor: str) -> RegistryFile:
-    """Build the provider's registry for its local `day` and keep it in the archive (a new version each time)."""
+def digest(found: list[Payment]) -> str:
+    """What a registry holds, whatever its format (an XLSX differs byte for byte each time it is written): two
+    builds of a day with the same digest list the same payments with the same columns."""
+    text = json.dumps([[p.terminal, p.operation, p.paid_at.isoformat(), p.account, p.amount, p.fee, p.cash,
+                        p.gateway_id, p.split, p.readings] for p in found], ensure_ascii=False, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build(session: Session, dealer_id: int, provider: str, day: date, fmt: str, actor: str,
+          amendment: bool = False) -> RegistryFile:
+    """Build the provider's registry for its local `day` and keep it in the archive (a new version each time;
+    `amendment`: made because the day changed after it was built, and named so)."""
     check_provider(provider)
     profile = profile_of(session, dealer_id, provider)
-    found = payments(session, dealer_id, provider, day, zone_of(profile.timezone))
+    zone = zone_of(profile.timezone)
+    # counted before the rows are read: a change landing in between makes the next check look again, never miss it
+    sign = fingerprint(session, dealer_id, provider, day, zone)
+    found = payments(session, dealer_id, provider, day, zone)
     title = f"{profile.name or provider} {day.isoformat()}"
     content = render(found, fmt, profile.encoding, title)
     version = (session.scalar(select(func.max(RegistryFile.version)).where(
         RegistryFile.dealer_id == dealer_id, RegistryFile.provider == provider, RegistryFile.day == day,
         RegistryFile.format == fmt)) or 0) + 1
-    suffix = f"_v{version}" if version > 1 else ""
+    suffix = (f"_v{version}" if version > 1 else "") + ("_amendment" if amendment else "")
     row = RegistryFile(dealer_id=dealer_id, provider=provider, day=day, format=fmt, version=version,
                        file_name=f"{provider}_{day:%Y%m%d}{suffix}.{fmt}", content=content,
                        sha256=hashlib.sha256(content).hexdigest(), payments=len(found),
-                       amount=sum(p.amount for p in found), fee=sum(p.fee for p in found), built_by=actor[:200])
+                       amount=sum(p.amount for p in found), fee=sum(p.fee for p in found), built_by=actor[:200],
+                       digest=digest(found), fingerprint=sign, amendment=amendment)
     session.add(row)
     session.flush()
     return row

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
@@ -64,6 +65,11 @@ class RegistryFile(Base):
     fee: Mapped[int] = mapped_column(BigInteger)
     built_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     built_by: Mapped[str] = mapped_column(String(200))
+    # what the file holds, independent of its format (build.digest): the amend job compares it with the day now
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)  # build.fingerprint: a cheap first look
+    # a new version of a day already built, made because payments of that day arrived after it (amend.py)
+    amendment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RegistryDelivery(Base):
@@ -76,6 +82,9 @@ class RegistryDelivery(Base):
     target: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sending, sent, failed
     error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # a pending row is not tried before this (back-off after a failed attempt); None: at once
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

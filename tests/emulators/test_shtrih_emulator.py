@@ -154,3 +154,36 @@ def test_wire_handler_handshake_and_inter_byte_timeout(tmp_path: Path) -> None:
         assert emu.receive(sf.request(sf.FN_STATUS, 1))[1][4] == 0x4F  # FN commands want the sysadmin password
     finally:
         emu.stop()
+
+
+HOST = """
+import sys
+from kiosk.drivers.shtrih import ShtrihRegistrar
+from kiosk.fiscal import tlv
+from kiosk.fiscal.port import TAX_NONE, FiscalItem, FiscalReceipt
+receipt = FiscalReceipt(tlv.KIND_INCOME, (FiscalItem("Платёж", 10000, 1000, 10, 4, TAX_NONE),), 10000, tlv.TAXATION_OSN)
+with ShtrihRegistrar(sys.argv[1], answer_timeout=5.0) as drv:
+    drv.open_shift()
+    drv.sell(receipt)
+print("survived", flush=True)
+"""
+
+
+@pytest.mark.parametrize(("phase", "documents"), [("before", 1), ("after", 2)])
+def test_kill_host_kills_the_terminal_process_at_its_signing(tmp_path: Path, phase: str, documents: int) -> None:
+    state = tmp_path / "fn.json"
+    proc, port = _spawn("--state", str(state))
+    try:
+        assert _ask(proc, "kill-host 1 sideways 1").startswith("error:")
+        host = subprocess.Popen([sys.executable, "-c", HOST, port], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        assert _ask(proc, f"kill-host {host.pid} {phase} 1 FF45") == f"ok kill-host {host.pid} {phase} 1 FF45"
+        out, _ = host.communicate(timeout=60)
+        assert host.returncode == -signal.SIGKILL and "survived" not in out, out
+        status = json.loads(_ask(proc, "status").removeprefix("ok "))
+        assert status["host_kill"] == f"FF45 {phase}" and status["last_fd"] == documents
+        assert status["answer_pending"] == (phase == "after")  # the signed receipt's answer waits on the wire
+        assert _ask(proc, "kill-host off") == "ok kill-host off"
+    finally:
+        _quit(proc)
+    assert FiscalDrive(state).verify() == []

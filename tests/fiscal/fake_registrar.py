@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from kiosk.fiscal.port import (
     FiscalDocument,
@@ -39,6 +39,8 @@ class FakeRegistrar:
     printed: list[list[str]] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     closed: bool = False
+    fn: str = FN  # a replaced drive has another number
+    valid: date = field(default_factory=lambda: date.today() + timedelta(days=400))
 
     @property
     def last_fd(self) -> int:
@@ -52,7 +54,7 @@ class FakeRegistrar:
         return RegistrarStatus(
             shift_open=opened is not None, shift_opened_at=opened,
             shift_expired=opened is not None and self.now() - opened >= timedelta(hours=24), paper=self.paper,
-            receipt_open=self.receipt_open, fn_number=FN, last_fd=self.last_fd)
+            receipt_open=self.receipt_open, fn_number=self.fn, last_fd=self.last_fd)
 
     def open_shift(self) -> FiscalDocument:
         """Open a shift."""
@@ -74,12 +76,18 @@ class FakeRegistrar:
         if not self.paper:
             self.receipt_open = True  # the items went in before the paper ran out: the receipt stays open
             raise PaperOut(0x6B, "no receipt paper")
-        return self._fiscal("receipt", receipt.cash, lambda: self.receipts.append(receipt))
+        return self._fiscal("receipt", receipt.cash + receipt.electronic, lambda: self.receipts.append(receipt),
+                            receipt.kind)
 
     def document(self, number: int) -> FiscalDocument | None:
         """A document by number, if the drive has it."""
         self._link()
         return self.documents.get(number)
+
+    def valid_until(self) -> date:
+        """The drive's validity date."""
+        self._link()
+        return self.valid
 
     def print_lines(self, lines: Sequence[str], cut: bool = True) -> None:
         """Non-fiscal text."""
@@ -102,7 +110,8 @@ class FakeRegistrar:
         if self.link_down:
             raise LinkDown("no answer to ENQ")
 
-    def _fiscal(self, kind: str, total: int | None, effect: Callable[[], object]) -> FiscalDocument:
+    def _fiscal(self, kind: str, total: int | None, effect: Callable[[], object],
+                calculation: int = 1) -> FiscalDocument:
         self._link()
         self.commands.append(kind)
         lose, self.lose = self.lose, None
@@ -110,8 +119,8 @@ class FakeRegistrar:
             raise LostReply("the command's reply never came")
         effect()
         number = self.last_fd + 1
-        document = FiscalDocument(number=number, sign=3_000_000_000 + number * 7919, at=self.now(), fn_number=FN,
-                                  kind=kind, total=total)  # type: ignore[arg-type]
+        document = FiscalDocument(number=number, sign=3_000_000_000 + number * 7919, at=self.now(), fn_number=self.fn,
+                                  kind=kind, total=total, calculation=calculation)  # type: ignore[arg-type]
         self.documents[number] = document
         self.receipt_open = False
         if lose == "after":

@@ -2,54 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
-from fake_registrar import FN, FakeRegistrar
+from fake_registrar import FN
 from fiscal_steps import committed
 
-from kiosk.catalog import load_catalog
 from kiosk.clock import ManualClock
 from kiosk.config import load_config
 from kiosk.emulators.payer_process import write_config
 from kiosk.fiscal.demo_settings import make_fiscal
-from kiosk.fiscal.desk import FiscalDesk
 from kiosk.fiscal.ledger import FiscalLedger
 from kiosk.offline_queue.journal import Journal
-
-START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-
-
-class Rig:
-    """A journal, a fake drive on a settable clock, and the desk between them."""
-
-    def __init__(self, tmp_path):
-        config = load_config(make_fiscal(write_config(tmp_path, gateway_mode="ok"), "/dev/null"))
-        self.moment = START
-        self.journal = Journal(tmp_path / "journal.sqlite", "10001", "RUB", ManualClock(config.timezone).now)
-        self.registrar = FakeRegistrar(now=lambda: self.moment)
-        self.ledger = FiscalLedger(self.journal)
-        self.ledger.start()
-        self.desk = FiscalDesk(self.registrar, self.ledger, config,
-                               load_catalog(config.catalog_path, config.currency), now=lambda: self.moment)
-
-    def fiscal(self, number):
-        return json.loads(self.journal.conn.execute("SELECT details FROM operations WHERE operation=?",
-                                                    (number,)).fetchone()[0]).get("fiscal")
-
-    def incidents(self, kind):
-        return [i for i in self.journal.incidents() if i["kind"] == kind]
-
-    def receipts(self):
-        return [d for d in self.registrar.documents.values() if d.kind == "receipt"]
-
-
-@pytest.fixture
-def rig(tmp_path):
-    made = Rig(tmp_path)
-    yield made
-    made.journal.close()
 
 
 def test_first_payment_opens_the_shift_and_journals_fd_fp_and_qr(rig):

@@ -8,13 +8,11 @@ import json
 
 import pytest
 from fake_registrar import FakeRegistrar
+from fiscal_steps import start
 from terminal_steps import act, to_cash
 
 from kiosk import events as ev
-from kiosk.app import Terminal
 from kiosk.cli import main
-from kiosk.clock import ManualClock
-from kiosk.config import load_config
 from kiosk.emulators.payer_process import write_config
 from kiosk.fiscal.demo_settings import make_fiscal
 from kiosk.fiscal.ledger import FiscalLedger
@@ -24,13 +22,6 @@ from kiosk.receipt_fiscal import fiscal_receipt
 @pytest.fixture
 def config_path(tmp_path):
     return make_fiscal(write_config(tmp_path, gateway_mode="ok"), "/dev/null")
-
-
-def start(config_path, registrar):
-    config = load_config(config_path)
-    terminal = Terminal(config, clock=ManualClock(config.timezone), background_checks=False, registrar=registrar)
-    terminal.start(background_outbox=False)
-    return terminal
 
 
 def pay(terminal, bills=(10000, 5000)):

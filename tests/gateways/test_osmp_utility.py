@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kiosk.gateways.base import Payable, Route
 from kiosk.money import Money
 from kiosk.utility import ServiceAmount
@@ -36,3 +38,60 @@ def test_without_a_mapping_or_with_a_value_that_is_no_amount_there_is_no_debt():
     canned = Canned(reply(0, "OK", extra='<fields><field1 name="sum_gkh">10.00</field1></fields>'))
     outcome = gateway(canned).check(Route("main", "12"), "1048572", Money(10000), {})
     assert outcome == Payable({"sum_gkh": "10.00"}) and outcome.debt is None
+
+
+def test_meter_fields_named_by_the_route_come_with_the_debt():
+    from decimal import Decimal
+
+    from kiosk.utility import Meter
+
+    options = {**OPTIONS, "meter_fields": ["cnt_hvs:water_cold:m3:ХВС", "cnt_gvs:water_hot:m3:ГВС",
+                                           "cnt_el:power:kWh:Электроэнергия"]}
+    info = ('<fields><field1 name="sum_hvs">984</field1><field2 name="cnt_gvs">654321;45,1;25.10.2026</field2>'
+            '<field3 name="cnt_hvs">123456;123.45;2026-10-25</field3><field4 name="cnt_el">E-7;;</field4></fields>')
+    canned = Canned(reply(0, "OK", extra=info), reply(0, "OK"))
+    outcome = gateway(canned, get_info=True).check(Route("main", "12", options), "1048572", Money(10000), {})
+    assert isinstance(outcome, Payable) and outcome.debt is not None
+    # in the route's order, dates made ISO, a meter with no previous reading has none (nothing to check against)
+    assert outcome.debt.meters == (Meter("123456", "ХВС", "water_cold", "m3", Decimal("123.45"), "2026-10-25"),
+                                   Meter("654321", "ГВС", "water_hot", "m3", Decimal("45.1"), "2026-10-25"),
+                                   Meter("E-7", "Электроэнергия", "power", "kWh", None, ""))
+
+
+@pytest.mark.parametrize("value", ["", ";1.0;2026-10-25", "123456;много;25.10.2026", "123456;1.0;завтра",
+                                   "123456;1.0;2026-10-25;x", "12 34;1.0;2026-10-25"])
+def test_a_malformed_meter_is_left_out_and_the_debt_stands(value):
+    options = {**OPTIONS, "meter_fields": ["cnt_hvs:water_cold:m3:ХВС", "cnt_gvs:water_hot:m3:ГВС"]}
+    debt = osmp_debt({"sum_hvs": "984.00", "cnt_hvs": value, "cnt_gvs": "654321;45.10;25.10.2026"}, options)
+    assert debt is not None and debt.total == 98400
+    assert [m.meter for m in debt.meters] == ["654321"]
+    bad_unit = osmp_debt({"sum_hvs": "1", "cnt_hvs": "123456;1;"}, {**OPTIONS, "meter_fields": ["cnt_hvs:w:litre"]})
+    assert bad_unit is not None and bad_unit.meters == ()
+
+
+def test_the_emulator_answers_a_demo_accounts_debt_and_meters_and_keeps_the_readings_paid_with():
+    from datetime import UTC, datetime
+
+    from kiosk.emulators.processing.osmp import OsmpEmulator
+    from kiosk.gateways.base import Approved, PaymentRequest
+    from kiosk.gateways.osmp import OsmpGateway
+    from kiosk.utility import parse_debt
+    from kiosk.utility_demo import DEMO_DEBTS, DEMO_OSMP_OPTIONS
+
+    with OsmpEmulator() as emulator:
+        real = OsmpGateway("main", {"url": f"{emulator.base_url}/osmp", "get_info": True, "timeout": 5})
+        route = Route("main", "40", DEMO_OSMP_OPTIONS)
+        try:
+            checked = real.check(route, "1048572", Money(300000), {})
+            assert isinstance(checked, Payable) and checked.debt is not None
+            assert checked.debt == parse_debt(DEMO_DEBTS["1048572"])  # the JSON emulator's debt, over OSMP
+            other = real.check(Route("main", "41", DEMO_OSMP_OPTIONS), "1048572", Money(300000), {})
+            assert isinstance(other, Payable) and other.debt is None  # not the utility provider's code
+            fields = {"meter_123456": "130.10", "meter_654321": "47.50"}
+            paid = real.pay(PaymentRequest("10001", 7, "k-7", 100700, "s", "epd", route, "1048572", fields,
+                                           Money(300000), Money(0), Money(300000), datetime.now(UTC)))
+            assert isinstance(paid, Approved)
+        finally:
+            real.close()
+        assert emulator.fields_of("100700") == fields
+        assert emulator.fields_of("100701") == {}

@@ -97,10 +97,15 @@ class WebhookReceiver:
 
 
 class _Collect:
-    def __init__(self, messages: list[Message]) -> None:
+    def __init__(self, messages: list[Message], refuse: int = 0) -> None:
         self.messages = messages
+        self.refuse = refuse  # this many messages are refused first (a mail server that is busy, then takes them)
+        self.refused = 0
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd
+        if self.refused < self.refuse:
+            self.refused += 1
+            return "451 4.3.0 mailbox busy, try again later"
         content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
         self.messages.append(message_from_bytes(content, policy=policy.default))  # headers decoded, unfolded
         return "250 OK"
@@ -109,8 +114,9 @@ class _Collect:
 class SmtpServer:
     """aiosmtpd on a loopback port the kernel picks, in its own thread and event loop; `messages` it accepted."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse: int = 0) -> None:
         self.messages: list[Message] = []
+        self.handler = _Collect(self.messages, refuse)
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
@@ -122,9 +128,8 @@ class SmtpServer:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        handler = _Collect(self.messages)
         self._server = self._loop.run_until_complete(
-            self._loop.create_server(lambda: SMTP(handler, hostname="smtp.test"), sock=self._sock))
+            self._loop.create_server(lambda: SMTP(self.handler, hostname="smtp.test"), sock=self._sock))
         self._ready.set()
         self._loop.run_forever()
         self._server.close()

@@ -72,3 +72,26 @@ def test_the_journal_tables_have_no_foreign_keys_and_0019_can_be_undone(database
     assert all(inspect(database.engine).get_foreign_keys(t) == [] for t in journal)
     with database.engine.connect() as conn:
         assert conn.execute(text("SELECT op_key, change_seq FROM journal_bills")).all() == [("T10001-1-a", 7)]
+
+
+def test_0020_rounds_offline_thresholds_up_to_whole_minutes_and_keeps_the_others(database):
+    """The rule editor takes minutes now: a stored offline threshold it could not show becomes the next minute
+    (never an earlier alert); other kinds keep their units."""
+    _reset(database)
+    previous = _revisions(database)[_revisions(database).index("0020") - 1]
+    upgrade(database.engine, previous)
+    with database.engine.begin() as conn:
+        for dealer_id in (1, 2):
+            conn.execute(text("INSERT INTO dealers (id, slug, name, created_at) VALUES (:id, :slug, 'Acme', "
+                              "CURRENT_TIMESTAMP)"), {"id": dealer_id, "slug": f"acme{dealer_id}"})
+        for rule_id, dealer_id, kind, threshold in ((1, 1, "offline", 90), (2, 2, "offline", 600),
+                                                    (3, 1, "clock_skew", 90), (4, 1, "cassette", 85)):
+            conn.execute(text("INSERT INTO alert_rules (id, dealer_id, kind, threshold, enabled) "
+                              "VALUES (:id, :dealer, :kind, :threshold, true)"),
+                         {"id": rule_id, "dealer": dealer_id, "kind": kind, "threshold": threshold})
+    upgrade(database.engine)
+    with database.engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT id, threshold FROM alert_rules")).all())
+    assert rows == {1: 120, 2: 600, 3: 90, 4: 85}
+    _reset(database)
+    upgrade(database.engine)

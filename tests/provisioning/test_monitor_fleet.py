@@ -210,12 +210,16 @@ def _csrf(page: str) -> str:
 def test_rule_editor_checks_thresholds_audits_changes_and_never_shows_the_webhook_secret(server, database):
     admin = _portal(server, "admin@charts.test")
     form = admin.get("/alerts/rules")
-    assert form.status_code == 200 and form.text.count('type="checkbox"') == 6
+    assert form.status_code == 200 and form.text.count('type="checkbox"') == 7  # six kinds and the fiscal drive's
+    assert "Fiscal drive valid for fewer than (days)" in form.text
     csrf = _csrf(form.text)
     wrong = admin.post("/alerts/rules", data={"csrf": csrf, "enabled_offline": "on", "threshold_offline": "soon"})
-    assert wrong.status_code == 400 and "a whole number from 1 to 604800" in wrong.text
+    assert wrong.status_code == 400 and "a whole number of minutes from 1 to 10080" in wrong.text
     assert 'id="threshold_offline" name="threshold_offline" inputmode="numeric" size="8" value="soon" ' \
            'aria-invalid="true"' in wrong.text
+    for bad in ("0", "10081", "-5", "1.5", "٣"):  # minutes: a positive whole number, a week at most
+        refused = admin.post("/alerts/rules", data={"csrf": csrf, "enabled_offline": "on", "threshold_offline": bad})
+        assert refused.status_code == 400 and "a whole number of minutes from 1 to 10080" in refused.text, bad
     saved = admin.post("/alerts/rules", data={"csrf": csrf, "enabled_offline": "on", "threshold_offline": "120",
                                               "enabled_cassette": "on", "threshold_cassette": "85"})
     assert saved.status_code == 303
@@ -227,6 +231,7 @@ def test_rule_editor_checks_thresholds_audits_changes_and_never_shows_the_webhoo
     assert admin.post("/alerts/channels", data={"csrf": csrf, "webhook_url": "https://hooks.example/kiosk",
                                                 "emails": "a@b.example"}).status_code == 303  # the secret is kept
     page = admin.get("/alerts/rules").text
+    assert 'name="threshold_offline" inputmode="numeric" size="8" value="120"> min' in page  # shown in minutes
     assert secret not in page and "A secret is set." in page and "https://hooks.example/kiosk" in page
     audit = admin.get("/audit").text
     assert secret not in audit and "alert.rules" in audit and "alert.channels" in audit
@@ -237,9 +242,10 @@ def test_rule_editor_checks_thresholds_audits_changes_and_never_shows_the_webhoo
         channel = session.get(AlertChannel, dealer.id)
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert.rules",
                                                          AuditEntry.dealer_id == dealer.id)).one()
-    assert rules == {"offline": (True, 120), "cassette": (True, 85)}
+    assert rules == {"offline": (True, 120 * 60), "cassette": (True, 85)}  # offline stored in seconds
     assert channel.webhook_secret == secret and channel.emails == "a@b.example"
-    assert entry.actor == "admin@charts.test" and '"threshold": 120' in entry.after and entry.before == "{}"
+    assert entry.actor == "admin@charts.test" and entry.before == "{}"
+    assert '"offline": {"on": true, "threshold": 120, "unit": "min"}' in entry.after
     support = _portal(server, "support@charts.test")
     assert support.get("/alerts/rules").status_code == 403
     assert support.post("/alerts/rules", data={"csrf": _csrf(support.get("/fleet").text)}).status_code == 403

@@ -221,6 +221,7 @@ def _form(method: str, path: str, csrf: str, ids: dict[str, Any]) -> dict[str, s
              "/terminals/{terminal_id}/secrets": {"gateway": "main", "name": "password", "value": "matrix-secret"},
              "/terminals/{terminal_id}/commands": {"kind": "lock", "message": "matrix"},
              "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
+             "/groups": {"action": "create", "name": f"matrix-group-{n}"},
              "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"},
              "/themes": {"slug": "known"},
              "/themes/{pack_id}/assign": {"terminal": str(ids.get("assign_to", 0))},

@@ -7,15 +7,21 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from monitor_support import SmtpServer
+from monitor_support import SmtpServer, WebhookReceiver
 from registry_rig import DAY, add_profile, upload_history
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
+from provisioning import tenants
+from provisioning.app import create_app
+from provisioning.db.models import Dealer
+from provisioning.monitor.models import AlertChannel
 from provisioning.periodic import JOBS, claim_and_run
-from provisioning.registries.delivery import deliver_due
+from provisioning.registries.build import build
+from provisioning.registries.delivery import ATTEMPTS, deliver_due, queue
 from provisioning.registries.models import RegistryDelivery, RegistryFile, RegistryProfile
 from provisioning.registries.schedule import build_scheduled
 
@@ -103,14 +109,91 @@ def test_a_failed_delivery_is_recorded_with_why(database, dealer_state, smtp, wo
         queue(session, file)
     no_smtp = dataclasses.replace(dealer_state, smtp_host="127.0.0.1", smtp_port=_closed_port(),
                                   registry_drop_root=str(tmp_path))
-    assert deliver_due(database, no_smtp) == 2
+    clock = Clock(datetime.now(UTC))
+    assert deliver_due(database, no_smtp, clock=clock) == 2
+    assert deliver_due(database, no_smtp, clock=clock) == 0  # not again before the back-off has passed
     with database.session() as session:
-        rows = session.scalars(select(RegistryDelivery).where(RegistryDelivery.file_id == file.id,
-                                                              RegistryDelivery.state == "failed")).all()
+        rows = session.scalars(select(RegistryDelivery).where(RegistryDelivery.file_id == file.id)
+                               .order_by(RegistryDelivery.id)).all()
+        new = rows[-2:]
+    assert [(r.state, r.attempts) for r in new] == [("pending", 1), ("pending", 1)]
+    assert all(r.next_attempt_at == clock.now + timedelta(seconds=30) for r in new)
+    errors = {r.channel: r.error for r in new}
+    assert "does not exist" in errors["folder"] and "ConnectionRefusedError" in errors["email"]
+    tries = 1
+    while deliver_due(database, no_smtp, clock=clock.advance(3600)):  # each back-off over: tried until given up
+        tries += 1
+    assert tries == ATTEMPTS
+    with database.session() as session:
+        rows = session.scalars(select(RegistryDelivery).where(RegistryDelivery.id.in_([r.id for r in new]))).all()
         profile = session.scalar(select(RegistryProfile).where(RegistryProfile.dealer_id == world["dealer"]))
         profile.drop_dir = str(world["drop"])
+    assert {(r.channel, r.state, r.attempts) for r in rows} == {("email", "failed", ATTEMPTS),
+                                                                ("folder", "failed", ATTEMPTS)}
     errors = {r.channel: r.error for r in rows}
     assert "does not exist" in errors["folder"] and "ConnectionRefusedError" in errors["email"]
+
+
+class Clock:
+    """A UTC clock the test moves on."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> Clock:
+        self.now += timedelta(seconds=seconds)
+        return self
+
+
+def test_a_refused_email_is_sent_again_after_a_back_off_and_a_lost_one_is_alerted(database, dealer_state, world):
+    busy = SmtpServer(refuse=2)  # refuses the first two messages, takes the third
+    hook = WebhookReceiver()
+    try:
+        settings = _settings(dealer_state, busy, world["drop"])
+        with database.session() as session:
+            profile = session.scalar(select(RegistryProfile).where(RegistryProfile.dealer_id == world["dealer"]))
+            profile.drop_dir = ""
+            session.add(AlertChannel(dealer_id=world["dealer"], webhook_url=hook.url, webhook_secret="s3cret"))
+            file = build(session, world["dealer"], "vodokanal", DAY, "csv", "test")
+            (row,) = queue(session, file)
+        clock = Clock(datetime.now(UTC))
+        assert deliver_due(database, settings, clock=clock) == 1
+        assert deliver_due(database, settings, clock=clock.advance(29)) == 0
+        assert deliver_due(database, settings, clock=clock.advance(2)) == 1  # 30 s after the first: refused again
+        assert deliver_due(database, settings, clock=clock.advance(60)) == 1  # 60 s after the second: taken
+        with database.session() as session:
+            sent = session.get(RegistryDelivery, row.id)
+        assert (sent.state, sent.attempts, sent.error) == ("sent", 3, "")
+        assert busy.handler.refused == 2 and [m["Subject"] for m in busy.messages] == [
+            f"Registry Водоканал {DAY.isoformat()}: {file.payments} payments"]
+        assert hook.received == []  # nothing to alert about
+        # a mail server that never takes it: given up after ATTEMPTS, shown with the reason, and alerted once
+        gone = dataclasses.replace(settings, smtp_port=_closed_port())
+        with database.session() as session:
+            (row,) = queue(session, session.get(RegistryFile, file.id))
+        while deliver_due(database, gone, clock=clock.advance(3600)):
+            pass
+        with database.session() as session:
+            failed = session.get(RegistryDelivery, row.id)
+        assert (failed.state, failed.attempts) == ("failed", ATTEMPTS) and "ConnectionRefusedError" in failed.error
+        (document,) = hook.documents()
+        assert document["event"] == "registry_delivery_failed" and document["registry"]["file"] == file.file_name
+        assert document["registry"]["attempts"] == ATTEMPTS and "ConnectionRefusedError" in document["registry"]["error"]
+        # the portal shows it failed, after how many attempts and why, with the banner and "Send again"
+        with database.session() as session:
+            tenants.add_user(session, session.get(Dealer, world["dealer"]), "desk@sender.test", "pass phrase 12",
+                             "support", "test")
+        client = TestClient(create_app(dealer_state, database), base_url="https://testserver", follow_redirects=False)
+        assert client.post("/login", data={"email": "desk@sender.test", "password": "pass phrase 12"}).status_code == 303
+        page = client.get("/registries").text
+        assert f"email → registry@vodokanal.test, copy@vodokanal.test: failed after {ATTEMPTS} attempts" in page
+        assert 'id="registry-failed"' in page and "failed (after every retry): 1." in page
+    finally:
+        hook.close()
+        busy.close()
 
 
 def _closed_port() -> int:

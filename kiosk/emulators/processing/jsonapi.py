@@ -27,7 +27,7 @@ from kiosk.gateways.jsonapi import (
     reply_canonical,
     sign,
 )
-from kiosk.utility_demo import demo_debt
+from kiosk.utility_demo import demo_debt, demo_payee
 
 KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 AMOUNT = re.compile(r"\d{1,9}\.\d{2}")
@@ -110,6 +110,12 @@ class JsonApiEmulator(ProcessingEmulator):
             return 200, {"result": "refused", **refusal}
         subscriber = self.ledger.subscriber(data["account"])
         assert subscriber is not None
+        payee = demo_payee(data["provider"], data["fields"])
+        if payee == {}:  # the demo bank pays by bank details only with the bill's details
+            return 200, {"result": "refused", "code": "forbidden",
+                         "message": "payment by bank details: the bill's payee details are missing (scan the bill)"}
+        if payee:
+            return 200, {"result": "payable", "details": {k: v for k, v in payee.items() if v}}
         debt = demo_debt(data["provider"], data["account"])
         if debt is not None:  # a demo utility account: the debt by service and the meters (OpenAPI `debt`)
             return 200, {"result": "payable", "details": {"name": str(debt["payer"])}, "debt": debt}
@@ -200,7 +206,8 @@ def _payment(body: bytes) -> tuple[dict[str, Any], str]:
     except InvalidOperation:
         return {}, "amount must be a string like '10.45'"
     utility = {name: data[name] for name in ("split", "readings") if isinstance(data.get(name), list)}
-    return {"provider": data["provider"], "account": data["account"], "amount": amount, **utility}, ""
+    return {"provider": data["provider"], "account": data["account"], "amount": amount, "fields": fields,
+            **utility}, ""
 
 
 def _text(kopecks: int) -> str:

@@ -3,6 +3,8 @@
 Switches (control lines) model the real providers a terminal meets:
   profile osmp|osmp-status|ubilling|abills-old|rebooking   how a repeated pay is answered, whether status exists
   account-format PRV_ID REGEX                               that provider's account rule (default: 1–200 printable)
+The demo utility accounts (prv_id 40, kiosk/utility_demo.py) answer their debt by service and meters as <fields>,
+and the extra parameters of every booked pay (meter readings) are kept: fields_of(txn_id), docs/osmp-utility.md.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kiosk.emulators.processing.core import BalanceLow, Booking, ProcessingEmulator
+from kiosk.utility_demo import demo_osmp_fields
 
 # Real clients send "1", "1.5" and "10.45": up to two decimals, and a dot only with digits after it.
 SUM = re.compile(r"\d{1,9}(\.\d{1,2})?")
 DEFAULT_ACCOUNT = r"\S{1,200}"
 COMMANDS = ("getInfo", "check", "pay", "status", "cancel")
+# The protocol's own parameters; any other parameter of a booked pay (meter readings...) is kept as received.
+PROTOCOL = frozenset({"command", "txn_id", "txn_date", "account", "sum", "ccy", "prv_id", "prv_txn"})
 # How each provider profile answers a pay whose txn_id it has booked already, and whether it knows `status`.
 REPEATS: dict[str, tuple[str, bool]] = {
     "osmp": ("same", False),
@@ -175,8 +180,10 @@ class OsmpEmulator(ProcessingEmulator):
         if command != "pay":
             subscriber = self.ledger.subscriber(account)
             assert subscriber is not None  # _refusal said it exists
+            # a demo utility account answers its debt by service and its meters (kiosk/utility_demo.py)
+            utility = demo_osmp_fields(params.get("prv_id", ""), account)
             return _xml(txn, 0, f"Абонент {subscriber.name}",
-                        fields={"FIO": subscriber.name, "balance": _text(-subscriber.debt)})
+                        fields=utility or {"FIO": subscriber.name, "balance": _text(-subscriber.debt)})
         if not re.fullmatch(r"\d{14}", params.get("txn_date", "")):
             return _xml(txn, 300, "txn_date must be YYYYMMDDHHMMSS")
         return self._pay(txn, account, amount, sum_text, params)
@@ -191,7 +198,16 @@ class OsmpEmulator(ProcessingEmulator):
                 booking = self.ledger.book(key, account, amount, params.get("prv_id", ""), params["txn_date"])
             except BalanceLow:
                 return _xml(txn, 1, "dealer balance insufficient, try later")
+            extra = {k: v for k, v in params.items() if k not in PROTOCOL}
+            if extra:  # readings and other fields: kept as received, for the tests and the demo
+                self.ledger.extra.setdefault("fields", {})[key] = extra
+                self.ledger.save()
         return _xml(txn, 0, "OK", booking.external_id, sum_text)
+
+    def fields_of(self, txn: str) -> dict[str, str]:
+        """The extra fields (beyond the protocol's own) a booked pay of this txn_id carried."""
+        with self.ledger.lock:
+            return dict(self.ledger.extra.get("fields", {}).get(f"txn:{txn}", {}))
 
     def _next_key(self, txn: str) -> str:
         """The ledger key for this pay: a re-booking provider books every repeat under a new key."""
