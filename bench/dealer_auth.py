@@ -111,7 +111,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=1, help="client processes (asyncio, one connection a terminal)")
     parser.add_argument("--terminals", type=int, default=32, help="terminals, each on its own persistent connection")
     parser.add_argument("--max-rate", type=int, default=2500,
-                        help="requests/s the pre-signed supply can sustain for the whole run")
+                        help="requests/s the bodies supplied can sustain for the whole run")
     parser.add_argument("--rounds", type=int, default=2, help="bare and signed measured in turn, this many times")
     parser.add_argument("--pg", default=PG_DEFAULT)
     parser.add_argument("--serve-baseline", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
@@ -148,7 +148,7 @@ def main() -> int:
           f"round, same machine ({os.cpu_count()} cores shared by clients, servers, PostgreSQL and any other load; "
           f"{load_before} before, {machine_load()} after)")
     print(f"  client: {args.clients} asyncio process(es), one persistent connection per terminal (TLS handshake before "
-          f"the window), every request pre-signed before the window (own nonce and created), closed loop")
+          f"the window), every request signed as it is sent (own nonce and created), closed loop")
     for n, result in enumerate(rounds, 1):
         signed, base = result["signed"], result["bare"]
         for label, r in (("signed mTLS heartbeat", signed), ("bare Starlette write", base)):

@@ -54,7 +54,7 @@ def _bodies(count: int, first: int) -> list[bytes]:
         if (first + k) % EVENT_SHARE == 0:
             events = [{"id": secrets.token_hex(8), "at": datetime.now(UTC).isoformat(), "kind": "validator_fault",
                        "detail": "Jammed"}]
-        bodies.append(report_json(uptime_s=86400 + k * 60, events=events))
+        bodies.append(report_json(uptime_s=86400 + k * 60, **({"events": events} if events else {})))
     return bodies
 
 

@@ -1,9 +1,10 @@
 """Shared machinery of the dealer-link benchmarks (dealer_auth.py, fleet_heartbeats.py): a fresh PostgreSQL database,
 terminals enrolled directly (own key, certificate from the service's CA), two `kiosk-dealer serve` processes on one
-port (SO_REUSEPORT), and light asyncio client processes sending pre-signed requests over real mutual TLS.
+port (SO_REUSEPORT), and light asyncio client processes sending signed requests over real mutual TLS.
 
-Clients pre-build every request before the timed window (signature, own nonce, `created`), so the window measures
-the service, not the signing; they run on the same machine and share its cores with the servers and PostgreSQL.
+Each request is signed as it is sent (its own nonce, `created` now), with the terminal's own signer, as a terminal
+does; the clients run on the same machine and share its cores with the servers and PostgreSQL, so their CPU is
+reported too.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -178,18 +179,44 @@ def http_request(path: str, host: str, body: bytes, headers: dict[str, str], clo
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def signed_heartbeats(base: str, identity: dict[str, str], bodies: list[bytes], close: bool = False) -> list[bytes]:
-    """Heartbeat requests for one terminal as kiosk.dealer_link.client sends them (RFC 9440 Client-Cert too), each
-    signed on its own (own nonce, `created` now: well inside the 300 s freshness window of a run)."""
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+class SignedHeartbeats(Sequence[bytes]):
+    """One terminal's heartbeat requests as kiosk.dealer_link.client sends them (RFC 9440 Client-Cert too): request
+    k is signed when it is read, just before it is sent (own nonce, `created` now). Picklable: the key is loaded in
+    the client process, on first use."""
 
-    pem = Path(identity["pem"]).read_bytes()
-    key = load_pem_private_key(pem, None)
-    cert = client_cert_header(x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER))
-    path = f"/api/v1/terminals/bench/{identity['number']}/heartbeat"
-    host = base.split("://", 1)[1]
-    return [http_request(path, host, body, {**sign("POST", f"{base}{path}", body, key, identity["key_id"]),  # type: ignore[arg-type]
-                                            CLIENT_CERT_HEADER: cert}, close) for body in bodies]
+    def __init__(self, base: str, identity: dict[str, str], bodies: list[bytes], close: bool = False) -> None:
+        self.path = f"/api/v1/terminals/bench/{identity['number']}/heartbeat"
+        self.url, self.host = f"{base}{self.path}", base.split("://", 1)[1]
+        self.pem, self.key_id, self.bodies, self.close = identity["pem"], identity["key_id"], bodies, close
+        self._signing: tuple[Any, str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.bodies)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        if self._signing is None:
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+            pem = Path(self.pem).read_bytes()
+            self._signing = (load_pem_private_key(pem, None), client_cert_header(
+                x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)))
+        key, cert = self._signing
+        body = self.bodies[index]
+        return http_request(self.path, self.host, body, {**sign("POST", self.url, body, key, self.key_id),
+                                                         CLIENT_CERT_HEADER: cert}, self.close)
+
+
+def signed_heartbeats(base: str, identity: dict[str, str], bodies: list[bytes], close: bool = False) -> Sequence[bytes]:
+    """A terminal's heartbeats with these bodies, each signed as it is sent."""
+    return SignedHeartbeats(base, identity, bodies, close)
 
 
 class ResumingContext(ssl.SSLContext):
@@ -222,9 +249,10 @@ def _keep_session(context: Any, writer: asyncio.StreamWriter) -> None:
 async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> bool:
     """Send one request and read its whole reply; whether it was 200."""
     writer.write(raw)
-    status = await reader.readline()
+    head = await reader.readuntil(b"\r\n\r\n")  # the status line and headers in one read, not one per line
+    status, *lines = head.split(b"\r\n")
     length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
+    for line in lines:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
@@ -237,7 +265,7 @@ class Plan:
     """What one client process does: its terminals, their requests, and when each goes."""
 
     port: int
-    requests: list[list[bytes]]  # per terminal, in order
+    requests: list[Sequence[bytes]]  # per terminal, in order (a signed request is signed when it is read)
     identities: list[dict[str, str]]  # per terminal (its PEM makes its TLS client context)
     ca_file: str | None  # the service's CA for mutual TLS; None: plain HTTP
     seconds: float
@@ -279,8 +307,8 @@ async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, dea
         "127.0.0.1", plan.port, ssl=context)
     assert connection is not None
     # A first heartbeat before the window: the terminal is online and its key cached, as in a running fleet.
-    warm, *scheduled = plan.requests[n]
-    await exchange(*connection, warm)
+    requests = plan.requests[n]
+    await exchange(*connection, requests[0])
     if plan.reconnect:
         _keep_session(context, connection[1])
         connection[1].close()
@@ -288,11 +316,12 @@ async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, dea
     failed = 0
     try:
         await start.wait()
-        for k, raw in enumerate(scheduled):
+        for k in range(len(requests) - 1):
             due = t0[0] + offset + k * plan.interval
             if due >= deadline[0]:
                 break
             await asyncio.sleep(max(0.0, due - time.monotonic()))
+            raw = requests[k + 1]  # signed now, as it goes
             try:
                 if plan.reconnect:
                     reader, writer = await asyncio.open_connection("127.0.0.1", plan.port, ssl=context)
@@ -302,7 +331,7 @@ async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, dea
                 else:
                     assert connection is not None
                     ok = await exchange(*connection, raw)
-            except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 ok = False
             if ok:
                 latencies.append(time.monotonic() - due)
@@ -385,12 +414,13 @@ def split(items: list[Any], parts: int) -> list[list[Any]]:
 
 
 def report_json(**extra: Any) -> bytes:
-    """A heartbeat body shaped like a real terminal's report (kiosk.dealer_link.status)."""
+    """A heartbeat body shaped like a real terminal's report (kiosk.dealer_link.status: `events` only when there
+    are some, so the service stores the rest as sent)."""
     report = {"version": "bench", "uptime_s": 86400, "terminal": "bench",
               "validator": {"kind": "ccnet", "online": True, "state": "idle", "detail": ""},
               "printer": "ready", "paper": "ok", "cassette": {"count": 412, "kopecks": 21_450_000, "capacity": 1000},
               "gateways": {"main": "closed"}, "outbox_depth": 0, "outbox_kopecks": 0, "outbox_oldest_s": None,
               "needs_attention": 0, "uncertain_bills": 0, "last_payment_at": "2026-11-29T21:14:03.118000+00:00",
               "free_disk_bytes": 9_812_344_832, "clock_skew_s": 0.4, "config_version": 7, "theme": "default",
-              "locked": False, "last_operation": 18_234, "fault": None, "events": []}
+              "locked": False, "last_operation": 18_234, "fault": None}
     return json.dumps({**report, **extra}).encode()

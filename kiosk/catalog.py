@@ -125,6 +125,11 @@ class Provider:
         """The first field: the account the money goes to."""
         return self.fields[0]
 
+    @property
+    def listed(self) -> bool:
+        """Shown in the category lists and found by search (a scan-only provider is reached by its bill alone)."""
+        return self.utility is None or not self.utility.scan_only
+
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
@@ -135,8 +140,12 @@ class Catalog:
     providers: Mapping[str, Provider]
 
     def in_category(self, category: str) -> list[Provider]:
-        """Providers of one category, in catalog order."""
-        return [p for p in self.providers.values() if p.category == category]
+        """Providers of one category a payer may choose by hand, in catalog order."""
+        return [p for p in self.listed() if p.category == category]
+
+    def listed(self) -> list[Provider]:
+        """The providers a payer may choose by hand (scan-only ones left out), in catalog order."""
+        return [p for p in self.providers.values() if p.listed]
 
     def provider(self, provider_id: str) -> Provider:
         """A provider by id, with a clear error for an unknown one."""

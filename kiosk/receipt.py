@@ -7,7 +7,7 @@ are printed large on every payment receipt and carried in a QR code (its payload
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -84,15 +84,20 @@ class Receipt:
 
     def plain_lines(self) -> list[str]:
         """The receipt's words without layout, one block per line: for the journal and for tests."""
-        out: list[str] = []
-        for block in self.blocks:
-            if isinstance(block, Text):
-                out.append(block.text)
-            elif isinstance(block, Row):
-                out.append(f"{block.key} {block.value}")
-            elif isinstance(block, Qr):
-                out.append(f"[QR {block.payload}]")
-        return out
+        return plain_lines(self.blocks)
+
+
+def plain_lines(blocks: Iterable[Block]) -> list[str]:
+    """Blocks' words without layout, one block per line (separators, feeds and cuts have none)."""
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Text):
+            out.append(block.text)
+        elif isinstance(block, Row):
+            out.append(f"{block.key} {block.value}")
+        elif isinstance(block, Qr):
+            out.append(f"[QR {block.payload}]")
+    return out
 
 
 # -- inputs: plain data the terminal core already has --------------------------------------------------

@@ -17,6 +17,7 @@ from kiosk.fiscal.port import TAX_NONE, FiscalItem, FiscalReceipt
 from kiosk.fiscal.settings import FiscalSettings, fiscal_phone
 from kiosk.fiscal.text import cp866
 from kiosk.offline_queue.journal import Operation
+from kiosk.utility_receipt import payee_lines
 
 NAME_LIMIT = 128  # the registrar's item-name field
 HEADER_WIDTH = 40  # characters per non-fiscal line on an 80 mm registrar (Shtrih-M's line command takes 40)
@@ -82,12 +83,15 @@ def fiscal_receipt(config: Config, catalog: Catalog, op: Operation, header_lines
         fee_tags = agent_item_tags(settings, provider, supplier) if settings.fee_item_agent_tags else ()
         items.append(FiscalItem(name=cp866(settings.fee_item_name)[:NAME_LIMIT], price=fee, quantity_milli=1000,
                                 subject=tlv.SUBJECT_AGENT_FEE, method=tlv.METHOD_FULL, tax=TAX_NONE, tags=fee_tags))
+    # the payment's slip comes as header_lines when the payer is there; a receipt made later (paper was out, a
+    # refund) has none, yet a payment by bank details must still name whom it paid
+    header = header_lines or tuple(payee_lines(catalog, op))
     receipt_tags: list[tlv.Tlv] = []
     if settings.ffd == "1.05":
         receipt_tags.append(tlv.byte(tlv.AGENT_SIGN, settings.agent_bits))  # FFD 1.05 wants it at receipt level
     return FiscalReceipt(kind=kind, items=tuple(items), cash=op.cash if in_cash else 0,
                          electronic=0 if in_cash else op.cash, taxation=settings.taxation_bits,
-                         tags=tuple(receipt_tags), header_lines=wrapped(header_lines))
+                         tags=tuple(receipt_tags), header_lines=wrapped(header))
 
 
 def wrapped(lines: tuple[str, ...]) -> tuple[str, ...]:

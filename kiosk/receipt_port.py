@@ -7,8 +7,7 @@ import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from kiosk.bills.match import BANK_FIELDS
-from kiosk.catalog import Catalog, InputField, Provider
+from kiosk.catalog import Catalog, InputField
 from kiosk.config import Config
 from kiosk.dealer_link.identity import LINK_FOLDER
 from kiosk.dealer_link.status_signer import StatusSigner
@@ -26,6 +25,7 @@ from kiosk.receipt import (
     build_encashment,
     build_payment,
 )
+from kiosk.utility_receipt import bank_details
 
 if TYPE_CHECKING:
     from kiosk.fiscal.desk import FiscalDesk
@@ -68,16 +68,8 @@ def receipt_data(config: Config, catalog: Catalog, op: Operation, kind: str, lan
         external_id=op.external_id or "", reason=op.attention_reason or "",
         restored=op.commit_reason == "reconciled", status_link=status_link,
         utility={**{key: op.details[key] for key in ("split", "readings", "debt") if op.details.get(key)},
-                 **_bank_details(provider, op)},
+                 **bank_details(provider, op)},
     )
-
-
-def _bank_details(provider: Provider | None, op: Operation) -> dict[str, Any]:
-    """A payment by bank details: the bill's payee it was sent to (its fields), for the receipt."""
-    if provider is None or provider.utility is None or not provider.utility.bank_details:
-        return {}
-    payee = {name: op.fields[name] for name in BANK_FIELDS if op.fields.get(name)}
-    return {"payee": payee} if payee else {}
 
 
 class ReceiptDesk:

@@ -6,6 +6,7 @@ payee_inns = ["7709123453"]          # a bill whose PayeeINN is one of these sel
 account_patterns = ["[0-9]{7}"]      # optional: and whose payer account matches one of these
 account_from = "PersAcc"             # the bill's field that is the payer's account here (or "PersonalAcc")
 bank_details = false                 # true: "payment by bank details", for a bill no other provider takes
+scan_only = false                    # true: reached by a scanned bill only, never listed or found by name
 readings = true                      # the provider takes meter readings (the check lists the meters)
 skip_readings = true                 # the payer may skip a meter
 max_increase = { m3 = "50", kWh = "3000" }   # above the previous reading by more than this: asked to confirm
@@ -34,6 +35,7 @@ class UtilityRule:
     account_patterns: tuple[re.Pattern[str], ...] = ()
     account_from: str = "PersAcc"
     bank_details: bool = False
+    scan_only: bool = False  # kept out of the provider lists and search: a payer typing an account cannot pay it
     readings: bool = False
     reading_rule: ReadingRule = field(default_factory=lambda: ReadingRule(DEFAULT_MAX_INCREASE))
     reading_field: str = ""
@@ -45,8 +47,8 @@ class UtilityRule:
 
 def parse_utility(doc: Doc) -> UtilityRule:
     """The [providers.utility] table."""
-    doc.unknown_keys({"payee_inns", "account_patterns", "account_from", "bank_details", "readings",
-                      "skip_readings", "max_increase", "reading_field"})
+    doc.unknown_keys({"payee_inns", "account_patterns", "account_from", "bank_details", "scan_only",
+                      "readings", "skip_readings", "max_increase", "reading_field"})
     inns = tuple(doc.strings("payee_inns", []))
     for inn in inns:
         if not re.fullmatch(r"\d{10}|\d{12}", inn):
@@ -77,5 +79,5 @@ def parse_utility(doc: Doc) -> UtilityRule:
         payee_inns=inns, account_patterns=tuple(patterns),
         account_from=doc.string("account_from", "PersAcc", pattern="|".join(ACCOUNT_FIELDS),
                                 what=f"one of {ACCOUNT_FIELDS}"),
-        bank_details=bank_details, readings=doc.boolean("readings", False),
+        bank_details=bank_details, scan_only=doc.boolean("scan_only", False), readings=doc.boolean("readings", False),
         reading_rule=ReadingRule(limits, doc.boolean("skip_readings", True)), reading_field=reading_field)

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kiosk.bills.match import BANK_FIELDS
+from kiosk.catalog import Catalog, Provider
 from kiosk.money import Money
-from kiosk.receipt import Block, Row, Separator, Text
+from kiosk.offline_queue.journal import Operation
+from kiosk.receipt import Block, Row, Separator, Text, plain_lines
 
 TEXTS = {
     "ru": {"split": "Распределение по услугам", "readings": "Показания счётчиков", "period": "Период",
@@ -48,6 +51,19 @@ def utility_blocks(details: Mapping[str, Any], currency: str, lang: str) -> list
             if reading.get("previous"):
                 blocks.append(Row(f"  {t['previous']}", str(reading["previous"]).replace(".", ",")))
     return blocks
+
+
+def bank_details(provider: Provider | None, op: Operation) -> dict[str, Any]:
+    """A payment by bank details: the bill's payee it was sent to (its fields), for the receipt."""
+    if provider is None or provider.utility is None or not provider.utility.bank_details:
+        return {}
+    payee = {name: op.fields[name] for name in BANK_FIELDS if op.fields.get(name)}
+    return {"payee": payee} if payee else {}
+
+
+def payee_lines(catalog: Catalog, op: Operation, lang: str = "ru") -> list[str]:
+    """The payee block of a payment by bank details as plain text lines (a fiscal receipt's non-fiscal text)."""
+    return plain_lines(_payee_blocks(bank_details(catalog.providers.get(op.provider), op).get("payee"), lang))
 
 
 def _payee_blocks(payee: Any, lang: str) -> list[Block]:

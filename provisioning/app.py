@@ -24,6 +24,7 @@ from provisioning.portal import (
     commands_routes,
     config_routes,
     corrections_routes,
+    fiscal_routes,
     group_routes,
     lookup_routes,
     monitor_routes,
@@ -54,6 +55,7 @@ def create_app(settings: Settings, db: Database | None = None, link_url: str = "
     app.include_router(updates_routes.router)
     commands_api.install(app, db.url)
     app.include_router(commands_routes.router)
+    app.include_router(fiscal_routes.router)
     app.include_router(monitor_routes.router)
     app.include_router(config_api.router)
     app.include_router(config_routes.router)

@@ -242,6 +242,10 @@ def heartbeat_target(scope: Scope) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
 
 
+class _NotCached(Exception):
+    """The request's key is not in this process's cache yet (HeartbeatRoute reads it, then checks again)."""
+
+
 class HeartbeatRoute:
     """A plain ASGI route for heartbeats in front of the app: no dependency injection, no response models, no
     middleware stack. On PostgreSQL the heartbeat never leaves the event loop (signature checked on it, the write
@@ -301,12 +305,15 @@ class HeartbeatRoute:
             key = svc.keys.peek(key_id, stale=True)
             if key is None:
                 missed.append(key_id)
+                # Stop here: checking on without the key would hand the request to the reference verifier only to
+                # be refused (and the presented certificate checked against the CA) before the key is read anyway.
+                raise _NotCached(key_id)
             return key
 
         try:
             try:
                 beat = check_heartbeat(svc, cached, now=utcnow(), **request)
-            except RequestRefused:
+            except (RequestRefused, _NotCached):
                 if not missed:
                     raise
                 # not cached yet: read from the database off the loop, then checked again with what was read

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,12 +39,14 @@ class _Item:
 
 class BatchWriter:
     """Runs one statement per item on `connections` PostgreSQL connections (one thread each), batching what waits
-    (at most `max_batch` at once). `write()` from an event loop; `close()` when done."""
+    (at most `max_batch` at once; a batch under `fill` items first waits `linger` seconds for more). `write()` from an
+    event loop; `close()` when done."""
 
     def __init__(self, url: str, statement: str, connections: int = 2, max_batch: int = 64,
-                 order_key: str = "terminal_id") -> None:
+                 order_key: str = "terminal_id", linger: float = 0.01, fill: int = 8) -> None:
         self.url, self.statement = psycopg_url(url), statement
         self.max_batch, self.order_key = max_batch, order_key
+        self.linger, self.fill = linger, fill  # a batch under `fill` waits `linger` s once for more
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self.batches = 0  # how many transactions were committed (the tests and the bench read it)
         self.written = 0
@@ -73,22 +76,31 @@ class BatchWriter:
                 first = self._queue.get()
                 if first is None:
                     return
-                batch, stop = [first], False
-                while len(batch) < self.max_batch:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    batch.append(item)
+                batch = [first]
+                stop = self._take_waiting(batch)
+                if not stop and len(batch) < min(self.fill, self.max_batch) and self.linger > 0:
+                    # A thin batch costs nearly as much as a full one (a round trip, a commit, a WAL flush): wait a
+                    # moment for the heartbeats arriving next rather than write each almost alone.
+                    time.sleep(self.linger)
+                    stop = self._take_waiting(batch)
                 connection = self._serve(connection, batch)
                 if stop:
                     return
         finally:
             if connection is not None:
                 connection.close()
+
+    def _take_waiting(self, batch: list[_Item]) -> bool:
+        """Add what waits in the queue to `batch` (up to max_batch); whether the end was asked for."""
+        while len(batch) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            batch.append(item)
+        return False
 
     def _serve(self, connection: psycopg.Connection[Any] | None, batch: list[_Item]) -> psycopg.Connection[Any] | None:
         """Write a batch (whole, else one by one) and answer it; the connection to use next (None after it broke)."""
@@ -116,11 +128,13 @@ class BatchWriter:
         else:
             # The same lock order (by terminal) in every batch of every server: two batches never deadlock.
             batch.sort(key=lambda item: item.order)
-            cursors = []
+            # One executemany: the statement is converted once and runs prepared; one result set per item.
+            cursor = connection.cursor()
             with connection.pipeline(), connection.transaction():
-                for item in batch:
-                    cursors.append(connection.cursor().execute(self.statement, item.params, prepare=True))
-            rows = [cursor.fetchone() for cursor in cursors]
+                cursor.executemany(self.statement, [item.params for item in batch], returning=True)
+            rows = [cursor.fetchone()]
+            while cursor.nextset():
+                rows.append(cursor.fetchone())
         self.batches += 1
         self.written += len(batch)
         return rows

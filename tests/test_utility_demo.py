@@ -175,3 +175,34 @@ def test_by_bank_details_needs_the_bill_a_typed_account_is_refused_by_the_demo_b
             assert terminal.session.state == "account_entry" and terminal.session.account_error == "forbidden"
         finally:
             terminal.close()
+
+
+
+def test_a_scan_only_provider_is_neither_listed_nor_found_by_name_yet_its_bill_still_reaches_it(tmp_path):
+    from kiosk import events as ev
+
+    pygame.display.init()
+    with DemoStack(tmp_path, in_process=True) as stack:
+        terminal = Terminal(stack.config, background_checks=False)
+        terminal.start(background_outbox=False)
+        try:
+            ui = KioskUI(terminal, size=(1280, 1024), lang="en")
+            for event in (ev.Touch(), ev.ChooseCategory("utilities")):
+                terminal.post(event)
+                terminal.pump()
+            ui.step([])
+            assert ui.screen.name == "providers"
+            tiles = {t for t in ui.targets() if t.startswith("provider:")}
+            assert {"provider:energo", "provider:vodokanal", "provider:epd"} <= tiles  # the others stay listed
+            assert "provider:by_details" not in tiles and "Payment by bank details" not in on_screen(ui)
+            ui.act("search")
+            for letter in "DEMO":  # every demo provider's name has "(demo)", by_details's too
+                ui.act(letter)
+            found = {t for t in ui.targets() if t.startswith("provider:")}
+            assert "provider:energo" in found and "provider:by_details" not in found
+            stack.scan_port(terminal)("by_details")  # its bill still goes there
+            terminal.pump()
+            assert terminal.session.state == "confirmation" and terminal.session.provider.id == "by_details"
+        finally:
+            terminal.close()
+            pygame.display.quit()

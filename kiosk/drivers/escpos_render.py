@@ -24,14 +24,16 @@ from typing import Literal
 
 
 def _prime_escpos_profiles() -> None:
-    """Give python-escpos its printer database already parsed, in this process's own cache folder.
+    """Give python-escpos its printer database already parsed, before it loads.
 
     On import it reads its 1 MB capabilities.json with a pure-Python YAML parser (0.4 s of every cold start,
     issue 11) unless a pickle of it is in ESCPOS_CAPABILITIES_PICKLE_DIR. The file is JSON: parsed with json
-    it is the same data in a few milliseconds. The folder is set only while escpos loads (a child process must
-    not inherit a folder this one deletes at exit).
+    it is the same data in a few milliseconds. A folder the environment names (the kiosk's lasting cache,
+    shared by every process) gets the pickle written whole and renamed into place, so no process ever reads
+    one half-written; without one, this process's own folder is set only while escpos loads (a child process
+    must not inherit a folder this one deletes at exit).
     """
-    if "ESCPOS_CAPABILITIES_PICKLE_DIR" in os.environ or "escpos.capabilities" in sys.modules:
+    if "escpos.capabilities" in sys.modules:
         return
     spec = importlib.util.find_spec("escpos")
     if spec is None or spec.origin is None:
@@ -39,14 +41,38 @@ def _prime_escpos_profiles() -> None:
     source = Path(spec.origin).parent / "capabilities.json"
     if not source.is_file():
         return  # escpos reads it from elsewhere (a zip): let it do its own loading
-    folder = tempfile.mkdtemp(prefix="kiosk-escpos-")
-    pickled = Path(folder) / f"{platform.python_version()}.capabilities.pickle"
-    pickled.write_bytes(pickle.dumps(json.loads(source.read_bytes()), protocol=2))
-    os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = folder
+    shared = os.environ.get("ESCPOS_CAPABILITIES_PICKLE_DIR")
+    folder = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="kiosk-escpos-"))
+    pickled = folder / f"{platform.python_version()}.capabilities.pickle"
+    try:
+        # escpos parses (and rewrites in place) a pickle older than its source: keep ours newer
+        if _stale(pickled, source):
+            partial = folder / f".{pickled.name}.{os.getpid()}.tmp"
+            partial.write_bytes(pickle.dumps(json.loads(source.read_bytes()), protocol=2))
+            os.replace(partial, pickled)
+    except OSError:
+        if not shared:
+            raise
+        return  # a cache folder we cannot write: escpos falls back to its own loading
+    if shared:
+        importlib.import_module("escpos.capabilities")
+        return
+    os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(folder)
     try:
         importlib.import_module("escpos.capabilities")
     finally:
         del os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"]
+
+
+def _stale(pickled: Path, source: Path) -> bool:
+    """Whether the pickle is missing, older than its source, or unreadable (cut short by an older writer)."""
+    if not pickled.is_file() or pickled.stat().st_mtime <= source.stat().st_mtime:
+        return True
+    try:
+        pickle.loads(pickled.read_bytes())  # noqa: S301 - our own cache file, in a folder only we write
+    except Exception:  # noqa: BLE001 - any damage means: write it again
+        return True
+    return False
 
 
 _prime_escpos_profiles()

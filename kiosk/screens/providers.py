@@ -131,7 +131,7 @@ class ProvidersScreen(PhoneScreen):
             box_h = painter.font("base", True).get_linesize() + gap
         box, rest = take_top(body, box_h, gap // 2 if short else gap)
         info, rest = take_top(rest, 0 if short else painter.font("base").get_linesize(), 0 if short else gap // 2)
-        found = matches(list(self.ctx.terminal.catalog.providers.values()), self.query)
+        found = matches(self.ctx.terminal.catalog.listed(), self.query)
         row, keys = take_top(rest, m, gap // 2 if short else gap)
         if short and keys.height < 5 * (finger + 4):
             # still too short for the keys: the results share the search box's row, at its right

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioning.monitor.models import AlertRule
 from provisioning.monitor.state import TerminalState, age_text
 
 
@@ -99,3 +103,10 @@ def check_threshold(kind: str, raw: str) -> int:
     if not spec.low <= value <= spec.high:
         raise ValueError(wanted)
     return value * spec.scale
+
+
+def fiscal_threshold(session: Session, dealer_id: int) -> int:
+    """Days of fiscal drive below which the portal flags a terminal: the dealer's alert rule, else its default."""
+    stored = session.scalar(select(AlertRule.threshold).where(AlertRule.dealer_id == dealer_id,
+                                                              AlertRule.kind == "fiscal_drive"))
+    return int(stored) if stored is not None else KINDS["fiscal_drive"].default

@@ -92,6 +92,27 @@ def fiscal_days_left(payload: dict[str, Any]) -> int | None:
     return _int(drive.get("days_left")) if isinstance(drive, dict) else None
 
 
+@dataclass(frozen=True)
+class FiscalDrive:
+    """The fiscal drive a terminal reported: its number, validity date and days left (as the heartbeat says)."""
+
+    fn: str
+    valid_until: str
+    days_left: int
+
+    def due(self, threshold_days: int) -> bool:
+        """Under the dealer's alert threshold: time to order and fit a new drive."""
+        return self.days_left < threshold_days
+
+
+def fiscal_drive(payload: dict[str, Any]) -> FiscalDrive | None:
+    """The heartbeat's `fiscal_drive: {fn, valid_until, days_left}` (None without a reading of its days left)."""
+    drive, left = payload.get("fiscal_drive"), fiscal_days_left(payload)
+    if not isinstance(drive, dict) or left is None:
+        return None
+    return FiscalDrive(str(drive.get("fn") or "")[:20], str(drive.get("valid_until") or "")[:32], left)
+
+
 def terminal_state(terminal: Terminal, payload: dict[str, Any], now: datetime, offline_after: int) -> TerminalState:
     """The state of one terminal from its newest payload (empty when it never sent one)."""
     silent = (now - terminal.last_seen_at).total_seconds() if terminal.last_seen_at else None

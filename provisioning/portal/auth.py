@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # support reads what terminals did (to answer a payer); only those who run the fleet send commands
     "commands.view": frozenset({"admin", "support", "technician"}),
     "commands.send": frozenset({"admin", "technician"}),
+    "commands.fiscal": frozenset({"admin"}),  # settling a fiscal intent decides whether a receipt is made again
     "fleet.view": frozenset({"admin", "support", "technician"}),
     "alerts.view": frozenset({"admin", "support", "technician"}),
     "alerts.rules": frozenset({"admin"}),

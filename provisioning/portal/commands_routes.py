@@ -23,10 +23,11 @@ router = APIRouter(include_in_schema=False)
 PENDING = ("queued", "delivered")
 
 
-def page(method: str, path: str, permission: str) -> Callable[[Any], Any]:
-    """Register a commands route with the permission it needs (the authorization test walks them all)."""
+def page(method: str, path: str, permission: str, on: APIRouter | None = None) -> Callable[[Any], Any]:
+    """Register a commands route (on this router unless told) with the permission it needs (the authorization
+    test walks them all)."""
     ROUTE_PERMISSIONS[(method, path)] = permission
-    return router.api_route(path, methods=[method])
+    return (on or router).api_route(path, methods=[method])
 
 
 def _command(session: Session, terminal_id: int, command_id: str, with_attachment: bool = False) -> Command:
@@ -68,6 +69,8 @@ def send_command(terminal_id: int, request: Request, kind: Annotated[str, Form(m
     """Queue a command for the terminal (audited); it runs when the terminal next polls, between payments."""
     with signed(request, "commands.send", csrf, post=True) as (session, who):
         terminal = _own_terminal(session, who, terminal_id)
+        if kind == "fiscal_resolve":  # admins only, through its own form (provisioning.portal.fiscal_routes)
+            raise PortalError(403, "forbidden")
         try:
             service.queue(session, terminal, kind, {"message": message, "lines": lines}, who.email, utcnow(),
                           timedelta(hours=1), request.client.host if request.client else "")

@@ -21,8 +21,8 @@ from provisioning.db.models import Terminal, TerminalGroup, utcnow
 from provisioning.link_events import TerminalEvent
 from provisioning.monitor import history, svg
 from provisioning.monitor.models import Alert, AlertChannel, AlertDelivery, AlertRule
-from provisioning.monitor.rules import KINDS, check_threshold
-from provisioning.monitor.state import TerminalState, age_text, latest_payloads, terminal_state
+from provisioning.monitor.rules import KINDS, check_threshold, fiscal_threshold
+from provisioning.monitor.state import TerminalState, age_text, fiscal_drive, latest_payloads, terminal_state
 from provisioning.portal.i18n import TEXTS
 from provisioning.portal.monitor_texts import WORDS
 from provisioning.portal.routes import ROUTE_PERMISSIONS, PortalError, language, render, signed
@@ -129,7 +129,8 @@ def fleet(request: Request, state: str = "", group: str = "", q: str = "", sort:
         return render(request, "monitor_fleet.html", who, rows=shown[(page - 1) * FLEET_PAGE:page * FLEET_PAGE],
                       matching=len(shown), page=page, pages=pages, page_link=page_link, groups=groups,
                       summary=summary, filters=filters, sort=sort, order=order, states=STATES, columns=COLUMNS,
-                      sort_link=sort_link, age=lambda s: age_text(s, _units(TEXTS[language(request)])))
+                      sort_link=sort_link, age=lambda s: age_text(s, _units(TEXTS[language(request)])),
+                      fiscal_days=fiscal_threshold(session, who.dealer_id))
 
 
 @page("GET", "/fleet/{terminal_id}", "fleet.view")
@@ -165,7 +166,8 @@ def terminal_history(terminal_id: int, request: Request, period: str = "24h") ->
                                   .order_by(TerminalEvent.at.desc()).limit(100)).all()
         return render(request, "monitor_terminal.html", who, terminal=terminal, state=state, charts=charts,
                       period=period, periods=list(history.PERIODS), raw=span.raw, zone=zone, alerts=alerts,
-                      changes=changes, age=lambda s: age_text(s, _units(t)))
+                      changes=changes, age=lambda s: age_text(s, _units(t)), drive=fiscal_drive(state.payload),
+                      fiscal_days=fiscal_threshold(session, who.dealer_id))
 
 
 @page("GET", "/alerts", "alerts.view")

@@ -31,6 +31,8 @@ from provisioning.db.models import (
     utcnow,
 )
 from provisioning.identity import enrollment
+from provisioning.monitor.rules import fiscal_threshold
+from provisioning.monitor.state import fiscal_drive, latest_payloads
 from provisioning.portal import auth
 from provisioning.portal.i18n import LANGUAGES, pick_language, translator
 
@@ -243,7 +245,9 @@ def terminal_page(terminal_id: int, request: Request) -> Response:
         group = session.get(TerminalGroup, terminal.group_id) if terminal.group_id else None
         return render(request, "terminal.html", who, terminal=terminal, certs=certs, group=group.name if group else "",
                       online=_online(terminal, utcnow(), svc.settings.offline_after),
-                      commands=recent_commands(session, terminal.id, 10) if who.may("commands.view") else [])
+                      commands=recent_commands(session, terminal.id, 10) if who.may("commands.view") else [],
+                      drive=fiscal_drive(latest_payloads(session, [terminal.id]).get(terminal.id, {})),
+                      fiscal_days=fiscal_threshold(session, who.dealer_id))
 
 
 @page("POST", "/terminals/{terminal_id}/code", "terminals.code")

@@ -77,3 +77,12 @@ def test_a_broken_code_is_the_parsers_refusal() -> None:
 def test_a_wrong_utility_table_is_refused_with_words(utility: dict, words: str) -> None:
     with pytest.raises(ConfigError, match=words.replace("{", r"\{").replace("}", r"\}").replace("(", r"\(")):
         catalog(provider("uk", utility))
+
+
+def test_scan_only_keeps_a_provider_out_of_the_lists_and_must_be_a_boolean() -> None:
+    both = catalog(provider("uk", {"payee_inns": ["7701123451"]}), provider("any", {"bank_details": True,
+                                                                                    "scan_only": True}))
+    assert [p.id for p in both.listed()] == ["uk"] and [p.id for p in both.in_category("utilities")] == ["uk"]
+    assert both.providers["any"].utility.scan_only and not both.providers["uk"].utility.scan_only
+    with pytest.raises(ConfigError, match="scan_only"):
+        catalog(provider("any", {"bank_details": True, "scan_only": "yes"}))

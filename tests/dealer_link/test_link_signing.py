@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -10,7 +11,7 @@ from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolve
 
 from kiosk.cli import main as kiosk_main
 from kiosk.dealer_link.identity import LinkError, normalize_fingerprint, write_private
-from kiosk.dealer_link.signing import ALGORITHM, COVERED, TAG, Message, sign
+from kiosk.dealer_link.signing import ALGORITHM, COVERED, TAG, Message, sign, sign_reference
 
 
 class _Key(HTTPSignatureKeyResolver):
@@ -74,3 +75,38 @@ def test_kiosk_enroll_says_what_is_wrong(tmp_path, capsys):
 def test_heartbeat_without_enrollment_names_the_command(tmp_path, capsys):
     assert kiosk_main(["link", "heartbeat", "--identity", str(tmp_path), "--once"]) == 2
     assert "not enrolled; run `kiosk enroll" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method,url,body,nonce", [
+    ("POST", "https://dealer:8441/api/v1/terminals/acme/1/heartbeat", b'{"uptime_s": 5}', "abc-_DEF"),
+    ("get", "https://127.0.0.1:9/api/v1/terminals/acme/1/commands?wait=25", b"", "n"),
+    ("PUT", "http://[::1]:8441", b"\x00\xff" * 300, "with space!#"),
+    ("POST", "https://d/a/b;c=d/e~f", "привет".encode(), "x" * 64),
+])
+def test_direct_signer_writes_the_librarys_headers_and_the_library_verifies_them(method, url, body, nonce):
+    key = ec.generate_private_key(ec.SECP256R1())
+    created = datetime(2026, 11, 30, 5, 0, 7, 900_000, tzinfo=UTC)
+    ours = sign(method, url, body, key, "f" * 64, created=created, nonce=nonce)
+    reference = sign_reference(method, url, body, key, "f" * 64, created, nonce)
+    assert {k: ours[k] for k in ("Content-Digest", "Signature-Input")} == {
+        k: reference[k] for k in ("Content-Digest", "Signature-Input")}
+    assert ours["Signature"] != reference["Signature"]  # ECDSA draws a fresh k: equal would mean a copy
+    result = _verify(key, method.upper(), url, ours, body)[0]
+    assert result.nonce == nonce and result.parameters["created"] == 1796014807
+    with pytest.raises(InvalidSignature):  # another body is refused: the digest is the one covered
+        _verify(key, method.upper(), url, ours, body + b" ")
+    with pytest.raises(InvalidSignature):  # another key: the signature is the key's
+        _verify(ec.generate_private_key(ec.SECP256R1()), method.upper(), url, ours, body)
+
+
+@pytest.mark.parametrize("url,key_id,nonce", [
+    ("https://d/caf%C3%A9", "k", "n"),  # an escaped path: the library decides what @path is
+    ("https://d/x", 'k"quoted', "n"),  # a key id that needs escaping as a structured-field string
+    ("https://d/x", "k", "back\\slash"),
+])
+def test_unusual_requests_are_signed_by_the_library(url, key_id, nonce):
+    key = ec.generate_private_key(ec.SECP256R1())
+    created = datetime(2026, 11, 30, tzinfo=UTC)
+    ours = sign("POST", url, b"{}", key, key_id, created=created, nonce=nonce)
+    assert ours["Signature-Input"] == sign_reference("POST", url, b"{}", key, key_id, created, nonce)["Signature-Input"]
+    assert _verify(key, "POST", url, ours, b"{}")[0].nonce == nonce

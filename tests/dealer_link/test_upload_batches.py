@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kiosk.clock import ManualClock
+from kiosk.dealer_link import upload
 from kiosk.dealer_link.identity import LinkError
 from kiosk.dealer_link.upload import JournalUpload, open_reader, read_batch
 from kiosk.emulators.payments import pay
@@ -86,3 +87,13 @@ def test_a_service_that_holds_less_gets_everything_after_what_it_holds(journal):
     upload.close()
     assert calls[:2] == [40, 0] and holds["position"] == journal.conn.execute(
         "SELECT value FROM change_seq").fetchone()[0]
+
+
+@pytest.mark.parametrize("slice_rows", [1, 7, 10_000])
+def test_a_batch_encoded_a_slice_at_a_time_is_the_same_document(journal, monkeypatch, slice_rows):
+    monkeypatch.setattr(upload, "ENCODE_ROWS", slice_rows)
+    batch = read_batch(open_reader(journal.path), 0, 10_000)
+    assert batch.count > 7
+    whole = {"format": 1, "terminal": "10001", "after": 0, "last": batch.last, "rows": batch.rows}
+    assert gzip.decompress(batch.encode("10001")).decode() == json.dumps(whole, ensure_ascii=False,
+                                                                         separators=(",", ":"))

@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import psycopg
@@ -128,13 +129,25 @@ def test_a_cached_key_serves_past_its_ttl_until_its_rows_change(server, database
         assert accepted <= 1
 
 
-def test_the_batch_writer_writes_a_batch_in_one_transaction_and_a_failing_row_fails_alone(db_url):
+@contextmanager
+def _xid_probe(db_url: str, table: str) -> Iterator[dict[int, int]]:
+    """A table of rows (k, the transaction that wrote it) for a batch writer test; filled with its rows at the end."""
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has no batch writer: each heartbeat is written in its own request there")
     from provisioning.heartbeat_writer import psycopg_url
 
     with psycopg.connect(psycopg_url(db_url), autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS batch_probe (k integer PRIMARY KEY, xid bigint)")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (k integer PRIMARY KEY, xid bigint)")
+    xids: dict[int, int] = {}
+    try:
+        yield xids
+    finally:
+        with psycopg.connect(psycopg_url(db_url), autocommit=True) as conn:
+            xids.update(conn.execute(f"SELECT k, xid FROM {table}").fetchall())
+            conn.execute(f"DROP TABLE {table}")
+
+
+def test_the_batch_writer_writes_a_batch_in_one_transaction_and_a_failing_row_fails_alone(db_url):
     # pause: the writer's thread sits in this statement while the test queues the next rows behind it
     statement = "INSERT INTO batch_probe SELECT %(k)s, txid_current() FROM pg_sleep(%(pause)s) RETURNING k"
 
@@ -156,13 +169,32 @@ def test_the_batch_writer_writes_a_batch_in_one_transaction_and_a_failing_row_fa
         finally:
             await writer.close()
 
-    together, alone = asyncio.run(run())
+    with _xid_probe(db_url, "batch_probe") as xids:
+        together, alone = asyncio.run(run())
     assert [r[0] for r in together] == list(range(1, 21))  # type: ignore[index]
     assert [r[0] for r in alone[:-1]] == list(range(21, 31))  # type: ignore[index]
     assert isinstance(alone[-1], psycopg.errors.UniqueViolation)
-    with psycopg.connect(psycopg_url(db_url), autocommit=True) as conn:
-        xids = dict(conn.execute("SELECT k, xid FROM batch_probe").fetchall())
-        conn.execute("DROP TABLE batch_probe")
     assert sorted(xids) == [*range(1, 31), 100, 101]
     assert len({xids[k] for k in range(1, 21)}) == 1  # one commit for the first twenty
     assert len({xids[k] for k in range(21, 31)}) == 10  # each retried row in its own transaction
+
+
+def test_a_thin_batch_waits_a_moment_to_fill_instead_of_committing_each_heartbeat(db_url):
+    statement = "INSERT INTO trickle_probe VALUES (%(k)s, txid_current()) RETURNING k"
+
+    async def run() -> list[object]:
+        # heartbeats arriving 3 ms apart, as a quiet server receives them: a batch that lingers 0.5 s for them
+        writer = BatchWriter(db_url, statement, connections=1, order_key="k", linger=0.5, fill=6)
+        try:
+            pending = []
+            for k in range(1, 7):
+                pending.append(asyncio.ensure_future(writer.write({"k": k})))
+                await asyncio.sleep(0.003)
+            return list(await asyncio.gather(*pending))
+        finally:
+            await writer.close()
+
+    with _xid_probe(db_url, "trickle_probe") as xids:
+        rows = asyncio.run(run())
+    assert [r[0] for r in rows] == list(range(1, 7))  # type: ignore[index]
+    assert len(set(xids.values())) == 1  # six heartbeats, one commit

@@ -127,3 +127,29 @@ def test_the_service_keeps_the_highest_operation_ever_reported_and_returns_it(se
             with pytest.raises(LinkError, match="last_operation must be a whole number"):
                 link.heartbeat({"last_operation": bad})
     assert _highest(database, "2005") == 51 and _beats(database, "2005") == 4  # refused heartbeats wrote nothing
+
+
+def test_a_key_not_cached_yet_is_read_and_checked_once_without_the_reference_verifier(server, database, tmp_path,
+                                                                                      monkeypatch):
+    from provisioning.identity import requests as identity_requests
+
+    keys = server.app.state.services.keys
+    verified_by_reference: list[object] = []
+    reference = identity_requests.HTTPMessageVerifier.verify
+
+    def counted(self, *args, **kwargs):
+        verified_by_reference.append(args)
+        return reference(self, *args, **kwargs)
+
+    with enrolled(server, database, tmp_path, "2006", group="north") as link:
+        keys.forget(link.key_id)  # as after a restart, or the first heartbeat this process sees from the terminal
+        monkeypatch.setattr(identity_requests.HTTPMessageVerifier, "verify", counted)
+        link.heartbeat()
+        assert verified_by_reference == [] and keys.peek(link.key_id) is not None
+        with database.session() as session:  # and a key that is no longer on record is still refused, with why
+            terminal = session.scalar(select(Terminal).where(Terminal.number == "2006"))
+            enrollment.revoke(session, terminal, "admin@acme", "stolen", dt.datetime.now(dt.UTC))
+        keys.forget(link.key_id)
+        with pytest.raises(LinkError, match="revoked: stolen"):
+            link.heartbeat()
+    assert _beats(database, "2006") == 1

@@ -228,10 +228,12 @@ def test_killing_the_service_mid_upload_loses_and_duplicates_nothing(server, dat
         process.wait()
         held = _acknowledged(database, "3004")
         assert 0 < held < top
-        time.sleep(0.3)  # the loop meets the dead service and keeps its position
-        assert loop.last_error and loop.upload.position.read() <= held
-        loop.close()
-        link.close()
+        try:  # the loop meets the dead service and keeps its position (however long a loaded machine takes)
+            assert wait_until(lambda: loop.last_error, 30), "the loop never met the dead service"
+            assert loop.upload.position.read() <= held
+        finally:
+            loop.close()
+            link.close()
         # every change up to the acknowledged position is stored (a batch lands whole or not at all)
         stored = _stored(database, "3004")
         for table in ("bills", "attempts"):

@@ -90,7 +90,7 @@ def test_an_unanswered_reversal_is_named_everywhere_and_reissued_ids_find_the_pa
         terminal_story.timezone = "Europe/Moscow"
         assert f"reversal     reversal pending at main since {local}" in "\n".join(terminal_story.lines())
         # the CLI's JSON and text, the portal's story, queue and API name it too
-        state = ["--state", str(dealer_state.state_dir), "lookup"]
+        state = ["--state", str(dealer_state.state_dir), "lookup", "--dealer", "acme"]  # beta has a 10001 too
         assert dealer_main([*state, "--terminal", "10001", "--operation", str(number), "--format", "json"]) == 0
         assert json.loads(capsys.readouterr().out)["reversal_pending"]["gateway"] == "main"
         assert dealer_main([*state, "--terminal", "10001", "--operation", str(number)]) == 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from provisioning.db import Database, alembic_config, current_revision, upgrade
 from provisioning.db.models import Base
@@ -44,6 +45,33 @@ def test_upgrade_from_every_earlier_revision_keeps_data_and_matches_models(datab
                 assert row[0] == "10001" and not row[1]
     _reset(database)
     upgrade(database.engine)
+
+
+def test_the_journal_tables_have_no_foreign_keys_and_0019_can_be_undone(database):
+    # the upload's terminal and dealer come from the authenticated link; a per-row key check cost a fifth of it.
+    # Versions, bills and attempts lose their surrogate id (their natural key is the primary key) and get it back.
+    journal = ("journal_operations", "journal_operation_versions", "journal_bills", "journal_attempts",
+               "journal_incidents", "journal_encashments")
+    _reset(database)
+    upgrade(database.engine)
+    assert {t: inspect(database.engine).get_foreign_keys(t) for t in journal} == {t: [] for t in journal}
+    assert inspect(database.engine).get_pk_constraint("journal_bills")["constrained_columns"] == [
+        "terminal_id", "op_key", "local_id"]
+    with database.engine.begin() as conn:  # a bill held while the schema goes back and forth
+        conn.execute(text("INSERT INTO dealers (id, slug, name, created_at) VALUES (1, 'acme', 'Acme', CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO terminals (id, dealer_id, number, address, timezone, status, version, "
+                          "created_at) VALUES (1, 1, '10001', 'x', 'Europe/Moscow', 'new', '', CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO journal_bills (terminal_id, op_key, local_id, denomination, validator, "
+                          "stacked_at, change_seq) VALUES (1, 'T10001-1-a', 1, 10000, 'ccnet', 'now', 7)"))
+    command.downgrade(alembic_config(database.engine), "0018")
+    restored = {t: sorted(k["referred_table"] for k in inspect(database.engine).get_foreign_keys(t)) for t in journal}
+    assert restored == {t: ["dealers", "terminals"] if t == "journal_operations" else ["terminals"] for t in journal}
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT id, op_key FROM journal_bills")).all() == [(1, "T10001-1-a")]
+    upgrade(database.engine)
+    assert all(inspect(database.engine).get_foreign_keys(t) == [] for t in journal)
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT op_key, change_seq FROM journal_bills")).all() == [("T10001-1-a", 7)]
 
 
 def test_0020_rounds_offline_thresholds_up_to_whole_minutes_and_keeps_the_others(database):

@@ -46,3 +46,32 @@ def test_a_job_runs_again_only_when_its_period_has_passed(database, dealer_state
     assert not claim_and_run(database, "every-minute", job, 60, dealer_state, "w", now=NOW + dt.timedelta(seconds=59))
     assert claim_and_run(database, "every-minute", job, 60, dealer_state, "w", now=NOW + dt.timedelta(seconds=60))
     assert runs == [NOW, NOW + dt.timedelta(seconds=60)]
+
+
+def test_an_idle_tick_reads_the_job_table_once_instead_of_claiming_every_job(dealer_state):
+    import time
+
+    from sqlalchemy import event
+
+    from provisioning.db import Database
+    from provisioning.periodic import JOBS, PeriodicWorker
+
+    db = Database(dealer_state.db_url)
+    statements: list[str] = []
+    for engine in {db.engine, db.write_engine}:
+        event.listen(engine, "before_cursor_execute",
+                     lambda _c, _cur, sql, *_: statements.append(sql) if "periodic_jobs" in sql else None)
+    worker = PeriodicWorker(db, dealer_state, "idle", tick=0.05).start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(statements) < 2 * len(JOBS) and time.monotonic() < deadline:  # the first tick: rows, claims, runs
+            time.sleep(0.05)
+        time.sleep(0.5)
+        before = len(statements)
+        time.sleep(0.6)  # about a dozen ticks, every job run a moment ago and none due again
+        idle = statements[before:]
+    finally:
+        worker.close()
+        db.close()
+    assert idle and all("FOR UPDATE" not in s and "INSERT" not in s and "UPDATE periodic_jobs" not in s for s in idle)
+    assert len(idle) <= 13  # one read a tick (18 statements a tick when every job's claim was tried)

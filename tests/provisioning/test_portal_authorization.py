@@ -220,6 +220,7 @@ def _form(method: str, path: str, csrf: str, ids: dict[str, Any]) -> dict[str, s
              "/configs/{document_id}/assign": {"version": "1", "target": f"terminal:{ids.get('assign_to', 0)}"},
              "/terminals/{terminal_id}/secrets": {"gateway": "main", "name": "password", "value": "matrix-secret"},
              "/terminals/{terminal_id}/commands": {"kind": "lock", "message": "matrix"},
+             "/terminals/{terminal_id}/fiscal-resolve": {"intent": "1", "made": "not_made"},
              "/alerts/rules": {"enabled_paper_out": "on", "threshold_offline": "600"},
              "/groups": {"action": "create", "name": f"matrix-group-{n}"},
              "/alerts/channels": {"webhook_url": "https://hooks.acme.test/kiosk", "emails": "ops@acme.test"},

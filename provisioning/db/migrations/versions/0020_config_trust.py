@@ -2,14 +2,14 @@
 (rotation), and offline alert thresholds in whole minutes (the rule editor now takes minutes)
 
 Revision ID: 0020
-Revises: 0018 (0019 on main once the other branch lands: the integrator re-chains)
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
