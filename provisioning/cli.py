@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--reuse-port", action="store_true", help="let several server processes share the ports")
     serve.add_argument("--workers", type=int, default=1,
                        help="server processes forked from this one, sharing the ports and the link's TLS session "
-                            "tickets (needs --port and --link-port)")
+                            "tickets (needs --port and --link-port); the periodic jobs get one more of their own")
     serve.add_argument("--ready-file", type=Path, help="write the addresses here as JSON once listening")
     serve.add_argument("--periodic-tick", type=float, default=1.0, help=argparse.SUPPRESS)
     serve.add_argument("--job-period", action="append", default=[], metavar="NAME=SECONDS", help=argparse.SUPPRESS)
@@ -211,11 +211,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             raise SystemExit("kiosk-dealer serve --workers: give --port and --link-port (every process binds them)")
 
         def worker(index: int, shared_tls: ssl.SSLContext) -> None:
-            DealerServer(settings, args.host, args.port, args.link_port, reuse_port=True,
-                         periodic_tick=args.periodic_tick, periods=periods,
-                         shared_tls=shared_tls).run(args.ready_file if index == 0 else None)
+            if index == args.workers:  # the jobs in a process of their own, off the servers' event loops
+                from provisioning.periodic import run_periodic_process
 
-        return serve_forked(settings, args.workers, worker)
+                run_periodic_process(settings, args.periodic_tick, periods)
+                return
+            DealerServer(settings, args.host, args.port, args.link_port, reuse_port=True,
+                         periodic_tick=args.periodic_tick, periods=periods, shared_tls=shared_tls,
+                         periodic=False).run(args.ready_file if index == 0 else None)
+
+        return serve_forked(settings, args.workers + 1, worker)
     server = DealerServer(settings, args.host, args.port, args.link_port, reuse_port=args.reuse_port,
                           periodic_tick=args.periodic_tick, periods=periods)
     print(f"kiosk-dealer: portal {server.portal_url}  terminal link {server.link_url}", flush=True)

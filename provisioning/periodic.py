@@ -4,6 +4,9 @@ PostgreSQL; SQLite has a single writer), so it runs once per period across all s
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -169,3 +172,25 @@ class PeriodicWorker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+
+
+def run_periodic_process(settings: Settings, tick: float, periods: dict[str, float]) -> None:
+    """The periodic jobs alone, until SIGINT/SIGTERM: the process `serve --workers N` adds beside its servers.
+
+    In a server process the jobs' Python work holds the interpreter's lock against the event loop that answers
+    terminals, and it grows with the fleet: alerts over every terminal, hourly rollups, a day's registry per
+    provider (rebuilding a week of registries cost a second of CPU per run before its cheap check). Here it
+    competes only for a core, never for a server's interpreter.
+    """
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    db = Database(settings.db_url)
+    worker = PeriodicWorker(db, settings, f"{socket.gethostname()}:{os.getpid()}", tick=tick, periods=periods)
+    worker.start()
+    try:
+        while not stop.wait(1.0):  # a timed wait: the signal handler runs between the waits
+            pass
+    finally:
+        worker.close()
+        db.close()

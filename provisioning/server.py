@@ -76,7 +76,8 @@ class DealerServer:
 
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0, link_port: int = 0,
                  reuse_port: bool = False, periodic_tick: float = 1.0, periods: dict[str, float] | None = None,
-                 worker_name: str | None = None, shared_tls: ssl.SSLContext | None = None) -> None:
+                 worker_name: str | None = None, shared_tls: ssl.SSLContext | None = None,
+                 periodic: bool = True) -> None:
         self.settings = settings
         self.shared_tls = shared_tls  # the link's TLS made before forking (link_tls), else each process its own
         self.ca_files = CAFiles(settings.ca_dir)
@@ -88,8 +89,9 @@ class DealerServer:
         self.link_url = f"https://{shown}:{self.link_socket.getsockname()[1]}"
         self.db = Database(settings.db_url)
         self.app = create_app(settings, self.db, link_url=self.link_url)
+        # periodic=False: `serve --workers N` runs the jobs in a process of their own (provisioning.workers)
         self.worker = PeriodicWorker(self.db, settings, worker_name or f"{socket.gethostname()}:{os.getpid()}",
-                                     tick=periodic_tick, periods=periods)
+                                     tick=periodic_tick, periods=periods) if periodic else None
         self._servers: list[_QuietServer] = []
         self._heartbeats: HeartbeatRoute | None = None
         self._thread: threading.Thread | None = None
@@ -147,7 +149,8 @@ class DealerServer:
 
     def run(self, ready_file: Path | None = None) -> None:
         """Serve until SIGINT/SIGTERM."""
-        self.worker.start()
+        if self.worker is not None:
+            self.worker.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop())
         if ready_file is not None:
@@ -163,7 +166,8 @@ class DealerServer:
 
     def start(self) -> DealerServer:
         """Serve from a thread (tests, the demo); returns once both listeners accept connections."""
-        self.worker.start()
+        if self.worker is not None:
+            self.worker.start()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="dealer-server", daemon=True)
         self._thread.start()
         if not self._started.wait(30):
@@ -172,7 +176,8 @@ class DealerServer:
         return self
 
     def _cleanup(self) -> None:
-        self.worker.close()
+        if self.worker is not None:
+            self.worker.close()
         for sock in (self.portal_socket, self.link_socket):
             sock.close()
         self.db.close()

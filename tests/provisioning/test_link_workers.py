@@ -48,3 +48,54 @@ def test_a_reconnecting_terminal_resumes_with_either_process(dealer_state, datab
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) in (0, 1), log.read_text()
+
+
+def _children(pid: int) -> set[int]:
+    found = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
+    return {int(p) for p in found}
+
+
+def test_the_periodic_jobs_run_in_a_process_of_their_own_beside_the_servers(dealer_state, database, tmp_path):
+    # The jobs' Python work (alerts over the whole fleet, rollups, registries) would hold the interpreter's lock
+    # against a server's event loop: beside the servers, not in them.
+    from sqlalchemy import select
+
+    from provisioning.db.models import PeriodicJob
+
+    port, link_port, ready = _free_port(), _free_port(), tmp_path / "ready.json"
+    log = tmp_path / "serve.log"
+    started = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "provisioning.cli", "--state", str(dealer_state.state_dir), "serve",
+                             "--port", str(port), "--link-port", str(link_port), "--workers", "2",
+                             "--periodic-tick", "0.2", "--ready-file", str(ready)],
+                            stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
+    try:
+        deadline = time.monotonic() + 90
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, f"not started: {log.read_text()}"
+            time.sleep(0.1)
+        children = _children(proc.pid)
+        assert len(children) == 3, children  # two servers and the jobs' process
+        server = json.loads(ready.read_text())["pid"]
+        assert server in children
+
+        def runners() -> set[int]:
+            with database.session() as session:
+                return {int(row.last_run_by.rsplit(":", 1)[1]) for row in session.scalars(select(PeriodicJob))
+                        if row.last_run_at is not None and row.last_run_at.timestamp() >= started - 1}
+
+        while not runners() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ran = runners()
+        assert ran and ran <= children, (ran, children)
+        (jobs_process,) = children - {server} - _listening(children)
+        assert ran == {jobs_process}  # only the process without listeners runs jobs
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) in (0, 1), log.read_text()
+
+
+def _listening(pids: set[int]) -> set[int]:
+    """Those of `pids` that hold a listening TCP socket (the servers)."""
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+    return {pid for pid in pids if f"pid={pid}," in out}
