@@ -278,8 +278,9 @@ class Plan:
 
 
 async def _closed_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, deadline: list[float],
-                       latencies: list[float]) -> int:
+                       latencies: list[float], set_up: list[int]) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", plan.port, ssl=context)
+    set_up[0] += 1
     failed = 0
     try:
         await start.wait()
@@ -299,7 +300,7 @@ async def _closed_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, d
 
 
 async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, deadline: list[float],
-                     latencies: list[float], t0: list[float]) -> int:
+                     latencies: list[float], t0: list[float], set_up: list[int]) -> int:
     """One terminal on a schedule: request k is due at t0 + offset + k·interval; its latency counts from when it
     was due (a late start is the service's delay too: no coordinated omission)."""
     offset = plan.interval * n / len(plan.requests)
@@ -309,6 +310,7 @@ async def _open_loop(plan: Plan, n: int, context: Any, start: asyncio.Event, dea
     # A first heartbeat before the window: the terminal is online and its key cached, as in a running fleet.
     requests = plan.requests[n]
     await exchange(*connection, requests[0])
+    set_up[0] += 1
     if plan.reconnect:
         _keep_session(context, connection[1])
         connection[1].close()
@@ -349,17 +351,22 @@ def run_plan(plan: Plan) -> dict[str, Any]:
 
     async def run() -> dict[str, Any]:
         latencies: list[float] = []
-        start, deadline, t0 = asyncio.Event(), [float("inf")], [0.0]
+        start, deadline, t0, set_up = asyncio.Event(), [float("inf")], [0.0], [0]
         contexts = [None if plan.ca_file is None else tls_context(plan.ca_file, i, plan.resume)
                     for i in plan.identities]
         if plan.interval:
-            tasks = [asyncio.create_task(_open_loop(plan, n, contexts[n], start, deadline, latencies, t0))
+            tasks = [asyncio.create_task(_open_loop(plan, n, contexts[n], start, deadline, latencies, t0, set_up))
                      for n in range(len(plan.requests))]
         else:
-            tasks = [asyncio.create_task(_closed_loop(plan, n, contexts[n], start, deadline, latencies))
+            tasks = [asyncio.create_task(_closed_loop(plan, n, contexts[n], start, deadline, latencies, set_up))
                      for n in range(len(plan.requests))]
-        # every connection (and TLS handshake, and an open loop's first heartbeat) made before the window
-        await asyncio.sleep(1.0 + len(tasks) / 200)
+        # every connection (and TLS handshake, and an open loop's first heartbeat) answered before the window, then a
+        # second for the machine to settle: a window opened on the set-up's tail measured the set-up (2,000
+        # terminals' first handshakes and heartbeats still queued: every slow heartbeat was in the first 2 s)
+        waited = time.monotonic() + 120
+        while set_up[0] < len(tasks) and time.monotonic() < waited and not any(t.done() for t in tasks):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
         if plan.ready is not None:
             plan.ready.wait()
         cpu, began = time.process_time(), time.time()
