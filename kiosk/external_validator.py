@@ -32,6 +32,29 @@ def spawn_emulator(what: str, *args: str) -> tuple[subprocess.Popen[str], str]:
     return process, first.removeprefix("PORT=")
 
 
+def stop_emulator(process: subprocess.Popen[str], wait: float = 5.0) -> None:
+    """Ask an emulator process we started to quit (its state files stay), kill it if it has not within `wait` s,
+    and close our pipes to it; safe to call again."""
+    if process.poll() is None:
+        try:
+            assert process.stdin is not None  # a pipe (spawn_emulator)
+            process.stdin.write("quit\n")
+            process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):  # it is gone already, or the pipe is closed
+            pass
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for stream in (process.stdin, process.stdout):
+        if stream is not None and not stream.closed:
+            try:
+                stream.close()
+            except BrokenPipeError:
+                pass
+
+
 class ExternalValidator:
     """An emulator process we started (control through its stdin) or one somebody else started (a FIFO)."""
 
@@ -85,17 +108,7 @@ class ExternalValidator:
     def close(self) -> None:
         """Stop our emulator process (its cassette file stays), or let go of the FIFO."""
         if self._process is not None:
-            try:
-                self.command("quit")
-            except (BrokenPipeError, OSError):
-                pass
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            if self._process.stdout is not None:
-                self._process.stdout.close()
+            stop_emulator(self._process)  # its stdin is our control: closed with it
         if self._control is not None and not self._control.closed:
             try:
                 self._control.close()

@@ -4,13 +4,11 @@ driver. Only spoken to through a pipe: production code never imports the emulato
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from kiosk.config import Part
 from kiosk.errors import KioskError
+from kiosk.external_validator import spawn_emulator, stop_emulator
 
 
 class ExternalScanner:
@@ -18,15 +16,7 @@ class ExternalScanner:
 
     def __init__(self, suffix: str = "cr") -> None:
         self.suffix = suffix
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "kiosk.cli", "emulate", "scanner", "--suffix", suffix],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        assert self._process.stdout is not None and self._process.stdin is not None
-        first = self._process.stdout.readline().strip()
-        if not first.startswith("PORT="):
-            self.close()
-            raise KioskError(f"the scanner emulator did not start (said {first!r})")
-        self.port = first.removeprefix("PORT=")
+        self._process, self.port = spawn_emulator("scanner", "--suffix", suffix)
 
     def part(self) -> Part:
         """The configuration's [devices.scanner] for the serial driver on this emulator."""
@@ -47,19 +37,4 @@ class ExternalScanner:
 
     def close(self) -> None:
         """Stop the emulator process; safe to call again."""
-        if self._process.poll() is None:
-            try:
-                self.command("quit")
-            except (BrokenPipeError, OSError, KioskError):
-                pass
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        for stream in (self._process.stdin, self._process.stdout):
-            if stream is not None and not stream.closed:
-                try:
-                    stream.close()
-                except BrokenPipeError:
-                    pass
+        stop_emulator(self._process)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from kiosk.config import Config, Part
-from kiosk.external_validator import spawn_emulator
+from kiosk.external_validator import spawn_emulator, stop_emulator
 from kiosk.fiscal.demo_settings import DEMO_FISCAL
 from kiosk.fiscal.settings import parse_fiscal
 from kiosk.schema import Doc
@@ -136,21 +136,8 @@ class FiscalRig(BaseRig):
     def stop(self) -> None:
         """Quit the emulator process (the state file stays)."""
         process, self.process = self.process, None
-        if process is None:
-            return
-        try:
-            if process.stdin is not None:
-                process.stdin.write("quit\n")
-                process.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-        try:
-            process.wait(timeout=STOP_WAIT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        if process is not None:
+            stop_emulator(process, STOP_WAIT)
 
 
 class LocalFiscalRig(BaseRig):
