@@ -1,7 +1,8 @@
 """`kiosk-dealer serve --workers N`: N server processes forked from one after the link's TLS context is made, so
 they share its session-ticket keys — a terminal that reconnects resumes its TLS session with whichever process the
 kernel hands the connection to (SO_REUSEPORT), where separately started processes would each refuse the others'
-tickets and make it a full mutual-TLS handshake. The parent only forwards signals and waits."""
+tickets and make it a full mutual-TLS handshake. The CLI asks for one process more, which runs only the periodic
+jobs (provisioning.periodic.run_periodic_process). The parent only forwards signals and waits."""
 
 from __future__ import annotations
 
