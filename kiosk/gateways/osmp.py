@@ -86,7 +86,7 @@ class OsmpGateway(Gateway):
         self.ccy = str(options.get("ccy", ""))
         self.get_info = bool(options.get("get_info", False))
         user = options.get("username", "")
-        auth = httpx.BasicAuth(str(user), str(options.get("password", ""))) if user else None
+        auth = (str(user), str(options.get("password", ""))) if user else None
         self._client = http_client(options, transport, auth)
 
     def __repr__(self) -> str:

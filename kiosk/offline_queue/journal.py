@@ -296,21 +296,29 @@ class Journal(JournalIntegrity, JournalCorrections):
                          (CANCELLED, self._stamp(), reason, operation))
 
     # -- delivery -------------------------------------------------------------------------------
-    def begin_attempt(self, operation: int, route: Route, verb: str, session: str | None = None) -> int:
+    def begin_attempt(self, operation: int, route: Route, verb: str, session: str | None = None,
+                      expect: int | None = None) -> int:
         """Durably note that a request is about to leave, pinning the gateway until its outcome is known.
 
         `session`: the CyberPlat SESSION the request carries, so the journal names every one ever sent.
+        `expect`: the operation's change_seq as the caller read it; if the row has been written since, nothing is
+        written and 0 is returned (the caller's copy is stale: it must read the operation again).
         """
         route_json = json.dumps({"gateway": route.gateway, "provider_code": route.provider_code,
                                  "options": dict(route.options)}, sort_keys=True)
         stamp = self._stamp()
 
         def write(conn: sqlite3.Connection) -> int:
+            if expect is None:
+                conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
+                             "WHERE operation=?", (route.gateway, route_json, operation))
+            elif conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
+                              "WHERE operation=? AND change_seq=?",
+                              (route.gateway, route_json, operation, expect)).rowcount != 1:
+                return 0  # changed since the caller read it: compare-and-set, so a stale copy never sends
             cursor = conn.execute(
                 "INSERT INTO attempts (operation, gateway, route, verb, started_at, session) VALUES (?,?,?,?,?,?)",
                 (operation, route.gateway, route_json, verb, stamp, session))
-            conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
-                         "WHERE operation=?", (route.gateway, route_json, operation))
             return int(cursor.lastrowid or 0)
 
         return int(self._grouped(write))

@@ -119,6 +119,19 @@ class JournalQueries:
                 (COMMITTED, now_ms, json.dumps(list(skip)), limit)).fetchall()
         return [(int(r[0]), r[1], str(r[2])) for r in rows]
 
+    def due_operations(self, now_ms: int, limit: int = 64, skip: Collection[int] = ()) -> list[Operation]:
+        """Committed operations whose next attempt is due, whole, in one read (the outbox's loop).
+
+        `skip`: operations the caller has on their way already. Each row carries its change_seq, so a writer that
+        acts on one later can tell whether it is still the row as it is (Journal.begin_attempt's `expect`).
+        """
+        with self._reader_lock:  # committed rows only: what is being committed now is due next round
+            rows = self._reader.execute(
+                "SELECT * FROM operations WHERE state=? AND next_attempt_ms <= ? "
+                "AND operation NOT IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_ms LIMIT ?",
+                (COMMITTED, now_ms, json.dumps(list(skip)), limit)).fetchall()
+        return [Operation.from_row(row) for row in rows]
+
     def next_due_ms(self) -> int | None:
         """When the earliest committed operation is due."""
         with self._lock:

@@ -57,6 +57,10 @@ CLOCK_NOTE_SECONDS = 60.0
 FAILOVER_CODES = frozenset({Code.DEALER_BALANCE_LOW, Code.PROVIDER_UNAVAILABLE, Code.AUTH_FAILED, Code.TEMPORARY})
 
 
+class _Stale(Exception):
+    """The operation changed after the loop read it: the delivery reads it afresh before anything leaves."""
+
+
 def _new_session(outcome: PayOutcome | None) -> bool:
     """Whether the gateway proved the operation's session unknown and wants a new one (never otherwise)."""
     return isinstance(outcome, RetryLater) and outcome.not_executed and outcome.new_session
@@ -95,6 +99,9 @@ class Outbox:
         lanes[None] = 2
         self._lanes = Lanes(lanes, self._run, self.kick)
         self._busy_lock = threading.Lock()
+        # operations as the loop's one read per refill found them, for their workers: no read per payment (whose
+        # lock the workers queued for, ~14 context switches a payment); the first write checks each is unchanged
+        self._snapshots: dict[int, Operation] = {}
         self._worker = threading.local()  # on a lane's worker: release (its delivery's) and pending (its last write)
         self._clock_noted: tuple[float, float] | None = None  # (monotonic, skew) last journaled
         # Server dates are kept per process; one seen before this outbox existed is not this terminal's evidence.
@@ -158,11 +165,13 @@ class Outbox:
                                 new_session=_new_session(outcome))
 
     # -- one operation --------------------------------------------------------------------------
-    def _attempt(self, op: Operation, route: Route, verb: str) -> tuple[PayOutcome, Finish]:
+    def _attempt(self, op: Operation, route: Route, verb: str,
+                 expect: int | None = None) -> tuple[PayOutcome, Finish]:
         """One journaled request, holding one of the gateway's request slots while it is at the gateway.
 
         Returns the outcome and its record for the journal, which the caller writes together with what the
-        operation becomes (one transaction instead of two).
+        operation becomes (one transaction instead of two). `expect`: the change_seq of the copy `op` is; if the
+        row has changed since, nothing is sent and _Stale is raised.
         """
         gateway = self.router.gateways[route.gateway]
         request = op.request(route, datetime.fromisoformat(op.committed_at or op.created_at))
@@ -170,7 +179,9 @@ class Outbox:
         # Journaled (and pinned) before the slot is taken, so the slot covers only the exchange and the gateway is
         # never idle while the disk syncs; a crash while waiting for the slot leaves an "unknown" that the
         # profile resolves like any other.
-        attempt = self.journal.begin_attempt(op.operation, route, verb, request.session_id)
+        attempt = self.journal.begin_attempt(op.operation, route, verb, request.session_id, expect=expect)
+        if not attempt:
+            raise _Stale(op.operation)
         with slot:  # waits only for this gateway's own requests, each bounded by its timeout
             try:
                 if verb == "pay":
@@ -207,12 +218,30 @@ class Outbox:
                                    "repeated pay again and has no status query, so it is not resent: ask the "
                                    "provider whether it was booked", outcome, unpin=False, finish=finish)
 
-    def deliver(self, number: int) -> str:
-        """One delivery cycle for one operation; returns its state afterwards."""
+    def deliver(self, number: int, snapshot: Operation | None = None) -> str:
+        """One delivery cycle for one operation; returns its state afterwards.
+
+        `snapshot`: the operation as the loop read it. It is used only for the common case (committed, unpinned,
+        in its lifetime, its provider known), and only while the first attempt's write finds the row unchanged;
+        otherwise the cycle starts again from the operation as it is now.
+        """
+        if snapshot is not None and snapshot.operation == number:
+            try:
+                return self._deliver(snapshot, fresh=False)
+            except _Stale:
+                pass
         op = self.journal.committed(number)  # its own writes are all committed: no wait behind others'
+        return self._deliver(op, fresh=True)
+
+    def _deliver(self, op: Operation, fresh: bool) -> str:
+        number = op.operation
         if op.state != COMMITTED:
+            if not fresh:
+                raise _Stale(number)
             return op.state
         provider = self.catalog.providers.get(op.provider)
+        if not fresh and (op.pinned_gateway or provider is None or self._expired(op)):
+            raise _Stale(number)  # anything but the plain case is decided on the row as it is now
         if self._expired(op):
             return self._expire(op)
 
@@ -230,8 +259,10 @@ class Outbox:
             return self._attention(op, f"provider {op.provider} is no longer in the catalog")
         last: PayOutcome | None = None
         # The amount lets the router skip a gateway whose dealer balance cannot cover this payment.
+        expect = None if fresh else op.change_seq  # checked by the first write; later ones follow from it
         for route in self.router.plan(provider, amount=op.money(op.credited)):
-            outcome, finish = self._attempt(op, route, "pay")
+            outcome, finish = self._attempt(op, route, "pay", expect)
+            expect = None
             if isinstance(outcome, Approved):
                 return self._approved(op, route, outcome, finish)
             if isinstance(outcome, Declined):
@@ -336,7 +367,7 @@ class Outbox:
         worker = self._worker
         worker.release, worker.pending = release, None
         try:
-            state = self.deliver(number)
+            state = self.deliver(number, self._snapshots.pop(number, None))
         except Exception:
             log.exception("delivery of operation %d failed; it stays in the outbox", number)
             state = COMMITTED
@@ -398,16 +429,19 @@ class Outbox:
             return []
         started: list[int] = []
         targets: dict[tuple[str | None, str], str | None] = {}  # the breakers are asked once per round
-        for number, pinned, provider in self.journal.due_routes(self._now_ms(), limit=room,
-                                                                skip=self._lanes.busy_numbers()):
+        for op in self.journal.due_operations(self._now_ms(), limit=room, skip=self._lanes.busy_numbers()):
+            number, pinned, provider = op.operation, op.pinned_gateway, op.provider
             target = targets.get((pinned, provider), "")
             if target == "":
                 target = targets[pinned, provider] = self._target(pinned, provider)
+            self._snapshots[number] = op
             # a full lane refuses it: the next one may be for another gateway
             if self._lanes.offer(number, target):
                 started.append(number)
                 if len(started) >= room:
                     break
+            else:
+                self._snapshots.pop(number, None)
         return started
 
     def run_due(self, wait: bool = True) -> int:
@@ -456,3 +490,4 @@ class Outbox:
             self._thread.join(timeout=30)
             self._thread = None
         self._lanes.close()
+        self._snapshots.clear()  # what waited in the lanes is read again when it is next due

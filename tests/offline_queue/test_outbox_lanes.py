@@ -183,7 +183,8 @@ def test_a_payers_operation_is_delivered_before_the_queue_of_due_ones(tmp_path, 
     try:
         r = Recorder(hold=True)
         real = h.outbox.deliver
-        monkeypatch.setattr(h.outbox, "deliver", lambda number: (r.run(number, lambda: None), real(number))[1])
+        monkeypatch.setattr(h.outbox, "deliver",
+                            lambda number, snapshot=None: (r.run(number, lambda: None), real(number, snapshot))[1])
         numbers = [h.committed() for _ in range(14)]
         queued = h.outbox.dispatch()
         assert queued == numbers[:12]  # main's lane: 6 workers (2 slots, 4 journaling) and as many waiting
@@ -202,7 +203,7 @@ def test_a_payers_operation_is_delivered_before_the_queue_of_due_ones(tmp_path, 
 def test_the_loop_survives_a_failed_read_of_the_schedule(tmp_path, monkeypatch):
     h = Harness(tmp_path)
     try:
-        real, failures = h.journal.due_routes, [1]
+        real, failures = h.journal.due_operations, [1]
 
         def flaky(*args, **kwargs):
             if failures:
@@ -210,7 +211,7 @@ def test_the_loop_survives_a_failed_read_of_the_schedule(tmp_path, monkeypatch):
                 raise RuntimeError("database is locked")
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(h.journal, "due_routes", flaky)
+        monkeypatch.setattr(h.journal, "due_operations", flaky)
         number = h.committed()
         h.outbox.start()
         deadline = time.monotonic() + 10
@@ -244,7 +245,11 @@ def test_a_delivery_whose_last_write_waits_for_the_disk_holds_its_number_but_not
             assert time.monotonic() < deadline, events
             time.sleep(0.005)
         assert lanes.is_busy(1) and not lanes.offer(1, "main")  # not complete until durable: never offered twice
-        assert lanes.room() == 2  # but its worker is free: the lane takes a whole refill, no wait for the loop
+        # but its worker is free once run 2 has returned: the lane takes a whole refill, no wait for the loop
+        while lanes.room() != 2:
+            assert time.monotonic() < deadline, (lanes.room(), events)
+            time.sleep(0.005)
+        assert lanes.is_busy(1) and lanes.is_busy(2)
         gate.set()
         assert lanes.wait([1, 2], timeout=10)
         assert events == ["run 1", "run 2", "durable 1", "durable 2"]  # the last is made durable when none is next
