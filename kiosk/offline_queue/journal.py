@@ -7,7 +7,7 @@ import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from kiosk.errors import JournalError
 from kiosk.fees import Split
 from kiosk.gateways.base import Route
 from kiosk.offline_queue.files import HighWater, make_shm_writable, permission_hint
+from kiosk.offline_queue.journal_batches import AttemptStart, SettleRow, begin_many
 from kiosk.offline_queue.journal_corrections import JournalCorrections
 from kiosk.offline_queue.journal_integrity import JournalIntegrity
 from kiosk.offline_queue.journal_writes import PendingWrite
@@ -323,6 +324,21 @@ class Journal(JournalIntegrity, JournalCorrections):
 
         return int(self._grouped(write))
 
+    def begin_attempts(self, starts: Sequence[tuple[int, Route, str, str | None, int | None]]) -> list[int]:
+        """begin_attempt() for many operations in one durable write: (operation, route, verb, session, expect) each;
+        the attempt ids in the same order, 0 for an operation whose row is no longer the one expected.
+
+        The outbox's loop journals a refill's first attempts so; it costs a handful of statements, however many.
+        """
+        if len({start[0] for start in starts}) != len(starts):
+            raise JournalError("begin_attempts: an operation is named twice")
+        rows = [AttemptStart(number, route.gateway, json.dumps(
+            {"gateway": route.gateway, "provider_code": route.provider_code, "options": dict(route.options)},
+            sort_keys=True), verb, session, expect) for number, route, verb, session, expect in starts]
+        stamp = self._stamp()
+        made: dict[int, int] = self._grouped(lambda conn: begin_many(conn, rows, stamp)) if rows else {}
+        return [made.get(number, 0) for number, *_ in starts]
+
     def finish_attempt(self, attempt: int, outcome: str, code: str = "", message: str = "",
                        external_id: str = "") -> None:
         """Record what one attempt came to (the operation's state is changed by settle())."""
@@ -346,40 +362,28 @@ class Journal(JournalIntegrity, JournalCorrections):
         unknown = set(columns) - allowed
         if unknown:
             raise JournalError(f"settle cannot set {sorted(unknown)}")
-        sets: list[str] = []
-        values: list[Any] = []
+        stamp = self._stamp()
+        sets: dict[str, Any] = {}
         if state is not None:
             if state not in STATES:
                 raise JournalError(f"unknown state {state!r}")
-            sets.append("state=?")
-            values.append(state)
+            sets["state"] = state
             if state in (DELIVERED, NEEDS_ATTENTION):
-                sets.append("finished_at=?")
-                values.append(self._stamp())
+                sets["finished_at"] = stamp
         if unpin:
-            sets.append("pinned_gateway=NULL, pinned_route=NULL")
-        sets.append("next_attempt_ms=?")
-        values.append(next_attempt_ms)
-        for name, value in columns.items():
-            sets.append(f"{name}=?")
-            values.append(value)
-        statement = f"UPDATE operations SET {', '.join(sets)} WHERE operation=?"
-        stamp = self._stamp()
+            sets["pinned_gateway"] = sets["pinned_route"] = None
+        sets["next_attempt_ms"] = next_attempt_ms
+        sets.update(columns)
+        row = SettleRow(operation, tuple(sets), tuple(sets.values()), finish, stamp)
 
         def write(conn: sqlite3.Connection) -> None:
-            if finish is not None:
-                attempt, outcome, code, message, external_id = finish
-                conn.execute("UPDATE attempts SET finished_at=?, outcome=?, code=?, message=?, external_id=? "
-                             "WHERE id=?", (stamp, outcome, code, message, external_id or None, attempt))
-            conn.execute(statement, (*values, operation))
+            row.run(conn)
             if new_session:
                 self._mint_session(conn, operation)
 
-        if then is None:
-            self._grouped(write)
-            return None
-        pending: PendingWrite = self._grouped(write, then)
-        return pending
+        # a plain settle may share one statement with the other settles of its commit (journal_batches.py)
+        pending: PendingWrite = self._grouped(write, then, None if new_session else row)
+        return pending if then is not None else None
 
     def _mint_session(self, conn: sqlite3.Connection, operation: int) -> str:
         """Give an operation a SESSION that none of its attempts ever carried (inside the caller's transaction)."""

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from kiosk.offline_queue.journal_batches import SettleRow, settle_many
 from kiosk.offline_queue.journal_queries import JournalQueries
 
 log = logging.getLogger("kiosk.offline_queue.journal")
@@ -44,7 +45,7 @@ class JournalWrites(JournalQueries):
             self.conn.execute("COMMIT")
 
     def _grouped(self, work: Callable[[sqlite3.Connection], Any],
-                 then: Callable[[BaseException | None], None] | None = None) -> Any:
+                 then: Callable[[BaseException | None], None] | None = None, settle: SettleRow | None = None) -> Any:
         """Run `work` in a durable transaction whose commit (one fsync) it shares with other threads' writes.
 
         Group commit: while one thread (the leader) holds the journal and waits for the disk, the others queue
@@ -57,9 +58,10 @@ class JournalWrites(JournalQueries):
         With `then`, the write is only queued: the call returns its PendingWrite at once, and `then(error)` is
         called once it is durable (or failed), by whichever thread committed it. Writes are committed in the
         order they were queued, so the caller's next durable write carries this one with it; `durable()` makes
-        it durable now.
+        it durable now. `settle`: what `work` writes, when it is a plain settle: consecutive ones in a commit are
+        written by one statement per table (journal_batches.py).
         """
-        item = PendingWrite(work, then)
+        item = PendingWrite(work, then, settle)
         with self._queue_lock:
             self._waiting.append(item)
         if then is not None:
@@ -128,16 +130,31 @@ class JournalWrites(JournalQueries):
                 item.done = True
 
     def _run_batch(self, batch: list[PendingWrite]) -> None:
-        """One transaction for every write in the batch; all or nothing."""
+        """One transaction for every write in the batch, in their order; all or nothing."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
+            run: list[PendingWrite] = []  # consecutive plain settles, written together
             for item in batch:
+                if item.settle is not None:
+                    run.append(item)
+                    continue
+                self._settle_run(run)
+                run = []
                 item.result = item.work(self.conn)
+            self._settle_run(run)
             self.conn.execute("COMMIT")
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
+
+    def _settle_run(self, run: list[PendingWrite]) -> None:
+        rows = [item.settle for item in run if item.settle is not None]
+        if len(rows) > 1 and len({row.operation for row in rows}) == len(rows):
+            settle_many(self.conn, rows)
+        else:  # one, or an operation twice: each in turn, in order
+            for item in run:
+                item.result = item.work(self.conn)
 
     def incident(self, kind: str, detail: str, operation: int | None = None, amount: int | None = None) -> None:
         """Record something support must see (uncertain bill, events lost, late bill)."""
@@ -166,11 +183,11 @@ class JournalWrites(JournalQueries):
 class PendingWrite:
     """One write waiting for a group commit, and what became of it."""
 
-    __slots__ = ("work", "then", "done", "result", "error", "wake")
+    __slots__ = ("work", "then", "settle", "done", "result", "error", "wake")
 
     def __init__(self, work: Callable[[sqlite3.Connection], Any],
-                 then: Callable[[BaseException | None], None] | None = None) -> None:
-        self.work, self.then = work, then
+                 then: Callable[[BaseException | None], None] | None = None, settle: SettleRow | None = None) -> None:
+        self.work, self.then, self.settle = work, then, settle
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
