@@ -61,10 +61,11 @@ class GatewayClient:
         seconds = float(options.get("timeout", 60))
         self.timeout = httpx.Timeout(seconds, connect=float(options.get("connect_timeout", min(seconds, 10))))
         self._extensions = {"timeout": self.timeout.as_dict()}
-        self._headers = dict(self.HEADERS)
+        headers = dict(self.HEADERS)
         if basic_auth is not None:
             pair = f"{basic_auth[0]}:{basic_auth[1]}".encode()
-            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        self._headers = httpx.Headers(headers)  # validated once; each request copies the list
         if transport is None:
             verify: ssl.SSLContext | bool = bool(options.get("verify", True))
             if isinstance(options.get("verify"), str):
@@ -79,7 +80,10 @@ class GatewayClient:
                       data: Mapping[str, str] | None = None, content: bytes | None = None,
                       headers: Mapping[str, str] | None = None) -> httpx.Request:
         """A request carrying the gateway's headers and timeouts (given headers win over the defaults)."""
-        merged = {**self._headers, **headers} if headers else self._headers
+        merged = self._headers
+        if headers:
+            merged = self._headers.copy()
+            merged.update(headers)
         return httpx.Request(method, url, params=params, data=data, content=content, headers=merged,
                              extensions=self._extensions)
 

@@ -16,11 +16,19 @@ The rules, in the order they are applied to one operation:
 
 Scheduling: each gateway has its own number of request slots (option `max_concurrency`, default the outbox's
 concurrency): at most that many requests are at the gateway at once. Each gateway also has a lane (lanes.py): a
-queue of due operations and a few more workers than slots, each taking the next operation the moment it has
-finished one. A slot covers only the exchange: the attempt is journaled before it is taken and the outcome after
-it is handed on, so while some workers wait for the disk others keep the gateway busy, and their journal writes
-share commits (journal_writes.py). The background loop reads due operations in one query per refill, when a lane
-runs low, not once per payment. A request that hangs holds one worker and one slot of its own gateway until its
+queue of due operations and workers that take the next one the moment they have finished one. The background
+loop reads due operations in one query per refill, when a lane runs low, not once per payment, and hands each
+worker the row it read; the first write of a delivery checks that the row is still that one (change_seq), so a
+row changed since is read again, never acted on.
+
+Where a gateway's profile resolves an unknown outcome by itself (a status query, or a resend that cannot book
+twice), the loop also journals the refill's first attempts, all in one write, so its workers (one per slot) only
+send; a crash before they leave leaves attempts that the profile resolves on restart, and a stop finishes those
+still waiting as not sent. Where an unknown outcome would need a person, each worker journals its own attempt
+just before its request, and the lane has twice its slots' workers and two, so some journal while others keep
+the gateway busy. Outcomes are written without waiting (nothing acts on one before it is durable) and ride in the
+next commit: the loop's refill, a worker's attempt, or the worker's own when its lane runs dry; plain ones share a
+statement (journal_batches.py). A request that hangs holds one worker and one slot of its own gateway until its
 own deadline; every other operation keeps moving (no head-of-line blocking).
 """
 
@@ -33,11 +41,21 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from kiosk.catalog import Catalog
-from kiosk.gateways.base import Approved, Code, Declined, PayOutcome, RetryLater, Route, Unknown
+from kiosk.gateways.base import (
+    Approved,
+    Code,
+    Declined,
+    PaymentRequest,
+    PayOutcome,
+    RetryLater,
+    Route,
+    Unknown,
+)
 from kiosk.gateways.deadline import SERVER_DATES
 from kiosk.gateways.profiles import Resolution
 from kiosk.gateways.router import Router
@@ -55,6 +73,15 @@ CLOCK_SKEW_LIMIT = 60.0
 # A skew that has not moved is journaled again after this long (seconds).
 CLOCK_NOTE_SECONDS = 60.0
 FAILOVER_CODES = frozenset({Code.DEALER_BALANCE_LOW, Code.PROVIDER_UNAVAILABLE, Code.AUTH_FAILED, Code.TEMPORARY})
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A delivery whose first attempt the loop has journaled already: the routes it planned, and that attempt."""
+
+    op: Operation  # as read before the attempt was journaled
+    routes: list[Route]
+    attempt: int
 
 
 class _Stale(Exception):
@@ -91,17 +118,24 @@ class Outbox:
         self.limits = {name: max(1, int(gateway.options.get("max_concurrency", concurrency)))
                        for name, gateway in router.gateways.items()}
         self._request_slots = {name: Slots(n) for name, n in self.limits.items()}
-        # a lane per gateway: its slots' worth of workers at the gateway and as many (and two) journaling, so the
-        # next request is ready the moment a slot frees even while the disk takes a while to sync, and the writes
-        # of many workers share each commit (measured: slots + slots/2 left the slots idle behind the disk);
-        # operations with no route to try have a small lane of their own
-        lanes: dict[str | None, int] = {name: 2 * n + 2 for name, n in self.limits.items()}
+        # a lane per gateway. Where the loop journals first attempts ahead (dispatch), a worker only sends: its
+        # slots' worth of workers (more would only queue for the slots, a thread switch per payment). Where each
+        # worker journals its own attempt (a profile that needs a person for an unknown outcome), as many more
+        # and two, so the next request is ready the moment a slot frees even while the disk syncs, and the
+        # workers' writes share commits (measured: slots + slots/2 left the slots idle behind the disk).
+        # Operations with no route to try have a small lane of their own.
+        # A lane journaled ahead holds three workers' worth waiting, so a refill (one read, one write) comes
+        # every one and a half rounds of its workers; a crash leaves at most that many unsent attempts to resolve.
+        ahead = {name for name, gateway in router.gateways.items()
+                 if gateway.profile.resolution("unknown") is not Resolution.ATTENTION}
+        lanes: dict[str | None, int] = {name: n if name in ahead else 2 * n + 2 for name, n in self.limits.items()}
         lanes[None] = 2
-        self._lanes = Lanes(lanes, self._run, self.kick)
+        self._lanes = Lanes(lanes, self._run, self.kick, {name: 4 * self.limits[name] for name in ahead})
         self._busy_lock = threading.Lock()
         # operations as the loop's one read per refill found them, for their workers: no read per payment (whose
         # lock the workers queued for, ~14 context switches a payment); the first write checks each is unchanged
         self._snapshots: dict[int, Operation] = {}
+        self._prepared: dict[int, _Prepared] = {}  # deliveries whose first attempt the loop journaled
         self._worker = threading.local()  # on a lane's worker: release (its delivery's) and pending (its last write)
         self._clock_noted: tuple[float, float] | None = None  # (monotonic, skew) last journaled
         # Server dates are kept per process; one seen before this outbox existed is not this terminal's evidence.
@@ -173,15 +207,22 @@ class Outbox:
         operation becomes (one transaction instead of two). `expect`: the change_seq of the copy `op` is; if the
         row has changed since, nothing is sent and _Stale is raised.
         """
-        gateway = self.router.gateways[route.gateway]
         request = op.request(route, datetime.fromisoformat(op.committed_at or op.created_at))
-        slot = self._request_slots.get(route.gateway) or Slots(1)
         # Journaled (and pinned) before the slot is taken, so the slot covers only the exchange and the gateway is
         # never idle while the disk syncs; a crash while waiting for the slot leaves an "unknown" that the
         # profile resolves like any other.
         attempt = self.journal.begin_attempt(op.operation, route, verb, request.session_id, expect=expect)
         if not attempt:
             raise _Stale(op.operation)
+        return self._exchange(op, route, verb, attempt, request)
+
+    def _exchange(self, op: Operation, route: Route, verb: str, attempt: int,
+                  request: PaymentRequest | None = None) -> tuple[PayOutcome, Finish]:
+        """The request of an attempt journaled already, in one of its gateway's slots; see _attempt."""
+        gateway = self.router.gateways[route.gateway]
+        if request is None:
+            request = op.request(route, datetime.fromisoformat(op.committed_at or op.created_at))
+        slot = self._request_slots.get(route.gateway) or Slots(1)
         with slot:  # waits only for this gateway's own requests, each bounded by its timeout
             try:
                 if verb == "pay":
@@ -218,13 +259,16 @@ class Outbox:
                                    "repeated pay again and has no status query, so it is not resent: ask the "
                                    "provider whether it was booked", outcome, unpin=False, finish=finish)
 
-    def deliver(self, number: int, snapshot: Operation | None = None) -> str:
+    def deliver(self, number: int, snapshot: Operation | None = None, prepared: _Prepared | None = None) -> str:
         """One delivery cycle for one operation; returns its state afterwards.
 
         `snapshot`: the operation as the loop read it. It is used only for the common case (committed, unpinned,
         in its lifetime, its provider known), and only while the first attempt's write finds the row unchanged;
-        otherwise the cycle starts again from the operation as it is now.
+        otherwise the cycle starts again from the operation as it is now. `prepared`: the loop has journaled the
+        first attempt already (on that same condition): the cycle starts with its request.
         """
+        if prepared is not None and prepared.op.operation == number:
+            return self._deliver(prepared.op, fresh=False, prepared=prepared)
         if snapshot is not None and snapshot.operation == number:
             try:
                 return self._deliver(snapshot, fresh=False)
@@ -233,8 +277,10 @@ class Outbox:
         op = self.journal.committed(number)  # its own writes are all committed: no wait behind others'
         return self._deliver(op, fresh=True)
 
-    def _deliver(self, op: Operation, fresh: bool) -> str:
+    def _deliver(self, op: Operation, fresh: bool, prepared: _Prepared | None = None) -> str:
         number = op.operation
+        if prepared is not None:
+            return self._pay(op, prepared.routes, None, prepared)
         if op.state != COMMITTED:
             if not fresh:
                 raise _Stale(number)
@@ -257,12 +303,25 @@ class Outbox:
 
         if provider is None:
             return self._attention(op, f"provider {op.provider} is no longer in the catalog")
-        last: PayOutcome | None = None
         # The amount lets the router skip a gateway whose dealer balance cannot cover this payment.
-        expect = None if fresh else op.change_seq  # checked by the first write; later ones follow from it
-        for route in self.router.plan(provider, amount=op.money(op.credited)):
-            outcome, finish = self._attempt(op, route, "pay", expect)
-            expect = None
+        return self._pay(op, self.router.plan(provider, amount=op.money(op.credited)),
+                         None if fresh else op.change_seq)
+
+    def _pay(self, op: Operation, routes: list[Route], expect: int | None, prepared: _Prepared | None = None) -> str:
+        """Pay along the routes in order, moving on only where nothing can have been booked.
+
+        `expect`: the change_seq the first attempt's write must find (a copy read by the loop); `prepared`: that
+        attempt is journaled already.
+        """
+        number = op.operation
+        last: PayOutcome | None = None
+        for route in routes:
+            if prepared is not None:
+                outcome, finish = self._exchange(op, route, "pay", prepared.attempt)
+                prepared = None
+            else:
+                outcome, finish = self._attempt(op, route, "pay", expect)
+            expect = None  # checked by the first write; later ones follow from it
             if isinstance(outcome, Approved):
                 return self._approved(op, route, outcome, finish)
             if isinstance(outcome, Declined):
@@ -367,7 +426,7 @@ class Outbox:
         worker = self._worker
         worker.release, worker.pending = release, None
         try:
-            state = self.deliver(number, self._snapshots.pop(number, None))
+            state = self.deliver(number, self._snapshots.pop(number, None), self._prepared.pop(number, None))
         except Exception:
             log.exception("delivery of operation %d failed; it stays in the outbox", number)
             state = COMMITTED
@@ -421,28 +480,60 @@ class Outbox:
     def dispatch(self) -> list[int]:
         """Queue due operations on their gateways' lanes while there is room; returns the numbers queued.
 
-        One read for the whole round (a read waits for any commit in progress); the worker reads the operation
-        itself afresh, so a row that changed since cannot mislead it.
+        One read for the whole round, and one write: the first attempts of the plain ones (committed, unpinned,
+        at gateways whose profile resolves an unknown outcome by itself) are journaled here, together, so their
+        workers only send; a crash before they are sent leaves attempts that the profile resolves on restart.
+        Each operation's write finds its row as read (change_seq) or skips it; the others' workers check so too.
         """
         room = self._lanes.room()
         if room <= 0:
             return []
-        started: list[int] = []
+        queued: list[int] = []
+        starts: list[tuple[int, Route, str, str | None, int | None]] = []
+        plans: dict[int, tuple[Operation, list[Route]]] = {}
         targets: dict[tuple[str | None, str], str | None] = {}  # the breakers are asked once per round
         for op in self.journal.due_operations(self._now_ms(), limit=room, skip=self._lanes.busy_numbers()):
             number, pinned, provider = op.operation, op.pinned_gateway, op.provider
-            target = targets.get((pinned, provider), "")
-            if target == "":
-                target = targets[pinned, provider] = self._target(pinned, provider)
-            self._snapshots[number] = op
-            # a full lane refuses it: the next one may be for another gateway
-            if self._lanes.offer(number, target):
-                started.append(number)
-                if len(started) >= room:
-                    break
+            routes = self._plan_ahead(op)
+            if routes:
+                target: str | None = routes[0].gateway
             else:
+                target = targets.get((pinned, provider), "")
+                if target == "":
+                    target = targets[pinned, provider] = self._target(pinned, provider)
+            if not self._lanes.reserve(number, target):
+                continue  # a full lane: the next one may be for another gateway
+            queued.append(number)
+            if routes:
+                starts.append((number, routes[0], "pay", op.request_ids()[2], op.change_seq))
+                plans[number] = (op, routes)
+            else:
+                self._snapshots[number] = op
+        try:
+            attempts = self.journal.begin_attempts(starts)
+        except Exception:
+            for number in queued:
                 self._snapshots.pop(number, None)
-        return started
+                self._lanes.unreserve(number)
+            raise
+        for (number, *_), attempt in zip(starts, attempts, strict=True):
+            if attempt:  # else the row moved on since it was read: its worker reads it afresh
+                op, routes = plans[number]
+                self._prepared[number] = _Prepared(op, routes, attempt)
+        for number in queued:
+            self._lanes.enqueue(number)
+        return queued
+
+    def _plan_ahead(self, op: Operation) -> list[Route] | None:
+        """The routes of a plain delivery whose first attempt the loop may journal; None for any other."""
+        provider = self.catalog.providers.get(op.provider)
+        if op.state != COMMITTED or op.pinned_gateway or provider is None or self._expired(op):
+            return None
+        for route in provider.routes:  # every route's gateway: a later one may be the first one planned
+            gateway = self.router.gateways.get(route.gateway)
+            if gateway is not None and gateway.profile.resolution("unknown") is Resolution.ATTENTION:
+                return None  # journaled ahead and lost in a crash, it would need a person: the worker journals it
+        return self.router.plan(provider, amount=op.money(op.credited)) or None
 
     def run_due(self, wait: bool = True) -> int:
         """Start every due operation its gateway has room for; with wait, block until they finish."""
@@ -489,5 +580,11 @@ class Outbox:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-        self._lanes.close()
+        for number in self._lanes.close():
+            prepared = self._prepared.pop(number, None)
+            if prepared is not None:  # no worker took it: its journaled attempt provably never left
+                with contextlib.suppress(Exception):  # else its profile resolves it as an unknown one on restart
+                    self.journal.settle(number, unpin=True, next_attempt_ms=prepared.op.next_attempt_ms,
+                                        finish=(prepared.attempt, "retry_not_executed", "not-sent",
+                                                "not sent: the outbox stopped before its turn", ""))
         self._snapshots.clear()  # what waited in the lanes is read again when it is next due

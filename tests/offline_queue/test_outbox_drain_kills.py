@@ -1,7 +1,8 @@
 """SIGKILL a draining outbox at random moments, restart it, again and again: no payment lost, none paid twice.
 
-The outbox commits a payment's outcome together with its worker's next attempt (one disk wait per payment), so
-a kill can fall between a reply and its outcome reaching the disk, or between an attempt and its request. The
+The outbox journals a refill's first attempts ahead of their requests (the "osmp" profile resolves an unknown
+by an identical resend) or each just before its request ("rebooking"), and commits outcomes with later writes,
+so a kill can fall between a reply and its outcome reaching the disk, or between an attempt and its request. The
 OSMP emulator runs in a process of its own with its bookings in a state file, as a provider would; the draining
 terminal is tests/offline_queue/drain_child.py. With the "rebooking" profile the provider books every repeated
 pay again, so a single blind resend after a kill shows up as a double booking.
