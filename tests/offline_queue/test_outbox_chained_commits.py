@@ -54,15 +54,21 @@ def dispatch_all(h: Harness) -> list[int]:
         return h.outbox.dispatch()
 
 
+def drain_five(h: Harness, monkeypatch) -> tuple[list[int], Transactions]:
+    """Five payments through one worker, every commit recorded; all are delivered."""
+    one_worker(h, monkeypatch)
+    numbers = [h.committed() for _ in range(5)]
+    log = Transactions(h.journal)
+    assert dispatch_all(h) == numbers
+    h.outbox.wait_idle(10)
+    assert [h.journal.get(n).state for n in numbers] == ["delivered"] * 5
+    return numbers, log
+
+
 def test_a_refills_attempts_are_one_commit_and_the_lanes_outcomes_another(tmp_path, monkeypatch):
     h = Harness(tmp_path)  # the virtual gateways' profile resolves an unknown outcome by a status query
     try:
-        one_worker(h, monkeypatch)
-        numbers = [h.committed() for _ in range(5)]
-        log = Transactions(h.journal)
-        assert dispatch_all(h) == numbers
-        h.outbox.wait_idle(10)
-        assert [h.journal.get(n).state for n in numbers] == ["delivered"] * 5
+        numbers, log = drain_five(h, monkeypatch)
         assert log.batches == [[("begin_attempts", tuple(numbers))], [("settle", n) for n in numbers]]
         assert all(len(h.bookings(n)) == 1 for n in numbers)
         assert all(a["finished_at"] and a["outcome"] == "approved" for n in numbers for a in h.journal.attempts(n))
@@ -75,12 +81,7 @@ def test_each_outcome_is_committed_with_the_next_attempt_one_disk_wait_per_payme
     try:
         for gateway in (h.main, h.backup):  # books every repeat again: nothing is journaled ahead of its worker
             monkeypatch.setattr(gateway, "profile", PROFILES["rebooking"])
-        one_worker(h, monkeypatch)
-        numbers = [h.committed() for _ in range(5)]
-        log = Transactions(h.journal)
-        assert dispatch_all(h) == numbers
-        h.outbox.wait_idle(10)
-        assert [h.journal.get(n).state for n in numbers] == ["delivered"] * 5
+        numbers, log = drain_five(h, monkeypatch)
         a, b, c, d, e = numbers
         # before: ten transactions (attempt, outcome, attempt, outcome …); now each outcome rides with the next
         # attempt, and the lane's last outcome is committed alone when the worker finds nothing more to do
