@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
 
@@ -108,6 +109,13 @@ class Operation:
     change_seq: int | None = None  # the journal-wide change sequence at this row's last write (journal upload)
 
     @classmethod
+    def from_values(cls, values: list[Any]) -> Operation:
+        """Build from a journal row's values in field order, its JSON columns already decoded."""
+        op = cls(*values)
+        op.offline = bool(op.offline)
+        return op
+
+    @classmethod
     def from_row(cls, row: dict[str, Any]) -> Operation:
         """Build from a journal row."""
         row = dict(row)
@@ -161,3 +169,7 @@ class Operation:
             cash=Money(self.cash, self.currency), fee=Money(self.fee, self.currency),
             credited=Money(self.credited, self.currency), accepted_at=accepted_at, details=dict(self.details),
         )
+
+
+# the journal columns of an operation, in the order of its fields
+OPERATION_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclass_fields(Operation))
