@@ -15,6 +15,7 @@ Targets (issue 10): outbox/bare ≥ 0.80 at zero gateway latency, ≥ 0.95 at 10
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import subprocess
 import sys
@@ -88,11 +89,14 @@ class Side:
     def __init__(self) -> None:
         self.rates: list[float] = []
         self.cpu_ms: list[float] = []
+        self.switches: list[float] = []
 
-    def add(self, n: int, seconds: float, cpu_seconds: float) -> None:
-        """One round: n payments in `seconds` of wall time and `cpu_seconds` of this process's CPU."""
+    def add(self, n: int, seconds: float, cpu_seconds: float, switches: int) -> None:
+        """One round: n payments in `seconds` of wall time, `cpu_seconds` of this process's CPU and `switches`
+        thread switches."""
         self.rates.append(n / seconds)
         self.cpu_ms.append(cpu_seconds * 1000 / n)
+        self.switches.append(switches / n)
 
     def rate(self) -> float:
         """Payments per second over all rounds (mean of rounds)."""
@@ -102,12 +106,25 @@ class Side:
         """CPU milliseconds per payment (mean of rounds)."""
         return sum(self.cpu_ms) / len(self.cpu_ms)
 
+    def switch_rate(self) -> float:
+        """Thread switches per payment (mean of rounds)."""
+        return sum(self.switches) / len(self.switches)
 
-def timed(run: Callable[[], None]) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) of one call; CPU counts every thread of this process."""
-    wall, cpu = time.perf_counter(), time.process_time()
+
+def _switches() -> int:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread's, ended ones included
+    return usage.ru_nvcsw + usage.ru_nivcsw
+
+
+def timed(run: Callable[[], None]) -> tuple[float, float, int]:
+    """(wall seconds, process CPU seconds, thread switches) of one call; CPU counts every thread of this process.
+
+    Switches matter at zero latency: threads that wait for the interpreter lock cost a switch pair each time
+    it is handed over (Python's sqlite3 hands it over at every statement it steps).
+    """
+    wall, cpu, switches = time.perf_counter(), time.process_time(), _switches()
     run()
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return time.perf_counter() - wall, time.process_time() - cpu, _switches() - switches
 
 
 class Bare:
@@ -224,9 +241,11 @@ def main() -> int:
             ratio = product.rate() / bare.rate()
             print(f"\ngateway latency {latency} ms, {n} payments per round")
             print(f"  bare httpx loop:           {bare.rate():8.1f} pay/s  (rounds: "
-                  f"{', '.join(f'{r:.0f}' for r in bare.rates)}); CPU {bare.cpu():.2f} ms per payment")
+                  f"{', '.join(f'{r:.0f}' for r in bare.rates)}); CPU {bare.cpu():.2f} ms, "
+                  f"{bare.switch_rate():.1f} thread switches per payment")
             print(f"  Outbox+Journal+OsmpGateway:{product.rate():8.1f} pay/s  (rounds: "
-                  f"{', '.join(f'{r:.0f}' for r in product.rates)}); CPU {product.cpu():.2f} ms per payment")
+                  f"{', '.join(f'{r:.0f}' for r in product.rates)}); CPU {product.cpu():.2f} ms, "
+                  f"{product.switch_rate():.1f} thread switches per payment")
             print(f"  ratio outbox/bare:         {ratio:8.2f}  (target ≥ {target:.2f}) "
                   f"{'met' if ratio >= target else 'NOT MET'}")
         print(f"\nemulator: {emulator.control('status')}")
