@@ -10,6 +10,7 @@ CURRENCY_SIGNS = {"RUB": "₽", "KZT": "₸", "UAH": "₴", "USD": "$", "EUR": "
 MINOR_DIGITS = 2  # every currency we take as cash has kopeck-like hundredths
 
 _AMOUNT = re.compile(r"^(?P<sign>-)?(?P<whole>\d+)(?:[.,](?P<frac>\d{1,2}))?$")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 # Thin, no-break and ordinary spaces, apostrophes and underscores are digit grouping, never decimals.
 _GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009'_")
 
@@ -35,7 +36,7 @@ class Money:
 
     def __post_init__(self) -> None:
         _require_int(self.minor, "Money.minor")
-        if not re.fullmatch(r"[A-Z]{3}", self.currency):
+        if not _CURRENCY.fullmatch(self.currency):
             raise MoneyError(f"currency must be an ISO 4217 code like 'RUB', got {self.currency!r}")
 
     # -- construction ---------------------------------------------------------------------------

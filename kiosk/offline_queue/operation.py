@@ -62,12 +62,12 @@ def session_id(terminal: str, operation: int, nonce: int | None = None) -> str:
 
 def _base36(number: int) -> str:
     digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    out = ""
-    while True:
+    out = [digits[number % 36]]
+    number //= 36
+    while number:
         number, rest = divmod(number, 36)
-        out = digits[rest] + out
-        if number == 0:
-            return out
+        out.append(digits[rest])
+    return "".join(reversed(out))
 
 
 @dataclass(slots=True)

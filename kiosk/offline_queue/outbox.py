@@ -82,6 +82,7 @@ class _Prepared:
     op: Operation  # as read before the attempt was journaled
     routes: list[Route]
     attempt: int
+    request: PaymentRequest  # the first route's, whose SESSION the attempt names
 
 
 class _Stale(Exception):
@@ -317,7 +318,7 @@ class Outbox:
         last: PayOutcome | None = None
         for route in routes:
             if prepared is not None:
-                outcome, finish = self._exchange(op, route, "pay", prepared.attempt)
+                outcome, finish = self._exchange(op, route, "pay", prepared.attempt, prepared.request)
                 prepared = None
             else:
                 outcome, finish = self._attempt(op, route, "pay", expect)
@@ -490,7 +491,7 @@ class Outbox:
             return []
         queued: list[int] = []
         starts: list[tuple[int, Route, str, str | None, int | None]] = []
-        plans: dict[int, tuple[Operation, list[Route]]] = {}
+        plans: dict[int, tuple[Operation, list[Route], PaymentRequest]] = {}
         targets: dict[tuple[str | None, str], str | None] = {}  # the breakers are asked once per round
         for op in self.journal.due_operations(self._now_ms(), limit=room, skip=self._lanes.busy_numbers()):
             number, pinned, provider = op.operation, op.pinned_gateway, op.provider
@@ -505,8 +506,9 @@ class Outbox:
                 continue  # a full lane: the next one may be for another gateway
             queued.append(number)
             if routes:
-                starts.append((number, routes[0], "pay", op.request_ids()[2], op.change_seq))
-                plans[number] = (op, routes)
+                request = op.request(routes[0], datetime.fromisoformat(op.committed_at or op.created_at))
+                starts.append((number, routes[0], "pay", request.session_id, op.change_seq))
+                plans[number] = (op, routes, request)
             else:
                 self._snapshots[number] = op
         try:
@@ -518,8 +520,7 @@ class Outbox:
             raise
         for (number, *_), attempt in zip(starts, attempts, strict=True):
             if attempt:  # else the row moved on since it was read: its worker reads it afresh
-                op, routes = plans[number]
-                self._prepared[number] = _Prepared(op, routes, attempt)
+                self._prepared[number] = _Prepared(*plans[number][:2], attempt, plans[number][2])
         for number in queued:
             self._lanes.enqueue(number)
         return queued

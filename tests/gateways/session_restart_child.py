@@ -89,7 +89,7 @@ def main(directory: Path, url: str, kill_at: int) -> int:
     journal = open_journal(directory)
     gateway = CyberplatGateway("cp", {**options, "url": url})
     steps = Steps(kill_at)
-    steps.around(journal, "begin_attempt", lambda number, route, verb, session=None: f"journal {verb} {session}")
+    steps.around(journal, "begin_attempt", lambda number, route, verb, session=None, **_: f"journal {verb} {session}")
     steps.around(journal, "settle", lambda number, **kw: "journal new session" if kw.get("new_session")
                  else "journal outcome")
     steps.around(gateway, "_call", lambda route, step, params: f"send {step} {params.get('SESSION')}")
