@@ -187,16 +187,16 @@ def test_a_payers_operation_is_delivered_before_the_queue_of_due_ones(tmp_path, 
                             lambda number, *copies: (r.run(number, lambda: None), real(number, *copies))[1])
         numbers = [h.committed() for _ in range(14)]
         queued = h.outbox.dispatch()
-        # main's lane, its attempts journaled by the loop: 2 workers (its 2 slots) and three times as many waiting
-        assert queued == numbers[:8]
+        # main's lane, its attempts journaled by the loop: 2 workers (its 2 slots) and five times as many waiting
+        assert queued == numbers[:12]
         r.wait_running(2)
         assert h.outbox.submit(numbers[13])  # the payer at the screen waits for this one
         assert not h.outbox.submit(numbers[0])  # on its way already
         r.gate.set()
         h.outbox.wait_idle(10)
-        assert r.order.index(numbers[13]) < min(r.order.index(n) for n in numbers[2:8])
-        assert all(h.journal.get(n).state == "delivered" for n in numbers[:8] + [numbers[13]])
-        assert sum(len(h.bookings(n)) for n in numbers) == 9
+        assert r.order.index(numbers[13]) < min(r.order.index(n) for n in numbers[2:12])
+        assert all(h.journal.get(n).state == "delivered" for n in numbers[:12] + [numbers[13]])
+        assert sum(len(h.bookings(n)) for n in numbers) == 13
     finally:
         h.close()
 
