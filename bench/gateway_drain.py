@@ -153,11 +153,11 @@ class Bare:
 class Product:
     """The real path: Journal + Outbox (background loop) + Router + OsmpGateway."""
 
-    def __init__(self, url: str, threads: int, folder: Path) -> None:
+    def __init__(self, url: str, threads: int, folder: Path, profile: str) -> None:
         self.clock = SystemClock(ZoneInfo("Europe/Moscow"))
         self.journal = Journal(folder / "journal.sqlite", "10001", "RUB", self.clock.now)
         self.gateway = OsmpGateway("main", {"url": url, "timezone": "Europe/Moscow", "max_connections": threads,
-                                            "timeout": 30})
+                                            "timeout": 30, "profile": profile})
         self.router, self.threads = Router({"main": self.gateway}), threads
 
     def commit(self, n: int) -> list[int]:
@@ -203,10 +203,10 @@ class Product:
 
 
 def measure(emulator: Emulator, latency_ms: int, n: int, rounds: int, threads: int,
-            folder: Path) -> tuple[Side, Side]:
+            folder: Path, profile: str) -> tuple[Side, Side]:
     """Interleaved rounds at one emulator latency: (bare, outbox)."""
     emulator.control(f"latency {latency_ms}")
-    bare, product = Bare(emulator.url, threads), Product(emulator.url, threads, folder)
+    bare, product = Bare(emulator.url, threads), Product(emulator.url, threads, folder, profile)
     try:
         bare.round(min(n, 200))  # warm-up: connections, imports, caches
         warm = product.commit(min(n, 200))
@@ -231,13 +231,18 @@ def main() -> int:
     args.add_argument("--slow-n", type=int, default=300, help="payments per round at 100 ms latency")
     args.add_argument("--threads", type=int, default=8)
     args.add_argument("--rounds", type=int, default=3)
+    args.add_argument("--profile", default="osmp", help="the gateway's profile (kiosk/gateways/profiles.py), the "
+                      "emulator's too; 'rebooking' takes the path where each worker journals its own attempt")
     opts = args.parse_args()
     emulator = Emulator()
+    emulator.control(f"profile {opts.profile}")
     folder = Path(tempfile.mkdtemp(prefix="kiosk-drain-"))
     try:
-        print(f"threads (bare) = outbox concurrency = {opts.threads}; rounds interleaved: {opts.rounds} per side")
+        print(f"threads (bare) = outbox concurrency = {opts.threads}; rounds interleaved: {opts.rounds} per side; "
+              f"gateway profile {opts.profile}")
         for latency, n, target in ((0, opts.n, 0.80), (100, opts.slow_n, 0.95)):
-            bare, product = measure(emulator, latency, n, opts.rounds, opts.threads, folder / f"l{latency}")
+            bare, product = measure(emulator, latency, n, opts.rounds, opts.threads, folder / f"l{latency}",
+                                    opts.profile)
             ratio = product.rate() / bare.rate()
             print(f"\ngateway latency {latency} ms, {n} payments per round")
             print(f"  bare httpx loop:           {bare.rate():8.1f} pay/s  (rounds: "
