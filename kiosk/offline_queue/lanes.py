@@ -2,9 +2,10 @@
 
 A worker takes the next number from its own lane as soon as it has finished one: no thread hands work to another
 per payment, no future is made per payment, and the outbox's loop is woken only when a lane runs low (about once
-per half a lane of payments), to read the next due operations from the journal in one query. A lane's depth is
-bounded (its workers' worth in flight and as many waiting), so a gateway that hangs holds its own lane and no
-other; a number is in at most one lane at a time.
+per half a lane's queue of payments), to read the next due operations from the journal in one query. A lane's
+depth is bounded (by default its workers' worth in flight and as many waiting), so a gateway that hangs holds its
+own lane and no other; a number is in at most one lane at a time. The loop may reserve a place first and queue the
+number once its first attempt is journaled (reserve, enqueue).
 """
 
 from __future__ import annotations
