@@ -225,9 +225,10 @@ def test_the_loop_survives_a_failed_read_of_the_schedule(tmp_path, monkeypatch):
 
 
 def test_a_delivery_whose_last_write_waits_for_the_disk_holds_its_number_but_not_its_worker(made):
-    gate, events, lock = threading.Event(), [], threading.Lock()
+    gate, offered, events, lock = threading.Event(), threading.Event(), [], threading.Lock()
 
     def run(number, release):
+        assert offered.wait(10)  # 2 is queued before 1's delivery returns (else the worker commits 1 first)
         with lock:
             events.append(f"run {number}")
 
@@ -241,6 +242,7 @@ def test_a_delivery_whose_last_write_waits_for_the_disk_holds_its_number_but_not
     lanes = Lanes({"main": 1}, run, lambda: None)
     try:
         assert lanes.offer(1, "main") and lanes.offer(2, "main")
+        offered.set()
         deadline = time.monotonic() + 10
         while "run 2" not in events:  # 1's write rides with 2's delivery: the worker goes on without waiting
             assert time.monotonic() < deadline, events
