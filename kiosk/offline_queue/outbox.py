@@ -271,7 +271,7 @@ class Outbox:
         first attempt already (on that same condition): the cycle starts with its request.
         """
         if prepared is not None and prepared.op.operation == number:
-            return self._deliver(prepared.op, fresh=False, prepared=prepared)
+            return self._pay(prepared.op, prepared.routes, None, prepared)
         if snapshot is not None and snapshot.operation == number:
             try:
                 return self._deliver(snapshot, fresh=False)
@@ -280,10 +280,8 @@ class Outbox:
         op = self.journal.committed(number)  # its own writes are all committed: no wait behind others'
         return self._deliver(op, fresh=True)
 
-    def _deliver(self, op: Operation, fresh: bool, prepared: _Prepared | None = None) -> str:
+    def _deliver(self, op: Operation, fresh: bool) -> str:
         number = op.operation
-        if prepared is not None:
-            return self._pay(op, prepared.routes, None, prepared)
         if op.state != COMMITTED:
             if not fresh:
                 raise _Stale(number)
