@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from kiosk.errors import JournalError
 def write_atomically(path: str | Path, data: bytes) -> None:
     """Write to a temporary file, fsync it, rename it over the target, then fsync the directory."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # the thread too: two threads of one process writing the same file must not share (and rename away) one
+    # temporary file (a theme sync in the background and one asked for met so)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, data)
