@@ -18,7 +18,14 @@ from kiosk.errors import JournalError
 from kiosk.fees import Split
 from kiosk.gateways.base import Route
 from kiosk.offline_queue.files import HighWater, make_shm_writable, permission_hint
-from kiosk.offline_queue.journal_batches import AttemptStart, SettleRow, begin_many
+from kiosk.offline_queue.journal_batches import (
+    AttemptStart,
+    Finish,
+    SettleRow,
+    begin_many,
+    finish_attempt,
+    route_json,
+)
 from kiosk.offline_queue.journal_corrections import JournalCorrections
 from kiosk.offline_queue.journal_integrity import JournalIntegrity
 from kiosk.offline_queue.journal_writes import PendingWrite
@@ -305,21 +312,18 @@ class Journal(JournalIntegrity, JournalCorrections):
         `expect`: the operation's change_seq as the caller read it; if the row has been written since, nothing is
         written and 0 is returned (the caller's copy is stale: it must read the operation again).
         """
-        route_json = json.dumps({"gateway": route.gateway, "provider_code": route.provider_code,
-                                 "options": dict(route.options)}, sort_keys=True)
+        pinned = route_json(route)
         stamp = self._stamp()
 
         def write(conn: sqlite3.Connection) -> int:
-            if expect is None:
-                conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
-                             "WHERE operation=?", (route.gateway, route_json, operation))
-            elif conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
-                              "WHERE operation=? AND change_seq=?",
-                              (route.gateway, route_json, operation, expect)).rowcount != 1:
+            pinning = conn.execute("UPDATE operations SET pinned_gateway=?, pinned_route=?, attempts=attempts+1 "
+                                   "WHERE operation=? AND (? IS NULL OR change_seq=?)",
+                                   (route.gateway, pinned, operation, expect, expect))
+            if expect is not None and pinning.rowcount != 1:
                 return 0  # changed since the caller read it: compare-and-set, so a stale copy never sends
             cursor = conn.execute(
                 "INSERT INTO attempts (operation, gateway, route, verb, started_at, session) VALUES (?,?,?,?,?,?)",
-                (operation, route.gateway, route_json, verb, stamp, session))
+                (operation, route.gateway, pinned, verb, stamp, session))
             return int(cursor.lastrowid or 0)
 
         return int(self._grouped(write))
@@ -332,9 +336,8 @@ class Journal(JournalIntegrity, JournalCorrections):
         """
         if len({start[0] for start in starts}) != len(starts):
             raise JournalError("begin_attempts: an operation is named twice")
-        rows = [AttemptStart(number, route.gateway, json.dumps(
-            {"gateway": route.gateway, "provider_code": route.provider_code, "options": dict(route.options)},
-            sort_keys=True), verb, session, expect) for number, route, verb, session, expect in starts]
+        rows = [AttemptStart(number, route.gateway, route_json(route), verb, session, expect)
+                for number, route, verb, session, expect in starts]
         stamp = self._stamp()
         made: dict[int, int] = self._grouped(lambda conn: begin_many(conn, rows, stamp)) if rows else {}
         return [made.get(number, 0) for number, *_ in starts]
@@ -342,12 +345,11 @@ class Journal(JournalIntegrity, JournalCorrections):
     def finish_attempt(self, attempt: int, outcome: str, code: str = "", message: str = "",
                        external_id: str = "") -> None:
         """Record what one attempt came to (the operation's state is changed by settle())."""
-        values = (self._stamp(), outcome, code, message, external_id or None, attempt)
-        self._grouped(lambda conn: conn.execute(
-            "UPDATE attempts SET finished_at=?, outcome=?, code=?, message=?, external_id=? WHERE id=?", values))
+        stamp, finish = self._stamp(), (attempt, outcome, code, message, external_id)
+        self._grouped(lambda conn: finish_attempt(conn, stamp, finish))
 
     def settle(self, operation: int, *, state: str | None = None, unpin: bool = False,
-               next_attempt_ms: int | None = None, finish: tuple[int, str, str, str, str] | None = None,
+               next_attempt_ms: int | None = None, finish: Finish | None = None,
                new_session: bool = False, then: Callable[[BaseException | None], None] | None = None,
                **columns: Any) -> PendingWrite | None:
         """Update an operation after an attempt: new state, pin, schedule and outcome columns.

@@ -14,8 +14,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.gateways.base import Route
+
 # (attempt id, outcome kind, code, message, external id): an attempt's outcome
 Finish = tuple[int, str, str, str, str]
+
+
+def route_json(route: Route) -> str:
+    """A route as the journal keeps it (attempts.route, operations.pinned_route): Operation.route() reads it back."""
+    return json.dumps({"gateway": route.gateway, "provider_code": route.provider_code,
+                       "options": dict(route.options)}, sort_keys=True)
+
+
+def finish_attempt(conn: sqlite3.Connection, stamp: str, finish: Finish) -> None:
+    """Record one attempt's outcome (inside the caller's transaction)."""
+    attempt, outcome, code, message, external_id = finish
+    conn.execute("UPDATE attempts SET finished_at=?, outcome=?, code=?, message=?, external_id=? WHERE id=?",
+                 (stamp, outcome, code, message, external_id or None, attempt))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +58,7 @@ class SettleRow:
     def run(self, conn: sqlite3.Connection) -> None:
         """Write this one row (a statement per table)."""
         if self.finish is not None:
-            attempt, outcome, code, message, external_id = self.finish
-            conn.execute("UPDATE attempts SET finished_at=?, outcome=?, code=?, message=?, external_id=? WHERE id=?",
-                         (self.stamp, outcome, code, message, external_id or None, attempt))
+            finish_attempt(conn, self.stamp, self.finish)
         sets = ", ".join(f"{name}=?" for name in self.columns)
         conn.execute(f"UPDATE operations SET {sets} WHERE operation=?", (*self.values, self.operation))
 

@@ -109,19 +109,6 @@ class JournalQueries:
                 "ORDER BY next_attempt_ms LIMIT ?", (COMMITTED, now_ms, limit))
             return [r[0] for r in rows]
 
-    def due_routes(self, now_ms: int, limit: int = 64,
-                   skip: Collection[int] = ()) -> list[tuple[int, str | None, str]]:
-        """(operation, pinned gateway, provider) of committed operations whose next attempt is due, in one read.
-
-        `skip`: operations the caller has on their way already; left out by SQLite rather than read and dropped.
-        """
-        with self._reader_lock:  # committed rows only: what is being committed now is due next round
-            rows = self._reader.execute(
-                "SELECT operation, pinned_gateway, provider FROM operations WHERE state=? AND next_attempt_ms <= ? "
-                "AND operation NOT IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_ms LIMIT ?",
-                (COMMITTED, now_ms, json.dumps(list(skip)), limit)).fetchall()
-        return [(int(r[0]), r[1], str(r[2])) for r in rows]
-
     def due_operations(self, now_ms: int, limit: int = 64, skip: Collection[int] = ()) -> list[Operation]:
         """Committed operations whose next attempt is due, whole, in one read (the outbox's loop).
 
