@@ -60,13 +60,12 @@ from kiosk.gateways.deadline import SERVER_DATES
 from kiosk.gateways.profiles import Resolution
 from kiosk.gateways.router import Router
 from kiosk.offline_queue.journal import COMMITTED, DELIVERED, NEEDS_ATTENTION, Journal, Operation
+from kiosk.offline_queue.journal_batches import Finish
 from kiosk.offline_queue.journal_writes import PendingWrite
 from kiosk.offline_queue.lanes import Lanes, Slots
 
 log = logging.getLogger(__name__)
 
-# (attempt id, outcome kind, code, message, external id): an attempt's record, written with the operation's settle
-Finish = tuple[int, str, str, str, str]
 # Declines that speak about the route, not the payment: another gateway may well book it.
 # Beyond this, a signature refused by a server is blamed on the terminal's clock (seconds).
 CLOCK_SKEW_LIMIT = 60.0
@@ -87,6 +86,11 @@ class _Prepared:
 
 class _Stale(Exception):
     """The operation changed after the loop read it: the delivery reads it afresh before anything leaves."""
+
+
+def _request(op: Operation, route: Route) -> PaymentRequest:
+    """The gateway request for an operation on a route; accepted when the payer committed it."""
+    return op.request(route, datetime.fromisoformat(op.committed_at or op.created_at))
 
 
 def _new_session(outcome: PayOutcome | None) -> bool:
@@ -210,7 +214,7 @@ class Outbox:
         operation becomes (one transaction instead of two). `expect`: the change_seq of the copy `op` is; if the
         row has changed since, nothing is sent and _Stale is raised.
         """
-        request = op.request(route, datetime.fromisoformat(op.committed_at or op.created_at))
+        request = _request(op, route)
         # Journaled (and pinned) before the slot is taken, so the slot covers only the exchange and the gateway is
         # never idle while the disk syncs; a crash while waiting for the slot leaves an "unknown" that the
         # profile resolves like any other.
@@ -220,11 +224,9 @@ class Outbox:
         return self._exchange(op, route, verb, attempt, request)
 
     def _exchange(self, op: Operation, route: Route, verb: str, attempt: int,
-                  request: PaymentRequest | None = None) -> tuple[PayOutcome, Finish]:
+                  request: PaymentRequest) -> tuple[PayOutcome, Finish]:
         """The request of an attempt journaled already, in one of its gateway's slots; see _attempt."""
         gateway = self.router.gateways[route.gateway]
-        if request is None:
-            request = op.request(route, datetime.fromisoformat(op.committed_at or op.created_at))
         slot = self._request_slots.get(route.gateway) or Slots(1)
         with slot:  # waits only for this gateway's own requests, each bounded by its timeout
             try:
@@ -506,7 +508,7 @@ class Outbox:
                 continue  # a full lane: the next one may be for another gateway
             queued.append(number)
             if routes:
-                request = op.request(routes[0], datetime.fromisoformat(op.committed_at or op.created_at))
+                request = _request(op, routes[0])
                 starts.append((number, routes[0], "pay", request.session_id, op.change_seq))
                 plans[number] = (op, routes, request)
             else:
@@ -520,7 +522,8 @@ class Outbox:
             raise
         for (number, *_), attempt in zip(starts, attempts, strict=True):
             if attempt:  # else the row moved on since it was read: its worker reads it afresh
-                self._prepared[number] = _Prepared(*plans[number][:2], attempt, plans[number][2])
+                op, routes, request = plans[number]
+                self._prepared[number] = _Prepared(op, routes, attempt, request)
         for number in queued:
             self._lanes.enqueue(number)
         return queued
